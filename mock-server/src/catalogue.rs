@@ -1,0 +1,321 @@
+//! Every WeChat error the mock can answer, in one place, with its errcode and errmsg text as the
+//! real servers send them (`wechat-api.md` sections 2.2, 4, 5, 6), and the `rid` suffix rules
+//! (section 1.1). Handlers name an entry; only this module writes vendor error JSON.
+
+use serde::Serialize;
+
+/// Endpoint family: decides the errmsg `rid` separator and the Content-Type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// `/sns/*`: `", rid: "`, `text/plain`.
+    Sns,
+    /// `/cgi-bin/*`: `" rid: "`, `application/json; encoding=utf-8`.
+    CgiBin,
+    /// `/wxa/*`: `" rid: "`, `application/json`.
+    Wxa,
+}
+
+impl Family {
+    /// The family a request path belongs to (unknown paths answer in the cgi-bin style unless
+    /// they are under `/sns/` or `/wxa/`).
+    pub fn of_path(path: &str) -> Self {
+        if path.starts_with("/sns/") {
+            Family::Sns
+        } else if path.starts_with("/wxa/") {
+            Family::Wxa
+        } else {
+            Family::CgiBin
+        }
+    }
+
+    /// The Content-Type WeChat sends for this family (no charset), `wechat-api.md` 1.2.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Family::Sns => "text/plain",
+            Family::CgiBin => "application/json; encoding=utf-8",
+            Family::Wxa => "application/json",
+        }
+    }
+}
+
+/// How the request id is appended to errmsg.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RidStyle {
+    /// Since late 2021: `, rid: xxxxxxxx-xxxxxxxx-xxxxxxxx` (sns) or ` rid: ...` (cgi-bin, wxa).
+    #[default]
+    Current,
+    /// 2016–2021: `, hints: [ req_id: XXXX ]` (sns) or ` hint: [XXXX]` (cgi-bin, wxa).
+    Legacy,
+}
+
+/// One catalogue entry: an error WeChat answers with HTTP 200 and `{"errcode","errmsg"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WxError {
+    /// -1 `system error`: transient backend failure (sns, cgi-bin, wxa). [D2] [C17]
+    SystemError,
+    /// 40001 invalid or superseded access token. Text differs by family. [C13] [S7-probe]
+    InvalidCredential,
+    /// 40002 `invalid grant_type`. [C12]
+    InvalidGrantType,
+    /// 40003 `invalid openid`: openid unknown to the app.
+    InvalidOpenid,
+    /// 40013 `invalid appid`. [C9] [S7-probe]
+    InvalidAppid,
+    /// 40029 `invalid code`: unknown, expired, malformed or another app's code. [C1] [C14]
+    InvalidCode,
+    /// 40066 `invalid url`: unknown path. [C20]
+    InvalidUrl,
+    /// 40125 `invalid appsecret`. [C10]
+    InvalidAppsecret,
+    /// 40163 `code been used`. [C6]
+    CodeBeenUsed,
+    /// 40226 `code blocked`: high-risk user. [C5]
+    CodeBlocked,
+    /// 41001 `access_token missing`. [S7-probe]
+    AccessTokenMissing,
+    /// 41002 `appid missing`. [C8] [C12]
+    AppidMissing,
+    /// 41004 `appsecret missing`. [C8]
+    AppsecretMissing,
+    /// 41008 `missing code`. [S7]
+    MissingCode,
+    /// 42001 `access_token expired` (EasyWeChat keys its retry on this text). [D6]
+    AccessTokenExpired,
+    /// 43002 `require POST method`. [D5]
+    RequirePost,
+    /// 45009 `reach max api daily quota limit` (no comma even on sns). [C7]
+    DailyQuota,
+    /// 45011 `api minute-quota reach limit, must slower, retry next minute`. [C4]
+    MinuteQuota,
+    /// 47001 `data format error`: a POST body that is not the JSON expected.
+    DataFormatError,
+    /// 87007 `session_key is not existed or expired`. [D4]
+    SessionKeyNotExisted,
+    /// 87008 `invalid sig_method`. [D4]
+    InvalidSigMethod,
+    /// 87009 `invalid signature`: wrong signature or a key that is no longer current. [C16]
+    InvalidSignature,
+}
+
+/// Every entry, for listing and for looking up fault errcodes.
+pub const ALL: &[WxError] = &[
+    WxError::SystemError,
+    WxError::InvalidCredential,
+    WxError::InvalidGrantType,
+    WxError::InvalidOpenid,
+    WxError::InvalidAppid,
+    WxError::InvalidCode,
+    WxError::InvalidUrl,
+    WxError::InvalidAppsecret,
+    WxError::CodeBeenUsed,
+    WxError::CodeBlocked,
+    WxError::AccessTokenMissing,
+    WxError::AppidMissing,
+    WxError::AppsecretMissing,
+    WxError::MissingCode,
+    WxError::AccessTokenExpired,
+    WxError::RequirePost,
+    WxError::DailyQuota,
+    WxError::MinuteQuota,
+    WxError::DataFormatError,
+    WxError::SessionKeyNotExisted,
+    WxError::InvalidSigMethod,
+    WxError::InvalidSignature,
+];
+
+impl WxError {
+    /// The errcode on the wire.
+    pub fn code(self) -> i32 {
+        match self {
+            WxError::SystemError => -1,
+            WxError::InvalidCredential => 40001,
+            WxError::InvalidGrantType => 40002,
+            WxError::InvalidOpenid => 40003,
+            WxError::InvalidAppid => 40013,
+            WxError::InvalidCode => 40029,
+            WxError::InvalidUrl => 40066,
+            WxError::InvalidAppsecret => 40125,
+            WxError::CodeBeenUsed => 40163,
+            WxError::CodeBlocked => 40226,
+            WxError::AccessTokenMissing => 41001,
+            WxError::AppidMissing => 41002,
+            WxError::AppsecretMissing => 41004,
+            WxError::MissingCode => 41008,
+            WxError::AccessTokenExpired => 42001,
+            WxError::RequirePost => 43002,
+            WxError::DailyQuota => 45009,
+            WxError::MinuteQuota => 45011,
+            WxError::DataFormatError => 47001,
+            WxError::SessionKeyNotExisted => 87007,
+            WxError::InvalidSigMethod => 87008,
+            WxError::InvalidSignature => 87009,
+        }
+    }
+
+    /// The catalogue entry for an errcode, if there is one.
+    pub fn from_code(code: i64) -> Option<Self> {
+        ALL.iter().copied().find(|e| i64::from(e.code()) == code)
+    }
+
+    /// The errmsg text before the rid suffix, as the given family words it.
+    pub fn text(self, family: Family) -> &'static str {
+        match self {
+            WxError::SystemError => "system error",
+            WxError::InvalidCredential => match family {
+                Family::Sns => "invalid credential, access_token is invalid or not latest",
+                Family::CgiBin | Family::Wxa => {
+                    "invalid credential, access_token is invalid or not latest, could get access_token by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r"
+                }
+            },
+            WxError::InvalidGrantType => "invalid grant_type",
+            WxError::InvalidOpenid => "invalid openid",
+            WxError::InvalidAppid => "invalid appid",
+            WxError::InvalidCode => "invalid code",
+            WxError::InvalidUrl => "invalid url",
+            WxError::InvalidAppsecret => "invalid appsecret",
+            WxError::CodeBeenUsed => "code been used",
+            WxError::CodeBlocked => "code blocked",
+            WxError::AccessTokenMissing => "access_token missing",
+            WxError::AppidMissing => "appid missing",
+            WxError::AppsecretMissing => "appsecret missing",
+            WxError::MissingCode => "missing code",
+            WxError::AccessTokenExpired => "access_token expired",
+            WxError::RequirePost => "require POST method",
+            WxError::DailyQuota => "reach max api daily quota limit",
+            WxError::MinuteQuota => "api minute-quota reach limit, must slower, retry next minute",
+            WxError::DataFormatError => "data format error",
+            WxError::SessionKeyNotExisted => "session_key is not existed or expired",
+            WxError::InvalidSigMethod => "invalid sig_method",
+            WxError::InvalidSignature => "invalid signature",
+        }
+    }
+
+    /// Whether the rid suffix uses a plain space even on `sns/*` (the quota layer does,
+    /// `wechat-api.md` 1.1: `reach max api daily quota limit rid: ...` on jscode2session).
+    fn space_separated_everywhere(self) -> bool {
+        matches!(self, WxError::DailyQuota)
+    }
+}
+
+/// Where an error is answered: what the suffix looks like depends on it.
+#[derive(Clone, Copy, Debug)]
+pub struct Suffix<'a> {
+    /// The endpoint family.
+    pub family: Family,
+    /// Current or legacy style.
+    pub style: RidStyle,
+    /// Request time in Unix seconds: the first rid group.
+    pub now_secs: i64,
+    /// Two random 32-bit groups (current style) ...
+    pub random: (u32, u32),
+    /// ... or the legacy/extra hint tag.
+    pub hint: &'a str,
+    /// getuserphonenumber's 40029 carries both `hint: [...]` and `rid: ...`. [C14]
+    pub with_hint: bool,
+}
+
+/// The full errmsg for an error: base text plus the rid suffix.
+pub fn errmsg(err: WxError, s: &Suffix<'_>) -> String {
+    let base = err.text(s.family);
+    let rid = format!(
+        "{:08x}-{:08x}-{:08x}",
+        u32::try_from(s.now_secs).unwrap_or(0),
+        s.random.0,
+        s.random.1
+    );
+    match (s.style, s.family) {
+        (RidStyle::Current, Family::Sns) if !err.space_separated_everywhere() => {
+            format!("{base}, rid: {rid}")
+        }
+        (RidStyle::Current, _) if s.with_hint => format!("{base} hint: [{}] rid: {rid}", s.hint),
+        (RidStyle::Current, _) => format!("{base} rid: {rid}"),
+        (RidStyle::Legacy, Family::Sns) => format!("{base}, hints: [ req_id: {} ]", s.hint),
+        (RidStyle::Legacy, _) => format!("{base} hint: [{}]", s.hint),
+    }
+}
+
+/// The compact error body `{"errcode":N,"errmsg":"..."}` with no trailing newline.
+pub fn error_body(err: WxError, s: &Suffix<'_>) -> String {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        errcode: i32,
+        errmsg: &'a str,
+    }
+    let msg = errmsg(err, s);
+    serde_json::to_string(&Body {
+        errcode: err.code(),
+        errmsg: &msg,
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suffix(family: Family, style: RidStyle) -> Suffix<'static> {
+        Suffix {
+            family,
+            style,
+            now_secs: 0x66c6_9111,
+            random: (0x4157_f271, 0x729c_a238),
+            hint: "XfmcTVNre-vGNNia",
+            with_hint: false,
+        }
+    }
+
+    #[test]
+    fn reproduces_the_captured_40029_byte_for_byte() {
+        // [C1]: exactly 74 bytes, Content-Length: 74.
+        let body = error_body(
+            WxError::InvalidCode,
+            &suffix(Family::Sns, RidStyle::Current),
+        );
+        assert_eq!(
+            body,
+            r#"{"errcode":40029,"errmsg":"invalid code, rid: 66c69111-4157f271-729ca238"}"#
+        );
+        assert_eq!(body.len(), 74);
+    }
+
+    #[test]
+    fn separator_depends_on_family() {
+        let cgi = errmsg(
+            WxError::InvalidAppid,
+            &suffix(Family::CgiBin, RidStyle::Current),
+        );
+        assert_eq!(cgi, "invalid appid rid: 66c69111-4157f271-729ca238");
+        let quota = errmsg(WxError::DailyQuota, &suffix(Family::Sns, RidStyle::Current));
+        assert_eq!(
+            quota,
+            "reach max api daily quota limit rid: 66c69111-4157f271-729ca238"
+        );
+        let mut phone = suffix(Family::Wxa, RidStyle::Current);
+        phone.with_hint = true;
+        assert_eq!(
+            errmsg(WxError::InvalidCode, &phone),
+            "invalid code hint: [XfmcTVNre-vGNNia] rid: 66c69111-4157f271-729ca238"
+        );
+    }
+
+    #[test]
+    fn legacy_style() {
+        let sns = errmsg(WxError::InvalidCode, &suffix(Family::Sns, RidStyle::Legacy));
+        assert_eq!(sns, "invalid code, hints: [ req_id: XfmcTVNre-vGNNia ]");
+        let cgi = errmsg(
+            WxError::InvalidGrantType,
+            &suffix(Family::CgiBin, RidStyle::Legacy),
+        );
+        assert_eq!(cgi, "invalid grant_type hint: [XfmcTVNre-vGNNia]");
+    }
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        for e in ALL {
+            assert_eq!(WxError::from_code(i64::from(e.code())), Some(*e));
+        }
+        assert_eq!(WxError::from_code(12345), None);
+    }
+}

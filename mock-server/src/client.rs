@@ -1,0 +1,202 @@
+//! A typed client for the control plane, for tests and tools written in Rust.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{AppSpec, UserSpec};
+use crate::control::{ClockView, ErrorBody};
+use crate::engine::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+use crate::faults::FaultSpec;
+use crate::ids::{AppId, UserHandle};
+use crate::journal::JournalPage;
+
+/// Errors of control-plane calls.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The request did not complete.
+    #[error("control-plane request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The control plane refused the request.
+    #[error("control plane answered {status} {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Control-plane client bound to one mock server.
+#[derive(Clone, Debug)]
+pub struct ControlClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl ControlClient {
+    /// A client for the mock at `base_url` (`http://127.0.0.1:PORT`).
+    pub fn new(base_url: &str, token: Option<&str>) -> Self {
+        Self {
+            base: format!("{}/__mock__", base_url.trim_end_matches('/')),
+            token: token.map(str::to_owned),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Api {
+                status: status.as_u16(),
+                code: "unexpected_body".into(),
+                message: e.to_string(),
+            })
+        } else {
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => (e.error.code, e.error.message),
+                Err(_) => (
+                    "unexpected_body".into(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ),
+            };
+            Err(ClientError::Api {
+                status: status.as_u16(),
+                code,
+                message,
+            })
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(reqwest::Method::GET, path, None::<&()>).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T, ClientError> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// The simulated mini-program's `wx.login` for `user` in `appid`.
+    pub async fn wx_login(&self, appid: &AppId, user: &str) -> Result<LoginGrant, ClientError> {
+        self.post(
+            "/wx/login",
+            &serde_json::json!({"appid": appid, "user": user}),
+        )
+        .await
+    }
+
+    /// The simulated getPhoneNumber button: a phone-number code.
+    pub async fn wx_phone_code(
+        &self,
+        appid: &AppId,
+        user: &str,
+    ) -> Result<PhoneGrant, ClientError> {
+        self.post(
+            "/wx/getPhoneNumber",
+            &serde_json::json!({"appid": appid, "user": user}),
+        )
+        .await
+    }
+
+    /// Creates an app.
+    pub async fn create_app(&self, spec: &AppSpec) -> Result<AppView, ClientError> {
+        self.post("/apps", spec).await
+    }
+
+    /// Creates a user.
+    pub async fn create_user(&self, spec: &UserSpec) -> Result<UserView, ClientError> {
+        self.post("/users", spec).await
+    }
+
+    /// Changes a user.
+    pub async fn patch_user(
+        &self,
+        handle: &UserHandle,
+        spec: &UserSpec,
+    ) -> Result<UserView, ClientError> {
+        self.call(
+            reqwest::Method::PATCH,
+            &format!("/users/{handle}"),
+            Some(spec),
+        )
+        .await
+    }
+
+    /// One user.
+    pub async fn user(&self, handle: &str) -> Result<UserView, ClientError> {
+        self.get(&format!("/users/{handle}")).await
+    }
+
+    /// The whole state.
+    pub async fn state(&self) -> Result<StateView, ClientError> {
+        self.get("/state").await
+    }
+
+    /// Back to the startup state.
+    pub async fn reset(&self) -> Result<serde_json::Value, ClientError> {
+        self.post("/reset", &()).await
+    }
+
+    /// Changes options (a JSON object of the fields to change).
+    pub async fn set_options(
+        &self,
+        patch: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(reqwest::Method::PATCH, "/options", Some(patch))
+            .await
+    }
+
+    /// Moves the clock forward (`"5m"`, `"301s"`).
+    pub async fn advance(&self, by: &str) -> Result<ClockView, ClientError> {
+        self.post("/clock", &serde_json::json!({ "advance": by }))
+            .await
+    }
+
+    /// Sets the clock to Unix seconds.
+    pub async fn set_clock(&self, unix_secs: i64) -> Result<ClockView, ClientError> {
+        self.post("/clock", &serde_json::json!({ "set": unix_secs }))
+            .await
+    }
+
+    /// Freezes the clock.
+    pub async fn freeze(&self) -> Result<ClockView, ClientError> {
+        self.post("/clock", &serde_json::json!({ "freeze": true }))
+            .await
+    }
+
+    /// Reads the journal; `query` is a query string such as `endpoint=jscode2session`.
+    pub async fn journal(&self, query: &str) -> Result<JournalPage, ClientError> {
+        self.get(&format!("/journal?{query}")).await
+    }
+
+    /// Adds a fault rule and returns it as stored.
+    pub async fn add_fault(&self, spec: &FaultSpec) -> Result<serde_json::Value, ClientError> {
+        self.post("/faults", spec).await
+    }
+
+    /// Removes every fault rule.
+    pub async fn clear_faults(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(reqwest::Method::DELETE, "/faults", None::<&()>)
+            .await
+    }
+}

@@ -1,0 +1,291 @@
+//! Configuration: how the server starts (`Config`), the behaviour switches that tests may change at
+//! run time (`Options`), and the seed file of apps and users.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::catalogue::RidStyle;
+use crate::clock::{Clock, format_duration, parse_duration};
+use crate::ids::{AppId, AppSecret, PlatformId, UserHandle};
+
+/// Everything needed to start a mock server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Seed for every derived identity and random choice.
+    pub seed: String,
+    /// Apps, users and options loaded at start (and restored by `POST /__mock__/reset`).
+    pub seed_file: SeedFile,
+    /// When set, the control plane requires `Authorization: Bearer <token>`.
+    pub control_token: Option<String>,
+    /// The clock to use; pass a shared [`Clock`] to drive several servers together.
+    pub clock: Clock,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: "0".into(),
+            seed_file: SeedFile::default(),
+            control_token: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Whether the per-minute login quota counts per user (the documented unit) or per app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaScope {
+    /// 100 calls a minute per user and app (docs; `wechat-api.md` 2.2).
+    #[default]
+    User,
+    /// Count every call of an app together (one staff answer said so).
+    App,
+}
+
+/// Which Content-Type the vendor surface sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentTypeMode {
+    /// As WeChat: `text/plain` on sns, JSON types on cgi-bin and wxa, no charset.
+    #[default]
+    Faithful,
+    /// `application/json` everywhere, for clients that cannot cope with `text/plain`.
+    Json,
+}
+
+/// How jscode2session treats `grant_type`; the real behaviour was never observed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantTypeCheck {
+    /// Missing or other than `authorization_code`: 40002 (as on the token endpoints).
+    #[default]
+    Required,
+    /// Anything, including nothing, is accepted.
+    Ignored,
+}
+
+/// Behaviour switches. All have defaults; `PATCH /__mock__/options` changes any subset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Refuse `wx.login` for users that were not created first.
+    pub strict: bool,
+    /// jscode2session calls allowed per minute before 45011.
+    pub login_quota_per_minute: u32,
+    /// What the quota counts.
+    pub quota_scope: QuotaScope,
+    /// A new login code rotates the session_key only if the last rotation is at least this old.
+    #[serde(with = "duration_text")]
+    pub session_key_min_rotation: Duration,
+    /// Lifetime of a session_key from its rotation; none means it never expires by itself.
+    #[serde(with = "opt_duration_text")]
+    pub session_key_ttl: Option<Duration>,
+    /// Content-Type policy of the vendor surface.
+    pub content_type: ContentTypeMode,
+    /// Current or legacy rid suffix in errmsg.
+    pub rid_style: RidStyle,
+    /// grant_type policy of jscode2session.
+    pub jscode2session_grant_type: GrantTypeCheck,
+    /// Accept `"force_refresh":"true"` (a string, as one Rust SDK sends) on stable_token;
+    /// when false such a body gets 47001.
+    pub lenient_force_refresh: bool,
+    /// Entries the journal keeps before it drops the oldest (and says how many it dropped).
+    pub journal_capacity: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            login_quota_per_minute: 100,
+            quota_scope: QuotaScope::User,
+            session_key_min_rotation: Duration::from_secs(300),
+            session_key_ttl: None,
+            content_type: ContentTypeMode::Faithful,
+            rid_style: RidStyle::Current,
+            jscode2session_grant_type: GrantTypeCheck::Required,
+            lenient_force_refresh: true,
+            journal_capacity: 10_000,
+        }
+    }
+}
+
+impl Options {
+    /// These options with the fields present in `patch` (a JSON object) replaced.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<Options, String> {
+        let serde_json::Value::Object(fields) = patch else {
+            return Err("options must be a JSON object".into());
+        };
+        let mut merged = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        if let serde_json::Value::Object(m) = &mut merged {
+            for (k, v) in fields {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let opts: Options = serde_path_to_error::deserialize(merged)
+            .map_err(|e| format!("invalid options at `{}`: {}", e.path(), e.inner()))?;
+        opts.validate()?;
+        Ok(opts)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.journal_capacity == 0 {
+            return Err("`journal_capacity` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// An app to create: every field may be left out and is then generated from the seed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSpec {
+    /// The appid (`wx` + 16 hex digits is the real shape; any non-empty text is accepted).
+    pub appid: Option<AppId>,
+    /// The AppSecret.
+    pub secret: Option<AppSecret>,
+    /// Open-platform account the app is bound to; unionids are returned only when set.
+    pub open_platform: Option<PlatformId>,
+    /// A name for humans.
+    pub name: Option<String>,
+}
+
+/// A phone number with its country calling code (`"86"`, `"13800138000"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSpec {
+    /// Country calling code without `+`, digits only.
+    pub country_code: String,
+    /// The number without the country code, digits only.
+    pub number: String,
+}
+
+/// A WeChat user to create or change. On create only `handle` is needed; everything else is
+/// derived from the seed. On change, fields left out stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserSpec {
+    /// The stable handle tests use (`alice`).
+    pub handle: Option<UserHandle>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// 0 unknown, 1 male, 2 female.
+    pub gender: Option<u8>,
+    /// Country as WeChat reports it (`CN`).
+    pub country: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Language (`zh_CN`).
+    pub language: Option<String>,
+    /// Phone number; left out: a derived mainland number; `null`: no phone.
+    #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Option<PhoneSpec>>,
+    /// High-risk users get 40226 `code blocked` on jscode2session.
+    pub high_risk: Option<bool>,
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The seed file: options, apps and users loaded at start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedFile {
+    /// Options to change from their defaults (same fields as `PATCH /__mock__/options`).
+    pub options: Option<serde_json::Value>,
+    /// Apps besides the default app.
+    pub apps: Vec<AppSpec>,
+    /// Users to create up front.
+    pub users: Vec<UserSpec>,
+}
+
+impl SeedFile {
+    /// Parses a seed file (JSON), naming the offending field on error.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("invalid seed file at `{}`: {}", e.path(), e.inner()))
+    }
+}
+
+mod duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => parse_duration(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_patch_replaces_only_given_fields_and_names_bad_ones() {
+        let o = Options::default();
+        let p = o
+            .patched(&serde_json::json!({"strict": true, "session_key_min_rotation": "0s"}))
+            .expect("valid patch");
+        assert!(p.strict);
+        assert_eq!(p.session_key_min_rotation, Duration::ZERO);
+        assert_eq!(p.login_quota_per_minute, 100);
+        let e = o
+            .patched(&serde_json::json!({"quota_scope": "planet"}))
+            .unwrap_err();
+        assert!(e.contains("quota_scope"), "{e}");
+        let e = o.patched(&serde_json::json!({"stirct": true})).unwrap_err();
+        assert!(e.contains("stirct"), "{e}");
+    }
+
+    #[test]
+    fn user_phone_distinguishes_absent_and_null() {
+        let absent: UserSpec = serde_json::from_str(r#"{"handle":"a"}"#).expect("valid");
+        assert_eq!(absent.phone, None);
+        let null: UserSpec = serde_json::from_str(r#"{"handle":"a","phone":null}"#).expect("valid");
+        assert_eq!(null.phone, Some(None));
+    }
+
+    #[test]
+    fn seed_file_errors_name_the_field() {
+        let e = SeedFile::from_json(r#"{"users":[{"handle":"a","gender":"x"}]}"#).unwrap_err();
+        assert!(e.contains("users[0].gender"), "{e}");
+    }
+}

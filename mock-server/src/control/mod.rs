@@ -1,0 +1,374 @@
+//! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
+//! apps and users, plays the mini-program's `wx.login` and getPhoneNumber, moves the clock, reads
+//! the journal and manages fault rules. Described by `openapi.json`, served at
+//! `/__mock__/openapi.json`.
+
+mod error;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use error::{ControlError, ErrorBody, ErrorDetail};
+
+use crate::clock::{Timestamp, parse_duration};
+use crate::config::{AppSpec, Options, UserSpec};
+use crate::engine::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+use crate::faults::{FaultRule, FaultSpec};
+use crate::ids::{AppId, UserHandle};
+use crate::journal::{JournalFilter, JournalPage};
+use crate::server::Shared;
+
+/// The OpenAPI document of the control plane.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+type Ctx = State<Arc<Shared>>;
+type Res<T> = Result<Json<T>, ControlError>;
+
+/// Routes, relative to `/__mock__`.
+pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/state", get(state))
+        .route("/reset", post(reset))
+        .route("/options", get(options).patch(patch_options))
+        .route("/apps", post(create_app))
+        .route("/apps/{appid}", get(app).patch(patch_app))
+        .route("/users", post(create_user))
+        .route("/users/{handle}", get(user).patch(patch_user))
+        .route("/wx/login", post(wx_login))
+        .route("/wx/getPhoneNumber", post(wx_phone))
+        .route("/clock", get(clock).post(set_clock))
+        .route("/journal", get(journal).delete(clear_journal))
+        .route("/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/faults/{id}", delete(remove_fault))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_route)
+        .layer(middleware::from_fn_with_state(shared, authorize))
+}
+
+async fn authorize(State(shared): Ctx, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if let Some(token) = &shared.control_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return ControlError::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn no_route(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ControlError {
+    ControlError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+/// A JSON body parsed whatever the Content-Type says, with errors that name the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ControlError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ControlError::InvalidBody(format!("cannot read body: {e}")))?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// Parses JSON, naming the path of the offending field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ControlError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ControlError::InvalidBody("a JSON body is required".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ControlError::InvalidBody(format!("body is not valid JSON: {inner}"))
+        } else if path == "." {
+            ControlError::InvalidBody(format!("invalid body: {inner}"))
+        } else {
+            ControlError::InvalidField {
+                field: path,
+                message: inner.to_string(),
+            }
+        }
+    })
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn state(State(s): Ctx) -> Json<StateView> {
+    Json(s.engine.state_view())
+}
+
+#[derive(Serialize)]
+struct Done {
+    ok: bool,
+}
+
+async fn reset(State(s): Ctx) -> Res<Done> {
+    s.engine.reset()?;
+    s.journal.clear();
+    s.journal.set_capacity(s.engine.options().journal_capacity);
+    Ok(Json(Done { ok: true }))
+}
+
+async fn options(State(s): Ctx) -> Json<Options> {
+    Json(s.engine.options())
+}
+
+async fn patch_options(State(s): Ctx, Body(patch): Body<serde_json::Value>) -> Res<Options> {
+    let opts = s.engine.patch_options(&patch)?;
+    s.journal.set_capacity(opts.journal_capacity);
+    Ok(Json(opts))
+}
+
+async fn create_app(
+    State(s): Ctx,
+    Body(spec): Body<AppSpec>,
+) -> Result<(StatusCode, Json<AppView>), ControlError> {
+    Ok((StatusCode::CREATED, Json(s.engine.create_app(spec)?)))
+}
+
+async fn app(State(s): Ctx, Path(appid): Path<String>) -> Res<AppView> {
+    Ok(Json(s.engine.app(&AppId::new(appid))?))
+}
+
+async fn patch_app(
+    State(s): Ctx,
+    Path(appid): Path<String>,
+    Body(spec): Body<AppSpec>,
+) -> Res<AppView> {
+    Ok(Json(s.engine.patch_app(&AppId::new(appid), spec)?))
+}
+
+async fn create_user(
+    State(s): Ctx,
+    Body(spec): Body<UserSpec>,
+) -> Result<(StatusCode, Json<UserView>), ControlError> {
+    Ok((StatusCode::CREATED, Json(s.engine.create_user(spec)?)))
+}
+
+async fn user(State(s): Ctx, Path(handle): Path<String>) -> Res<UserView> {
+    Ok(Json(s.engine.user(&UserHandle::new(handle))?))
+}
+
+async fn patch_user(
+    State(s): Ctx,
+    Path(handle): Path<String>,
+    Body(spec): Body<UserSpec>,
+) -> Res<UserView> {
+    Ok(Json(s.engine.patch_user(&UserHandle::new(handle), spec)?))
+}
+
+/// Body of the simulated mini-program calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WxCall {
+    /// App; left out: the default app.
+    #[serde(default)]
+    pub appid: Option<AppId>,
+    /// User handle.
+    pub user: UserHandle,
+}
+
+impl WxCall {
+    fn appid(&self, s: &Shared) -> AppId {
+        self.appid
+            .clone()
+            .unwrap_or_else(|| s.engine.default_app().appid)
+    }
+}
+
+async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Res<LoginGrant> {
+    Ok(Json(s.engine.wx_login(&call.appid(&s), &call.user)?))
+}
+
+async fn wx_phone(State(s): Ctx, Body(call): Body<WxCall>) -> Res<PhoneGrant> {
+    Ok(Json(s.engine.wx_phone_code(&call.appid(&s), &call.user)?))
+}
+
+/// The clock as the control plane shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClockView {
+    /// Unix milliseconds.
+    pub now_ms: i64,
+    /// RFC 3339.
+    pub now: String,
+    /// Whether it is frozen.
+    pub frozen: bool,
+}
+
+fn clock_view(s: &Shared) -> ClockView {
+    let c = s.engine.clock();
+    let now = c.now();
+    ClockView {
+        now_ms: now.millis(),
+        now: now.rfc3339(),
+        frozen: c.is_frozen(),
+    }
+}
+
+async fn clock(State(s): Ctx) -> Json<ClockView> {
+    Json(clock_view(&s))
+}
+
+/// A time to set: Unix seconds or RFC 3339 text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SetTime {
+    /// Unix seconds.
+    Secs(i64),
+    /// RFC 3339.
+    Text(String),
+}
+
+/// `POST /__mock__/clock`; applied in the order freeze/resume, set, advance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockRequest {
+    /// Stop the clock.
+    pub freeze: bool,
+    /// Let it run again.
+    pub resume: bool,
+    /// Jump to this time.
+    pub set: Option<SetTime>,
+    /// Move forward by this duration (`"5m"`, `"301s"`).
+    pub advance: Option<String>,
+}
+
+async fn set_clock(State(s): Ctx, Body(req): Body<ClockRequest>) -> Res<ClockView> {
+    let field = |field: &str, message: String| ControlError::InvalidField {
+        field: field.into(),
+        message,
+    };
+    if req.freeze && req.resume {
+        return Err(field("freeze", "cannot freeze and resume at once".into()));
+    }
+    let set = match &req.set {
+        None => None,
+        Some(SetTime::Secs(n)) => Some(Timestamp::from_secs(*n)),
+        Some(SetTime::Text(t)) => Some(Timestamp::parse_rfc3339(t).ok_or_else(|| {
+            field(
+                "set",
+                format!("{t:?} is neither Unix seconds nor an RFC 3339 time"),
+            )
+        })?),
+    };
+    let advance = req
+        .advance
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| field("advance", e))?;
+    if !req.freeze && !req.resume && set.is_none() && advance.is_none() {
+        return Err(ControlError::InvalidBody(
+            "give at least one of `freeze`, `resume`, `set`, `advance`".into(),
+        ));
+    }
+    let c = s.engine.clock();
+    if req.freeze {
+        c.freeze();
+    }
+    if req.resume {
+        c.resume();
+    }
+    if let Some(t) = set {
+        c.set(t);
+    }
+    if let Some(d) = advance {
+        c.advance(d);
+    }
+    Ok(Json(clock_view(&s)))
+}
+
+async fn journal(State(s): Ctx, uri: Uri) -> Res<JournalPage> {
+    let filter: JournalFilter =
+        serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|e| {
+            ControlError::InvalidField {
+                field: "query".into(),
+                message: e.to_string(),
+            }
+        })?;
+    Ok(Json(s.journal.read(&filter)))
+}
+
+async fn clear_journal(State(s): Ctx) -> Json<Done> {
+    s.journal.clear();
+    Json(Done { ok: true })
+}
+
+/// `GET /__mock__/faults`.
+#[derive(Debug, Serialize)]
+pub struct FaultList {
+    /// Rules in the order they are tried.
+    pub faults: Vec<FaultRule>,
+}
+
+async fn faults(State(s): Ctx) -> Json<FaultList> {
+    Json(FaultList {
+        faults: s.engine.with_faults(|f| f.list()),
+    })
+}
+
+async fn add_fault(
+    State(s): Ctx,
+    Body(spec): Body<FaultSpec>,
+) -> Result<(StatusCode, Json<FaultRule>), ControlError> {
+    let rule = s
+        .engine
+        .with_faults(|f| f.add(spec))
+        .map_err(|(field, message)| ControlError::InvalidField {
+            field: field.into(),
+            message,
+        })?;
+    Ok((StatusCode::CREATED, Json(rule)))
+}
+
+#[derive(Serialize)]
+struct Removed {
+    removed: usize,
+}
+
+async fn clear_faults(State(s): Ctx) -> Json<Removed> {
+    let removed = s.engine.with_faults(|f| {
+        let n = f.len();
+        f.clear();
+        n
+    });
+    Json(Removed { removed })
+}
+
+async fn remove_fault(
+    State(s): Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Removed>, ControlError> {
+    let id: u64 = id.parse().map_err(|_| ControlError::InvalidField {
+        field: "id".into(),
+        message: format!("{id:?} is not a fault rule id"),
+    })?;
+    if s.engine.with_faults(|f| f.remove(id)) {
+        Ok(Json(Removed { removed: 1 }))
+    } else {
+        Err(ControlError::UnknownFault(id))
+    }
+}

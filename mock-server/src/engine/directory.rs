@@ -1,0 +1,575 @@
+//! Apps and WeChat users: creation, change and the views the control plane shows.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, EngineError, Map, State};
+use crate::config::{AppSpec, PhoneSpec, UserSpec};
+use crate::ids::{AppId, AppSecret, Generator, OpenId, PlatformId, UnionId, UserHandle};
+
+pub(super) struct App {
+    pub secret: AppSecret,
+    pub platform: Option<PlatformId>,
+    pub name: Option<String>,
+}
+
+/// A user's profile as the mini-program's user-info APIs report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Nickname.
+    pub nickname: String,
+    /// Avatar URL.
+    pub avatar_url: String,
+    /// 0 unknown, 1 male, 2 female.
+    pub gender: u8,
+    /// Country.
+    pub country: String,
+    /// Province.
+    pub province: String,
+    /// City.
+    pub city: String,
+    /// Language.
+    pub language: String,
+}
+
+/// A phone number as stored: country code and the pure number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    /// Country calling code, digits (`86`).
+    pub country_code: String,
+    /// The number without country code.
+    pub number: String,
+}
+
+impl Phone {
+    /// `phoneNumber` as WeChat writes it: the pure number in mainland China, `+<cc><number>`
+    /// elsewhere (`wechat-api.md` 6).
+    pub fn display(&self) -> String {
+        if self.country_code == "86" {
+            self.number.clone()
+        } else {
+            format!("+{}{}", self.country_code, self.number)
+        }
+    }
+}
+
+pub(super) struct User {
+    pub profile: Profile,
+    pub phone: Option<Phone>,
+    pub high_risk: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Directory {
+    pub apps: Map<AppId, App>,
+    pub app_order: Vec<AppId>,
+    pub users: Map<UserHandle, User>,
+    pub user_order: Vec<UserHandle>,
+    pub default_app: Option<AppId>,
+    generated_apps: u64,
+}
+
+impl Directory {
+    pub fn create_default_app(&mut self, idgen: &Generator) {
+        if let Ok(view) = self.create_app(idgen, AppSpec::default()) {
+            self.default_app = Some(view);
+        }
+    }
+
+    pub fn create_app(&mut self, idgen: &Generator, spec: AppSpec) -> Result<AppId, EngineError> {
+        let appid = match spec.appid {
+            Some(a) => {
+                check_text("appid", a.as_str(), 64)?;
+                a
+            }
+            None => loop {
+                let a = idgen.appid(self.generated_apps);
+                self.generated_apps += 1;
+                if !self.apps.contains_key(&a) {
+                    break a;
+                }
+            },
+        };
+        if self.apps.contains_key(&appid) {
+            return Err(EngineError::AppExists(appid.to_string()));
+        }
+        let secret = match spec.secret {
+            Some(s) => {
+                check_text("secret", s.as_str(), 128)?;
+                s
+            }
+            None => idgen.secret(&appid),
+        };
+        if let Some(p) = &spec.open_platform {
+            check_text("open_platform", p.as_str(), 64)?;
+        }
+        self.apps.insert(
+            appid.clone(),
+            App {
+                secret,
+                platform: spec.open_platform,
+                name: spec.name,
+            },
+        );
+        self.app_order.push(appid.clone());
+        Ok(appid)
+    }
+
+    pub fn patch_app(&mut self, appid: &AppId, spec: AppSpec) -> Result<(), EngineError> {
+        if spec.appid.as_ref().is_some_and(|a| a != appid) {
+            return Err(invalid("appid", "cannot be changed"));
+        }
+        if let Some(s) = &spec.secret {
+            check_text("secret", s.as_str(), 128)?;
+        }
+        if let Some(p) = &spec.open_platform {
+            check_text("open_platform", p.as_str(), 64)?;
+        }
+        let app = self
+            .apps
+            .get_mut(appid)
+            .ok_or_else(|| EngineError::UnknownApp(appid.to_string()))?;
+        if let Some(s) = spec.secret {
+            app.secret = s;
+        }
+        if spec.open_platform.is_some() {
+            app.platform = spec.open_platform;
+        }
+        if spec.name.is_some() {
+            app.name = spec.name;
+        }
+        Ok(())
+    }
+
+    pub fn create_user(
+        &mut self,
+        idgen: &Generator,
+        spec: UserSpec,
+    ) -> Result<UserHandle, EngineError> {
+        let handle = spec
+            .handle
+            .clone()
+            .ok_or_else(|| invalid("handle", "is required"))?;
+        check_text("handle", handle.as_str(), 128)?;
+        if self.users.contains_key(&handle) {
+            return Err(EngineError::UserExists(handle.to_string()));
+        }
+        let mut user = User {
+            profile: Profile {
+                nickname: handle.to_string(),
+                avatar_url: format!(
+                    "https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132",
+                    idgen.openid(&AppId::new("avatar"), &handle).as_str()
+                ),
+                gender: u8::try_from(idgen.number("gender", &[handle.as_str().as_bytes()]) % 2 + 1)
+                    .unwrap_or(1),
+                country: "CN".into(),
+                province: "Guangdong".into(),
+                city: "Guangzhou".into(),
+                language: "zh_CN".into(),
+            },
+            phone: Some(Phone {
+                country_code: "86".into(),
+                number: idgen.phone_number(&handle),
+            }),
+            high_risk: false,
+        };
+        apply_user_spec(&mut user, spec)?;
+        self.users.insert(handle.clone(), user);
+        self.user_order.push(handle.clone());
+        Ok(handle)
+    }
+
+    pub fn patch_user(&mut self, handle: &UserHandle, spec: UserSpec) -> Result<(), EngineError> {
+        if spec.handle.as_ref().is_some_and(|h| h != handle) {
+            return Err(invalid("handle", "cannot be changed"));
+        }
+        let user = self
+            .users
+            .get_mut(handle)
+            .ok_or_else(|| EngineError::UnknownUser(handle.to_string()))?;
+        // Validate on a copy so a bad field leaves the user untouched.
+        let mut next = User {
+            profile: user.profile.clone(),
+            phone: user.phone.clone(),
+            high_risk: user.high_risk,
+        };
+        apply_user_spec(&mut next, spec)?;
+        *user = next;
+        Ok(())
+    }
+
+    /// The user, created on the fly unless `strict`.
+    pub fn ensure_user(
+        &mut self,
+        idgen: &Generator,
+        handle: &UserHandle,
+        strict: bool,
+    ) -> Result<(), EngineError> {
+        if self.users.contains_key(handle) {
+            return Ok(());
+        }
+        if strict {
+            return Err(EngineError::UnknownUser(handle.to_string()));
+        }
+        self.create_user(
+            idgen,
+            UserSpec {
+                handle: Some(handle.clone()),
+                ..UserSpec::default()
+            },
+        )
+        .map(|_| ())
+    }
+
+    pub fn app(&self, appid: &AppId) -> Result<&App, EngineError> {
+        self.apps
+            .get(appid)
+            .ok_or_else(|| EngineError::UnknownApp(appid.to_string()))
+    }
+}
+
+fn apply_user_spec(user: &mut User, spec: UserSpec) -> Result<(), EngineError> {
+    let texts = [
+        ("nickname", &spec.nickname, &mut user.profile.nickname),
+        ("avatar_url", &spec.avatar_url, &mut user.profile.avatar_url),
+        ("country", &spec.country, &mut user.profile.country),
+        ("province", &spec.province, &mut user.profile.province),
+        ("city", &spec.city, &mut user.profile.city),
+        ("language", &spec.language, &mut user.profile.language),
+    ];
+    // Check everything first, then write, so an error changes nothing.
+    for (field, value, _) in &texts {
+        if let Some(v) = value {
+            check_len(field, v, 1024)?;
+        }
+    }
+    if let Some(g) = spec.gender
+        && g > 2
+    {
+        return Err(invalid(
+            "gender",
+            "must be 0 (unknown), 1 (male) or 2 (female)",
+        ));
+    }
+    if let Some(Some(p)) = &spec.phone {
+        check_digits("phone.country_code", &p.country_code, 1, 4)?;
+        check_digits("phone.number", &p.number, 4, 20)?;
+    }
+    for (_, value, slot) in texts {
+        if let Some(v) = value {
+            slot.clone_from(v);
+        }
+    }
+    if let Some(g) = spec.gender {
+        user.profile.gender = g;
+    }
+    if let Some(phone) = spec.phone {
+        user.phone = phone.map(
+            |PhoneSpec {
+                 country_code,
+                 number,
+             }| Phone {
+                country_code,
+                number,
+            },
+        );
+    }
+    if let Some(h) = spec.high_risk {
+        user.high_risk = h;
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, message: &str) -> EngineError {
+    EngineError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
+    if v.len() > max {
+        return Err(invalid(field, &format!("is longer than {max} bytes")));
+    }
+    Ok(())
+}
+
+fn check_text(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
+    if v.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    check_len(field, v, max)?;
+    if v.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_digits(field: &'static str, v: &str, min: usize, max: usize) -> Result<(), EngineError> {
+    if v.len() < min || v.len() > max || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(field, &format!("must be {min} to {max} digits")));
+    }
+    Ok(())
+}
+
+/// An app as the control plane shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppView {
+    /// The appid.
+    pub appid: AppId,
+    /// The AppSecret (the mock shows it: tests need it).
+    pub secret: String,
+    /// Open-platform account, if bound.
+    pub open_platform: Option<PlatformId>,
+    /// Name for humans.
+    pub name: Option<String>,
+    /// Whether this is the app the mock starts with.
+    pub default: bool,
+}
+
+/// A user's identity in one app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserAppView {
+    /// The app.
+    pub appid: AppId,
+    /// openid in that app.
+    pub openid: OpenId,
+    /// unionid, when the app is bound to an open-platform account.
+    pub unionid: Option<UnionId>,
+    /// The current session_key, once the user has logged in to the app.
+    pub session_key: Option<String>,
+}
+
+/// A user as the control plane shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserView {
+    /// Handle.
+    pub handle: UserHandle,
+    /// Profile.
+    #[serde(flatten)]
+    pub profile: Profile,
+    /// Phone, if any.
+    pub phone: Option<Phone>,
+    /// High-risk flag.
+    pub high_risk: bool,
+    /// Identity in every app.
+    pub apps: Vec<UserAppView>,
+}
+
+/// Counts of live entries, to watch memory in long runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Counts {
+    /// Login codes not yet expired (used or not).
+    pub login_codes: usize,
+    /// (app, user) pairs with a session_key.
+    pub sessions: usize,
+    /// Access tokens kept (valid, or expired less than a day ago).
+    pub access_tokens: usize,
+    /// Phone-number codes not yet expired.
+    pub phone_codes: usize,
+    /// Quota windows being counted.
+    pub quota_windows: usize,
+    /// Fault rules.
+    pub faults: usize,
+}
+
+/// `GET /__mock__/state`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StateView {
+    /// Virtual time, Unix milliseconds.
+    pub now_ms: i64,
+    /// Virtual time, RFC 3339.
+    pub now: String,
+    /// Whether the clock is frozen.
+    pub frozen: bool,
+    /// Options in force.
+    pub options: crate::config::Options,
+    /// Apps.
+    pub apps: Vec<AppView>,
+    /// Users.
+    pub users: Vec<UserView>,
+    /// Live entry counts.
+    pub counts: Counts,
+}
+
+/// What `wx.login` answers: the success callback's shape plus what a test needs to know.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginGrant {
+    /// The login code.
+    pub code: String,
+    /// `login:ok`.
+    #[serde(rename = "errMsg")]
+    pub err_msg: String,
+    /// What the code will map to (not part of the real callback).
+    pub mock: LoginFacts,
+}
+
+/// Facts about a minted login code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginFacts {
+    /// App.
+    pub appid: AppId,
+    /// User.
+    pub user: UserHandle,
+    /// openid the code exchanges to.
+    pub openid: OpenId,
+    /// unionid, when the app is bound.
+    pub unionid: Option<UnionId>,
+    /// session_key the exchange will return.
+    pub session_key: String,
+    /// Whether minting this code rotated the session_key.
+    pub rotated: bool,
+    /// When the code expires, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// What the getPhoneNumber button answers: a phone-number code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PhoneGrant {
+    /// The phone-number code for `getuserphonenumber`.
+    pub code: String,
+    /// `getPhoneNumber:ok`.
+    #[serde(rename = "errMsg")]
+    pub err_msg: String,
+    /// Facts for tests.
+    pub mock: PhoneFacts,
+}
+
+/// Facts about a minted phone-number code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PhoneFacts {
+    /// App.
+    pub appid: AppId,
+    /// User.
+    pub user: UserHandle,
+    /// openid of the user in the app.
+    pub openid: OpenId,
+    /// The number the exchange will return.
+    pub phone: Phone,
+    /// When the code expires, Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Engine {
+    /// Creates an app.
+    pub fn create_app(&self, spec: AppSpec) -> Result<AppView, EngineError> {
+        let mut st = self.lock();
+        let appid = st.dir.create_app(&self.idgen, spec)?;
+        Ok(app_view(&st, &appid))
+    }
+
+    /// Changes an app's secret, open-platform binding or name.
+    pub fn patch_app(&self, appid: &AppId, spec: AppSpec) -> Result<AppView, EngineError> {
+        let mut st = self.lock();
+        st.dir.patch_app(appid, spec)?;
+        Ok(app_view(&st, appid))
+    }
+
+    /// One app.
+    pub fn app(&self, appid: &AppId) -> Result<AppView, EngineError> {
+        let st = self.lock();
+        st.dir.app(appid)?;
+        Ok(app_view(&st, appid))
+    }
+
+    /// The app the mock starts with.
+    pub fn default_app(&self) -> AppView {
+        let st = self.lock();
+        let appid = st
+            .dir
+            .default_app
+            .clone()
+            .unwrap_or_else(|| st.dir.app_order[0].clone());
+        app_view(&st, &appid)
+    }
+
+    /// Creates a user.
+    pub fn create_user(&self, spec: UserSpec) -> Result<UserView, EngineError> {
+        let mut st = self.lock();
+        let handle = st.dir.create_user(&self.idgen, spec)?;
+        Ok(user_view(&st, &self.idgen, &handle))
+    }
+
+    /// Changes a user's profile, phone or high-risk flag.
+    pub fn patch_user(&self, handle: &UserHandle, spec: UserSpec) -> Result<UserView, EngineError> {
+        let mut st = self.lock();
+        st.dir.patch_user(handle, spec)?;
+        Ok(user_view(&st, &self.idgen, handle))
+    }
+
+    /// One user.
+    pub fn user(&self, handle: &UserHandle) -> Result<UserView, EngineError> {
+        let st = self.lock();
+        if !st.dir.users.contains_key(handle) {
+            return Err(EngineError::UnknownUser(handle.to_string()));
+        }
+        Ok(user_view(&st, &self.idgen, handle))
+    }
+
+    /// The whole state, for `GET /__mock__/state`.
+    pub fn state_view(&self) -> StateView {
+        let now = self.clock.now();
+        let st = self.lock();
+        StateView {
+            now_ms: now.millis(),
+            now: now.rfc3339(),
+            frozen: self.clock.is_frozen(),
+            options: st.options.clone(),
+            apps: st.dir.app_order.iter().map(|a| app_view(&st, a)).collect(),
+            users: st
+                .dir
+                .user_order
+                .iter()
+                .map(|u| user_view(&st, &self.idgen, u))
+                .collect(),
+            counts: Counts {
+                login_codes: st.logins.code_count(),
+                sessions: st.logins.session_count(),
+                access_tokens: st.tokens.count(),
+                phone_codes: st.phones.count(),
+                quota_windows: st.logins.quota_count(),
+                faults: st.faults.len(),
+            },
+        }
+    }
+}
+
+fn app_view(st: &State, appid: &AppId) -> AppView {
+    let app = st.dir.apps.get(appid);
+    AppView {
+        appid: appid.clone(),
+        secret: app
+            .map(|a| a.secret.as_str().to_owned())
+            .unwrap_or_default(),
+        open_platform: app.and_then(|a| a.platform.clone()),
+        name: app.and_then(|a| a.name.clone()),
+        default: st.dir.default_app.as_ref() == Some(appid),
+    }
+}
+
+fn user_view(st: &State, idgen: &Generator, handle: &UserHandle) -> UserView {
+    let user = &st.dir.users[handle];
+    UserView {
+        handle: handle.clone(),
+        profile: user.profile.clone(),
+        phone: user.phone.clone(),
+        high_risk: user.high_risk,
+        apps: st
+            .dir
+            .app_order
+            .iter()
+            .map(|appid| UserAppView {
+                appid: appid.clone(),
+                openid: idgen.openid(appid, handle),
+                unionid: st.dir.apps[appid]
+                    .platform
+                    .as_ref()
+                    .map(|p| idgen.unionid(p, handle)),
+                session_key: st
+                    .logins
+                    .current_key(appid, handle)
+                    .map(|k| k.as_str().to_owned()),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,401 @@
+//! The engine: WeChat's rules over the mock's state, free of HTTP.
+//!
+//! One mutex guards the whole state; every vendor call takes it once, does a few map lookups and
+//! hashes, and releases it before any I/O. The vendor surface hands the engine a parsed
+//! [`VendorRequest`] and gets an [`Answer`]; the control plane calls the `wx_*` and directory
+//! methods. Time comes only from the injected [`Clock`].
+
+mod directory;
+mod login;
+mod phone;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::catalogue::WxError;
+use crate::clock::{Clock, Timestamp};
+use crate::config::{Options, SeedFile};
+use crate::faults::{FaultBook, FaultPlan};
+use crate::ids::{AppId, Generator, UserHandle};
+
+pub use directory::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+pub use login::login_signature;
+
+use directory::Directory;
+use login::Logins;
+use phone::PhoneCodes;
+use tokens::Tokens;
+
+/// How long a `wx.login` code or phone-number code stays valid.
+pub const CODE_TTL: Duration = Duration::from_secs(300);
+/// Lifetime of an access token.
+pub const TOKEN_TTL: Duration = Duration::from_secs(7200);
+/// How long a superseded access token keeps working.
+pub const TOKEN_GRACE: Duration = Duration::from_secs(300);
+/// Minimum virtual time between sweeps of expired entries.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The vendor endpoints the mock serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `GET /sns/jscode2session`
+    Jscode2session,
+    /// `GET /cgi-bin/token`
+    Token,
+    /// `POST /cgi-bin/stable_token`
+    StableToken,
+    /// `GET /wxa/checksession`
+    Checksession,
+    /// `GET /wxa/resetusersessionkey`
+    Resetusersessionkey,
+    /// `POST /wxa/business/getuserphonenumber`
+    Getuserphonenumber,
+    /// Any other path: 40066.
+    Unknown,
+}
+
+impl Endpoint {
+    /// Every endpoint, in documentation order.
+    pub const ALL: [Endpoint; 7] = [
+        Endpoint::Jscode2session,
+        Endpoint::Token,
+        Endpoint::StableToken,
+        Endpoint::Checksession,
+        Endpoint::Resetusersessionkey,
+        Endpoint::Getuserphonenumber,
+        Endpoint::Unknown,
+    ];
+
+    /// The endpoint a path names (paths are case-sensitive, as on WeChat).
+    pub fn of_path(path: &str) -> Self {
+        match path {
+            "/sns/jscode2session" => Endpoint::Jscode2session,
+            "/cgi-bin/token" => Endpoint::Token,
+            "/cgi-bin/stable_token" => Endpoint::StableToken,
+            "/wxa/checksession" => Endpoint::Checksession,
+            "/wxa/resetusersessionkey" => Endpoint::Resetusersessionkey,
+            "/wxa/business/getuserphonenumber" => Endpoint::Getuserphonenumber,
+            _ => Endpoint::Unknown,
+        }
+    }
+
+    /// Short name used in the journal and in fault rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Jscode2session => "jscode2session",
+            Endpoint::Token => "token",
+            Endpoint::StableToken => "stable_token",
+            Endpoint::Checksession => "checksession",
+            Endpoint::Resetusersessionkey => "resetusersessionkey",
+            Endpoint::Getuserphonenumber => "getuserphonenumber",
+            Endpoint::Unknown => "unknown",
+        }
+    }
+
+    /// The endpoint a short name or a path names.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .or_else(|| Some(Self::of_path(s)).filter(|e| *e != Endpoint::Unknown))
+    }
+}
+
+/// Query parameters in order; the first occurrence of a name wins, empty values count as absent.
+#[derive(Clone, Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses a raw query string leniently (bad escapes are kept as they are).
+    pub fn parse(query: Option<&str>) -> Self {
+        Self(serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default())
+    }
+
+    /// The first non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// All pairs, for the journal.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// A request on the vendor surface, parsed but not yet judged.
+#[derive(Clone, Debug)]
+pub struct VendorRequest {
+    /// Whether the method was POST (WeChat cares only about GET vs POST).
+    pub is_post: bool,
+    /// Which endpoint the path named.
+    pub endpoint: Endpoint,
+    /// Query parameters.
+    pub params: Params,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+/// What the engine answers to a vendor request, and whom it concerned (for faults and the journal).
+#[derive(Debug)]
+pub struct Answer {
+    /// Success body (compact JSON) or a catalogue error.
+    pub result: Result<String, WxError>,
+    /// The app the request concerned, when known.
+    pub appid: Option<AppId>,
+    /// The user the request concerned, when known.
+    pub user: Option<UserHandle>,
+}
+
+/// Errors of control-plane operations (mapped to HTTP in `control`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    /// No app with this appid.
+    #[error("unknown appid `{0}`")]
+    UnknownApp(String),
+    /// No user with this handle (strict mode, or a lookup).
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    /// An app with this appid exists already.
+    #[error("an app with appid `{0}` exists already")]
+    AppExists(String),
+    /// A user with this handle exists already.
+    #[error("a user with handle `{0}` exists already")]
+    UserExists(String),
+    /// The user has no phone number to share.
+    #[error("user `{0}` has no phone number")]
+    NoPhone(String),
+    /// A field is missing or has a bad value.
+    #[error("invalid `{field}`: {message}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Everything behind the lock.
+struct State {
+    options: Options,
+    dir: Directory,
+    logins: Logins,
+    tokens: Tokens,
+    phones: PhoneCodes,
+    faults: FaultBook,
+    next_sweep: Timestamp,
+}
+
+/// The mock's rules and state. Shared by the vendor surface and the control plane.
+pub struct Engine {
+    state: Mutex<State>,
+    clock: Clock,
+    idgen: Generator,
+    seed_file: SeedFile,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// A new engine loaded with the default app and the seed file.
+    pub fn new(seed: &str, seed_file: SeedFile, clock: Clock) -> Result<Self, EngineError> {
+        let idgen = Generator::new(seed);
+        let state = Self::initial_state(&idgen, &seed_file, clock.now())?;
+        Ok(Self {
+            state: Mutex::new(state),
+            clock,
+            idgen,
+            seed_file,
+        })
+    }
+
+    fn initial_state(
+        idgen: &Generator,
+        seed: &SeedFile,
+        now: Timestamp,
+    ) -> Result<State, EngineError> {
+        let options = match &seed.options {
+            Some(patch) => {
+                Options::default()
+                    .patched(patch)
+                    .map_err(|message| EngineError::Invalid {
+                        field: "options",
+                        message,
+                    })?
+            }
+            None => Options::default(),
+        };
+        let mut dir = Directory::default();
+        dir.create_default_app(idgen);
+        for app in &seed.apps {
+            dir.create_app(idgen, app.clone())?;
+        }
+        for user in &seed.users {
+            dir.create_user(idgen, user.clone())?;
+        }
+        Ok(State {
+            faults: FaultBook::new(idgen.number("faults", &[])),
+            options,
+            dir,
+            logins: Logins::default(),
+            tokens: Tokens::default(),
+            phones: PhoneCodes::default(),
+            next_sweep: now.plus(SWEEP_EVERY),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Engine methods validate before they write, so a panic cannot leave a half-done change
+        // behind; keep serving rather than poisoning every later request.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The generator the engine derives identities with.
+    pub fn generator(&self) -> &Generator {
+        &self.idgen
+    }
+
+    /// How responses are shaped under the current options.
+    pub fn wire_style(&self) -> crate::wire::WireStyle {
+        let st = self.lock();
+        crate::wire::WireStyle {
+            content_type: st.options.content_type,
+            rid_style: st.options.rid_style,
+        }
+    }
+
+    /// Current options.
+    pub fn options(&self) -> Options {
+        self.lock().options.clone()
+    }
+
+    /// Replaces the options given in `patch` (a JSON object); returns the result.
+    pub fn patch_options(&self, patch: &serde_json::Value) -> Result<Options, EngineError> {
+        let mut st = self.lock();
+        let next = st
+            .options
+            .patched(patch)
+            .map_err(|message| EngineError::Invalid {
+                field: "options",
+                message,
+            })?;
+        st.options = next.clone();
+        Ok(next)
+    }
+
+    /// Back to the startup state: seed-file apps, users and options; no codes, sessions, tokens
+    /// or faults. The clock is left alone.
+    pub fn reset(&self) -> Result<(), EngineError> {
+        let fresh = Self::initial_state(&self.idgen, &self.seed_file, self.clock.now())?;
+        *self.lock() = fresh;
+        Ok(())
+    }
+
+    /// Judges a vendor request: the only way vendor state changes.
+    pub fn answer(&self, req: &VendorRequest) -> Answer {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        let st = &mut *st;
+        match req.endpoint {
+            Endpoint::Jscode2session => login::jscode2session(st, req, now),
+            Endpoint::Token => tokens::token(st, &self.idgen, req, now),
+            Endpoint::StableToken => tokens::stable_token(st, &self.idgen, req, now),
+            Endpoint::Checksession => login::checksession(st, req, now),
+            Endpoint::Resetusersessionkey => login::reset_session_key(st, &self.idgen, req, now),
+            Endpoint::Getuserphonenumber => phone::get_user_phone_number(st, req, now),
+            Endpoint::Unknown => Answer {
+                result: Err(WxError::InvalidUrl),
+                appid: req.params.get("appid").map(AppId::new),
+                user: None,
+            },
+        }
+    }
+
+    /// Consults the fault rules for a request; `None` when no rule fires. Consumes the request's
+    /// code when the firing rule says so.
+    pub fn plan_fault(&self, req: &VendorRequest) -> Option<FaultPlan> {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        if st.faults.is_empty() {
+            return None;
+        }
+        let st = &mut *st;
+        let (appid, user) = context(st, req, now);
+        let plan = st
+            .faults
+            .fire(req.endpoint, appid.as_ref(), user.as_ref())?;
+        if plan.consume_code && plan.action.is_some() {
+            match req.endpoint {
+                Endpoint::Jscode2session => login::consume(st, req, now),
+                Endpoint::Getuserphonenumber => phone::consume(st, req, now),
+                _ => {}
+            }
+        }
+        Some(FaultPlan {
+            appid,
+            user,
+            ..plan
+        })
+    }
+
+    /// Runs `f` on the fault book (control plane).
+    pub fn with_faults<R>(&self, f: impl FnOnce(&mut FaultBook) -> R) -> R {
+        f(&mut self.lock().faults)
+    }
+}
+
+/// The app and user a request concerns, without changing anything.
+fn context(st: &State, req: &VendorRequest, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
+    match req.endpoint {
+        Endpoint::Jscode2session => login::context(st, req),
+        Endpoint::Token => (req.params.get("appid").map(AppId::new), None),
+        Endpoint::StableToken => (tokens::body_appid(req), None),
+        Endpoint::Checksession | Endpoint::Resetusersessionkey => {
+            login::session_context(st, req, now)
+        }
+        Endpoint::Getuserphonenumber => phone::context(st, req),
+        Endpoint::Unknown => (req.params.get("appid").map(AppId::new), None),
+    }
+}
+
+/// Removes what has expired, at most once per [`SWEEP_EVERY`] of virtual time, so long runs keep
+/// bounded memory.
+fn maybe_sweep(st: &mut State, now: Timestamp) {
+    if now < st.next_sweep {
+        return;
+    }
+    st.next_sweep = now.plus(SWEEP_EVERY);
+    st.logins.sweep(now);
+    st.tokens.sweep(now);
+    st.phones.sweep(now);
+}
+
+/// Renders a success body; the structs are plain data, so serialization cannot fail in practice.
+fn to_json<T: Serialize>(body: &T) -> String {
+    serde_json::to_string(body).unwrap_or_default()
+}
+
+/// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").
+fn minute_of(t: Timestamp) -> i64 {
+    t.secs().div_euclid(60)
+}
+
+type Map<K, V> = HashMap<K, V>;

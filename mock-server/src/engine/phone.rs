@@ -1,0 +1,210 @@
+//! Phone-number codes from the getPhoneNumber button and `wxa/business/getuserphonenumber`
+//! (`wechat-api.md` section 6).
+
+use serde::{Deserialize, Serialize};
+
+use super::directory::{Phone, PhoneFacts, PhoneGrant};
+use super::{
+    Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, maybe_sweep, to_json, tokens,
+};
+use crate::catalogue::WxError;
+use crate::clock::Timestamp;
+use crate::ids::{AppId, OpenId, PhoneCode, UserHandle};
+
+struct PhoneEntry {
+    appid: AppId,
+    user: UserHandle,
+    openid: OpenId,
+    phone: Phone,
+    expires_at: Timestamp,
+    used: bool,
+}
+
+#[derive(Default)]
+pub(super) struct PhoneCodes {
+    codes: Map<PhoneCode, PhoneEntry>,
+    minted: Map<(AppId, UserHandle), u64>,
+}
+
+impl PhoneCodes {
+    pub fn sweep(&mut self, now: Timestamp) {
+        self.codes.retain(|_, c| c.expires_at > now);
+    }
+
+    pub fn count(&self) -> usize {
+        self.codes.len()
+    }
+}
+
+#[derive(Deserialize)]
+struct PhoneRequest {
+    code: Option<serde_json::Value>,
+    openid: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Watermark<'a> {
+    timestamp: i64,
+    appid: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneInfo<'a> {
+    phone_number: String,
+    pure_phone_number: &'a str,
+    country_code: &'a str,
+    watermark: Watermark<'a>,
+}
+
+#[derive(Serialize)]
+struct PhoneBody<'a> {
+    errcode: i32,
+    errmsg: &'static str,
+    phone_info: PhoneInfo<'a>,
+}
+
+fn body_code(req: &VendorRequest) -> Result<(Option<String>, Option<String>), WxError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        // No body: the code is missing; passing it in the query gets 40029 too [C14].
+        return Ok((None, None));
+    }
+    let body: PhoneRequest =
+        serde_json::from_slice(&req.body).map_err(|_| WxError::DataFormatError)?;
+    let text = |v: Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    Ok((text(body.code), text(body.openid)))
+}
+
+/// `POST /wxa/business/getuserphonenumber?access_token` with `{"code"}` (and optional `openid`).
+pub(super) fn get_user_phone_number(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
+    let mut answer = Answer {
+        result: Err(WxError::SystemError),
+        appid: tokens::token_app(st, req, now).ok(),
+        user: None,
+    };
+    answer.result = exchange(st, req, now, &mut answer.user);
+    answer
+}
+
+fn exchange(
+    st: &mut State,
+    req: &VendorRequest,
+    now: Timestamp,
+    who: &mut Option<UserHandle>,
+) -> Result<String, WxError> {
+    if !req.is_post {
+        return Err(WxError::RequirePost);
+    }
+    let appid = tokens::token_app(st, req, now)?;
+    let (code, openid) = body_code(req)?;
+    let code = code.ok_or(WxError::InvalidCode)?;
+    let entry = st
+        .phones
+        .codes
+        .get_mut(code.as_str())
+        .ok_or(WxError::InvalidCode)?;
+    // Expired, reused, wrong, or issued for another app: all 40029 [C14].
+    if entry.appid != appid || entry.expires_at <= now || entry.used {
+        return Err(WxError::InvalidCode);
+    }
+    *who = Some(entry.user.clone());
+    if openid.is_some_and(|o| o != entry.openid.as_str()) {
+        return Err(WxError::InvalidCode);
+    }
+    entry.used = true;
+    let phone = &entry.phone;
+    Ok(to_json(&PhoneBody {
+        errcode: 0,
+        errmsg: "ok",
+        phone_info: PhoneInfo {
+            phone_number: phone.display(),
+            pure_phone_number: &phone.number,
+            country_code: &phone.country_code,
+            watermark: Watermark {
+                timestamp: now.secs(),
+                appid: entry.appid.as_str(),
+            },
+        },
+    }))
+}
+
+/// Marks the request's phone code used (a fault that "still consumes the code").
+pub(super) fn consume(st: &mut State, req: &VendorRequest, now: Timestamp) {
+    let Ok(appid) = tokens::token_app(st, req, now) else {
+        return;
+    };
+    if let Ok((Some(code), _)) = body_code(req)
+        && let Some(entry) = st.phones.codes.get_mut(code.as_str())
+        && entry.appid == appid
+    {
+        entry.used = true;
+    }
+}
+
+/// App and user of a getuserphonenumber request, for fault matching.
+pub(super) fn context(st: &State, req: &VendorRequest) -> (Option<AppId>, Option<UserHandle>) {
+    match body_code(req) {
+        Ok((Some(code), _)) => st
+            .phones
+            .codes
+            .get(code.as_str())
+            .map_or((None, None), |e| {
+                (Some(e.appid.clone()), Some(e.user.clone()))
+            }),
+        _ => (None, None),
+    }
+}
+
+impl Engine {
+    /// The simulated getPhoneNumber button: a phone-number code for (app, user).
+    pub fn wx_phone_code(
+        &self,
+        appid: &AppId,
+        user: &UserHandle,
+    ) -> Result<PhoneGrant, EngineError> {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        let st = &mut *st;
+        maybe_sweep(st, now);
+        st.dir.app(appid)?;
+        st.dir.ensure_user(&self.idgen, user, st.options.strict)?;
+        let phone = st.dir.users[user]
+            .phone
+            .clone()
+            .ok_or_else(|| EngineError::NoPhone(user.to_string()))?;
+        let n = st
+            .phones
+            .minted
+            .entry((appid.clone(), user.clone()))
+            .or_insert(0);
+        let code = self.idgen.phone_code(appid, user, *n);
+        *n += 1;
+        let openid = self.idgen.openid(appid, user);
+        let expires_at = now.plus(CODE_TTL);
+        st.phones.codes.insert(
+            code.clone(),
+            PhoneEntry {
+                appid: appid.clone(),
+                user: user.clone(),
+                openid: openid.clone(),
+                phone: phone.clone(),
+                expires_at,
+                used: false,
+            },
+        );
+        Ok(PhoneGrant {
+            code: code.as_str().to_owned(),
+            err_msg: "getPhoneNumber:ok".into(),
+            mock: PhoneFacts {
+                appid: appid.clone(),
+                user: user.clone(),
+                openid,
+                phone,
+                expires_at: expires_at.secs(),
+            },
+        })
+    }
+}

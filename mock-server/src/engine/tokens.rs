@@ -1,0 +1,261 @@
+//! Access tokens: `cgi-bin/token` and `cgi-bin/stable_token`, and the check every endpoint that
+//! needs a token makes (`wechat-api.md` section 5).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Answer, Map, State, TOKEN_GRACE, TOKEN_TTL, VendorRequest, to_json};
+use crate::catalogue::WxError;
+use crate::clock::Timestamp;
+use crate::ids::{AccessToken, AppId, Generator};
+
+/// Expired tokens are remembered this long so they answer 42001, not 40001.
+const REMEMBER_EXPIRED: Duration = Duration::from_secs(86_400);
+/// A forced stable_token refresh within this time of the previous one does not refresh.
+const FORCE_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Basic,
+    Stable,
+}
+
+struct TokenEntry {
+    appid: AppId,
+    expires_at: Timestamp,
+    /// Set when a newer token replaced this one: it works until then.
+    valid_until: Option<Timestamp>,
+}
+
+#[derive(Default)]
+struct AppTokens {
+    basic: Option<AccessToken>,
+    stable: Option<AccessToken>,
+    basic_minted: u64,
+    stable_minted: u64,
+    last_forced: Option<Timestamp>,
+}
+
+#[derive(Default)]
+pub(super) struct Tokens {
+    tokens: Map<AccessToken, TokenEntry>,
+    apps: Map<AppId, AppTokens>,
+}
+
+impl Tokens {
+    pub fn sweep(&mut self, now: Timestamp) {
+        self.tokens
+            .retain(|_, t| t.expires_at.plus(REMEMBER_EXPIRED) > now);
+    }
+
+    pub fn count(&self) -> usize {
+        self.tokens.len()
+    }
+
+    fn mint(
+        &mut self,
+        idgen: &Generator,
+        appid: &AppId,
+        kind: Kind,
+        now: Timestamp,
+    ) -> AccessToken {
+        let slot = self.apps.entry(appid.clone()).or_default();
+        let (current, minted, family) = match kind {
+            Kind::Basic => (&mut slot.basic, &mut slot.basic_minted, "basic"),
+            Kind::Stable => (&mut slot.stable, &mut slot.stable_minted, "stable"),
+        };
+        let token = idgen.access_token(appid, family, *minted);
+        *minted += 1;
+        let previous = current.replace(token.clone());
+        if let Some(prev) = previous.and_then(|p| self.tokens.get_mut(&p)) {
+            // The previous token keeps working for five more minutes (never past its expiry).
+            let until = now.plus(TOKEN_GRACE);
+            prev.valid_until = Some(prev.valid_until.map_or(until, |v| v.min(until)));
+        }
+        self.tokens.insert(
+            token.clone(),
+            TokenEntry {
+                appid: appid.clone(),
+                expires_at: now.plus(TOKEN_TTL),
+                valid_until: None,
+            },
+        );
+        token
+    }
+}
+
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    expires_in: u64,
+}
+
+/// The app of a valid `access_token` query parameter, or the token error (41001, 40001, 42001).
+pub(super) fn token_app(st: &State, req: &VendorRequest, now: Timestamp) -> Result<AppId, WxError> {
+    let token = req
+        .params
+        .get("access_token")
+        .ok_or(WxError::AccessTokenMissing)?;
+    let entry = st
+        .tokens
+        .tokens
+        .get(token)
+        .ok_or(WxError::InvalidCredential)?;
+    if entry.expires_at <= now {
+        return Err(WxError::AccessTokenExpired);
+    }
+    if entry.valid_until.is_some_and(|t| t <= now) {
+        return Err(WxError::InvalidCredential);
+    }
+    Ok(entry.appid.clone())
+}
+
+/// Checks appid and secret in the observed order: an invalid appid wins over a missing
+/// grant_type ([S7-probe]), so grant_type comes last.
+fn check_credentials(
+    st: &State,
+    appid: Option<&str>,
+    secret: Option<&str>,
+    grant_type: Option<&str>,
+) -> Result<AppId, WxError> {
+    let appid = appid.ok_or(WxError::AppidMissing)?;
+    let app = st.dir.apps.get(appid).ok_or(WxError::InvalidAppid)?;
+    let secret = secret.ok_or(WxError::AppsecretMissing)?;
+    if app.secret.as_str() != secret {
+        return Err(WxError::InvalidAppsecret);
+    }
+    if grant_type != Some("client_credential") {
+        return Err(WxError::InvalidGrantType);
+    }
+    Ok(AppId::new(appid))
+}
+
+/// `GET /cgi-bin/token?grant_type=client_credential&appid&secret`: a new token on every call.
+pub(super) fn token(
+    st: &mut State,
+    idgen: &Generator,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Answer {
+    let p = &req.params;
+    let result =
+        check_credentials(st, p.get("appid"), p.get("secret"), p.get("grant_type")).map(|appid| {
+            let token = st.tokens.mint(idgen, &appid, Kind::Basic, now);
+            to_json(&TokenBody {
+                access_token: token.as_str(),
+                expires_in: TOKEN_TTL.as_secs(),
+            })
+        });
+    Answer {
+        result,
+        appid: p.get("appid").map(AppId::new),
+        user: None,
+    }
+}
+
+/// `force_refresh` as sent: a boolean, or (from one Rust SDK) the string `"true"`/`"false"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct StableRequest {
+    grant_type: Option<String>,
+    appid: Option<String>,
+    secret: Option<String>,
+    force_refresh: Option<Flag>,
+}
+
+fn parse_stable(body: &[u8], lenient: bool) -> Result<StableRequest, WxError> {
+    let parsed: StableRequest =
+        serde_json::from_slice(body).map_err(|_| WxError::DataFormatError)?;
+    match &parsed.force_refresh {
+        Some(Flag::Text(t)) if !(lenient && (t == "true" || t == "false")) => {
+            Err(WxError::DataFormatError)
+        }
+        _ => Ok(parsed),
+    }
+}
+
+/// The appid in a stable_token body, for fault matching and the journal.
+pub(super) fn body_appid(req: &VendorRequest) -> Option<AppId> {
+    serde_json::from_slice::<StableRequest>(&req.body)
+        .ok()
+        .and_then(|b| b.appid)
+        .filter(|a| !a.is_empty())
+        .map(AppId::new)
+}
+
+/// `POST /cgi-bin/stable_token`: the same token while it has more than five minutes left, with the
+/// remaining lifetime; `force_refresh` rotates it (at most once per 30 s) and voids the old one.
+pub(super) fn stable_token(
+    st: &mut State,
+    idgen: &Generator,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Answer {
+    let mut answer = Answer {
+        result: Err(WxError::SystemError),
+        appid: body_appid(req),
+        user: None,
+    };
+    answer.result = stable(st, idgen, req, now);
+    answer
+}
+
+fn stable(
+    st: &mut State,
+    idgen: &Generator,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Result<String, WxError> {
+    if !req.is_post {
+        return Err(WxError::RequirePost);
+    }
+    let body = parse_stable(&req.body, st.options.lenient_force_refresh)?;
+    let empty_none = |s: &Option<String>| s.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    let appid = check_credentials(
+        st,
+        empty_none(&body.appid).as_deref(),
+        empty_none(&body.secret).as_deref(),
+        empty_none(&body.grant_type).as_deref(),
+    )?;
+    let force = match body.force_refresh {
+        Some(Flag::Bool(b)) => b,
+        Some(Flag::Text(t)) => t == "true",
+        None => false,
+    };
+    let tokens = &mut st.tokens;
+    let slot = tokens.apps.entry(appid.clone()).or_default();
+    let last_forced = slot.last_forced;
+    let current = slot
+        .stable
+        .clone()
+        .and_then(|t| tokens.tokens.get(&t).map(|e| (t, e.expires_at)))
+        .filter(|(_, exp)| *exp > now);
+    let recently_forced = last_forced.is_some_and(|t| t.plus(FORCE_REFRESH_INTERVAL) > now);
+    let (token, expires_at) = match current {
+        Some((t, exp)) if force && recently_forced => (t, exp),
+        // The platform rotates five minutes early, so a caller never sees less than 300 s.
+        Some((t, exp)) if !force && now.until(exp) > TOKEN_GRACE => (t, exp),
+        previous => {
+            let fresh = tokens.mint(idgen, &appid, Kind::Stable, now);
+            if force {
+                tokens.apps.entry(appid).or_default().last_forced = Some(now);
+                // A forced refresh voids the previous token at once.
+                if let Some(old) = previous.and_then(|(t, _)| tokens.tokens.get_mut(&t)) {
+                    old.valid_until = Some(now);
+                }
+            }
+            (fresh, now.plus(TOKEN_TTL))
+        }
+    };
+    Ok(to_json(&TokenBody {
+        access_token: token.as_str(),
+        expires_in: now.until(expires_at).as_secs(),
+    }))
+}

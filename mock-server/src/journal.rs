@@ -1,0 +1,230 @@
+//! The request journal: every vendor request with its time, what was asked and what was answered.
+//! Capped; when full it drops the oldest entries and counts them, so a reader knows it is partial.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::engine::Endpoint;
+use crate::ids::{AppId, UserHandle};
+
+/// One recorded vendor request.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Virtual time of arrival.
+    pub time: Timestamp,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Which endpoint the path named.
+    pub endpoint: Endpoint,
+    /// Raw query string.
+    pub query: String,
+    /// Query parameters, first value of each.
+    pub params: Vec<(String, String)>,
+    /// Raw request body.
+    pub body: Bytes,
+    /// App concerned, when known.
+    pub appid: Option<AppId>,
+    /// User concerned, when known.
+    pub user: Option<UserHandle>,
+    /// HTTP status answered (0 when the connection was dropped or reset).
+    pub status: u16,
+    /// errcode answered (0 for success bodies), none for non-WeChat answers.
+    pub errcode: Option<i64>,
+    /// The fault that shaped the answer, if any.
+    pub fault: Option<String>,
+    /// The response body as sent (before any truncation).
+    pub response: Bytes,
+    /// Wall-clock time spent answering, microseconds.
+    pub latency_us: u64,
+}
+
+/// A journal entry as `GET /__mock__/journal` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JournalEntry {
+    /// Sequence number, from 1, never reused.
+    pub seq: u64,
+    /// Virtual time, Unix milliseconds.
+    pub time_ms: i64,
+    /// Virtual time, RFC 3339.
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Endpoint name (`jscode2session`, ..., `unknown`).
+    pub endpoint: String,
+    /// Raw query string.
+    pub query: String,
+    /// Query parameters (first value of each name).
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Request body (UTF-8, invalid bytes replaced).
+    pub body: String,
+    /// App concerned.
+    pub appid: Option<String>,
+    /// User concerned.
+    pub user: Option<String>,
+    /// HTTP status (0: no answer).
+    pub status: u16,
+    /// errcode answered.
+    pub errcode: Option<i64>,
+    /// Fault applied, e.g. `rule 3: errcode -1`.
+    pub fault: Option<String>,
+    /// Response body.
+    pub response: String,
+    /// Latency, microseconds.
+    pub latency_us: u64,
+}
+
+/// Filters for reading the journal; all optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalFilter {
+    /// Endpoint name or path.
+    pub endpoint: Option<String>,
+    /// App.
+    pub appid: Option<String>,
+    /// User handle.
+    pub user: Option<String>,
+    /// errcode answered.
+    pub errcode: Option<i64>,
+}
+
+/// `GET /__mock__/journal`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JournalPage {
+    /// Matching entries, oldest first.
+    pub entries: Vec<JournalEntry>,
+    /// Requests recorded since start or the last clear.
+    pub recorded: u64,
+    /// Oldest entries dropped because the journal was full.
+    pub dropped: u64,
+    /// How many entries the journal keeps.
+    pub capacity: usize,
+}
+
+struct Inner {
+    entries: VecDeque<(u64, Record)>,
+    next_seq: u64,
+    recorded: u64,
+    dropped: u64,
+    capacity: usize,
+}
+
+/// The journal. Its own lock, never held together with the engine's.
+pub struct Journal {
+    inner: Mutex<Inner>,
+}
+
+impl Journal {
+    /// An empty journal keeping at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: VecDeque::new(),
+                next_seq: 1,
+                recorded: 0,
+                dropped: 0,
+                capacity: capacity.max(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every update below is a push or pop that completes; nothing is left half-done.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a request.
+    pub fn record(&self, r: Record) {
+        let mut j = self.lock();
+        let seq = j.next_seq;
+        j.next_seq += 1;
+        j.recorded += 1;
+        while j.entries.len() >= j.capacity {
+            j.entries.pop_front();
+            j.dropped += 1;
+        }
+        j.entries.push_back((seq, r));
+    }
+
+    /// Changes the capacity, dropping the oldest entries if needed.
+    pub fn set_capacity(&self, capacity: usize) {
+        let mut j = self.lock();
+        j.capacity = capacity.max(1);
+        while j.entries.len() > j.capacity {
+            j.entries.pop_front();
+            j.dropped += 1;
+        }
+    }
+
+    /// Forgets everything (sequence numbers keep counting).
+    pub fn clear(&self) {
+        let mut j = self.lock();
+        j.entries.clear();
+        j.recorded = 0;
+        j.dropped = 0;
+    }
+
+    /// Entries matching the filter, oldest first.
+    pub fn read(&self, f: &JournalFilter) -> JournalPage {
+        let endpoint = f
+            .endpoint
+            .as_deref()
+            .map(|e| Endpoint::parse(e).map(Endpoint::name).unwrap_or(e));
+        let j = self.lock();
+        let entries = j
+            .entries
+            .iter()
+            .filter(|(_, r)| {
+                endpoint.is_none_or(|e| r.endpoint.name() == e)
+                    && f.appid
+                        .as_deref()
+                        .is_none_or(|a| r.appid.as_ref().is_some_and(|x| x.as_str() == a))
+                    && f.user
+                        .as_deref()
+                        .is_none_or(|u| r.user.as_ref().is_some_and(|x| x.as_str() == u))
+                    && f.errcode.is_none_or(|c| r.errcode == Some(c))
+            })
+            .map(|(seq, r)| view(*seq, r))
+            .collect();
+        JournalPage {
+            entries,
+            recorded: j.recorded,
+            dropped: j.dropped,
+            capacity: j.capacity,
+        }
+    }
+}
+
+fn view(seq: u64, r: &Record) -> JournalEntry {
+    let mut params = serde_json::Map::new();
+    for (k, v) in &r.params {
+        params
+            .entry(k.clone())
+            .or_insert_with(|| serde_json::Value::String(v.clone()));
+    }
+    JournalEntry {
+        seq,
+        time_ms: r.time.millis(),
+        time: r.time.rfc3339(),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        endpoint: r.endpoint.name().to_owned(),
+        query: r.query.clone(),
+        params,
+        body: String::from_utf8_lossy(&r.body).into_owned(),
+        appid: r.appid.as_ref().map(|a| a.as_str().to_owned()),
+        user: r.user.as_ref().map(|u| u.as_str().to_owned()),
+        status: r.status,
+        errcode: r.errcode,
+        fault: r.fault.clone(),
+        response: String::from_utf8_lossy(&r.response).into_owned(),
+        latency_us: r.latency_us,
+    }
+}

@@ -1,0 +1,128 @@
+//! `mock-server`: runs the WeChat mock until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use mock_server::config::{Config, SeedFile};
+use mock_server::server::{Shared, serve};
+use tokio::net::TcpListener;
+
+/// An offline mock of the WeChat mini-program server APIs.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "MOCK_LISTEN", default_value = "127.0.0.1:9100")]
+    listen: SocketAddr,
+    /// Seed for identities, codes, tokens and fault probabilities.
+    #[arg(long, env = "MOCK_SEED", default_value = "0")]
+    seed: String,
+    /// JSON file of options, apps and users loaded at start.
+    #[arg(long, env = "MOCK_SEED_FILE")]
+    seed_file: Option<PathBuf>,
+    /// Refuse wx.login for users that were not created first.
+    #[arg(long, env = "MOCK_STRICT")]
+    strict: bool,
+    /// Require `Authorization: Bearer <token>` on the control plane.
+    #[arg(long, env = "MOCK_CONTROL_TOKEN")]
+    control_token: Option<String>,
+}
+
+fn load(args: &Args) -> Result<Config, String> {
+    let mut seed_file = match &args.seed_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read seed file {}: {e}", path.display()))?;
+            SeedFile::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => SeedFile::default(),
+    };
+    if args.strict {
+        let mut opts = seed_file
+            .options
+            .take()
+            .unwrap_or_else(|| serde_json::json!({}));
+        if let Some(map) = opts.as_object_mut() {
+            map.insert("strict".into(), true.into());
+        }
+        seed_file.options = Some(opts);
+    }
+    Ok(Config {
+        listen: args.listen,
+        seed: args.seed.clone(),
+        seed_file,
+        control_token: args.control_token.clone(),
+        ..Config::default()
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mock-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let shared = match Shared::new(&config) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("mock-server: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mock-server: cannot listen on {}: {e}", config.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let addr = listener.local_addr().map_or(config.listen, |a| a);
+    let app = shared.engine.default_app();
+    // stdout carries the facts a script needs; logs go to stderr.
+    println!("mock-server listening on http://{addr}");
+    println!("default app: appid={} secret={}", app.appid, app.secret);
+    println!("control plane: http://{addr}/__mock__/ (OpenAPI at /__mock__/openapi.json)");
+    tracing::info!(%addr, appid = %app.appid, "mock-server started");
+    match serve(listener, shared, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mock-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The vendor surface's single entry point: every request outside `/__mock__/` comes here, is
+//! parsed, checked against the fault rules, judged by the engine, rendered, and journaled, in that
+//! order and in one place, so what the journal says and what the client got cannot drift apart.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, Response, StatusCode, header};
+use bytes::Bytes;
+
+use crate::catalogue::WxError;
+use crate::clock::Stopwatch;
+use crate::engine::{Endpoint, Params, VendorRequest};
+use crate::faults::{FaultAction, Transport};
+use crate::journal::Record;
+use crate::server::{ConnCtl, Shared};
+use crate::wire::{self, Rendered};
+
+/// Largest request body read; more gets the gateway's 413 page.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// How the connection ends after the response is handed over.
+enum Ending {
+    Normal,
+    Truncated,
+    Cut(Transport),
+}
+
+/// Handles any vendor request.
+pub async fn entry(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnCtl>,
+    request: Request,
+) -> Response<Body> {
+    let watch = Stopwatch::start();
+    let engine = &shared.engine;
+    let now = engine.clock().now();
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let endpoint = Endpoint::of_path(&path);
+    let params = Params::parse(parts.uri.query());
+    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let oversized = body.is_err();
+    let req = VendorRequest {
+        is_post: parts.method == Method::POST,
+        endpoint,
+        params,
+        body: body.unwrap_or_default(),
+    };
+    let style = engine.wire_style();
+
+    let plan = if oversized {
+        None
+    } else {
+        engine.plan_fault(&req)
+    };
+    if let Some(delay) = plan.as_ref().and_then(|p| p.delay) {
+        // Latency is real time: the client's timeout runs on the wall clock.
+        tokio::time::sleep(delay).await;
+    }
+    let render_err = |e: WxError| wire::render(endpoint, &path, Err(e), now, style, &shared.rids);
+    let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
+        _ if oversized => (
+            wire::gateway_page(StatusCode::PAYLOAD_TOO_LARGE),
+            Ending::Normal,
+            None,
+            None,
+        ),
+        None | Some((None, _)) => {
+            let answer = engine.answer(&req);
+            let r = wire::render(endpoint, &path, answer.result, now, style, &shared.rids);
+            (r, Ending::Normal, answer.appid, answer.user)
+        }
+        Some((Some(action), p)) => {
+            let (r, ending) = match action {
+                FaultAction::Error(e) => (render_err(e), Ending::Normal),
+                FaultAction::Status(s) => (
+                    wire::gateway_page(StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY)),
+                    Ending::Normal,
+                ),
+                FaultAction::Transport(Transport::Malformed) => {
+                    let mut page = wire::gateway_page(StatusCode::BAD_GATEWAY);
+                    page.status = StatusCode::OK;
+                    (page, Ending::Normal)
+                }
+                FaultAction::Transport(Transport::Truncate) => {
+                    (render_err(WxError::SystemError), Ending::Truncated)
+                }
+                FaultAction::Transport(t) => (render_err(WxError::SystemError), Ending::Cut(t)),
+            };
+            (r, ending, p.appid.clone(), p.user.clone())
+        }
+    };
+
+    let fault = plan.as_ref().map(|p| {
+        let what = match p.action {
+            None => "delay".to_owned(),
+            Some(FaultAction::Error(e)) => format!("errcode {}", e.code()),
+            Some(FaultAction::Status(s)) => format!("http_status {s}"),
+            Some(FaultAction::Transport(t)) => format!("transport {t:?}").to_lowercase(),
+        };
+        format!("rule {}: {what}", p.rule)
+    });
+    let status = match ending {
+        Ending::Cut(_) => 0,
+        _ => rendered.status.as_u16(),
+    };
+    let response = build(&rendered, now, &ending, &conn);
+    shared.journal.record(Record {
+        time: now,
+        method: parts.method.to_string(),
+        path,
+        endpoint,
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        params: req.params.pairs().to_vec(),
+        body: req.body,
+        appid,
+        user,
+        status,
+        errcode: if matches!(ending, Ending::Normal) {
+            rendered.errcode
+        } else {
+            None
+        },
+        fault,
+        response: rendered.body,
+        latency_us: watch.micros(),
+    });
+    response
+}
+
+fn build(
+    r: &Rendered,
+    now: crate::clock::Timestamp,
+    ending: &Ending,
+    conn: &ConnCtl,
+) -> Response<Body> {
+    match ending {
+        Ending::Normal => wire::response(r, now, Body::from(r.body.clone())),
+        Ending::Truncated => {
+            // Announce the full length, send half, then fail the body: hyper closes the
+            // connection and the client sees an unexpected end of body.
+            let half = r.body.slice(..r.body.len() / 2);
+            let chunks: [Result<Bytes, std::io::Error>; 2] = [
+                Ok(half),
+                Err(std::io::Error::other("truncated by fault rule")),
+            ];
+            let mut resp = wire::response(
+                r,
+                now,
+                Body::from_stream(futures_util::stream::iter(chunks)),
+            );
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(r.body.len()));
+            resp
+        }
+        Ending::Cut(t) => {
+            conn.cut(*t == Transport::Reset);
+            wire::response(r, now, Body::empty())
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Turning the engine's answers into bytes on the wire: status, Content-Type per family, the
+//! virtual-clock `Date`, compact bodies with no trailing newline, errmsg with its rid suffix.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
+
+use crate::catalogue::{self, Family, RidStyle, Suffix, WxError};
+use crate::clock::Timestamp;
+use crate::config::ContentTypeMode;
+use crate::engine::Endpoint;
+use crate::ids::Generator;
+
+/// Request ids: the first group is the request time, the others come from the seeded generator
+/// and a counter, so they look random yet repeat from run to run.
+pub struct RidSource {
+    idgen: Generator,
+    counter: AtomicU64,
+}
+
+impl RidSource {
+    /// A source drawing from `idgen`.
+    pub fn new(idgen: Generator) -> Self {
+        Self {
+            idgen,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> (u32, u32, String) {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let x = self.idgen.number("rid", &[&n.to_be_bytes()]);
+        let hi = u32::try_from(x >> 32).unwrap_or(0);
+        let lo = u32::try_from(x & 0xffff_ffff).unwrap_or(0);
+        (hi, lo, self.idgen.hint(n))
+    }
+}
+
+/// A body ready to send, with what the journal needs to know about it.
+pub struct Rendered {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Content-Type.
+    pub content_type: &'static str,
+    /// Body bytes.
+    pub body: Bytes,
+    /// errcode in the body (0 for success), if it is a WeChat body.
+    pub errcode: Option<i64>,
+}
+
+/// Settings that shape every vendor response.
+#[derive(Clone, Copy)]
+pub struct WireStyle {
+    /// Content-Type policy.
+    pub content_type: ContentTypeMode,
+    /// rid suffix style.
+    pub rid_style: RidStyle,
+}
+
+fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {
+    match mode {
+        ContentTypeMode::Faithful => family.content_type(),
+        ContentTypeMode::Json => "application/json",
+    }
+}
+
+/// Renders a success body or a catalogue error for an endpoint.
+pub fn render(
+    endpoint: Endpoint,
+    path: &str,
+    result: Result<String, WxError>,
+    now: Timestamp,
+    style: WireStyle,
+    rids: &RidSource,
+) -> Rendered {
+    let family = Family::of_path(path);
+    let (body, errcode) = match result {
+        // The journal counts every success as errcode 0, whether or not the body carries it.
+        Ok(body) => (body, Some(0)),
+        Err(err) => {
+            let (a, b, hint) = rids.next();
+            let suffix = Suffix {
+                family,
+                style: style.rid_style,
+                now_secs: now.secs(),
+                random: (a, b),
+                hint: &hint,
+                with_hint: endpoint == Endpoint::Getuserphonenumber && err == WxError::InvalidCode,
+            };
+            (
+                catalogue::error_body(err, &suffix),
+                Some(i64::from(err.code())),
+            )
+        }
+    };
+    Rendered {
+        status: StatusCode::OK,
+        content_type: content_type(family, style.content_type),
+        body: Bytes::from(body),
+        errcode,
+    }
+}
+
+/// A gateway's error page, for HTTP-status and malformed-body faults.
+pub fn gateway_page(status: StatusCode) -> Rendered {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let code = status.as_u16();
+    let body = format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    Rendered {
+        status,
+        content_type: "text/html",
+        body: Bytes::from(body),
+        errcode: None,
+    }
+}
+
+/// Builds the HTTP response: status, Content-Type, `Date` from the virtual clock, keep-alive.
+pub fn response(r: &Rendered, now: Timestamp, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = r.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
+    if let Ok(date) = HeaderValue::from_str(&now.http_date()) {
+        h.insert(header::DATE, date);
+    }
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    resp
+}

@@ -1,0 +1,15 @@
+//! Integration tests of mock-server: every rule and error code over HTTP, with the clock advanced
+//! instead of sleeping. One binary; one module per feature.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod helpers;
+
+mod concurrency;
+mod control;
+mod faults;
+mod journal;
+mod jscode2session;
+mod phone;
+mod session;
+mod tokens;
+mod wire;
