@@ -4,6 +4,8 @@
 //! `/__mock__/openapi.json`.
 
 mod error;
+#[cfg(test)]
+mod openapi_check;
 
 use std::sync::Arc;
 

@@ -1,0 +1,1 @@
+//! Checks that `openapi.json` documents exactly the control plane's routes.
