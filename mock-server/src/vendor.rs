@@ -106,6 +106,13 @@ pub async fn entry(
         Ending::Cut(_) => 0,
         _ => rendered.status.as_u16(),
     };
+    tracing::debug!(
+        endpoint = endpoint.name(),
+        status,
+        errcode = rendered.errcode,
+        fault = fault.as_deref(),
+        "vendor request"
+    );
     let response = build(&rendered, now, &ending, &conn);
     shared.journal.record(Record {
         time: now,

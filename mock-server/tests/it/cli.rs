@@ -1,0 +1,127 @@
+//! The `mock-server` binary: starts with zero configuration on a port it picks, prints the URL
+//! and the default app's credentials, loads a seed file, and stops on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Running {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on port 0 and reads the three lines it prints once it is listening.
+fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("MOCK_LISTEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let out = child.stdout.take().unwrap();
+    let lines = BufReader::new(out).lines().take(3).map(Result::unwrap).collect();
+    Running { child, lines }
+}
+
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+}
+
+#[tokio::test]
+async fn zero_configuration_start_login_and_graceful_stop() {
+    let mut run = start(&[]);
+    let base = run.lines[0]
+        .strip_prefix("mock-server listening on ")
+        .expect("first line names the URL")
+        .to_owned();
+    let appid = field(&run.lines[1], "appid=").to_owned();
+    let secret = field(&run.lines[1], "secret=").to_owned();
+    assert!(appid.starts_with("wx") && appid.len() == 18, "{appid}");
+    assert_eq!(secret.len(), 32);
+
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/__mock__/wx/login"))
+        .body(r#"{"user":"alice"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = login["code"].as_str().unwrap();
+    let session: serde_json::Value = http
+        .get(format!(
+            "{base}/sns/jscode2session?appid={appid}&secret={secret}&js_code={code}&grant_type=authorization_code"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["openid"], login["mock"]["openid"]);
+
+    let pid = run.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = run.child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn the_seed_file_and_the_seed_decide_identities() {
+    let dir = std::env::temp_dir().join(format!("mock-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("seed.json");
+    std::fs::write(
+        &path,
+        r#"{"options":{"strict":true},"apps":[{"appid":"wx1111222233334444","secret":"s"}],"users":[{"handle":"alice"}]}"#,
+    )
+    .unwrap();
+    let a = start(&["--seed", "42", "--seed-file", path.to_str().unwrap()]);
+    let b = start(&["--seed", "42"]);
+    let c = start(&["--seed", "43"]);
+    // The default app derives from the seed alone.
+    assert_eq!(field(&a.lines[1], "appid="), field(&b.lines[1], "appid="));
+    assert_ne!(field(&a.lines[1], "appid="), field(&c.lines[1], "appid="));
+
+    let base = a.lines[0].strip_prefix("mock-server listening on ").unwrap();
+    let http = reqwest::Client::new();
+    let login = |user: &'static str| {
+        http.post(format!("{base}/__mock__/wx/login"))
+            .body(format!(r#"{{"appid":"wx1111222233334444","user":"{user}"}}"#))
+            .send()
+    };
+    assert_eq!(login("alice").await.unwrap().status(), 200);
+    // Strict mode from the seed file: unknown users are refused.
+    assert_eq!(login("mallory").await.unwrap().status(), 404);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_seed_file_is_refused_with_the_field_named() {
+    let dir = std::env::temp_dir().join(format!("mock-badseed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("seed.json");
+    std::fs::write(&path, r#"{"users":[{"handle":"a","gender":"x"}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--listen", "127.0.0.1:0", "--seed-file", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("users[0].gender"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
