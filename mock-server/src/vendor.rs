@@ -149,15 +149,15 @@ fn build(
             // Announce the full length, send half, then fail the body: hyper closes the
             // connection and the client sees an unexpected end of body.
             let half = r.body.slice(..r.body.len() / 2);
-            let chunks: [Result<Bytes, std::io::Error>; 2] = [
-                Ok(half),
-                Err(std::io::Error::other("truncated by fault rule")),
-            ];
-            let mut resp = wire::response(
-                r,
-                now,
-                Body::from_stream(futures_util::stream::iter(chunks)),
-            );
+            let first = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(half)]);
+            // Pause before failing so hyper flushes the status line, headers and half body
+            // first; an immediate error would abort before anything reached the client.
+            let fail = futures_util::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                Err(std::io::Error::other("truncated by fault rule"))
+            });
+            let chunks = futures_util::StreamExt::chain(first, fail);
+            let mut resp = wire::response(r, now, Body::from_stream(chunks));
             resp.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(r.body.len()));
             resp

@@ -33,6 +33,32 @@ use crate::server::Shared;
 /// The OpenAPI document of the control plane.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
+/// Every route of [`router`] as (METHOD, path relative to `/__mock__`), path parameters in
+/// braces as in both axum and OpenAPI. A unit test checks it against the router and `openapi.json`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/openapi.json"),
+    ("GET", "/state"),
+    ("POST", "/reset"),
+    ("GET", "/options"),
+    ("PATCH", "/options"),
+    ("POST", "/apps"),
+    ("GET", "/apps/{appid}"),
+    ("PATCH", "/apps/{appid}"),
+    ("POST", "/users"),
+    ("GET", "/users/{handle}"),
+    ("PATCH", "/users/{handle}"),
+    ("POST", "/wx/login"),
+    ("POST", "/wx/getPhoneNumber"),
+    ("GET", "/clock"),
+    ("POST", "/clock"),
+    ("GET", "/journal"),
+    ("DELETE", "/journal"),
+    ("GET", "/faults"),
+    ("POST", "/faults"),
+    ("DELETE", "/faults"),
+    ("DELETE", "/faults/{id}"),
+];
+
 type Ctx = State<Arc<Shared>>;
 type Res<T> = Result<Json<T>, ControlError>;
 

@@ -28,7 +28,11 @@ fn start(args: &[&str]) -> Running {
         .spawn()
         .expect("binary starts");
     let out = child.stdout.take().unwrap();
-    let lines = BufReader::new(out).lines().take(3).map(Result::unwrap).collect();
+    let lines = BufReader::new(out)
+        .lines()
+        .take(3)
+        .map(Result::unwrap)
+        .collect();
     Running { child, lines }
 }
 
@@ -97,11 +101,15 @@ async fn the_seed_file_and_the_seed_decide_identities() {
     assert_eq!(field(&a.lines[1], "appid="), field(&b.lines[1], "appid="));
     assert_ne!(field(&a.lines[1], "appid="), field(&c.lines[1], "appid="));
 
-    let base = a.lines[0].strip_prefix("mock-server listening on ").unwrap();
+    let base = a.lines[0]
+        .strip_prefix("mock-server listening on ")
+        .unwrap();
     let http = reqwest::Client::new();
     let login = |user: &'static str| {
         http.post(format!("{base}/__mock__/wx/login"))
-            .body(format!(r#"{{"appid":"wx1111222233334444","user":"{user}"}}"#))
+            .body(format!(
+                r#"{{"appid":"wx1111222233334444","user":"{user}"}}"#
+            ))
             .send()
     };
     assert_eq!(login("alice").await.unwrap().status(), 200);
@@ -117,7 +125,12 @@ fn a_bad_seed_file_is_refused_with_the_field_named() {
     let path = dir.join("seed.json");
     std::fs::write(&path, r#"{"users":[{"handle":"a","gender":"x"}]}"#).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--listen", "127.0.0.1:0", "--seed-file", path.to_str().unwrap()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--seed-file",
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -63,7 +63,12 @@ async fn unknown_and_malformed_codes_are_invalid() {
 #[tokio::test]
 async fn a_code_of_another_app_is_invalid_and_stays_usable_by_its_own_app() {
     let t = TestMock::new().await;
-    let other = t.mock.control().create_app(&Default::default()).await.unwrap();
+    let other = t
+        .mock
+        .control()
+        .create_app(&Default::default())
+        .await
+        .unwrap();
     let code = t.login_in(&other.appid, "alice").await.code;
     t.exchange(&code).await.assert_err(40029);
     let own = t
@@ -85,9 +90,21 @@ async fn parameters_are_validated_in_the_real_order() {
         ("appid=".into(), 41002, "appid missing"),
         (format!("appid={a}"), 41004, "appsecret missing"),
         (format!("appid={a}&secret={s}"), 41008, "missing code"),
-        (format!("appid=wx0000&secret={s}&js_code={code}"), 40013, "invalid appid"),
-        (format!("appid={a}&secret=bad&js_code={code}"), 40125, "invalid appsecret"),
-        (format!("appid={a}&secret={s}&js_code={code}"), 40002, "invalid grant_type"),
+        (
+            format!("appid=wx0000&secret={s}&js_code={code}"),
+            40013,
+            "invalid appid",
+        ),
+        (
+            format!("appid={a}&secret=bad&js_code={code}"),
+            40125,
+            "invalid appsecret",
+        ),
+        (
+            format!("appid={a}&secret={s}&js_code={code}"),
+            40002,
+            "invalid grant_type",
+        ),
         (
             format!("appid={a}&secret={s}&js_code={code}&grant_type=client_credential"),
             40002,
@@ -98,7 +115,11 @@ async fn parameters_are_validated_in_the_real_order() {
     ];
     for (query, errcode, text) in cases {
         let r = t.get(&format!("/sns/jscode2session?{query}")).await;
-        assert_eq!((r.errcode(), r.errmsg_base()), (errcode, text.to_owned()), "query {query:?}");
+        assert_eq!(
+            (r.errcode(), r.errmsg_base()),
+            (errcode, text.to_owned()),
+            "query {query:?}"
+        );
     }
     // None of the failures above used the code up.
     assert_eq!(t.exchange(&code).await.errcode(), 0);
@@ -107,7 +128,8 @@ async fn parameters_are_validated_in_the_real_order() {
 #[tokio::test]
 async fn grant_type_can_be_ignored_by_option() {
     let t = TestMock::new().await;
-    t.set_options(json!({"jscode2session_grant_type": "ignored"})).await;
+    t.set_options(json!({"jscode2session_grant_type": "ignored"}))
+        .await;
     let code = t.login("alice").await.code;
     let r = t
         .get(&format!(
@@ -151,7 +173,9 @@ async fn high_risk_users_are_blocked() {
     let t = TestMock::new().await;
     t.mock
         .control()
-        .create_user(&serde_json::from_value(json!({"handle": "mallory", "high_risk": true})).unwrap())
+        .create_user(
+            &serde_json::from_value(json!({"handle": "mallory", "high_risk": true})).unwrap(),
+        )
         .await
         .unwrap();
     let code = t.login("mallory").await.code;
@@ -185,7 +209,8 @@ async fn the_minute_quota_counts_per_user_and_resets_next_minute() {
 #[tokio::test]
 async fn the_quota_can_count_per_app() {
     let t = TestMock::new().await;
-    t.set_options(json!({"login_quota_per_minute": 2, "quota_scope": "app"})).await;
+    t.set_options(json!({"login_quota_per_minute": 2, "quota_scope": "app"}))
+        .await;
     let a = t.login("alice").await.code;
     let b = t.login("bob").await.code;
     let c = t.login("carol").await.code;
@@ -221,7 +246,8 @@ async fn every_login_code_differs_but_identities_are_stable() {
 #[tokio::test]
 async fn an_old_code_returns_the_key_it_was_minted_with() {
     let t = TestMock::new().await;
-    t.set_options(json!({"session_key_min_rotation": "0s"})).await;
+    t.set_options(json!({"session_key_min_rotation": "0s"}))
+        .await;
     let first = t.login("alice").await;
     let second = t.login("alice").await;
     assert_ne!(first.mock.session_key, second.mock.session_key);

@@ -26,7 +26,11 @@ async fn errors_are_http_200_compact_with_the_rid_from_the_clock() {
     let rid = rid_of(msg);
     let groups: Vec<&str> = rid.split('-').collect();
     assert_eq!(groups.len(), 3);
-    assert!(groups.iter().all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+    assert!(groups.iter().all(|g| {
+        g.len() == 8
+            && g.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    }));
     assert_eq!(groups[0], format!("{START:08x}"));
     // The body is byte-for-byte the shape of the captured one: 74 bytes.
     assert_eq!(r.body.len(), 74);
@@ -41,20 +45,33 @@ async fn the_rid_time_moves_with_the_clock() {
     t.advance(Duration::from_secs(3600));
     let r = t.exchange("x").await;
     let msg = r.json()["errmsg"].as_str().unwrap().to_owned();
-    assert!(rid_of(&msg).starts_with(&format!("{:08x}", START + 3600)), "{msg}");
+    assert!(
+        rid_of(&msg).starts_with(&format!("{:08x}", START + 3600)),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn cgi_bin_and_wxa_use_a_space_before_rid_and_json_content_types() {
     let t = TestMock::new().await;
-    let r = t.get("/cgi-bin/token?grant_type=client_credential&appid=wx_nope&secret=x").await;
-    assert_eq!(r.content_type.as_deref(), Some("application/json; encoding=utf-8"));
+    let r = t
+        .get("/cgi-bin/token?grant_type=client_credential&appid=wx_nope&secret=x")
+        .await;
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/json; encoding=utf-8")
+    );
     let msg = r.json()["errmsg"].as_str().unwrap().to_owned();
     assert!(msg.starts_with("invalid appid rid: "), "{msg}");
     let w = t.get("/wxa/checksession").await;
     assert_eq!(w.content_type.as_deref(), Some("application/json"));
     w.assert_err(41001);
-    assert!(w.json()["errmsg"].as_str().unwrap().starts_with("access_token missing rid: "));
+    assert!(
+        w.json()["errmsg"]
+            .as_str()
+            .unwrap()
+            .starts_with("access_token missing rid: ")
+    );
 }
 
 #[tokio::test]
@@ -87,11 +104,21 @@ async fn unknown_paths_answer_40066_and_paths_are_case_sensitive() {
     let t = TestMock::new().await;
     let sns = t.get("/sns/jsCode2Session?appid=x").await;
     sns.assert_err(40066);
-    assert!(sns.json()["errmsg"].as_str().unwrap().starts_with("invalid url, rid: "));
+    assert!(
+        sns.json()["errmsg"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid url, rid: ")
+    );
     assert_eq!(sns.content_type.as_deref(), Some("text/plain"));
     let other = t.post("/cgi-bin/nothing", "{}").await;
     other.assert_err(40066);
-    assert!(other.json()["errmsg"].as_str().unwrap().starts_with("invalid url rid: "));
+    assert!(
+        other.json()["errmsg"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid url rid: ")
+    );
 }
 
 #[tokio::test]
@@ -106,13 +133,22 @@ async fn content_type_can_be_json_everywhere() {
 async fn legacy_rid_style_uses_hints() {
     let t = TestMock::new().await;
     t.set_options(json!({"rid_style": "legacy"})).await;
-    let sns = t.exchange("x").await.json()["errmsg"].as_str().unwrap().to_owned();
-    assert!(sns.starts_with("invalid code, hints: [ req_id: ") && sns.ends_with(" ]"), "{sns}");
+    let sns = t.exchange("x").await.json()["errmsg"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sns.starts_with("invalid code, hints: [ req_id: ") && sns.ends_with(" ]"),
+        "{sns}"
+    );
     let cgi = t.get("/cgi-bin/token?appid=nope").await.json()["errmsg"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(cgi.starts_with("invalid appid hint: [") && cgi.ends_with(']'), "{cgi}");
+    assert!(
+        cgi.starts_with("invalid appid hint: [") && cgi.ends_with(']'),
+        "{cgi}"
+    );
 }
 
 #[tokio::test]
@@ -127,9 +163,18 @@ async fn oversized_bodies_get_the_gateway_413_and_the_server_stays_up() {
 #[tokio::test]
 async fn json_bodies_are_parsed_whatever_the_content_type() {
     let t = TestMock::new().await;
-    let body = json!({"grant_type": "client_credential", "appid": t.app.appid, "secret": t.app.secret}).to_string();
-    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-        let mut req = t.http.post(t.url("/cgi-bin/stable_token")).body(body.clone());
+    let body =
+        json!({"grant_type": "client_credential", "appid": t.app.appid, "secret": t.app.secret})
+            .to_string();
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut req = t
+            .http
+            .post(t.url("/cgi-bin/stable_token"))
+            .body(body.clone());
         if let Some(ct) = ct {
             req = req.header("content-type", ct);
         }
