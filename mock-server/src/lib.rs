@@ -21,6 +21,7 @@ pub mod engine;
 pub mod faults;
 pub mod ids;
 pub mod journal;
+pub mod opendata;
 pub mod server;
 pub mod vendor;
 pub mod wire;

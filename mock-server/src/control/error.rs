@@ -33,6 +33,14 @@ pub enum ControlError {
         /// Path.
         path: String,
     },
+    /// A known path with a method it does not take.
+    #[error("{path} does not take {method}; see GET /__mock__/openapi.json")]
+    MethodNotAllowed {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
     /// No such fault rule.
     #[error("no fault rule with id {0}")]
     UnknownFault(u64),
@@ -64,6 +72,9 @@ impl ControlError {
             ControlError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ControlError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ControlError::NoRoute { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ControlError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
             ControlError::UnknownFault(_) => (StatusCode::NOT_FOUND, "unknown_fault"),
             ControlError::Engine(e) => match e {
                 EngineError::UnknownApp(_) => (StatusCode::NOT_FOUND, "unknown_app"),

@@ -80,7 +80,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/faults/{id}", delete(remove_fault))
         .fallback(no_route)
-        .method_not_allowed_fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))
 }
 
@@ -95,6 +95,13 @@ async fn authorize(State(shared): Ctx, headers: HeaderMap, req: Request, next: N
         }
     }
     next.run(req).await
+}
+
+async fn wrong_method(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ControlError {
+    ControlError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 async fn no_route(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ControlError {
@@ -120,8 +127,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
 /// Parses JSON, naming the path of the offending field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ControlError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ControlError::InvalidBody("a JSON body is required".into()));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ControlError::InvalidBody("a JSON body is required".into())),
+        // Every body is an object; serde would otherwise fill a struct from an array by position.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ControlError::InvalidBody(
+                "the body must be a JSON object".into(),
+            ));
+        }
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {

@@ -184,11 +184,17 @@ async fn every_route_reaches_a_handler() {
             "{method} {path} is in ROUTES but not routed ({status})"
         );
     }
-    // The check can fail: what the router does not know is `not_found`.
-    for (method, uri) in [("GET", "/nope"), ("PUT", "/state"), ("DELETE", "/apps/1")] {
+    // The check can fail: what the router does not know is `not_found` or `method_not_allowed`.
+    let (status, body) = send(&app, "GET", "/nope", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    for (method, uri) in [("PUT", "/state"), ("DELETE", "/apps/1")] {
         let (status, body) = send(&app, method, uri, None, None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
-        assert_eq!(body["error"]["code"], "not_found", "{method} {uri}");
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_eq!(
+            body["error"]["code"], "method_not_allowed",
+            "{method} {uri}"
+        );
     }
 }
 
@@ -204,6 +210,10 @@ fn every_error() -> Vec<ControlError> {
         ControlError::Unauthorized,
         ControlError::NoRoute {
             method: "GET".into(),
+            path: "/x".into(),
+        },
+        ControlError::MethodNotAllowed {
+            method: "PUT".into(),
             path: "/x".into(),
         },
         ControlError::UnknownFault(1),
@@ -224,6 +234,7 @@ fn every_error() -> Vec<ControlError> {
             | ControlError::InvalidField { .. }
             | ControlError::Unauthorized
             | ControlError::NoRoute { .. }
+            | ControlError::MethodNotAllowed { .. }
             | ControlError::UnknownFault(_) => {}
             ControlError::Engine(e) => match e {
                 EngineError::UnknownApp(_)

@@ -23,7 +23,10 @@ use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
 
-pub use directory::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+pub use directory::{
+    AppView, Counts, LoginFacts, LoginGrant, Phone, PhoneFacts, PhoneGrant, Profile, StateView,
+    UserAppView, UserView,
+};
 pub use login::login_signature;
 
 use directory::Directory;

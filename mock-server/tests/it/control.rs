@@ -698,7 +698,7 @@ async fn options_are_read_and_patched() {
     assert_error(
         &patch(&t, "/options", json!([1])).await,
         400,
-        "invalid_field",
+        "invalid_body",
     );
     assert_error(
         &send_text(&t, Method::PATCH, "/options", "{strict}").await,
@@ -717,13 +717,21 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
     let t = TestMock::new().await;
     let message = assert_error(&get(&t, "/nope").await, 404, "not_found");
     assert!(message.contains("GET /__mock__/nope"), "{message}");
-    assert_error(&get(&t, "/apps").await, 404, "not_found");
+    assert_error(&get(&t, "/apps").await, 405, "method_not_allowed");
 
     let resp = t.control(Method::DELETE, "/state", None).await;
-    let message = assert_error(&resp, 404, "not_found");
-    assert!(message.contains("DELETE /__mock__/state"), "{message}");
+    let message = assert_error(&resp, 405, "method_not_allowed");
+    assert!(
+        message.contains("/__mock__/state does not take DELETE"),
+        "{message}"
+    );
     let resp = t.control(Method::PUT, "/clock", Some(json!({}))).await;
-    assert_error(&resp, 404, "not_found");
+    assert_error(&resp, 405, "method_not_allowed");
+    // Bodies are objects: an array is not read field by field.
+    let resp = t
+        .control(Method::POST, "/wx/login", Some(json!([null, "bob"])))
+        .await;
+    assert_error(&resp, 400, "invalid_body");
 }
 
 #[tokio::test]
