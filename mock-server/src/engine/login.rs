@@ -99,14 +99,13 @@ struct SessionBody<'a> {
 
 /// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`.
 pub(super) fn jscode2session(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
-    let appid = req.params.get("appid").map(AppId::new);
-    let mut answer = Answer {
-        result: Err(WxError::SystemError),
-        appid: appid.clone(),
-        user: None,
-    };
-    answer.result = exchange(st, req, now, &mut answer.user);
-    answer
+    let mut user = None;
+    let result = exchange(st, req, now, &mut user);
+    Answer {
+        result,
+        appid: req.params.get("appid").map(AppId::new),
+        user,
+    }
 }
 
 fn exchange(

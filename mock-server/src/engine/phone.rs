@@ -80,13 +80,13 @@ fn body_code(req: &VendorRequest) -> Result<(Option<String>, Option<String>), Wx
 
 /// `POST /wxa/business/getuserphonenumber?access_token` with `{"code"}` (and optional `openid`).
 pub(super) fn get_user_phone_number(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
-    let mut answer = Answer {
-        result: Err(WxError::SystemError),
+    let mut user = None;
+    let result = exchange(st, req, now, &mut user);
+    Answer {
+        result,
         appid: tokens::token_app(st, req, now).ok(),
-        user: None,
-    };
-    answer.result = exchange(st, req, now, &mut answer.user);
-    answer
+        user,
+    }
 }
 
 fn exchange(

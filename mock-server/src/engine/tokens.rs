@@ -198,13 +198,11 @@ pub(super) fn stable_token(
     req: &VendorRequest,
     now: Timestamp,
 ) -> Answer {
-    let mut answer = Answer {
-        result: Err(WxError::SystemError),
+    Answer {
+        result: stable(st, idgen, req, now),
         appid: body_appid(req),
         user: None,
-    };
-    answer.result = stable(st, idgen, req, now);
-    answer
+    }
 }
 
 fn stable(
