@@ -5,10 +5,13 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{AppSpec, UserSpec};
 use crate::control::{ClockView, ErrorBody};
-use crate::engine::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+use crate::engine::{
+    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+};
 use crate::faults::FaultSpec;
 use crate::ids::{AppId, UserHandle};
 use crate::journal::JournalPage;
+use crate::opendata::{RuleEra, Tamper, UserInfoApi, UserInfoGrant};
 
 /// Errors of control-plane calls.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +117,70 @@ impl ControlClient {
         self.post(
             "/wx/getPhoneNumber",
             &serde_json::json!({"appid": appid, "user": user}),
+        )
+        .await
+    }
+
+    /// The getPhoneNumber button with an optional tamper on its legacy `encryptedData`.
+    pub async fn wx_phone_number(
+        &self,
+        appid: &AppId,
+        user: &str,
+        tamper: Option<Tamper>,
+    ) -> Result<PhoneGrant, ClientError> {
+        self.post(
+            "/wx/getPhoneNumber",
+            &serde_json::json!({"appid": appid, "user": user, "tamper": tamper}),
+        )
+        .await
+    }
+
+    /// `wx.getUserInfo` or `wx.getUserProfile` (by `api`); `era` left out: the app's rules.
+    pub async fn wx_user_info(
+        &self,
+        appid: &AppId,
+        user: &str,
+        api: UserInfoApi,
+        era: Option<RuleEra>,
+        tamper: Option<Tamper>,
+    ) -> Result<UserInfoGrant, ClientError> {
+        let path = match api {
+            UserInfoApi::GetUserInfo => "/wx/getUserInfo",
+            UserInfoApi::GetUserProfile => "/wx/getUserProfile",
+        };
+        self.post(
+            path,
+            &serde_json::json!({"appid": appid, "user": user, "era": era, "tamper": tamper}),
+        )
+        .await
+    }
+
+    /// `wx.getShareInfo` for a share card opened in the chat group named `group`.
+    pub async fn wx_share_info(
+        &self,
+        appid: &AppId,
+        user: &str,
+        group: &str,
+        tamper: Option<Tamper>,
+    ) -> Result<ShareInfoGrant, ClientError> {
+        self.post(
+            "/wx/getShareInfo",
+            &serde_json::json!({"appid": appid, "user": user, "group": group, "tamper": tamper}),
+        )
+        .await
+    }
+
+    /// `wx.getWeRunData`; `steps` (exactly 31, oldest first) left out: derived from the seed.
+    pub async fn wx_werun(
+        &self,
+        appid: &AppId,
+        user: &str,
+        steps: Option<&[u32]>,
+        tamper: Option<Tamper>,
+    ) -> Result<WeRunGrant, ClientError> {
+        self.post(
+            "/wx/getWeRunData",
+            &serde_json::json!({"appid": appid, "user": user, "steps": steps, "tamper": tamper}),
         )
         .await
     }

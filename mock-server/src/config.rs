@@ -154,6 +154,9 @@ pub struct AppSpec {
     pub open_platform: Option<PlatformId>,
     /// A name for humans.
     pub name: Option<String>,
+    /// The user-info rules the app's `wx.getUserInfo` / `wx.getUserProfile` follow; left out:
+    /// anonymous, WeChat's current behaviour. On change, left out keeps the current value.
+    pub profile_era: Option<crate::opendata::RuleEra>,
 }
 
 /// A phone number with its country calling code (`"86"`, `"13800138000"`).

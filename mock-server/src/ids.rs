@@ -262,6 +262,17 @@ impl Generator {
         ))
     }
 
+    /// The openGId of a named chat group as seen by an app: 28 characters, `tG` + 26
+    /// alphanumerics or `G` + 27 (`wechat-api.md` 3); stable per (app, group).
+    pub fn open_gid(&self, appid: &AppId, group: &str) -> String {
+        let parts: [&[u8]; 2] = [appid.0.as_bytes(), group.as_bytes()];
+        if self.number("open_gid-prefix", &parts) % 2 == 0 {
+            format!("tG{}", self.chars(ALNUM, 26, "open_gid", &parts))
+        } else {
+            format!("G{}", self.chars(ALNUM, 27, "open_gid", &parts))
+        }
+    }
+
     /// A mainland mobile number for a user who was not given one (`1` + 10 digits).
     pub fn phone_number(&self, user: &UserHandle) -> String {
         const PREFIXES: [&str; 8] = ["138", "139", "137", "136", "135", "186", "187", "188"];

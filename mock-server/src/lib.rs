@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod faults;
+pub mod fixture;
 pub mod ids;
 pub mod journal;
 pub mod opendata;

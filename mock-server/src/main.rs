@@ -29,6 +29,15 @@ struct Args {
     /// Require `Authorization: Bearer <token>` on the control plane.
     #[arg(long, env = "MOCK_CONTROL_TOKEN")]
     control_token: Option<String>,
+    /// Without a command: serve.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print one open-data payload (encryptedData, iv, ...) for given inputs, then exit.
+    Fixture(mock_server::fixture::FixtureArgs),
 }
 
 fn load(args: &Args) -> Result<Config, String> {
@@ -90,6 +99,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Command::Fixture(fixture)) = &args.command {
+        return match mock_server::fixture::run(fixture) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mock-server fixture: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = match load(&args) {
         Ok(c) => c,
         Err(e) => {

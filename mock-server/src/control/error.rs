@@ -82,6 +82,8 @@ impl ControlError {
                 EngineError::AppExists(_) => (StatusCode::CONFLICT, "app_exists"),
                 EngineError::UserExists(_) => (StatusCode::CONFLICT, "user_exists"),
                 EngineError::NoPhone(_) => (StatusCode::CONFLICT, "no_phone"),
+                EngineError::NoSession(_) => (StatusCode::CONFLICT, "no_session"),
+                EngineError::NoStaleKey(_) => (StatusCode::CONFLICT, "no_stale_key"),
                 EngineError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             },
         }

@@ -1,6 +1,6 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
-//! apps and users, plays the mini-program's `wx.login` and getPhoneNumber, moves the clock, reads
-//! the journal and manages fault rules. Described by `openapi.json`, served at
+//! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls, moves
+//! the clock, reads the journal and manages fault rules. Described by `openapi.json`, served at
 //! `/__mock__/openapi.json`.
 
 mod error;
@@ -24,10 +24,13 @@ pub use error::{ControlError, ErrorBody, ErrorDetail};
 
 use crate::clock::{Timestamp, parse_duration};
 use crate::config::{AppSpec, Options, UserSpec};
-use crate::engine::{AppView, LoginGrant, PhoneGrant, StateView, UserView};
+use crate::engine::{
+    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+};
 use crate::faults::{FaultRule, FaultSpec};
 use crate::ids::{AppId, UserHandle};
 use crate::journal::{JournalFilter, JournalPage};
+use crate::opendata::{RuleEra, Tamper, UserInfoApi, UserInfoGrant};
 use crate::server::Shared;
 
 /// The OpenAPI document of the control plane.
@@ -49,6 +52,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/users/{handle}"),
     ("POST", "/wx/login"),
     ("POST", "/wx/getPhoneNumber"),
+    ("POST", "/wx/getUserInfo"),
+    ("POST", "/wx/getUserProfile"),
+    ("POST", "/wx/getShareInfo"),
+    ("POST", "/wx/getWeRunData"),
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/journal"),
@@ -75,6 +82,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/users/{handle}", get(user).patch(patch_user))
         .route("/wx/login", post(wx_login))
         .route("/wx/getPhoneNumber", post(wx_phone))
+        .route("/wx/getUserInfo", post(wx_get_user_info))
+        .route("/wx/getUserProfile", post(wx_get_user_profile))
+        .route("/wx/getShareInfo", post(wx_share_info))
+        .route("/wx/getWeRunData", post(wx_werun))
         .route("/clock", get(clock).post(set_clock))
         .route("/journal", get(journal).delete(clear_journal))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -245,8 +256,122 @@ async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Res<LoginGrant> {
     Ok(Json(s.engine.wx_login(&call.appid(&s), &call.user)?))
 }
 
-async fn wx_phone(State(s): Ctx, Body(call): Body<WxCall>) -> Res<PhoneGrant> {
-    Ok(Json(s.engine.wx_phone_code(&call.appid(&s), &call.user)?))
+fn app_or_default(s: &Shared, appid: &Option<AppId>) -> AppId {
+    appid
+        .clone()
+        .unwrap_or_else(|| s.engine.default_app().appid)
+}
+
+/// Body of `POST /wx/getPhoneNumber`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCall {
+    /// App; left out: the default app.
+    #[serde(default)]
+    pub appid: Option<AppId>,
+    /// User handle.
+    pub user: UserHandle,
+    /// A way to spoil the legacy `encryptedData`, for negative tests.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
+}
+
+async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneGrant> {
+    let appid = app_or_default(&s, &call.appid);
+    Ok(Json(s.engine.wx_phone_code(
+        &appid,
+        &call.user,
+        call.tamper,
+    )?))
+}
+
+/// Body of `POST /wx/getUserInfo` and `POST /wx/getUserProfile`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInfoCall {
+    /// App; left out: the default app.
+    #[serde(default)]
+    pub appid: Option<AppId>,
+    /// User handle.
+    pub user: UserHandle,
+    /// The rules for this call; left out: the app's `profile_era`, else anonymous.
+    #[serde(default)]
+    pub era: Option<RuleEra>,
+    /// A way to spoil the payload, for negative tests.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
+}
+
+async fn user_info(s: &Shared, call: UserInfoCall, api: UserInfoApi) -> Res<UserInfoGrant> {
+    let appid = app_or_default(s, &call.appid);
+    Ok(Json(s.engine.wx_user_info(
+        &appid,
+        &call.user,
+        api,
+        call.era,
+        call.tamper,
+    )?))
+}
+
+async fn wx_get_user_info(State(s): Ctx, Body(call): Body<UserInfoCall>) -> Res<UserInfoGrant> {
+    user_info(&s, call, UserInfoApi::GetUserInfo).await
+}
+
+async fn wx_get_user_profile(State(s): Ctx, Body(call): Body<UserInfoCall>) -> Res<UserInfoGrant> {
+    user_info(&s, call, UserInfoApi::GetUserProfile).await
+}
+
+/// Body of `POST /wx/getShareInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareInfoCall {
+    /// App; left out: the default app.
+    #[serde(default)]
+    pub appid: Option<AppId>,
+    /// User handle.
+    pub user: UserHandle,
+    /// Name of the chat group the share card was opened in; its openGId is stable per app.
+    pub group: String,
+    /// A way to spoil the payload, for negative tests.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
+}
+
+async fn wx_share_info(State(s): Ctx, Body(call): Body<ShareInfoCall>) -> Res<ShareInfoGrant> {
+    let appid = app_or_default(&s, &call.appid);
+    Ok(Json(s.engine.wx_share_info(
+        &appid,
+        &call.user,
+        &call.group,
+        call.tamper,
+    )?))
+}
+
+/// Body of `POST /wx/getWeRunData`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeRunCall {
+    /// App; left out: the default app.
+    #[serde(default)]
+    pub appid: Option<AppId>,
+    /// User handle.
+    pub user: UserHandle,
+    /// Exactly 31 step counts, oldest day first; left out: derived from the seed.
+    #[serde(default)]
+    pub steps: Option<Vec<u32>>,
+    /// A way to spoil the payload, for negative tests.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
+}
+
+async fn wx_werun(State(s): Ctx, Body(call): Body<WeRunCall>) -> Res<WeRunGrant> {
+    let appid = app_or_default(&s, &call.appid);
+    Ok(Json(s.engine.wx_werun(
+        &appid,
+        &call.user,
+        call.steps,
+        call.tamper,
+    )?))
 }
 
 /// The clock as the control plane shows it.

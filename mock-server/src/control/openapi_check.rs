@@ -222,6 +222,8 @@ fn every_error() -> Vec<ControlError> {
         EngineError::AppExists("x".into()).into(),
         EngineError::UserExists("x".into()).into(),
         EngineError::NoPhone("x".into()).into(),
+        EngineError::NoSession("x".into()).into(),
+        EngineError::NoStaleKey("x".into()).into(),
         EngineError::Invalid {
             field: "x",
             message: "x".into(),
@@ -242,6 +244,8 @@ fn every_error() -> Vec<ControlError> {
                 | EngineError::AppExists(_)
                 | EngineError::UserExists(_)
                 | EngineError::NoPhone(_)
+                | EngineError::NoSession(_)
+                | EngineError::NoStaleKey(_)
                 | EngineError::Invalid { .. } => {}
             },
         }
@@ -588,6 +592,48 @@ async fn answers_match_the_documented_schemas() {
     let body = json!({"appid": "nope", "user": "bob"});
     api.expect("POST", "/wx/getPhoneNumber", Some(body), 404)
         .await;
+    let body = json!({"user": "bob", "tamper": "flipped_byte"});
+    let phone = api
+        .expect("POST", "/wx/getPhoneNumber", Some(body), 200)
+        .await;
+    assert!(phone["encryptedData"].is_string(), "{phone}");
+    let body = json!({"user": "bob", "tamper": "stale_key"});
+    api.expect("POST", "/wx/getPhoneNumber", Some(body), 409)
+        .await;
+    for route in ["/wx/getUserInfo", "/wx/getUserProfile"] {
+        api.expect("POST", route, Some(json!({"user": "bob"})), 200)
+            .await;
+        let body = json!({"appid": second, "user": "bob", "era": "legacy", "tamper": null});
+        api.expect("POST", route, Some(body), 200).await;
+        let body = json!({"user": "bob", "tamper": "stale_key"});
+        api.expect("POST", route, Some(body), 409).await;
+        api.expect("POST", route, Some(json!({"user": "carol"})), 409)
+            .await;
+        let body = json!({"appid": "nope", "user": "bob"});
+        api.expect("POST", route, Some(body), 404).await;
+    }
+    let body = json!({"user": "bob", "group": "family", "tamper": "wrong_iv_length"});
+    api.expect("POST", "/wx/getShareInfo", Some(body), 200)
+        .await;
+    let body = json!({"user": "bob", "steps": vec![7; 31]});
+    api.expect("POST", "/wx/getWeRunData", Some(body), 200)
+        .await;
+    api.expect(
+        "POST",
+        "/wx/getWeRunData",
+        Some(json!({"user": "bob"})),
+        200,
+    )
+    .await;
+    let body = json!({"user": "bob", "steps": [1, 2, 3]});
+    api.expect("POST", "/wx/getWeRunData", Some(body), 400)
+        .await;
+    let body = json!({"user": "carol", "group": "g"});
+    api.expect("POST", "/wx/getShareInfo", Some(body), 409)
+        .await;
+    let body = json!({"profile_era": "legacy"});
+    let app = api.expect("POST", "/apps", Some(body), 201).await;
+    assert_eq!(app["profile_era"], "legacy", "{app}");
     api.expect("PATCH", "/options", Some(json!({"strict": true})), 200)
         .await;
     api.expect("POST", "/wx/login", Some(json!({"user": "dave"})), 404)
@@ -669,6 +715,24 @@ async fn answers_match_the_documented_schemas() {
             "/wx/getPhoneNumber",
             json!({"user": "alice", "app": "x"}),
         ),
+        (
+            "POST",
+            "/wx/getUserInfo",
+            json!({"user": "bob", "era": "modern"}),
+        ),
+        ("POST", "/wx/getUserProfile", json!({"user": "bob", "x": 1})),
+        ("POST", "/wx/getShareInfo", json!({"user": "bob"})),
+        (
+            "POST",
+            "/wx/getWeRunData",
+            json!({"user": "bob", "tamper": "bent"}),
+        ),
+        (
+            "POST",
+            "/wx/getWeRunData",
+            json!({"user": "bob", "steps": [-1]}),
+        ),
+        ("POST", "/apps", json!({"profile_era": "future"})),
         ("POST", "/clock", json!({"advance": 5})),
         ("POST", "/clock", json!({"freez": true})),
         (

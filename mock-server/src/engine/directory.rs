@@ -5,11 +5,13 @@ use serde::{Deserialize, Serialize};
 use super::{Engine, EngineError, Map, State};
 use crate::config::{AppSpec, PhoneSpec, UserSpec};
 use crate::ids::{AppId, AppSecret, Generator, OpenId, PlatformId, UnionId, UserHandle};
+use crate::opendata::RuleEra;
 
 pub(super) struct App {
     pub secret: AppSecret,
     pub platform: Option<PlatformId>,
     pub name: Option<String>,
+    pub profile_era: Option<RuleEra>,
 }
 
 /// A user's profile as the mini-program's user-info APIs report it.
@@ -108,6 +110,7 @@ impl Directory {
                 secret,
                 platform: spec.open_platform,
                 name: spec.name,
+                profile_era: spec.profile_era,
             },
         );
         self.app_order.push(appid.clone());
@@ -136,6 +139,9 @@ impl Directory {
         }
         if spec.name.is_some() {
             app.name = spec.name;
+        }
+        if spec.profile_era.is_some() {
+            app.profile_era = spec.profile_era;
         }
         Ok(())
     }
@@ -325,6 +331,8 @@ pub struct AppView {
     pub name: Option<String>,
     /// Whether this is the app the mock starts with.
     pub default: bool,
+    /// User-info rules of the app; `None`: anonymous (WeChat's current behaviour).
+    pub profile_era: Option<RuleEra>,
 }
 
 /// A user's identity in one app.
@@ -423,7 +431,7 @@ pub struct LoginFacts {
     pub expires_at: i64,
 }
 
-/// What the getPhoneNumber button answers: a phone-number code.
+/// What the getPhoneNumber button answers: a phone-number code and the legacy encrypted number.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PhoneGrant {
     /// The phone-number code for `getuserphonenumber`.
@@ -431,6 +439,17 @@ pub struct PhoneGrant {
     /// `getPhoneNumber:ok`.
     #[serde(rename = "errMsg")]
     pub err_msg: String,
+    /// The legacy `encryptedData` of the same number, under the user's current session_key;
+    /// absent when the user has never logged in to the app.
+    #[serde(
+        rename = "encryptedData",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub encrypted_data: Option<String>,
+    /// The `iv` of `encryptedData`; absent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
     /// Facts for tests.
     pub mock: PhoneFacts,
 }
@@ -544,6 +563,7 @@ fn app_view(st: &State, appid: &AppId) -> AppView {
         open_platform: app.and_then(|a| a.platform.clone()),
         name: app.and_then(|a| a.name.clone()),
         default: st.dir.default_app.as_ref() == Some(appid),
+        profile_era: app.and_then(|a| a.profile_era),
     }
 }
 

@@ -29,6 +29,8 @@ struct CodeEntry {
 struct Session {
     openid: OpenId,
     current: SessionKey,
+    /// The key `current` replaced, for stale-key open data.
+    previous: Option<SessionKey>,
     /// Keys minted so far; the next key is number `generation`.
     generation: u64,
     rotated_at: Timestamp,
@@ -75,6 +77,17 @@ impl Logins {
         self.sessions
             .get(&(appid.clone(), user.clone()))
             .map(|s| &s.current)
+    }
+
+    /// The openid, current and previous session_key of (app, user), once the user has logged in.
+    pub fn keys(
+        &self,
+        appid: &AppId,
+        user: &UserHandle,
+    ) -> Option<(&OpenId, &SessionKey, Option<&SessionKey>)> {
+        self.sessions
+            .get(&(appid.clone(), user.clone()))
+            .map(|s| (&s.openid, &s.current, s.previous.as_ref()))
     }
 
     /// Counts a call in its minute window; false when it goes over the limit.
@@ -297,7 +310,8 @@ pub(super) fn reset_session_key(
             .sessions
             .get_mut(&key)
             .ok_or(WxError::SessionKeyNotExisted)?;
-        session.current = idgen.session_key(&key.0, &key.1, session.generation);
+        let next = idgen.session_key(&key.0, &key.1, session.generation);
+        session.previous = Some(std::mem::replace(&mut session.current, next));
         session.generation += 1;
         session.rotated_at = now;
         Ok(to_json(&ResetBody {
@@ -335,6 +349,7 @@ impl Engine {
             Session {
                 openid: self.idgen.openid(appid, user),
                 current: self.idgen.session_key(appid, user, 0),
+                previous: None,
                 generation: 1,
                 rotated_at: now,
                 expires_at: ttl.map(|t| now.plus(t)),
@@ -343,7 +358,8 @@ impl Engine {
         });
         let expired = session.expires_at.is_some_and(|t| t <= now);
         if !rotated && (expired || session.rotated_at.plus(min_rotation) <= now) {
-            session.current = self.idgen.session_key(appid, user, session.generation);
+            let next = self.idgen.session_key(appid, user, session.generation);
+            session.previous = Some(std::mem::replace(&mut session.current, next));
             session.generation += 1;
             session.rotated_at = now;
             session.expires_at = ttl.map(|t| now.plus(t));

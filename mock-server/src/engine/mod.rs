@@ -7,6 +7,7 @@
 
 mod directory;
 mod login;
+mod opendata;
 mod phone;
 mod tokens;
 
@@ -28,6 +29,7 @@ pub use directory::{
     UserAppView, UserView,
 };
 pub use login::login_signature;
+pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 
 use directory::Directory;
 use login::Logins;
@@ -177,6 +179,12 @@ pub enum EngineError {
     /// The user has no phone number to share.
     #[error("user `{0}` has no phone number")]
     NoPhone(String),
+    /// The user has never logged in to the app, so there is no session_key to encrypt with.
+    #[error("user `{0}` has no session_key in this app: call wx.login first")]
+    NoSession(String),
+    /// A stale-key payload was asked for, but the user's session_key has never changed.
+    #[error("user `{0}` has no previous session_key in this app for the stale_key tamper")]
+    NoStaleKey(String),
     /// A field is missing or has a bad value.
     #[error("invalid `{field}`: {message}")]
     Invalid {
@@ -194,6 +202,8 @@ struct State {
     logins: Logins,
     tokens: Tokens,
     phones: PhoneCodes,
+    /// Open-data payloads made per (app, user), for distinct IVs.
+    opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
     next_sweep: Timestamp,
 }
@@ -256,6 +266,7 @@ impl Engine {
             logins: Logins::default(),
             tokens: Tokens::default(),
             phones: PhoneCodes::default(),
+            opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
         })
     }

@@ -4,12 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::directory::{Phone, PhoneFacts, PhoneGrant};
+use super::opendata;
 use super::{
     Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, maybe_sweep, to_json, tokens,
 };
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::ids::{AppId, OpenId, PhoneCode, UserHandle};
+use crate::opendata::{Tamper, phone_plaintext_for};
 
 struct PhoneEntry {
     appid: AppId,
@@ -160,10 +162,13 @@ pub(super) fn context(st: &State, req: &VendorRequest) -> (Option<AppId>, Option
 
 impl Engine {
     /// The simulated getPhoneNumber button: a phone-number code for (app, user).
+    /// With a session_key for (app, user), the grant also carries the legacy `encryptedData`
+    /// of the same number (with `tamper` applied); without one, a `tamper` is `NoSession`.
     pub fn wx_phone_code(
         &self,
         appid: &AppId,
         user: &UserHandle,
+        tamper: Option<Tamper>,
     ) -> Result<PhoneGrant, EngineError> {
         let now = self.clock.now();
         let mut st = self.lock();
@@ -175,6 +180,14 @@ impl Engine {
             .phone
             .clone()
             .ok_or_else(|| EngineError::NoPhone(user.to_string()))?;
+        let sealed = if tamper.is_some() || st.logins.keys(appid, user).is_some() {
+            let s = opendata::sealing(st, &self.idgen, appid, user, "getPhoneNumber")?;
+            let plaintext =
+                phone_plaintext_for(&phone, &crate::opendata::Watermark::new(appid, now));
+            Some(opendata::seal_with(&s, user, &plaintext, tamper)?)
+        } else {
+            None
+        };
         let n = st
             .phones
             .minted
@@ -198,6 +211,8 @@ impl Engine {
         Ok(PhoneGrant {
             code: code.as_str().to_owned(),
             err_msg: "getPhoneNumber:ok".into(),
+            encrypted_data: sealed.as_ref().map(|s| s.encrypted_data.clone()),
+            iv: sealed.map(|s| s.iv),
             mock: PhoneFacts {
                 appid: appid.clone(),
                 user: user.clone(),

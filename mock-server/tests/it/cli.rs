@@ -138,3 +138,85 @@ fn a_bad_seed_file_is_refused_with_the_field_named() {
     assert!(err.contains("users[0].gender"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn fixture(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .arg("fixture")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_fixture_command_prints_payloads_a_strict_decryptor_accepts_or_rejects() {
+    let key = "tiihtNczf5v6AKRyjwEUhQ==";
+    let common = [
+        "--appid",
+        "wx4f4bc4dec97d474b",
+        "--session-key",
+        key,
+        "--timestamp",
+        "1477314187",
+    ];
+    let out = fixture(
+        &[
+            &common[..],
+            &["user-info", "--unionid", "ocMvos6NjeKLIBqg5Mr9QjxrP1FA"],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let raw = grant["rawData"].as_str().unwrap();
+    assert_eq!(
+        grant["signature"],
+        mock_server::opendata::raw_data_signature(raw, key)
+    );
+    let plain = mock_server::opendata::decrypt_json(
+        key,
+        grant["iv"].as_str().unwrap(),
+        grant["encryptedData"].as_str().unwrap(),
+        "wx4f4bc4dec97d474b",
+    )
+    .unwrap();
+    assert_eq!(plain["openId"], "oGZUI0egBJY1zhBYw2KhdUfwVJJE");
+    assert_eq!(plain["unionId"], "ocMvos6NjeKLIBqg5Mr9QjxrP1FA");
+    assert_eq!(plain["watermark"]["timestamp"], 1_477_314_187);
+
+    let out = fixture(
+        &[
+            &common[..],
+            &[
+                "--tamper",
+                "foreign-watermark",
+                "phone",
+                "--number",
+                "13800138000",
+            ],
+        ]
+        .concat(),
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = mock_server::opendata::decrypt_json(
+        key,
+        payload["iv"].as_str().unwrap(),
+        payload["encryptedData"].as_str().unwrap(),
+        "wx4f4bc4dec97d474b",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mock_server::opendata::OpenDataError::AppIdMismatch { .. }
+        ),
+        "{err:?}"
+    );
+
+    let bad = fixture(&[&common[..], &["werun", "--steps", "1,2"]].concat());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--steps needs 31 values, got 2"));
+}

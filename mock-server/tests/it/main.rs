@@ -10,6 +10,7 @@ mod control;
 mod faults;
 mod journal;
 mod jscode2session;
+mod opendata;
 mod phone;
 mod session;
 mod tokens;

@@ -1,0 +1,235 @@
+//! `mock-server fixture`: prints one open-data payload (`encryptedData`, `iv` and, for user
+//! info, `rawData` and `signature`) for given inputs, for teams that only need fixtures. Same
+//! generator as the control plane's `wx/*` calls.
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::clock::{Clock, Timestamp};
+use crate::ids::{AppId, Generator, OpenId, UnionId, UserHandle};
+use crate::opendata::{
+    self, RuleEra, Tamper, UserInfo, UserInfoApi, UserInfoRequest, WERUN_DAYS, Watermark,
+};
+
+/// Inputs common to every payload.
+#[derive(Args, Debug, Clone)]
+pub struct FixtureArgs {
+    /// The app the watermark names.
+    #[arg(long)]
+    pub appid: String,
+    /// The session_key to encrypt with (24 base64 chars).
+    #[arg(long)]
+    pub session_key: String,
+    /// Watermark time, Unix seconds; default now.
+    #[arg(long)]
+    pub timestamp: Option<i64>,
+    /// Seed the IV (and WeRun steps) derive from.
+    #[arg(long, default_value = "0")]
+    pub seed: String,
+    /// Produce a payload that a correct backend must reject.
+    #[arg(long, value_enum)]
+    pub tamper: Option<TamperArg>,
+    /// The previous session_key, for `--tamper stale-key`.
+    #[arg(long)]
+    pub stale_key: Option<String>,
+    /// Which payload.
+    #[command(subcommand)]
+    pub kind: Kind,
+}
+
+/// The tampers, as CLI values.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum TamperArg {
+    /// Watermark with another appid.
+    ForeignWatermark,
+    /// Watermark a day old.
+    ExpiredTimestamp,
+    /// Encrypted with the previous session_key.
+    StaleKey,
+    /// One ciphertext byte flipped.
+    FlippedByte,
+    /// encryptedData cut short.
+    TruncatedBase64,
+    /// An IV of the wrong length.
+    WrongIvLength,
+}
+
+impl From<TamperArg> for Tamper {
+    fn from(t: TamperArg) -> Self {
+        match t {
+            TamperArg::ForeignWatermark => Tamper::ForeignWatermark,
+            TamperArg::ExpiredTimestamp => Tamper::ExpiredTimestamp,
+            TamperArg::StaleKey => Tamper::StaleKey,
+            TamperArg::FlippedByte => Tamper::FlippedByte,
+            TamperArg::TruncatedBase64 => Tamper::TruncatedBase64,
+            TamperArg::WrongIvLength => Tamper::WrongIvLength,
+        }
+    }
+}
+
+/// The payload kinds.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Kind {
+    /// `wx.getUserInfo`: userInfo, rawData, signature, encryptedData (with openId).
+    UserInfo(ProfileArgs),
+    /// `wx.getUserProfile`: as user-info, without openId/unionId in the plaintext.
+    UserProfile(ProfileArgs),
+    /// The legacy getPhoneNumber button's encryptedData.
+    Phone {
+        /// The number without country code.
+        #[arg(long)]
+        number: String,
+        /// Country calling code.
+        #[arg(long, default_value = "86")]
+        country_code: String,
+    },
+    /// `wx.getShareInfo`: `{"openGId"}`.
+    ShareInfo {
+        /// The group id to encrypt.
+        #[arg(long)]
+        open_gid: String,
+    },
+    /// `wx.getWeRunData`: 31 days of steps at local (UTC+8) midnights.
+    Werun {
+        /// 31 comma-separated step counts, oldest first; default derived from the seed.
+        #[arg(long, value_delimiter = ',')]
+        steps: Vec<u32>,
+    },
+}
+
+/// A profile; defaults are the official demo's user.
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// openId in the plaintext.
+    #[arg(long, default_value = "oGZUI0egBJY1zhBYw2KhdUfwVJJE")]
+    pub openid: String,
+    /// unionId, for apps bound to an open-platform account.
+    #[arg(long)]
+    pub unionid: Option<String>,
+    /// Which rules apply: the real profile (legacy) or "微信用户" (anonymous).
+    #[arg(long, value_enum, default_value = "legacy")]
+    pub era: EraArg,
+    /// nickName.
+    #[arg(long, default_value = "Band")]
+    pub nickname: String,
+    /// gender: 0, 1 or 2.
+    #[arg(long, default_value_t = 1)]
+    pub gender: u8,
+    /// language.
+    #[arg(long, default_value = "zh_CN")]
+    pub language: String,
+    /// city.
+    #[arg(long, default_value = "Guangzhou")]
+    pub city: String,
+    /// province.
+    #[arg(long, default_value = "Guangdong")]
+    pub province: String,
+    /// country.
+    #[arg(long, default_value = "CN")]
+    pub country: String,
+    /// avatarUrl.
+    #[arg(long, default_value = "https://thirdwx.qlogo.cn/mmopen/vi_32/demo/132")]
+    pub avatar_url: String,
+}
+
+/// Rule eras, as CLI values.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum EraArg {
+    /// The user's real profile.
+    Legacy,
+    /// The anonymous profile WeChat hands out since 2021/2022.
+    Anonymous,
+}
+
+#[derive(Serialize)]
+struct Payload {
+    #[serde(rename = "encryptedData")]
+    encrypted_data: String,
+    iv: String,
+    plaintext: String,
+}
+
+/// Builds the payload and returns it as pretty JSON, or a message naming the bad input.
+pub fn run(args: &FixtureArgs) -> Result<String, String> {
+    let now = args
+        .timestamp
+        .map_or_else(|| Clock::system().now(), Timestamp::from_secs);
+    let appid = AppId::new(args.appid.clone());
+    let watermark = Watermark::new(&appid, now);
+    let generator = Generator::new(&args.seed);
+    let tamper = args.tamper.map(Tamper::from);
+    let stale = args.stale_key.as_deref();
+    let iv = opendata::iv_for(&generator, &[appid.as_str().as_bytes(), b"fixture"]);
+    let fail = |e: opendata::OpenDataError| e.to_string();
+    let plaintext = match &args.kind {
+        Kind::UserInfo(p) | Kind::UserProfile(p) => {
+            let api = match args.kind {
+                Kind::UserProfile(_) => UserInfoApi::GetUserProfile,
+                _ => UserInfoApi::GetUserInfo,
+            };
+            if p.gender > 2 {
+                return Err("--gender must be 0, 1 or 2".into());
+            }
+            let profile = UserInfo {
+                nick_name: p.nickname.clone(),
+                gender: p.gender,
+                language: p.language.clone(),
+                city: p.city.clone(),
+                province: p.province.clone(),
+                country: p.country.clone(),
+                avatar_url: p.avatar_url.clone(),
+            };
+            let openid = OpenId::new(p.openid.clone());
+            let unionid = p.unionid.clone().map(UnionId::new);
+            let grant = opendata::user_info_grant(
+                &UserInfoRequest {
+                    api,
+                    era: match p.era {
+                        EraArg::Legacy => RuleEra::Legacy,
+                        EraArg::Anonymous => RuleEra::Anonymous,
+                    },
+                    profile: &profile,
+                    openid: &openid,
+                    unionid: unionid.as_ref(),
+                    appid: &appid,
+                    session_key: &args.session_key,
+                    stale_key: stale,
+                    iv,
+                    now,
+                },
+                tamper,
+            )
+            .map_err(fail)?;
+            return serde_json::to_string_pretty(&grant).map_err(|e| e.to_string());
+        }
+        Kind::Phone {
+            number,
+            country_code,
+        } => {
+            let display = if country_code == "86" {
+                number.clone()
+            } else {
+                format!("+{country_code}{number}")
+            };
+            opendata::phone_plaintext(&display, number, country_code, &watermark)
+        }
+        Kind::ShareInfo { open_gid } => opendata::share_info_plaintext(open_gid, &watermark),
+        Kind::Werun { steps } => {
+            let steps: [u32; WERUN_DAYS] = if steps.is_empty() {
+                opendata::werun_steps(&generator, &UserHandle::new("fixture"), now)
+            } else {
+                steps.as_slice().try_into().map_err(|_| {
+                    format!("--steps needs {WERUN_DAYS} values, got {}", steps.len())
+                })?
+            };
+            opendata::werun_plaintext(now, &steps, &watermark)
+        }
+    };
+    let sealed = opendata::seal(&args.session_key, stale, &iv, &plaintext, tamper).map_err(fail)?;
+    serde_json::to_string_pretty(&Payload {
+        encrypted_data: sealed.encrypted_data,
+        iv: sealed.iv,
+        plaintext,
+    })
+    .map_err(|e| e.to_string())
+}
