@@ -2,10 +2,11 @@
 //! info, `rawData` and `signature`) for given inputs, for teams that only need fixtures. Same
 //! generator as the control plane's `wx/*` calls.
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::clock::{Clock, Timestamp};
+use crate::engine::Phone;
 use crate::ids::{AppId, Generator, OpenId, UnionId, UserHandle};
 use crate::opendata::{
     self, RuleEra, Tamper, UserInfo, UserInfoApi, UserInfoRequest, WERUN_DAYS, Watermark,
@@ -28,43 +29,13 @@ pub struct FixtureArgs {
     pub seed: String,
     /// Produce a payload that a correct backend must reject.
     #[arg(long, value_enum)]
-    pub tamper: Option<TamperArg>,
+    pub tamper: Option<Tamper>,
     /// The previous session_key, for `--tamper stale-key`.
     #[arg(long)]
     pub stale_key: Option<String>,
     /// Which payload.
     #[command(subcommand)]
     pub kind: Kind,
-}
-
-/// The tampers, as CLI values.
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum TamperArg {
-    /// Watermark with another appid.
-    ForeignWatermark,
-    /// Watermark a day old.
-    ExpiredTimestamp,
-    /// Encrypted with the previous session_key.
-    StaleKey,
-    /// One ciphertext byte flipped.
-    FlippedByte,
-    /// encryptedData cut short.
-    TruncatedBase64,
-    /// An IV of the wrong length.
-    WrongIvLength,
-}
-
-impl From<TamperArg> for Tamper {
-    fn from(t: TamperArg) -> Self {
-        match t {
-            TamperArg::ForeignWatermark => Tamper::ForeignWatermark,
-            TamperArg::ExpiredTimestamp => Tamper::ExpiredTimestamp,
-            TamperArg::StaleKey => Tamper::StaleKey,
-            TamperArg::FlippedByte => Tamper::FlippedByte,
-            TamperArg::TruncatedBase64 => Tamper::TruncatedBase64,
-            TamperArg::WrongIvLength => Tamper::WrongIvLength,
-        }
-    }
 }
 
 /// The payload kinds.
@@ -108,7 +79,7 @@ pub struct ProfileArgs {
     pub unionid: Option<String>,
     /// Which rules apply: the real profile (legacy) or "微信用户" (anonymous).
     #[arg(long, value_enum, default_value = "legacy")]
-    pub era: EraArg,
+    pub era: RuleEra,
     /// nickName.
     #[arg(long, default_value = "Band")]
     pub nickname: String,
@@ -132,15 +103,6 @@ pub struct ProfileArgs {
     pub avatar_url: String,
 }
 
-/// Rule eras, as CLI values.
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum EraArg {
-    /// The user's real profile.
-    Legacy,
-    /// The anonymous profile WeChat hands out since 2021/2022.
-    Anonymous,
-}
-
 #[derive(Serialize)]
 struct Payload {
     #[serde(rename = "encryptedData")]
@@ -157,7 +119,7 @@ pub fn run(args: &FixtureArgs) -> Result<String, String> {
     let appid = AppId::new(args.appid.clone());
     let watermark = Watermark::new(&appid, now);
     let generator = Generator::new(&args.seed);
-    let tamper = args.tamper.map(Tamper::from);
+    let tamper = args.tamper;
     let stale = args.stale_key.as_deref();
     let iv = opendata::iv_for(&generator, &[appid.as_str().as_bytes(), b"fixture"]);
     let fail = |e: opendata::OpenDataError| e.to_string();
@@ -184,10 +146,7 @@ pub fn run(args: &FixtureArgs) -> Result<String, String> {
             let grant = opendata::user_info_grant(
                 &UserInfoRequest {
                     api,
-                    era: match p.era {
-                        EraArg::Legacy => RuleEra::Legacy,
-                        EraArg::Anonymous => RuleEra::Anonymous,
-                    },
+                    era: p.era,
                     profile: &profile,
                     openid: &openid,
                     unionid: unionid.as_ref(),
@@ -206,12 +165,11 @@ pub fn run(args: &FixtureArgs) -> Result<String, String> {
             number,
             country_code,
         } => {
-            let display = if country_code == "86" {
-                number.clone()
-            } else {
-                format!("+{country_code}{number}")
+            let phone = Phone {
+                country_code: country_code.clone(),
+                number: number.clone(),
             };
-            opendata::phone_plaintext(&display, number, country_code, &watermark)
+            opendata::phone_plaintext_for(&phone, &watermark)
         }
         Kind::ShareInfo { open_gid } => opendata::share_info_plaintext(open_gid, &watermark),
         Kind::Werun { steps } => {

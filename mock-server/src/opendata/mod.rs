@@ -248,7 +248,7 @@ pub use plaintext::*;
 
 /// A way to spoil open data, for negative tests (`wechat-api.md` 8.5). Each variant makes a
 /// strict decryptor fail as noted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Tamper {
     /// The watermark names another app ([`FOREIGN_APPID`]): decryption works, the appid check

@@ -128,7 +128,7 @@ impl UserInfoApi {
 }
 
 /// Which of WeChat's user-info rules apply (`wechat-api.md` 8.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleEra {
     /// Before the 2021-04-28 (getUserInfo) and 2022-11-08 (getUserProfile) changes: the real
