@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::clock::{Clock, Timestamp};
-use crate::engine::Phone;
+use crate::engine::{Phone, Profile};
 use crate::ids::{AppId, Generator, OpenId, UnionId, UserHandle};
 use crate::opendata::{
     self, RuleEra, Tamper, UserInfo, UserInfoApi, UserInfoRequest, WERUN_DAYS, Watermark,
@@ -132,15 +132,15 @@ pub fn run(args: &FixtureArgs) -> Result<String, String> {
             if p.gender > 2 {
                 return Err("--gender must be 0, 1 or 2".into());
             }
-            let profile = UserInfo {
-                nick_name: p.nickname.clone(),
-                gender: p.gender,
-                language: p.language.clone(),
-                city: p.city.clone(),
-                province: p.province.clone(),
-                country: p.country.clone(),
+            let profile = UserInfo::from(&Profile {
+                nickname: p.nickname.clone(),
                 avatar_url: p.avatar_url.clone(),
-            };
+                gender: p.gender,
+                country: p.country.clone(),
+                province: p.province.clone(),
+                city: p.city.clone(),
+                language: p.language.clone(),
+            });
             let openid = OpenId::new(p.openid.clone());
             let unionid = p.unionid.clone().map(UnionId::new);
             let grant = opendata::user_info_grant(
