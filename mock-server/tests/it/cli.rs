@@ -139,6 +139,19 @@ fn a_bad_seed_file_is_refused_with_the_field_named() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Opens a fixture payload with the strict reference decryptor.
+fn open(
+    key: &str,
+    payload: &serde_json::Value,
+) -> Result<serde_json::Value, mock_server::opendata::OpenDataError> {
+    mock_server::opendata::decrypt_json(
+        key,
+        payload["iv"].as_str().unwrap(),
+        payload["encryptedData"].as_str().unwrap(),
+        "wx4f4bc4dec97d474b",
+    )
+}
+
 fn fixture(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mock-server"))
         .arg("fixture")
@@ -176,13 +189,7 @@ fn the_fixture_command_prints_payloads_a_strict_decryptor_accepts_or_rejects() {
         grant["signature"],
         mock_server::opendata::raw_data_signature(raw, key)
     );
-    let plain = mock_server::opendata::decrypt_json(
-        key,
-        grant["iv"].as_str().unwrap(),
-        grant["encryptedData"].as_str().unwrap(),
-        "wx4f4bc4dec97d474b",
-    )
-    .unwrap();
+    let plain = open(key, &grant).unwrap();
     assert_eq!(plain["openId"], "oGZUI0egBJY1zhBYw2KhdUfwVJJE");
     assert_eq!(plain["unionId"], "ocMvos6NjeKLIBqg5Mr9QjxrP1FA");
     assert_eq!(plain["watermark"]["timestamp"], 1_477_314_187);
@@ -201,13 +208,7 @@ fn the_fixture_command_prints_payloads_a_strict_decryptor_accepts_or_rejects() {
         .concat(),
     );
     let payload: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let err = mock_server::opendata::decrypt_json(
-        key,
-        payload["iv"].as_str().unwrap(),
-        payload["encryptedData"].as_str().unwrap(),
-        "wx4f4bc4dec97d474b",
-    )
-    .unwrap_err();
+    let err = open(key, &payload).unwrap_err();
     assert!(
         matches!(
             err,

@@ -46,10 +46,20 @@ impl Raw {
         msg[..cut].to_owned()
     }
 
+    /// Asserts a WeChat error: HTTP 200 and exactly `{"errcode":N,"errmsg":"..."}`, in that key
+    /// order (checked on the raw text: a parsed map would not keep the order).
     #[track_caller]
     pub fn assert_err(&self, errcode: i64) {
         assert_eq!(self.status, 200, "WeChat errors are HTTP 200: {self:?}");
         assert_eq!(self.errcode(), errcode, "body: {}", self.body);
+        let prefix = format!(r#"{{"errcode":{errcode},"errmsg":""#);
+        assert!(
+            self.body.starts_with(&prefix)
+                && self.body.ends_with("\"}")
+                && self.json().as_object().is_some_and(|o| o.len() == 2),
+            "not the errcode/errmsg shape: {}",
+            self.body
+        );
     }
 }
 

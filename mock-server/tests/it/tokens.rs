@@ -62,9 +62,14 @@ async fn stable(t: &TestMock, extra: Value) -> Raw {
 fn issued(r: &Raw, expires_in: u64) -> String {
     assert_eq!(r.status, 200, "{r:?}");
     let v = r.json();
+    // Key order on the raw text (a parsed map sorts keys): access_token, then expires_in.
     let obj = v.as_object().expect("a JSON object");
-    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["access_token", "expires_in"], "body: {}", r.body);
+    assert_eq!(obj.len(), 2, "body: {}", r.body);
+    assert!(
+        r.body.starts_with(r#"{"access_token":""#) && r.body.contains(r#"","expires_in":"#),
+        "body: {}",
+        r.body
+    );
     let token = v["access_token"].as_str().expect("access_token string");
     assert_eq!(
         v["expires_in"].as_u64(),
@@ -109,15 +114,9 @@ fn assert_space_rid(errmsg: &str, base: &str, now_secs: i64) {
 
 #[track_caller]
 fn assert_token_err(r: &Raw, code: i64, base: &str, now_secs: i64) {
+    // assert_err checks the exact errcode/errmsg shape and key order.
     r.assert_err(code);
     let v = r.json();
-    let keys: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["errcode", "errmsg"], "body: {}", r.body);
     assert_space_rid(v["errmsg"].as_str().expect("errmsg"), base, now_secs);
 }
 
