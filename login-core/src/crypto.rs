@@ -1,0 +1,234 @@
+//! Cryptography: sealing session_keys at rest (AES-256-GCM under the server key), WeChat's
+//! open-data decryption (AES-128-CBC, strict PKCS#7), the rawData signature (SHA-1) and the
+//! login-state signature (HMAC-SHA256) used by checksession.
+
+use std::fmt;
+
+use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::ids::SessionKey;
+use crate::random::{Random, bytes};
+
+/// Format version of sealed values, the first byte.
+const SEALED_V1: u8 = 1;
+const NONCE_LEN: usize = 12;
+
+/// The server key: 32 bytes that seal session_keys at rest.
+#[derive(Clone)]
+pub struct SealKey(Aes256Gcm);
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealKey(<redacted>)")
+    }
+}
+
+/// Why a sealed value could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("sealed value is corrupt or was sealed with another key")]
+pub struct SealError;
+
+impl SealKey {
+    /// A key from 32 bytes.
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(Aes256Gcm::new(&key.into()))
+    }
+
+    /// A key from base64 text of 32 bytes.
+    pub fn from_base64(text: &str) -> Option<Self> {
+        let raw: [u8; 32] = STANDARD.decode(text.trim()).ok()?.try_into().ok()?;
+        Some(Self::new(raw))
+    }
+
+    /// Seals `plaintext`, bound to `aad` (a sealed value moved to another row fails to open).
+    pub fn seal(&self, random: &dyn Random, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let nonce: [u8; NONCE_LEN] = bytes(random);
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
+        out.push(SEALED_V1);
+        out.extend_from_slice(&nonce);
+        // Encryption with a valid key and in-memory buffers cannot fail.
+        if let Ok(ct) = self.0.encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        ) {
+            out.extend_from_slice(&ct);
+        }
+        out
+    }
+
+    /// Opens a value sealed by [`SealKey::seal`] with the same `aad`.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        let (&version, rest) = sealed.split_first().ok_or(SealError)?;
+        if version != SEALED_V1 || rest.len() < NONCE_LEN + 16 {
+            return Err(SealError);
+        }
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        self.0
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| SealError)
+    }
+}
+
+/// Why open data could not be decrypted. The variants follow the checks of WeChat's own demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenDataError {
+    /// The stored session_key is not base64 of 16 bytes.
+    #[error("the stored session_key is unusable")]
+    BadSessionKey,
+    /// `iv` is not base64 of 16 bytes.
+    #[error("must be base64 of 16 bytes (24 characters)")]
+    BadIv,
+    /// `encryptedData` is not base64, or not whole AES blocks.
+    #[error("must be base64 of a whole number of 16-byte blocks")]
+    BadCiphertext,
+    /// Decryption gave bad padding: wrong key, wrong iv, or altered data.
+    #[error("does not decrypt with this session's key")]
+    Undecryptable,
+}
+
+/// Decrypts `encryptedData` with the session_key and `iv` (AES-128-CBC, strict PKCS#7).
+pub fn decrypt_open_data(
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+) -> Result<Vec<u8>, OpenDataError> {
+    let key = session_key.aes_key().ok_or(OpenDataError::BadSessionKey)?;
+    let iv: [u8; 16] = STANDARD
+        .decode(iv)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or(OpenDataError::BadIv)?;
+    let ct = STANDARD
+        .decode(encrypted_data)
+        .map_err(|_| OpenDataError::BadCiphertext)?;
+    if ct.is_empty() || ct.len() % 16 != 0 {
+        return Err(OpenDataError::BadCiphertext);
+    }
+    cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+        .decrypt_padded_vec_mut::<Pkcs7>(&ct)
+        .map_err(|_| OpenDataError::Undecryptable)
+}
+
+/// `hex(SHA1(rawData + session_key))`, the signature `wx.getUserInfo` sends with rawData.
+pub fn raw_data_signature(raw_data: &str, session_key: &SessionKey) -> String {
+    let mut h = Sha1::new();
+    h.update(raw_data.as_bytes());
+    h.update(session_key.expose().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// `hex(HMAC-SHA256(key = session_key text, message = body))`, the login-state signature
+/// checksession and resetusersessionkey expect (an empty body for GET).
+pub fn login_signature(session_key: &SessionKey, body: &[u8]) -> String {
+    // HMAC takes keys of any length.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(session_key.expose().as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn official_vector_decrypts() {
+        let key = SessionKey::new("tiihtNczf5v6AKRyjwEUhQ==");
+        let data = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew==";
+        let iv = "r7BXXKkLb8qrSNn05n0qiA==";
+        let plain = decrypt_open_data(&key, data, iv).expect("vector decrypts");
+        let v: serde_json::Value = serde_json::from_slice(&plain).expect("json");
+        assert_eq!(v["nickName"], "Band");
+        assert_eq!(v["watermark"]["appid"], "wx4f4bc4dec97d474b");
+        assert_eq!(plain.len(), 393);
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_with_their_reason() {
+        let key = SessionKey::new("tiihtNczf5v6AKRyjwEUhQ==");
+        let iv = "r7BXXKkLb8qrSNn05n0qiA==";
+        assert_eq!(
+            decrypt_open_data(&key, "AAAA", "AAAA"),
+            Err(OpenDataError::BadIv)
+        );
+        assert_eq!(
+            decrypt_open_data(&key, "not base64!", iv),
+            Err(OpenDataError::BadCiphertext)
+        );
+        assert_eq!(
+            decrypt_open_data(&key, "AAAA", iv),
+            Err(OpenDataError::BadCiphertext)
+        );
+        assert_eq!(
+            decrypt_open_data(&key, &STANDARD.encode([0u8; 32]), iv),
+            Err(OpenDataError::Undecryptable)
+        );
+        assert_eq!(
+            decrypt_open_data(&SessionKey::new("c2hvcnQ="), "AAAA", iv),
+            Err(OpenDataError::BadSessionKey)
+        );
+    }
+
+    #[test]
+    fn signature_vectors() {
+        let raw = r#"{"nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0"}"#;
+        assert_eq!(
+            raw_data_signature(raw, &SessionKey::new("HyVFkGl5F5OQWJZZaNzBBg==")),
+            "75e81ceda165f4ffa64f4068af58c64b8f54b88c"
+        );
+        assert_eq!(
+            login_signature(&SessionKey::new("o0q0otL8aEzpcZL/FT9WsQ=="), br#"{"foo":"bar"}"#),
+            "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"
+        );
+        assert_eq!(
+            login_signature(&SessionKey::new("tiihtNczf5v6AKRyjwEUhQ=="), b""),
+            "7154f9f8b4b76b92f541cbf0e37d48840fa06e5e42da92a6f80168a1516a4735"
+        );
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_their_key_and_binding() {
+        let random = SeededRandom::new(1);
+        let key = SealKey::new([9; 32]);
+        let sealed = key.seal(&random, b"wx1/o1", b"secret");
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(key.open(b"wx1/o1", &sealed).expect("opens"), b"secret");
+        assert_eq!(key.open(b"wx1/o2", &sealed), Err(SealError));
+        assert_eq!(SealKey::new([8; 32]).open(b"wx1/o1", &sealed), Err(SealError));
+        let mut flipped = sealed.clone();
+        if let Some(b) = flipped.last_mut() {
+            *b ^= 1;
+        }
+        assert_eq!(key.open(b"wx1/o1", &flipped), Err(SealError));
+        assert_eq!(key.open(b"wx1/o1", &[]), Err(SealError));
+        assert_eq!(key.open(b"wx1/o1", &sealed[..10]), Err(SealError));
+        assert!(SealKey::from_base64("c2hvcnQ=").is_none());
+        assert!(SealKey::from_base64(&STANDARD.encode([1u8; 32])).is_some());
+        assert_eq!(format!("{key:?}"), "SealKey(<redacted>)");
+    }
+}

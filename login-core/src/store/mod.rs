@@ -1,0 +1,227 @@
+//! Storage: the port ([`Store`]) and its SQLite adapter ([`sqlite::SqliteStore`]).
+//!
+//! Each method is one unit of work: it commits everything or nothing. Rules that must hold
+//! under concurrency (one user per person, one owner per phone number) are decided inside the
+//! store's transaction, so two racing requests cannot both create a user.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixMs;
+use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
+use crate::wechat::PhoneInfo;
+
+/// A user's profile: nickname and avatar, plus what older user-info APIs gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// Nickname.
+    pub nick_name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// 0 unknown, 1 male, 2 female.
+    pub gender: Option<i64>,
+    /// Language (`zh_CN`).
+    pub language: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+/// A user as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The id.
+    pub id: UserId,
+    /// The unionid, once WeChat has told us one.
+    pub unionid: Option<UnionId>,
+    /// The bound phone number.
+    pub phone: Option<PhoneInfo>,
+    /// The profile, once set.
+    pub profile: Option<Profile>,
+    /// The user's WeChat identities: (appid, openid) pairs.
+    pub identities: Vec<(AppId, OpenId)>,
+    /// Created.
+    pub created_at: UnixMs,
+    /// Last changed.
+    pub updated_at: UnixMs,
+}
+
+/// A session to create.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// When it ends unless renewed.
+    pub expires_at: UnixMs,
+    /// When it ends whatever happens.
+    pub absolute_expires_at: UnixMs,
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The user.
+    pub user_id: UserId,
+    /// The app the user logged in to.
+    pub appid: AppId,
+    /// The user's openid in that app.
+    pub openid: OpenId,
+    /// Created.
+    pub created_at: UnixMs,
+    /// When it ends unless renewed.
+    pub expires_at: UnixMs,
+    /// When it ends whatever happens.
+    pub absolute_expires_at: UnixMs,
+    /// When it was revoked (logout, refresh), if it was.
+    pub revoked_at: Option<UnixMs>,
+}
+
+/// Everything a successful code exchange writes.
+#[derive(Clone, Debug)]
+pub struct LoginWrite {
+    /// The app.
+    pub appid: AppId,
+    /// The openid WeChat returned.
+    pub openid: OpenId,
+    /// The unionid WeChat returned, if any.
+    pub unionid: Option<UnionId>,
+    /// The session_key, sealed with the server key (never stored in clear).
+    pub sealed_session_key: Vec<u8>,
+    /// The login session to create.
+    pub session: NewSession,
+    /// Now.
+    pub now: UnixMs,
+}
+
+/// What a login found or created.
+#[derive(Clone, Debug)]
+pub struct LoginOutcome {
+    /// The user (after the write).
+    pub user: UserRecord,
+    /// Whether this login created the user.
+    pub is_new: bool,
+}
+
+/// A request to bind a phone number to the user behind a session's identity.
+#[derive(Clone, Debug)]
+pub struct PhoneWrite {
+    /// The user making the request.
+    pub user_id: UserId,
+    /// The app of the session.
+    pub appid: AppId,
+    /// The openid of the session.
+    pub openid: OpenId,
+    /// The number.
+    pub phone: PhoneInfo,
+    /// Now.
+    pub now: UnixMs,
+}
+
+/// What binding a phone number did.
+#[derive(Clone, Debug)]
+pub enum PhoneOutcome {
+    /// The number is now the user's (it was free, or already theirs).
+    Bound(UserRecord),
+    /// The number belonged to another user without an identity in this app: the session's
+    /// identity (and its sessions) moved to that user, and the now empty user was removed.
+    Joined {
+        /// The account the identity joined.
+        user: UserRecord,
+        /// The user that was merged away.
+        merged_from: UserId,
+    },
+    /// The number belongs to another user who cannot be joined.
+    Conflict,
+}
+
+/// Row counts, for readiness checks and tests that prove nothing was written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Users.
+    pub users: u64,
+    /// WeChat identities.
+    pub identities: u64,
+    /// Sessions, including revoked and expired ones.
+    pub sessions: u64,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row broke an invariant the schema should have enforced.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The record the operation needs no longer exists.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+}
+
+/// The service's storage.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Resolves the user for (appid, openid), else for the unionid, else creates one; stores
+    /// the sealed session_key on the identity; creates the session. One transaction.
+    /// A unionid learned later is attached to the user unless another user holds it.
+    async fn record_login(&self, write: LoginWrite) -> Result<LoginOutcome, StoreError>;
+
+    /// The session with this token hash, whatever its state.
+    async fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Extends an active session's `expires_at` (sliding renewal).
+    async fn renew_session(
+        &self,
+        hash: &TokenHash,
+        expires_at: UnixMs,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes `old` and creates `new` for the same identity, atomically; `false` if `old` was
+    /// not active at `now` (then nothing is written).
+    async fn rotate_session(
+        &self,
+        old: &TokenHash,
+        new: NewSession,
+        now: UnixMs,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes a session; `false` if it was not active at `now`.
+    async fn revoke_session(&self, hash: &TokenHash, now: UnixMs) -> Result<bool, StoreError>;
+
+    /// The sealed session_key of an identity.
+    async fn sealed_session_key(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// A user.
+    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Replaces the user's profile.
+    async fn set_profile(
+        &self,
+        id: UserId,
+        profile: Profile,
+        now: UnixMs,
+    ) -> Result<UserRecord, StoreError>;
+
+    /// Binds a phone number, joining accounts when the rules allow. One transaction.
+    async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError>;
+
+    /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
+    async fn purge_sessions(&self, before: UnixMs) -> Result<u64, StoreError>;
+
+    /// Row counts; also the readiness probe.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+}

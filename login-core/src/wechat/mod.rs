@@ -1,0 +1,205 @@
+//! Talking to WeChat: the port ([`WeChatApi`], one method per server API, no policy), the
+//! reqwest adapter ([`http::HttpWeChat`]), and the policy on top ([`WeChat`]): access tokens
+//! cached per app and refreshed one at a time, refresh-and-retry once on 40001/42001, bounded
+//! retries of `-1 system error`.
+
+pub mod client;
+pub mod http;
+pub mod tokens;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ids::{AccessToken, AppId, AppSecret, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
+
+// pub use client::{RetryPolicy, WeChat};
+// pub use tokens::TokenMode;
+
+/// An app's credentials, as the adapter needs them.
+#[derive(Clone, Debug)]
+pub struct AppCredentials {
+    /// The appid.
+    pub appid: AppId,
+    /// The AppSecret.
+    pub secret: AppSecret,
+}
+
+/// What jscode2session answers on success.
+#[derive(Clone, Debug)]
+pub struct CodeSession {
+    /// The user's openid in the app.
+    pub openid: OpenId,
+    /// The user's unionid, when the app is bound to an open-platform account.
+    pub unionid: Option<UnionId>,
+    /// The session_key.
+    pub session_key: SessionKey,
+}
+
+/// A fresh access token.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    /// The token.
+    pub token: AccessToken,
+    /// Seconds it stays valid, as WeChat said.
+    pub expires_in: u64,
+}
+
+/// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneInfo {
+    /// The number with the country prefix for non-mainland numbers.
+    pub phone_number: String,
+    /// The number without any prefix.
+    pub pure_phone_number: String,
+    /// The country code, as text (`"86"`).
+    pub country_code: String,
+}
+
+/// Which access-token API to call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// `GET /cgi-bin/token`: a new token on every call.
+    Plain,
+    /// `POST /cgi-bin/stable_token`.
+    Stable {
+        /// Ask for a new token even if the current one is valid.
+        force_refresh: bool,
+    },
+}
+
+/// WeChat's server APIs, one call each, exactly as on the wire: no caching, no retries.
+#[async_trait]
+pub trait WeChatApi: Send + Sync + 'static {
+    /// `GET /sns/jscode2session`.
+    async fn code2session(
+        &self,
+        app: &AppCredentials,
+        code: &JsCode,
+    ) -> Result<CodeSession, WeChatError>;
+
+    /// `GET /cgi-bin/token` or `POST /cgi-bin/stable_token`.
+    async fn access_token(
+        &self,
+        app: &AppCredentials,
+        request: TokenRequest,
+    ) -> Result<IssuedToken, WeChatError>;
+
+    /// `GET /wxa/checksession` with the HMAC-SHA256 signature of the empty string.
+    async fn check_session(
+        &self,
+        token: &AccessToken,
+        openid: &OpenId,
+        signature: &str,
+    ) -> Result<(), WeChatError>;
+
+    /// `POST /wxa/business/getuserphonenumber`.
+    async fn phone_number(
+        &self,
+        token: &AccessToken,
+        code: &PhoneCode,
+        openid: Option<&OpenId>,
+    ) -> Result<PhoneInfo, WeChatError>;
+}
+
+/// Which WeChat API a failure came from (a metrics label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// jscode2session.
+    Code2Session,
+    /// cgi-bin/token or stable_token.
+    AccessToken,
+    /// wxa/checksession.
+    CheckSession,
+    /// wxa/business/getuserphonenumber.
+    PhoneNumber,
+}
+
+impl Endpoint {
+    /// The label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code2Session => "jscode2session",
+            Self::AccessToken => "access_token",
+            Self::CheckSession => "checksession",
+            Self::PhoneNumber => "getuserphonenumber",
+        }
+    }
+}
+
+/// How a WeChat call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WeChatError {
+    /// WeChat answered with a non-zero `errcode`.
+    #[error("WeChat error {errcode}: {errmsg}")]
+    Api {
+        /// The errcode.
+        errcode: i64,
+        /// The errmsg, rid included.
+        errmsg: String,
+    },
+    /// No answer within the timeout.
+    #[error("WeChat did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The connection was refused, reset or closed early.
+    #[error("connection to WeChat failed: {0}")]
+    Connect(String),
+    /// An HTTP status other than 200.
+    #[error("WeChat answered HTTP {0}")]
+    Status(u16),
+    /// A 200 whose body is not the JSON expected.
+    #[error("WeChat answered a body that is not the expected JSON: {0}")]
+    Body(String),
+}
+
+impl WeChatError {
+    /// The errcode, for a business error.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::Api { errcode, .. } => Some(*errcode),
+            _ => None,
+        }
+    }
+
+    /// A metrics label: the errcode, or the transport failure's kind.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Api { errcode, .. } => errcode.to_string(),
+            Self::Timeout(_) => "timeout".into(),
+            Self::Connect(_) => "connect".into(),
+            Self::Status(s) => format!("http_{s}"),
+            Self::Body(_) => "bad_body".into(),
+        }
+    }
+
+    /// `-1 system error`: transient, worth retrying.
+    pub fn is_system_busy(&self) -> bool {
+        self.errcode() == Some(-1)
+    }
+
+    /// 40001, 40014 or 42001: the access token is no longer good.
+    pub fn is_token_rejected(&self) -> bool {
+        matches!(self.errcode(), Some(40001 | 40014 | 42001))
+    }
+}
+
+/// Told about every call to WeChat, for metrics.
+pub trait UpstreamObserver: Send + Sync + 'static {
+    /// One raw call ended (each retry is its own call).
+    fn observe(&self, endpoint: Endpoint, outcome: Result<(), &WeChatError>, elapsed: Duration);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl UpstreamObserver for NoObserver {
+    fn observe(&self, _: Endpoint, _: Result<(), &WeChatError>, _: Duration) {}
+}
+
+/// Errcodes that mean our own configuration is wrong (appid, secret, IP whitelist, frozen
+/// secret or account, API forbidden): an operator must act, the client cannot.
+pub const MISCONFIGURATION: &[i64] = &[
+    40002, 40013, 40125, 40164, 40243, 41002, 41004, 41008, 50004, 50007, 89503, 89506, 89507,
+];
