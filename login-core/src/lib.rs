@@ -5,8 +5,16 @@
 //! [`random::Random`]) → adapters ([`store::sqlite`], [`wechat::http`]).
 
 pub mod clock;
+pub mod config;
 pub mod crypto;
+pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod random;
+pub mod server;
+pub mod service;
 pub mod store;
 pub mod wechat;
+
+pub use config::Config;
+pub use server::{Deps, LoginCoreHandle, StartError, build, spawn, spawn_with};

@@ -1,1 +1,170 @@
-fn main(){}
+//! The `login-core` binary: reads configuration (file, environment, flags), sets up tracing,
+//! binds, serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use login_core::config::{AppConfig, Config, ServerKeyText, apps_from_mock};
+use login_core::ids::{AppId, AppSecret, PlatformId};
+
+/// A reference login service for WeChat mini-programs.
+///
+/// Against the offline mock: `login-core --mock http://127.0.0.1:9100` (the apps are read from
+/// the mock). Against WeChat: `login-core --appid wx... --secret ...` or a config file.
+#[derive(Debug, Parser)]
+#[command(name = "login-core", version)]
+struct Args {
+    /// TOML configuration file (see README); flags and environment override it.
+    #[arg(long, env = "LOGIN_CORE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LOGIN_CORE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Database URL [default: sqlite://data/login-core.db].
+    #[arg(long, env = "LOGIN_CORE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// WeChat's base URL [default: https://api.weixin.qq.com].
+    #[arg(long, env = "LOGIN_CORE_WECHAT_BASE_URL")]
+    wechat_base_url: Option<String>,
+    /// Use a running mock-server: its URL becomes the WeChat base URL, and its apps are ours
+    /// when none are configured.
+    #[arg(long, env = "LOGIN_CORE_MOCK")]
+    mock: Option<String>,
+    /// The mock's control-plane token, if it has one.
+    #[arg(long, env = "LOGIN_CORE_MOCK_CONTROL_TOKEN")]
+    mock_control_token: Option<String>,
+    /// An app to serve (with --secret); added before the file's apps, so it is the default.
+    #[arg(long, env = "LOGIN_CORE_APPID", requires = "secret")]
+    appid: Option<String>,
+    /// The AppSecret of --appid.
+    #[arg(long, env = "LOGIN_CORE_SECRET", requires = "appid", hide_env_values = true)]
+    secret: Option<String>,
+    /// The open-platform account of --appid, if bound.
+    #[arg(long, env = "LOGIN_CORE_OPEN_PLATFORM", requires = "appid")]
+    open_platform: Option<String>,
+    /// The server key sealing session keys at rest: base64 of 32 bytes
+    /// [default: read from or created in data/server.key].
+    #[arg(long, env = "LOGIN_CORE_SERVER_KEY", hide_env_values = true)]
+    server_key: Option<String>,
+}
+
+async fn load(args: &Args) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(u) = &args.database_url {
+        config.database_url.clone_from(u);
+    }
+    if let Some(u) = &args.wechat_base_url {
+        config.wechat_base_url.clone_from(u);
+    }
+    if let Some(k) = &args.server_key {
+        config.server_key = Some(ServerKeyText(k.clone()));
+    }
+    if let (Some(appid), Some(secret)) = (&args.appid, &args.secret) {
+        config.apps.insert(
+            0,
+            AppConfig {
+                appid: AppId::new(appid.as_str()),
+                secret: AppSecret::new(secret.as_str()),
+                open_platform: args.open_platform.as_deref().map(PlatformId::new),
+            },
+        );
+    }
+    if let Some(mock) = &args.mock {
+        config.wechat_base_url = mock.trim_end_matches('/').to_owned();
+        if config.apps.is_empty() {
+            config.apps = apps_from_mock(mock, args.mock_control_token.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if config.apps.is_empty() {
+        return Err(
+            "no apps configured: pass --appid and --secret, a --config file with [[apps]], or --mock URL"
+                .into(),
+        );
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match load(&args).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("login-core: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut handle = match login_core::spawn(config.clone()).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("login-core: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // stdout carries the facts a script needs; logs go to stderr.
+    println!("login-core listening on {}", handle.base_url());
+    println!(
+        "apps: {}",
+        config
+            .apps
+            .iter()
+            .map(|a| a.appid.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("WeChat at {}", config.wechat_base_url);
+    println!("API: {}/openapi.json", handle.base_url());
+    let stop = handle.take_shutdown();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        if let Some(tx) = stop {
+            let _ = tx.send(());
+        }
+    });
+    match handle.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("login-core: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

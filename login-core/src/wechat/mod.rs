@@ -3,8 +3,11 @@
 //! cached per app and refreshed one at a time, refresh-and-retry once on 40001/42001, bounded
 //! retries of `-1 system error`.
 
+/// The calling policy over the port: [`WeChat`] and its [`RetryPolicy`].
 pub mod client;
+/// The reqwest adapter of the port: [`http::HttpWeChat`].
 pub mod http;
+/// The per-app access-token cache and the [`TokenMode`] choosing the token API.
 pub mod tokens;
 
 use std::time::Duration;
@@ -13,8 +16,8 @@ use async_trait::async_trait;
 
 use crate::ids::{AccessToken, AppId, AppSecret, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
 
-// pub use client::{RetryPolicy, WeChat};
-// pub use tokens::TokenMode;
+pub use client::{RetryPolicy, WeChat};
+pub use tokens::TokenMode;
 
 /// An app's credentials, as the adapter needs them.
 #[derive(Clone, Debug)]

@@ -1,0 +1,366 @@
+//! Configuration: a TOML file, overridden by environment variables and flags (in `main`).
+//!
+//! Everything has a default, so `login-core` starts with no file at all; only the apps (and,
+//! in production, the server key) must be given. Time and randomness are not configuration:
+//! they are injected through [`crate::server::Deps`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ids::{AppId, AppSecret, PlatformId};
+use crate::wechat::TokenMode;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    pub database_url: String,
+    /// WeChat's base URL; point it at the mock for offline runs.
+    pub wechat_base_url: String,
+    /// The server key that seals session_keys at rest: base64 of 32 bytes. When absent, the key
+    /// is read from (or created in) `server_key_file`.
+    pub server_key: Option<ServerKeyText>,
+    /// Where the server key lives when `server_key` is not given.
+    pub server_key_file: PathBuf,
+    /// The apps this backend serves; the first is the default for logins without `appid`.
+    pub apps: Vec<AppConfig>,
+    /// Login sessions.
+    pub sessions: SessionConfig,
+    /// Limits on requests.
+    pub limits: LimitConfig,
+    /// How WeChat is called.
+    pub upstream: UpstreamConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/login-core.db".into(),
+            wechat_base_url: "https://api.weixin.qq.com".into(),
+            server_key: None,
+            server_key_file: PathBuf::from("data/server.key"),
+            apps: Vec::new(),
+            sessions: SessionConfig::default(),
+            limits: LimitConfig::default(),
+            upstream: UpstreamConfig::default(),
+        }
+    }
+}
+
+/// The server key as configured (base64 text), redacted in `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ServerKeyText(pub String);
+
+impl std::fmt::Debug for ServerKeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKeyText(<redacted>)")
+    }
+}
+
+/// One mini-program.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The appid.
+    pub appid: AppId,
+    /// The AppSecret.
+    pub secret: AppSecret,
+    /// The open-platform account the app is bound to, if any (then WeChat returns unionids).
+    #[serde(default)]
+    pub open_platform: Option<PlatformId>,
+}
+
+/// Login sessions.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Idle lifetime: a session unused this long ends. Each use slides it forward.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Absolute lifetime: no renewal goes past this.
+    #[serde(with = "humantime_serde")]
+    pub max_lifetime: Duration,
+    /// A use renews the session only when at least this long has passed since the last
+    /// renewal, so a busy client does not write on every request.
+    #[serde(with = "humantime_serde")]
+    pub renew_interval: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(7 * 86_400),
+            max_lifetime: Duration::from_secs(30 * 86_400),
+            renew_interval: Duration::from_secs(3_600),
+        }
+    }
+}
+
+/// Limits on requests.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Largest request body, in bytes.
+    pub body_bytes: usize,
+    /// `/api/login` calls per client address per minute.
+    pub logins_per_address_per_minute: u32,
+    /// `/api/login` attempts with one code (a code is single-use; repeats only burn quota).
+    pub attempts_per_code: u32,
+    /// Trust the first `X-Forwarded-For` address as the client's (behind a proxy only).
+    pub trust_forwarded_for: bool,
+    /// Oldest encrypted data accepted, by its watermark.
+    #[serde(with = "humantime_serde")]
+    pub open_data_max_age: Duration,
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        Self {
+            body_bytes: 16 * 1024,
+            logins_per_address_per_minute: 120,
+            attempts_per_code: 3,
+            trust_forwarded_for: false,
+            open_data_max_age: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How WeChat is called.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Time budget of one call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Time budget of connecting.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Tries for `-1 system error`, the first included.
+    pub attempts: u32,
+    /// First backoff after `-1`; doubled on each retry.
+    #[serde(with = "humantime_serde")]
+    pub backoff: Duration,
+    /// `token` (cgi-bin/token) or `stable_token`.
+    pub access_token: TokenMode,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            attempts: 3,
+            backoff: Duration::from_millis(100),
+            access_token: TokenMode::Plain,
+        }
+    }
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("invalid configuration in {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The mock's app list could not be fetched.
+    #[error("cannot read the apps of the mock at {url}: {message}")]
+    Mock {
+        /// The mock's base URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.apps.is_empty() {
+            return bad("no apps: give at least one [[apps]] entry (appid and secret)");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for app in &self.apps {
+            if app.appid.as_str().is_empty() || app.secret.expose().is_empty() {
+                return bad("every app needs a non-empty appid and secret");
+            }
+            if !seen.insert(app.appid.clone()) {
+                return Err(ConfigError::Invalid(format!(
+                    "app {} is listed twice",
+                    app.appid
+                )));
+            }
+        }
+        if self.sessions.ttl.is_zero() || self.sessions.max_lifetime < self.sessions.ttl {
+            return bad("sessions.ttl must be positive and at most sessions.max_lifetime");
+        }
+        if self.limits.body_bytes < 256 {
+            return bad("limits.body_bytes must be at least 256");
+        }
+        if self.upstream.attempts == 0 || self.upstream.timeout.is_zero() {
+            return bad("upstream.attempts and upstream.timeout must be positive");
+        }
+        if !(self.wechat_base_url.starts_with("http://")
+            || self.wechat_base_url.starts_with("https://"))
+        {
+            return bad("wechat_base_url must be an http:// or https:// URL");
+        }
+        Ok(())
+    }
+
+    /// The default app: the first listed.
+    pub fn default_app(&self) -> Option<&AppConfig> {
+        self.apps.first()
+    }
+}
+
+/// Reads the apps a running mock-server knows (`GET /__mock__/state`), so that
+/// `login-core --mock URL` needs nothing else.
+pub async fn apps_from_mock(
+    url: &str,
+    control_token: Option<&str>,
+) -> Result<Vec<AppConfig>, ConfigError> {
+    #[derive(Deserialize)]
+    struct State {
+        apps: Vec<MockApp>,
+    }
+    #[derive(Deserialize)]
+    struct MockApp {
+        appid: AppId,
+        secret: AppSecret,
+        open_platform: Option<PlatformId>,
+        #[serde(default)]
+        default: bool,
+    }
+    let fail = |message: String| ConfigError::Mock {
+        url: url.to_owned(),
+        message,
+    };
+    let mut req = reqwest::Client::new().get(format!("{}/__mock__/state", url.trim_end_matches('/')));
+    if let Some(t) = control_token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    let state: State = resp.json().await.map_err(|e| fail(e.to_string()))?;
+    let mut apps: Vec<MockApp> = state.apps;
+    // The mock's default app first: it becomes ours.
+    apps.sort_by_key(|a| !a.default);
+    Ok(apps
+        .into_iter()
+        .map(|a| AppConfig {
+            appid: a.appid,
+            secret: a.secret,
+            open_platform: a.open_platform,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses_and_validates() {
+        let cfg = Config::from_toml(
+            r#"
+            listen = "127.0.0.1:9000"
+            database_url = "sqlite::memory:"
+            wechat_base_url = "http://127.0.0.1:9100"
+            server_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+            [[apps]]
+            appid = "wx1111111111111111"
+            secret = "s1"
+            open_platform = "p1"
+
+            [[apps]]
+            appid = "wx2222222222222222"
+            secret = "s2"
+
+            [sessions]
+            ttl = "2h"
+            max_lifetime = "1day"
+
+            [limits]
+            attempts_per_code = 1
+            open_data_max_age = "5m"
+
+            [upstream]
+            timeout = "800ms"
+            access_token = "stable_token"
+            "#,
+        )
+        .expect("parses");
+        cfg.validate().expect("valid");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.apps.len(), 2);
+        assert_eq!(cfg.sessions.ttl, Duration::from_secs(7200));
+        assert_eq!(cfg.upstream.timeout, Duration::from_millis(800));
+        assert_eq!(cfg.upstream.access_token, TokenMode::Stable);
+        assert_eq!(cfg.limits.body_bytes, LimitConfig::default().body_bytes);
+        assert!(!format!("{cfg:?}").contains("AAAAAAAA"));
+        assert!(!format!("{cfg:?}").contains("\"s1\""));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = Config::from_toml("lisen = \"x\"").expect_err("unknown key");
+        assert!(e.contains("lisen"), "{e}");
+        let e = Config::from_toml("[sessions]\nttl = \"soon\"").expect_err("bad duration");
+        assert!(e.contains("ttl"), "{e}");
+        let none = Config::default().validate().expect_err("no apps");
+        assert!(none.to_string().contains("apps"), "{none}");
+        let mut twice = Config::from_toml(
+            "[[apps]]\nappid = \"wx1\"\nsecret = \"a\"\n[[apps]]\nappid = \"wx1\"\nsecret = \"b\"",
+        )
+        .expect("parses");
+        assert!(twice.validate().expect_err("dup").to_string().contains("twice"));
+        twice.apps.pop();
+        twice.sessions.ttl = Duration::ZERO;
+        assert!(twice.validate().is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! Extractors: JSON bodies whose errors name the field, the bearer session, the client address.
+//! Every rejection is a [`crate::service::Error`], so malformed input gets the same error shape
+//! as everything else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::service::{Authenticated, Error, Services};
+
+use super::AppState;
+
+/// A JSON body: `Content-Type: application/json`, at most the configured size, every field
+/// checked; errors name the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(Error::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge {
+                    limit: state.body_limit,
+                }
+            } else {
+                Error::InvalidJson("the body could not be read".into())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return Error::InvalidJson(inner.to_string());
+        }
+        field_error(&path, &strip_position(&inner.to_string()))
+    })?;
+    // Nothing but whitespace may follow the value.
+    de.end().map_err(|e| Error::InvalidJson(e.to_string()))?;
+    Ok(value)
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Builds a field error from serde's message: `missing field `x``, `unknown field `x``, ...
+fn field_error(path: &str, msg: &str) -> Error {
+    let quoted = msg
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            // serde_path_to_error already descended into the field.
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if msg.starts_with("missing field") {
+        Error::field(join(&quoted), "is required")
+    } else if msg.starts_with("unknown field") {
+        let expected = msg.split_once(", expected").map(|(_, e)| e.trim()).unwrap_or("");
+        Error::field(join(&quoted), format!("is not accepted (expected {expected})"))
+    } else if msg.starts_with("duplicate field") {
+        Error::field(join(&quoted), "is given more than once")
+    } else if path == "." || path.is_empty() {
+        Error::field("body", format!("{msg} (the body must be a JSON object)"))
+    } else {
+        Error::field(path, msg)
+    }
+}
+
+/// The session behind `Authorization: Bearer <token>`; 401 `login_required` without one.
+#[derive(Debug, Clone)]
+pub struct Session(pub Authenticated);
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            });
+        state.services.authenticate(bearer).await.map(Session)
+    }
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` entry when trusted.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if state.trust_forwarded_for {
+            if let Some(first) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+            {
+                return Ok(ClientAddr(first.to_owned()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(peer))
+    }
+}
+
+/// Shorthand for the services in state.
+pub fn services(state: &AppState) -> &Arc<Services> {
+    &state.services
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        code: String,
+        n: Option<u32>,
+    }
+
+    fn err(json: &str) -> (String, String) {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(Error::InvalidField { field, reason }) => (field, reason),
+            Err(Error::InvalidJson(m)) => ("<json>".into(), m),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(err("{}").0, "code");
+        assert_eq!(err(r#"{"code":5}"#).0, "code");
+        assert_eq!(err(r#"{"code":"a","x":1}"#).0, "x");
+        assert_eq!(err(r#"{"code":"a","code":"b"}"#).0, "code");
+        assert_eq!(err(r#"{"code":"a","n":-1}"#).0, "n");
+        assert_eq!(err("[]").0, "body");
+        assert_eq!(err("{").0, "<json>");
+        assert_eq!(err(r#"{"code":"a"} x"#).0, "<json>");
+        assert_eq!(err("\u{feff}{}").0, "<json>");
+        assert!(parse_json::<Body>(br#" {"code":"a"} "#).is_ok());
+        let (_, invalid_utf8) = match parse_json::<Body>(b"{\"code\":\"\xff\"}") {
+            Err(Error::InvalidJson(m)) => ("", m),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert!(invalid_utf8.contains("UTF-8") || invalid_utf8.contains("unicode"), "{invalid_utf8}");
+    }
+}

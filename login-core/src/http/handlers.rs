@@ -1,0 +1,186 @@
+//! Handlers: parse, call one service method, shape the answer. No SQL, no WeChat calls, no
+//! policy.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::service::{Error, LoginRequest, PhoneRequest, ProfileRequest};
+
+use super::AppState;
+use super::dto::{
+    CheckView, LoginBody, LoginView, PhoneBody, PhoneView, ProfileBody, ProfileView, TokenView,
+    UserView,
+};
+use super::extract::{ClientAddr, JsonBody, Session};
+
+type Res<T> = Result<Json<T>, Error>;
+
+pub async fn login(
+    State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Res<LoginView> {
+    let out = s
+        .services
+        .login(LoginRequest {
+            code: body.code,
+            appid: body.appid,
+            client,
+        })
+        .await?;
+    Ok(Json(LoginView {
+        token: TokenView::new(out.token.expose(), out.expires_at, s.clock.now()),
+        user: UserView::of(&out.user, Some(out.is_new)),
+    }))
+}
+
+pub async fn refresh(State(s): State<AppState>, Session(auth): Session) -> Res<TokenView> {
+    let out = s.services.refresh(&auth).await?;
+    Ok(Json(TokenView::new(
+        out.token.expose(),
+        out.expires_at,
+        s.clock.now(),
+    )))
+}
+
+pub async fn logout(State(s): State<AppState>, Session(auth): Session) -> Result<StatusCode, Error> {
+    s.services.logout(&auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn check(State(s): State<AppState>, Session(auth): Session) -> Res<CheckView> {
+    let out = s.services.check(&auth).await?;
+    Ok(Json(CheckView {
+        valid: true,
+        expires_at: out.expires_at.secs(),
+    }))
+}
+
+pub async fn me(State(s): State<AppState>, Session(auth): Session) -> Res<UserView> {
+    let user = s.services.me(&auth).await?;
+    Ok(Json(UserView::of(&user, None)))
+}
+
+pub async fn profile(
+    State(s): State<AppState>,
+    Session(auth): Session,
+    JsonBody(body): JsonBody<ProfileBody>,
+) -> Res<ProfileView> {
+    let req = match (body.encrypted_data, body.iv) {
+        (Some(encrypted_data), Some(iv)) => {
+            if body.nick_name.is_some() || body.avatar_url.is_some() {
+                return Err(Error::field(
+                    "nickName",
+                    "give either encryptedData and iv, or nickName/avatarUrl, not both",
+                ));
+            }
+            let signed = match (body.raw_data, body.signature) {
+                (Some(r), Some(sig)) => Some((r, sig)),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(Error::field("signature", "is required with rawData"));
+                }
+                (None, Some(_)) => {
+                    return Err(Error::field("rawData", "is required with signature"));
+                }
+            };
+            ProfileRequest::Encrypted {
+                encrypted_data,
+                iv,
+                signed,
+            }
+        }
+        (Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
+        (None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
+        (None, None) => ProfileRequest::Plain {
+            nick_name: body.nick_name,
+            avatar_url: body.avatar_url,
+        },
+    };
+    let out = s.services.update_profile(&auth, req).await?;
+    Ok(Json(ProfileView {
+        updated: out.updated,
+        user: UserView::of(&out.user, None),
+    }))
+}
+
+pub async fn phone(
+    State(s): State<AppState>,
+    Session(auth): Session,
+    JsonBody(body): JsonBody<PhoneBody>,
+) -> Res<PhoneView> {
+    let req = match (body.code, body.encrypted_data, body.iv) {
+        (Some(code), None, None) => PhoneRequest::Code(code),
+        (None, Some(encrypted_data), Some(iv)) => PhoneRequest::Encrypted { encrypted_data, iv },
+        (Some(_), _, _) => {
+            return Err(Error::field(
+                "code",
+                "give either code, or encryptedData and iv, not both",
+            ));
+        }
+        (None, Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
+        (None, None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
+        (None, None, None) => {
+            return Err(Error::field(
+                "code",
+                "is required (or encryptedData and iv from the legacy button)",
+            ));
+        }
+    };
+    let out = s.services.bind_phone(&auth, req).await?;
+    Ok(Json(PhoneView {
+        user: UserView::of(&out.user, None),
+        joined: out.merged_from.is_some(),
+    }))
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    if s.services.ready().await {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+        )
+            .into_response()
+    }
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.services.metrics().encode(),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::OPENAPI,
+    )
+        .into_response()
+}
+
+pub async fn not_found(method: Method, uri: Uri) -> Error {
+    Error::NotFound {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+pub async fn wrong_method(method: Method, uri: Uri) -> Error {
+    Error::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}

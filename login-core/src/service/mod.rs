@@ -1,0 +1,229 @@
+//! Use cases: login, sessions, profile and phone binding. Services speak in domain types;
+//! they call WeChat through [`WeChat`] and storage through [`Store`], never HTTP or SQL.
+
+mod error;
+mod login;
+mod opendata;
+mod phone;
+mod profile;
+pub mod ratelimit;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::Error;
+pub use login::{LoginOutput, LoginRequest};
+pub use phone::{PhoneOutput, PhoneRequest};
+pub use profile::{ProfileOutput, ProfileRequest};
+pub use session::{Authenticated, CheckOutput, TokenOutput};
+
+use crate::clock::{SharedClock, UnixMs};
+use crate::config::{AppConfig, Config, LimitConfig, SessionConfig};
+use crate::crypto::SealKey;
+use crate::ids::{AppId, OpenId, SessionKey};
+use crate::metrics::Metrics;
+use crate::random::SharedRandom;
+use crate::store::Store;
+use crate::wechat::{AppCredentials, Endpoint, MISCONFIGURATION, WeChat, WeChatError};
+use ratelimit::RateLimiter;
+
+/// The service: everything a request needs.
+pub struct Services {
+    store: Arc<dyn Store>,
+    wechat: WeChat,
+    apps: HashMap<AppId, AppCredentials>,
+    default_app: AppId,
+    seal: SealKey,
+    clock: SharedClock,
+    random: SharedRandom,
+    sessions: SessionConfig,
+    limits: LimitConfig,
+    per_address: RateLimiter,
+    per_code: RateLimiter,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Services::new`] is built from.
+pub struct Parts {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// WeChat, with its policy.
+    pub wechat: WeChat,
+    /// The key sealing session_keys.
+    pub seal: SealKey,
+    /// Time.
+    pub clock: SharedClock,
+    /// Randomness.
+    pub random: SharedRandom,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Services {
+    /// Builds the service from validated configuration.
+    pub fn new(config: &Config, parts: Parts) -> Result<Self, Error> {
+        let default_app = config
+            .default_app()
+            .map(|a| a.appid.clone())
+            .ok_or(Error::Misconfigured)?;
+        let apps = config
+            .apps
+            .iter()
+            .map(|a: &AppConfig| {
+                (
+                    a.appid.clone(),
+                    AppCredentials {
+                        appid: a.appid.clone(),
+                        secret: a.secret.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Self {
+            store: parts.store,
+            wechat: parts.wechat,
+            apps,
+            default_app,
+            seal: parts.seal,
+            clock: parts.clock,
+            random: parts.random,
+            sessions: config.sessions.clone(),
+            limits: config.limits.clone(),
+            per_address: RateLimiter::new(
+                config.limits.logins_per_address_per_minute,
+                Duration::from_secs(60),
+            ),
+            // A code lives five minutes: count its attempts over that span.
+            per_code: RateLimiter::new(config.limits.attempts_per_code, Duration::from_secs(300)),
+            metrics: parts.metrics,
+        })
+    }
+
+    /// The store (readiness checks, tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> bool {
+        self.store.stats().await.is_ok()
+    }
+
+    /// Deletes sessions that ended more than a day ago; the server runs this periodically.
+    pub async fn purge_sessions(&self) -> Result<u64, Error> {
+        let before = UnixMs(self.now().0 - 86_400_000);
+        Ok(self.store.purge_sessions(before).await?)
+    }
+
+    fn now(&self) -> UnixMs {
+        self.clock.now()
+    }
+
+    fn app(&self, appid: Option<&str>) -> Result<&AppCredentials, Error> {
+        match appid {
+            None => self.apps.get(&self.default_app).ok_or(Error::Internal),
+            Some(id) => self
+                .apps
+                .get(&AppId::new(id))
+                .ok_or_else(|| Error::UnknownApp(id.to_owned())),
+        }
+    }
+
+    /// Associated data binding a sealed session_key to its identity.
+    fn seal_aad(appid: &AppId, openid: &OpenId) -> Vec<u8> {
+        format!("session_key\0{appid}\0{openid}").into_bytes()
+    }
+
+    fn seal_session_key(&self, appid: &AppId, openid: &OpenId, key: &SessionKey) -> Vec<u8> {
+        self.seal.seal(
+            self.random.as_ref(),
+            &Self::seal_aad(appid, openid),
+            key.expose().as_bytes(),
+        )
+    }
+
+    /// The clear session_key of an identity.
+    async fn session_key(&self, appid: &AppId, openid: &OpenId) -> Result<SessionKey, Error> {
+        let sealed = self
+            .store
+            .sealed_session_key(appid, openid)
+            .await?
+            .ok_or(Error::LoginRequired("the session's WeChat identity no longer exists"))?;
+        let clear = self
+            .seal
+            .open(&Self::seal_aad(appid, openid), &sealed)
+            .map_err(|e| {
+                tracing::error!(%appid, error = %e, "a stored session_key does not open: wrong server key?");
+                Error::Internal
+            })?;
+        String::from_utf8(clear)
+            .map(SessionKey::new)
+            .map_err(|_| Error::Internal)
+    }
+
+    /// Maps a WeChat failure that the caller did not handle itself.
+    fn upstream(&self, endpoint: Endpoint, app: &AppId, e: WeChatError) -> Error {
+        match &e {
+            WeChatError::Api { errcode: -1, .. } => Error::UpstreamBusy,
+            WeChatError::Api { errcode: 45011, .. } => Error::UpstreamRateLimited {
+                retry_after: seconds_to_next(self.now(), 60),
+            },
+            WeChatError::Api { errcode: 45009, .. } => Error::UpstreamRateLimited {
+                // The daily quota resets at midnight, China time (UTC+8).
+                retry_after: seconds_to_next(UnixMs(self.now().0 + 8 * 3_600_000), 86_400),
+            },
+            WeChatError::Api { errcode, .. }
+                if MISCONFIGURATION.contains(errcode) || e.is_token_rejected() =>
+            {
+                tracing::error!(
+                    %app, errcode, endpoint = endpoint.as_str(),
+                    "WeChat rejected this server's credentials or setup: check the appid, secret and IP whitelist"
+                );
+                Error::Misconfigured
+            }
+            WeChatError::Api { errcode, .. } => {
+                tracing::warn!(%app, errcode, endpoint = endpoint.as_str(), "unexpected WeChat error");
+                Error::UpstreamFailed
+            }
+            WeChatError::Timeout(_) => Error::UpstreamTimeout,
+            WeChatError::Connect(_) | WeChatError::Status(_) | WeChatError::Body(_) => {
+                tracing::warn!(%app, endpoint = endpoint.as_str(), error = %e, "WeChat unreachable or unusable");
+                Error::UpstreamFailed
+            }
+        }
+    }
+}
+
+/// Seconds from `now` to the next multiple of `period` seconds (at least 1).
+fn seconds_to_next(now: UnixMs, period: i64) -> u64 {
+    let period_ms = period * 1000;
+    let left = period_ms - now.0.rem_euclid(period_ms);
+    u64::try_from(left).unwrap_or(0).div_ceil(1000).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_counts_to_the_next_boundary() {
+        assert_eq!(seconds_to_next(UnixMs(60_000 * 5 + 59_500), 60), 1);
+        assert_eq!(seconds_to_next(UnixMs(60_000 * 5), 60), 60);
+        assert_eq!(seconds_to_next(UnixMs(60_000 * 5 + 1_000), 60), 59);
+    }
+}

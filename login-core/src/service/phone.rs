@@ -1,0 +1,118 @@
+//! `POST /api/me/phone`: bind a phone number from a phone-number code (getuserphonenumber) or
+//! from the legacy encryptedData, with the conflict and join rules decided by the store.
+
+use serde_json::Value;
+
+use crate::ids::{PhoneCode, UserId};
+use crate::store::{PhoneOutcome, PhoneWrite, UserRecord};
+use crate::wechat::{Endpoint, PhoneInfo, WeChatError};
+
+use super::{Authenticated, Error, Services};
+
+/// A phone binding request.
+#[derive(Debug)]
+pub enum PhoneRequest {
+    /// A code from the getPhoneNumber button.
+    Code(String),
+    /// The legacy encrypted payload.
+    Encrypted {
+        /// `encryptedData`.
+        encrypted_data: String,
+        /// `iv`.
+        iv: String,
+    },
+}
+
+/// The result of a phone binding.
+#[derive(Debug)]
+pub struct PhoneOutput {
+    /// The account the number is bound to (after a join: the account joined).
+    pub user: UserRecord,
+    /// The account that was merged into `user`, when the number's owner was joined.
+    pub merged_from: Option<UserId>,
+}
+
+impl Services {
+    /// Binds a phone number to the logged-in user.
+    pub async fn bind_phone(
+        &self,
+        auth: &Authenticated,
+        req: PhoneRequest,
+    ) -> Result<PhoneOutput, Error> {
+        let app = self.app(Some(auth.appid.as_str()))?.clone();
+        let phone = match req {
+            PhoneRequest::Code(code) => {
+                let code =
+                    PhoneCode::parse(&code).map_err(|e| Error::field("code", e.to_string()))?;
+                self.wechat
+                    .phone_number(&app, &code, Some(&auth.openid))
+                    .await
+                    .map_err(|e| match e {
+                        WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                        e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
+                    })?
+            }
+            PhoneRequest::Encrypted { encrypted_data, iv } => {
+                let key = self.session_key(&auth.appid, &auth.openid).await?;
+                let data = self.open_data(auth, &key, &encrypted_data, &iv, "a phone number")?;
+                let text = |k: &str| match data.get(k) {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                match (
+                    text("phoneNumber"),
+                    text("purePhoneNumber"),
+                    text("countryCode"),
+                ) {
+                    (Some(phone_number), Some(pure_phone_number), Some(country_code)) => {
+                        PhoneInfo {
+                            phone_number,
+                            pure_phone_number,
+                            country_code,
+                        }
+                    }
+                    _ => return Err(Error::OpenDataShape("a phone number")),
+                }
+            }
+        };
+        if !plausible(&phone) {
+            tracing::warn!(appid = %app.appid, "WeChat gave an implausible phone number");
+            return Err(Error::UpstreamFailed);
+        }
+        let outcome = self
+            .store
+            .bind_phone(PhoneWrite {
+                user_id: auth.user_id,
+                appid: auth.appid.clone(),
+                openid: auth.openid.clone(),
+                phone,
+                now: self.now(),
+            })
+            .await?;
+        match outcome {
+            PhoneOutcome::Bound(user) => Ok(PhoneOutput {
+                user,
+                merged_from: None,
+            }),
+            PhoneOutcome::Joined { user, merged_from } => {
+                tracing::info!(user = %user.id, merged_from = %merged_from, "phone number joined an existing account");
+                Ok(PhoneOutput {
+                    user,
+                    merged_from: Some(merged_from),
+                })
+            }
+            PhoneOutcome::Conflict => Err(Error::PhoneConflict),
+        }
+    }
+}
+
+fn plausible(p: &PhoneInfo) -> bool {
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    digits(&p.pure_phone_number, 20)
+        && digits(&p.country_code, 4)
+        && !p.phone_number.is_empty()
+        && p.phone_number.len() <= 24
+}

@@ -1,0 +1,138 @@
+//! Sessions: authenticating a bearer token (with sliding renewal), rotating it, revoking it,
+//! and checking the stored session_key with WeChat.
+
+use crate::clock::UnixMs;
+use crate::ids::{AppId, LoginToken, OpenId, TokenHash, UserId};
+use crate::random::bytes;
+use crate::store::NewSession;
+use crate::wechat::{Endpoint, WeChatError};
+
+use super::{Error, Services};
+
+/// A request's verified session.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The token's hash.
+    pub token_hash: TokenHash,
+    /// The user.
+    pub user_id: UserId,
+    /// The app the session was opened in.
+    pub appid: AppId,
+    /// The user's openid in that app.
+    pub openid: OpenId,
+    /// When the session ends unless used (after this request's renewal).
+    pub expires_at: UnixMs,
+}
+
+/// A new token.
+#[derive(Debug)]
+pub struct TokenOutput {
+    /// The token, shown once.
+    pub token: LoginToken,
+    /// When it ends unless used.
+    pub expires_at: UnixMs,
+}
+
+/// The result of a session check.
+#[derive(Debug)]
+pub struct CheckOutput {
+    /// When the session ends unless used.
+    pub expires_at: UnixMs,
+}
+
+impl Services {
+    /// Verifies a bearer token; renews the session when `renew_interval` has passed.
+    pub async fn authenticate(&self, bearer: Option<&str>) -> Result<Authenticated, Error> {
+        let bearer = bearer.ok_or(Error::LoginRequired(
+            "log in first: send Authorization: Bearer <token>",
+        ))?;
+        let token = LoginToken::parse(bearer).ok_or(Error::LoginRequired(
+            "the login token is malformed: log in again",
+        ))?;
+        let hash = token.hash();
+        let session = self.store.session(&hash).await?.ok_or(Error::LoginRequired(
+            "the login token is unknown: log in again",
+        ))?;
+        let now = self.now();
+        if session.revoked_at.is_some() {
+            return Err(Error::LoginRequired(
+                "the login token was revoked: log in again",
+            ));
+        }
+        if session.expires_at <= now || session.absolute_expires_at <= now {
+            return Err(Error::LoginRequired("the login session expired: log in again"));
+        }
+        let renewed = now
+            .plus(self.sessions.ttl)
+            .min(session.absolute_expires_at);
+        let expires_at = if renewed.0 - session.expires_at.0
+            >= i64::try_from(self.sessions.renew_interval.as_millis()).unwrap_or(i64::MAX)
+        {
+            self.store.renew_session(&hash, renewed).await?;
+            renewed
+        } else {
+            session.expires_at
+        };
+        Ok(Authenticated {
+            token_hash: hash,
+            user_id: session.user_id,
+            appid: session.appid,
+            openid: session.openid,
+            expires_at,
+        })
+    }
+
+    /// Replaces the session's token with a new one; the old one stops working.
+    pub async fn refresh(&self, auth: &Authenticated) -> Result<TokenOutput, Error> {
+        let now = self.now();
+        let token = LoginToken::from_bytes(bytes(self.random.as_ref()));
+        let session = self.store.session(&auth.token_hash).await?;
+        let absolute = session
+            .map(|s| s.absolute_expires_at)
+            .unwrap_or_else(|| now.plus(self.sessions.max_lifetime));
+        let expires_at = now.plus(self.sessions.ttl).min(absolute);
+        let rotated = self
+            .store
+            .rotate_session(
+                &auth.token_hash,
+                NewSession {
+                    token_hash: token.hash(),
+                    expires_at,
+                    absolute_expires_at: absolute,
+                },
+                now,
+            )
+            .await?;
+        if !rotated {
+            return Err(Error::LoginRequired(
+                "the login token was revoked: log in again",
+            ));
+        }
+        Ok(TokenOutput { token, expires_at })
+    }
+
+    /// Revokes the session.
+    pub async fn logout(&self, auth: &Authenticated) -> Result<(), Error> {
+        self.store.revoke_session(&auth.token_hash, self.now()).await?;
+        Ok(())
+    }
+
+    /// Asks WeChat whether the session_key stored for this session is still current.
+    pub async fn check(&self, auth: &Authenticated) -> Result<CheckOutput, Error> {
+        let app = self.app(Some(auth.appid.as_str()))?.clone();
+        let key = self.session_key(&auth.appid, &auth.openid).await?;
+        self.wechat
+            .check_session(&app, &auth.openid, &key)
+            .await
+            .map_err(|e| match e {
+                WeChatError::Api {
+                    errcode: 87009 | 87007,
+                    ..
+                } => Error::SessionKeyStale,
+                e => self.upstream(Endpoint::CheckSession, &app.appid, e),
+            })?;
+        Ok(CheckOutput {
+            expires_at: auth.expires_at,
+        })
+    }
+}

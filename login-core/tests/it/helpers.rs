@@ -1,0 +1,296 @@
+//! One mock and one login-core per test, on random ports, sharing the mock's frozen clock; one
+//! method per client call so tests read like a mini-program's journey.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use login_core::clock::{Clock, UnixMs};
+use login_core::config::{Config, apps_from_mock};
+use login_core::random::SeededRandom;
+use login_core::store::StoreStats;
+use login_core::{Deps, LoginCoreHandle};
+use mock_server::config::AppSpec;
+use mock_server::faults::FaultSpec;
+use mock_server::ids::{AppId, PlatformId};
+use mock_server::{MockHandle, Timestamp};
+use serde_json::{Value, json};
+
+/// 2024-08-22T01:14:57Z.
+pub const START: i64 = 0x66c6_9111;
+
+/// login-core's view of the mock's clock: one clock drives both servers.
+#[derive(Debug)]
+pub struct SharedMockClock(pub mock_server::Clock);
+
+impl Clock for SharedMockClock {
+    fn now(&self) -> UnixMs {
+        UnixMs(self.0.now().millis())
+    }
+}
+
+/// An HTTP answer from login-core.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header").to_owned())
+    }
+
+    /// Asserts the documented error shape, status and code; returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        let v = self.json();
+        let obj = v.as_object().expect("object");
+        assert_eq!(obj.len(), 1, "only `error` at the top: {}", self.text);
+        let err = v["error"].as_object().expect("error object");
+        assert_eq!(err.len(), 2, "error has code and message only: {}", self.text);
+        assert_eq!(v["error"]["code"], code, "code of {}", self.text);
+        let message = v["error"]["message"].as_str().expect("message").to_owned();
+        assert!(!message.is_empty());
+        message
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> Value {
+        assert_eq!(self.status, 200, "expected 200, got {}", self.text);
+        self.json()
+    }
+}
+
+/// How to set a test up.
+pub struct Setup {
+    /// Extra apps created in the mock before login-core starts (login-core serves them all).
+    pub extra_apps: Vec<AppSpec>,
+    /// Bind the mock's default app to this open platform.
+    pub default_platform: Option<&'static str>,
+    /// Changes to login-core's config.
+    pub configure: Box<dyn FnOnce(&mut Config) + Send>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            extra_apps: Vec::new(),
+            default_platform: None,
+            configure: Box::new(|_| {}),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub mock: MockHandle,
+    pub core: LoginCoreHandle,
+    pub http: reqwest::Client,
+    /// The default app.
+    pub appid: AppId,
+    _dir: tempfile::TempDir,
+}
+
+/// Two apps of one open-platform account.
+pub fn sibling_app(appid: &str) -> AppSpec {
+    AppSpec {
+        appid: Some(AppId::new(appid)),
+        secret: None,
+        open_platform: Some(PlatformId::new("platform-1")),
+        name: None,
+        profile_era: None,
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(Setup::default()).await
+    }
+
+    pub async fn with(setup: Setup) -> Self {
+        let mock = mock_server::spawn(mock_server::config::Config {
+            seed: "login-core".into(),
+            clock: mock_server::Clock::manual(Timestamp::from_secs(START)),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..mock_server::config::Config::default()
+        })
+        .await
+        .expect("mock starts");
+        let appid = mock.default_app().appid;
+        if let Some(p) = setup.default_platform {
+            let (status, body) = control(
+                &mock,
+                reqwest::Method::PATCH,
+                &format!("/apps/{appid}"),
+                json!({"open_platform": p}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        for spec in &setup.extra_apps {
+            mock.control().create_app(spec).await.expect("app created");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url: format!("sqlite://{}", dir.path().join("core.db").display()),
+            server_key_file: dir.path().join("server.key"),
+            wechat_base_url: mock.base_url(),
+            apps: apps_from_mock(&mock.base_url(), None)
+                .await
+                .expect("apps from the mock"),
+            ..Config::default()
+        };
+        config.upstream.backoff = Duration::from_millis(1);
+        config.upstream.timeout = Duration::from_secs(2);
+        (setup.configure)(&mut config);
+        let core = login_core::spawn_with(
+            config,
+            Deps {
+                clock: Arc::new(SharedMockClock(mock.clock().clone())),
+                random: Arc::new(SeededRandom::new(7)),
+                wechat: None,
+            },
+        )
+        .await
+        .expect("login-core starts");
+        Self {
+            mock,
+            core,
+            http: reqwest::Client::new(),
+            appid,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.core.base_url())
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        assert!(
+            !text.contains("session_key") && !text.to_lowercase().contains("sessionkey"),
+            "a response mentions a session_key: {text}"
+        );
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    /// `wx.login` in the mini-program: a fresh code for `user` in the default app.
+    pub async fn wx_login(&self, user: &str) -> String {
+        self.wx_login_in(&self.appid.clone(), user).await
+    }
+
+    pub async fn wx_login_in(&self, appid: &AppId, user: &str) -> String {
+        self.mock
+            .control()
+            .wx_login(appid, user)
+            .await
+            .expect("wx.login")
+            .code
+    }
+
+    /// `POST /api/login` with a code.
+    pub async fn login_code(&self, code: &str) -> Resp {
+        self.post("/api/login", None, json!({ "code": code })).await
+    }
+
+    /// A full login of `user` in the default app; returns the token and the answer.
+    pub async fn login(&self, user: &str) -> (String, Value) {
+        let code = self.wx_login(user).await;
+        let body = self.login_code(&code).await.ok();
+        (body["token"].as_str().expect("token").to_owned(), body)
+    }
+
+    pub async fn login_in(&self, appid: &AppId, user: &str) -> (String, Value) {
+        let code = self.wx_login_in(appid, user).await;
+        let body = self
+            .post("/api/login", None, json!({ "code": code, "appid": appid }))
+            .await
+            .ok();
+        (body["token"].as_str().expect("token").to_owned(), body)
+    }
+
+    /// Moves the one clock both servers read.
+    pub fn advance(&self, d: Duration) {
+        self.mock.clock().advance(d);
+    }
+
+    pub async fn fault(&self, spec: Value) {
+        let spec: FaultSpec = serde_json::from_value(spec).expect("fault spec");
+        self.mock.control().add_fault(&spec).await.expect("fault added");
+    }
+
+    /// How many times the mock saw `endpoint`.
+    pub async fn calls(&self, endpoint: &str) -> usize {
+        let page = self
+            .mock
+            .control()
+            .journal(&format!("endpoint={endpoint}"))
+            .await
+            .expect("journal");
+        page.entries.len()
+    }
+
+    pub async fn stats(&self) -> StoreStats {
+        self.core
+            .services()
+            .store()
+            .stats()
+            .await
+            .expect("stats")
+    }
+
+    pub async fn mock_control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let (status, v) = control(&self.mock, method, path, body).await;
+        assert!(status < 300, "mock control {path}: {status} {v}");
+        v
+    }
+}
+
+pub async fn control(
+    mock: &MockHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}/__mock__{path}", mock.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("control request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
