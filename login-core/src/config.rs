@@ -347,6 +347,27 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("login-core.example.toml");
+        let cfg = Config::from_file(&path).expect("example parses");
+        cfg.validate().expect("example is valid");
+        let d = Config::default();
+        assert_eq!(cfg.listen, d.listen);
+        assert_eq!(cfg.database_url, d.database_url);
+        assert_eq!(cfg.sessions.ttl, d.sessions.ttl);
+        assert_eq!(cfg.sessions.max_lifetime, d.sessions.max_lifetime);
+        assert_eq!(cfg.sessions.renew_interval, d.sessions.renew_interval);
+        assert_eq!(cfg.limits.body_bytes, d.limits.body_bytes);
+        assert_eq!(cfg.limits.logins_per_address_per_minute, d.limits.logins_per_address_per_minute);
+        assert_eq!(cfg.limits.attempts_per_code, d.limits.attempts_per_code);
+        assert_eq!(cfg.limits.open_data_max_age, d.limits.open_data_max_age);
+        assert_eq!(cfg.upstream.timeout, d.upstream.timeout);
+        assert_eq!(cfg.upstream.attempts, d.upstream.attempts);
+        assert_eq!(cfg.upstream.backoff, d.upstream.backoff);
+        assert_eq!(cfg.upstream.access_token, d.upstream.access_token);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let e = Config::from_toml("lisen = \"x\"").expect_err("unknown key");
         assert!(e.contains("lisen"), "{e}");

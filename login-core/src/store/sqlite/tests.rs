@@ -696,6 +696,22 @@ async fn bind_for_a_missing_user_or_foreign_identity_is_not_found() {
         Ok(PhoneOutcome::Conflict)
     ));
     assert_eq!(stats(&store).await, before);
+
+    // A user without identities (the API cannot make one) asks to move an identity it lacks.
+    let bare = sqlx::query("INSERT INTO users (created_at, updated_at) VALUES (0, 0)")
+        .execute(&store.writer)
+        .await
+        .expect("insert bare user")
+        .last_insert_rowid();
+    let mut lacking = phone_write(&u, "wxa", "oa", "13800000000");
+    lacking.user_id = UserId(bare);
+    let before = stats(&store).await;
+    assert!(matches!(
+        store.bind_phone(lacking).await,
+        Err(StoreError::NotFound("identity"))
+    ));
+    assert_eq!(stats(&store).await, before);
+    assert_eq!(store.user(u.id).await.expect("u"), Some(u));
 }
 
 #[tokio::test]
