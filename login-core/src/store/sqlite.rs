@@ -21,6 +21,8 @@
 //! database, so the store uses the single writer connection for reads too, and never lets it
 //! close (an in-memory database dies with its last connection).
 
+mod login;
+mod phone;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -29,7 +31,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -41,6 +42,7 @@ use crate::store::{
     LoginOutcome, LoginWrite, NewSession, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store,
     StoreError, StoreStats, UserRecord,
 };
+use login::{insert_session, resolve_login_user};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -133,185 +135,6 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.writer.begin_with(BEGIN_WRITE).await?)
     }
-}
-
-/// Creates a user (with `unionid`, if any) and returns its id.
-async fn insert_user(
-    conn: &mut SqliteConnection,
-    unionid: Option<&str>,
-    now: UnixMs,
-) -> Result<i64, StoreError> {
-    let done = sqlx::query("INSERT INTO users (unionid, created_at, updated_at) VALUES (?, ?, ?)")
-        .bind(unionid)
-        .bind(now.0)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.last_insert_rowid())
-}
-
-/// Creates the identity (appid, openid) of `user_id`.
-async fn insert_identity(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    write: &LoginWrite,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(write.appid.as_str())
-    .bind(write.openid.as_str())
-    .bind(user_id)
-    .bind(write.sealed_session_key.as_slice())
-    .bind(write.now.0)
-    .bind(write.now.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Creates a session row.
-async fn insert_session(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    appid: &str,
-    openid: &str,
-    session: &NewSession,
-    now: UnixMs,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
-         absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(session.token_hash.0.as_slice())
-    .bind(user_id)
-    .bind(appid)
-    .bind(openid)
-    .bind(now.0)
-    .bind(session.expires_at.0)
-    .bind(session.absolute_expires_at.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The user holding `unionid`, if any.
-async fn unionid_holder(
-    conn: &mut SqliteConnection,
-    unionid: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM users WHERE unionid = ?")
-        .bind(unionid)
-        .fetch_optional(&mut *conn)
-        .await?)
-}
-
-/// Resolves (or creates) the user of a login inside the running write transaction;
-/// returns the user id and whether it was created.
-async fn resolve_login_user(
-    conn: &mut SqliteConnection,
-    write: &LoginWrite,
-) -> Result<(i64, bool), StoreError> {
-    let unionid = write.unionid.as_ref().map(|u| u.as_str());
-    let appid = write.appid.as_str();
-
-    let known: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM identities WHERE appid = ? AND openid = ?")
-            .bind(appid)
-            .bind(write.openid.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-
-    if let Some(user_id) = known {
-        sqlx::query(
-            "UPDATE identities SET session_key = ?, updated_at = ? WHERE appid = ? AND openid = ?",
-        )
-        .bind(write.sealed_session_key.as_slice())
-        .bind(write.now.0)
-        .bind(appid)
-        .bind(write.openid.as_str())
-        .execute(&mut *conn)
-        .await?;
-
-        if let Some(unionid) = unionid {
-            let current: Option<Option<String>> =
-                sqlx::query_scalar("SELECT unionid FROM users WHERE id = ?")
-                    .bind(user_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match current {
-                // The foreign key makes this impossible.
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "identity of missing user {user_id}"
-                    )));
-                }
-                Some(Some(current)) if current != unionid => {
-                    tracing::warn!(
-                        user_id,
-                        appid,
-                        "WeChat reported a different unionid for a known identity; keeping the stored one"
-                    );
-                }
-                Some(Some(_)) => {}
-                Some(None) => match unionid_holder(conn, unionid).await? {
-                    Some(other) => {
-                        tracing::warn!(
-                            user_id,
-                            other_user_id = other,
-                            appid,
-                            "unionid learned at login already belongs to another user; not attached"
-                        );
-                    }
-                    None => {
-                        sqlx::query("UPDATE users SET unionid = ?, updated_at = ? WHERE id = ?")
-                            .bind(unionid)
-                            .bind(write.now.0)
-                            .bind(user_id)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                },
-            }
-        }
-        return Ok((user_id, false));
-    }
-
-    if let Some(unionid) = unionid {
-        if let Some(holder) = unionid_holder(conn, unionid).await? {
-            let clash: Option<String> =
-                sqlx::query_scalar("SELECT openid FROM identities WHERE user_id = ? AND appid = ?")
-                    .bind(holder)
-                    .bind(appid)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if clash.is_none() {
-                insert_identity(conn, holder, write).await?;
-                sqlx::query("UPDATE users SET updated_at = ? WHERE id = ?")
-                    .bind(write.now.0)
-                    .bind(holder)
-                    .execute(&mut *conn)
-                    .await?;
-                return Ok((holder, false));
-            }
-            // Same unionid, same app, another openid: WeChat broke its own rule (e.g. after an
-            // account migration). Failing would lock the person out, so give the openid its own
-            // user, without the unionid that is already taken.
-            tracing::warn!(
-                user_id = holder,
-                appid,
-                "unionid holder already has another openid in this app; creating a separate user"
-            );
-            let user_id = insert_user(conn, None, write.now).await?;
-            insert_identity(conn, user_id, write).await?;
-            return Ok((user_id, true));
-        }
-    }
-
-    let user_id = insert_user(conn, unionid, write.now).await?;
-    insert_identity(conn, user_id, write).await?;
-    Ok((user_id, true))
 }
 
 #[async_trait]
@@ -465,118 +288,14 @@ impl Store for SqliteStore {
     ///   deleted → `Joined { user: O, merged_from: U }`. If (appid, openid) is not U's
     ///   identity, `NotFound("identity")` and nothing is written.
     async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError> {
-        let PhoneWrite {
-            user_id: UserId(u),
-            appid,
-            openid,
-            phone,
-            now,
-        } = write;
         let mut tx = self.begin_write().await?;
-
-        let Some((u_unionid, u_profile)) = sqlx::query_as::<_, (Option<String>, Option<String>)>(
-            "SELECT unionid, profile FROM users WHERE id = ?",
-        )
-        .bind(u)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Err(StoreError::NotFound("user"));
-        };
-
-        let owner: Option<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT id, unionid FROM users WHERE country_code = ? AND pure_phone_number = ?",
-        )
-        .bind(&phone.country_code)
-        .bind(&phone.pure_phone_number)
-        .fetch_optional(&mut *tx)
-        .await?;
-
-        let o = match owner {
-            Some((o, _)) if o == u => None,
-            Some((o, o_unionid)) => Some((o, o_unionid)),
-            None => None,
-        };
-        let Some((o, o_unionid)) = o else {
-            // Free, or already U's: (re)write U's number.
-            sqlx::query(
-                "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \
-                 updated_at = ? WHERE id = ?",
-            )
-            .bind(&phone.phone_number)
-            .bind(&phone.pure_phone_number)
-            .bind(&phone.country_code)
-            .bind(now.0)
-            .bind(u)
-            .execute(&mut *tx)
-            .await?;
-            let user = reload_user(&mut tx, u).await?;
+        let outcome = phone::bind_phone(&mut tx, write).await?;
+        if matches!(outcome, PhoneOutcome::Conflict) {
+            tx.rollback().await?;
+        } else {
             tx.commit().await?;
-            return Ok(PhoneOutcome::Bound(user));
-        };
-
-        let owner_in_app: Option<String> =
-            sqlx::query_scalar("SELECT openid FROM identities WHERE user_id = ? AND appid = ?")
-                .bind(o)
-                .bind(appid.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let others_of_u: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM identities WHERE user_id = ? AND NOT (appid = ? AND openid = ?)",
-        )
-        .bind(u)
-        .bind(appid.as_str())
-        .bind(openid.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let unionids_differ = matches!((&u_unionid, &o_unionid), (Some(a), Some(b)) if a != b);
-        if owner_in_app.is_some() || others_of_u > 0 || unionids_differ {
-            // Dropping the transaction rolls back; nothing was written.
-            return Ok(PhoneOutcome::Conflict);
         }
-
-        // Join U into O.
-        let moved = sqlx::query(
-            "UPDATE identities SET user_id = ?, updated_at = ? \
-             WHERE appid = ? AND openid = ? AND user_id = ?",
-        )
-        .bind(o)
-        .bind(now.0)
-        .bind(appid.as_str())
-        .bind(openid.as_str())
-        .bind(u)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            return Err(StoreError::NotFound("identity"));
-        }
-        sqlx::query("UPDATE sessions SET user_id = ? WHERE user_id = ?")
-            .bind(o)
-            .bind(u)
-            .execute(&mut *tx)
-            .await?;
-        // Delete U before O takes its unionid (UNIQUE); U now owns no identity or session.
-        sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(u)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE users SET unionid = coalesce(unionid, ?), profile = coalesce(profile, ?), \
-             phone_number = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(u_unionid)
-        .bind(u_profile)
-        .bind(&phone.phone_number)
-        .bind(now.0)
-        .bind(o)
-        .execute(&mut *tx)
-        .await?;
-        let user = reload_user(&mut tx, o).await?;
-        tx.commit().await?;
-        Ok(PhoneOutcome::Joined {
-            user,
-            merged_from: UserId(u),
-        })
+        Ok(outcome)
     }
 
     /// Deletes sessions revoked before `before` or whose end (the earlier of `expires_at`

@@ -294,3 +294,111 @@ pub async fn control(
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Added for the session, profile, phone and api tests.
+
+impl TestApp {
+    /// Like [`TestApp::send`], without the session_key check: for documents that may name it
+    /// (`/openapi.json` describes where the session_key stays).
+    pub async fn send_unchecked(&self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// Any method, an optional bearer token and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+
+    /// A POST with raw bytes and the given Content-Type (none when `None`).
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = self.http.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    /// A GET with a raw `Authorization` header value.
+    pub async fn get_with_authorization(&self, path: &str, authorization: &str) -> Resp {
+        let req = self
+            .http
+            .get(self.url(path))
+            .header(reqwest::header::AUTHORIZATION, authorization);
+        self.send(req).await
+    }
+
+    /// Stops login-core (gracefully) and starts a new one on the same database file and server
+    /// key file, with the same mock and clock; `configure` changes the new configuration (say,
+    /// another `server_key`). The new core draws other random numbers than the first.
+    pub async fn restart_core(self, configure: impl FnOnce(&mut Config)) -> Self {
+        let TestApp {
+            mock,
+            core,
+            http,
+            appid,
+            _dir,
+        } = self;
+        core.shutdown().await;
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url: format!("sqlite://{}", _dir.path().join("core.db").display()),
+            server_key_file: _dir.path().join("server.key"),
+            wechat_base_url: mock.base_url(),
+            apps: apps_from_mock(&mock.base_url(), None)
+                .await
+                .expect("apps from the mock"),
+            ..Config::default()
+        };
+        config.upstream.backoff = Duration::from_millis(1);
+        config.upstream.timeout = Duration::from_secs(2);
+        configure(&mut config);
+        let core = login_core::spawn_with(
+            config,
+            Deps {
+                clock: Arc::new(SharedMockClock(mock.clock().clone())),
+                random: Arc::new(SeededRandom::new(8)),
+                wechat: None,
+            },
+        )
+        .await
+        .expect("login-core restarts");
+        Self {
+            mock,
+            core,
+            http,
+            appid,
+            _dir,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Phone binding for the SQLite store: bind, or join the session's identity into the
+//! number's owner, inside the caller's write transaction.
+
+use sqlx::SqliteConnection;
+
+use super::rows::reload_user;
+use crate::ids::UserId;
+use crate::store::{PhoneOutcome, PhoneWrite, StoreError};
+
+/// See [`Store::bind_phone`](crate::store::Store::bind_phone) on
+/// [`SqliteStore`](super::SqliteStore): the caller commits, or rolls back on `Conflict` and
+/// on errors.
+pub(super) async fn bind_phone(
+    conn: &mut SqliteConnection,
+    write: PhoneWrite,
+) -> Result<PhoneOutcome, StoreError> {
+    let PhoneWrite {
+        user_id: UserId(u),
+        appid,
+        openid,
+        phone,
+        now,
+    } = write;
+
+    let Some((u_unionid, u_profile)) = sqlx::query_as::<_, (Option<String>, Option<String>)>(
+        "SELECT unionid, profile FROM users WHERE id = ?",
+    )
+    .bind(u)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Err(StoreError::NotFound("user"));
+    };
+
+    let owner: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, unionid FROM users WHERE country_code = ? AND pure_phone_number = ?",
+    )
+    .bind(&phone.country_code)
+    .bind(&phone.pure_phone_number)
+    .fetch_optional(&mut *conn)
+    .await?;
+
+    let o = match owner {
+        Some((o, _)) if o == u => None,
+        Some((o, o_unionid)) => Some((o, o_unionid)),
+        None => None,
+    };
+    let Some((o, o_unionid)) = o else {
+        // Free, or already U's: (re)write U's number.
+        sqlx::query(
+            "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(&phone.phone_number)
+        .bind(&phone.pure_phone_number)
+        .bind(&phone.country_code)
+        .bind(now.0)
+        .bind(u)
+        .execute(&mut *conn)
+        .await?;
+        let user = reload_user(conn, u).await?;
+        return Ok(PhoneOutcome::Bound(user));
+    };
+
+    let owner_in_app: Option<String> =
+        sqlx::query_scalar("SELECT openid FROM identities WHERE user_id = ? AND appid = ?")
+            .bind(o)
+            .bind(appid.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let others_of_u: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identities WHERE user_id = ? AND NOT (appid = ? AND openid = ?)",
+    )
+    .bind(u)
+    .bind(appid.as_str())
+    .bind(openid.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    let unionids_differ = matches!((&u_unionid, &o_unionid), (Some(a), Some(b)) if a != b);
+    if owner_in_app.is_some() || others_of_u > 0 || unionids_differ {
+        // Nothing was written; the caller rolls back anyway.
+        return Ok(PhoneOutcome::Conflict);
+    }
+
+    // Join U into O.
+    let moved = sqlx::query(
+        "UPDATE identities SET user_id = ?, updated_at = ? \
+         WHERE appid = ? AND openid = ? AND user_id = ?",
+    )
+    .bind(o)
+    .bind(now.0)
+    .bind(appid.as_str())
+    .bind(openid.as_str())
+    .bind(u)
+    .execute(&mut *conn)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(StoreError::NotFound("identity"));
+    }
+    sqlx::query("UPDATE sessions SET user_id = ? WHERE user_id = ?")
+        .bind(o)
+        .bind(u)
+        .execute(&mut *conn)
+        .await?;
+    // Delete U before O takes its unionid (UNIQUE); U now owns no identity or session.
+    sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(u)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE users SET unionid = coalesce(unionid, ?), profile = coalesce(profile, ?), \
+         phone_number = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(u_unionid)
+    .bind(u_profile)
+    .bind(&phone.phone_number)
+    .bind(now.0)
+    .bind(o)
+    .execute(&mut *conn)
+    .await?;
+    let user = reload_user(conn, o).await?;
+    Ok(PhoneOutcome::Joined {
+        user,
+        merged_from: UserId(u),
+    })
+}

@@ -1,0 +1,202 @@
+//! Tests of logins: finding, creating and joining users by openid and unionid.
+
+use super::*;
+
+async fn first_and_second_login(store: SqliteStore) {
+    let first = store
+        .record_login(login("wxa", "o1", None, 1, T0))
+        .await
+        .expect("first login");
+    assert!(first.is_new);
+    assert_eq!(first.user.identities, vec![ident("wxa", "o1")]);
+    assert_eq!(first.user.unionid, None);
+    assert_eq!(first.user.created_at, T0);
+
+    let later = UnixMs(T0.0 + 1_000);
+    let mut again = login("wxa", "o1", None, 2, later);
+    again.sealed_session_key = b"newer key".to_vec();
+    let second = store.record_login(again).await.expect("second login");
+    assert!(!second.is_new);
+    assert_eq!(second.user.id, first.user.id);
+    assert_eq!(
+        store
+            .sealed_session_key(&AppId::new("wxa"), &OpenId::new("o1"))
+            .await
+            .expect("key"),
+        Some(b"newer key".to_vec())
+    );
+    assert_eq!(stats(&store).await, (1, 1, 2));
+    let session = store
+        .session(&hash(2))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(session.user_id, first.user.id);
+    assert_eq!(session.created_at, later);
+    assert_eq!(session.revoked_at, None);
+}
+
+#[tokio::test]
+async fn first_login_creates_user_second_finds_it_on_file() {
+    let (store, _dir) = file_store().await;
+    first_and_second_login(store).await;
+}
+
+#[tokio::test]
+async fn first_login_creates_user_second_finds_it_in_memory() {
+    first_and_second_login(memory_store().await).await;
+}
+
+#[tokio::test]
+async fn unionid_from_another_app_joins_the_same_user() {
+    let (store, _dir) = file_store().await;
+    let a = store
+        .record_login(login("wxb", "ob", Some("u1"), 1, T0))
+        .await
+        .expect("login b");
+    let b = store
+        .record_login(login("wxa", "oa", Some("u1"), 2, T0))
+        .await
+        .expect("login a");
+    assert!(a.is_new);
+    assert!(!b.is_new);
+    assert_eq!(a.user.id, b.user.id);
+    // Sorted by appid.
+    assert_eq!(
+        b.user.identities,
+        vec![ident("wxa", "oa"), ident("wxb", "ob")]
+    );
+    assert_eq!(b.user.unionid, Some(UnionId::new("u1")));
+    assert_eq!(stats(&store).await, (1, 2, 2));
+}
+
+#[tokio::test]
+async fn unionid_learned_later_is_attached_unless_taken() {
+    let store = memory_store().await;
+    let first = store
+        .record_login(login("wxa", "o1", None, 1, T0))
+        .await
+        .expect("login");
+    let later = UnixMs(T0.0 + 10);
+    let second = store
+        .record_login(login("wxa", "o1", Some("u1"), 2, later))
+        .await
+        .expect("login with unionid");
+    assert_eq!(second.user.id, first.user.id);
+    assert_eq!(second.user.unionid, Some(UnionId::new("u1")));
+    assert_eq!(second.user.updated_at, later);
+
+    // Another user learns a unionid someone else holds: login goes on, not attached.
+    let other = store
+        .record_login(login("wxa", "o2", None, 3, T0))
+        .await
+        .expect("other");
+    let again = store
+        .record_login(login("wxa", "o2", Some("u1"), 4, later))
+        .await
+        .expect("other with taken unionid");
+    assert_eq!(again.user.id, other.user.id);
+    assert_eq!(again.user.unionid, None);
+    assert_eq!(stats(&store).await, (2, 2, 4));
+}
+
+#[tokio::test]
+async fn unionid_holder_with_another_openid_in_the_app_does_not_fail_login() {
+    let store = memory_store().await;
+    let a = store
+        .record_login(login("wxa", "o1", Some("u1"), 1, T0))
+        .await
+        .expect("login");
+    let b = store
+        .record_login(login("wxa", "o2", Some("u1"), 2, T0))
+        .await
+        .expect("login of the clashing openid");
+    assert!(b.is_new);
+    assert_ne!(a.user.id, b.user.id);
+    assert_eq!(b.user.unionid, None);
+    assert_eq!(stats(&store).await, (2, 2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_logins_of_one_identity_create_one_user() {
+    let (store, _dir) = file_store().await;
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..32u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.record_login(login("wxa", "o1", None, i, T0)).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for task in tasks {
+        let outcome = task.await.expect("task").expect("login");
+        created += usize::from(outcome.is_new);
+        ids.push(outcome.user.id);
+    }
+    assert_eq!(created, 1);
+    assert!(ids.iter().all(|id| *id == ids[0]));
+    assert_eq!(stats(&store).await, (1, 1, 32));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_still_create_one_user() {
+    // Like two processes: each has its own writer; BEGIN IMMEDIATE serializes them.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+    let a = Arc::new(SqliteStore::open(&url).await.expect("open a"));
+    let b = Arc::new(SqliteStore::open(&url).await.expect("open b"));
+    let tasks: Vec<_> = (0..16u8)
+        .map(|i| {
+            let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                store
+                    .record_login(login("wxa", "o1", Some("u1"), i, T0))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += usize::from(task.await.expect("task").expect("login").is_new);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(stats(&a).await, (1, 1, 16));
+    assert_eq!(stats(&b).await, (1, 1, 16));
+}
+
+#[tokio::test]
+async fn user_and_profile() {
+    let store = memory_store().await;
+    let out = store
+        .record_login(login("wxa", "o1", None, 1, T0))
+        .await
+        .expect("login");
+    assert_eq!(out.user.profile, None);
+    let profile = Profile {
+        nick_name: Some("小明".into()),
+        avatar_url: Some("https://x/a.png".into()),
+        gender: Some(1),
+        ..Profile::default()
+    };
+    let now = UnixMs(T0.0 + 7);
+    let user = store
+        .set_profile(out.user.id, profile.clone(), now)
+        .await
+        .expect("set profile");
+    assert_eq!(user.profile, Some(profile.clone()));
+    assert_eq!(user.updated_at, now);
+    assert_eq!(store.user(out.user.id).await.expect("user"), Some(user));
+    assert!(store.user(UserId(999)).await.expect("user").is_none());
+    assert!(matches!(
+        store.set_profile(UserId(999), profile, now).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(
+        store
+            .sealed_session_key(&AppId::new("wxa"), &OpenId::new("nobody"))
+            .await
+            .expect("key")
+            .is_none()
+    );
+}
