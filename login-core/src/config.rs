@@ -148,7 +148,8 @@ pub struct UpstreamConfig {
     /// First backoff after `-1`; doubled on each retry.
     #[serde(with = "humantime_serde")]
     pub backoff: Duration,
-    /// `token` (cgi-bin/token) or `stable_token`.
+    /// `stable_token` (the default: instances sharing an app do not void each other's tokens)
+    /// or `token` (cgi-bin/token, a new token on every fetch).
     pub access_token: TokenMode,
 }
 
@@ -159,7 +160,7 @@ impl Default for UpstreamConfig {
             connect_timeout: Duration::from_secs(2),
             attempts: 3,
             backoff: Duration::from_millis(100),
-            access_token: TokenMode::Plain,
+            access_token: TokenMode::default(),
         }
     }
 }

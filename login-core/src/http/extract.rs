@@ -48,6 +48,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
 /// Parses a JSON body into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // serde reads a struct from an array of its fields too; bodies must be objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(Error::field("body", "must be a JSON object")),
+            Err(e) => Err(Error::InvalidJson(e.to_string())),
+        };
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -182,6 +189,9 @@ mod tests {
         assert_eq!(err(r#"{"code":"a","code":"b"}"#).0, "code");
         assert_eq!(err(r#"{"code":"a","n":-1}"#).0, "n");
         assert_eq!(err("[]").0, "body");
+        assert_eq!(err(r#"["a", 1]"#).0, "body");
+        assert_eq!(err("\"a\"").0, "body");
+        assert_eq!(err("").0, "<json>");
         assert_eq!(err("{").0, "<json>");
         assert_eq!(err(r#"{"code":"a"} x"#).0, "<json>");
         assert_eq!(err("\u{feff}{}").0, "<json>");

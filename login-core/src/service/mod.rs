@@ -99,12 +99,15 @@ impl Services {
             random: parts.random,
             sessions: config.sessions.clone(),
             limits: config.limits.clone(),
-            per_address: RateLimiter::new(
+            per_address: RateLimiter::aligned(
                 config.limits.logins_per_address_per_minute,
                 Duration::from_secs(60),
             ),
             // A code lives five minutes: count its attempts over that span.
-            per_code: RateLimiter::new(config.limits.attempts_per_code, Duration::from_secs(300)),
+            per_code: RateLimiter::from_first_hit(
+                config.limits.attempts_per_code,
+                Duration::from_secs(300),
+            ),
             metrics: parts.metrics,
         })
     }

@@ -17,9 +17,10 @@
 //! queue behind logins. Reads that touch two tables run in a (deferred) transaction to see
 //! one snapshot.
 //!
-//! For `sqlite::memory:` there is no WAL and each connection would otherwise get its own
-//! database, so the store uses the single writer connection for reads too, and never lets it
-//! close (an in-memory database dies with its last connection).
+//! For `sqlite::memory:` there is no WAL, and connections sharing an in-memory database (shared
+//! cache) lock whole tables with SQLITE_LOCKED, which `busy_timeout` does not wait on. So the
+//! store uses the single writer connection for reads too, and never lets it close (an in-memory
+//! database dies with its last connection).
 
 mod login;
 mod phone;

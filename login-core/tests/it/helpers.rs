@@ -151,6 +151,8 @@ impl TestApp {
         };
         config.upstream.backoff = Duration::from_millis(1);
         config.upstream.timeout = Duration::from_secs(2);
+        // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
+        config.upstream.access_token = login_core::wechat::TokenMode::Plain;
         (setup.configure)(&mut config);
         let core = login_core::spawn_with(
             config,
@@ -382,6 +384,8 @@ impl TestApp {
         };
         config.upstream.backoff = Duration::from_millis(1);
         config.upstream.timeout = Duration::from_secs(2);
+        // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
+        config.upstream.access_token = login_core::wechat::TokenMode::Plain;
         configure(&mut config);
         let core = login_core::spawn_with(
             config,
@@ -401,4 +405,93 @@ impl TestApp {
             _dir,
         }
     }
+}
+
+impl TestApp {
+    /// The directory holding login-core's database (`core.db`) and server key (`server.key`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Added for the login, upstream, transport and concurrency tests.
+
+impl TestApp {
+    /// `wx.login` with the mock's facts about the code (openid, unionid, session_key).
+    pub async fn grant_in(&self, appid: &AppId, user: &str) -> mock_server::engine::LoginGrant {
+        self.mock
+            .control()
+            .wx_login(appid, user)
+            .await
+            .expect("wx.login")
+    }
+
+    /// The mock's journal entries matching `query` (`endpoint=token`), oldest first.
+    pub async fn journal_entries(&self, query: &str) -> Vec<mock_server::journal::JournalEntry> {
+        self.mock
+            .control()
+            .journal(query)
+            .await
+            .expect("journal")
+            .entries
+    }
+
+    /// Changes the mock's options (`{"login_quota_per_minute": 2}`).
+    pub async fn set_mock_options(&self, patch: Value) {
+        self.mock
+            .control()
+            .set_options(&patch)
+            .await
+            .expect("mock options changed");
+    }
+
+    /// The value of one series of `/metrics` (`name{labels}` exactly as exposed); 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let resp = self.get("/metrics", None).await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        resp.text
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .map_or(0.0, |v| v.trim().parse().expect("a number"))
+    }
+
+    /// `login_core_upstream_errors_total` for an endpoint and errcode (or transport label).
+    pub async fn upstream_errors(&self, endpoint: &str, errcode: &str) -> f64 {
+        self.metric(&format!(
+            "login_core_upstream_errors_total{{endpoint=\"{endpoint}\",errcode=\"{errcode}\"}}"
+        ))
+        .await
+    }
+
+    /// Asserts that login-core has stored nothing at all.
+    pub async fn assert_nothing_stored(&self) {
+        assert_eq!(
+            self.stats().await,
+            StoreStats::default(),
+            "nothing is written"
+        );
+    }
+
+    /// The bytes of every file of login-core's database (`core.db` and its `-wal`, `-shm`),
+    /// by file name.
+    pub fn database_files(&self) -> Vec<(String, Vec<u8>)> {
+        ["core.db", "core.db-wal", "core.db-shm"]
+            .into_iter()
+            .filter_map(|name| {
+                std::fs::read(self._dir.path().join(name))
+                    .ok()
+                    .map(|bytes| (name.to_owned(), bytes))
+            })
+            .collect()
+    }
+}
+
+/// Seconds from `now_ms` to the next multiple of `period` seconds, as `Retry-After` counts them.
+pub fn seconds_to_next(now_ms: i64, period: i64) -> u64 {
+    let left = period * 1000 - now_ms.rem_euclid(period * 1000);
+    u64::try_from((left + 999) / 1000).expect("positive")
 }

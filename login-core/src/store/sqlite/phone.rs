@@ -40,12 +40,7 @@ pub(super) async fn bind_phone(
     .fetch_optional(&mut *conn)
     .await?;
 
-    let o = match owner {
-        Some((o, _)) if o == u => None,
-        Some((o, o_unionid)) => Some((o, o_unionid)),
-        None => None,
-    };
-    let Some((o, o_unionid)) = o else {
+    let Some((o, o_unionid)) = owner.filter(|(o, _)| *o != u) else {
         // Free, or already U's: (re)write U's number.
         sqlx::query(
             "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \

@@ -161,3 +161,22 @@ async fn purge_deletes_ended_sessions_only() {
     assert!(store.session(&hash(4)).await.expect("read").is_some());
     assert_eq!(stats(&store).await, (1, 1, 1));
 }
+
+#[tokio::test]
+async fn purge_uses_the_indexes() {
+    let (store, _dir) = file_store().await;
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE revoked_at < ?1 \
+         OR min(expires_at, absolute_expires_at) < ?1",
+    )
+    .bind(T0.0)
+    .fetch_all(&store.writer)
+    .await
+    .expect("plan");
+    let plan: Vec<String> = plan.into_iter().map(|(_, _, _, detail)| detail).collect();
+    assert!(plan.iter().any(|d| d.contains("sessions_end")), "{plan:?}");
+    assert!(
+        plan.iter().any(|d| d.contains("sessions_revoked")),
+        "{plan:?}"
+    );
+}

@@ -1,0 +1,692 @@
+//! The HTTP surface as a whole: the OpenAPI document against the router, methods and unknown
+//! paths, malformed bodies, limits, health and metrics endpoints, and response bodies checked
+//! against the documented schemas.
+
+use std::collections::BTreeSet;
+
+use login_core::http::ROUTES;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn openapi(app: &TestApp) -> Value {
+    // The document itself says where the session_key stays: skip `send`'s check.
+    let r = app
+        .send_unchecked(app.http.get(app.url("/openapi.json")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ct = r.header("content-type").expect("content type");
+    assert!(ct.starts_with("application/json"), "{ct}");
+    serde_json::from_str(&r.text).expect("/openapi.json is JSON")
+}
+
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[tokio::test]
+async fn openapi_paths_and_methods_equal_the_routes() {
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+    let version = doc["openapi"].as_str().expect("openapi version");
+    assert!(version.starts_with("3.1."), "{version}");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (key, op) in item.as_object().expect("path item") {
+            if HTTP_METHODS.contains(&key.as_str()) {
+                documented.insert((key.to_uppercase(), path.clone()));
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{key} {path} documents its responses"
+                );
+            }
+        }
+    }
+    let routed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(routed.len(), ROUTES.len(), "ROUTES has no duplicates");
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from the document: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented but not in ROUTES: {unrouted:?}"
+    );
+
+    // Every $ref resolves.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        assert!(resolve(&doc, &r).is_some(), "dangling $ref {r}");
+    }
+}
+
+fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+fn other_methods(method: &str) -> [Method; 2] {
+    if method == "GET" {
+        [Method::POST, Method::DELETE]
+    } else {
+        [Method::GET, Method::PUT]
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_its_method_and_405_for_others() {
+    let app = TestApp::new().await;
+    for (method, path) in ROUTES {
+        let m = Method::from_bytes(method.as_bytes()).expect("method");
+        let body = (*method == "POST").then(|| json!({}));
+        let r = app
+            .send_unchecked({
+                let req = app.http.request(m.clone(), app.url(path));
+                match &body {
+                    Some(b) => req.json(b),
+                    None => req,
+                }
+            })
+            .await;
+        assert!(
+            r.status != 404 && r.status != 405,
+            "{method} {path}: {} {}",
+            r.status,
+            r.text
+        );
+        for other in other_methods(method) {
+            let r = app.request(other.clone(), path, None, None).await;
+            let message = r.assert_error(405, "method_not_allowed");
+            assert!(message.contains(path), "{other} {path}: {message}");
+            let allow = r.header("allow");
+            assert!(
+                allow.as_deref().is_some_and(|a| a.contains(method)),
+                "{other} {path}: a 405 names the allowed methods in Allow (RFC 9110 15.5.6), got {allow:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let app = TestApp::new().await;
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/api"),
+        (Method::GET, "/api/users"),
+        (Method::POST, "/api/login/extra"),
+        (Method::GET, "/api/me/"),
+        (Method::DELETE, "/nothing/here"),
+    ] {
+        let r = app.request(method.clone(), path, None, None).await;
+        let message = r.assert_error(404, "not_found");
+        assert!(message.contains(path), "{method} {path}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let app = TestApp::with(Setup {
+        configure: Box::new(|c| c.limits.body_bytes = 1024),
+        ..Setup::default()
+    })
+    .await;
+    let (token, _) = app.login("alice").await;
+    let big = json!({"code": "a".repeat(2000)}).to_string().into_bytes();
+    assert!(big.len() > 2000);
+    let r = app
+        .post_bytes("/api/login", None, Some("application/json"), big.clone())
+        .await;
+    let message = r.assert_error(413, "payload_too_large");
+    assert!(message.contains("1024"), "{message}");
+    for path in ["/api/me/profile", "/api/me/phone"] {
+        let r = app
+            .post_bytes(path, Some(&token), Some("application/json"), big.clone())
+            .await;
+        r.assert_error(413, "payload_too_large");
+    }
+    // Just under the limit is read (and then judged on its content).
+    let small = json!({"nickName": "a".repeat(900)})
+        .to_string()
+        .into_bytes();
+    assert!(small.len() < 1024);
+    let r = app
+        .post_bytes(
+            "/api/me/profile",
+            Some(&token),
+            Some("application/json"),
+            small,
+        )
+        .await;
+    r.assert_error(400, "invalid_field");
+    app.login("alice").await;
+}
+
+/// A malformed body: where it goes, its bytes, and the error expected (status, code, and the
+/// field the message must name).
+struct Bad {
+    path: &'static str,
+    body: &'static [u8],
+    code: &'static str,
+    field: Option<&'static str>,
+}
+
+const fn bad(path: &'static str, body: &'static [u8], code: &'static str) -> Bad {
+    Bad {
+        path,
+        body,
+        code,
+        field: None,
+    }
+}
+
+const fn bad_field(path: &'static str, body: &'static [u8], field: &'static str) -> Bad {
+    Bad {
+        path,
+        body,
+        code: "invalid_field",
+        field: Some(field),
+    }
+}
+
+const LOGIN: &str = "/api/login";
+const PROFILE: &str = "/api/me/profile";
+const PHONE: &str = "/api/me/phone";
+
+const MALFORMED: &[Bad] = &[
+    bad(LOGIN, b"{", "invalid_json"),
+    bad(LOGIN, b"", "invalid_json"),
+    bad(LOGIN, b"{\"code\":\"\xff\"}", "invalid_json"),
+    bad(LOGIN, b"\xef\xbb\xbf{\"code\":\"abc\"}", "invalid_json"),
+    bad(LOGIN, b"{\"code\":\"abc\"} x", "invalid_json"),
+    bad(LOGIN, b"{\"code\":\"abc\"}{}", "invalid_json"),
+    bad(LOGIN, b"{'code':'abc'}", "invalid_json"),
+    bad_field(LOGIN, b"[]", "body"),
+    bad_field(LOGIN, b"\"code\"", "body"),
+    bad_field(LOGIN, b"null", "body"),
+    bad_field(LOGIN, b"42", "body"),
+    bad_field(LOGIN, b"{\"code\":\"a\",\"code\":\"b\"}", "code"),
+    bad_field(LOGIN, b"{}", "code"),
+    bad_field(LOGIN, b"{\"code\":5}", "code"),
+    bad_field(LOGIN, b"{\"code\":\"a\",\"extra\":1}", "extra"),
+    bad_field(
+        PROFILE,
+        b"{\"nickName\":\"a\",\"nickName\":\"b\"}",
+        "nickName",
+    ),
+    bad(PROFILE, b"{\"nickName\":\"\xc3\x28\"}", "invalid_json"),
+    bad_field(PROFILE, b"[]", "body"),
+    bad(PHONE, b"{\"code\":\"a\"", "invalid_json"),
+    bad_field(PHONE, b"{\"code\":\"a\",\"code\":\"b\"}", "code"),
+    bad_field(PHONE, b"{\"code\":null,\"code\":\"b\"}", "code"),
+];
+
+#[tokio::test]
+async fn malformed_bodies_get_their_own_codes_and_the_server_stays_up() {
+    let app = TestApp::new().await;
+    let (token, _) = app.login("alice").await;
+    let stats = app.stats().await;
+    let json = Some("application/json");
+    for case in MALFORMED {
+        let shown = String::from_utf8_lossy(case.body).into_owned();
+        let r = app
+            .post_bytes(case.path, Some(&token), json, case.body.to_vec())
+            .await;
+        let message = r.assert_error(400, case.code);
+        if let Some(f) = case.field {
+            assert!(
+                message.starts_with(&format!("field `{f}`")),
+                "{} {shown:?}: names {f}: {message}",
+                case.path
+            );
+        }
+    }
+    // Not JSON at all.
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let r = app
+            .post_bytes(LOGIN, None, ct, b"{\"code\":\"abc\"}".to_vec())
+            .await;
+        r.assert_error(415, "unsupported_media_type");
+    }
+    // A charset parameter is fine.
+    let r = app
+        .post_bytes(
+            LOGIN,
+            None,
+            Some("application/json; charset=utf-8"),
+            b"{\"code\":\"bogus\"}".to_vec(),
+        )
+        .await;
+    r.assert_error(400, "code_invalid");
+    assert_eq!(app.stats().await, stats, "nothing was written");
+    assert_eq!(
+        app.calls("jscode2session").await,
+        2,
+        "the first login and `bogus`"
+    );
+    assert_eq!(app.calls("getuserphonenumber").await, 0);
+    // Still up: a whole login works.
+    let (again, _) = app.login("alice").await;
+    app.get("/api/me", Some(&again)).await.ok();
+    app.get("/healthz", None).await.ok();
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::new().await;
+    assert_eq!(
+        app.get("/healthz", None).await.ok(),
+        json!({"status": "ok"})
+    );
+    assert_eq!(
+        app.get("/readyz", None).await.ok(),
+        json!({"status": "ready"})
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_logins_and_requests() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ct = r.header("content-type").expect("content type");
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert!(
+        lines.contains(&"login_core_logins_total{result=\"new\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        lines.contains(
+            &"login_core_http_requests_total{route=\"/api/login\",method=\"POST\",status=\"200\"} 1"
+        ),
+        "{}",
+        r.text
+    );
+    assert_eq!(lines.last(), Some(&"# EOF"));
+
+    // A returning login and a refused one are counted by result.
+    app.login("alice").await;
+    app.post("/api/login", None, json!({"code": "bogus"})).await;
+    let text = app.get("/metrics", None).await.text;
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.contains(&"login_core_logins_total{result=\"new\"} 1"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"login_core_logins_total{result=\"returning\"} 1"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"login_core_logins_total{result=\"code_invalid\"} 1"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"login_core_http_requests_total{route=\"/api/login\",method=\"POST\",status=\"400\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("session_key"));
+}
+
+/// Problems with `value` against `schema` (a small subset of JSON Schema: `$ref`, `oneOf`,
+/// `type`, `const`, object `properties`/`required`/`additionalProperties: false`, `items`).
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let target = resolve(doc, r).unwrap_or_else(|| panic!("dangling {r}"));
+        return check(doc, target, value, at, out);
+    }
+    if let Some(alts) = schema["oneOf"].as_array() {
+        let fits = alts
+            .iter()
+            .filter(|s| {
+                let mut errs = Vec::new();
+                check(doc, s, value, at, &mut errs);
+                errs.is_empty()
+            })
+            .count();
+        if fits != 1 {
+            out.push(format!("{at}: {fits} oneOf alternatives match {value}"));
+        }
+        return;
+    }
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            out.push(format!("{at}: {value} is not {c}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let is = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|t| is(t)) {
+        out.push(format!("{at}: {value} is not {types:?}"));
+        return;
+    }
+    if let (Some(obj), Some(props)) = (value.as_object(), schema["properties"].as_object()) {
+        for req in schema["required"].as_array().into_iter().flatten() {
+            let key = req.as_str().expect("required names");
+            if !obj.contains_key(key) {
+                out.push(format!("{at}: required `{key}` missing"));
+            }
+        }
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(s) => check(doc, s, v, &format!("{at}.{k}"), out),
+                None if schema["additionalProperties"] == false => {
+                    out.push(format!("{at}: `{k}` is not a documented property"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            check(doc, items, v, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+/// Asserts `r` matches the schema documented for `method path` and its status.
+#[track_caller]
+fn assert_documented(doc: &Value, method: &str, path: &str, r: &Resp) {
+    let response = &doc["paths"][path][method]["responses"][r.status.to_string()];
+    assert!(
+        response.is_object(),
+        "{method} {path}: status {} is not documented",
+        r.status
+    );
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} {}: no JSON schema",
+        r.status
+    );
+    let mut problems = Vec::new();
+    check(doc, schema, &r.json(), "$", &mut problems);
+    assert!(
+        problems.is_empty(),
+        "{method} {path} {}: {problems:#?}\n{}",
+        r.status,
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn the_schema_checker_catches_mistakes() {
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+    let user = json!({"$ref": "#/components/schemas/User"});
+    let good = json!({"id": 1, "phone_bound": false, "phone": null, "profile": null, "apps": []});
+    let mut problems = Vec::new();
+    check(&doc, &user, &good, "$", &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    for bad in [
+        json!({"id": 1, "phone_bound": false, "phone": null, "profile": null}),
+        json!({"id": 1, "phone_bound": false, "phone": null, "profile": null, "apps": [], "x": 1}),
+        json!({"id": "1", "phone_bound": false, "phone": null, "profile": null, "apps": []}),
+        json!({"id": 1, "phone_bound": false, "phone": {"countryCode": 86}, "profile": null, "apps": []}),
+        json!({"id": 1, "phone_bound": false, "phone": null, "profile": {"nick": "a"}, "apps": [1]}),
+    ] {
+        let mut problems = Vec::new();
+        check(&doc, &user, &bad, "$", &mut problems);
+        assert!(!problems.is_empty(), "{bad} should not conform");
+    }
+}
+
+#[tokio::test]
+async fn responses_match_the_documented_schemas() {
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+
+    let code = app.wx_login("alice").await;
+    let r = app.login_code(&code).await;
+    assert_documented(&doc, "post", "/api/login", &r);
+    let token = r.json()["token"].as_str().expect("token").to_owned();
+
+    let r = app.get("/api/me", Some(&token)).await;
+    assert_documented(&doc, "get", "/api/me", &r);
+    let r = app.get("/api/session/check", Some(&token)).await;
+    assert_documented(&doc, "get", "/api/session/check", &r);
+
+    // A full profile (every field) and a plain one.
+    let g = app
+        .mock
+        .control()
+        .wx_user_info(
+            &app.appid,
+            "alice",
+            mock_server::opendata::UserInfoApi::GetUserInfo,
+            Some(mock_server::opendata::RuleEra::Legacy),
+            None,
+        )
+        .await
+        .expect("user info");
+    let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv, "rawData": g.raw_data, "signature": g.signature});
+    let r = app.post("/api/me/profile", Some(&token), body).await;
+    assert_documented(&doc, "post", "/api/me/profile", &r);
+    let r = app
+        .post("/api/me/profile", Some(&token), json!({"nickName": "小明"}))
+        .await;
+    assert_documented(&doc, "post", "/api/me/profile", &r);
+
+    let grant = app
+        .mock
+        .control()
+        .wx_phone_code(&app.appid, "alice")
+        .await
+        .expect("phone code");
+    let r = app
+        .post("/api/me/phone", Some(&token), json!({"code": grant.code}))
+        .await;
+    assert_documented(&doc, "post", "/api/me/phone", &r);
+    let r = app.get("/api/me", Some(&token)).await;
+    assert_documented(&doc, "get", "/api/me", &r);
+
+    let r = app
+        .post("/api/session/refresh", Some(&token), json!({}))
+        .await;
+    assert_documented(&doc, "post", "/api/session/refresh", &r);
+    let fresh = r.json()["token"].as_str().expect("token").to_owned();
+
+    // Errors are documented too.
+    let r = app.get("/api/me", Some(&token)).await;
+    assert_documented(&doc, "get", "/api/me", &r);
+    let r = app.post("/api/login", None, json!({"code": "bogus"})).await;
+    assert_documented(&doc, "post", "/api/login", &r);
+    let r = app
+        .post("/api/me/phone", Some(&fresh), json!({"code": grant.code}))
+        .await;
+    assert_documented(&doc, "post", "/api/me/phone", &r);
+    let r = app
+        .post("/api/me/profile", Some(&fresh), json!({"nickName": ""}))
+        .await;
+    assert_documented(&doc, "post", "/api/me/profile", &r);
+    let r = app.post("/api/logout", Some(&fresh), json!({})).await;
+    assert_eq!(r.status, 204);
+    assert!(doc["paths"]["/api/logout"]["post"]["responses"]["204"].is_object());
+    let r = app.post("/api/logout", Some(&fresh), json!({})).await;
+    assert_documented(&doc, "post", "/api/logout", &r);
+    let r = app.get("/healthz", None).await;
+    assert_documented(&doc, "get", "/healthz", &r);
+    let r = app.get("/readyz", None).await;
+    assert_documented(&doc, "get", "/readyz", &r);
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_a_body_even_when_its_items_fit_the_fields() {
+    let app = TestApp::new().await;
+    let code = app.wx_login("alice").await;
+    // serde's derived Deserialize takes a sequence for a struct (fields by position), so this
+    // would be read as {"code": code}. The API documents (and says) "the body must be a JSON
+    // object".
+    let body = serde_json::to_vec(&json!([code])).expect("json");
+    let r = app
+        .post_bytes("/api/login", None, Some("application/json"), body)
+        .await;
+    let message = r.assert_error(400, "invalid_field");
+    assert!(message.starts_with("field `body`"), "{message}");
+    assert_eq!(app.calls("jscode2session").await, 0, "WeChat was not asked");
+    assert_eq!(app.stats().await.users, 0);
+    // The code is still good for a proper request.
+    let token = app.login_code(&code).await.ok()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    // The same on the other endpoints: a phone code and a nickname by position, and an
+    // object inside an array.
+    for (path, body) in [
+        (PHONE, json!(["0123456789abcdef", null, null])),
+        (LOGIN, json!([{"code": "abc"}])),
+        (PROFILE, json!([null, null, null, null, "小明", null])),
+    ] {
+        let r = app
+            .post_bytes(
+                path,
+                Some(&token),
+                Some("application/json"),
+                serde_json::to_vec(&body).expect("json"),
+            )
+            .await;
+        let message = r.assert_error(400, "invalid_field");
+        assert!(
+            message.starts_with("field `body`"),
+            "{path} {body}: {message}"
+        );
+    }
+    assert_eq!(app.calls("getuserphonenumber").await, 0);
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.ok()["profile"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413_too() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::with(Setup {
+        configure: Box::new(|c| c.limits.body_bytes = 1024),
+        ..Setup::default()
+    })
+    .await;
+    // No Content-Length: the limit must hold while reading, not only by the header.
+    let body = json!({"code": "a".repeat(2000)}).to_string();
+    let mut req = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.core.addr()
+    )
+    .into_bytes();
+    for chunk in body.as_bytes().chunks(500) {
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(chunk);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let mut conn = tokio::net::TcpStream::connect(app.core.addr())
+        .await
+        .expect("connects");
+    conn.write_all(&req).await.expect("sent");
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.expect("answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"payload_too_large\""),
+        "{answer}"
+    );
+    assert_eq!(app.calls("jscode2session").await, 0);
+    app.login("alice").await;
+}
+
+#[tokio::test]
+async fn internal_errors_of_the_profile_endpoint_are_documented() {
+    // With another server key the stored session_key cannot be opened: every endpoint that
+    // needs it answers 500 `internal` (see server.rs: "without it stored session keys cannot
+    // be read"). That status must be in the document like any other.
+    let app = TestApp::new().await;
+    let doc = openapi(&app).await;
+    let (token, _) = app.login("alice").await;
+    let g = app
+        .mock
+        .control()
+        .wx_user_info(
+            &app.appid,
+            "alice",
+            mock_server::opendata::UserInfoApi::GetUserProfile,
+            Some(mock_server::opendata::RuleEra::Legacy),
+            None,
+        )
+        .await
+        .expect("user info");
+    let phone = app
+        .mock
+        .control()
+        .wx_phone_number(&app.appid, "alice", None)
+        .await
+        .expect("phone");
+    let other = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32]);
+    let app = app
+        .restart_core(move |c| {
+            c.server_key = Some(login_core::config::ServerKeyText(other));
+        })
+        .await;
+    let r = app
+        .post(
+            "/api/me/phone",
+            Some(&token),
+            json!({"encryptedData": phone.encrypted_data, "iv": phone.iv}),
+        )
+        .await;
+    r.assert_error(500, "internal");
+    assert_documented(&doc, "post", "/api/me/phone", &r);
+    let r = app
+        .post(
+            "/api/me/profile",
+            Some(&token),
+            json!({"encryptedData": g.encrypted_data, "iv": g.iv}),
+        )
+        .await;
+    r.assert_error(500, "internal");
+    assert_documented(&doc, "post", "/api/me/profile", &r);
+}
