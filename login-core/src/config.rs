@@ -278,7 +278,8 @@ pub async fn apps_from_mock(
         url: url.to_owned(),
         message,
     };
-    let mut req = reqwest::Client::new().get(format!("{}/__mock__/state", url.trim_end_matches('/')));
+    let mut req =
+        reqwest::Client::new().get(format!("{}/__mock__/state", url.trim_end_matches('/')));
     if let Some(t) = control_token {
         req = req.bearer_auth(t);
     }
@@ -359,7 +360,10 @@ mod tests {
         assert_eq!(cfg.sessions.max_lifetime, d.sessions.max_lifetime);
         assert_eq!(cfg.sessions.renew_interval, d.sessions.renew_interval);
         assert_eq!(cfg.limits.body_bytes, d.limits.body_bytes);
-        assert_eq!(cfg.limits.logins_per_address_per_minute, d.limits.logins_per_address_per_minute);
+        assert_eq!(
+            cfg.limits.logins_per_address_per_minute,
+            d.limits.logins_per_address_per_minute
+        );
         assert_eq!(cfg.limits.attempts_per_code, d.limits.attempts_per_code);
         assert_eq!(cfg.limits.open_data_max_age, d.limits.open_data_max_age);
         assert_eq!(cfg.upstream.timeout, d.upstream.timeout);
@@ -380,7 +384,13 @@ mod tests {
             "[[apps]]\nappid = \"wx1\"\nsecret = \"a\"\n[[apps]]\nappid = \"wx1\"\nsecret = \"b\"",
         )
         .expect("parses");
-        assert!(twice.validate().expect_err("dup").to_string().contains("twice"));
+        assert!(
+            twice
+                .validate()
+                .expect_err("dup")
+                .to_string()
+                .contains("twice")
+        );
         twice.apps.pop();
         twice.sessions.ttl = Duration::ZERO;
         assert!(twice.validate().is_err());

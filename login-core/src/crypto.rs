@@ -199,7 +199,10 @@ mod tests {
             "75e81ceda165f4ffa64f4068af58c64b8f54b88c"
         );
         assert_eq!(
-            login_signature(&SessionKey::new("o0q0otL8aEzpcZL/FT9WsQ=="), br#"{"foo":"bar"}"#),
+            login_signature(
+                &SessionKey::new("o0q0otL8aEzpcZL/FT9WsQ=="),
+                br#"{"foo":"bar"}"#
+            ),
             "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"
         );
         assert_eq!(
@@ -219,7 +222,10 @@ mod tests {
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
         assert_eq!(key.open(b"wx1/o1", &sealed).expect("opens"), b"secret");
         assert_eq!(key.open(b"wx1/o2", &sealed), Err(SealError));
-        assert_eq!(SealKey::new([8; 32]).open(b"wx1/o1", &sealed), Err(SealError));
+        assert_eq!(
+            SealKey::new([8; 32]).open(b"wx1/o1", &sealed),
+            Err(SealError)
+        );
         let mut flipped = sealed.clone();
         if let Some(b) = flipped.last_mut() {
             *b ^= 1;

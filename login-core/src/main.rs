@@ -39,7 +39,12 @@ struct Args {
     #[arg(long, env = "LOGIN_CORE_APPID", requires = "secret")]
     appid: Option<String>,
     /// The AppSecret of --appid.
-    #[arg(long, env = "LOGIN_CORE_SECRET", requires = "appid", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LOGIN_CORE_SECRET",
+        requires = "appid",
+        hide_env_values = true
+    )]
     secret: Option<String>,
     /// The open-platform account of --appid, if bound.
     #[arg(long, env = "LOGIN_CORE_OPEN_PLATFORM", requires = "appid")]

@@ -196,14 +196,20 @@ mod tests {
         );
         m.request("/api/login", "POST", 200, Duration::from_millis(4));
         let text = m.encode();
-        assert!(text.contains("login_core_logins_total{result=\"new\"} 2"), "{text}");
+        assert!(
+            text.contains("login_core_logins_total{result=\"new\"} 2"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "login_core_upstream_errors_total{endpoint=\"jscode2session\",errcode=\"40029\"} 1"
             ),
             "{text}"
         );
-        assert!(text.contains("login_core_http_request_duration_seconds_count{route=\"/api/login\"} 1"), "{text}");
+        assert!(
+            text.contains("login_core_http_request_duration_seconds_count{route=\"/api/login\"} 1"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -129,8 +129,9 @@ fn server_key(config: &Config, deps: &Deps) -> Result<SealKey, StartError> {
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let key: [u8; 32] = bytes(deps.random.as_ref());
-            write_key_file(path, &STANDARD.encode(key))
-                .map_err(|e| StartError::ServerKey(format!("cannot create {}: {e}", path.display())))?;
+            write_key_file(path, &STANDARD.encode(key)).map_err(|e| {
+                StartError::ServerKey(format!("cannot create {}: {e}", path.display()))
+            })?;
             tracing::warn!(
                 path = %path.display(),
                 "created a new server key; keep it with the database (or set LOGIN_CORE_SERVER_KEY): without it stored session keys cannot be read"

@@ -71,8 +71,9 @@ impl IntoResponse for Error {
         let mut resp = (status, Json(body)).into_response();
         let headers = resp.headers_mut();
         let retry_after = match &self {
-            Error::RateLimited { retry_after, .. }
-            | Error::UpstreamRateLimited { retry_after } => Some(*retry_after),
+            Error::RateLimited { retry_after, .. } | Error::UpstreamRateLimited { retry_after } => {
+                Some(*retry_after)
+            }
             Error::UpstreamBusy => Some(1),
             _ => None,
         };

@@ -78,11 +78,7 @@ fn strip_position(msg: &str) -> String {
 
 /// Builds a field error from serde's message: `missing field `x``, `unknown field `x``, ...
 fn field_error(path: &str, msg: &str) -> Error {
-    let quoted = msg
-        .split('`')
-        .nth(1)
-        .map(str::to_owned)
-        .unwrap_or_default();
+    let quoted = msg.split('`').nth(1).map(str::to_owned).unwrap_or_default();
     let join = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_owned()
@@ -96,8 +92,14 @@ fn field_error(path: &str, msg: &str) -> Error {
     if msg.starts_with("missing field") {
         Error::field(join(&quoted), "is required")
     } else if msg.starts_with("unknown field") {
-        let expected = msg.split_once(", expected").map(|(_, e)| e.trim()).unwrap_or("");
-        Error::field(join(&quoted), format!("is not accepted (expected {expected})"))
+        let expected = msg
+            .split_once(", expected")
+            .map(|(_, e)| e.trim())
+            .unwrap_or("");
+        Error::field(
+            join(&quoted),
+            format!("is not accepted (expected {expected})"),
+        )
     } else if msg.starts_with("duplicate field") {
         Error::field(join(&quoted), "is given more than once")
     } else if path == "." || path.is_empty() {
@@ -200,6 +202,9 @@ mod tests {
             Err(Error::InvalidJson(m)) => ("", m),
             other => panic!("unexpected {other:?}"),
         };
-        assert!(invalid_utf8.contains("UTF-8") || invalid_utf8.contains("unicode"), "{invalid_utf8}");
+        assert!(
+            invalid_utf8.contains("UTF-8") || invalid_utf8.contains("unicode"),
+            "{invalid_utf8}"
+        );
     }
 }

@@ -45,7 +45,10 @@ pub async fn refresh(State(s): State<AppState>, Session(auth): Session) -> Res<T
     )))
 }
 
-pub async fn logout(State(s): State<AppState>, Session(auth): Session) -> Result<StatusCode, Error> {
+pub async fn logout(
+    State(s): State<AppState>,
+    Session(auth): Session,
+) -> Result<StatusCode, Error> {
     s.services.logout(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,11 +167,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        super::OPENAPI,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], super::OPENAPI).into_response()
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> Error {

@@ -87,7 +87,9 @@ pub enum Error {
     #[error("the WeChat session has expired: call wx.login and log in again")]
     SessionKeyStale,
     /// `signature` does not match `rawData` under this session's key.
-    #[error("signature does not match rawData for this session: the data was altered or the session is stale")]
+    #[error(
+        "signature does not match rawData for this session: the data was altered or the session is stale"
+    )]
     SignatureMismatch,
     /// The encrypted data could not be used.
     #[error("encryptedData: {0}")]

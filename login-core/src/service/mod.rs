@@ -162,11 +162,13 @@ impl Services {
 
     /// The clear session_key of an identity.
     async fn session_key(&self, appid: &AppId, openid: &OpenId) -> Result<SessionKey, Error> {
-        let sealed = self
-            .store
-            .sealed_session_key(appid, openid)
-            .await?
-            .ok_or(Error::LoginRequired("the session's WeChat identity no longer exists"))?;
+        let sealed =
+            self.store
+                .sealed_session_key(appid, openid)
+                .await?
+                .ok_or(Error::LoginRequired(
+                    "the session's WeChat identity no longer exists",
+                ))?;
         let clear = self
             .seal
             .open(&Self::seal_aad(appid, openid), &sealed)

@@ -26,7 +26,9 @@ impl Services {
             return Err(Error::OpenDataShape(what));
         };
         let watermark = data.get("watermark").and_then(Value::as_object);
-        let appid = watermark.and_then(|w| w.get("appid")).and_then(Value::as_str);
+        let appid = watermark
+            .and_then(|w| w.get("appid"))
+            .and_then(Value::as_str);
         let timestamp = watermark
             .and_then(|w| w.get("timestamp"))
             .and_then(Value::as_i64);

@@ -52,7 +52,9 @@ impl Services {
         self.store
             .user(auth.user_id)
             .await?
-            .ok_or(Error::LoginRequired("the account no longer exists: log in again"))
+            .ok_or(Error::LoginRequired(
+                "the account no longer exists: log in again",
+            ))
     }
 
     /// Updates the profile.
@@ -141,7 +143,10 @@ fn check_nickname(n: &str) -> Result<String, Error> {
         ));
     }
     if n.chars().any(char::is_control) {
-        return Err(Error::field("nickName", "must not contain control characters"));
+        return Err(Error::field(
+            "nickName",
+            "must not contain control characters",
+        ));
     }
     Ok(n.to_owned())
 }

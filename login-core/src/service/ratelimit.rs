@@ -40,9 +40,7 @@ impl RateLimiter {
         Self {
             limit,
             aligned,
-            window_ms: i64::try_from(window.as_millis())
-                .unwrap_or(i64::MAX)
-                .max(1),
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1),
             windows: Mutex::new(Windows {
                 map: HashMap::new(),
                 sweep_at: 1024,

@@ -50,9 +50,13 @@ impl Services {
             "the login token is malformed: log in again",
         ))?;
         let hash = token.hash();
-        let session = self.store.session(&hash).await?.ok_or(Error::LoginRequired(
-            "the login token is unknown: log in again",
-        ))?;
+        let session = self
+            .store
+            .session(&hash)
+            .await?
+            .ok_or(Error::LoginRequired(
+                "the login token is unknown: log in again",
+            ))?;
         let now = self.now();
         if session.revoked_at.is_some() {
             return Err(Error::LoginRequired(
@@ -60,11 +64,11 @@ impl Services {
             ));
         }
         if session.expires_at <= now || session.absolute_expires_at <= now {
-            return Err(Error::LoginRequired("the login session expired: log in again"));
+            return Err(Error::LoginRequired(
+                "the login session expired: log in again",
+            ));
         }
-        let renewed = now
-            .plus(self.sessions.ttl)
-            .min(session.absolute_expires_at);
+        let renewed = now.plus(self.sessions.ttl).min(session.absolute_expires_at);
         let expires_at = if renewed.0 - session.expires_at.0
             >= i64::try_from(self.sessions.renew_interval.as_millis()).unwrap_or(i64::MAX)
         {
@@ -113,7 +117,9 @@ impl Services {
 
     /// Revokes the session.
     pub async fn logout(&self, auth: &Authenticated) -> Result<(), Error> {
-        self.store.revoke_session(&auth.token_hash, self.now()).await?;
+        self.store
+            .revoke_session(&auth.token_hash, self.now())
+            .await?;
         Ok(())
     }
 

@@ -180,11 +180,7 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Extends an active session's `expires_at` (sliding renewal).
-    async fn renew_session(
-        &self,
-        hash: &TokenHash,
-        expires_at: UnixMs,
-    ) -> Result<(), StoreError>;
+    async fn renew_session(&self, hash: &TokenHash, expires_at: UnixMs) -> Result<(), StoreError>;
 
     /// Revokes `old` and creates `new` for the same identity, atomically; `false` if `old` was
     /// not active at `now` (then nothing is written).

@@ -56,7 +56,12 @@ impl Resp {
         let obj = v.as_object().expect("object");
         assert_eq!(obj.len(), 1, "only `error` at the top: {}", self.text);
         let err = v["error"].as_object().expect("error object");
-        assert_eq!(err.len(), 2, "error has code and message only: {}", self.text);
+        assert_eq!(
+            err.len(),
+            2,
+            "error has code and message only: {}",
+            self.text
+        );
         assert_eq!(v["error"]["code"], code, "code of {}", self.text);
         let message = v["error"]["message"].as_str().expect("message").to_owned();
         assert!(!message.is_empty());
@@ -139,31 +144,7 @@ impl TestApp {
             mock.control().create_app(spec).await.expect("app created");
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: format!("sqlite://{}", dir.path().join("core.db").display()),
-            server_key_file: dir.path().join("server.key"),
-            wechat_base_url: mock.base_url(),
-            apps: apps_from_mock(&mock.base_url(), None)
-                .await
-                .expect("apps from the mock"),
-            ..Config::default()
-        };
-        config.upstream.backoff = Duration::from_millis(1);
-        config.upstream.timeout = Duration::from_secs(2);
-        // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
-        config.upstream.access_token = login_core::wechat::TokenMode::Plain;
-        (setup.configure)(&mut config);
-        let core = login_core::spawn_with(
-            config,
-            Deps {
-                clock: Arc::new(SharedMockClock(mock.clock().clone())),
-                random: Arc::new(SeededRandom::new(7)),
-                wechat: None,
-            },
-        )
-        .await
-        .expect("login-core starts");
+        let core = start_core(&mock, dir.path(), 7, setup.configure).await;
         Self {
             mock,
             core,
@@ -251,7 +232,11 @@ impl TestApp {
 
     pub async fn fault(&self, spec: Value) {
         let spec: FaultSpec = serde_json::from_value(spec).expect("fault spec");
-        self.mock.control().add_fault(&spec).await.expect("fault added");
+        self.mock
+            .control()
+            .add_fault(&spec)
+            .await
+            .expect("fault added");
     }
 
     /// How many times the mock saw `endpoint`.
@@ -266,12 +251,7 @@ impl TestApp {
     }
 
     pub async fn stats(&self) -> StoreStats {
-        self.core
-            .services()
-            .store()
-            .stats()
-            .await
-            .expect("stats")
+        self.core.services().store().stats().await.expect("stats")
     }
 
     pub async fn mock_control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -279,6 +259,41 @@ impl TestApp {
         assert!(status < 300, "mock control {path}: {status} {v}");
         v
     }
+}
+
+/// Starts a login-core on `dir/core.db` and `dir/server.key`, serving the mock's apps, on the
+/// mock's clock, with random numbers seeded by `seed`.
+async fn start_core(
+    mock: &MockHandle,
+    dir: &std::path::Path,
+    seed: u64,
+    configure: impl FnOnce(&mut Config),
+) -> LoginCoreHandle {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url: format!("sqlite://{}", dir.join("core.db").display()),
+        server_key_file: dir.join("server.key"),
+        wechat_base_url: mock.base_url(),
+        apps: apps_from_mock(&mock.base_url(), None)
+            .await
+            .expect("apps from the mock"),
+        ..Config::default()
+    };
+    config.upstream.backoff = Duration::from_millis(1);
+    config.upstream.timeout = Duration::from_secs(2);
+    // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
+    config.upstream.access_token = login_core::wechat::TokenMode::Plain;
+    configure(&mut config);
+    login_core::spawn_with(
+        config,
+        Deps {
+            clock: Arc::new(SharedMockClock(mock.clock().clone())),
+            random: Arc::new(SeededRandom::new(seed)),
+            wechat: None,
+        },
+    )
+    .await
+    .expect("login-core starts")
 }
 
 pub async fn control(
@@ -372,31 +387,7 @@ impl TestApp {
             _dir,
         } = self;
         core.shutdown().await;
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: format!("sqlite://{}", _dir.path().join("core.db").display()),
-            server_key_file: _dir.path().join("server.key"),
-            wechat_base_url: mock.base_url(),
-            apps: apps_from_mock(&mock.base_url(), None)
-                .await
-                .expect("apps from the mock"),
-            ..Config::default()
-        };
-        config.upstream.backoff = Duration::from_millis(1);
-        config.upstream.timeout = Duration::from_secs(2);
-        // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
-        config.upstream.access_token = login_core::wechat::TokenMode::Plain;
-        configure(&mut config);
-        let core = login_core::spawn_with(
-            config,
-            Deps {
-                clock: Arc::new(SharedMockClock(mock.clock().clone())),
-                random: Arc::new(SeededRandom::new(8)),
-                wechat: None,
-            },
-        )
-        .await
-        .expect("login-core restarts");
+        let core = start_core(&mock, _dir.path(), 8, configure).await;
         Self {
             mock,
             core,

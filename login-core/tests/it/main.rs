@@ -4,6 +4,7 @@
 mod api;
 mod concurrency;
 mod helpers;
+mod lifecycle;
 mod login;
 mod phone;
 mod profile;
