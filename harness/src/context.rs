@@ -1,0 +1,258 @@
+//! A test context: the mock and login-core in process, on random ports, sharing one virtual
+//! clock; and a simulated mini-program client that attaches its token and logs in again when
+//! the backend answers 401 `login_required`. The Rust API for teams writing tests in Rust.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use login_core::clock::{Clock as CoreClock, UnixMs};
+use login_core::{Deps, LoginCoreHandle};
+use mock_server::ids::AppId;
+use mock_server::{Clock, MockHandle, Timestamp};
+use serde_json::{Value, json};
+
+/// 2024-08-22T01:14:57Z, the default start of the virtual clock.
+pub const DEFAULT_START: i64 = 1_724_289_297;
+
+/// login-core's view of the mock's clock: one clock drives both servers.
+#[derive(Clone, Debug)]
+pub struct SharedClock(pub Clock);
+
+impl CoreClock for SharedClock {
+    fn now(&self) -> UnixMs {
+        UnixMs(self.0.now().millis())
+    }
+}
+
+/// Why the context could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The mock did not start.
+    #[error("mock-server: {0}")]
+    Mock(#[from] mock_server::StartError),
+    /// login-core did not start.
+    #[error("login-core: {0}")]
+    Core(#[from] login_core::StartError),
+    /// login-core's configuration patch is invalid.
+    #[error("backend configuration: {0}")]
+    Config(String),
+}
+
+/// Both servers, one clock.
+#[derive(Debug)]
+pub struct TestContext {
+    /// The mock.
+    pub mock: MockHandle,
+    /// login-core.
+    pub core: LoginCoreHandle,
+}
+
+impl TestContext {
+    /// Starts both servers with the clock frozen at [`DEFAULT_START`], seed `test`, an in-memory
+    /// store.
+    pub async fn start() -> Result<Self, ContextError> {
+        let mock = start_mock("test", DEFAULT_START).await?;
+        let core = start_core(&mock, None).await?;
+        Ok(Self { mock, core })
+    }
+
+    /// The mock's default app.
+    pub fn appid(&self) -> AppId {
+        self.mock.default_app().appid
+    }
+
+    /// Moves the shared clock.
+    pub fn advance(&self, d: Duration) {
+        self.mock.clock().advance(d);
+    }
+
+    /// A simulated mini-program of `user` in the default app.
+    pub fn client(&self, user: &str) -> MiniProgram {
+        MiniProgram::new(&self.mock, &self.core.base_url(), self.appid(), user)
+    }
+}
+
+/// Starts a mock with a frozen clock at `start_secs`.
+pub async fn start_mock(seed: &str, start_secs: i64) -> Result<MockHandle, ContextError> {
+    Ok(mock_server::spawn(mock_server::config::Config {
+        seed: seed.into(),
+        clock: Clock::manual(Timestamp::from_secs(start_secs)),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..mock_server::config::Config::default()
+    })
+    .await?)
+}
+
+/// Starts login-core on the mock's clock with an in-memory store, serving every app the mock
+/// knows; `patch` is merged into its configuration (TOML keys as JSON).
+pub async fn start_core(
+    mock: &MockHandle,
+    patch: Option<&Value>,
+) -> Result<LoginCoreHandle, ContextError> {
+    let mut doc = json!({});
+    if let Some(Value::Object(p)) = patch {
+        if let Value::Object(d) = &mut doc {
+            d.extend(p.clone());
+        }
+    }
+    let mut config: login_core::Config =
+        serde_json::from_value(doc).map_err(|e| ContextError::Config(e.to_string()))?;
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.database_url = "sqlite::memory:".into();
+    config.wechat_base_url = mock.base_url();
+    config.apps = mock
+        .engine()
+        .state_view()
+        .apps
+        .into_iter()
+        .map(|a| login_core::config::AppConfig {
+            appid: login_core::ids::AppId::new(a.appid.as_str()),
+            secret: login_core::ids::AppSecret::new(a.secret.as_str()),
+            open_platform: a
+                .open_platform
+                .map(|p| login_core::ids::PlatformId::new(p.as_str())),
+        })
+        .collect();
+    // The mock's default app first: logins without an appid go to it.
+    let default = mock.default_app().appid;
+    config
+        .apps
+        .sort_by_key(|a| a.appid.as_str() != default.as_str());
+    if patch.and_then(|p| p.pointer("/upstream/backoff")).is_none() {
+        config.upstream.backoff = Duration::from_millis(1);
+    }
+    Ok(login_core::spawn_with(
+        config,
+        Deps {
+            clock: Arc::new(SharedClock(mock.clock().clone())),
+            ..Deps::default()
+        },
+    )
+    .await?)
+}
+
+/// A simulated mini-program: `wx.login` through the mock, its token on every request, and a
+/// new login when the backend answers 401 `login_required` (once per request).
+#[derive(Debug, Clone)]
+pub struct MiniProgram {
+    control: mock_server::ControlClient,
+    backend: String,
+    appid: AppId,
+    user: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+/// An answer from the backend.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (`null` when empty or not JSON).
+    pub json: Value,
+}
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The HTTP request failed.
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The mock refused a mini-program call.
+    #[error("mini-program call failed: {0}")]
+    Mock(#[from] mock_server::client::ClientError),
+    /// Login did not give a token.
+    #[error("login failed: HTTP {status}: {json}")]
+    Login {
+        /// Status.
+        status: u16,
+        /// Body.
+        json: Value,
+    },
+}
+
+impl MiniProgram {
+    /// A client of `user` in `appid`, against the backend at `backend`.
+    pub fn new(mock: &MockHandle, backend: &str, appid: AppId, user: &str) -> Self {
+        Self {
+            control: mock.control().clone(),
+            backend: backend.trim_end_matches('/').to_owned(),
+            appid,
+            user: user.to_owned(),
+            http: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    /// The current token, if logged in.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// `wx.login` and `POST /api/login`; keeps the token.
+    pub async fn login(&mut self) -> Result<Answer, ClientError> {
+        let grant = self.control.wx_login(&self.appid, &self.user).await?;
+        let resp = self
+            .http
+            .post(format!("{}/api/login", self.backend))
+            .json(&json!({"code": grant.code, "appid": self.appid}))
+            .send()
+            .await?;
+        let answer = answer(resp).await?;
+        match answer.json.get("token").and_then(Value::as_str) {
+            Some(t) if answer.status == 200 => {
+                self.token = Some(t.to_owned());
+                Ok(answer)
+            }
+            _ => Err(ClientError::Login {
+                status: answer.status,
+                json: answer.json,
+            }),
+        }
+    }
+
+    /// A request with the token; on 401 `login_required` logs in and retries once.
+    pub async fn call(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ClientError> {
+        if self.token.is_none() {
+            self.login().await?;
+        }
+        let first = self.send(method.clone(), path, body).await?;
+        let needs_login = first.status == 401
+            && first.json.pointer("/error/code").and_then(Value::as_str) == Some("login_required");
+        if !needs_login {
+            return Ok(first);
+        }
+        self.login().await?;
+        self.send(method, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.backend));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        answer(req.send().await?).await
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Result<Answer, ClientError> {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await?;
+    Ok(Answer {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    })
+}

@@ -1,0 +1,9 @@
+//! harness: scenario files in, reports out, against login-core or any backend.
+
+pub mod context;
+pub mod discover;
+pub mod matching;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod target;

@@ -1,0 +1,3 @@
+//! Reports: the console (for people), JUnit XML and JSON (for CI).
+
+pub mod console;

@@ -1,0 +1,39 @@
+//! Every scenario file under `scenarios/` as its own test: `cargo test -p harness --test
+//! scenarios -- login/` runs the ones whose path contains `login/`.
+
+use std::path::{Path, PathBuf};
+
+use harness::runner::{RunOptions, run_file};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let trials = harness::discover::scenario_files(&root)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path: PathBuf| {
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .display()
+                .to_string();
+            Trial::test(name, move || run(&path))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run(path: &Path) -> Result<(), Failed> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let report = rt.block_on(run_file(path, &RunOptions::default()));
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(harness::report::console::explain(&report).into())
+    }
+}
