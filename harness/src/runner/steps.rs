@@ -493,6 +493,10 @@ impl World {
         }
         for check in &expect.paths {
             let mut check = check.clone();
+            check.path = self.expand_text(&check.path)?;
+            if let Some(m) = &check.matches {
+                check.matches = Some(self.expand_text(m)?);
+            }
             for v in [&mut check.equals, &mut check.not_equals]
                 .into_iter()
                 .flatten()
@@ -544,8 +548,18 @@ impl World {
                 }
             }
             if let Some(code) = j.errcode {
-                let got = e["errcode"].as_i64().unwrap_or(0);
-                if got != code {
+                // A success body has no errcode; a cut connection or a garbled body has none
+                // either, and must not pass for a success.
+                let got = match e["errcode"].as_i64() {
+                    Some(c) => Some(c),
+                    None if e["status"] == 200 && e["fault"].is_null() => Some(0),
+                    None => None,
+                };
+                if got != Some(code) {
+                    let got = got.map_or_else(
+                        || format!("no errcode (HTTP {}, {})", e["status"], e["fault"]),
+                        |c| c.to_string(),
+                    );
                     return Err(fail(format!(
                         "request #{} to {}: answered errcode {got}, expected {code}",
                         e["seq"], e["path"]

@@ -329,7 +329,7 @@ pub struct Expect {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathCheck {
-    /// An RFC 9535 JSONPath (`$.user.id`).
+    /// An RFC 9535 JSONPath (`$.user.id`); `${...}` is expanded in it.
     pub path: String,
     /// The single match equals this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -340,7 +340,8 @@ pub struct PathCheck {
     /// Something matches (`true`) or nothing does (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exists: Option<bool>,
-    /// The single match is a string matching this regular expression.
+    /// The single match is a string matching this regular expression; `${...}` is expanded
+    /// in it (as text, not escaped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
     /// The single match is an array, object or string of this length.
@@ -358,7 +359,7 @@ pub struct PathCheck {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockStep {
-    /// Forward by a duration (`4m59s`, `7200s`, `1day`).
+    /// Forward by a duration (`4m59s`, `7200s`, `1d`; units ms, s, m, h, d).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<String>,
     /// To a time: RFC 3339 or Unix seconds.

@@ -143,6 +143,10 @@ fn exchange(
         return Err(WxError::InvalidGrantType);
     }
     let limit = st.options.login_quota_per_minute;
+    // Name the user in the journal even when the app-wide quota refuses the call.
+    if let Some(entry) = st.logins.codes.get(code) {
+        *who = Some(entry.user.clone());
+    }
     if st.options.quota_scope == QuotaScope::App
         && !st
             .logins
