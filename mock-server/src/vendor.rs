@@ -55,10 +55,69 @@ pub async fn entry(
     } else {
         engine.plan_fault(&req)
     };
-    if let Some(delay) = plan.as_ref().and_then(|p| p.delay) {
-        // Latency is real time: the client's timeout runs on the wall clock.
-        tokio::time::sleep(delay).await;
+    let call = Call {
+        method: parts.method.to_string(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        path,
+        endpoint,
+        req,
+        oversized,
+        plan,
+        now,
+        style,
+        watch,
+    };
+    match call.plan.as_ref().and_then(|p| p.delay) {
+        None => finish(&shared, &conn, call),
+        Some(delay) => {
+            // Latency is real time: the client's timeout runs on the wall clock. The delayed
+            // work runs in its own task, as WeChat's servers go on with a request whose client
+            // hung up: the code is still spent and the journal still records it. The task ends
+            // once the delay is over.
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                finish(&shared, &conn, call)
+            });
+            task.await.unwrap_or_else(|_| {
+                wire::response(
+                    &wire::gateway_page(StatusCode::BAD_GATEWAY),
+                    now,
+                    Body::empty(),
+                )
+            })
+        }
     }
+}
+
+/// A parsed vendor request on its way to an answer.
+struct Call {
+    method: String,
+    query: String,
+    path: String,
+    endpoint: Endpoint,
+    req: VendorRequest,
+    oversized: bool,
+    plan: Option<crate::faults::FaultPlan>,
+    now: crate::clock::Timestamp,
+    style: crate::wire::WireStyle,
+    watch: Stopwatch,
+}
+
+/// Answers, renders and journals a request (after any delay).
+fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
+    let Call {
+        method,
+        query,
+        path,
+        endpoint,
+        req,
+        oversized,
+        plan,
+        now,
+        style,
+        watch,
+    } = call;
+    let engine = &shared.engine;
     let render_err = |e: WxError| wire::render(endpoint, &path, Err(e), now, style, &shared.rids);
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (
@@ -113,13 +172,13 @@ pub async fn entry(
         fault = fault.as_deref(),
         "vendor request"
     );
-    let response = build(&rendered, now, &ending, &conn);
+    let response = build(&rendered, now, &ending, conn);
     shared.journal.record(Record {
         time: now,
-        method: parts.method.to_string(),
+        method,
         path,
         endpoint,
-        query: parts.uri.query().unwrap_or("").to_owned(),
+        query,
         params: req.params.pairs().to_vec(),
         body: req.body,
         appid,
