@@ -59,10 +59,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if !inner.is_data() {
-            return Error::InvalidJson(inner.to_string());
+        let message = inner.to_string();
+        // Valid JSON by the grammar, but beyond what a number here can hold: name the field.
+        if message.starts_with("number out of range") {
+            return field_error(&path, "is a number out of range");
         }
-        field_error(&path, &strip_position(&inner.to_string()))
+        if !inner.is_data() {
+            return Error::InvalidJson(message);
+        }
+        field_error(&path, &strip_position(&message))
     })?;
     // Nothing but whitespace may follow the value.
     de.end().map_err(|e| Error::InvalidJson(e.to_string()))?;
@@ -194,6 +199,7 @@ mod tests {
         assert_eq!(err(r#"["a", 1]"#).0, "body");
         assert_eq!(err("\"a\"").0, "body");
         assert_eq!(err("").0, "<json>");
+        assert_eq!(err(r#"{"code": 1e309}"#).0, "code");
         assert_eq!(err("{").0, "<json>");
         assert_eq!(err(r#"{"code":"a"} x"#).0, "<json>");
         assert_eq!(err("\u{feff}{}").0, "<json>");
