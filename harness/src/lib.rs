@@ -4,6 +4,7 @@ pub mod context;
 pub mod discover;
 pub mod matching;
 pub mod report;
+pub mod run_many;
 pub mod runner;
 pub mod scenario;
 pub mod target;

@@ -1,1 +1,8 @@
-fn main() {}
+//! The `harness` command: `run` scenario files against login-core or a team's backend, `up`
+//! the mock and login-core for manual use, print the scenario file `schema`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

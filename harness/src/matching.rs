@@ -165,8 +165,8 @@ fn subset_exact(expected: &Value, actual: &Value) -> Result<(), Mismatch> {
 
 /// A unified diff of two JSON values, pretty-printed, for failure reports.
 pub fn diff(expected: &Value, actual: &Value) -> String {
-    let e = serde_json::to_string_pretty(expected).unwrap_or_default();
-    let a = serde_json::to_string_pretty(actual).unwrap_or_default();
+    let e = serde_json::to_string_pretty(expected).unwrap_or_default() + "\n";
+    let a = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
     similar::TextDiff::from_lines(&e, &a)
         .unified_diff()
         .header("expected", "actual")

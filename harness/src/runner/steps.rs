@@ -1,5 +1,9 @@
 //! The world a scenario runs in, and one method per action.
 
+// A `Failure` is built at most once per scenario run; its size on the error path is
+// irrelevant, and boxing it would only add noise to every step.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeSet;
 
 use reqwest::Method;
@@ -97,14 +101,36 @@ impl World {
         // The target's own app becomes the mock's app named `default`.
         let mut apps: Vec<(String, Value)> = Vec::new();
         let default_app = match options.target.as_ref().and_then(|t| t.app.as_ref()) {
-            Some(app) => control(
-                &http,
-                &mock_url,
-                Method::POST,
-                "/apps",
-                Some(json!({"appid": app.appid, "secret": app.secret, "open_platform": app.open_platform})),
-            )
-            .await?,
+            Some(app) => {
+                // The app may exist already (the mock's own default app, say): then align it.
+                let state = control(&http, &mock_url, Method::GET, "/state", None).await?;
+                let known = state["apps"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["appid"] == app.appid.as_str()));
+                if known {
+                    let mut patch = json!({"secret": app.secret});
+                    if let Some(p) = &app.open_platform {
+                        patch["open_platform"] = json!(p);
+                    }
+                    control(
+                        &http,
+                        &mock_url,
+                        Method::PATCH,
+                        &format!("/apps/{}", app.appid),
+                        Some(patch),
+                    )
+                    .await?
+                } else {
+                    control(
+                        &http,
+                        &mock_url,
+                        Method::POST,
+                        "/apps",
+                        Some(json!({"appid": app.appid, "secret": app.secret, "open_platform": app.open_platform})),
+                    )
+                    .await?
+                }
+            }
             None => {
                 let state = control(&http, &mock_url, Method::GET, "/state", None).await?;
                 state["apps"]

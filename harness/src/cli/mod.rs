@@ -1,0 +1,137 @@
+//! Command-line parsing and the three commands. Exit codes: 0 everything passed (or the
+//! command did its job), 1 a scenario failed or errored (or a server could not start),
+//! 2 a usage error (bad flag, no scenarios, bad target profile).
+
+mod run;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Scenario runner and simulated mini-program for WeChat login backends.
+///
+/// Scenario files (YAML, one user journey each) run against the embedded reference backend
+/// login-core or your own backend (`--target`), with an offline WeChat mock. See
+/// scenarios/README.md for the format.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenario files and report: one line per scenario, failures explained, exit 1 on any
+    /// failure.
+    ///
+    /// Every scenario gets its own mock and login-core, in process, on random ports, with a
+    /// fresh store and one virtual clock, so scenarios run in parallel and never interfere.
+    ///
+    /// With --target (or a --target-profile with a base_url) the scenarios run one at a time
+    /// against your backend instead, with one mock the runner resets before each scenario: in
+    /// process at --mock-listen, or a running one at --mock. Your backend's WeChat base URL
+    /// (https://api.weixin.qq.com) must point at that mock.
+    ///
+    /// Exit status: 0 all passed, 1 a scenario failed or could not run, 2 usage error (no
+    /// scenarios, bad target profile, mock address taken).
+    Run(run::RunArgs),
+    /// Start the WeChat mock and login-core (SQLite) for manual use, until Ctrl-C.
+    ///
+    /// The mock runs on the system clock with a fixed seed (the same default appid and secret
+    /// every time); login-core keeps its users and sessions in DIR/login-core.db (its server key
+    /// in DIR/server.key) and serves the apps the mock has at start. Point a backend's WeChat
+    /// base URL at the mock, or a client at login-core. Ctrl-C or SIGTERM stops both, finishing
+    /// requests in flight.
+    Up(up::UpArgs),
+    /// Print the JSON Schema of scenario files (kept in scenarios/schema.json).
+    Schema,
+}
+
+/// Exit code of usage errors.
+const USAGE: u8 = 2;
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => {
+            init_tracing("off");
+            run::run(args)
+        }
+        Command::Up(args) => {
+            init_tracing("info");
+            up::up(args)
+        }
+        Command::Schema => {
+            print!("{}", schema_text());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The JSON Schema as `scenarios/schema.json` holds it: pretty-printed, with a final newline.
+pub fn schema_text() -> String {
+    let mut text =
+        serde_json::to_string_pretty(&harness::scenario::json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default filter (`off` while running scenarios:
+/// they provoke errors on purpose).
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A multi-threaded Tokio runtime, or the error as an exit code.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("harness: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+/// A server's URL for us to call: an unspecified bind address (`0.0.0.0`) is reached on
+/// loopback.
+fn local_url(addr: std::net::SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,168 @@
+//! The runner's reports: a failing step explained, a broken file as an error, filters.
+
+use harness::discover::{Filter, find};
+use harness::report::console::{Style, explain, line};
+use harness::run_many::plan;
+use harness::runner::{Outcome, RunOptions, run_file};
+
+use crate::helpers::{fixture, run_fixtures};
+
+#[tokio::test]
+async fn a_failing_step_is_explained_with_request_diff_and_journal() {
+    let path = fixture("fail/wrong-profile.yaml");
+    let report = run_file(&path, &RunOptions::default()).await;
+    let Outcome::Failed(f) = &report.outcome else {
+        panic!("expected a failure: {report:?}");
+    };
+    assert_eq!((report.steps_passed, report.steps_total), (2, 4));
+    assert_eq!(f.step, 3);
+    assert_eq!(f.label, "alice has a nickname (wrong on purpose)");
+    assert!(
+        f.message.starts_with("the JSON differs at $.profile"),
+        "{}",
+        f.message
+    );
+    let request = f.request.as_deref().expect("the request is shown");
+    assert!(
+        request.starts_with("GET http://127.0.0.1:") && request.contains("/api/me"),
+        "{request}"
+    );
+    assert!(request.contains("\nAuthorization: Bearer "), "{request}");
+    let diff = f.diff.as_deref().expect("a diff");
+    assert!(
+        diff.contains("--- expected") && diff.contains("+++ actual"),
+        "{diff}"
+    );
+    assert!(diff.contains("-    \"nickName\": \"Alice\""), "{diff}");
+    assert!(diff.contains("+  \"profile\": null"), "{diff}");
+    let response = f.response.as_deref().expect("the answer");
+    assert!(response.starts_with("HTTP 200\n"), "{response}");
+    assert_eq!(f.journal.len(), 1, "{:?}", f.journal);
+    assert!(
+        f.journal[0].contains("GET /sns/jscode2session -> 200 errcode=0"),
+        "{:?}",
+        f.journal
+    );
+
+    let text = explain(&report);
+    let head = format!(
+        "{}: step 3 of 4 (alice has a nickname (wrong on purpose)) failed: the JSON differs",
+        path.display()
+    );
+    assert!(text.starts_with(&head), "{text}");
+    for part in [
+        "\nrequest:\n    GET http://127.0.0.1:",
+        "\nexpected vs actual:\n    --- expected",
+        "\nresponse:\n    HTTP 200",
+        "\nmock journal (most recent last):\n    #1 ",
+    ] {
+        assert!(text.contains(part), "{part:?} missing in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_broken_file_is_an_error_naming_the_line() {
+    let summary = run_fixtures(&["broken"], &Filter::default()).await;
+    assert_eq!(summary.entries.len(), 1);
+    assert_eq!(summary.errors(), 1);
+    let e = &summary.entries[0];
+    let Outcome::Error { message } = &e.report.outcome else {
+        panic!("expected an error: {:?}", e.report);
+    };
+    let at = format!("{}:6:", fixture("broken/bad-yaml.yaml").display());
+    assert!(message.starts_with(&at), "{message}");
+    assert!(message.contains("flow mapping"), "{message}");
+    assert_eq!(
+        line(e, 0, Style::plain()),
+        "ERROR bad-yaml.yaml",
+        "a file that never ran has no name or time"
+    );
+    assert!(explain(&e.report).starts_with(&at));
+}
+
+#[tokio::test]
+async fn passing_scenarios_pass_in_parallel() {
+    let summary = run_fixtures(&["pass", "portable"], &Filter::default()).await;
+    assert_eq!(summary.passed(), 3, "{summary:#?}");
+    assert!(summary.all_passed());
+    let paths: Vec<String> = summary
+        .entries
+        .iter()
+        .map(|e| e.found.relative_display())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "pass/first-login.yaml",
+            "pass/logout.yaml",
+            "portable/login-and-me.yaml"
+        ]
+    );
+}
+
+fn selected(filter: &Filter) -> (Vec<String>, usize) {
+    let found = find(&[fixture("")]).expect("fixtures");
+    let plan = plan(found, filter);
+    let names = plan
+        .items
+        .iter()
+        .map(|i| i.found.relative_display())
+        .collect();
+    (names, plan.filtered_out)
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn filters_by_name_path_tag_and_skip_tag() {
+    let (all, out) = selected(&Filter::default());
+    assert_eq!(
+        all,
+        [
+            "broken/bad-yaml.yaml",
+            "fail/wrong-profile.yaml",
+            "pass/first-login.yaml",
+            "pass/logout.yaml",
+            "portable/login-and-me.yaml"
+        ]
+    );
+    assert_eq!(out, 0);
+
+    // By name (case-sensitive substring) or path; a broken file is judged by its path.
+    let (names, out) = selected(&Filter {
+        names: strings(&["deliberately", "logout"]),
+        ..Filter::default()
+    });
+    assert_eq!(names, ["fail/wrong-profile.yaml", "pass/logout.yaml"]);
+    assert_eq!(out, 3);
+    let (names, _) = selected(&Filter {
+        names: strings(&["fixtures/pass/"]),
+        ..Filter::default()
+    });
+    assert_eq!(names, ["pass/first-login.yaml", "pass/logout.yaml"]);
+
+    // By tag: any of; a broken file cannot be judged by tag and is kept.
+    let (names, out) = selected(&Filter {
+        tags: strings(&["sessions", "portable"]),
+        ..Filter::default()
+    });
+    assert_eq!(
+        names,
+        [
+            "broken/bad-yaml.yaml",
+            "pass/logout.yaml",
+            "portable/login-and-me.yaml"
+        ]
+    );
+    assert_eq!(out, 2);
+
+    // Skip tags win over everything.
+    let (names, _) = selected(&Filter {
+        tags: strings(&["login"]),
+        skip_tags: strings(&["failing", "portable"]),
+        ..Filter::default()
+    });
+    assert_eq!(names, ["broken/bad-yaml.yaml", "pass/first-login.yaml"]);
+}
