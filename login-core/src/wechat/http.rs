@@ -342,29 +342,68 @@ mod tests {
         }
     }
 
+    /// The access token and phone code of the getuserphonenumber tests.
+    const TOKEN: &str = "89_tok";
+    const PHONE_CODE: &str = "e31968a7";
+
+    /// A client of `base_url` with this request timeout (and a connect timeout of 1 s).
+    fn client_at(base_url: &str, timeout: Duration) -> HttpWeChat {
+        HttpWeChat::new(base_url, timeout, Duration::from_secs(1)).expect("valid base URL")
+    }
+
     fn client(server: &MockServer) -> HttpWeChat {
-        HttpWeChat::new(
-            &format!("{}/", server.uri()),
-            Duration::from_secs(2),
-            Duration::from_secs(1),
-        )
-        .expect("valid base URL")
+        client_at(&format!("{}/", server.uri()), Duration::from_secs(2))
+    }
+
+    /// A new server with `mock` mounted.
+    async fn serve(mock: Mock) -> MockServer {
+        let server = MockServer::start().await;
+        mock.mount(&server).await;
+        server
+    }
+
+    /// A server answering every GET with `answer`.
+    async fn answering(answer: ResponseTemplate) -> MockServer {
+        serve(Mock::given(method("GET")).respond_with(answer)).await
     }
 
     /// Mounts a jscode2session answer with `body` (as text/plain, as WeChat sends it).
     async fn sns_answers(body: &str) -> MockServer {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/sns/jscode2session"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_owned(), "text/plain"))
-            .mount(&server)
-            .await;
-        server
+        serve(
+            Mock::given(method("GET"))
+                .and(path("/sns/jscode2session"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_raw(body.to_owned(), "text/plain"),
+                ),
+        )
+        .await
+    }
+
+    /// jscode2session of [`CODE`] for [`app`] through `api`.
+    async fn exchange_with(api: &HttpWeChat) -> Result<CodeSession, WeChatError> {
+        api.code2session(&app(), &JsCode::new(CODE)).await
     }
 
     async fn exchange(server: &MockServer) -> Result<CodeSession, WeChatError> {
+        exchange_with(&client(server)).await
+    }
+
+    /// A plain (cgi-bin/token) access token for [`app`].
+    async fn plain_token(server: &MockServer) -> Result<IssuedToken, WeChatError> {
         client(server)
-            .code2session(&app(), &JsCode::new(CODE))
+            .access_token(&app(), TokenRequest::Plain)
+            .await
+    }
+
+    /// getuserphonenumber of [`PHONE_CODE`] with [`TOKEN`], for `openid` if given.
+    async fn phone(server: &MockServer, openid: Option<&str>) -> Result<PhoneInfo, WeChatError> {
+        let openid = openid.map(OpenId::new);
+        client(server)
+            .phone_number(
+                &AccessToken::new(TOKEN),
+                &PhoneCode::new(PHONE_CODE),
+                openid.as_ref(),
+            )
             .await
     }
 
@@ -378,20 +417,20 @@ mod tests {
 
     #[tokio::test]
     async fn code2session_sends_the_query_and_reads_text_plain() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/sns/jscode2session"))
-            .and(query_param("appid", "wx1234567890abcdef"))
-            .and(query_param("secret", SECRET))
-            .and(query_param("js_code", CODE))
-            .and(query_param("grant_type", "authorization_code"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(
-                r#"{"session_key":"\/IkZjlZpIUAFICUVPmWbmw==","openid":"odoiU5CcaqZL3u32_2YELtHaA1pY","unionid":"or4zX05h_Ykt4ju0TUfx3CQsvfTo"}"#,
-                "text/plain",
-            ))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let server = serve(
+            Mock::given(method("GET"))
+                .and(path("/sns/jscode2session"))
+                .and(query_param("appid", "wx1234567890abcdef"))
+                .and(query_param("secret", SECRET))
+                .and(query_param("js_code", CODE))
+                .and(query_param("grant_type", "authorization_code"))
+                .respond_with(ResponseTemplate::new(200).set_body_raw(
+                    r#"{"session_key":"\/IkZjlZpIUAFICUVPmWbmw==","openid":"odoiU5CcaqZL3u32_2YELtHaA1pY","unionid":"or4zX05h_Ykt4ju0TUfx3CQsvfTo"}"#,
+                    "text/plain",
+                ))
+                .expect(1),
+        )
+        .await;
         let s = exchange(&server).await.expect("success");
         assert_eq!(s.openid.as_str(), "odoiU5CcaqZL3u32_2YELtHaA1pY");
         assert_eq!(s.session_key.expose(), "/IkZjlZpIUAFICUVPmWbmw==");
@@ -467,14 +506,11 @@ mod tests {
 
     #[tokio::test]
     async fn non_json_200_is_a_body_error() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw("<html><body>502 Bad Gateway</body></html>", "text/html"),
-            )
-            .mount(&server)
-            .await;
+        let server = answering(
+            ResponseTemplate::new(200)
+                .set_body_raw("<html><body>502 Bad Gateway</body></html>", "text/html"),
+        )
+        .await;
         assert_body_error(exchange(&server).await, "not JSON");
     }
 
@@ -491,16 +527,16 @@ mod tests {
     #[tokio::test]
     async fn http_errors_are_status_errors() {
         for status in [500, 404, 302] {
-            let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .respond_with(
-                    ResponseTemplate::new(status)
-                        .insert_header("location", "http://elsewhere.invalid/")
-                        .set_body_string(r#"{"openid":"o1","session_key":"k"}"#),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
+            let server = serve(
+                Mock::given(method("GET"))
+                    .respond_with(
+                        ResponseTemplate::new(status)
+                            .insert_header("location", "http://elsewhere.invalid/")
+                            .set_body_string(r#"{"openid":"o1","session_key":"k"}"#),
+                    )
+                    .expect(1),
+            )
+            .await;
             match exchange(&server).await {
                 Err(WeChatError::Status(s)) => assert_eq!(s, status),
                 other => panic!("{status}: expected a status error, got {other:?}"),
@@ -510,25 +546,14 @@ mod tests {
 
     #[tokio::test]
     async fn slow_answer_is_a_timeout() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_string(r#"{"openid":"o1","session_key":"k"}"#)
-                    .set_delay(Duration::from_millis(500)),
-            )
-            .mount(&server)
-            .await;
-        let api = HttpWeChat::new(
-            &server.uri(),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
+        let server = answering(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"openid":"o1","session_key":"k"}"#)
+                .set_delay(Duration::from_millis(500)),
         )
-        .expect("valid base URL");
-        let err = api
-            .code2session(&app(), &JsCode::new(CODE))
-            .await
-            .expect_err("too slow");
+        .await;
+        let api = client_at(&server.uri(), Duration::from_millis(100));
+        let err = exchange_with(&api).await.expect_err("too slow");
         assert!(
             matches!(err, WeChatError::Timeout(d) if d == Duration::from_millis(100)),
             "{err:?}"
@@ -541,16 +566,8 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        let api = HttpWeChat::new(
-            &format!("http://127.0.0.1:{port}"),
-            Duration::from_secs(2),
-            Duration::from_secs(1),
-        )
-        .expect("valid base URL");
-        let err = api
-            .code2session(&app(), &JsCode::new(CODE))
-            .await
-            .expect_err("nobody listens");
+        let api = client_at(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2));
+        let err = exchange_with(&api).await.expect_err("nobody listens");
         let WeChatError::Connect(message) = &err else {
             panic!("expected a connect error, got {err:?}");
         };
@@ -562,23 +579,20 @@ mod tests {
 
     #[tokio::test]
     async fn plain_token_request_and_answer() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/cgi-bin/token"))
-            .and(query_param("grant_type", "client_credential"))
-            .and(query_param("appid", "wx1234567890abcdef"))
-            .and(query_param("secret", SECRET))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_string(r#"{"access_token":"89_tok","expires_in":7200}"#),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-        let t = client(&server)
-            .access_token(&app(), TokenRequest::Plain)
-            .await
-            .expect("token");
+        let server = serve(
+            Mock::given(method("GET"))
+                .and(path("/cgi-bin/token"))
+                .and(query_param("grant_type", "client_credential"))
+                .and(query_param("appid", "wx1234567890abcdef"))
+                .and(query_param("secret", SECRET))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_string(r#"{"access_token":"89_tok","expires_in":7200}"#),
+                )
+                .expect(1),
+        )
+        .await;
+        let t = plain_token(&server).await.expect("token");
         assert_eq!(t.token.expose(), "89_tok");
         assert_eq!(t.expires_in, 7200);
     }
@@ -586,22 +600,22 @@ mod tests {
     #[tokio::test]
     async fn stable_token_posts_json_with_force_refresh() {
         for force in [false, true] {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .and(path("/cgi-bin/stable_token"))
-                .and(body_json(serde_json::json!({
-                    "grant_type": "client_credential",
-                    "appid": "wx1234567890abcdef",
-                    "secret": SECRET,
-                    "force_refresh": force,
-                })))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_string(r#"{"access_token":"89_st","expires_in":345}"#),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
+            let server = serve(
+                Mock::given(method("POST"))
+                    .and(path("/cgi-bin/stable_token"))
+                    .and(body_json(serde_json::json!({
+                        "grant_type": "client_credential",
+                        "appid": "wx1234567890abcdef",
+                        "secret": SECRET,
+                        "force_refresh": force,
+                    })))
+                    .respond_with(
+                        ResponseTemplate::new(200)
+                            .set_body_string(r#"{"access_token":"89_st","expires_in":345}"#),
+                    )
+                    .expect(1),
+            )
+            .await;
             let t = client(&server)
                 .access_token(
                     &app(),
@@ -624,65 +638,52 @@ mod tests {
             (r#"{"access_token":"t","expires_in":0}"#, "expires_in"),
             (r#"{"expires_in":7200}"#, "access_token"),
         ] {
-            let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .respond_with(ResponseTemplate::new(200).set_body_string(body))
-                .mount(&server)
-                .await;
-            let r = client(&server)
-                .access_token(&app(), TokenRequest::Plain)
-                .await;
-            assert_body_error(r, needle);
+            let server = answering(ResponseTemplate::new(200).set_body_string(body)).await;
+            assert_body_error(plain_token(&server).await, needle);
         }
     }
 
     #[tokio::test]
     async fn check_session_sends_the_signature() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/wxa/checksession"))
-            .and(query_param("access_token", "89_tok"))
-            .and(query_param("openid", "o1"))
-            .and(query_param("signature", "abc"))
-            .and(query_param("sig_method", "hmac_sha256"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_string(r#"{"errcode":0,"errmsg":"ok"}"#),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
+        let server = serve(
+            Mock::given(method("GET"))
+                .and(path("/wxa/checksession"))
+                .and(query_param("access_token", TOKEN))
+                .and(query_param("openid", "o1"))
+                .and(query_param("signature", "abc"))
+                .and(query_param("sig_method", "hmac_sha256"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_string(r#"{"errcode":0,"errmsg":"ok"}"#),
+                )
+                .expect(1),
+        )
+        .await;
         client(&server)
-            .check_session(&AccessToken::new("89_tok"), &OpenId::new("o1"), "abc")
+            .check_session(&AccessToken::new(TOKEN), &OpenId::new("o1"), "abc")
             .await
             .expect("valid");
     }
 
     async fn phone_answers(body: &str, expected_request: serde_json::Value) -> MockServer {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/wxa/business/getuserphonenumber"))
-            .and(query_param("access_token", "89_tok"))
-            .and(body_json(expected_request))
-            .respond_with(ResponseTemplate::new(200).set_body_string(body.to_owned()))
-            .expect(1)
-            .mount(&server)
-            .await;
-        server
+        serve(
+            Mock::given(method("POST"))
+                .and(path("/wxa/business/getuserphonenumber"))
+                .and(query_param("access_token", TOKEN))
+                .and(body_json(expected_request))
+                .respond_with(ResponseTemplate::new(200).set_body_string(body.to_owned()))
+                .expect(1),
+        )
+        .await
     }
 
     #[tokio::test]
     async fn phone_number_reads_phone_info_with_string_or_number_country_code() {
-        let token = AccessToken::new("89_tok");
-        let code = PhoneCode::new("e31968a7");
         let server = phone_answers(
             r#"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"+85291234567","purePhoneNumber":"91234567","countryCode":"852","watermark":{"timestamp":1657521830,"appid":"wx1"}}}"#,
             serde_json::json!({"code": "e31968a7"}),
         )
         .await;
-        let info = client(&server)
-            .phone_number(&token, &code, None)
-            .await
-            .expect("phone");
+        let info = phone(&server, None).await.expect("phone");
         assert_eq!(
             info,
             PhoneInfo {
@@ -696,17 +697,12 @@ mod tests {
             serde_json::json!({"code": "e31968a7", "openid": "o1"}),
         )
         .await;
-        let info = client(&server)
-            .phone_number(&token, &code, Some(&OpenId::new("o1")))
-            .await
-            .expect("phone");
+        let info = phone(&server, Some("o1")).await.expect("phone");
         assert_eq!(info.country_code, "86");
     }
 
     #[tokio::test]
     async fn phone_number_without_phone_info_is_a_body_error() {
-        let token = AccessToken::new("89_tok");
-        let code = PhoneCode::new("e31968a7");
         for (body, needle) in [
             (r#"{"errcode":0,"errmsg":"ok"}"#, "phone_info"),
             (
@@ -727,8 +723,7 @@ mod tests {
             ),
         ] {
             let server = phone_answers(body, serde_json::json!({"code": "e31968a7"})).await;
-            let r = client(&server).phone_number(&token, &code, None).await;
-            assert_body_error(r, needle);
+            assert_body_error(phone(&server, None).await, needle);
         }
     }
 

@@ -93,6 +93,14 @@ impl Fixture {
         }
     }
 
+    /// The default app with another secret than WeChat's.
+    fn app_with_secret(&self, secret: &str) -> AppCredentials {
+        AppCredentials {
+            appid: self.app.appid.clone(),
+            secret: AppSecret::new(secret),
+        }
+    }
+
     fn mock_appid(&self) -> mock_server::ids::AppId {
         mock_server::ids::AppId::new(self.app.appid.as_str())
     }
@@ -104,9 +112,18 @@ impl Fixture {
     }
 
     async fn login(&self, user: &str) -> mock_server::engine::LoginGrant {
+        self.login_in(&self.mock_appid(), user).await
+    }
+
+    /// `wx.login` for `user` in the mock's app `appid`.
+    async fn login_in(
+        &self,
+        appid: &mock_server::ids::AppId,
+        user: &str,
+    ) -> mock_server::engine::LoginGrant {
         self.mock
             .control()
-            .wx_login(&self.mock_appid(), user)
+            .wx_login(appid, user)
             .await
             .expect("wx.login succeeds")
     }
@@ -119,15 +136,44 @@ impl Fixture {
             .expect("getPhoneNumber succeeds")
     }
 
+    /// `wx.login` for `user`: a fresh code.
+    async fn fresh_code(&self, user: &str) -> JsCode {
+        JsCode::new(self.login(user).await.code)
+    }
+
+    /// jscode2session of `code` for the default app.
+    async fn exchange(&self, code: &JsCode) -> Result<CodeSession, WeChatError> {
+        self.wechat.code2session(&self.app, code).await
+    }
+
+    /// Logs `user` in and exchanges the fresh code, which must fail.
+    async fn failed_exchange(&self, user: &str) -> WeChatError {
+        let code = self.fresh_code(user).await;
+        self.exchange(&code).await.expect_err("the exchange fails")
+    }
+
     /// Logs `user` in and exchanges the code: (openid, session_key).
     async fn session(&self, user: &str) -> (OpenId, SessionKey) {
-        let grant = self.login(user).await;
-        let s = self
-            .wechat
-            .code2session(&self.app, &JsCode::new(grant.code))
-            .await
-            .expect("code exchanges");
+        let code = self.fresh_code(user).await;
+        let s = self.exchange(&code).await.expect("code exchanges");
         (s.openid, s.session_key)
+    }
+
+    /// The default app's access token, cached or fetched.
+    async fn token(&self) -> AccessToken {
+        self.wechat.access_token(&self.app).await.expect("token")
+    }
+
+    /// checksession of `key` for `openid` in the default app.
+    async fn check(&self, openid: &OpenId, key: &SessionKey) -> Result<(), WeChatError> {
+        self.wechat.check_session(&self.app, openid, key).await
+    }
+
+    /// getuserphonenumber of the phone `code` in the default app, for `openid` if given.
+    async fn phone(&self, code: &str, openid: Option<&OpenId>) -> Result<PhoneInfo, WeChatError> {
+        self.wechat
+            .phone_number(&self.app, &PhoneCode::new(code), openid)
+            .await
     }
 
     async fn fault(&self, spec: serde_json::Value) {
@@ -149,6 +195,11 @@ impl Fixture {
             .entries
     }
 
+    /// The JSON body of the `n`th request to `endpoint`.
+    async fn body(&self, endpoint: &str, n: usize) -> serde_json::Value {
+        serde_json::from_str(&self.journal(endpoint).await[n].body).expect("JSON body")
+    }
+
     async fn calls(&self, endpoint: &str) -> Vec<Option<i64>> {
         self.journal(endpoint)
             .await
@@ -162,6 +213,14 @@ fn api_error(code: i64) -> impl Fn(&WeChatError) -> bool {
     move |e| e.errcode() == Some(code)
 }
 
+/// What the observer should have been told, in order.
+fn observed(calls: &[(Endpoint, &str)]) -> Vec<(Endpoint, String)> {
+    calls
+        .iter()
+        .map(|(endpoint, label)| (*endpoint, (*label).to_owned()))
+        .collect()
+}
+
 // --- jscode2session -------------------------------------------------------------------------
 
 #[tokio::test]
@@ -169,8 +228,7 @@ async fn code2session_returns_openid_and_session_key() {
     let f = Fixture::new().await;
     let grant = f.login("alice").await;
     let s = f
-        .wechat
-        .code2session(&f.app, &JsCode::new(grant.code.clone()))
+        .exchange(&JsCode::new(grant.code.clone()))
         .await
         .expect("code exchanges");
     assert_eq!(s.openid.as_str(), grant.mock.openid.as_str());
@@ -179,7 +237,7 @@ async fn code2session_returns_openid_and_session_key() {
     assert_eq!(s.unionid, None, "the default app has no open platform");
     assert_eq!(
         f.observer.seen(),
-        vec![(Endpoint::Code2Session, "ok".to_owned())]
+        observed(&[(Endpoint::Code2Session, "ok")])
     );
     // jscode2session needs no access token.
     assert!(f.journal("token").await.is_empty());
@@ -197,12 +255,7 @@ async fn code2session_returns_unionid_for_a_bound_app() {
         })
         .await
         .expect("app created");
-    let grant = f
-        .mock
-        .control()
-        .wx_login(&view.appid, "alice")
-        .await
-        .expect("wx.login");
+    let grant = f.login_in(&view.appid, "alice").await;
     let app = AppCredentials {
         appid: AppId::new(view.appid.as_str()),
         secret: AppSecret::new(view.secret),
@@ -220,8 +273,7 @@ async fn code2session_returns_unionid_for_a_bound_app() {
 async fn code2session_invalid_code_is_40029_without_retry() {
     let f = Fixture::new().await;
     let err = f
-        .wechat
-        .code2session(&f.app, &JsCode::new("0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"))
+        .exchange(&JsCode::new("0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"))
         .await
         .expect_err("unknown code");
     assert!(api_error(40029)(&err), "{err:?}");
@@ -231,16 +283,9 @@ async fn code2session_invalid_code_is_40029_without_retry() {
 #[tokio::test]
 async fn code2session_reused_code_is_40163() {
     let f = Fixture::new().await;
-    let code = JsCode::new(f.login("alice").await.code);
-    f.wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect("first use");
-    let err = f
-        .wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect_err("second use");
+    let code = f.fresh_code("alice").await;
+    f.exchange(&code).await.expect("first use");
+    let err = f.exchange(&code).await.expect_err("second use");
     assert!(api_error(40163)(&err), "{err:?}");
     assert_eq!(f.calls("jscode2session").await, vec![Some(0), Some(40163)]);
 }
@@ -248,11 +293,8 @@ async fn code2session_reused_code_is_40163() {
 #[tokio::test]
 async fn code2session_wrong_secret_is_40125_and_not_retried() {
     let f = Fixture::new().await;
-    let code = JsCode::new(f.login("alice").await.code);
-    let app = AppCredentials {
-        appid: f.app.appid.clone(),
-        secret: AppSecret::new("not-the-secret"),
-    };
+    let code = f.fresh_code("alice").await;
+    let app = f.app_with_secret("not-the-secret");
     let err = f
         .wechat
         .code2session(&app, &code)
@@ -270,8 +312,7 @@ async fn code2session_retries_system_error_then_succeeds() {
         .await;
     let grant = f.login("alice").await;
     let s = f
-        .wechat
-        .code2session(&f.app, &JsCode::new(grant.code))
+        .exchange(&JsCode::new(grant.code))
         .await
         .expect("third try succeeds");
     assert_eq!(s.openid.as_str(), grant.mock.openid.as_str());
@@ -281,11 +322,11 @@ async fn code2session_retries_system_error_then_succeeds() {
     );
     assert_eq!(
         f.observer.seen(),
-        vec![
-            (Endpoint::Code2Session, "-1".to_owned()),
-            (Endpoint::Code2Session, "-1".to_owned()),
-            (Endpoint::Code2Session, "ok".to_owned()),
-        ]
+        observed(&[
+            (Endpoint::Code2Session, "-1"),
+            (Endpoint::Code2Session, "-1"),
+            (Endpoint::Code2Session, "ok"),
+        ])
     );
 }
 
@@ -298,12 +339,7 @@ async fn code2session_gives_up_after_the_configured_attempts() {
     let f = Fixture::with(TokenMode::Plain, retry).await;
     f.fault(serde_json::json!({"endpoint": "jscode2session", "errcode": -1}))
         .await;
-    let code = JsCode::new(f.login("alice").await.code);
-    let err = f
-        .wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect_err("always -1");
+    let err = f.failed_exchange("alice").await;
     assert!(err.is_system_busy(), "{err:?}");
     assert_eq!(f.calls("jscode2session").await, vec![Some(-1); 4]);
     assert_eq!(f.observer.seen().len(), 4);
@@ -314,12 +350,7 @@ async fn code2session_does_not_retry_other_errors() {
     let f = Fixture::new().await;
     f.fault(serde_json::json!({"endpoint": "jscode2session", "errcode": 45011}))
         .await;
-    let code = JsCode::new(f.login("alice").await.code);
-    let err = f
-        .wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect_err("quota");
+    let err = f.failed_exchange("alice").await;
     assert!(api_error(45011)(&err), "{err:?}");
     assert_eq!(f.calls("jscode2session").await, vec![Some(45011)]);
 }
@@ -331,12 +362,7 @@ async fn code2session_reports_the_system_error_when_it_used_up_the_code() {
         "endpoint": "jscode2session", "errcode": -1, "times": 1, "consume_code": true
     }))
     .await;
-    let code = JsCode::new(f.login("alice").await.code);
-    let err = f
-        .wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect_err("the code is gone");
+    let err = f.failed_exchange("alice").await;
     assert!(err.is_system_busy(), "{err:?}");
     assert_eq!(f.calls("jscode2session").await, vec![Some(-1), Some(40163)]);
 }
@@ -346,19 +372,12 @@ async fn code2session_transport_faults_are_not_retried() {
     let f = Fixture::new().await;
     f.fault(serde_json::json!({"endpoint": "jscode2session", "http_status": 502, "times": 1}))
         .await;
-    let code = JsCode::new(f.login("alice").await.code);
-    let err = f
-        .wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect_err("gateway error");
+    let code = f.fresh_code("alice").await;
+    let err = f.exchange(&code).await.expect_err("gateway error");
     assert!(matches!(err, WeChatError::Status(502)), "{err:?}");
     assert_eq!(f.journal("jscode2session").await.len(), 1);
     // The code was not spent: the user can try again.
-    f.wechat
-        .code2session(&f.app, &code)
-        .await
-        .expect("the same code exchanges");
+    f.exchange(&code).await.expect("the same code exchanges");
 }
 
 // --- transport faults through the adapter ---------------------------------------------------
@@ -396,7 +415,7 @@ async fn mock_transport_faults_are_classified() {
     f.fault(serde_json::json!({"endpoint": "jscode2session", "delay": "1s", "times": 1}))
         .await;
     let err = api
-        .code2session(&f.app, &JsCode::new(f.login("alice").await.code))
+        .code2session(&f.app, &f.fresh_code("alice").await)
         .await
         .expect_err("too slow");
     assert!(
@@ -410,20 +429,20 @@ async fn mock_transport_faults_are_classified() {
 #[tokio::test]
 async fn access_token_is_cached_until_near_expiry() {
     let f = Fixture::new().await;
-    let t1 = f.wechat.access_token(&f.app).await.expect("token");
-    let again = f.wechat.access_token(&f.app).await.expect("token");
+    let t1 = f.token().await;
+    let again = f.token().await;
     assert_eq!(t1, again);
     assert_eq!(f.calls("token").await, vec![Some(0)]);
     assert_eq!(
         f.observer.seen(),
-        vec![(Endpoint::AccessToken, "ok".to_owned())]
+        observed(&[(Endpoint::AccessToken, "ok")])
     );
     // 7200 s tokens are refreshed five minutes early.
     f.advance(Duration::from_secs(6899));
-    assert_eq!(f.wechat.access_token(&f.app).await.expect("token"), t1);
+    assert_eq!(f.token().await, t1);
     assert_eq!(f.journal("token").await.len(), 1);
     f.advance(Duration::from_secs(1));
-    let t2 = f.wechat.access_token(&f.app).await.expect("token");
+    let t2 = f.token().await;
     assert_ne!(t1, t2);
     assert_eq!(f.journal("token").await.len(), 2);
     // The request carried the credentials in the query string, as WeChat wants them.
@@ -435,10 +454,7 @@ async fn access_token_is_cached_until_near_expiry() {
 #[tokio::test]
 async fn token_fetch_failure_is_returned_as_is() {
     let f = Fixture::new().await;
-    let app = AppCredentials {
-        appid: f.app.appid.clone(),
-        secret: AppSecret::new("wrong"),
-    };
+    let app = f.app_with_secret("wrong");
     let code = PhoneCode::new(f.phone_code("alice").await.code);
     let err = f
         .wechat
@@ -449,7 +465,7 @@ async fn token_fetch_failure_is_returned_as_is() {
     assert!(f.journal("getuserphonenumber").await.is_empty());
     assert_eq!(
         f.observer.seen(),
-        vec![(Endpoint::AccessToken, "40125".to_owned())]
+        observed(&[(Endpoint::AccessToken, "40125")])
     );
 }
 
@@ -458,20 +474,19 @@ async fn token_fetch_retries_system_error() {
     let f = Fixture::new().await;
     f.fault(serde_json::json!({"endpoint": "token", "errcode": -1, "times": 1}))
         .await;
-    f.wechat.access_token(&f.app).await.expect("second try");
+    f.token().await;
     assert_eq!(f.calls("token").await, vec![Some(-1), Some(0)]);
 }
 
 #[tokio::test]
 async fn expired_token_42001_is_refreshed_and_the_call_retried_once() {
     let f = Fixture::new().await;
-    let t1 = f.wechat.access_token(&f.app).await.expect("token");
+    let t1 = f.token().await;
     // Only WeChat's clock moves: our cache still believes in the token.
     f.mock.clock().advance(Duration::from_secs(7201));
     let grant = f.phone_code("alice").await;
     let info = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code), None)
+        .phone(&grant.code, None)
         .await
         .expect("retried with a new token");
     assert_eq!(info.pure_phone_number, grant.mock.phone.number);
@@ -480,17 +495,17 @@ async fn expired_token_42001_is_refreshed_and_the_call_retried_once() {
         vec![Some(42001), Some(0)]
     );
     assert_eq!(f.journal("token").await.len(), 2);
-    let t2 = f.wechat.access_token(&f.app).await.expect("token");
+    let t2 = f.token().await;
     assert_ne!(t1, t2, "the refreshed token is cached");
     assert_eq!(f.journal("token").await.len(), 2);
     assert_eq!(
         f.observer.seen(),
-        vec![
-            (Endpoint::AccessToken, "ok".to_owned()),
-            (Endpoint::PhoneNumber, "42001".to_owned()),
-            (Endpoint::AccessToken, "ok".to_owned()),
-            (Endpoint::PhoneNumber, "ok".to_owned()),
-        ]
+        observed(&[
+            (Endpoint::AccessToken, "ok"),
+            (Endpoint::PhoneNumber, "42001"),
+            (Endpoint::AccessToken, "ok"),
+            (Endpoint::PhoneNumber, "ok"),
+        ])
     );
 }
 
@@ -500,8 +515,7 @@ async fn rejected_token_40001_is_refreshed_once_then_the_error_returned() {
     let (openid, key) = f.session("alice").await;
     f.fault(serde_json::json!({"endpoint": "checksession", "errcode": 40001, "times": 1}))
         .await;
-    f.wechat
-        .check_session(&f.app, &openid, &key)
+    f.check(&openid, &key)
         .await
         .expect("second try with a new token");
     assert_eq!(f.calls("checksession").await, vec![Some(40001), Some(0)]);
@@ -510,11 +524,7 @@ async fn rejected_token_40001_is_refreshed_once_then_the_error_returned() {
     // Rejected again after the refresh: no third try.
     f.fault(serde_json::json!({"endpoint": "checksession", "errcode": 42001}))
         .await;
-    let err = f
-        .wechat
-        .check_session(&f.app, &openid, &key)
-        .await
-        .expect_err("always rejected");
+    let err = f.check(&openid, &key).await.expect_err("always rejected");
     assert!(api_error(42001)(&err), "{err:?}");
     assert_eq!(f.journal("checksession").await.len(), 4);
     assert_eq!(f.journal("token").await.len(), 3);
@@ -523,12 +533,11 @@ async fn rejected_token_40001_is_refreshed_once_then_the_error_returned() {
 #[tokio::test]
 async fn stable_mode_uses_stable_token_and_forces_after_a_rejection() {
     let f = Fixture::with(TokenMode::Stable, fast_retries()).await;
-    let t1 = f.wechat.access_token(&f.app).await.expect("token");
-    assert_eq!(f.wechat.access_token(&f.app).await.expect("token"), t1);
-    let stable = f.journal("stable_token").await;
-    assert_eq!(stable.len(), 1);
+    let t1 = f.token().await;
+    assert_eq!(f.token().await, t1);
+    assert_eq!(f.journal("stable_token").await.len(), 1);
     assert!(f.journal("token").await.is_empty());
-    let body: serde_json::Value = serde_json::from_str(&stable[0].body).expect("JSON body");
+    let body = f.body("stable_token", 0).await;
     assert_eq!(body["grant_type"], "client_credential");
     assert_eq!(body["appid"], f.app.appid.as_str());
     assert_eq!(body["force_refresh"], false);
@@ -537,25 +546,20 @@ async fn stable_mode_uses_stable_token_and_forces_after_a_rejection() {
         .await;
     let grant = f.phone_code("alice").await;
     let info = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code), None)
+        .phone(&grant.code, None)
         .await
         .expect("retried with a forced token");
     assert_eq!(info.pure_phone_number, grant.mock.phone.number);
-    let stable = f.journal("stable_token").await;
-    assert_eq!(stable.len(), 2);
-    let body: serde_json::Value = serde_json::from_str(&stable[1].body).expect("JSON body");
-    assert_eq!(body["force_refresh"], true);
-    let t2 = f.wechat.access_token(&f.app).await.expect("token");
+    assert_eq!(f.journal("stable_token").await.len(), 2);
+    assert_eq!(f.body("stable_token", 1).await["force_refresh"], true);
+    let t2 = f.token().await;
     assert_ne!(t1, t2);
 
     // Near expiry the normal call is used again, and the mock rotates the token.
     f.advance(Duration::from_secs(6950));
-    let t3 = f.wechat.access_token(&f.app).await.expect("token");
+    let t3 = f.token().await;
     assert_ne!(t2, t3);
-    let stable = f.journal("stable_token").await;
-    let body: serde_json::Value = serde_json::from_str(&stable[2].body).expect("JSON body");
-    assert_eq!(body["force_refresh"], false);
+    assert_eq!(f.body("stable_token", 2).await["force_refresh"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -585,10 +589,7 @@ async fn concurrent_token_callers_make_one_upstream_call() {
 async fn check_session_accepts_the_current_key_and_refuses_others() {
     let f = Fixture::new().await;
     let (openid, key) = f.session("alice").await;
-    f.wechat
-        .check_session(&f.app, &openid, &key)
-        .await
-        .expect("current key");
+    f.check(&openid, &key).await.expect("current key");
     let entry = &f.journal("checksession").await[0];
     assert_eq!(entry.params["sig_method"], "hmac_sha256");
     assert_eq!(
@@ -597,11 +598,7 @@ async fn check_session_accepts_the_current_key_and_refuses_others() {
     );
 
     let wrong = SessionKey::new("tiihtNczf5v6AKRyjwEUhQ==");
-    let err = f
-        .wechat
-        .check_session(&f.app, &openid, &wrong)
-        .await
-        .expect_err("wrong key");
+    let err = f.check(&openid, &wrong).await.expect_err("wrong key");
     assert!(api_error(87009)(&err), "{err:?}");
 
     // A new login rotates the key (no minimum period): the old one is refused.
@@ -612,16 +609,9 @@ async fn check_session_accepts_the_current_key_and_refuses_others() {
         .expect("options accepted");
     let (_, new_key) = f.session("alice").await;
     assert_ne!(new_key, key);
-    let err = f
-        .wechat
-        .check_session(&f.app, &openid, &key)
-        .await
-        .expect_err("rotated away");
+    let err = f.check(&openid, &key).await.expect_err("rotated away");
     assert!(api_error(87009)(&err), "{err:?}");
-    f.wechat
-        .check_session(&f.app, &openid, &new_key)
-        .await
-        .expect("new key");
+    f.check(&openid, &new_key).await.expect("new key");
     // One token for all of it; 87009 is not retried.
     assert_eq!(f.journal("token").await.len(), 1);
     assert_eq!(
@@ -634,26 +624,17 @@ async fn check_session_accepts_the_current_key_and_refuses_others() {
 async fn phone_number_returns_the_users_number() {
     let f = Fixture::new().await;
     let grant = f.phone_code("alice").await;
-    let info = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code.clone()), None)
-        .await
-        .expect("phone number");
+    let info = f.phone(&grant.code, None).await.expect("phone number");
     let phone = &grant.mock.phone;
     assert_eq!(info.pure_phone_number, phone.number);
     assert_eq!(info.country_code, phone.country_code);
     assert!(info.phone_number.ends_with(&phone.number), "{info:?}");
-    let entry = &f.journal("getuserphonenumber").await[0];
-    assert_eq!(entry.method, "POST");
-    let body: serde_json::Value = serde_json::from_str(&entry.body).expect("JSON body");
+    assert_eq!(f.journal("getuserphonenumber").await[0].method, "POST");
+    let body = f.body("getuserphonenumber", 0).await;
     assert_eq!(body, serde_json::json!({"code": grant.code}));
 
     // Single use.
-    let err = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code), None)
-        .await
-        .expect_err("used");
+    let err = f.phone(&grant.code, None).await.expect_err("used");
     assert!(api_error(40029)(&err), "{err:?}");
 }
 
@@ -663,8 +644,7 @@ async fn phone_number_checks_the_openid_when_given() {
     let grant = f.phone_code("alice").await;
     let other = OpenId::new("o-somebody-else-000000000000");
     let err = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code), Some(&other))
+        .phone(&grant.code, Some(&other))
         .await
         .expect_err("not alice's openid");
     assert!(api_error(40029)(&err), "{err:?}");
@@ -672,13 +652,11 @@ async fn phone_number_checks_the_openid_when_given() {
     let grant = f.phone_code("alice").await;
     let openid = OpenId::new(grant.mock.openid.as_str());
     let info = f
-        .wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code.clone()), Some(&openid))
+        .phone(&grant.code, Some(&openid))
         .await
         .expect("alice's openid");
     assert_eq!(info.pure_phone_number, grant.mock.phone.number);
-    let entry = &f.journal("getuserphonenumber").await[1];
-    let body: serde_json::Value = serde_json::from_str(&entry.body).expect("JSON body");
+    let body = f.body("getuserphonenumber", 1).await;
     assert_eq!(
         body,
         serde_json::json!({"code": grant.code, "openid": openid.as_str()})
@@ -691,10 +669,7 @@ async fn phone_number_retries_system_error() {
     f.fault(serde_json::json!({"endpoint": "getuserphonenumber", "errcode": -1, "times": 2}))
         .await;
     let grant = f.phone_code("alice").await;
-    f.wechat
-        .phone_number(&f.app, &PhoneCode::new(grant.code), None)
-        .await
-        .expect("third try");
+    f.phone(&grant.code, None).await.expect("third try");
     assert_eq!(
         f.calls("getuserphonenumber").await,
         vec![Some(-1), Some(-1), Some(0)]

@@ -174,31 +174,67 @@ mod tests {
         (AccessTokens::new(Arc::new(clock.clone()), mode), clock)
     }
 
-    /// A fetch that counts its calls, records the request and issues `tok-N`.
-    fn issuing(
-        calls: &AtomicU32,
-        requests: &Mutex<Vec<TokenRequest>>,
-        expires_in: u64,
-    ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> {
-        move |r| {
-            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            requests.lock().expect("not poisoned").push(r);
-            std::future::ready(Ok(IssuedToken {
-                token: AccessToken::new(format!("tok-{n}")),
-                expires_in,
-            }))
-        }
+    /// A stand-in for WeChat's token endpoint: counts its calls and records the requests.
+    #[derive(Default)]
+    struct Upstream {
+        calls: AtomicU32,
+        requests: Mutex<Vec<TokenRequest>>,
     }
 
-    fn failing(
-        calls: &AtomicU32,
-    ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> {
-        move |_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            std::future::ready(Err(WeChatError::Api {
-                errcode: -1,
-                errmsg: "system error".into(),
-            }))
+    impl Upstream {
+        /// A fetch that counts its call, records the request and issues `tok-N` for 7200 s.
+        fn issuing(
+            &self,
+        ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> + '_
+        {
+            move |r| {
+                let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                self.requests.lock().expect("not poisoned").push(r);
+                std::future::ready(Ok(IssuedToken {
+                    token: AccessToken::new(format!("tok-{n}")),
+                    expires_in: 7200,
+                }))
+            }
+        }
+
+        /// A fetch that counts its call and fails with `-1`.
+        fn failing(
+            &self,
+        ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> + '_
+        {
+            move |_| {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Err(WeChatError::Api {
+                    errcode: -1,
+                    errmsg: "system error".into(),
+                }))
+            }
+        }
+
+        /// The cached token of `app`, or one fetched by [`Upstream::issuing`].
+        async fn get(
+            &self,
+            tokens: &AccessTokens,
+            app: &AppId,
+        ) -> Result<AccessToken, WeChatError> {
+            tokens.get(app, self.issuing()).await
+        }
+
+        /// The cached token of `app`, or the failure of [`Upstream::failing`].
+        async fn get_failing(
+            &self,
+            tokens: &AccessTokens,
+            app: &AppId,
+        ) -> Result<AccessToken, WeChatError> {
+            tokens.get(app, self.failing()).await
+        }
+
+        fn calls(&self) -> u32 {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        fn requests(&self) -> Vec<TokenRequest> {
+            self.requests.lock().expect("not poisoned").clone()
         }
     }
 
@@ -232,26 +268,23 @@ mod tests {
     async fn cached_until_the_margin_then_refreshed() {
         let (tokens, clock) = cache(TokenMode::Plain);
         let app = AppId::new("wx1");
-        let calls = AtomicU32::new(0);
-        let reqs = Mutex::new(Vec::new());
-        let t1 = tokens.get(&app, issuing(&calls, &reqs, 7200)).await;
+        let wechat = Upstream::default();
+        let t1 = wechat.get(&tokens, &app).await;
         assert_eq!(t1.expect("issued").expose(), "tok-1");
         clock.advance(Duration::from_secs(6899));
-        let again = tokens.get(&app, issuing(&calls, &reqs, 7200)).await;
+        let again = wechat.get(&tokens, &app).await;
         assert_eq!(again.expect("cached").expose(), "tok-1");
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(wechat.calls(), 1);
         clock.advance(Duration::from_secs(1));
-        let t2 = tokens.get(&app, issuing(&calls, &reqs, 7200)).await;
+        let t2 = wechat.get(&tokens, &app).await;
         assert_eq!(t2.expect("refreshed").expose(), "tok-2");
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(wechat.calls(), 2);
         assert_eq!(
-            *reqs.lock().expect("not poisoned"),
+            wechat.requests(),
             vec![TokenRequest::Plain, TokenRequest::Plain]
         );
         // Another app has its own token.
-        let other = tokens
-            .get(&AppId::new("wx2"), issuing(&calls, &reqs, 7200))
-            .await;
+        let other = wechat.get(&tokens, &AppId::new("wx2")).await;
         assert_eq!(other.expect("issued").expose(), "tok-3");
     }
 
@@ -259,35 +292,22 @@ mod tests {
     async fn invalidate_only_drops_the_failed_token_and_forces_in_stable_mode() {
         let (tokens, _clock) = cache(TokenMode::Stable);
         let app = AppId::new("wx1");
-        let calls = AtomicU32::new(0);
-        let reqs = Mutex::new(Vec::new());
-        let t1 = tokens
-            .get(&app, issuing(&calls, &reqs, 7200))
-            .await
-            .expect("issued");
+        let wechat = Upstream::default();
+        let t1 = wechat.get(&tokens, &app).await.expect("issued");
         // A token nobody holds any more: nothing happens.
         assert!(!tokens.invalidate(&app, &AccessToken::new("stale")).await);
-        assert_eq!(
-            tokens
-                .get(&app, issuing(&calls, &reqs, 7200))
-                .await
-                .expect("cached"),
-            t1
-        );
+        assert_eq!(wechat.get(&tokens, &app).await.expect("cached"), t1);
         assert!(tokens.invalidate(&app, &t1).await);
         // Twice: the second caller with the same rejection finds it gone.
         assert!(!tokens.invalidate(&app, &t1).await);
-        let t2 = tokens
-            .get(&app, issuing(&calls, &reqs, 7200))
-            .await
-            .expect("refreshed");
+        let t2 = wechat.get(&tokens, &app).await.expect("refreshed");
         assert_eq!(t2.expose(), "tok-2");
         // The refreshed token is not dropped for the old one's rejection.
         assert!(!tokens.invalidate(&app, &t1).await);
-        let t3 = tokens.get(&app, issuing(&calls, &reqs, 7200)).await;
+        let t3 = wechat.get(&tokens, &app).await;
         assert_eq!(t3.expect("cached"), t2);
         assert_eq!(
-            *reqs.lock().expect("not poisoned"),
+            wechat.requests(),
             vec![
                 TokenRequest::Stable {
                     force_refresh: false
@@ -303,37 +323,30 @@ mod tests {
     async fn a_failed_refresh_keeps_a_token_that_has_not_expired() {
         let (tokens, clock) = cache(TokenMode::Plain);
         let app = AppId::new("wx1");
-        let calls = AtomicU32::new(0);
-        let reqs = Mutex::new(Vec::new());
+        let wechat = Upstream::default();
 
         // Nothing cached: the failure is returned as is.
-        let err = tokens
-            .get(&app, failing(&calls))
+        let err = wechat
+            .get_failing(&tokens, &app)
             .await
             .expect_err("no token");
         assert_eq!(err.errcode(), Some(-1));
 
-        let t1 = tokens
-            .get(&app, issuing(&calls, &reqs, 7200))
-            .await
-            .expect("issued");
+        let t1 = wechat.get(&tokens, &app).await.expect("issued");
         clock.advance(Duration::from_secs(7000));
-        let kept = tokens.get(&app, failing(&calls)).await;
+        let kept = wechat.get_failing(&tokens, &app).await;
         assert_eq!(kept.expect("still valid"), t1);
         clock.advance(Duration::from_secs(200));
-        let err = tokens
-            .get(&app, failing(&calls))
+        let err = wechat
+            .get_failing(&tokens, &app)
             .await
             .expect_err("expired");
         assert_eq!(err.errcode(), Some(-1));
         // A rejected token is not handed out again even if its lifetime says it is valid.
-        let t2 = tokens
-            .get(&app, issuing(&calls, &reqs, 7200))
-            .await
-            .expect("issued");
+        let t2 = wechat.get(&tokens, &app).await.expect("issued");
         assert!(tokens.invalidate(&app, &t2).await);
-        assert!(tokens.get(&app, failing(&calls)).await.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 6);
+        assert!(wechat.get_failing(&tokens, &app).await.is_err());
+        assert_eq!(wechat.calls(), 6);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

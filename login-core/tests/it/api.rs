@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use login_core::http::ROUTES;
+use mock_server::opendata::{RuleEra, UserInfoApi, UserInfoGrant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -81,6 +82,12 @@ async fn openapi_paths_and_methods_equal_the_routes() {
     }
 }
 
+/// `api` of alice in the default app under the legacy rules.
+async fn legacy_user_info(app: &TestApp, api: UserInfoApi) -> UserInfoGrant {
+    app.user_info("alice", api, Some(RuleEra::Legacy), None)
+        .await
+}
+
 fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
     doc.pointer(reference.strip_prefix('#')?)
 }
@@ -146,23 +153,15 @@ async fn unknown_paths_are_404() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.limits.body_bytes = 1024),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.limits.body_bytes = 1024).await;
     let (token, _) = app.login("alice").await;
     let big = json!({"code": "a".repeat(2000)}).to_string().into_bytes();
     assert!(big.len() > 2000);
-    let r = app
-        .post_bytes("/api/login", None, Some("application/json"), big.clone())
-        .await;
+    let r = app.post_json_bytes("/api/login", None, big.clone()).await;
     let message = r.assert_error(413, "payload_too_large");
     assert!(message.contains("1024"), "{message}");
     for path in ["/api/me/profile", "/api/me/phone"] {
-        let r = app
-            .post_bytes(path, Some(&token), Some("application/json"), big.clone())
-            .await;
+        let r = app.post_json_bytes(path, Some(&token), big.clone()).await;
         r.assert_error(413, "payload_too_large");
     }
     // Just under the limit is read (and then judged on its content).
@@ -171,12 +170,7 @@ async fn bodies_over_the_limit_are_413() {
         .into_bytes();
     assert!(small.len() < 1024);
     let r = app
-        .post_bytes(
-            "/api/me/profile",
-            Some(&token),
-            Some("application/json"),
-            small,
-        )
+        .post_json_bytes("/api/me/profile", Some(&token), small)
         .await;
     r.assert_error(400, "invalid_field");
     app.login("alice").await;
@@ -246,11 +240,10 @@ async fn malformed_bodies_get_their_own_codes_and_the_server_stays_up() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
     let stats = app.stats().await;
-    let json = Some("application/json");
     for case in MALFORMED {
         let shown = String::from_utf8_lossy(case.body).into_owned();
         let r = app
-            .post_bytes(case.path, Some(&token), json, case.body.to_vec())
+            .post_json_bytes(case.path, Some(&token), case.body.to_vec())
             .await;
         let message = r.assert_error(400, case.code);
         if let Some(f) = case.field {
@@ -291,7 +284,7 @@ async fn malformed_bodies_get_their_own_codes_and_the_server_stays_up() {
     assert_eq!(app.calls("getuserphonenumber").await, 0);
     // Still up: a whole login works.
     let (again, _) = app.login("alice").await;
-    app.get("/api/me", Some(&again)).await.ok();
+    app.me(&again).await;
     app.get("/healthz", None).await.ok();
 }
 
@@ -478,10 +471,9 @@ async fn responses_match_the_documented_schemas() {
     let app = TestApp::new().await;
     let doc = openapi(&app).await;
 
-    let code = app.wx_login("alice").await;
-    let r = app.login_code(&code).await;
+    let r = app.try_login("alice").await;
     assert_documented(&doc, "post", "/api/login", &r);
-    let token = r.json()["token"].as_str().expect("token").to_owned();
+    let token = token_of(&r.json());
 
     let r = app.get("/api/me", Some(&token)).await;
     assert_documented(&doc, "get", "/api/me", &r);
@@ -489,57 +481,33 @@ async fn responses_match_the_documented_schemas() {
     assert_documented(&doc, "get", "/api/session/check", &r);
 
     // A full profile (every field) and a plain one.
-    let g = app
-        .mock
-        .control()
-        .wx_user_info(
-            &app.appid,
-            "alice",
-            mock_server::opendata::UserInfoApi::GetUserInfo,
-            Some(mock_server::opendata::RuleEra::Legacy),
-            None,
-        )
-        .await
-        .expect("user info");
+    let g = legacy_user_info(&app, UserInfoApi::GetUserInfo).await;
     let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv, "rawData": g.raw_data, "signature": g.signature});
-    let r = app.post("/api/me/profile", Some(&token), body).await;
+    let r = app.update_profile(&token, body).await;
     assert_documented(&doc, "post", "/api/me/profile", &r);
     let r = app
-        .post("/api/me/profile", Some(&token), json!({"nickName": "小明"}))
+        .update_profile(&token, json!({"nickName": "小明"}))
         .await;
     assert_documented(&doc, "post", "/api/me/profile", &r);
 
-    let grant = app
-        .mock
-        .control()
-        .wx_phone_code(&app.appid, "alice")
-        .await
-        .expect("phone code");
-    let r = app
-        .post("/api/me/phone", Some(&token), json!({"code": grant.code}))
-        .await;
+    let grant = app.phone_grant("alice").await;
+    let r = app.bind_phone_code(&token, &grant.code).await;
     assert_documented(&doc, "post", "/api/me/phone", &r);
     let r = app.get("/api/me", Some(&token)).await;
     assert_documented(&doc, "get", "/api/me", &r);
 
-    let r = app
-        .post("/api/session/refresh", Some(&token), json!({}))
-        .await;
+    let r = app.refresh(&token).await;
     assert_documented(&doc, "post", "/api/session/refresh", &r);
-    let fresh = r.json()["token"].as_str().expect("token").to_owned();
+    let fresh = token_of(&r.json());
 
     // Errors are documented too.
     let r = app.get("/api/me", Some(&token)).await;
     assert_documented(&doc, "get", "/api/me", &r);
     let r = app.post("/api/login", None, json!({"code": "bogus"})).await;
     assert_documented(&doc, "post", "/api/login", &r);
-    let r = app
-        .post("/api/me/phone", Some(&fresh), json!({"code": grant.code}))
-        .await;
+    let r = app.bind_phone_code(&fresh, &grant.code).await;
     assert_documented(&doc, "post", "/api/me/phone", &r);
-    let r = app
-        .post("/api/me/profile", Some(&fresh), json!({"nickName": ""}))
-        .await;
+    let r = app.update_profile(&fresh, json!({"nickName": ""})).await;
     assert_documented(&doc, "post", "/api/me/profile", &r);
     let r = app.post("/api/logout", Some(&fresh), json!({})).await;
     assert_eq!(r.status, 204);
@@ -560,18 +528,13 @@ async fn a_json_array_is_not_a_body_even_when_its_items_fit_the_fields() {
     // would be read as {"code": code}. The API documents (and says) "the body must be a JSON
     // object".
     let body = serde_json::to_vec(&json!([code])).expect("json");
-    let r = app
-        .post_bytes("/api/login", None, Some("application/json"), body)
-        .await;
+    let r = app.post_json_bytes("/api/login", None, body).await;
     let message = r.assert_error(400, "invalid_field");
     assert!(message.starts_with("field `body`"), "{message}");
     assert_eq!(app.calls("jscode2session").await, 0, "WeChat was not asked");
     assert_eq!(app.stats().await.users, 0);
     // The code is still good for a proper request.
-    let token = app.login_code(&code).await.ok()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = token_of(&app.login_code(&code).await.ok());
     // The same on the other endpoints: a phone code and a nickname by position, and an
     // object inside an array.
     for (path, body) in [
@@ -580,12 +543,7 @@ async fn a_json_array_is_not_a_body_even_when_its_items_fit_the_fields() {
         (PROFILE, json!([null, null, null, null, "小明", null])),
     ] {
         let r = app
-            .post_bytes(
-                path,
-                Some(&token),
-                Some("application/json"),
-                serde_json::to_vec(&body).expect("json"),
-            )
+            .post_json_bytes(path, Some(&token), serde_json::to_vec(&body).expect("json"))
             .await;
         let message = r.assert_error(400, "invalid_field");
         assert!(
@@ -594,21 +552,14 @@ async fn a_json_array_is_not_a_body_even_when_its_items_fit_the_fields() {
         );
     }
     assert_eq!(app.calls("getuserphonenumber").await, 0);
-    assert_eq!(
-        app.get("/api/me", Some(&token)).await.ok()["profile"],
-        Value::Null
-    );
+    assert_eq!(app.me(&token).await["profile"], Value::Null);
 }
 
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413_too() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.limits.body_bytes = 1024),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.limits.body_bytes = 1024).await;
     // No Content-Length: the limit must hold while reading, not only by the header.
     let body = json!({"code": "a".repeat(2000)}).to_string();
     let mut req = format!(
@@ -647,24 +598,8 @@ async fn internal_errors_of_the_profile_endpoint_are_documented() {
     let app = TestApp::new().await;
     let doc = openapi(&app).await;
     let (token, _) = app.login("alice").await;
-    let g = app
-        .mock
-        .control()
-        .wx_user_info(
-            &app.appid,
-            "alice",
-            mock_server::opendata::UserInfoApi::GetUserProfile,
-            Some(mock_server::opendata::RuleEra::Legacy),
-            None,
-        )
-        .await
-        .expect("user info");
-    let phone = app
-        .mock
-        .control()
-        .wx_phone_number(&app.appid, "alice", None)
-        .await
-        .expect("phone");
+    let g = legacy_user_info(&app, UserInfoApi::GetUserProfile).await;
+    let phone = app.legacy_phone("alice", None).await;
     let other = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32]);
     let app = app
         .restart_core(move |c| {
@@ -672,20 +607,12 @@ async fn internal_errors_of_the_profile_endpoint_are_documented() {
         })
         .await;
     let r = app
-        .post(
-            "/api/me/phone",
-            Some(&token),
-            json!({"encryptedData": phone.encrypted_data, "iv": phone.iv}),
-        )
+        .bind_phone(&token, encrypted(&phone.encrypted_data, &phone.iv))
         .await;
     r.assert_error(500, "internal");
     assert_documented(&doc, "post", "/api/me/phone", &r);
     let r = app
-        .post(
-            "/api/me/profile",
-            Some(&token),
-            json!({"encryptedData": g.encrypted_data, "iv": g.iv}),
-        )
+        .update_profile(&token, encrypted(&g.encrypted_data, &g.iv))
         .await;
     r.assert_error(500, "internal");
     assert_documented(&doc, "post", "/api/me/profile", &r);

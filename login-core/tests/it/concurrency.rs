@@ -18,11 +18,10 @@ async fn login_all(app: &Arc<TestApp>, logins: Vec<(Option<AppId>, String)>) -> 
     for (appid, code) in logins {
         let app = app.clone();
         set.spawn(async move {
-            let body = match appid {
-                Some(a) => json!({"code": code, "appid": a}),
-                None => json!({"code": code}),
-            };
-            app.post("/api/login", None, body).await
+            match appid {
+                Some(a) => app.login_code_in(a.as_str(), &code).await,
+                None => app.login_code(&code).await,
+            }
         });
     }
     let mut out = Vec::new();
@@ -30,6 +29,19 @@ async fn login_all(app: &Arc<TestApp>, logins: Vec<(Option<AppId>, String)>) -> 
         out.push(r.expect("the login task ran"));
     }
     out
+}
+
+/// `n` session checks with `token` at once; each must succeed.
+async fn check_concurrently(app: &Arc<TestApp>, token: &str, n: usize) {
+    let mut set = JoinSet::new();
+    for _ in 0..n {
+        let app = app.clone();
+        let token = token.to_owned();
+        set.spawn(async move { app.get("/api/session/check", Some(&token)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("the check ran").ok();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -57,8 +69,7 @@ async fn thirty_two_concurrent_first_logins_of_one_user_make_one_user() {
     assert_eq!(ids.len(), 1, "every login found the same user: {ids:?}");
     assert_eq!(new, 1, "exactly one login created the user");
     assert_eq!(tokens.len(), 32);
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 1, 32));
+    assert_eq!(app.counts().await, (1, 1, 32));
     assert_eq!(app.calls("jscode2session").await, 32);
     assert_eq!(
         app.metric("login_core_logins_total{result=\"new\"}").await,
@@ -71,22 +82,14 @@ async fn thirty_two_concurrent_first_logins_of_one_user_make_one_user() {
     );
     // Every token works and names the one user.
     for token in &tokens {
-        let me = app.get("/api/me", Some(token)).await.ok();
-        assert!(ids.contains(&me["id"]));
+        assert!(ids.contains(&app.me(token).await["id"]));
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_first_logins_in_two_sibling_apps_make_one_user() {
     let sibling = AppId::new("wx00000000000000b2");
-    let app = Arc::new(
-        TestApp::with(Setup {
-            default_platform: Some("platform-1"),
-            extra_apps: vec![sibling_app(sibling.as_str())],
-            ..Setup::default()
-        })
-        .await,
-    );
+    let app = Arc::new(TestApp::on_platform_with(sibling_app(sibling.as_str())).await);
     let home = app.appid.clone();
     let mut logins = Vec::new();
     for _ in 0..8 {
@@ -107,10 +110,8 @@ async fn concurrent_first_logins_in_two_sibling_apps_make_one_user() {
             .count(),
         1
     );
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 2, 16));
-    let token = bodies[0]["token"].as_str().expect("token");
-    let me = app.get("/api/me", Some(token)).await.ok();
+    assert_eq!(app.counts().await, (1, 2, 16));
+    let me = app.me(&token_of(&bodies[0])).await;
     let mut apps = vec![home.as_str().to_owned(), sibling.as_str().to_owned()];
     apps.sort();
     assert_eq!(me["apps"], json!(apps));
@@ -165,8 +166,8 @@ async fn the_same_code_four_times_at_once_is_one_login_two_used_one_limited() {
         ]
     );
     assert_eq!(app.calls("jscode2session").await, 3);
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.sessions), (1, 1));
+    let (users, _, sessions) = app.counts().await;
+    assert_eq!((users, sessions), (1, 1));
 }
 
 #[tokio::test]
@@ -200,11 +201,7 @@ async fn the_per_code_limit_covers_the_codes_whole_life() {
 
 #[tokio::test]
 async fn the_per_address_limit_answers_429_until_the_minute_ends() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.limits.logins_per_address_per_minute = 5),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.limits.logins_per_address_per_minute = 5).await;
     // Somewhere inside a minute.
     app.advance(Duration::from_secs(30));
     for user in ["a", "b", "c", "d", "e"] {
@@ -224,9 +221,7 @@ async fn the_per_address_limit_answers_429_until_the_minute_ends() {
     assert_eq!(app.stats().await.users, 5);
 
     // Any other login from the same address waits too.
-    app.login_code(&app.wx_login("g").await)
-        .await
-        .assert_error(429, "rate_limited");
+    app.try_login("g").await.assert_error(429, "rate_limited");
 
     app.advance(Duration::from_secs(60));
     let (_, body) = app.login("f").await;
@@ -239,23 +234,9 @@ async fn the_per_address_limit_answers_429_until_the_minute_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_callers_share_one_access_token_fetch() {
     for mode in [TokenMode::Plain, TokenMode::Stable] {
-        let app = Arc::new(
-            TestApp::with(Setup {
-                configure: Box::new(move |c| c.upstream.access_token = mode),
-                ..Setup::default()
-            })
-            .await,
-        );
+        let app = Arc::new(TestApp::configured(move |c| c.upstream.access_token = mode).await);
         let (token, _) = app.login("alice").await;
-        let mut set = JoinSet::new();
-        for _ in 0..16 {
-            let app = app.clone();
-            let token = token.clone();
-            set.spawn(async move { app.get("/api/session/check", Some(&token)).await });
-        }
-        while let Some(r) = set.join_next().await {
-            r.expect("the check ran").ok();
-        }
+        check_concurrently(&app, &token, 16).await;
         let fetched = app.calls("token").await + app.calls("stable_token").await;
         assert_eq!(fetched, 1, "{mode:?}: one fetch for 16 callers");
         assert_eq!(app.calls("checksession").await, 16);
@@ -266,7 +247,7 @@ async fn concurrent_callers_share_one_access_token_fetch() {
 async fn a_token_voided_elsewhere_is_replaced_once_for_all_concurrent_callers() {
     let app = Arc::new(TestApp::new().await);
     let (token, _) = app.login("alice").await;
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
     assert_eq!(app.calls("token").await, 1);
 
     // Someone else asks cgi-bin/token for the same app: login-core's token is void five
@@ -286,15 +267,7 @@ async fn a_token_voided_elsewhere_is_replaced_once_for_all_concurrent_callers() 
     assert!(elsewhere.contains("access_token"), "{elsewhere}");
     app.advance(Duration::from_secs(301));
 
-    let mut set = JoinSet::new();
-    for _ in 0..16 {
-        let app = app.clone();
-        let token = token.clone();
-        set.spawn(async move { app.get("/api/session/check", Some(&token)).await });
-    }
-    while let Some(r) = set.join_next().await {
-        r.expect("the check ran").ok();
-    }
+    check_concurrently(&app, &token, 16).await;
     // One fetch before, one by the test, one refresh for all sixteen callers.
     assert_eq!(app.calls("token").await, 3);
     let rejected = app

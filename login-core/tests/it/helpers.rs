@@ -10,9 +10,13 @@ use login_core::random::SeededRandom;
 use login_core::store::StoreStats;
 use login_core::{Deps, LoginCoreHandle};
 use mock_server::config::AppSpec;
+use mock_server::engine::{LoginGrant, PhoneGrant};
 use mock_server::faults::FaultSpec;
 use mock_server::ids::{AppId, PlatformId};
+use mock_server::journal::JournalEntry;
+use mock_server::opendata::{RuleEra, Tamper, UserInfoApi, UserInfoGrant};
 use mock_server::{MockHandle, Timestamp};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// 2024-08-22T01:14:57Z.
@@ -115,6 +119,14 @@ pub fn sibling_app(appid: &str) -> AppSpec {
     }
 }
 
+/// An app of its own (no open platform): its users get no unionid.
+pub fn plain_app(appid: &str) -> AppSpec {
+    AppSpec {
+        appid: Some(AppId::new(appid)),
+        ..AppSpec::default()
+    }
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with(Setup::default()).await
@@ -209,20 +221,28 @@ impl TestApp {
         self.post("/api/login", None, json!({ "code": code })).await
     }
 
+    /// `POST /api/login` with a code of the app `appid`.
+    pub async fn login_code_in(&self, appid: &str, code: &str) -> Resp {
+        self.post("/api/login", None, json!({ "code": code, "appid": appid }))
+            .await
+    }
+
+    /// `user` tries to log in to the default app with a fresh code: whatever login-core says.
+    pub async fn try_login(&self, user: &str) -> Resp {
+        let code = self.wx_login(user).await;
+        self.login_code(&code).await
+    }
+
     /// A full login of `user` in the default app; returns the token and the answer.
     pub async fn login(&self, user: &str) -> (String, Value) {
-        let code = self.wx_login(user).await;
-        let body = self.login_code(&code).await.ok();
-        (body["token"].as_str().expect("token").to_owned(), body)
+        let body = self.try_login(user).await.ok();
+        (token_of(&body), body)
     }
 
     pub async fn login_in(&self, appid: &AppId, user: &str) -> (String, Value) {
         let code = self.wx_login_in(appid, user).await;
-        let body = self
-            .post("/api/login", None, json!({ "code": code, "appid": appid }))
-            .await
-            .ok();
-        (body["token"].as_str().expect("token").to_owned(), body)
+        let body = self.login_code_in(appid.as_str(), &code).await.ok();
+        (token_of(&body), body)
     }
 
     /// Moves the one clock both servers read.
@@ -410,7 +430,7 @@ impl TestApp {
 
 impl TestApp {
     /// `wx.login` with the mock's facts about the code (openid, unionid, session_key).
-    pub async fn grant_in(&self, appid: &AppId, user: &str) -> mock_server::engine::LoginGrant {
+    pub async fn grant_in(&self, appid: &AppId, user: &str) -> LoginGrant {
         self.mock
             .control()
             .wx_login(appid, user)
@@ -419,7 +439,7 @@ impl TestApp {
     }
 
     /// The mock's journal entries matching `query` (`endpoint=token`), oldest first.
-    pub async fn journal_entries(&self, query: &str) -> Vec<mock_server::journal::JournalEntry> {
+    pub async fn journal_entries(&self, query: &str) -> Vec<JournalEntry> {
         self.mock
             .control()
             .journal(query)
@@ -485,4 +505,189 @@ impl TestApp {
 pub fn seconds_to_next(now_ms: i64, period: i64) -> u64 {
     let left = period * 1000 - now_ms.rem_euclid(period * 1000);
     u64::try_from((left + 999) / 1000).expect("positive")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps the journeys share: set-ups, the mini-program's buttons, the API's endpoints.
+
+impl TestApp {
+    /// A test app whose login-core configuration `configure` changes.
+    pub async fn configured(configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        Self::with(Setup {
+            configure: Box::new(configure),
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// A test app whose default app is bound to the open platform `platform-1`, and whose mock
+    /// also has `extra_app`.
+    pub async fn on_platform_with(extra_app: AppSpec) -> Self {
+        Self::with(Setup {
+            default_platform: Some("platform-1"),
+            extra_apps: vec![extra_app],
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// A test app whose mock also has these apps (login-core serves them all).
+    pub async fn with_apps(extra_apps: Vec<AppSpec>) -> Self {
+        Self::with(Setup {
+            extra_apps,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// `wx.login` of `user` in the default app, with the mock's facts about the code.
+    pub async fn grant(&self, user: &str) -> LoginGrant {
+        self.grant_in(&self.appid, user).await
+    }
+
+    /// `user` logs in to the default app; returns the token, the answer and the mock's facts.
+    pub async fn login_with_grant(&self, user: &str) -> Login {
+        let grant = self.grant(user).await;
+        let body = self.login_code(&grant.code).await.ok();
+        Login {
+            token: token_of(&body),
+            body,
+            grant,
+        }
+    }
+
+    /// The getPhoneNumber button of `user` in the default app: a code (and, once the user has
+    /// logged in, the legacy encryptedData).
+    pub async fn phone_grant(&self, user: &str) -> PhoneGrant {
+        self.phone_grant_in(&self.appid, user).await
+    }
+
+    /// The getPhoneNumber button of `user` in `appid`.
+    pub async fn phone_grant_in(&self, appid: &AppId, user: &str) -> PhoneGrant {
+        self.mock
+            .control()
+            .wx_phone_code(appid, user)
+            .await
+            .expect("getPhoneNumber")
+    }
+
+    /// The legacy getPhoneNumber of `user` in the default app (encryptedData), tampered with
+    /// if `tamper` says so.
+    pub async fn legacy_phone(&self, user: &str, tamper: Option<Tamper>) -> PhoneGrant {
+        self.mock
+            .control()
+            .wx_phone_number(&self.appid, user, tamper)
+            .await
+            .expect("getPhoneNumber")
+    }
+
+    /// The mini-program's `wx.getUserProfile` / `wx.getUserInfo` for `user` in the default app.
+    pub async fn user_info(
+        &self,
+        user: &str,
+        api: UserInfoApi,
+        era: Option<RuleEra>,
+        tamper: Option<Tamper>,
+    ) -> UserInfoGrant {
+        self.mock
+            .control()
+            .wx_user_info(&self.appid, user, api, era, tamper)
+            .await
+            .expect("user info")
+    }
+
+    /// `GET /api/me`, which must succeed.
+    pub async fn me(&self, token: &str) -> Value {
+        self.get("/api/me", Some(token)).await.ok()
+    }
+
+    /// `GET /api/session/check`, which must succeed.
+    pub async fn check(&self, token: &str) -> Value {
+        self.get("/api/session/check", Some(token)).await.ok()
+    }
+
+    /// `GET /api/session/check` through [`TestApp::send_unchecked`]: the `session_key_stale`
+    /// error names the session_key.
+    pub async fn check_unchecked(&self, token: &str) -> Resp {
+        let req = self
+            .http
+            .get(self.url("/api/session/check"))
+            .bearer_auth(token);
+        self.send_unchecked(req).await
+    }
+
+    /// `POST /api/session/refresh`.
+    pub async fn refresh(&self, token: &str) -> Resp {
+        self.post("/api/session/refresh", Some(token), json!({}))
+            .await
+    }
+
+    /// `POST /api/me/profile`.
+    pub async fn update_profile(&self, token: &str, body: Value) -> Resp {
+        self.post("/api/me/profile", Some(token), body).await
+    }
+
+    /// `POST /api/me/phone`.
+    pub async fn bind_phone(&self, token: &str, body: Value) -> Resp {
+        self.post("/api/me/phone", Some(token), body).await
+    }
+
+    /// `POST /api/me/phone` with a getPhoneNumber code.
+    pub async fn bind_phone_code(&self, token: &str, code: &str) -> Resp {
+        self.bind_phone(token, json!({ "code": code })).await
+    }
+
+    /// `user` presses getPhoneNumber in the default app and the session of `token` binds the
+    /// code, which must succeed; returns the grant and the answer.
+    pub async fn bind_phone_of(&self, token: &str, user: &str) -> (PhoneGrant, Value) {
+        let grant = self.phone_grant(user).await;
+        let body = self.bind_phone_code(token, &grant.code).await.ok();
+        (grant, body)
+    }
+
+    /// A POST of raw bytes as `application/json`.
+    pub async fn post_json_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Resp {
+        self.post_bytes(path, token, Some("application/json"), body)
+            .await
+    }
+
+    /// The errcodes the mock answered on `endpoint`, oldest first.
+    pub async fn errcodes(&self, endpoint: &str) -> Vec<Option<i64>> {
+        self.journal_entries(&format!("endpoint={endpoint}"))
+            .await
+            .iter()
+            .map(|e| e.errcode)
+            .collect()
+    }
+
+    /// What is stored: (users, identities, sessions).
+    pub async fn counts(&self) -> (u64, u64, u64) {
+        let stats = self.stats().await;
+        (stats.users, stats.identities, stats.sessions)
+    }
+}
+
+/// A login through login-core, with what the mock knows about its code.
+pub struct Login {
+    /// The login token.
+    pub token: String,
+    /// login-core's answer.
+    pub body: Value,
+    /// The mock's facts about the code (openid, unionid, session_key).
+    pub grant: LoginGrant,
+}
+
+/// The token of a login or refresh answer.
+pub fn token_of(body: &Value) -> String {
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// The body forwarding encrypted data as the mini-program got it: `encryptedData` and `iv`.
+pub fn encrypted(data: &impl Serialize, iv: &impl Serialize) -> Value {
+    json!({ "encryptedData": data, "iv": iv })
+}
+
+/// The JSON body of a request in the mock's journal.
+pub fn request_body(entry: &JournalEntry) -> Value {
+    serde_json::from_str(&entry.body).expect("JSON body")
 }

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use mock_server::config::AppSpec;
 use mock_server::ids::AppId;
 use serde_json::json;
 
@@ -25,7 +24,7 @@ async fn first_login_creates_a_user_and_returning_login_finds_it() {
     assert_eq!(again["user"]["id"], id);
     assert_eq!(app.stats().await.users, 1);
 
-    let me = app.get("/api/me", Some(&token)).await.ok();
+    let me = app.me(&token).await;
     assert_eq!(me["id"], id);
     assert_eq!(me["apps"], json!([app.appid.as_str()]));
 }
@@ -36,8 +35,7 @@ async fn login_with_an_explicit_appid() {
     let (token, body) = app.login_in(&app.appid.clone(), "alice").await;
     assert_eq!(body["user"]["is_new"], true);
     assert_eq!(body["user"]["apps"], json!([app.appid.as_str()]));
-    let me = app.get("/api/me", Some(&token)).await.ok();
-    assert_eq!(me["id"], body["user"]["id"]);
+    assert_eq!(app.me(&token).await["id"], body["user"]["id"]);
     assert_eq!(app.calls("jscode2session").await, 1);
 }
 
@@ -45,13 +43,7 @@ async fn login_with_an_explicit_appid() {
 async fn an_unknown_appid_is_400_unknown_app_and_wechat_is_not_called() {
     let app = TestApp::new().await;
     let code = app.wx_login("alice").await;
-    let resp = app
-        .post(
-            "/api/login",
-            None,
-            json!({"code": code, "appid": "wx0000000000000000"}),
-        )
-        .await;
+    let resp = app.login_code_in("wx0000000000000000", &code).await;
     let message = resp.assert_error(400, "unknown_app");
     assert!(message.contains("`appid`"), "{message}");
     assert!(message.contains("wx0000000000000000"), "{message}");
@@ -91,32 +83,21 @@ async fn malformed_login_bodies_name_the_field() {
 
     // Not JSON at all.
     let resp = app
-        .post_bytes(
-            "/api/login",
-            None,
-            Some("application/json"),
-            b"code=abc".to_vec(),
-        )
+        .post_json_bytes("/api/login", None, b"code=abc".to_vec())
         .await;
     let message = resp.assert_error(400, "invalid_json");
     assert!(message.contains("JSON"), "{message}");
     // Trailing garbage after the object.
     let resp = app
-        .post_bytes(
-            "/api/login",
-            None,
-            Some("application/json"),
-            br#"{"code":"abc"} x"#.to_vec(),
-        )
+        .post_json_bytes("/api/login", None, br#"{"code":"abc"} x"#.to_vec())
         .await;
     resp.assert_error(400, "invalid_json");
 
     // A field given twice.
     let resp = app
-        .post_bytes(
+        .post_json_bytes(
             "/api/login",
             None,
-            Some("application/json"),
             br#"{"code":"abc","code":"def"}"#.to_vec(),
         )
         .await;
@@ -126,9 +107,7 @@ async fn malformed_login_bodies_name_the_field() {
     let big = json!({ "code": "a".repeat(17 * 1024) })
         .to_string()
         .into_bytes();
-    let resp = app
-        .post_bytes("/api/login", None, Some("application/json"), big)
-        .await;
+    let resp = app.post_json_bytes("/api/login", None, big).await;
     resp.assert_error(413, "payload_too_large");
 
     // JSON without a Content-Type, or with another one.
@@ -182,13 +161,8 @@ async fn a_used_code_is_400_code_used() {
     app.login_code(&code).await.ok();
     let message = app.login_code(&code).await.assert_error(400, "code_used");
     assert!(message.contains("wx.login"), "{message}");
-    let entries = app.journal_entries("endpoint=jscode2session").await;
-    assert_eq!(
-        entries.iter().map(|e| e.errcode).collect::<Vec<_>>(),
-        [Some(0), Some(40163)]
-    );
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 1, 1));
+    assert_eq!(app.errcodes("jscode2session").await, [Some(0), Some(40163)]);
+    assert_eq!(app.counts().await, (1, 1, 1));
     assert_eq!(
         app.metric("login_core_logins_total{result=\"code_used\"}")
             .await,
@@ -213,44 +187,29 @@ async fn a_code_lives_five_minutes() {
         .await
         .assert_error(400, "code_invalid");
 
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.sessions), (1, 1));
+    let (users, _, sessions) = app.counts().await;
+    assert_eq!((users, sessions), (1, 1));
 }
 
 #[tokio::test]
 async fn a_code_of_another_app_is_400_code_invalid() {
     let other = AppId::new("wx00000000000000a1");
-    let app = TestApp::with(Setup {
-        extra_apps: vec![AppSpec {
-            appid: Some(other.clone()),
-            ..AppSpec::default()
-        }],
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_apps(vec![plain_app(other.as_str())]).await;
     let foreign = app.wx_login_in(&other, "alice").await;
     app.login_code(&foreign)
         .await
         .assert_error(400, "code_invalid");
     app.assert_nothing_stored().await;
     // The code is still good in its own app.
-    let body = app
-        .post("/api/login", None, json!({"code": foreign, "appid": other}))
-        .await
-        .ok();
+    let body = app.login_code_in(other.as_str(), &foreign).await.ok();
     assert_eq!(body["user"]["apps"], json!([other.as_str()]));
 }
 
 #[tokio::test]
 async fn sibling_apps_of_one_open_platform_share_the_user_by_unionid() {
     let sibling = AppId::new("wx00000000000000b2");
-    let app = TestApp::with(Setup {
-        default_platform: Some("platform-1"),
-        extra_apps: vec![sibling_app(sibling.as_str())],
-        ..Setup::default()
-    })
-    .await;
-    let home = app.grant_in(&app.appid.clone(), "alice").await;
+    let app = TestApp::on_platform_with(sibling_app(sibling.as_str())).await;
+    let home = app.grant("alice").await;
     let away = app.grant_in(&sibling, "alice").await;
     assert_ne!(home.mock.openid, away.mock.openid);
     assert!(home.mock.unionid.is_some());
@@ -258,14 +217,7 @@ async fn sibling_apps_of_one_open_platform_share_the_user_by_unionid() {
 
     let first = app.login_code(&home.code).await.ok();
     assert_eq!(first["user"]["is_new"], true);
-    let second = app
-        .post(
-            "/api/login",
-            None,
-            json!({"code": away.code, "appid": sibling}),
-        )
-        .await
-        .ok();
+    let second = app.login_code_in(sibling.as_str(), &away.code).await.ok();
     assert_eq!(second["user"]["is_new"], false);
     assert_eq!(second["user"]["id"], first["user"]["id"]);
     let mut apps = vec![app.appid.as_str().to_owned(), sibling.as_str().to_owned()];
@@ -274,8 +226,7 @@ async fn sibling_apps_of_one_open_platform_share_the_user_by_unionid() {
 
     let me = app.get("/api/me", first["token"].as_str()).await.ok();
     assert_eq!(me["apps"], json!(apps));
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 2, 2));
+    assert_eq!(app.counts().await, (1, 2, 2));
 
     // Another person in the sibling app is another user.
     let (_, bob) = app.login_in(&sibling, "bob").await;
@@ -286,31 +237,16 @@ async fn sibling_apps_of_one_open_platform_share_the_user_by_unionid() {
 #[tokio::test]
 async fn an_app_without_open_platform_gets_a_separate_user() {
     let lone = AppId::new("wx00000000000000c3");
-    let app = TestApp::with(Setup {
-        default_platform: Some("platform-1"),
-        extra_apps: vec![AppSpec {
-            appid: Some(lone.clone()),
-            ..AppSpec::default()
-        }],
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::on_platform_with(plain_app(lone.as_str())).await;
     let (_, home) = app.login("alice").await;
     let grant = app.grant_in(&lone, "alice").await;
     assert_eq!(grant.mock.unionid, None);
-    let away = app
-        .post(
-            "/api/login",
-            None,
-            json!({"code": grant.code, "appid": lone}),
-        )
-        .await
-        .ok();
+    let away = app.login_code_in(lone.as_str(), &grant.code).await.ok();
     assert_eq!(away["user"]["is_new"], true);
     assert_ne!(away["user"]["id"], home["user"]["id"]);
     assert_eq!(away["user"]["apps"], json!([lone.as_str()]));
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities), (2, 2));
+    let (users, identities, _) = app.counts().await;
+    assert_eq!((users, identities), (2, 2));
 }
 
 /// Whether `needle` occurs in `haystack`.
@@ -321,7 +257,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn the_session_key_is_stored_sealed_and_never_answered() {
     let app = TestApp::new().await;
-    let grant = app.grant_in(&app.appid.clone(), "alice").await;
+    let grant = app.grant("alice").await;
     let session_key = grant.mock.session_key.clone();
     // The mock's own view agrees on the key it will hand out.
     let user = app.mock.control().user("alice").await.expect("user");
@@ -333,8 +269,8 @@ async fn the_session_key_is_stored_sealed_and_never_answered() {
     let resp = app.login_code(&grant.code).await;
     let body = resp.ok();
     assert!(!resp.text.contains(&session_key), "{}", resp.text);
-    let token = body["token"].as_str().expect("token").to_owned();
-    app.get("/api/me", Some(&token)).await.ok();
+    let token = token_of(&body);
+    app.me(&token).await;
 
     let raw_key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &session_key)
         .expect("the mock's session_key is base64");

@@ -2,6 +2,7 @@
 //! wiremock for transport failures the mock cannot produce.
 
 mod api;
+mod cli;
 mod concurrency;
 mod helpers;
 mod lifecycle;

@@ -3,7 +3,7 @@
 //! getuserphonenumber faults.
 
 use mock_server::UserSpec;
-use mock_server::config::{AppSpec, PhoneSpec};
+use mock_server::config::PhoneSpec;
 use mock_server::engine::PhoneGrant;
 use mock_server::ids::{AppId, UserHandle};
 use mock_server::opendata::{RuleEra, Tamper, UserInfoApi};
@@ -13,22 +13,12 @@ use crate::helpers::*;
 
 const SECOND_APP: &str = "wx2222222222222222";
 
-/// An app of its own (no open platform): its users get no unionid.
-fn plain_app(appid: &str) -> AppSpec {
-    AppSpec {
-        appid: Some(AppId::new(appid)),
-        ..AppSpec::default()
-    }
-}
-
-/// The getPhoneNumber button for `user` in `appid`: a code and, once the user has logged in,
-/// the legacy encryptedData.
-async fn phone_grant(app: &TestApp, appid: &AppId, user: &str) -> PhoneGrant {
-    app.mock
-        .control()
-        .wx_phone_code(appid, user)
-        .await
-        .expect("getPhoneNumber")
+/// A user's phone number in the mock.
+fn phone_spec(country_code: &str, number: &str) -> Option<Option<PhoneSpec>> {
+    Some(Some(PhoneSpec {
+        country_code: country_code.into(),
+        number: number.into(),
+    }))
 }
 
 /// Creates a WeChat user in the mock with this phone number (before it first logs in).
@@ -37,26 +27,33 @@ async fn user_with_phone(app: &TestApp, handle: &str, country_code: &str, number
         .control()
         .create_user(&UserSpec {
             handle: Some(UserHandle::new(handle)),
-            phone: Some(Some(PhoneSpec {
-                country_code: country_code.into(),
-                number: number.into(),
-            })),
+            phone: phone_spec(country_code, number),
             ..UserSpec::default()
         })
         .await
         .expect("user created");
 }
 
-async fn bind(app: &TestApp, token: &str, body: Value) -> Resp {
-    app.post("/api/me/phone", Some(token), body).await
+/// Two WeChat users with the same number (mainland China): `owner` logs in and binds it,
+/// `other` logs in. Returns their tokens.
+async fn two_users_one_number(
+    app: &TestApp,
+    (owner, other): (&str, &str),
+    number: &str,
+) -> (String, String) {
+    user_with_phone(app, owner, "86", number).await;
+    user_with_phone(app, other, "86", number).await;
+    let (owner_token, _) = app.login(owner).await;
+    let (other_token, _) = app.login(other).await;
+    app.bind_phone_of(&owner_token, owner).await;
+    (owner_token, other_token)
 }
 
-async fn bind_code(app: &TestApp, token: &str, code: &str) -> Resp {
-    bind(app, token, json!({ "code": code })).await
-}
-
-async fn me(app: &TestApp, token: &str) -> Value {
-    app.get("/api/me", Some(token)).await.ok()
+/// The legacy getPhoneNumber payload of `user` (encryptedData and iv), tampered with if
+/// `tamper` says so.
+async fn legacy_body(app: &TestApp, user: &str, tamper: Option<Tamper>) -> Value {
+    let g = app.legacy_phone(user, tamper).await;
+    encrypted(&g.encrypted_data, &g.iv)
 }
 
 /// The phone object login-core shows for the mock's number of `grant`.
@@ -73,13 +70,13 @@ fn phone_of(grant: &PhoneGrant) -> Value {
 async fn bind_by_code_then_the_code_is_spent() {
     let app = TestApp::new().await;
     let (token, login) = app.login("alice").await;
-    let grant = phone_grant(&app, &app.appid, "alice").await;
-    let r = bind_code(&app, &token, &grant.code).await.ok();
+    let grant = app.phone_grant("alice").await;
+    let r = app.bind_phone_code(&token, &grant.code).await.ok();
     assert_eq!(r["joined"], false);
     assert_eq!(r["user"]["id"], login["user"]["id"]);
     assert_eq!(r["user"]["phone_bound"], true);
     assert_eq!(r["user"]["phone"], phone_of(&grant));
-    let m = me(&app, &token).await;
+    let m = app.me(&token).await;
     assert_eq!(m, r["user"]);
     assert!(m["phone"]["countryCode"].is_string(), "{m}");
     assert_eq!(m["phone"]["countryCode"], "86");
@@ -88,22 +85,15 @@ async fn bind_by_code_then_the_code_is_spent() {
         grant.mock.phone.number.as_str()
     );
     // login-core passed the session's openid along, so WeChat checked the code's owner.
-    let page = app
-        .mock
-        .control()
-        .journal("endpoint=getuserphonenumber")
-        .await
-        .expect("journal");
-    assert_eq!(page.entries.len(), 1);
-    assert_eq!(page.entries[0].errcode, Some(0));
+    assert_eq!(app.errcodes("getuserphonenumber").await, [Some(0)]);
 
     // The same code again: WeChat's 40029.
-    let r = bind_code(&app, &token, &grant.code).await;
+    let r = app.bind_phone_code(&token, &grant.code).await;
     r.assert_error(400, "phone_code_invalid");
-    assert_eq!(me(&app, &token).await, m, "nothing changed");
+    assert_eq!(app.me(&token).await, m, "nothing changed");
     // A fresh code for the same number is fine (idempotent).
-    let again = phone_grant(&app, &app.appid, "alice").await;
-    let r = bind_code(&app, &token, &again.code).await.ok();
+    let again = app.phone_grant("alice").await;
+    let r = app.bind_phone_code(&token, &again.code).await.ok();
     assert_eq!(r["user"], m);
 }
 
@@ -112,8 +102,8 @@ async fn a_foreign_number_keeps_its_prefix_in_phone_number_only() {
     let app = TestApp::new().await;
     user_with_phone(&app, "hk", "852", "51234567").await;
     let (token, _) = app.login("hk").await;
-    let grant = phone_grant(&app, &app.appid, "hk").await;
-    let r = bind_code(&app, &token, &grant.code).await.ok();
+    let grant = app.phone_grant("hk").await;
+    let r = app.bind_phone_code(&token, &grant.code).await.ok();
     assert_eq!(
         r["user"]["phone"],
         json!({"phoneNumber": "+85251234567", "purePhoneNumber": "51234567", "countryCode": "852"})
@@ -124,12 +114,7 @@ async fn a_foreign_number_keeps_its_prefix_in_phone_number_only() {
 async fn bind_by_legacy_encrypted_data() {
     let app = TestApp::new().await;
     let (token, _) = app.login("bob").await;
-    let grant = app
-        .mock
-        .control()
-        .wx_phone_number(&app.appid, "bob", None)
-        .await
-        .expect("getPhoneNumber");
+    let grant = app.legacy_phone("bob", None).await;
     let (data, iv) = (
         grant.encrypted_data.clone().expect("encryptedData"),
         grant.iv.clone().expect("iv"),
@@ -141,10 +126,10 @@ async fn bind_by_legacy_encrypted_data() {
         "iv": iv,
         "cloudID": "19_abc",
     });
-    let r = bind(&app, &token, body).await.ok();
+    let r = app.bind_phone(&token, body).await.ok();
     assert_eq!(r["joined"], false);
     assert_eq!(r["user"]["phone"], phone_of(&grant));
-    assert_eq!(me(&app, &token).await, r["user"]);
+    assert_eq!(app.me(&token).await, r["user"]);
     assert_eq!(app.calls("getuserphonenumber").await, 0, "no WeChat call");
 }
 
@@ -152,7 +137,7 @@ async fn bind_by_legacy_encrypted_data() {
 async fn bad_legacy_payloads_are_refused_and_nothing_is_written() {
     let app = TestApp::new().await;
     let (token, _) = app.login("bob").await;
-    let before = me(&app, &token).await;
+    let before = app.me(&token).await;
     let cases = [
         (Tamper::ForeignWatermark, "watermark_mismatch", None),
         (Tamper::ExpiredTimestamp, "watermark_expired", None),
@@ -165,34 +150,23 @@ async fn bad_legacy_payloads_are_refused_and_nothing_is_written() {
         (Tamper::WrongIvLength, "invalid_field", Some("iv")),
     ];
     for (tamper, code, field) in cases {
-        let g = app
-            .mock
-            .control()
-            .wx_phone_number(&app.appid, "bob", Some(tamper))
-            .await
-            .expect("getPhoneNumber");
-        let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv});
-        let message = bind(&app, &token, body).await.assert_error(400, code);
+        let body = legacy_body(&app, "bob", Some(tamper)).await;
+        let message = app.bind_phone(&token, body).await.assert_error(400, code);
         if let Some(f) = field {
             assert!(message.contains(&format!("`{f}`")), "{message}");
         }
-        assert_eq!(me(&app, &token).await, before, "{tamper:?}");
+        assert_eq!(app.me(&token).await, before, "{tamper:?}");
     }
     // User info is not a phone number.
     let g = app
-        .mock
-        .control()
-        .wx_user_info(
-            &app.appid,
+        .user_info(
             "bob",
             UserInfoApi::GetUserProfile,
             Some(RuleEra::Legacy),
             None,
         )
-        .await
-        .expect("user info");
-    let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv});
-    bind(&app, &token, body)
+        .await;
+    app.bind_phone(&token, encrypted(&g.encrypted_data, &g.iv))
         .await
         .assert_error(400, "decrypt_failed");
     // Field pairs.
@@ -208,28 +182,25 @@ async fn bad_legacy_payloads_are_refused_and_nothing_is_written() {
         ("code", json!({"code": "x".repeat(300)})),
         ("rawData", json!({"code": "abc", "rawData": "{}"})),
     ] {
-        let message = bind(&app, &token, body.clone())
+        let message = app
+            .bind_phone(&token, body.clone())
             .await
             .assert_error(400, "invalid_field");
         assert!(message.contains(&format!("`{field}`")), "{body}: {message}");
     }
-    assert_eq!(me(&app, &token).await, before);
+    assert_eq!(app.me(&token).await, before);
     assert_eq!(app.calls("getuserphonenumber").await, 0);
 }
 
 #[tokio::test]
 async fn a_phone_code_of_another_app_is_invalid() {
-    let app = TestApp::with(Setup {
-        extra_apps: vec![plain_app(SECOND_APP)],
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_apps(vec![plain_app(SECOND_APP)]).await;
     let (token, _) = app.login("alice").await;
-    let other = phone_grant(&app, &AppId::new(SECOND_APP), "alice").await;
-    bind_code(&app, &token, &other.code)
+    let other = app.phone_grant_in(&AppId::new(SECOND_APP), "alice").await;
+    app.bind_phone_code(&token, &other.code)
         .await
         .assert_error(400, "phone_code_invalid");
-    let m = me(&app, &token).await;
+    let m = app.me(&token).await;
     assert_eq!(m["phone_bound"], false);
     assert_eq!(m["phone"], Value::Null);
 }
@@ -237,53 +208,37 @@ async fn a_phone_code_of_another_app_is_invalid() {
 #[tokio::test]
 async fn a_number_bound_to_another_user_of_the_same_app_is_a_conflict() {
     let app = TestApp::new().await;
-    user_with_phone(&app, "alice", "86", "13800138000").await;
-    user_with_phone(&app, "bob", "86", "13800138000").await;
-    let (alice, _) = app.login("alice").await;
-    let (bob, _) = app.login("bob").await;
-    let g = phone_grant(&app, &app.appid, "alice").await;
-    bind_code(&app, &alice, &g.code).await.ok();
-    let alice_before = me(&app, &alice).await;
-    let bob_before = me(&app, &bob).await;
+    let (alice, bob) = two_users_one_number(&app, ("alice", "bob"), "13800138000").await;
+    let alice_before = app.me(&alice).await;
+    let bob_before = app.me(&bob).await;
     let stats = app.stats().await;
 
-    let g = phone_grant(&app, &app.appid, "bob").await;
+    let g = app.phone_grant("bob").await;
     assert_eq!(g.mock.phone.number, "13800138000");
-    bind_code(&app, &bob, &g.code)
+    app.bind_phone_code(&bob, &g.code)
         .await
         .assert_error(409, "phone_conflict");
     // The legacy payload of the same number: the same conflict.
-    let g = app
-        .mock
-        .control()
-        .wx_phone_number(&app.appid, "bob", None)
-        .await
-        .expect("getPhoneNumber");
-    let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv});
-    bind(&app, &bob, body)
+    let body = legacy_body(&app, "bob", None).await;
+    app.bind_phone(&bob, body)
         .await
         .assert_error(409, "phone_conflict");
 
-    assert_eq!(me(&app, &bob).await, bob_before);
-    assert_eq!(me(&app, &bob).await["phone"], Value::Null);
-    assert_eq!(me(&app, &alice).await, alice_before);
+    assert_eq!(app.me(&bob).await, bob_before);
+    assert_eq!(app.me(&bob).await["phone"], Value::Null);
+    assert_eq!(app.me(&alice).await, alice_before);
     assert_eq!(app.stats().await, stats);
 }
 
 #[tokio::test]
 async fn a_new_user_of_another_app_joins_the_account_with_the_number() {
-    let app = TestApp::with(Setup {
-        extra_apps: vec![plain_app(SECOND_APP)],
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_apps(vec![plain_app(SECOND_APP)]).await;
     let second = AppId::new(SECOND_APP);
     user_with_phone(&app, "alice", "86", "13900139000").await;
     user_with_phone(&app, "carol", "86", "13900139000").await;
     let (alice, login) = app.login("alice").await;
     let alice_id = login["user"]["id"].clone();
-    let g = phone_grant(&app, &app.appid, "alice").await;
-    bind_code(&app, &alice, &g.code).await.ok();
+    app.bind_phone_of(&alice, "alice").await;
 
     // carol: another WeChat user (no unionid links them), in the second app.
     let (carol, carol_login) = app.login_in(&second, "carol").await;
@@ -291,16 +246,12 @@ async fn a_new_user_of_another_app_joins_the_account_with_the_number() {
     assert_ne!(carol_login["user"]["id"], alice_id);
     assert_eq!(app.stats().await.users, 2);
     // carol's fill-in profile goes with her (alice has none).
-    app.post(
-        "/api/me/profile",
-        Some(&carol),
-        json!({"nickName": "Carol"}),
-    )
-    .await
-    .ok();
+    app.update_profile(&carol, json!({"nickName": "Carol"}))
+        .await
+        .ok();
 
-    let g = phone_grant(&app, &second, "carol").await;
-    let r = bind_code(&app, &carol, &g.code).await.ok();
+    let g = app.phone_grant_in(&second, "carol").await;
+    let r = app.bind_phone_code(&carol, &g.code).await.ok();
     assert_eq!(r["joined"], true);
     assert_eq!(r["user"]["id"], alice_id);
     let mut apps = vec![app.appid.as_str().to_owned(), SECOND_APP.to_owned()];
@@ -313,10 +264,10 @@ async fn a_new_user_of_another_app_joins_the_account_with_the_number() {
     assert_eq!(stats.identities, 2);
 
     // carol's session now belongs to alice's account; alice's still works.
-    let m = me(&app, &carol).await;
+    let m = app.me(&carol).await;
     assert_eq!(m["id"], alice_id);
     assert_eq!(m, r["user"]);
-    assert_eq!(me(&app, &alice).await, m);
+    assert_eq!(app.me(&alice).await, m);
     // Her WeChat identity (and its sealed session_key) moved intact: checksession still works.
     app.get("/api/session/check", Some(&carol)).await.ok();
     // And carol's next login in the second app finds the joined account.
@@ -330,13 +281,10 @@ async fn a_new_user_of_another_app_joins_the_account_with_the_number() {
 async fn a_user_with_identities_in_two_apps_cannot_join() {
     // app2 and app3 share an open platform, so dave's logins to both are one user (unionid);
     // moving only his app2 identity to alice would split him.
-    let app = TestApp::with(Setup {
-        extra_apps: vec![
-            sibling_app("wx3333333333333333"),
-            sibling_app("wx4444444444444444"),
-        ],
-        ..Setup::default()
-    })
+    let app = TestApp::with_apps(vec![
+        sibling_app("wx3333333333333333"),
+        sibling_app("wx4444444444444444"),
+    ])
     .await;
     let (app2, app3) = (
         AppId::new("wx3333333333333333"),
@@ -345,22 +293,21 @@ async fn a_user_with_identities_in_two_apps_cannot_join() {
     user_with_phone(&app, "alice", "86", "13700137000").await;
     user_with_phone(&app, "dave", "86", "13700137000").await;
     let (alice, _) = app.login("alice").await;
-    let g = phone_grant(&app, &app.appid, "alice").await;
-    bind_code(&app, &alice, &g.code).await.ok();
+    app.bind_phone_of(&alice, "alice").await;
 
     let (dave, first) = app.login_in(&app2, "dave").await;
     let (_, second) = app.login_in(&app3, "dave").await;
     assert_eq!(second["user"]["is_new"], false);
     assert_eq!(second["user"]["id"], first["user"]["id"]);
     assert_eq!(second["user"]["apps"].as_array().map(Vec::len), Some(2));
-    let before = me(&app, &dave).await;
+    let before = app.me(&dave).await;
     let stats = app.stats().await;
 
-    let g = phone_grant(&app, &app2, "dave").await;
-    bind_code(&app, &dave, &g.code)
+    let g = app.phone_grant_in(&app2, "dave").await;
+    app.bind_phone_code(&dave, &g.code)
         .await
         .assert_error(409, "phone_conflict");
-    assert_eq!(me(&app, &dave).await, before);
+    assert_eq!(app.me(&dave).await, before);
     assert_eq!(app.stats().await, stats);
     assert_eq!(app.stats().await.users, 2);
 }
@@ -369,21 +316,21 @@ async fn a_user_with_identities_in_two_apps_cannot_join() {
 async fn system_errors_are_retried_then_answered_503() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
-    let g = phone_grant(&app, &app.appid, "alice").await;
+    let g = app.phone_grant("alice").await;
     app.fault(json!({"endpoint": "getuserphonenumber", "errcode": -1}))
         .await;
-    let r = bind_code(&app, &token, &g.code).await;
+    let r = app.bind_phone_code(&token, &g.code).await;
     r.assert_error(503, "wechat_unavailable");
     assert_eq!(r.header("retry-after").as_deref(), Some("1"));
     assert_eq!(app.calls("getuserphonenumber").await, 3, "three tries");
-    assert_eq!(me(&app, &token).await["phone"], Value::Null);
+    assert_eq!(app.me(&token).await["phone"], Value::Null);
     // The failures did not spend the code.
     app.mock
         .control()
         .clear_faults()
         .await
         .expect("faults cleared");
-    let r = bind_code(&app, &token, &g.code).await.ok();
+    let r = app.bind_phone_code(&token, &g.code).await.ok();
     assert_eq!(r["user"]["phone"], phone_of(&g));
 }
 
@@ -391,10 +338,10 @@ async fn system_errors_are_retried_then_answered_503() {
 async fn a_rejected_access_token_is_refreshed_once() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
-    let g = phone_grant(&app, &app.appid, "alice").await;
+    let g = app.phone_grant("alice").await;
     app.fault(json!({"endpoint": "getuserphonenumber", "errcode": 40001, "times": 1}))
         .await;
-    let r = bind_code(&app, &token, &g.code).await.ok();
+    let r = app.bind_phone_code(&token, &g.code).await.ok();
     assert_eq!(r["user"]["phone"], phone_of(&g));
     assert_eq!(app.calls("getuserphonenumber").await, 2);
     assert_eq!(app.calls("token").await, 2, "the token was fetched again");
@@ -403,12 +350,7 @@ async fn a_rejected_access_token_is_refreshed_once() {
 #[tokio::test]
 async fn a_new_number_replaces_the_old_one_which_becomes_free() {
     let app = TestApp::new().await;
-    user_with_phone(&app, "alice", "86", "13600136000").await;
-    user_with_phone(&app, "bob", "86", "13600136000").await;
-    let (alice, _) = app.login("alice").await;
-    let (bob, _) = app.login("bob").await;
-    let g = phone_grant(&app, &app.appid, "alice").await;
-    bind_code(&app, &alice, &g.code).await.ok();
+    let (alice, bob) = two_users_one_number(&app, ("alice", "bob"), "13600136000").await;
 
     // alice changes her number in WeChat and binds the new one.
     app.mock
@@ -416,26 +358,23 @@ async fn a_new_number_replaces_the_old_one_which_becomes_free() {
         .patch_user(
             &UserHandle::new("alice"),
             &UserSpec {
-                phone: Some(Some(PhoneSpec {
-                    country_code: "86".into(),
-                    number: "13500135000".into(),
-                })),
+                phone: phone_spec("86", "13500135000"),
                 ..UserSpec::default()
             },
         )
         .await
         .expect("user changed");
-    let g = phone_grant(&app, &app.appid, "alice").await;
-    let r = bind_code(&app, &alice, &g.code).await.ok();
+    let g = app.phone_grant("alice").await;
+    let r = app.bind_phone_code(&alice, &g.code).await.ok();
     assert_eq!(r["user"]["phone"]["purePhoneNumber"], "13500135000");
 
     // The old number is free for bob now.
-    let g = phone_grant(&app, &app.appid, "bob").await;
-    let r = bind_code(&app, &bob, &g.code).await.ok();
+    let g = app.phone_grant("bob").await;
+    let r = app.bind_phone_code(&bob, &g.code).await.ok();
     assert_eq!(r["joined"], false);
     assert_eq!(r["user"]["phone"]["purePhoneNumber"], "13600136000");
     assert_eq!(
-        me(&app, &alice).await["phone"]["purePhoneNumber"],
+        app.me(&alice).await["phone"]["purePhoneNumber"],
         "13500135000"
     );
 }
@@ -445,15 +384,9 @@ async fn another_users_legacy_payload_does_not_decrypt() {
     let app = TestApp::new().await;
     let (alice, _) = app.login("alice").await;
     app.login("bob").await;
-    let g = app
-        .mock
-        .control()
-        .wx_phone_number(&app.appid, "bob", None)
-        .await
-        .expect("getPhoneNumber");
-    let body = json!({"encryptedData": g.encrypted_data, "iv": g.iv});
-    bind(&app, &alice, body)
+    let body = legacy_body(&app, "bob", None).await;
+    app.bind_phone(&alice, body)
         .await
         .assert_error(400, "decrypt_failed");
-    assert_eq!(me(&app, &alice).await["phone"], Value::Null);
+    assert_eq!(app.me(&alice).await["phone"], Value::Null);
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use mock_server::Timestamp;
+use mock_server::ids::OpenId;
 use mock_server::opendata::{
     self, RuleEra, Tamper, UserInfo, UserInfoApi, UserInfoGrant, Watermark,
 };
@@ -12,30 +13,20 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// The mini-program's `wx.getUserProfile` / `wx.getUserInfo` for `user` in the default app.
-async fn user_info(
+/// `wx.getUserProfile` of `user` under the legacy rules (the real profile).
+async fn legacy_profile(app: &TestApp, user: &str) -> UserInfoGrant {
+    legacy_user_info(app, user, UserInfoApi::GetUserProfile, None).await
+}
+
+/// `api` of `user` under the legacy rules, tampered with if `tamper` says so.
+async fn legacy_user_info(
     app: &TestApp,
     user: &str,
     api: UserInfoApi,
-    era: Option<RuleEra>,
     tamper: Option<Tamper>,
 ) -> UserInfoGrant {
-    app.mock
-        .control()
-        .wx_user_info(&app.appid, user, api, era, tamper)
+    app.user_info(user, api, Some(RuleEra::Legacy), tamper)
         .await
-        .expect("user info")
-}
-
-async fn legacy_profile(app: &TestApp, user: &str) -> UserInfoGrant {
-    user_info(
-        app,
-        user,
-        UserInfoApi::GetUserProfile,
-        Some(RuleEra::Legacy),
-        None,
-    )
-    .await
 }
 
 /// What a client usually forwards: the four fields.
@@ -49,7 +40,7 @@ fn signed(g: &UserInfoGrant) -> Value {
 }
 
 fn unsigned(g: &UserInfoGrant) -> Value {
-    json!({ "encryptedData": g.encrypted_data, "iv": g.iv })
+    encrypted(&g.encrypted_data, &g.iv)
 }
 
 /// The user's real profile in the mock.
@@ -58,11 +49,48 @@ async fn real_profile(app: &TestApp, user: &str) -> UserInfo {
 }
 
 async fn update(app: &TestApp, token: &str, body: Value) -> Resp {
-    app.post("/api/me/profile", Some(token), body).await
+    app.update_profile(token, body).await
 }
 
-async fn me(app: &TestApp, token: &str) -> Value {
-    app.get("/api/me", Some(token)).await.ok()
+/// Asserts that the profile update `body` is refused as `invalid_field` and that nothing was
+/// written; returns the message.
+async fn assert_invalid_field(app: &TestApp, token: &str, before: &Value, body: Value) -> String {
+    let r = update(app, token, body.clone()).await;
+    let message = assert_refused(&r, 400, "invalid_field");
+    assert_eq!(app.me(token).await, *before, "{body}: nothing written");
+    message
+}
+
+/// Asserts that the update with `g` is refused with `signed_code` when signed and with
+/// `unsigned_code` when not, and that nothing was written.
+async fn assert_both_refused(
+    app: &TestApp,
+    token: &str,
+    before: &Value,
+    g: &UserInfoGrant,
+    (signed_code, unsigned_code): (&str, &str),
+) {
+    assert_refused(&update(app, token, signed(g)).await, 400, signed_code);
+    assert_refused(&update(app, token, unsigned(g)).await, 400, unsigned_code);
+    assert_eq!(app.me(token).await, *before);
+}
+
+/// The encrypted user info WeChat would send: `plain` sealed with `key` and an iv of
+/// `iv_byte`s.
+fn sealed(key: &str, iv_byte: u8, plain: &str) -> Value {
+    let sealed = opendata::seal(key, None, &[iv_byte; 16], plain, None).expect("sealed");
+    encrypted(&sealed.encrypted_data, &sealed.iv)
+}
+
+/// The user info plaintext of `real` naming `openid`, watermarked for the default app at
+/// `secs`.
+fn plaintext(app: &TestApp, openid: &OpenId, real: &UserInfo, secs: i64) -> String {
+    opendata::user_info_plaintext(
+        openid,
+        real,
+        None,
+        &Watermark::new(&app.appid, Timestamp::from_secs(secs)),
+    )
 }
 
 /// Asserts the stored profile as login-core shows it equals the mock's `real` one.
@@ -83,7 +111,7 @@ async fn alice_with_profile(app: &TestApp) -> (String, Value) {
     let body = json!({"nickName": "阿丽", "avatarUrl": "https://cdn.example.com/a.png"});
     let r = update(app, &token, body).await.ok();
     assert_eq!(r["updated"], true);
-    let before = me(app, &token).await;
+    let before = app.me(&token).await;
     assert_eq!(before["profile"]["nickName"], "阿丽");
     (token, before)
 }
@@ -99,7 +127,7 @@ async fn legacy_get_user_profile_sets_the_real_profile() {
     let real = real_profile(&app, "alice").await;
     assert!(!real.nick_name.is_empty() && real.nick_name != opendata::ANONYMOUS_NICKNAME);
     assert_profile_is(&r["user"]["profile"], &real);
-    let after = me(&app, &token).await;
+    let after = app.me(&token).await;
     assert_eq!(after, r["user"], "the answer is the stored user");
     assert_profile_is(&after["profile"], &real);
 
@@ -116,7 +144,7 @@ async fn the_whole_callback_object_may_be_forwarded() {
     let (token, _) = app.login("alice").await;
     let real = real_profile(&app, "alice").await;
     for api in [UserInfoApi::GetUserProfile, UserInfoApi::GetUserInfo] {
-        let g = user_info(&app, "alice", api, Some(RuleEra::Legacy), None).await;
+        let g = legacy_user_info(&app, "alice", api, None).await;
         let mut whole = serde_json::to_value(&g).expect("grant as JSON");
         whole["cloudID"] = json!("19_Rk-CD3gR7PcJp0NlPXjDGsBdPgkT0yrW");
         for key in [
@@ -145,14 +173,7 @@ async fn the_whole_callback_object_may_be_forwarded() {
 async fn get_user_info_with_open_id_works() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
-    let g = user_info(
-        &app,
-        "alice",
-        UserInfoApi::GetUserInfo,
-        Some(RuleEra::Legacy),
-        None,
-    )
-    .await;
+    let g = legacy_user_info(&app, "alice", UserInfoApi::GetUserInfo, None).await;
     let r = update(&app, &token, signed(&g)).await.ok();
     assert_eq!(r["updated"], true);
     assert_profile_is(&r["user"]["profile"], &real_profile(&app, "alice").await);
@@ -166,19 +187,19 @@ async fn anonymous_data_keeps_the_stored_profile() {
     let app = TestApp::new().await;
     // A user without a profile stays without one.
     let (bob, _) = app.login("bob").await;
-    let g = user_info(
-        &app,
-        "bob",
-        UserInfoApi::GetUserProfile,
-        Some(RuleEra::Anonymous),
-        None,
-    )
-    .await;
+    let g = app
+        .user_info(
+            "bob",
+            UserInfoApi::GetUserProfile,
+            Some(RuleEra::Anonymous),
+            None,
+        )
+        .await;
     assert_eq!(g.user_info.info.nick_name, opendata::ANONYMOUS_NICKNAME);
     let r = update(&app, &bob, signed(&g)).await.ok();
     assert_eq!(r["updated"], false);
     assert_eq!(r["user"]["profile"], Value::Null);
-    assert_eq!(me(&app, &bob).await["profile"], Value::Null);
+    assert_eq!(app.me(&bob).await["profile"], Value::Null);
 
     // A stored profile is kept, from either API, and the app's default era (anonymous).
     let (token, before) = alice_with_profile(&app).await;
@@ -187,11 +208,11 @@ async fn anonymous_data_keeps_the_stored_profile() {
         (UserInfoApi::GetUserInfo, Some(RuleEra::Anonymous)),
         (UserInfoApi::GetUserProfile, None),
     ] {
-        let g = user_info(&app, "alice", api, era, None).await;
+        let g = app.user_info("alice", api, era, None).await;
         let r = update(&app, &token, signed(&g)).await.ok();
         assert_eq!(r["updated"], false, "{api:?} {era:?}");
         assert_eq!(r["user"], before);
-        assert_eq!(me(&app, &token).await, before);
+        assert_eq!(app.me(&token).await, before);
     }
 }
 
@@ -208,7 +229,7 @@ async fn tampered_data_is_refused_with_its_reason_and_nothing_is_written() {
     // A rotated key, so that the mock has a previous key for the stale-key tamper.
     app.advance(Duration::from_secs(301));
     let (token2, _) = app.login("alice").await;
-    assert_eq!(me(&app, &token2).await, before);
+    assert_eq!(app.me(&token2).await, before);
 
     let cases = [
         (Tamper::ForeignWatermark, 400, "watermark_mismatch", None),
@@ -224,7 +245,7 @@ async fn tampered_data_is_refused_with_its_reason_and_nothing_is_written() {
     ];
     for api in [UserInfoApi::GetUserProfile, UserInfoApi::GetUserInfo] {
         for (tamper, status, code, field) in cases {
-            let g = user_info(&app, "alice", api, Some(RuleEra::Legacy), Some(tamper)).await;
+            let g = legacy_user_info(&app, "alice", api, Some(tamper)).await;
             for body in [signed(&g), unsigned(&g)] {
                 let r = update(&app, &token, body).await;
                 let message = assert_refused(&r, status, code);
@@ -234,11 +255,7 @@ async fn tampered_data_is_refused_with_its_reason_and_nothing_is_written() {
                         "{tamper:?}: message names {f}: {message}"
                     );
                 }
-                assert_eq!(
-                    me(&app, &token).await,
-                    before,
-                    "{tamper:?}: nothing written"
-                );
+                assert_eq!(app.me(&token).await, before, "{tamper:?}: nothing written");
             }
         }
     }
@@ -248,25 +265,9 @@ async fn tampered_data_is_refused_with_its_reason_and_nothing_is_written() {
     // fails: `signature_mismatch`. Without them decryption with the current key fails on the
     // padding (or, rarely, yields bytes that are not JSON): `decrypt_failed` either way.
     for api in [UserInfoApi::GetUserProfile, UserInfoApi::GetUserInfo] {
-        let g = user_info(
-            &app,
-            "alice",
-            api,
-            Some(RuleEra::Legacy),
-            Some(Tamper::StaleKey),
-        )
-        .await;
-        assert_refused(
-            &update(&app, &token, signed(&g)).await,
-            400,
-            "signature_mismatch",
-        );
-        assert_refused(
-            &update(&app, &token, unsigned(&g)).await,
-            400,
-            "decrypt_failed",
-        );
-        assert_eq!(me(&app, &token).await, before);
+        let g = legacy_user_info(&app, "alice", api, Some(Tamper::StaleKey)).await;
+        let codes = ("signature_mismatch", "decrypt_failed");
+        assert_both_refused(&app, &token, &before, &g, codes).await;
     }
 }
 
@@ -286,7 +287,7 @@ async fn data_older_than_ten_minutes_is_expired() {
     let ts = (START + 600).to_string();
     assert!(message.contains(&ts), "names the timestamp {ts}: {message}");
     // The successful update above did change the profile; the refused one did not.
-    let after = me(&app, &token).await;
+    let after = app.me(&token).await;
     assert_ne!(after, before);
     assert_profile_is(&after["profile"], &real_profile(&app, "alice").await);
 }
@@ -341,13 +342,9 @@ async fn signatures_and_field_pairs_are_checked() {
     both["avatarUrl"] = json!("https://cdn.example.com/b.png");
     cases.push(named("nickName", both));
     for (field, body) in cases {
-        let r = update(&app, &token, body.clone()).await;
-        let message = assert_refused(&r, 400, "invalid_field");
-        assert!(
-            message.contains(&format!("`{field}`")),
-            "{body}: names {field}: {message}"
-        );
-        assert_eq!(me(&app, &token).await, before);
+        let message = assert_invalid_field(&app, &token, &before, body.clone()).await;
+        let names_field = message.contains(&format!("`{field}`"));
+        assert!(names_field, "{body}: names {field}: {message}");
     }
     // The honest data still works afterwards.
     update(&app, &token, signed(&g)).await.ok();
@@ -365,7 +362,7 @@ async fn plain_fill_in_sets_the_nickname_and_avatar() {
     .await
     .ok();
     assert_eq!(r["updated"], true);
-    let m = me(&app, &token).await;
+    let m = app.me(&token).await;
     assert_eq!(m["profile"]["nickName"], "小明", "trimmed");
     assert_eq!(
         m["profile"]["avatarUrl"],
@@ -375,7 +372,7 @@ async fn plain_fill_in_sets_the_nickname_and_avatar() {
 
     // One field at a time keeps the other.
     update(&app, &token, json!({"nickName": "Ming"})).await.ok();
-    let m = me(&app, &token).await;
+    let m = app.me(&token).await;
     assert_eq!(m["profile"]["nickName"], "Ming");
     assert_eq!(
         m["profile"]["avatarUrl"],
@@ -388,7 +385,7 @@ async fn plain_fill_in_sets_the_nickname_and_avatar() {
     )
     .await
     .ok();
-    let m = me(&app, &token).await;
+    let m = app.me(&token).await;
     assert_eq!(m["profile"]["nickName"], "Ming");
     assert_eq!(m["profile"]["avatarUrl"], "http://cdn.example.com/2.png");
 
@@ -398,7 +395,7 @@ async fn plain_fill_in_sets_the_nickname_and_avatar() {
         .await
         .ok();
     assert_eq!(
-        me(&app, &token).await["profile"]["nickName"],
+        app.me(&token).await["profile"]["nickName"],
         longest.as_str()
     );
 }
@@ -438,13 +435,9 @@ async fn bad_plain_values_are_refused_naming_the_field() {
         ),
     ];
     for (field, body) in cases {
-        let r = update(&app, &token, body.clone()).await;
-        let message = assert_refused(&r, 400, "invalid_field");
-        assert!(
-            message.starts_with(&format!("field `{field}`")),
-            "{body}: names {field}: {message}"
-        );
-        assert_eq!(me(&app, &token).await, before, "{body}: nothing written");
+        let message = assert_invalid_field(&app, &token, &before, body.clone()).await;
+        let names_field = message.starts_with(&format!("field `{field}`"));
+        assert!(names_field, "{body}: names {field}: {message}");
     }
 }
 
@@ -454,20 +447,11 @@ async fn another_users_data_is_refused() {
     let (alice, before) = alice_with_profile(&app).await;
     let (_bob, _) = app.login("bob").await;
     for api in [UserInfoApi::GetUserProfile, UserInfoApi::GetUserInfo] {
-        let g = user_info(&app, "bob", api, Some(RuleEra::Legacy), None).await;
-        // Bob's signature is over bob's session_key: it does not match under alice's.
-        assert_refused(
-            &update(&app, &alice, signed(&g)).await,
-            400,
-            "signature_mismatch",
-        );
-        // Bob's data is encrypted with bob's session_key: it does not decrypt with alice's.
-        assert_refused(
-            &update(&app, &alice, unsigned(&g)).await,
-            400,
-            "decrypt_failed",
-        );
-        assert_eq!(me(&app, &alice).await, before);
+        let g = legacy_user_info(&app, "bob", api, None).await;
+        // Bob's signature is over bob's session_key: it does not match under alice's; bob's
+        // data is encrypted with bob's session_key: it does not decrypt with alice's.
+        let codes = ("signature_mismatch", "decrypt_failed");
+        assert_both_refused(&app, &alice, &before, &g, codes).await;
     }
 }
 
@@ -476,90 +460,28 @@ async fn data_naming_another_open_id_is_refused() {
     // Cannot come from WeChat (only alice's key encrypts for alice), but the backend still
     // checks openId: build such a payload with the mock's sealing code and alice's key.
     let app = TestApp::new().await;
-    let grant = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "alice")
-        .await
-        .expect("wx.login");
-    let token = app.login_code(&grant.code).await.ok()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let bob = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "bob")
-        .await
-        .expect("wx.login");
-    let plain = opendata::user_info_plaintext(
-        &bob.mock.openid,
-        &real_profile(&app, "alice").await,
-        None,
-        &Watermark::new(&app.appid, Timestamp::from_secs(START)),
-    );
-    let sealed =
-        opendata::seal(&grant.mock.session_key, None, &[7u8; 16], &plain, None).expect("sealed");
-    let r = update(
-        &app,
-        &token,
-        json!({"encryptedData": sealed.encrypted_data, "iv": sealed.iv}),
-    )
-    .await;
+    let Login { token, grant, .. } = app.login_with_grant("alice").await;
+    let bob = app.grant("bob").await;
+    let real = real_profile(&app, "alice").await;
+    let key = &grant.mock.session_key;
+    let plain = plaintext(&app, &bob.mock.openid, &real, START);
+    let r = update(&app, &token, sealed(key, 7, &plain)).await;
     assert_refused(&r, 400, "identity_mismatch");
-    assert_eq!(me(&app, &token).await["profile"], Value::Null);
+    assert_eq!(app.me(&token).await["profile"], Value::Null);
 
     // The same payload naming alice is accepted: the check is on openId only.
-    let plain = opendata::user_info_plaintext(
-        &grant.mock.openid,
-        &real_profile(&app, "alice").await,
-        None,
-        &Watermark::new(&app.appid, Timestamp::from_secs(START)),
-    );
-    let sealed =
-        opendata::seal(&grant.mock.session_key, None, &[7u8; 16], &plain, None).expect("sealed");
-    let r = update(
-        &app,
-        &token,
-        json!({"encryptedData": sealed.encrypted_data, "iv": sealed.iv}),
-    )
-    .await
-    .ok();
+    let plain = plaintext(&app, &grant.mock.openid, &real, START);
+    let r = update(&app, &token, sealed(key, 7, &plain)).await.ok();
     assert_eq!(r["updated"], true);
-}
-
-/// Alice logged in; returns her token, her session_key and her openid as the mock knows them.
-async fn alice_with_key(app: &TestApp) -> (String, String, mock_server::ids::OpenId) {
-    let grant = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "alice")
-        .await
-        .expect("wx.login");
-    let token = app.login_code(&grant.code).await.ok()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    (token, grant.mock.session_key, grant.mock.openid)
 }
 
 #[tokio::test]
 async fn watermarks_are_checked_for_presence_and_clock_skew() {
     let app = TestApp::new().await;
-    let (token, key, openid) = alice_with_key(&app).await;
+    let Login { token, grant, .. } = app.login_with_grant("alice").await;
     let real = real_profile(&app, "alice").await;
-    let payload = |plain: &str| {
-        let sealed = opendata::seal(&key, None, &[9u8; 16], plain, None).expect("sealed");
-        json!({"encryptedData": sealed.encrypted_data, "iv": sealed.iv})
-    };
-    let at = |secs: i64| {
-        opendata::user_info_plaintext(
-            &openid,
-            &real,
-            None,
-            &Watermark::new(&app.appid, Timestamp::from_secs(secs)),
-        )
-    };
+    let payload = |plain: &str| sealed(&grant.mock.session_key, 9, plain);
+    let at = |secs: i64| plaintext(&app, &grant.mock.openid, &real, secs);
     // Up to five minutes ahead of our clock is tolerated; more is not.
     update(&app, &token, payload(&at(START + 300))).await.ok();
     update(&app, &token, payload(&at(START + 301)))

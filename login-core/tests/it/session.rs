@@ -50,6 +50,30 @@ fn assert_login_required(r: &Resp, what: &str) {
     );
 }
 
+/// Asserts that `GET /api/me` with `token` is refused as [`assert_login_required`] says.
+async fn assert_me_refused(app: &TestApp, token: &str, what: &str) {
+    assert_login_required(&app.get("/api/me", Some(token)).await, what);
+}
+
+/// A login-core whose sessions last an idle hour, renewed at most every ten minutes, and end
+/// after `max_lifetime` if given.
+async fn hour_sessions(max_lifetime: Option<Duration>) -> TestApp {
+    TestApp::configured(move |c| {
+        c.sessions.ttl = Duration::from_secs(3600);
+        c.sessions.renew_interval = Duration::from_secs(600);
+        if let Some(max) = max_lifetime {
+            c.sessions.max_lifetime = max;
+        }
+    })
+    .await
+}
+
+/// Asserts that the mock answered the last checksession with `errcode`.
+async fn assert_last_checksession(app: &TestApp, errcode: i64, what: &str) {
+    let answered = app.errcodes("checksession").await;
+    assert_eq!(answered.last().copied().flatten(), Some(errcode), "{what}");
+}
+
 async fn call(
     app: &TestApp,
     method: &Method,
@@ -100,7 +124,7 @@ async fn every_protected_endpoint_needs_a_valid_bearer_token() {
     }
     assert_eq!(app.stats().await, before, "no request wrote anything");
     // The real token still works, and the scheme is case-insensitive.
-    app.get("/api/me", Some(&token)).await.ok();
+    app.me(&token).await;
     let r = app
         .get_with_authorization("/api/me", &format!("bearer {token}"))
         .await;
@@ -112,11 +136,8 @@ async fn refresh_rotates_the_token() {
     let app = TestApp::new().await;
     let (old, login) = app.login("alice").await;
     app.advance(mins(3));
-    let r = app
-        .post("/api/session/refresh", Some(&old), json!({}))
-        .await;
-    let body = r.ok();
-    let new = body["token"].as_str().expect("token").to_owned();
+    let body = app.refresh(&old).await.ok();
+    let new = token_of(&body);
     assert_eq!(new.len(), 43);
     assert_ne!(new, old);
     assert_eq!(body["token_type"], "Bearer");
@@ -125,17 +146,9 @@ async fn refresh_rotates_the_token() {
         body["expires_at"].as_i64().expect("expires_at"),
         START + 3 * 60 + 7 * 86_400
     );
-    let me = app.get("/api/me", Some(&new)).await.ok();
-    assert_eq!(me["id"], login["user"]["id"]);
-    assert_login_required(
-        &app.get("/api/me", Some(&old)).await,
-        "old token after refresh",
-    );
-    assert_login_required(
-        &app.post("/api/session/refresh", Some(&old), json!({}))
-            .await,
-        "refresh with the old token",
-    );
+    assert_eq!(app.me(&new).await["id"], login["user"]["id"]);
+    assert_me_refused(&app, &old, "old token after refresh").await;
+    assert_login_required(&app.refresh(&old).await, "refresh with the old token");
     // Refresh without a body works too (the endpoint takes none).
     let r = app
         .send(
@@ -144,9 +157,9 @@ async fn refresh_rotates_the_token() {
                 .bearer_auth(&new),
         )
         .await;
-    let newer = r.ok()["token"].as_str().expect("token").to_owned();
-    assert_login_required(&app.get("/api/me", Some(&new)).await, "second old token");
-    app.get("/api/me", Some(&newer)).await.ok();
+    let newer = token_of(&r.ok());
+    assert_me_refused(&app, &new, "second old token").await;
+    app.me(&newer).await;
 }
 
 #[tokio::test]
@@ -157,126 +170,87 @@ async fn logout_revokes_the_token() {
     let r = app.post("/api/logout", Some(&token), json!({})).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert!(r.text.is_empty(), "204 has no body: {:?}", r.text);
-    assert_login_required(&app.get("/api/me", Some(&token)).await, "after logout");
+    assert_me_refused(&app, &token, "after logout").await;
     assert_login_required(
         &app.post("/api/logout", Some(&token), json!({})).await,
         "logout again",
     );
-    assert_login_required(
-        &app.post("/api/session/refresh", Some(&token), json!({}))
-            .await,
-        "refresh after logout",
-    );
+    assert_login_required(&app.refresh(&token).await, "refresh after logout");
     // Only that session ended.
-    app.get("/api/me", Some(&other)).await.ok();
+    app.me(&other).await;
 }
 
 #[tokio::test]
 async fn idle_sessions_expire_and_use_slides_the_expiry() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| {
-            c.sessions.ttl = Duration::from_secs(3600);
-            c.sessions.renew_interval = Duration::from_secs(600);
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let app = hour_sessions(None).await;
     let (token, body) = app.login("alice").await;
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["expires_at"], START + 3600);
 
     // A use within the renew interval does not move the expiry.
     app.advance(mins(5));
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    let r = app.check(&token).await;
     assert_eq!(r["expires_at"], START + 3600);
 
     // 59 minutes after login: still valid, and this use slides the expiry to now + 1 h.
     app.advance(mins(54));
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    let r = app.check(&token).await;
     assert_eq!(r["valid"], true);
     assert_eq!(r["expires_at"], START + 59 * 60 + 3600);
 
     // Another 59 minutes (1 h 58 min after login, past the original hour): still valid.
     app.advance(mins(59));
-    app.get("/api/me", Some(&token)).await.ok();
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    app.me(&token).await;
+    let r = app.check(&token).await;
     assert_eq!(r["expires_at"], START + 118 * 60 + 3600);
 
     // One idle hour ends it.
     app.advance(mins(60));
-    assert_login_required(&app.get("/api/me", Some(&token)).await, "after 1 h idle");
-    assert_login_required(
-        &app.post("/api/session/refresh", Some(&token), json!({}))
-            .await,
-        "refresh after 1 h idle",
-    );
+    assert_me_refused(&app, &token, "after 1 h idle").await;
+    assert_login_required(&app.refresh(&token).await, "refresh after 1 h idle");
 }
 
 #[tokio::test]
 async fn idle_expiry_is_exact_to_the_second() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| {
-            c.sessions.ttl = Duration::from_secs(3600);
-            c.sessions.renew_interval = Duration::from_secs(600);
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let app = hour_sessions(None).await;
     let (a, _) = app.login("alice").await;
     let (b, _) = app.login("bob").await;
     app.advance(Duration::from_secs(3599));
-    app.get("/api/me", Some(&a)).await.ok();
+    app.me(&a).await;
     app.advance(Duration::from_secs(1));
     // `a` was renewed a second ago; `b` was not used and ends exactly at one hour.
-    app.get("/api/me", Some(&a)).await.ok();
-    assert_login_required(&app.get("/api/me", Some(&b)).await, "at exactly 1 h");
+    app.me(&a).await;
+    assert_me_refused(&app, &b, "at exactly 1 h").await;
 }
 
 #[tokio::test]
 async fn absolute_lifetime_ends_a_session_in_use() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| {
-            c.sessions.ttl = Duration::from_secs(3600);
-            c.sessions.renew_interval = Duration::from_secs(600);
-            c.sessions.max_lifetime = Duration::from_secs(7200);
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let app = hour_sessions(Some(Duration::from_secs(7200))).await;
     let (token, _) = app.login("alice").await;
     let (refreshed_from, _) = app.login("alice").await;
     let end = START + 7200;
     app.advance(mins(50));
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    let r = app.check(&token).await;
     assert_eq!(r["expires_at"], START + 50 * 60 + 3600);
-    app.get("/api/me", Some(&refreshed_from)).await.ok();
+    app.me(&refreshed_from).await;
     app.advance(mins(50));
     // Renewal is clamped to the absolute end.
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    let r = app.check(&token).await;
     assert_eq!(r["expires_at"], end);
     // A refresh keeps the absolute end too.
-    let r = app
-        .post("/api/session/refresh", Some(&refreshed_from), json!({}))
-        .await
-        .ok();
+    let r = app.refresh(&refreshed_from).await.ok();
     assert_eq!(r["expires_at"], end);
     assert_eq!(r["expires_in"], 20 * 60);
-    let refreshed = r["token"].as_str().expect("token").to_owned();
+    let refreshed = token_of(&r);
     app.advance(mins(19));
-    app.get("/api/me", Some(&token)).await.ok();
-    app.get("/api/me", Some(&refreshed)).await.ok();
+    app.me(&token).await;
+    app.me(&refreshed).await;
     app.advance(mins(1));
-    assert_login_required(
-        &app.get("/api/me", Some(&token)).await,
-        "at the absolute end",
-    );
-    assert_login_required(
-        &app.get("/api/me", Some(&refreshed)).await,
-        "refreshed token at the absolute end",
-    );
+    assert_me_refused(&app, &token, "at the absolute end").await;
+    assert_me_refused(&app, &refreshed, "refreshed token at the absolute end").await;
     // A new login starts a new lifetime.
     let (fresh, _) = app.login("alice").await;
-    app.get("/api/me", Some(&fresh)).await.ok();
+    app.me(&fresh).await;
 }
 
 /// jscode2session straight at the mock, as another backend of the same app would.
@@ -300,26 +274,18 @@ async fn exchange_at_mock(app: &TestApp, code: &str) -> Value {
 #[tokio::test]
 async fn check_is_valid_after_login_and_signs_with_the_session_key() {
     let app = TestApp::new().await;
-    let grant = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "alice")
-        .await
-        .expect("wx.login");
-    let login = app.login_code(&grant.code).await.ok();
-    let token = login["token"].as_str().expect("token");
+    let Login {
+        token,
+        body: login,
+        grant,
+    } = app.login_with_grant("alice").await;
     assert_eq!(app.calls("checksession").await, 0);
-    let r = app.get("/api/session/check", Some(token)).await.ok();
+    let r = app.check(&token).await;
     assert_eq!(r, json!({"valid": true, "expires_at": login["expires_at"]}));
 
-    let page = app
-        .mock
-        .control()
-        .journal("endpoint=checksession")
-        .await
-        .expect("journal");
-    assert_eq!(page.entries.len(), 1, "one checksession call");
-    let e = &page.entries[0];
+    let entries = app.journal_entries("endpoint=checksession").await;
+    assert_eq!(entries.len(), 1, "one checksession call");
+    let e = &entries[0];
     assert_eq!(e.method, "GET");
     assert_eq!(e.errcode, Some(0), "{}", e.response);
     assert_eq!(e.params["sig_method"], "hmac_sha256");
@@ -337,61 +303,35 @@ async fn check_is_valid_after_login_and_signs_with_the_session_key() {
 async fn check_reports_a_rotated_session_key_as_stale() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
 
     // Within the mock's minimum rotation period a new wx.login keeps the key.
     app.advance(mins(4));
-    let same = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "alice")
-        .await
-        .expect("wx.login");
+    let same = app.grant("alice").await;
     assert!(!same.mock.rotated);
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
 
     // Past it, the mini-program's next wx.login rotates the key; the new code is exchanged
     // elsewhere (straight at the mock), so login-core still holds the old key.
     app.advance(mins(2));
-    let grant = app
-        .mock
-        .control()
-        .wx_login(&app.appid, "alice")
-        .await
-        .expect("wx.login");
+    let grant = app.grant("alice").await;
     assert!(grant.mock.rotated, "the key rotated");
     let exchanged = exchange_at_mock(&app, &grant.code).await;
     assert_eq!(exchanged["session_key"], grant.mock.session_key.as_str());
 
     // `send` refuses any body mentioning "session_key", and this error's code does; check
     // instead that neither key leaks.
-    let r = app
-        .send_unchecked(
-            app.http
-                .get(app.url("/api/session/check"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let r = app.check_unchecked(&token).await;
     r.assert_error(401, "session_key_stale");
     assert!(!r.text.contains(grant.mock.session_key.as_str()));
     assert!(r.header("www-authenticate").is_some());
-    let page = app
-        .mock
-        .control()
-        .journal("endpoint=checksession")
-        .await
-        .expect("journal");
-    assert_eq!(
-        page.entries.last().and_then(|e| e.errcode),
-        Some(87009),
-        "the mock said invalid signature"
-    );
+    assert_last_checksession(&app, 87009, "the mock said invalid signature").await;
     // The login session itself is still valid: only WeChat's side is stale.
-    app.get("/api/me", Some(&token)).await.ok();
+    app.me(&token).await;
 
     // Logging in again through login-core stores the new key; its session checks fine.
     let (fresh, _) = app.login("alice").await;
-    app.get("/api/session/check", Some(&fresh)).await.ok();
+    app.check(&fresh).await;
 }
 
 #[tokio::test]
@@ -406,9 +346,8 @@ async fn sessions_survive_a_restart_with_the_same_server_key() {
         key_file,
         "the key file was reused, not replaced"
     );
-    let me = app.get("/api/me", Some(&token)).await.ok();
-    assert_eq!(me["id"], login["user"]["id"]);
-    let r = app.get("/api/session/check", Some(&token)).await.ok();
+    assert_eq!(app.me(&token).await["id"], login["user"]["id"]);
+    let r = app.check(&token).await;
     assert_eq!(r["valid"], true);
     // And new logins work after the restart.
     let (again, body) = app.login("alice").await;
@@ -426,47 +365,31 @@ async fn another_server_key_cannot_open_stored_session_keys() {
         .restart_core(move |c| c.server_key = Some(ServerKeyText(other)))
         .await;
     // The session itself (a token hash) does not depend on the server key.
-    let me = app.get("/api/me", Some(&token)).await.ok();
-    assert_eq!(me["id"], login["user"]["id"]);
+    assert_eq!(app.me(&token).await["id"], login["user"]["id"]);
     // The sealed session_key does: an internal error, not a panic, and the server stays up.
     let r = app.get("/api/session/check", Some(&token)).await;
     r.assert_error(500, "internal");
     assert_eq!(app.calls("checksession").await, 0, "WeChat was not asked");
-    app.get("/api/me", Some(&token)).await.ok();
+    app.me(&token).await;
     app.get("/healthz", None).await.ok();
     // A new login re-seals the key under the new server key; then check works again.
     let (fresh, _) = app.login("alice").await;
-    app.get("/api/session/check", Some(&fresh)).await.ok();
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&fresh).await;
+    app.check(&token).await;
 }
 
 #[tokio::test]
 async fn check_reports_an_expired_session_key_as_stale() {
     let app = TestApp::new().await;
-    app.mock
-        .control()
-        .set_options(&json!({"session_key_ttl": "1h"}))
-        .await
-        .expect("options");
+    app.set_mock_options(json!({"session_key_ttl": "1h"})).await;
     let (token, _) = app.login("alice").await;
     app.advance(mins(59));
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
     app.advance(mins(1));
-    let r = app
-        .send_unchecked(
-            app.http
-                .get(app.url("/api/session/check"))
-                .bearer_auth(&token),
-        )
-        .await;
-    r.assert_error(401, "session_key_stale");
-    let page = app
-        .mock
-        .control()
-        .journal("endpoint=checksession")
+    app.check_unchecked(&token)
         .await
-        .expect("journal");
-    assert_eq!(page.entries.last().and_then(|e| e.errcode), Some(87007));
+        .assert_error(401, "session_key_stale");
+    assert_last_checksession(&app, 87007, "the mock said expired").await;
     // The login session (7 days) outlives WeChat's session_key.
-    app.get("/api/me", Some(&token)).await.ok();
+    app.me(&token).await;
 }

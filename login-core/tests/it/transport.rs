@@ -15,12 +15,9 @@ const CODE: &str = "0c3Ab1000Hf0bZ1wJm100YUQtw1Ab10K";
 
 /// login-core with its WeChat at `base_url`, an upstream timeout of 300 ms.
 async fn core_against(base_url: String) -> TestApp {
-    TestApp::with(Setup {
-        configure: Box::new(move |c| {
-            c.wechat_base_url = base_url;
-            c.upstream.timeout = Duration::from_millis(300);
-        }),
-        ..Setup::default()
+    TestApp::configured(move |c| {
+        c.wechat_base_url = base_url;
+        c.upstream.timeout = Duration::from_millis(300);
     })
     .await
 }
@@ -36,11 +33,14 @@ async fn wechat_answering(answer: ResponseTemplate) -> MockServer {
     server
 }
 
+/// Every request `server` received, oldest first.
+async fn requests(server: &MockServer) -> Vec<wiremock::Request> {
+    server.received_requests().await.expect("recording is on")
+}
+
 async fn jscode2session_calls(server: &MockServer) -> usize {
-    server
-        .received_requests()
+    requests(server)
         .await
-        .expect("recording is on")
         .iter()
         .filter(|r| r.url.path() == "/sns/jscode2session")
         .count()
@@ -85,9 +85,8 @@ async fn a_good_answer_logs_in_and_the_request_is_well_formed() {
     let app = core_against(server.uri()).await;
     let body = app.login_code(CODE).await.ok();
     assert_eq!(body["user"]["is_new"], true);
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 1, 1));
-    let requests = server.received_requests().await.expect("recording is on");
+    assert_eq!(app.counts().await, (1, 1, 1));
+    let requests = requests(&server).await;
     let param = |name: &str| {
         requests[0]
             .url
@@ -200,9 +199,11 @@ async fn a_redirect_is_not_followed_and_is_502() {
         .await
         .assert_error(502, "wechat_bad_gateway");
     app.assert_nothing_stored().await;
-    let requests = server.received_requests().await.expect("recording is on");
     assert!(
-        requests.iter().all(|r| r.url.path() != "/elsewhere"),
+        requests(&server)
+            .await
+            .iter()
+            .all(|r| r.url.path() != "/elsewhere"),
         "the redirect (and the secret in its query) was not followed"
     );
     assert_eq!(app.upstream_errors("jscode2session", "http_302").await, 1.0);

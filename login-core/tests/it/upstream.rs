@@ -7,6 +7,7 @@ use std::time::Duration;
 use login_core::wechat::TokenMode;
 use mock_server::config::UserSpec;
 use mock_server::ids::UserHandle;
+use mock_server::journal::JournalEntry;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -41,13 +42,17 @@ async fn assert_failed_first_login(
     message
 }
 
+/// WeChat answers every jscode2session with `errcode`; alice tries her first login.
+async fn first_login_while_wechat_answers(app: &TestApp, errcode: i64) -> Resp {
+    app.fault(json!({"endpoint": "jscode2session", "errcode": errcode}))
+        .await;
+    app.try_login("alice").await
+}
+
 #[tokio::test]
 async fn a_blocked_code_is_403_user_blocked() {
     let app = TestApp::new().await;
-    app.fault(json!({"endpoint": "jscode2session", "errcode": 40226}))
-        .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let resp = first_login_while_wechat_answers(&app, 40226).await;
     let message = assert_failed_first_login(&app, &resp, 403, "user_blocked", "40226", 1.0).await;
     assert!(!message.contains("40226"), "{message}");
     assert!(resp.header("retry-after").is_none());
@@ -66,8 +71,7 @@ async fn a_high_risk_user_is_403_user_blocked() {
         })
         .await
         .expect("user created");
-    let code = app.wx_login("mallory").await;
-    let resp = app.login_code(&code).await;
+    let resp = app.try_login("mallory").await;
     assert_failed_first_login(&app, &resp, 403, "user_blocked", "40226", 1.0).await;
     let answered = app.journal_entries("endpoint=jscode2session").await;
     assert_eq!(answered.len(), 1);
@@ -86,10 +90,7 @@ async fn wechat_minute_quota_is_429_with_retry_after_to_the_next_minute() {
     app.advance(Duration::from_secs(20));
     let expected = to_next_minute(&app);
     assert!((2..59).contains(&expected), "{expected}");
-    app.fault(json!({"endpoint": "jscode2session", "errcode": 45011}))
-        .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let resp = first_login_while_wechat_answers(&app, 45011).await;
     let message =
         assert_failed_first_login(&app, &resp, 429, "wechat_rate_limited", "45011", 1.0).await;
     assert_eq!(
@@ -117,11 +118,11 @@ async fn the_mocks_real_login_quota_is_429_until_the_next_minute() {
     assert_eq!(resp.header("retry-after"), Some(wait.to_string()));
     assert_eq!(app.stats().await, before, "nothing written");
     assert_eq!(app.upstream_errors("jscode2session", "45011").await, 1.0);
-    let answered = app.journal_entries("endpoint=jscode2session").await;
     assert_eq!(
-        answered.iter().map(|e| e.errcode).collect::<Vec<_>>(),
+        app.errcodes("jscode2session").await,
         [Some(0), Some(0), Some(45011)]
     );
+    let answered = app.journal_entries("endpoint=jscode2session").await;
     assert_eq!(answered[2].fault, None, "the mock's own quota, not a fault");
 
     // After waiting as told, the same code works: the quota did not spend it.
@@ -137,9 +138,8 @@ async fn system_error_twice_then_success_is_retried_to_200() {
         .await;
     let (_, body) = app.login("alice").await;
     assert_eq!(body["user"]["is_new"], true);
-    let answered = app.journal_entries("endpoint=jscode2session").await;
     assert_eq!(
-        answered.iter().map(|e| e.errcode).collect::<Vec<_>>(),
+        app.errcodes("jscode2session").await,
         [Some(-1), Some(-1), Some(0)]
     );
     assert_eq!(app.upstream_errors("jscode2session", "-1").await, 2.0);
@@ -153,17 +153,13 @@ async fn system_error_twice_then_success_is_retried_to_200() {
             .await,
         3.0
     );
-    let stats = app.stats().await;
-    assert_eq!((stats.users, stats.identities, stats.sessions), (1, 1, 1));
+    assert_eq!(app.counts().await, (1, 1, 1));
 }
 
 #[tokio::test]
 async fn system_error_always_is_503_after_the_default_attempts() {
     let app = TestApp::new().await;
-    app.fault(json!({"endpoint": "jscode2session", "errcode": -1}))
-        .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let resp = first_login_while_wechat_answers(&app, -1).await;
     assert_failed_first_login(&app, &resp, 503, "wechat_unavailable", "-1", 3.0).await;
     assert!(
         resp.header("retry-after").is_some(),
@@ -174,15 +170,8 @@ async fn system_error_always_is_503_after_the_default_attempts() {
 
 #[tokio::test]
 async fn system_error_always_is_503_after_the_configured_attempts() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.upstream.attempts = 5),
-        ..Setup::default()
-    })
-    .await;
-    app.fault(json!({"endpoint": "jscode2session", "errcode": -1}))
-        .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let app = TestApp::configured(|c| c.upstream.attempts = 5).await;
+    let resp = first_login_while_wechat_answers(&app, -1).await;
     assert_failed_first_login(&app, &resp, 503, "wechat_unavailable", "-1", 5.0).await;
     assert_eq!(app.calls("jscode2session").await, 5);
 }
@@ -194,13 +183,11 @@ async fn a_system_error_that_spent_the_code_is_503_not_code_used() {
         "endpoint": "jscode2session", "errcode": -1, "times": 1, "consume_code": true
     }))
     .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let resp = app.try_login("alice").await;
     resp.assert_error(503, "wechat_unavailable");
     app.assert_nothing_stored().await;
-    let answered = app.journal_entries("endpoint=jscode2session").await;
     assert_eq!(
-        answered.iter().map(|e| e.errcode).collect::<Vec<_>>(),
+        app.errcodes("jscode2session").await,
         [Some(-1), Some(40163)],
         "the retry found the code spent and stopped"
     );
@@ -209,13 +196,9 @@ async fn a_system_error_that_spent_the_code_is_503_not_code_used() {
 #[tokio::test]
 async fn a_wrong_secret_is_500_server_misconfigured_without_details() {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.apps[0].secret = login_core::ids::AppSecret::new(SECRET)),
-        ..Setup::default()
-    })
-    .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let app =
+        TestApp::configured(|c| c.apps[0].secret = login_core::ids::AppSecret::new(SECRET)).await;
+    let resp = app.try_login("alice").await;
     let message =
         assert_failed_first_login(&app, &resp, 500, "server_misconfigured", "40125", 1.0).await;
     let answered = app.journal_entries("endpoint=jscode2session").await;
@@ -236,21 +219,16 @@ async fn a_wrong_secret_is_500_server_misconfigured_without_details() {
 async fn an_appid_wechat_does_not_know_is_500_server_misconfigured() {
     const APPID: &str = "wx0000000000000bad";
     const SECRET: &str = "fedcba9876543210fedcba9876543210";
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| {
-            c.apps.push(login_core::config::AppConfig {
-                appid: login_core::ids::AppId::new(APPID),
-                secret: login_core::ids::AppSecret::new(SECRET),
-                open_platform: None,
-            });
-        }),
-        ..Setup::default()
+    let app = TestApp::configured(|c| {
+        c.apps.push(login_core::config::AppConfig {
+            appid: login_core::ids::AppId::new(APPID),
+            secret: login_core::ids::AppSecret::new(SECRET),
+            open_platform: None,
+        });
     })
     .await;
     let code = app.wx_login("alice").await;
-    let resp = app
-        .post("/api/login", None, json!({"code": code, "appid": APPID}))
-        .await;
+    let resp = app.login_code_in(APPID, &code).await;
     assert_failed_first_login(&app, &resp, 500, "server_misconfigured", "40013", 1.0).await;
     for leak in [SECRET, "40013", "invalid appid"] {
         assert!(!resp.text.contains(leak), "{leak}: {}", resp.text);
@@ -266,8 +244,7 @@ async fn a_gateway_error_page_is_502_bad_gateway() {
         let app = TestApp::new().await;
         app.fault(json!({"endpoint": "jscode2session", "http_status": status}))
             .await;
-        let code = app.wx_login("alice").await;
-        let resp = app.login_code(&code).await;
+        let resp = app.try_login("alice").await;
         assert_failed_first_login(
             &app,
             &resp,
@@ -296,8 +273,7 @@ async fn broken_transports_are_502_bad_gateway() {
         let app = TestApp::new().await;
         app.fault(json!({"endpoint": "jscode2session", "transport": transport}))
             .await;
-        let code = app.wx_login("alice").await;
-        let resp = app.login_code(&code).await;
+        let resp = app.try_login("alice").await;
         assert_eq!(resp.status, 502, "{transport}: {}", resp.text);
         assert_failed_first_login(&app, &resp, 502, "wechat_bad_gateway", label, 1.0).await;
         let answered = app.journal_entries("endpoint=jscode2session").await;
@@ -311,11 +287,7 @@ async fn broken_transports_are_502_bad_gateway() {
 
 #[tokio::test]
 async fn a_slow_wechat_is_504_wechat_timeout() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.upstream.timeout = Duration::from_millis(300)),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.upstream.timeout = Duration::from_millis(300)).await;
     app.fault(json!({"endpoint": "jscode2session", "delay": "2s", "times": 1}))
         .await;
     let code = app.wx_login("alice").await;
@@ -329,18 +301,18 @@ async fn a_slow_wechat_is_504_wechat_timeout() {
     );
 }
 
-/// Logs `user` in and binds the phone number from a fresh phone-number code.
-async fn bind_phone(app: &TestApp, token: &str, user: &str) -> serde_json::Value {
-    let grant = app
-        .mock
-        .control()
-        .wx_phone_code(&app.appid, user)
-        .await
-        .expect("phone code");
-    let body = app
-        .post("/api/me/phone", Some(token), json!({"code": grant.code}))
-        .await
-        .ok();
+/// Asserts that a second stable_token request was made, with `force_refresh` as `forced`
+/// (for the reason `why`); returns both requests.
+async fn assert_second_stable_token(app: &TestApp, forced: bool, why: &str) -> Vec<JournalEntry> {
+    let stable = app.journal_entries("endpoint=stable_token").await;
+    assert_eq!(stable.len(), 2);
+    assert_eq!(request_body(&stable[1])["force_refresh"], forced, "{why}");
+    stable
+}
+
+/// Binds `user`'s phone number from a fresh phone-number code to the session of `token`.
+async fn bind_own_phone(app: &TestApp, token: &str, user: &str) -> serde_json::Value {
+    let (grant, body) = app.bind_phone_of(token, user).await;
     assert_eq!(body["user"]["phone_bound"], true, "{body}");
     assert_eq!(
         body["user"]["phone"]["purePhoneNumber"],
@@ -353,8 +325,8 @@ async fn bind_phone(app: &TestApp, token: &str, user: &str) -> serde_json::Value
 async fn the_access_token_is_cached_until_it_nears_expiry() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
-    bind_phone(&app, &token, "alice").await;
-    let check = app.get("/api/session/check", Some(&token)).await.ok();
+    bind_own_phone(&app, &token, "alice").await;
+    let check = app.check(&token).await;
     assert_eq!(check["valid"], true);
     assert_eq!(app.calls("token").await, 1, "one token for both calls");
     assert_eq!(app.calls("getuserphonenumber").await, 1);
@@ -362,13 +334,13 @@ async fn the_access_token_is_cached_until_it_nears_expiry() {
 
     // Still well inside the token's 7200 s.
     app.advance(Duration::from_secs(3600));
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
     assert_eq!(app.calls("token").await, 1);
 
     // Past its lifetime: a new token is fetched, and used.
     app.advance(Duration::from_secs(3601));
-    app.get("/api/session/check", Some(&token)).await.ok();
-    bind_phone(&app, &token, "alice").await;
+    app.check(&token).await;
+    bind_own_phone(&app, &token, "alice").await;
     let tokens = app.journal_entries("endpoint=token").await;
     assert_eq!(tokens.len(), 2);
     assert_eq!(app.calls("checksession").await, 3);
@@ -390,13 +362,13 @@ async fn a_rejected_access_token_is_refreshed_and_the_call_tried_once_more() {
         let (token, _) = app.login("alice").await;
         app.fault(json!({"endpoint": "getuserphonenumber", "errcode": errcode, "times": 1}))
             .await;
-        bind_phone(&app, &token, "alice").await;
+        bind_own_phone(&app, &token, "alice").await;
         assert_eq!(app.calls("token").await, 2, "{errcode}: refreshed once");
-        let phone = app.journal_entries("endpoint=getuserphonenumber").await;
         assert_eq!(
-            phone.iter().map(|e| e.errcode).collect::<Vec<_>>(),
+            app.errcodes("getuserphonenumber").await,
             [Some(errcode), Some(0)]
         );
+        let phone = app.journal_entries("endpoint=getuserphonenumber").await;
         assert_ne!(
             phone[0].params["access_token"], phone[1].params["access_token"],
             "{errcode}: the retry used the new token"
@@ -407,7 +379,7 @@ async fn a_rejected_access_token_is_refreshed_and_the_call_tried_once_more() {
             1.0
         );
         // The new token is cached for what follows.
-        app.get("/api/session/check", Some(&token)).await.ok();
+        app.check(&token).await;
         assert_eq!(app.calls("token").await, 2);
     }
 }
@@ -426,32 +398,22 @@ async fn a_token_rejected_twice_is_not_retried_forever() {
 
 #[tokio::test]
 async fn stable_token_mode_uses_stable_token_and_forces_a_refresh_after_a_rejection() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.upstream.access_token = TokenMode::Stable),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.upstream.access_token = TokenMode::Stable).await;
     let (token, _) = app.login("alice").await;
-    bind_phone(&app, &token, "alice").await;
-    app.get("/api/session/check", Some(&token)).await.ok();
+    bind_own_phone(&app, &token, "alice").await;
+    app.check(&token).await;
     assert_eq!(app.calls("stable_token").await, 1);
     assert_eq!(app.calls("token").await, 0);
-    let first = app.journal_entries("endpoint=stable_token").await;
-    let body: serde_json::Value = serde_json::from_str(&first[0].body).expect("JSON body");
+    let body = request_body(&app.journal_entries("endpoint=stable_token").await[0]);
     assert_eq!(body["grant_type"], "client_credential");
     assert_eq!(body["appid"], app.appid.as_str());
     assert_eq!(body["force_refresh"], false);
 
     app.fault(json!({"endpoint": "checksession", "errcode": 40001, "times": 1}))
         .await;
-    app.get("/api/session/check", Some(&token)).await.ok();
-    let stable = app.journal_entries("endpoint=stable_token").await;
-    assert_eq!(stable.len(), 2);
-    let body: serde_json::Value = serde_json::from_str(&stable[1].body).expect("JSON body");
-    assert_eq!(
-        body["force_refresh"], true,
-        "the normal call would return the rejected token"
-    );
+    app.check(&token).await;
+    let why = "the normal call would return the rejected token";
+    assert_second_stable_token(&app, true, why).await;
     assert_eq!(app.calls("token").await, 0);
 }
 
@@ -460,30 +422,19 @@ async fn a_failing_token_endpoint_fails_the_phone_binding_and_writes_nothing() {
     let app = TestApp::new().await;
     let (token, _) = app.login("alice").await;
     app.fault(json!({"endpoint": "token", "errcode": -1})).await;
-    let grant = app
-        .mock
-        .control()
-        .wx_phone_code(&app.appid, "alice")
-        .await
-        .expect("phone code");
-    let resp = app
-        .post("/api/me/phone", Some(&token), json!({"code": grant.code}))
-        .await;
+    let grant = app.phone_grant("alice").await;
+    let resp = app.bind_phone_code(&token, &grant.code).await;
     resp.assert_error(503, "wechat_unavailable");
     assert_eq!(app.calls("token").await, 3);
     assert_eq!(app.calls("getuserphonenumber").await, 0);
-    let me = app.get("/api/me", Some(&token)).await.ok();
-    assert_eq!(me["phone_bound"], false);
+    assert_eq!(app.me(&token).await["phone_bound"], false);
     assert_eq!(app.upstream_errors("access_token", "-1").await, 3.0);
 }
 
 #[tokio::test]
 async fn wechat_daily_quota_is_429_until_midnight_china_time() {
     let app = TestApp::new().await;
-    app.fault(json!({"endpoint": "jscode2session", "errcode": 45009}))
-        .await;
-    let code = app.wx_login("alice").await;
-    let resp = app.login_code(&code).await;
+    let resp = first_login_while_wechat_answers(&app, 45009).await;
     assert_failed_first_login(&app, &resp, 429, "wechat_rate_limited", "45009", 1.0).await;
     // 2024-08-22T01:14:57Z to 2024-08-22T16:00:00Z (midnight in UTC+8).
     let now = app.mock.clock().now().millis();
@@ -494,25 +445,15 @@ async fn wechat_daily_quota_is_429_until_midnight_china_time() {
 
 #[tokio::test]
 async fn a_stable_token_is_cached_until_it_nears_expiry_then_renewed_without_force() {
-    let app = TestApp::with(Setup {
-        configure: Box::new(|c| c.upstream.access_token = TokenMode::Stable),
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::configured(|c| c.upstream.access_token = TokenMode::Stable).await;
     let (token, _) = app.login("alice").await;
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
     app.advance(Duration::from_secs(6000));
-    app.get("/api/session/check", Some(&token)).await.ok();
+    app.check(&token).await;
     assert_eq!(app.calls("stable_token").await, 1);
     app.advance(Duration::from_secs(1201));
-    app.get("/api/session/check", Some(&token)).await.ok();
-    let stable = app.journal_entries("endpoint=stable_token").await;
-    assert_eq!(stable.len(), 2);
-    let body: serde_json::Value = serde_json::from_str(&stable[1].body).expect("JSON body");
-    assert_eq!(
-        body["force_refresh"], false,
-        "expiry needs no forced refresh"
-    );
+    app.check(&token).await;
+    let stable = assert_second_stable_token(&app, false, "expiry needs no forced refresh").await;
     assert_ne!(stable[0].response, stable[1].response, "a new token");
     assert_eq!(app.calls("checksession").await, 3);
 }

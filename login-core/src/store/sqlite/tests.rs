@@ -81,15 +81,123 @@ async fn stats(store: &SqliteStore) -> (u64, u64, u64) {
     (s.users, s.identities, s.sessions)
 }
 
+/// `offset_ms` after [`T0`].
+fn at(offset_ms: i64) -> UnixMs {
+    UnixMs(T0.0 + offset_ms)
+}
+
+/// Records `write`; returns what the login found or created.
+async fn record(store: &SqliteStore, write: LoginWrite) -> LoginOutcome {
+    store.record_login(write).await.expect("login")
+}
+
+/// `openid` of `appid` (with `unionid`, if any) logs in at [`T0`] and gets session `token`.
+async fn log_in(
+    store: &SqliteStore,
+    appid: &str,
+    openid: &str,
+    unionid: Option<&str>,
+    token: u8,
+) -> LoginOutcome {
+    record(store, login(appid, openid, unionid, token, T0)).await
+}
+
+/// Like [`log_in`], for the user only.
+async fn login_user(
+    store: &SqliteStore,
+    appid: &str,
+    openid: &str,
+    unionid: Option<&str>,
+    token: u8,
+) -> UserRecord {
+    log_in(store, appid, openid, unionid, token).await.user
+}
+
+/// The stored session of token `n`, which must exist.
+async fn session(store: &SqliteStore, n: u8) -> SessionRecord {
+    store
+        .session(&hash(n))
+        .await
+        .expect("read")
+        .expect("exists")
+}
+
+/// Whether a session of token `n` is stored.
+async fn has_session(store: &SqliteStore, n: u8) -> bool {
+    store.session(&hash(n)).await.expect("read").is_some()
+}
+
+/// A profile with a nickname and nothing else.
+fn nickname(name: &str) -> Profile {
+    Profile {
+        nick_name: Some(name.into()),
+        ..Profile::default()
+    }
+}
+
+/// Sets `user`'s profile at [`T0`].
+async fn set_profile(store: &SqliteStore, user: UserId, profile: Profile) -> UserRecord {
+    store
+        .set_profile(user, profile, T0)
+        .await
+        .expect("set profile")
+}
+
+/// `user` asks, in a session of (`appid`, `openid`), to bind the number `pure`.
+async fn bind(
+    store: &SqliteStore,
+    user: &UserRecord,
+    appid: &str,
+    openid: &str,
+    pure: &str,
+) -> PhoneOutcome {
+    store
+        .bind_phone(phone_write(user, appid, openid, pure))
+        .await
+        .expect("bind")
+}
+
+/// The user a bind left the number with; panics unless the number was simply bound.
+fn bound(outcome: PhoneOutcome) -> UserRecord {
+    let PhoneOutcome::Bound(user) = outcome else {
+        panic!("expected Bound, got {outcome:?}");
+    };
+    user
+}
+
+/// A user who logged in as (`appid`, `openid`, `unionid`) and then bound the number `pure`.
+async fn owner_of(
+    store: &SqliteStore,
+    (appid, openid, unionid): (&str, &str, Option<&str>),
+    token: u8,
+    pure: &str,
+) -> UserRecord {
+    let owner = login_user(store, appid, openid, unionid, token).await;
+    bind(store, &owner, appid, openid, pure).await;
+    owner
+}
+
+/// Asserts that `user` binding `pure` through (`appid`, `openid`) is a conflict that writes
+/// nothing.
+async fn assert_bind_conflicts(
+    store: &SqliteStore,
+    user: &UserRecord,
+    appid: &str,
+    openid: &str,
+    pure: &str,
+) {
+    let before = stats(store).await;
+    let outcome = bind(store, user, appid, openid, pure).await;
+    assert!(matches!(outcome, PhoneOutcome::Conflict), "{outcome:?}");
+    assert_eq!(stats(store).await, before);
+}
+
 #[tokio::test]
 async fn data_survives_reopen_and_migrations_rerun_idempotently() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = file_url(&dir);
     let store = SqliteStore::open(&url).await.expect("open");
-    let out = store
-        .record_login(login("wxa", "o1", Some("u1"), 1, T0))
-        .await
-        .expect("login");
+    let out = log_in(&store, "wxa", "o1", Some("u1"), 1).await;
     drop(store);
 
     let reopened = SqliteStore::open(&url).await.expect("reopen");
@@ -115,10 +223,7 @@ async fn data_survives_reopen_and_migrations_rerun_idempotently() {
         .await
         .expect("journal mode");
     assert_eq!(mode, "wal");
-    let again = third
-        .record_login(login("wxa", "o1", Some("u1"), 2, T0))
-        .await
-        .expect("login");
+    let again = log_in(&third, "wxa", "o1", Some("u1"), 2).await;
     assert_eq!((again.user.id, again.is_new), (out.user.id, false));
 }
 

@@ -3,19 +3,16 @@
 use super::*;
 
 async fn first_and_second_login(store: SqliteStore) {
-    let first = store
-        .record_login(login("wxa", "o1", None, 1, T0))
-        .await
-        .expect("first login");
+    let first = log_in(&store, "wxa", "o1", None, 1).await;
     assert!(first.is_new);
     assert_eq!(first.user.identities, vec![ident("wxa", "o1")]);
     assert_eq!(first.user.unionid, None);
     assert_eq!(first.user.created_at, T0);
 
-    let later = UnixMs(T0.0 + 1_000);
+    let later = at(1_000);
     let mut again = login("wxa", "o1", None, 2, later);
     again.sealed_session_key = b"newer key".to_vec();
-    let second = store.record_login(again).await.expect("second login");
+    let second = record(&store, again).await;
     assert!(!second.is_new);
     assert_eq!(second.user.id, first.user.id);
     assert_eq!(
@@ -26,11 +23,7 @@ async fn first_and_second_login(store: SqliteStore) {
         Some(b"newer key".to_vec())
     );
     assert_eq!(stats(&store).await, (1, 1, 2));
-    let session = store
-        .session(&hash(2))
-        .await
-        .expect("read")
-        .expect("exists");
+    let session = session(&store, 2).await;
     assert_eq!(session.user_id, first.user.id);
     assert_eq!(session.created_at, later);
     assert_eq!(session.revoked_at, None);
@@ -50,14 +43,8 @@ async fn first_login_creates_user_second_finds_it_in_memory() {
 #[tokio::test]
 async fn unionid_from_another_app_joins_the_same_user() {
     let (store, _dir) = file_store().await;
-    let a = store
-        .record_login(login("wxb", "ob", Some("u1"), 1, T0))
-        .await
-        .expect("login b");
-    let b = store
-        .record_login(login("wxa", "oa", Some("u1"), 2, T0))
-        .await
-        .expect("login a");
+    let a = log_in(&store, "wxb", "ob", Some("u1"), 1).await;
+    let b = log_in(&store, "wxa", "oa", Some("u1"), 2).await;
     assert!(a.is_new);
     assert!(!b.is_new);
     assert_eq!(a.user.id, b.user.id);
@@ -73,28 +60,16 @@ async fn unionid_from_another_app_joins_the_same_user() {
 #[tokio::test]
 async fn unionid_learned_later_is_attached_unless_taken() {
     let store = memory_store().await;
-    let first = store
-        .record_login(login("wxa", "o1", None, 1, T0))
-        .await
-        .expect("login");
-    let later = UnixMs(T0.0 + 10);
-    let second = store
-        .record_login(login("wxa", "o1", Some("u1"), 2, later))
-        .await
-        .expect("login with unionid");
+    let first = log_in(&store, "wxa", "o1", None, 1).await;
+    let later = at(10);
+    let second = record(&store, login("wxa", "o1", Some("u1"), 2, later)).await;
     assert_eq!(second.user.id, first.user.id);
     assert_eq!(second.user.unionid, Some(UnionId::new("u1")));
     assert_eq!(second.user.updated_at, later);
 
     // Another user learns a unionid someone else holds: login goes on, not attached.
-    let other = store
-        .record_login(login("wxa", "o2", None, 3, T0))
-        .await
-        .expect("other");
-    let again = store
-        .record_login(login("wxa", "o2", Some("u1"), 4, later))
-        .await
-        .expect("other with taken unionid");
+    let other = log_in(&store, "wxa", "o2", None, 3).await;
+    let again = record(&store, login("wxa", "o2", Some("u1"), 4, later)).await;
     assert_eq!(again.user.id, other.user.id);
     assert_eq!(again.user.unionid, None);
     assert_eq!(stats(&store).await, (2, 2, 4));
@@ -103,14 +78,8 @@ async fn unionid_learned_later_is_attached_unless_taken() {
 #[tokio::test]
 async fn unionid_holder_with_another_openid_in_the_app_does_not_fail_login() {
     let store = memory_store().await;
-    let a = store
-        .record_login(login("wxa", "o1", Some("u1"), 1, T0))
-        .await
-        .expect("login");
-    let b = store
-        .record_login(login("wxa", "o2", Some("u1"), 2, T0))
-        .await
-        .expect("login of the clashing openid");
+    let a = log_in(&store, "wxa", "o1", Some("u1"), 1).await;
+    let b = log_in(&store, "wxa", "o2", Some("u1"), 2).await;
     assert!(b.is_new);
     assert_ne!(a.user.id, b.user.id);
     assert_eq!(b.user.unionid, None);
@@ -168,10 +137,7 @@ async fn two_stores_on_one_file_still_create_one_user() {
 #[tokio::test]
 async fn user_and_profile() {
     let store = memory_store().await;
-    let out = store
-        .record_login(login("wxa", "o1", None, 1, T0))
-        .await
-        .expect("login");
+    let out = log_in(&store, "wxa", "o1", None, 1).await;
     assert_eq!(out.user.profile, None);
     let profile = Profile {
         nick_name: Some("小明".into()),
@@ -179,7 +145,7 @@ async fn user_and_profile() {
         gender: Some(1),
         ..Profile::default()
     };
-    let now = UnixMs(T0.0 + 7);
+    let now = at(7);
     let user = store
         .set_profile(out.user.id, profile.clone(), now)
         .await

@@ -2,29 +2,19 @@
 
 use super::*;
 
+const NUMBER: &str = "13800000000";
+
 #[tokio::test]
 async fn bind_free_number_then_rebind_is_idempotent() {
     let (store, _dir) = file_store().await;
-    let u = store
-        .record_login(login("wxa", "o1", None, 1, T0))
-        .await
-        .expect("login")
-        .user;
-    let PhoneOutcome::Bound(bound) = store
-        .bind_phone(phone_write(&u, "wxa", "o1", "13800000000"))
-        .await
-        .expect("bind")
-    else {
-        panic!("expected Bound");
-    };
-    assert_eq!(bound.id, u.id);
-    assert_eq!(bound.phone, Some(phone("13800000000")));
+    let u = login_user(&store, "wxa", "o1", None, 1).await;
+    let bound_first = bound(bind(&store, &u, "wxa", "o1", NUMBER).await);
+    assert_eq!(bound_first.id, u.id);
+    assert_eq!(bound_first.phone, Some(phone(NUMBER)));
 
-    let mut again = phone_write(&u, "wxa", "o1", "13800000000");
+    let mut again = phone_write(&u, "wxa", "o1", NUMBER);
     again.phone.phone_number = "+86 13800000000".into();
-    let PhoneOutcome::Bound(rebound) = store.bind_phone(again).await.expect("rebind") else {
-        panic!("expected Bound");
-    };
+    let rebound = bound(store.bind_phone(again).await.expect("rebind"));
     assert_eq!(rebound.id, u.id);
     assert_eq!(
         rebound.phone.as_ref().map(|p| p.phone_number.as_str()),
@@ -32,94 +22,39 @@ async fn bind_free_number_then_rebind_is_idempotent() {
     );
 
     // A new number replaces the old one, which becomes free for someone else.
-    let PhoneOutcome::Bound(changed) = store
-        .bind_phone(phone_write(&u, "wxa", "o1", "13900000000"))
-        .await
-        .expect("change")
-    else {
-        panic!("expected Bound");
-    };
+    let changed = bound(bind(&store, &u, "wxa", "o1", "13900000000").await);
     assert_eq!(changed.phone, Some(phone("13900000000")));
-    let v = store
-        .record_login(login("wxa", "o2", None, 2, T0))
-        .await
-        .expect("login v")
-        .user;
-    assert!(matches!(
-        store
-            .bind_phone(phone_write(&v, "wxa", "o2", "13800000000"))
-            .await
-            .expect("bind freed"),
-        PhoneOutcome::Bound(ref b) if b.id == v.id
-    ));
+    let v = login_user(&store, "wxa", "o2", None, 2).await;
+    assert_eq!(bound(bind(&store, &v, "wxa", "o2", NUMBER).await).id, v.id);
     assert_eq!(stats(&store).await, (2, 2, 2));
 }
 
 #[tokio::test]
 async fn bind_conflicts_when_owner_has_identity_in_this_app() {
     let store = memory_store().await;
-    let owner = store
-        .record_login(login("wxa", "o1", None, 1, T0))
-        .await
-        .expect("owner")
-        .user;
-    store
-        .bind_phone(phone_write(&owner, "wxa", "o1", "13800000000"))
-        .await
-        .expect("bind owner");
-    let u = store
-        .record_login(login("wxa", "o2", None, 2, T0))
-        .await
-        .expect("u")
-        .user;
-    let before = stats(&store).await;
-    let outcome = store
-        .bind_phone(phone_write(&u, "wxa", "o2", "13800000000"))
-        .await
-        .expect("bind");
-    assert!(matches!(outcome, PhoneOutcome::Conflict));
-    assert_eq!(stats(&store).await, before);
+    let owner = owner_of(&store, ("wxa", "o1", None), 1, NUMBER).await;
+    let u = login_user(&store, "wxa", "o2", None, 2).await;
+    assert_bind_conflicts(&store, &u, "wxa", "o2", NUMBER).await;
     assert_eq!(store.user(u.id).await.expect("u"), Some(u));
     let owner_now = store.user(owner.id).await.expect("owner").expect("exists");
-    assert_eq!(owner_now.phone, Some(phone("13800000000")));
+    assert_eq!(owner_now.phone, Some(phone(NUMBER)));
 }
 
 #[tokio::test]
 async fn bind_joins_identity_and_sessions_into_owner() {
     let (store, _dir) = file_store().await;
     // O: app B, has the number, a profile, no unionid.
-    let o = store
-        .record_login(login("wxb", "ob", None, 1, T0))
-        .await
-        .expect("o")
-        .user;
-    store
-        .bind_phone(phone_write(&o, "wxb", "ob", "13800000000"))
-        .await
-        .expect("bind o");
+    let o = owner_of(&store, ("wxb", "ob", None), 1, NUMBER).await;
     // U: app A, a unionid and a profile O does not have... O has none, so it gets U's.
-    let u = store
-        .record_login(login("wxa", "oa", Some("u1"), 2, T0))
-        .await
-        .expect("u")
-        .user;
-    let profile = Profile {
-        nick_name: Some("u".into()),
-        ..Profile::default()
-    };
-    store
-        .set_profile(u.id, profile.clone(), T0)
-        .await
-        .expect("profile");
+    let u = login_user(&store, "wxa", "oa", Some("u1"), 2).await;
+    let profile = nickname("u");
+    set_profile(&store, u.id, profile.clone()).await;
     store
         .rotate_session(&hash(2), new_session(3, T0), T0)
         .await
         .expect("rotate");
 
-    let outcome = store
-        .bind_phone(phone_write(&u, "wxa", "oa", "13800000000"))
-        .await
-        .expect("bind");
+    let outcome = bind(&store, &u, "wxa", "oa", NUMBER).await;
     let PhoneOutcome::Joined { user, merged_from } = outcome else {
         panic!("expected Joined, got {outcome:?}");
     };
@@ -131,35 +66,22 @@ async fn bind_joins_identity_and_sessions_into_owner() {
     );
     assert_eq!(user.unionid, Some(UnionId::new("u1")));
     assert_eq!(user.profile, Some(profile));
-    assert_eq!(user.phone, Some(phone("13800000000")));
+    assert_eq!(user.phone, Some(phone(NUMBER)));
     assert!(store.user(u.id).await.expect("u").is_none());
     for token in [2, 3] {
-        let s = store
-            .session(&hash(token))
-            .await
-            .expect("read")
-            .expect("kept");
-        assert_eq!(s.user_id, o.id);
+        assert_eq!(session(&store, token).await.user_id, o.id);
     }
     assert_eq!(stats(&store).await, (1, 2, 3));
 
     // The joined identity now logs in to O, and the unionid resolves to O too.
-    let again = store
-        .record_login(login("wxa", "oa", Some("u1"), 4, T0))
-        .await
-        .expect("login");
+    let again = log_in(&store, "wxa", "oa", Some("u1"), 4).await;
     assert_eq!((again.user.id, again.is_new), (o.id, false));
-    let via_unionid = store
-        .record_login(login("wxc", "oc", Some("u1"), 5, T0))
-        .await
-        .expect("login c");
+    let via_unionid = log_in(&store, "wxc", "oc", Some("u1"), 5).await;
     assert_eq!((via_unionid.user.id, via_unionid.is_new), (o.id, false));
 
     // Replaying the request after the join: U is gone.
     assert!(matches!(
-        store
-            .bind_phone(phone_write(&u, "wxa", "oa", "13800000000"))
-            .await,
+        store.bind_phone(phone_write(&u, "wxa", "oa", NUMBER)).await,
         Err(StoreError::NotFound("user"))
     ));
 }
@@ -167,40 +89,13 @@ async fn bind_joins_identity_and_sessions_into_owner() {
 #[tokio::test]
 async fn bind_join_keeps_owner_profile() {
     let store = memory_store().await;
-    let o = store
-        .record_login(login("wxb", "ob", None, 1, T0))
-        .await
-        .expect("o")
-        .user;
-    let mine = Profile {
-        nick_name: Some("owner".into()),
-        ..Profile::default()
-    };
-    store.set_profile(o.id, mine.clone(), T0).await.expect("p");
-    store
-        .bind_phone(phone_write(&o, "wxb", "ob", "13800000000"))
-        .await
-        .expect("bind o");
-    let u = store
-        .record_login(login("wxa", "oa", None, 2, T0))
-        .await
-        .expect("u")
-        .user;
-    store
-        .set_profile(
-            u.id,
-            Profile {
-                nick_name: Some("u".into()),
-                ..Profile::default()
-            },
-            T0,
-        )
-        .await
-        .expect("p");
-    let outcome = store
-        .bind_phone(phone_write(&u, "wxa", "oa", "13800000000"))
-        .await
-        .expect("bind");
+    let o = login_user(&store, "wxb", "ob", None, 1).await;
+    let mine = nickname("owner");
+    set_profile(&store, o.id, mine.clone()).await;
+    bind(&store, &o, "wxb", "ob", NUMBER).await;
+    let u = login_user(&store, "wxa", "oa", None, 2).await;
+    set_profile(&store, u.id, nickname("u")).await;
+    let outcome = bind(&store, &u, "wxa", "oa", NUMBER).await;
     let PhoneOutcome::Joined { user, .. } = outcome else {
         panic!("expected Joined, got {outcome:?}");
     };
@@ -212,60 +107,21 @@ async fn bind_join_keeps_owner_profile() {
 #[tokio::test]
 async fn bind_conflicts_when_u_has_other_identities() {
     let store = memory_store().await;
-    let o = store
-        .record_login(login("wxc", "oc", None, 1, T0))
-        .await
-        .expect("o")
-        .user;
-    store
-        .bind_phone(phone_write(&o, "wxc", "oc", "13800000000"))
-        .await
-        .expect("bind o");
+    owner_of(&store, ("wxc", "oc", None), 1, NUMBER).await;
     // U has identities in A and B (joined by unionid).
-    store
-        .record_login(login("wxa", "oa", Some("u1"), 2, T0))
-        .await
-        .expect("u a");
-    let u = store
-        .record_login(login("wxb", "ob", Some("u1"), 3, T0))
-        .await
-        .expect("u b")
-        .user;
+    log_in(&store, "wxa", "oa", Some("u1"), 2).await;
+    let u = login_user(&store, "wxb", "ob", Some("u1"), 3).await;
     assert_eq!(u.identities.len(), 2);
-    let before = stats(&store).await;
-    let outcome = store
-        .bind_phone(phone_write(&u, "wxa", "oa", "13800000000"))
-        .await
-        .expect("bind");
-    assert!(matches!(outcome, PhoneOutcome::Conflict));
-    assert_eq!(stats(&store).await, before);
+    assert_bind_conflicts(&store, &u, "wxa", "oa", NUMBER).await;
     assert_eq!(store.user(u.id).await.expect("u"), Some(u));
 }
 
 #[tokio::test]
 async fn bind_conflicts_on_different_unionids() {
     let store = memory_store().await;
-    let o = store
-        .record_login(login("wxb", "ob", Some("u-owner"), 1, T0))
-        .await
-        .expect("o")
-        .user;
-    store
-        .bind_phone(phone_write(&o, "wxb", "ob", "13800000000"))
-        .await
-        .expect("bind o");
-    let u = store
-        .record_login(login("wxa", "oa", Some("u-other"), 2, T0))
-        .await
-        .expect("u")
-        .user;
-    let before = stats(&store).await;
-    let outcome = store
-        .bind_phone(phone_write(&u, "wxa", "oa", "13800000000"))
-        .await
-        .expect("bind");
-    assert!(matches!(outcome, PhoneOutcome::Conflict));
-    assert_eq!(stats(&store).await, before);
+    owner_of(&store, ("wxb", "ob", Some("u-owner")), 1, NUMBER).await;
+    let u = login_user(&store, "wxa", "oa", Some("u-other"), 2).await;
+    assert_bind_conflicts(&store, &u, "wxa", "oa", NUMBER).await;
     let u_now = store.user(u.id).await.expect("u").expect("still there");
     assert_eq!(u_now.phone, None);
     assert_eq!(u_now.identities, vec![ident("wxa", "oa")]);
@@ -274,35 +130,16 @@ async fn bind_conflicts_on_different_unionids() {
 #[tokio::test]
 async fn bind_for_a_missing_user_or_foreign_identity_is_not_found() {
     let store = memory_store().await;
-    let o = store
-        .record_login(login("wxb", "ob", None, 1, T0))
-        .await
-        .expect("o")
-        .user;
-    store
-        .bind_phone(phone_write(&o, "wxb", "ob", "13800000000"))
-        .await
-        .expect("bind o");
-    let mut ghost = phone_write(&o, "wxa", "oa", "13800000000");
+    let o = owner_of(&store, ("wxb", "ob", None), 1, NUMBER).await;
+    let mut ghost = phone_write(&o, "wxa", "oa", NUMBER);
     ghost.user_id = UserId(12345);
     assert!(matches!(
         store.bind_phone(ghost).await,
         Err(StoreError::NotFound("user"))
     ));
     // An openid U does not own: U's real identity counts as another one, so no join.
-    let u = store
-        .record_login(login("wxa", "oa", None, 2, T0))
-        .await
-        .expect("u")
-        .user;
-    let before = stats(&store).await;
-    assert!(matches!(
-        store
-            .bind_phone(phone_write(&u, "wxa", "not-mine", "13800000000"))
-            .await,
-        Ok(PhoneOutcome::Conflict)
-    ));
-    assert_eq!(stats(&store).await, before);
+    let u = login_user(&store, "wxa", "oa", None, 2).await;
+    assert_bind_conflicts(&store, &u, "wxa", "not-mine", NUMBER).await;
 
     // A user without identities (the API cannot make one) asks to move an identity it lacks.
     let bare = sqlx::query("INSERT INTO users (created_at, updated_at) VALUES (0, 0)")
@@ -310,7 +147,7 @@ async fn bind_for_a_missing_user_or_foreign_identity_is_not_found() {
         .await
         .expect("insert bare user")
         .last_insert_rowid();
-    let mut lacking = phone_write(&u, "wxa", "oa", "13800000000");
+    let mut lacking = phone_write(&u, "wxa", "oa", NUMBER);
     lacking.user_id = UserId(bare);
     let before = stats(&store).await;
     assert!(matches!(
