@@ -100,24 +100,7 @@ pub async fn start_core(
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.database_url = "sqlite::memory:".into();
     config.wechat_base_url = mock.base_url();
-    config.apps = mock
-        .engine()
-        .state_view()
-        .apps
-        .into_iter()
-        .map(|a| login_core::config::AppConfig {
-            appid: login_core::ids::AppId::new(a.appid.as_str()),
-            secret: login_core::ids::AppSecret::new(a.secret.as_str()),
-            open_platform: a
-                .open_platform
-                .map(|p| login_core::ids::PlatformId::new(p.as_str())),
-        })
-        .collect();
-    // The mock's default app first: logins without an appid go to it.
-    let default = mock.default_app().appid;
-    config
-        .apps
-        .sort_by_key(|a| a.appid.as_str() != default.as_str());
+    config.apps = mock_apps(mock);
     if patch.and_then(|p| p.pointer("/upstream/backoff")).is_none() {
         config.upstream.backoff = Duration::from_millis(1);
     }
@@ -129,6 +112,23 @@ pub async fn start_core(
         },
     )
     .await?)
+}
+
+/// Every app the mock knows now, as login-core's configuration lists them: the mock's default
+/// app first, so logins without an appid go to it.
+pub fn mock_apps(mock: &MockHandle) -> Vec<login_core::config::AppConfig> {
+    let default = mock.default_app().appid;
+    let mut apps = mock.engine().state_view().apps;
+    apps.sort_by_key(|a| a.appid.as_str() != default.as_str());
+    apps.into_iter()
+        .map(|a| login_core::config::AppConfig {
+            appid: login_core::ids::AppId::new(a.appid.as_str()),
+            secret: login_core::ids::AppSecret::new(a.secret.as_str()),
+            open_platform: a
+                .open_platform
+                .map(|p| login_core::ids::PlatformId::new(p.as_str())),
+        })
+        .collect()
 }
 
 /// A simulated mini-program: `wx.login` through the mock, its token on every request, and a

@@ -100,28 +100,6 @@ async fn load(args: &Args) -> Result<Config, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -161,7 +139,7 @@ async fn main() -> ExitCode {
     println!("API: {}/openapi.json", handle.base_url());
     let stop = handle.take_shutdown();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        login_core::server::shutdown_signal().await;
         if let Some(tx) = stop {
             let _ = tx.send(());
         }

@@ -9,7 +9,8 @@ use clap::Args;
 use login_core::LoginCoreHandle;
 use mock_server::MockHandle;
 
-use super::{local_url, runtime, shutdown_signal};
+use super::{local_url, runtime};
+use login_core::server::shutdown_signal;
 
 /// The flags of `harness up`.
 #[derive(Debug, Args)]
@@ -78,19 +79,7 @@ pub async fn start_core_on_disk(
         wechat_base_url: local_url(mock.addr()),
         ..login_core::Config::default()
     };
-    let default = mock.default_app().appid;
-    let mut apps = mock.engine().state_view().apps;
-    apps.sort_by_key(|a| a.appid.as_str() != default.as_str());
-    config.apps = apps
-        .into_iter()
-        .map(|a| login_core::config::AppConfig {
-            appid: login_core::ids::AppId::new(a.appid.as_str()),
-            secret: login_core::ids::AppSecret::new(a.secret.as_str()),
-            open_platform: a
-                .open_platform
-                .map(|p| login_core::ids::PlatformId::new(p.as_str())),
-        })
-        .collect();
+    config.apps = harness::context::mock_apps(mock);
     login_core::spawn(config).await.map_err(|e| e.to_string())
 }
 
