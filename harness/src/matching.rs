@@ -163,6 +163,22 @@ fn subset_exact(expected: &Value, actual: &Value) -> Result<(), Mismatch> {
     }
 }
 
+/// `actual` cut down to the keys `expected` names (recursively), so a diff of a subset match
+/// shows only what the scenario asked about.
+pub fn project(expected: &Value, actual: &Value) -> Value {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => Value::Object(
+            a.iter()
+                .filter_map(|(k, av)| e.get(k).map(|ev| (k.clone(), project(ev, av))))
+                .collect(),
+        ),
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            Value::Array(e.iter().zip(a).map(|(ev, av)| project(ev, av)).collect())
+        }
+        _ => actual.clone(),
+    }
+}
+
 /// A unified diff of two JSON values, pretty-printed, for failure reports.
 pub fn diff(expected: &Value, actual: &Value) -> String {
     let e = serde_json::to_string_pretty(expected).unwrap_or_default() + "\n";
@@ -273,6 +289,18 @@ mod tests {
             .is_err()
         );
         assert!(ok(path("$[")).is_err());
+    }
+
+    #[test]
+    fn projection_keeps_only_the_keys_asked_about() {
+        let actual = json!({"id": 1, "profile": null, "apps": [{"a": 1, "b": 2}]});
+        assert_eq!(
+            project(
+                &json!({"profile": {"nickName": "x"}, "apps": [{"a": 0}]}),
+                &actual
+            ),
+            json!({"profile": null, "apps": [{"a": 1}]})
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use mock_server::MockHandle;
 
 use super::{Failure, RunOptions, default_method, initial_vars, start_secs};
 use crate::context::{start_core, start_mock};
-use crate::matching::{check_path, contains, diff};
+use crate::matching::{check_path, contains, diff, project};
 use crate::scenario::vars::Vars;
 use crate::scenario::{Action, Expect, HttpCall, JournalCheck, LoginCall, Scenario, Step, WxCall};
 use crate::target::TargetProfile;
@@ -513,7 +513,7 @@ impl World {
             let want = self.expand(want)?;
             if let Err(m) = contains(&want, &body) {
                 let mut f = fail(format!("the JSON differs {m}"));
-                f.diff = Some(diff(&want, &body));
+                f.diff = Some(diff(&want, &project(&want, &body)));
                 return Err(f);
             }
         }
