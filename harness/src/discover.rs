@@ -153,6 +153,8 @@ mod tests {
             name: name.into(),
             description: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            generate: Default::default(),
+            cases: None,
             setup: Default::default(),
             steps: Vec::new(),
         }

@@ -191,5 +191,6 @@ fn error_report(found: &Found, message: String) -> ScenarioReport {
         duration: Duration::ZERO,
         steps_passed: 0,
         steps_total: 0,
+        generated: None,
     }
 }

@@ -230,6 +230,7 @@ mod tests {
                 duration: Duration::from_millis(1234),
                 steps_passed: 1,
                 steps_total: 3,
+                generated: None,
             },
         }
     }

@@ -10,9 +10,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::context::DEFAULT_START;
+use crate::scenario::generate::{self, Inputs};
 use crate::scenario::vars::Vars;
 use crate::scenario::{Scenario, Step};
 use crate::target::TargetProfile;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 /// How scenarios are run.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +45,24 @@ pub struct ScenarioReport {
     pub steps_passed: usize,
     /// Steps in the file.
     pub steps_total: usize,
+    /// For scenarios with generated inputs: the cases run and, on failure, the inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<Generated>,
+}
+
+/// What the property exploration of a scenario did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Generated {
+    /// Cases run (up to and including the failing one).
+    pub cases_run: u32,
+    /// Cases asked for.
+    pub cases: u32,
+    /// The simplest failing inputs found by shrinking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing: Option<Inputs>,
+    /// The inputs that failed first, before shrinking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failing: Option<Inputs>,
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -103,35 +124,153 @@ pub async fn run_file(path: &Path, options: &RunOptions) -> ScenarioReport {
             duration: Duration::ZERO,
             steps_passed: 0,
             steps_total: 0,
+            generated: None,
         },
     }
 }
 
-/// Runs a parsed scenario.
+/// Runs a parsed scenario: once, or once per generated case (shrinking a failure).
 pub async fn run_scenario(
     path: &Path,
     scenario: &Scenario,
     options: &RunOptions,
 ) -> ScenarioReport {
     let started = Instant::now();
-    let mut report = ScenarioReport {
+    let mut report = if scenario.generate.is_empty() {
+        run_once(path, scenario, options, &Inputs::new()).await
+    } else {
+        // proptest's value trees are not `Send`: the exploration gets a thread and a runtime
+        // of its own (the servers of each case live on it).
+        let (p, s, o) = (path.to_owned(), scenario.clone(), options.clone());
+        let explored = tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .map(|rt| rt.block_on(explore(&p, &s, &o)))
+        })
+        .await;
+        match explored {
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) => error_report(path, scenario, format!("cannot start a runtime: {e}")),
+            Err(e) => error_report(path, scenario, format!("the exploration failed: {e}")),
+        }
+    };
+    report.duration = started.elapsed();
+    report
+}
+
+/// Shrinking stops after this many extra runs.
+const SHRINK_BUDGET: u32 = 64;
+
+/// Runs the generated cases; on the first failure, shrinks it.
+async fn explore(path: &Path, scenario: &Scenario, options: &RunOptions) -> ScenarioReport {
+    let cases = scenario.cases.unwrap_or(16).max(1);
+    let strategy = match generate::strategy(&scenario.generate) {
+        Ok(s) => s,
+        Err(message) => return error_report(path, scenario, message),
+    };
+    // Seeded by the file's name: every run explores the same cases.
+    let mut runner = TestRunner::new_with_rng(
+        proptest::test_runner::Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(path)),
+    );
+    let mut last = None;
+    for case in 1..=cases {
+        let mut tree = match strategy.new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => return error_report(path, scenario, format!("generate: {e}")),
+        };
+        let first = tree.current();
+        let report = run_once(path, scenario, options, &first).await;
+        if report.passed() {
+            last = Some(report);
+            continue;
+        }
+        if !matches!(report.outcome, Outcome::Failed(_)) {
+            return report;
+        }
+        let (mut inputs, mut worst) = (first.clone(), report);
+        let mut budget = SHRINK_BUDGET;
+        let mut more = tree.simplify();
+        while more && budget > 0 {
+            budget -= 1;
+            let candidate = tree.current();
+            let r = run_once(path, scenario, options, &candidate).await;
+            if matches!(r.outcome, Outcome::Failed(_)) {
+                (inputs, worst) = (candidate, r);
+                more = tree.simplify();
+            } else {
+                more = tree.complicate();
+            }
+        }
+        if let Outcome::Failed(f) = &mut worst.outcome {
+            f.message = format!(
+                "with {} (case {case} of {cases}, shrunk from {}): {}",
+                generate::describe(&inputs),
+                generate::describe(&first),
+                f.message
+            );
+        }
+        worst.generated = Some(Generated {
+            cases_run: case,
+            cases,
+            failing: Some(inputs),
+            first_failing: Some(first),
+        });
+        return worst;
+    }
+    let mut report = last.unwrap_or_else(|| error_report(path, scenario, "no case ran".into()));
+    report.generated = Some(Generated {
+        cases_run: cases,
+        cases,
+        failing: None,
+        first_failing: None,
+    });
+    report
+}
+
+fn seed_bytes(path: &Path) -> [u8; 32] {
+    use std::hash::{Hash, Hasher};
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::hash::DefaultHasher::new();
+        (i, path.file_name()).hash(&mut h);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+fn error_report(path: &Path, scenario: &Scenario, message: String) -> ScenarioReport {
+    ScenarioReport {
         file: path.to_owned(),
         name: scenario.name.clone(),
         tags: scenario.tags.clone(),
-        outcome: Outcome::Passed,
+        outcome: Outcome::Error { message },
         duration: Duration::ZERO,
         steps_passed: 0,
         steps_total: scenario.steps.len(),
-    };
+        generated: None,
+    }
+}
+
+/// One run of a scenario with the given generated inputs.
+async fn run_once(
+    path: &Path,
+    scenario: &Scenario,
+    options: &RunOptions,
+    inputs: &Inputs,
+) -> ScenarioReport {
+    let mut report = error_report(path, scenario, String::new());
+    report.outcome = Outcome::Passed;
     let seed = scenario.setup.seed.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     });
-    let mut world = match steps::World::build(scenario, &seed, options).await {
+    let mut world = match steps::World::build(scenario, &seed, options, inputs).await {
         Ok(w) => w,
         Err(message) => {
             report.outcome = Outcome::Error { message };
-            report.duration = started.elapsed();
             return report;
         }
     };
@@ -145,7 +284,6 @@ pub async fn run_scenario(
         }
         report.steps_passed += 1;
     }
-    report.duration = started.elapsed();
     report
 }
 
@@ -185,6 +323,10 @@ pub fn label(step: &Step) -> String {
         },
         Fault(v) => format!("fault {}", v.get("endpoint").unwrap_or(&Value::Null)),
         ClearFaults(_) => "clear faults".into(),
+        Repeat(r) => match &r.times {
+            Value::String(s) => format!("repeat {s} times"),
+            other => format!("repeat {other} times"),
+        },
         Journal(j) => format!(
             "journal {}",
             j.endpoint.as_deref().unwrap_or("(all endpoints)")

@@ -15,8 +15,11 @@ use mock_server::MockHandle;
 use super::{Failure, RunOptions, default_method, initial_vars, start_secs};
 use crate::context::{start_core, start_mock};
 use crate::matching::{check_path, contains, diff, project};
+use crate::scenario::generate::Inputs;
 use crate::scenario::vars::Vars;
-use crate::scenario::{Action, Expect, HttpCall, JournalCheck, LoginCall, Scenario, Step, WxCall};
+use crate::scenario::{
+    Action, Expect, HttpCall, JournalCheck, LoginCall, Repeat, Scenario, Step, WxCall,
+};
 use crate::target::TargetProfile;
 
 /// A failure with only a message (the runner fills in the step).
@@ -64,8 +67,22 @@ impl World {
         scenario: &Scenario,
         seed: &str,
         options: &RunOptions,
+        inputs: &Inputs,
     ) -> Result<Self, String> {
+        // Generated inputs may appear in the setup too (a user's nickname, say).
+        let mut given = Vars::default();
+        for (k, v) in inputs {
+            given.set(k, v.clone());
+        }
+        let expand = |v: &Value| given.expand(v).map_err(|e| format!("setup: {e}"));
         let setup = &scenario.setup;
+        let setup_mock = setup.mock.as_ref().map(expand).transpose()?;
+        let setup_backend = setup.backend.as_ref().map(expand).transpose()?;
+        let setup_users = setup
+            .users
+            .iter()
+            .map(expand)
+            .collect::<Result<Vec<_>, _>>()?;
         let start = start_secs(setup.clock.as_ref())?;
         let http = reqwest::Client::new();
         let (mock, mock_url) = match &options.mock_url {
@@ -88,7 +105,7 @@ impl World {
                 (Some(m), url)
             }
         };
-        if let Some(opts) = &setup.mock {
+        if let Some(opts) = &setup_mock {
             control(
                 &http,
                 &mock_url,
@@ -167,7 +184,7 @@ impl World {
                 None => apps.push((app.name.clone(), created)),
             }
         }
-        for user in &setup.users {
+        for user in &setup_users {
             control(&http, &mock_url, Method::POST, "/users", Some(user.clone())).await?;
         }
         let (core, target) = match &options.target {
@@ -176,7 +193,7 @@ impl World {
                 let Some(m) = &mock else {
                     return Err("the embedded backend needs the in-process mock (drop --mock or give --target)".into());
                 };
-                let core = start_core(m, setup.backend.as_ref())
+                let core = start_core(m, setup_backend.as_ref())
                     .await
                     .map_err(|e| e.to_string())?;
                 let profile = TargetProfile::login_core(core.base_url());
@@ -189,7 +206,13 @@ impl World {
             mock_url,
             target,
             http,
-            vars: initial_vars(&apps),
+            vars: {
+                let mut vars = initial_vars(&apps);
+                for (k, v) in inputs {
+                    vars.set(k, v.clone());
+                }
+                vars
+            },
             session_keys: BTreeSet::new(),
         };
         world.refresh_now().await?;
@@ -274,7 +297,34 @@ impl World {
                 .await
                 .map(|_| ()),
             Action::Journal(j) => self.journal(j).await,
+            Action::Repeat(r) => self.repeat(r).await,
         }
+    }
+
+    async fn repeat(&mut self, r: &Repeat) -> Result<(), Failure> {
+        let times = match self.expand(&r.times)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| fail(format!("repeat.times: {} is not a whole number", r.times)))?;
+        for round in 1..=times {
+            if let Some(v) = &r.var {
+                self.vars.set(v, json!(round));
+            }
+            for (i, step) in r.steps.iter().enumerate() {
+                Box::pin(self.run(step)).await.map_err(|mut f| {
+                    f.message = format!(
+                        "round {round} of {times}, step {} ({}): {}",
+                        i + 1,
+                        super::label(step),
+                        f.message
+                    );
+                    f
+                })?;
+            }
+        }
+        Ok(())
     }
 
     async fn wx(&mut self, c: &WxCall, api: &str) -> Result<(), Failure> {
@@ -544,13 +594,27 @@ impl World {
         // Control-plane calls are not journaled; only WeChat requests are.
         let n = entries.len();
         let what = j.endpoint.as_deref().unwrap_or("WeChat");
-        if j.count.is_some_and(|c| c != n)
-            || j.min.is_some_and(|m| n < m)
-            || j.max.is_some_and(|m| n > m)
+        let number = |field: &str, v: &Option<Value>| -> Result<Option<usize>, Failure> {
+            v.as_ref()
+                .map(|v| {
+                    let v = self.expand(v)?;
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| fail(format!("journal.{field}: {v} is not a count")))
+                })
+                .transpose()
+        };
+        let (count, min, max) = (
+            number("count", &j.count)?,
+            number("min", &j.min)?,
+            number("max", &j.max)?,
+        );
+        if count.is_some_and(|c| c != n) || min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m)
         {
             return Err(fail(format!(
                 "expected {} {what} requests, the mock received {n}",
-                match (j.count, j.min, j.max) {
+                match (count, min, max) {
                     (Some(c), _, _) => c.to_string(),
                     (_, Some(a), Some(b)) => format!("{a} to {b}"),
                     (_, Some(a), None) => format!("at least {a}"),

@@ -2,6 +2,7 @@
 //! Schema in `scenarios/schema.json` is generated from them, and [`load`] turns a file into a
 //! [`Scenario`] with errors that name the file, line and field.
 
+pub mod generate;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,13 @@ pub struct Scenario {
     /// login-core's own API beyond the login endpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Generated inputs: each becomes a variable, and the scenario runs once per case with
+    /// values drawn from these ranges; a failure is shrunk to the simplest failing values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub generate: BTreeMap<String, generate::Generator>,
+    /// How many cases to run when `generate` is given (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<u32>,
     /// The world before the first step.
     #[serde(default)]
     pub setup: Setup,
@@ -137,6 +145,22 @@ pub enum Action {
     /// Expectations on what the mock received.
     #[serde(rename = "journal")]
     Journal(JournalCheck),
+    /// Runs steps several times.
+    #[serde(rename = "repeat")]
+    Repeat(Repeat),
+}
+
+/// Steps run `times` times.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// How many times: a number or `${var}` (a generated count, say).
+    pub times: Value,
+    /// A variable holding the round number, from 1.
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub var: Option<String>,
+    /// The steps of one round.
+    pub steps: Vec<Step>,
 }
 
 /// The action names, as written in files.
@@ -155,6 +179,7 @@ pub const ACTIONS: &[&str] = &[
     "fault",
     "clear_faults",
     "journal",
+    "repeat",
 ];
 
 // By hand rather than `#[serde(flatten)]`: flattening loses the unknown key's name and the
@@ -201,6 +226,7 @@ impl<'de> Deserialize<'de> for Step {
                         "fault" => Action::Fault(map.next_value()?),
                         "clear_faults" => Action::ClearFaults(map.next_value()?),
                         "journal" => Action::Journal(map.next_value()?),
+                        "repeat" => Action::Repeat(map.next_value()?),
                         other => {
                             return Err(A::Error::unknown_field(other, ACTIONS));
                         }
@@ -375,15 +401,15 @@ pub struct JournalCheck {
     /// `checksession`, `getuserphonenumber`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Exactly this many such requests since the scenario started.
+    /// Exactly this many such requests since the scenario started (a number or `${var}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<usize>,
-    /// At least this many.
+    pub count: Option<Value>,
+    /// At least this many (a number or `${var}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<usize>,
-    /// At most this many.
+    pub min: Option<Value>,
+    /// At most this many (a number or `${var}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<usize>,
+    pub max: Option<Value>,
     /// Every such request carried these query parameters with these values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, Value>,

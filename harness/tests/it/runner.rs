@@ -123,6 +123,7 @@ fn filters_by_name_path_tag_and_skip_tag() {
         [
             "broken/bad-yaml.yaml",
             "fail/wrong-profile.yaml",
+            "generated/reuse-limit.yaml",
             "pass/first-login.yaml",
             "pass/logout.yaml",
             "portable/login-and-me.yaml"
@@ -136,7 +137,7 @@ fn filters_by_name_path_tag_and_skip_tag() {
         ..Filter::default()
     });
     assert_eq!(names, ["fail/wrong-profile.yaml", "pass/logout.yaml"]);
-    assert_eq!(out, 3);
+    assert_eq!(out, 4);
     let (names, _) = selected(&Filter {
         names: strings(&["fixtures/pass/"]),
         ..Filter::default()
@@ -156,7 +157,7 @@ fn filters_by_name_path_tag_and_skip_tag() {
             "portable/login-and-me.yaml"
         ]
     );
-    assert_eq!(out, 2);
+    assert_eq!(out, 3);
 
     // Skip tags win over everything.
     let (names, _) = selected(&Filter {
@@ -165,4 +166,31 @@ fn filters_by_name_path_tag_and_skip_tag() {
         ..Filter::default()
     });
     assert_eq!(names, ["broken/bad-yaml.yaml", "pass/first-login.yaml"]);
+}
+
+#[tokio::test]
+async fn generated_inputs_shrink_to_the_simplest_failing_case() {
+    let path = fixture("generated/reuse-limit.yaml");
+    let report = run_file(&path, &RunOptions::default()).await;
+    let Outcome::Failed(f) = &report.outcome else {
+        panic!("expected a failure: {report:?}");
+    };
+    let generated = report.generated.as_ref().expect("exploration recorded");
+    let failing = generated.failing.as_ref().expect("failing inputs");
+    // Every case from three reuses on fails; shrinking finds the boundary and the shortest
+    // user name.
+    assert_eq!(failing["reuses"], serde_json::json!(3), "{failing:?}");
+    assert_eq!(failing["user"], serde_json::json!("a"), "{failing:?}");
+    assert!(
+        f.message
+            .starts_with("with reuses = 3, user = \"a\" (case "),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("round 3 of 3"), "{}", f.message);
+    assert!(
+        f.message.contains("expected status 400, got 429"),
+        "{}",
+        f.message
+    );
 }
