@@ -89,7 +89,13 @@ impl Services {
                 phone,
                 now: self.now(),
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => Error::LoginRequired(
+                    "the session's WeChat identity no longer exists: log in again",
+                ),
+                e => e.into(),
+            })?;
         match outcome {
             PhoneOutcome::Bound(user) => Ok(PhoneOutput {
                 user,

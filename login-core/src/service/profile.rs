@@ -49,12 +49,16 @@ pub struct ProfileOutput {
 impl Services {
     /// The logged-in user.
     pub async fn me(&self, auth: &Authenticated) -> Result<UserRecord, Error> {
-        self.store
-            .user(auth.user_id)
-            .await?
-            .ok_or(Error::LoginRequired(
-                "the account no longer exists: log in again",
-            ))
+        const GONE: Error = Error::LoginRequired("the account no longer exists: log in again");
+        if let Some(user) = self.store.user(auth.user_id).await? {
+            return Ok(user);
+        }
+        // A phone binding of the same session may have just joined this user into another
+        // account: the session now points there.
+        match self.store.session(&auth.token_hash).await? {
+            Some(s) if s.user_id != auth.user_id => self.store.user(s.user_id).await?.ok_or(GONE),
+            _ => Err(GONE),
+        }
     }
 
     /// Updates the profile.
@@ -106,10 +110,8 @@ impl Services {
                 }
             }
         }
-        let user = self
-            .store
-            .set_profile(auth.user_id, profile, self.now())
-            .await?;
+        // `user.id` is current (see `me`), even if a join moved the session a moment ago.
+        let user = self.store.set_profile(user.id, profile, self.now()).await?;
         Ok(ProfileOutput {
             user,
             updated: true,

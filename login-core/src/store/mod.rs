@@ -111,7 +111,8 @@ pub struct LoginOutcome {
 /// A request to bind a phone number to the user behind a session's identity.
 #[derive(Clone, Debug)]
 pub struct PhoneWrite {
-    /// The user making the request.
+    /// The user making the request, as the session saw it; the store follows the identity
+    /// (appid, openid), which a concurrent join may have moved.
     pub user_id: UserId,
     /// The app of the session.
     pub appid: AppId,

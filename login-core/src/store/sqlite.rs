@@ -277,17 +277,18 @@ impl Store for SqliteStore {
         Ok(user)
     }
 
-    /// One transaction. U is `write.user_id`; O is the user holding the number (same
-    /// `country_code` and `pure_phone_number`).
-    /// - U missing → `NotFound("user")`.
+    /// One transaction. U is the user of the identity (appid, openid) now (not
+    /// `write.user_id`: a racing request of the same session may have just joined it into
+    /// another account); O is the user holding the number (same `country_code` and
+    /// `pure_phone_number`).
+    /// - No such identity → `NotFound("identity")`, nothing written.
     /// - No O → the number replaces U's → `Bound(U)`.
     /// - O is U → `Bound(U)`, the stored `phone_number` text refreshed.
     /// - O is another user → `Conflict` (nothing written) if O has an identity in
     ///   `write.appid`, if U has any identity other than (appid, openid) (moving one would
     ///   split a person), or if both have different unionids. Otherwise the identity and all
     ///   of U's sessions move to O, O takes U's unionid and profile where it has none, U is
-    ///   deleted → `Joined { user: O, merged_from: U }`. If (appid, openid) is not U's
-    ///   identity, `NotFound("identity")` and nothing is written.
+    ///   deleted → `Joined { user: O, merged_from: U }`.
     async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let outcome = phone::bind_phone(&mut tx, write).await?;

@@ -15,12 +15,21 @@ pub(super) async fn bind_phone(
     write: PhoneWrite,
 ) -> Result<PhoneOutcome, StoreError> {
     let PhoneWrite {
-        user_id: UserId(u),
+        user_id: _,
         appid,
         openid,
         phone,
         now,
     } = write;
+    // The identity's user now, not the one the session saw when the request began: a racing
+    // request of the same session may have just joined it into another account.
+    let u: i64 =
+        sqlx::query_scalar("SELECT user_id FROM identities WHERE appid = ? AND openid = ?")
+            .bind(appid.as_str())
+            .bind(openid.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound("identity"))?;
 
     let Some((u_unionid, u_profile)) = sqlx::query_as::<_, (Option<String>, Option<String>)>(
         "SELECT unionid, profile FROM users WHERE id = ?",

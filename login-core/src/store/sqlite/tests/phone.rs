@@ -79,11 +79,11 @@ async fn bind_joins_identity_and_sessions_into_owner() {
     let via_unionid = log_in(&store, "wxc", "oc", Some("u1"), 5).await;
     assert_eq!((via_unionid.user.id, via_unionid.is_new), (o.id, false));
 
-    // Replaying the request after the join: U is gone.
-    assert!(matches!(
-        store.bind_phone(phone_write(&u, "wxa", "oa", NUMBER)).await,
-        Err(StoreError::NotFound("user"))
-    ));
+    // A racing request of the same session, sent before the join with U's id: the store
+    // follows the identity, now O's, and the number is already O's.
+    let replay = bind(&store, &u, "wxa", "oa", NUMBER).await;
+    assert_eq!(bound(replay).id, o.id);
+    assert_eq!(stats(&store).await, (1, 3, 5));
 }
 
 #[tokio::test]
@@ -128,32 +128,31 @@ async fn bind_conflicts_on_different_unionids() {
 }
 
 #[tokio::test]
-async fn bind_for_a_missing_user_or_foreign_identity_is_not_found() {
+async fn bind_follows_the_identity_and_needs_one() {
     let store = memory_store().await;
     let o = owner_of(&store, ("wxb", "ob", None), 1, NUMBER).await;
+    // No such identity: nothing to bind to, nothing written, whatever user id was named.
     let mut ghost = phone_write(&o, "wxa", "oa", NUMBER);
     ghost.user_id = UserId(12345);
-    assert!(matches!(
-        store.bind_phone(ghost).await,
-        Err(StoreError::NotFound("user"))
-    ));
-    // An openid U does not own: U's real identity counts as another one, so no join.
-    let u = login_user(&store, "wxa", "oa", None, 2).await;
-    assert_bind_conflicts(&store, &u, "wxa", "not-mine", NUMBER).await;
-
-    // A user without identities (the API cannot make one) asks to move an identity it lacks.
-    let bare = sqlx::query("INSERT INTO users (created_at, updated_at) VALUES (0, 0)")
-        .execute(&store.writer)
-        .await
-        .expect("insert bare user")
-        .last_insert_rowid();
-    let mut lacking = phone_write(&u, "wxa", "oa", NUMBER);
-    lacking.user_id = UserId(bare);
     let before = stats(&store).await;
     assert!(matches!(
-        store.bind_phone(lacking).await,
+        store.bind_phone(ghost).await,
         Err(StoreError::NotFound("identity"))
     ));
-    assert_eq!(stats(&store).await, before);
-    assert_eq!(store.user(u.id).await.expect("u"), Some(u));
+    let u = login_user(&store, "wxa", "oa", None, 2).await;
+    assert!(matches!(
+        store
+            .bind_phone(phone_write(&u, "wxa", "not-mine", NUMBER))
+            .await,
+        Err(StoreError::NotFound("identity"))
+    ));
+    assert_eq!(stats(&store).await.0, before.0 + 1);
+    assert_eq!(store.user(u.id).await.expect("u"), Some(u.clone()));
+    // A wrong user id with a real identity: the identity's user is the one that binds.
+    let mut misnamed = phone_write(&u, "wxa", "oa", "13900000000");
+    misnamed.user_id = o.id;
+    assert_eq!(
+        bound(store.bind_phone(misnamed).await.expect("bind")).id,
+        u.id
+    );
 }
