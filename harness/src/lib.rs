@@ -1,5 +1,6 @@
 //! harness: scenario files in, reports out, against login-core or any backend.
 
+pub mod bench;
 pub mod context;
 pub mod discover;
 pub mod matching;

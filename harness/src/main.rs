@@ -1,5 +1,6 @@
 //! The `harness` command: `run` scenario files against login-core or a team's backend, `up`
-//! the mock and login-core for manual use, print the scenario file `schema`.
+//! the mock and login-core for manual use, print the scenario file `schema`, `bench` the
+//! servers.
 
 mod cli;
 

@@ -1,7 +1,8 @@
-//! Command-line parsing and the three commands. Exit codes: 0 everything passed (or the
+//! Command-line parsing and the commands. Exit codes: 0 everything passed (or the
 //! command did its job), 1 a scenario failed or errored (or a server could not start),
 //! 2 a usage error (bad flag, no scenarios, bad target profile).
 
+mod bench;
 mod run;
 mod up;
 
@@ -47,6 +48,18 @@ enum Command {
     Up(up::UpArgs),
     /// Print the JSON Schema of scenario files (kept in scenarios/schema.json).
     Schema,
+    /// Measure the mock and login-core on loopback next to a bare hyper server (the limit):
+    /// throughput and latency under load, startup, spawn time, memory, the scenario library's
+    /// wall time. Prints a Markdown table with targets and pass/fail.
+    ///
+    /// Every load run uses the same in-process load generator: N workers, each with its own
+    /// keep-alive HTTP/1.1 connection, closed loop, a warm-up, then a fixed window. Startup
+    /// needs the mock-server and login-core binaries next to this one
+    /// (`cargo build --release -p harness -p mock-server -p login-core`).
+    ///
+    /// Exit status: 0 measured (targets missed are reported, not an error), 1 a measurement
+    /// could not be taken, 2 usage error.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit code of usage errors.
@@ -63,6 +76,10 @@ pub fn main() -> ExitCode {
         Command::Up(args) => {
             init_tracing("info");
             up::up(args)
+        }
+        Command::Bench(args) => {
+            init_tracing("off");
+            bench::bench(args)
         }
         Command::Schema => {
             print!("{}", schema_text());
