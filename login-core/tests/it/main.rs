@@ -4,11 +4,15 @@
 mod api;
 mod cli;
 mod concurrency;
+mod durability;
+mod eviction;
 mod helpers;
 mod lifecycle;
 mod login;
 mod phone;
 mod profile;
+mod props_journeys;
+mod props_opendata;
 mod session;
 mod transport;
 mod upstream;

@@ -328,6 +328,8 @@ impl Engine {
         let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
+        // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
+        maybe_sweep(st, now);
         match req.endpoint {
             Endpoint::Jscode2session => login::jscode2session(st, req, now),
             Endpoint::Token => tokens::token(st, &self.idgen, req, now),

@@ -1,8 +1,9 @@
-//! Tests: concurrency (one code raced by many exchanges, reproducible identities whatever the
-//! interleaving, and many users logging in while others exchange).
+//! Tests: concurrency (one code raced by 64 and by 256 simultaneous exchanges, reproducible
+//! identities whatever the interleaving, and many users logging in while others exchange).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mock_server::config::Config;
@@ -40,45 +41,113 @@ async fn login_and_exchange(t: &TestMock, user: &str) -> Identity {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_code_raced_by_64_exchanges_succeeds_exactly_once() {
-    const RACERS: usize = 64;
+/// Races `racers` exchanges of one code, released together by a barrier, under the per-user
+/// `quota` (per minute; the default of 100 when `None`). Checks that exactly one exchange
+/// succeeds with the code's identity, that the journal agrees with the answers, and that the
+/// code stays used; returns how many answers carried each errcode (0 for the success).
+async fn race_one_code(racers: usize, quota: Option<u32>) -> BTreeMap<i64, usize> {
     let t = Arc::new(TestMock::new().await);
+    if let Some(q) = quota {
+        t.set_options(json!({"login_quota_per_minute": q})).await;
+    }
     let grant = t.login("alice").await;
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let tasks: Vec<_> = (0..RACERS)
+    // Open the connections first, so the barrier releases requests rather than TCP handshakes.
+    let warm: Vec<_> = (0..racers)
+        .map(|_| {
+            let t = t.clone();
+            tokio::spawn(async move { t.control(Method::GET, "/clock", None).await })
+        })
+        .collect();
+    for w in warm {
+        assert_eq!(w.await.expect("task completes").0, 200);
+    }
+    let barrier = Arc::new(Barrier::new(racers));
+    // Requests sent and not yet answered, and the most seen at once.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..racers)
         .map(|_| {
             let (t, barrier, code) = (t.clone(), barrier.clone(), grant.code.clone());
+            let (in_flight, most) = (in_flight.clone(), most.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                t.exchange(&code).await
+                most.fetch_max(
+                    in_flight.fetch_add(1, Ordering::SeqCst) + 1,
+                    Ordering::SeqCst,
+                );
+                let r = t.exchange(&code).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                r
             })
         })
         .collect();
 
     let mut successes = Vec::new();
-    let mut used = 0;
+    let mut counts = BTreeMap::new();
     for task in tasks {
         let r = task.await.expect("task completes");
-        match r.errcode() {
+        let errcode = r.errcode();
+        match errcode {
             0 => successes.push(r.json()),
             40163 => {
+                r.assert_err(40163);
                 assert_eq!(r.errmsg_base(), "code been used");
-                used += 1;
+            }
+            45011 => {
+                r.assert_err(45011);
+                assert_eq!(
+                    r.errmsg_base(),
+                    "api minute-quota reach limit, must slower, retry next minute"
+                );
             }
             other => panic!("unexpected errcode {other}: {}", r.body),
         }
+        *counts.entry(errcode).or_insert(0) += 1;
     }
     assert_eq!(
         successes,
         vec![json!({"session_key": grant.mock.session_key, "openid": grant.mock.openid})]
     );
-    assert_eq!(used, RACERS - 1);
+    let most = most.load(Ordering::SeqCst);
+    println!("{racers} racers: at most {most} exchanges in flight at once; answers {counts:?}");
+    assert!(most > 1, "the exchanges overlapped");
 
     let calls = journal_entries(&t, "endpoint=jscode2session").await;
-    assert_eq!(calls.len(), RACERS);
-    assert_eq!(journal_entries(&t, "errcode=0").await.len(), 1);
-    assert_eq!(journal_entries(&t, "errcode=40163").await.len(), RACERS - 1);
+    assert_eq!(calls.len(), racers);
+    for (errcode, n) in &counts {
+        assert_eq!(
+            journal_entries(&t, &format!("errcode={errcode}"))
+                .await
+                .len(),
+            *n,
+            "journal entries with errcode {errcode}"
+        );
+    }
+    // The code stays used afterwards (a minute later, out of the quota window).
+    t.advance(Duration::from_secs(60));
+    t.exchange(&grant.code).await.assert_err(40163);
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_raced_by_64_exchanges_succeeds_exactly_once() {
+    let counts = race_one_code(64, None).await;
+    assert_eq!(counts, BTreeMap::from([(0, 1), (40163, 63)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_raced_by_256_exchanges_succeeds_exactly_once() {
+    // A quota above the racers, so every loser meets the used code.
+    let counts = race_one_code(256, Some(1000)).await;
+    assert_eq!(counts, BTreeMap::from([(0, 1), (40163, 255)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_the_minute_quota_the_256_racers_get_45011_and_still_one_success() {
+    // Under the default 100 per user per minute, the quota is checked before the code's use:
+    // the first 100 calls are counted (one success, 99 used), the other 156 are refused.
+    let counts = race_one_code(256, None).await;
+    assert_eq!(counts, BTreeMap::from([(0, 1), (40163, 99), (45011, 156)]));
 }
 
 /// Logs each user in three times concurrently across users (rotating keys between rounds) and

@@ -1,0 +1,420 @@
+//! The operations of the model-based test, their readable `Debug` form and the proptest
+//! strategies that generate (and shrink) sequences of them.
+
+use std::fmt;
+
+use proptest::prelude::*;
+
+/// The two apps of every case: `A` is the mock's default app (no open platform), `B` is bound to
+/// an open-platform account, so its exchanges carry a unionid.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum App {
+    A,
+    B,
+}
+
+impl App {
+    pub fn other(self) -> App {
+        match self {
+            App::A => App::B,
+            App::B => App::A,
+        }
+    }
+
+    /// Whether the app is bound to an open-platform account (unionid returned).
+    pub fn bound(self) -> bool {
+        self == App::B
+    }
+}
+
+impl fmt::Display for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            App::A => "A",
+            App::B => "B",
+        })
+    }
+}
+
+/// The users of every case; mallory is a high-risk user (40226 on every exchange).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum User {
+    Alice,
+    Bob,
+    Mallory,
+}
+
+impl User {
+    pub fn handle(self) -> &'static str {
+        match self {
+            User::Alice => "alice",
+            User::Bob => "bob",
+            User::Mallory => "mallory",
+        }
+    }
+
+    pub fn high_risk(self) -> bool {
+        self == User::Mallory
+    }
+}
+
+impl fmt::Display for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.handle())
+    }
+}
+
+/// Whose session an operation concerns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The app and user of the latest `wx.login` (A and alice before any).
+    Last,
+    Of(App, User),
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Last => f.write_str("app and user of the last wx.login"),
+            Subject::Of(app, user) => write!(f, "{app}, {user}"),
+        }
+    }
+}
+
+/// Which minted code an exchange sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CodePick {
+    /// The code minted `n` logins before the latest one (0: the latest; past the first: the
+    /// first).
+    Recent(u8),
+    /// A well-formed code the mock never issued.
+    Unknown,
+}
+
+/// Whose credentials an exchange uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Via {
+    /// The app the code was minted for.
+    Own,
+    /// The other app (a code of another app: 40029).
+    Other,
+}
+
+/// The two kinds of access token; they are isolated from each other.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum TokenKind {
+    /// `GET /cgi-bin/token`.
+    Basic,
+    /// `POST /cgi-bin/stable_token`.
+    Stable,
+}
+
+/// Which of the values the backend has seen (tokens, session keys) a call sends; with too few
+/// values the pick falls back to the oldest; with no token of the kind, to the app's tokens of
+/// the other kind; with nothing at all, to a made-up value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Pick {
+    Latest,
+    Previous,
+    Oldest,
+}
+
+impl fmt::Display for Pick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Pick::Latest => "latest",
+            Pick::Previous => "previous",
+            Pick::Oldest => "oldest",
+        })
+    }
+}
+
+/// Whose openid a session call names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpenidPick {
+    /// The user's openid in the token's app.
+    Own,
+    /// The user's openid in the other app (never valid with this app's token: 40003).
+    OtherApp,
+}
+
+/// Which key signs a session call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KeyPick {
+    /// A session_key seen in an answer (wx.login, jscode2session, resetusersessionkey).
+    Seen(Pick),
+    /// A key that was never issued.
+    Garbage,
+}
+
+/// A `wxa/checksession` or `wxa/resetusersessionkey` call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SessionCall {
+    /// The app (whose token is sent) and the user.
+    pub who: Subject,
+    pub token: (TokenKind, Pick),
+    pub openid: OpenidPick,
+    pub key: KeyPick,
+}
+
+/// Time edges the clock can be moved to: the next upcoming one of its kind, plus an offset.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Edge {
+    /// A code's 5-minute lifetime ends.
+    CodeExpiry,
+    /// A session_key's minimum rotation period ends.
+    KeyRotation,
+    /// A superseded cgi-bin/token's 5-minute grace ends.
+    TokenGrace,
+    /// A token's 7200 s lifetime ends.
+    TokenExpiry,
+    /// The current stable token reaches 300 s left.
+    StableRenewal,
+    /// 30 s after the last effective force_refresh.
+    ForceGuard,
+}
+
+impl fmt::Display for Edge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Edge::CodeExpiry => "next code expiry (mint + 300s)",
+            Edge::KeyRotation => "next key rotation allowed (rotation + min period)",
+            Edge::TokenGrace => "next end of a superseded token's grace (+300s)",
+            Edge::TokenExpiry => "next token expiry (issue + 7200s)",
+            Edge::StableRenewal => "next stable token renewal (300s left)",
+            Edge::ForceGuard => "end of the force_refresh guard (+30s)",
+        })
+    }
+}
+
+/// Endpoints a one-shot `-1 system error` fault can be armed on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FaultOn {
+    /// `consume_code`: whether the failed exchange still uses the code up.
+    Jscode2session {
+        consume_code: bool,
+    },
+    Token,
+    StableToken,
+    Checksession,
+    Resetusersessionkey,
+}
+
+impl FaultOn {
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            FaultOn::Jscode2session { .. } => "jscode2session",
+            FaultOn::Token => "token",
+            FaultOn::StableToken => "stable_token",
+            FaultOn::Checksession => "checksession",
+            FaultOn::Resetusersessionkey => "resetusersessionkey",
+        }
+    }
+
+    pub fn consume_code(self) -> bool {
+        matches!(self, FaultOn::Jscode2session { consume_code: true })
+    }
+}
+
+/// One step of a sequence.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Op {
+    /// The mini-program's `wx.login` (control plane): a new code, maybe a new session_key.
+    Login(Subject),
+    /// `sns/jscode2session`.
+    Exchange { code: CodePick, via: Via },
+    /// Moves the clock forward.
+    Advance { secs: u32 },
+    /// Moves the clock to the next edge of a kind, `offset` seconds around it.
+    AdvanceTo { edge: Edge, offset: i8 },
+    /// `cgi-bin/token`.
+    Token { app: App },
+    /// `cgi-bin/stable_token`.
+    StableToken { app: App, force: bool },
+    /// `wxa/checksession`.
+    CheckSession(SessionCall),
+    /// `wxa/resetusersessionkey`.
+    ResetKey(SessionCall),
+    /// Arms a one-shot `errcode: -1` rule on an endpoint.
+    Fault(FaultOn),
+}
+
+impl fmt::Debug for SessionCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, pick) = self.token;
+        let kind = match kind {
+            TokenKind::Basic => "cgi-bin/token",
+            TokenKind::Stable => "stable_token",
+        };
+        let openid = match self.openid {
+            OpenidPick::Own => "",
+            OpenidPick::OtherApp => "the OTHER app's ",
+        };
+        write!(
+            f,
+            "{:?}; token: {pick} {kind}; {openid}openid; signed with: ",
+            self.who
+        )?;
+        match self.key {
+            KeyPick::Seen(p) => write!(f, "{p} key seen"),
+            KeyPick::Garbage => f.write_str("a made-up key"),
+        }
+    }
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Login(who) => write!(f, "wx.login({who:?})"),
+            Op::Exchange { code, via } => {
+                f.write_str("jscode2session(")?;
+                match code {
+                    CodePick::Recent(0) => f.write_str("latest code")?,
+                    CodePick::Recent(n) => write!(f, "code minted {n} logins before the latest")?,
+                    CodePick::Unknown => f.write_str("unknown code")?,
+                }
+                f.write_str(match via {
+                    Via::Own => ", own app's credentials)",
+                    Via::Other => ", OTHER app's credentials)",
+                })
+            }
+            Op::Advance { secs } => write!(f, "advance {secs}s"),
+            Op::AdvanceTo { edge, offset } => match offset {
+                0 => write!(f, "advance to {edge}"),
+                o => write!(f, "advance to {edge} {o:+}s"),
+            },
+            Op::Token { app } => write!(f, "cgi-bin/token({app})"),
+            Op::StableToken { app, force } => {
+                let force = if *force { ", force_refresh" } else { "" };
+                write!(f, "stable_token({app}{force})")
+            }
+            Op::CheckSession(c) => write!(f, "checksession({c:?})"),
+            Op::ResetKey(c) => write!(f, "resetusersessionkey({c:?})"),
+            Op::Fault(on) => {
+                write!(f, "fault: next {} answers -1", on.endpoint())?;
+                if let FaultOn::Jscode2session { consume_code } = on {
+                    let c = if *consume_code {
+                        " and uses the code up"
+                    } else {
+                        " (code kept)"
+                    };
+                    f.write_str(c)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A generated case: the one option varied, and the operations.
+#[derive(Clone)]
+pub struct Case {
+    /// `session_key_min_rotation` in seconds (the mock option; default 300).
+    pub min_rotation: u32,
+    pub ops: Vec<Op>,
+}
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "session_key_min_rotation = {}s, {} ops:",
+            self.min_rotation,
+            self.ops.len()
+        )?;
+        for (i, op) in self.ops.iter().enumerate() {
+            writeln!(f, "  {:>2}. {op:?}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+fn app() -> impl Strategy<Value = App> {
+    prop_oneof![Just(App::A), Just(App::B)]
+}
+
+fn user() -> impl Strategy<Value = User> {
+    prop_oneof![3 => Just(User::Alice), 2 => Just(User::Bob), 1 => Just(User::Mallory)]
+}
+
+fn subject() -> impl Strategy<Value = Subject> {
+    prop_oneof![
+        3 => Just(Subject::Last),
+        2 => (app(), user()).prop_map(|(app, user)| Subject::Of(app, user)),
+    ]
+}
+
+fn pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![4 => Just(Pick::Latest), 2 => Just(Pick::Previous), 1 => Just(Pick::Oldest)]
+}
+
+fn token_kind() -> impl Strategy<Value = TokenKind> {
+    prop_oneof![Just(TokenKind::Basic), Just(TokenKind::Stable)]
+}
+
+fn session_call() -> impl Strategy<Value = SessionCall> {
+    let openid = prop_oneof![5 => Just(OpenidPick::Own), 1 => Just(OpenidPick::OtherApp)];
+    let key = prop_oneof![6 => pick().prop_map(KeyPick::Seen), 1 => Just(KeyPick::Garbage)];
+    (subject(), token_kind(), pick(), openid, key).prop_map(|(who, kind, token, openid, key)| {
+        SessionCall {
+            who,
+            token: (kind, token),
+            openid,
+            key,
+        }
+    })
+}
+
+/// Seconds to advance by: small steps and the values around every edge.
+const STEPS: [u32; 15] = [
+    1, 10, 29, 30, 60, 120, 240, 299, 300, 301, 3600, 6900, 7199, 7200, 7201,
+];
+
+fn op() -> impl Strategy<Value = Op> {
+    let code = prop_oneof![
+        6 => Just(CodePick::Recent(0)),
+        3 => (1u8..4).prop_map(CodePick::Recent),
+        1 => Just(CodePick::Unknown),
+    ];
+    let via = prop_oneof![4 => Just(Via::Own), 1 => Just(Via::Other)];
+    let edge = prop_oneof![
+        Just(Edge::CodeExpiry),
+        Just(Edge::KeyRotation),
+        Just(Edge::TokenGrace),
+        Just(Edge::TokenExpiry),
+        Just(Edge::StableRenewal),
+        Just(Edge::ForceGuard),
+    ];
+    let fault = prop_oneof![
+        Just(FaultOn::Jscode2session {
+            consume_code: false
+        }),
+        Just(FaultOn::Jscode2session { consume_code: true }),
+        Just(FaultOn::Token),
+        Just(FaultOn::StableToken),
+        Just(FaultOn::Checksession),
+        Just(FaultOn::Resetusersessionkey),
+    ];
+    prop_oneof![
+        6 => subject().prop_map(Op::Login),
+        6 => (code, via).prop_map(|(code, via)| Op::Exchange { code, via }),
+        2 => prop::sample::select(&STEPS[..]).prop_map(|secs| Op::Advance { secs }),
+        2 => (edge, prop::sample::select(&[0i8, -1, 1][..]))
+            .prop_map(|(edge, offset)| Op::AdvanceTo { edge, offset }),
+        3 => app().prop_map(|app| Op::Token { app }),
+        3 => (app(), prop::bool::weighted(0.4))
+            .prop_map(|(app, force)| Op::StableToken { app, force }),
+        4 => session_call().prop_map(Op::CheckSession),
+        2 => session_call().prop_map(Op::ResetKey),
+        1 => fault.prop_map(Op::Fault),
+    ]
+}
+
+/// Cases of 1 to `max_ops` operations; the rotation period shrinks towards the default.
+pub fn case(max_ops: usize) -> impl Strategy<Value = Case> {
+    (
+        prop_oneof![2 => Just(300u32), 1 => Just(0u32), 1 => Just(60u32)],
+        prop::collection::vec(op(), 1..=max_ops),
+    )
+        .prop_map(|(min_rotation, ops)| Case { min_rotation, ops })
+}

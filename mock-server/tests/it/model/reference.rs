@@ -1,0 +1,680 @@
+//! The reference model: WeChat's rules for codes, session keys and access tokens as
+//! `wechat-api.md` (sections 2, 4 and 5) states them, written from the document and not from the
+//! mock's source. Pure: no I/O, whole seconds, abstract identities instead of random strings.
+//!
+//! Rules (a lifetime of L seconds from t means valid at t + L - 1, gone at t + L). Where the
+//! reference leaves a point open, the reading chosen is marked "(open)".
+//! - A `wx.login` code lives 5 minutes, is single use and belongs to one app. Exchange checks:
+//!   unknown, expired or another app's code: 40029; already used: 40163; high-risk user: 40226;
+//!   otherwise the session (openid per app and user, unionid per open platform and user, only
+//!   for bound apps) with the session_key tied to the code, the one current when it was minted
+//!   (open: even if a reset replaced it since). A failed exchange does not use the code up.
+//! - One session_key per (app, user). `wx.login` rotates it (the old one dies) only if the last
+//!   key change is at least `session_key_min_rotation` old; the first login creates it.
+//!   `resetusersessionkey` replaces it at once and counts as a key change (open: the reference
+//!   does not say whether a reset restarts the minimum period). Key TTL is not modelled (the
+//!   mock's `session_key_ttl` stays off).
+//! - checksession / resetusersessionkey: token errors first (none or unknown: 40001; expired:
+//!   42001, even if the token had been superseded or voided before (open: the reference does
+//!   not rank the two); superseded past its grace or voided: 40001), then an openid the token's
+//!   app does not know: 40003, then a signature that is not HMAC-SHA256("") keyed by the
+//!   current key: 87009.
+//! - cgi-bin/token: a new 7200 s token per call; the previous one of the app stays valid 300 s
+//!   more, then 40001 (each superseded token gets its own 300 s).
+//! - stable_token (isolated from cgi-bin/token): the current token with its remaining lifetime
+//!   while more than 300 s remain, else a new one (the old one lives out its lifetime);
+//!   force_refresh: a new one, the old one void at once, at most once per 30 s counted from the
+//!   last forced refresh that took effect (open: "30 s between forced calls"); a force inside
+//!   the 30 s answers like a normal call. The 20-a-day force limit needs 21 effective forces
+//!   30 s apart, more operations than a case has, so it is not modelled; nor is the
+//!   100-a-minute login quota.
+//! - A fault rule (`errcode: -1`, `times: 1`) answers the next request to its endpoint with -1
+//!   before any check and changes nothing, except that `consume_code` uses up the code if it is
+//!   a live, unused code of the requesting app, whoever its user (open: the reference only
+//!   reports that a -1 once used a code up).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::ops::{
+    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, Pick, SessionCall, Subject, TokenKind,
+    User, Via,
+};
+
+pub const CODE_TTL: i64 = 300;
+pub const TOKEN_TTL: i64 = 7200;
+/// How long a superseded cgi-bin/token keeps working.
+pub const TOKEN_GRACE: i64 = 300;
+/// stable_token renews when this many seconds or fewer remain.
+pub const STABLE_RENEW_AT: i64 = 300;
+pub const FORCE_GUARD: i64 = 30;
+
+/// An identity the model names; the runner learns which string each one is.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ident {
+    /// The n-th code minted in the case.
+    Code(u32),
+    /// A user's openid in an app.
+    Openid(App, User),
+    /// A user's unionid under app B's open platform.
+    Unionid(User),
+    /// The n-th session_key issued in the case.
+    Key(u32),
+    /// The n-th access token issued in the case.
+    Token(u32),
+}
+
+impl fmt::Debug for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ident::Code(n) => write!(f, "code#{n}"),
+            Ident::Openid(a, u) => write!(f, "openid({a},{u})"),
+            Ident::Unionid(u) => write!(f, "unionid({u})"),
+            Ident::Key(n) => write!(f, "key#{n}"),
+            Ident::Token(n) => write!(f, "token#{n}"),
+        }
+    }
+}
+
+/// What a call answers; `I` is [`Ident`] in predictions and the real string in the mock's answers.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Outcome<I> {
+    /// Nothing to compare (clock moves, fault rules armed).
+    Nothing,
+    /// A WeChat error: HTTP 200 with a non-zero errcode.
+    Err(i64),
+    /// `wx.login`: the code and what the mock says it maps to.
+    Login {
+        code: I,
+        openid: I,
+        unionid: Option<I>,
+        key: I,
+        rotated: bool,
+    },
+    /// jscode2session success.
+    Session {
+        openid: I,
+        unionid: Option<I>,
+        key: I,
+    },
+    /// A token and its `expires_in`.
+    Token { token: I, expires_in: i64 },
+    /// checksession `{"errcode":0,"errmsg":"ok"}`.
+    Valid,
+    /// resetusersessionkey success.
+    Reset { openid: I, key: I },
+    /// Anything the model never predicts (not HTTP 200, not JSON, missing fields).
+    Unexpected(String),
+}
+
+impl<I> Outcome<I> {
+    /// Renders the outcome with `name` for each identity.
+    pub fn render(&self, name: impl Fn(&I) -> String) -> String {
+        let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), &name);
+        match self {
+            Outcome::Nothing => "-".into(),
+            Outcome::Err(c) => format!("errcode {c}"),
+            Outcome::Login {
+                code,
+                openid,
+                unionid,
+                key,
+                rotated,
+            } => format!(
+                "login {{code {}, openid {}, unionid {}, key {}, rotated: {rotated}}}",
+                name(code),
+                name(openid),
+                opt(unionid),
+                name(key)
+            ),
+            Outcome::Session {
+                openid,
+                unionid,
+                key,
+            } => format!(
+                "session {{openid {}, unionid {}, key {}}}",
+                name(openid),
+                opt(unionid),
+                name(key)
+            ),
+            Outcome::Token { token, expires_in } => {
+                format!("token {{{}, expires_in {expires_in}}}", name(token))
+            }
+            Outcome::Valid => "ok (errcode 0)".into(),
+            Outcome::Reset { openid, key } => {
+                format!("reset {{openid {}, new key {}}}", name(openid), name(key))
+            }
+            Outcome::Unexpected(s) => format!("unexpected answer: {s}"),
+        }
+    }
+
+    /// Pairs the identities of two outcomes of the same shape (variant, errcode, flags,
+    /// `expires_in`, unionid presence); `None` when the shapes differ.
+    pub fn zip<'a, J>(&'a self, other: &'a Outcome<J>) -> Option<Vec<(&'a I, &'a J)>> {
+        let opt = |a: &'a Option<I>, b: &'a Option<J>| match (a, b) {
+            (Some(a), Some(b)) => Some(vec![(a, b)]),
+            (None, None) => Some(vec![]),
+            _ => None,
+        };
+        match (self, other) {
+            (Outcome::Nothing, Outcome::Nothing) | (Outcome::Valid, Outcome::Valid) => Some(vec![]),
+            (Outcome::Err(a), Outcome::Err(b)) => (a == b).then(Vec::new),
+            (
+                Outcome::Login {
+                    code: c1,
+                    openid: o1,
+                    unionid: u1,
+                    key: k1,
+                    rotated: r1,
+                },
+                Outcome::Login {
+                    code: c2,
+                    openid: o2,
+                    unionid: u2,
+                    key: k2,
+                    rotated: r2,
+                },
+            ) if r1 == r2 => {
+                let mut v = vec![(c1, c2), (o1, o2), (k1, k2)];
+                v.extend(opt(u1, u2)?);
+                Some(v)
+            }
+            (
+                Outcome::Session {
+                    openid: o1,
+                    unionid: u1,
+                    key: k1,
+                },
+                Outcome::Session {
+                    openid: o2,
+                    unionid: u2,
+                    key: k2,
+                },
+            ) => {
+                let mut v = vec![(o1, o2), (k1, k2)];
+                v.extend(opt(u1, u2)?);
+                Some(v)
+            }
+            (
+                Outcome::Token {
+                    token: t1,
+                    expires_in: e1,
+                },
+                Outcome::Token {
+                    token: t2,
+                    expires_in: e2,
+                },
+            ) if e1 == e2 => Some(vec![(t1, t2)]),
+            (
+                Outcome::Reset {
+                    openid: o1,
+                    key: k1,
+                },
+                Outcome::Reset {
+                    openid: o2,
+                    key: k2,
+                },
+            ) => Some(vec![(o1, o2), (k1, k2)]),
+            _ => None,
+        }
+    }
+}
+
+/// A concrete request, with every choice of the operation resolved against the model's state.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Login {
+        app: App,
+        user: User,
+    },
+    /// `code` `None`: a code never issued.
+    Exchange {
+        code: Option<Ident>,
+        via: App,
+    },
+    Advance {
+        secs: i64,
+    },
+    Token {
+        app: App,
+    },
+    StableToken {
+        app: App,
+        force: bool,
+    },
+    /// `None` fields: a made-up token, openid or key.
+    Session {
+        reset: bool,
+        token: Option<Ident>,
+        openid: Option<Ident>,
+        key: Option<Ident>,
+    },
+    Fault(FaultOn),
+}
+
+/// The model's answer to one operation.
+pub struct Step {
+    pub action: Action,
+    pub expect: Outcome<Ident>,
+}
+
+struct Code {
+    app: App,
+    user: User,
+    key: u32,
+    minted: i64,
+    used: bool,
+}
+
+struct Session {
+    key: u32,
+    rotated_at: i64,
+}
+
+struct Token {
+    app: App,
+    kind: TokenKind,
+    expires: i64,
+    /// From when the token no longer works although not expired (superseded + grace, or
+    /// voided by a force refresh).
+    invalid_from: Option<i64>,
+}
+
+/// WeChat's state as the reference describes it, plus what the backend has seen so far.
+pub struct Model {
+    /// Seconds since the start of the case.
+    pub now: i64,
+    min_rotation: i64,
+    codes: Vec<Code>,
+    sessions: BTreeMap<(App, User), Session>,
+    keys_issued: u32,
+    tokens: Vec<Token>,
+    latest_basic: BTreeMap<App, u32>,
+    current_stable: BTreeMap<App, u32>,
+    last_force: BTreeMap<App, i64>,
+    /// App and user of the latest `wx.login`.
+    last_login: Option<(App, User)>,
+    /// Armed one-shot fault rules, in the order they were added.
+    faults: Vec<FaultOn>,
+    /// session_keys seen per (app, user), oldest first: from wx.login (the mock's control plane
+    /// says which key the code carries), jscode2session and resetusersessionkey.
+    seen_keys: BTreeMap<(App, User), Vec<u32>>,
+    /// Tokens the backend received per (app, kind), oldest first.
+    seen_tokens: BTreeMap<(App, TokenKind), Vec<u32>>,
+}
+
+fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
+    let list = list?;
+    let i = match pick {
+        Pick::Latest => list.len().checked_sub(1)?,
+        Pick::Previous => list.len().saturating_sub(2),
+        Pick::Oldest => 0,
+    };
+    list.get(i).copied()
+}
+
+fn remember(list: &mut Vec<u32>, id: u32) {
+    if list.last() != Some(&id) {
+        list.push(id);
+    }
+}
+
+impl Model {
+    pub fn new(min_rotation_secs: u32) -> Self {
+        Self {
+            now: 0,
+            min_rotation: i64::from(min_rotation_secs),
+            codes: Vec::new(),
+            sessions: BTreeMap::new(),
+            keys_issued: 0,
+            tokens: Vec::new(),
+            latest_basic: BTreeMap::new(),
+            current_stable: BTreeMap::new(),
+            last_force: BTreeMap::new(),
+            last_login: None,
+            faults: Vec::new(),
+            seen_keys: BTreeMap::new(),
+            seen_tokens: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one operation and predicts its answer.
+    pub fn step(&mut self, op: &Op) -> Step {
+        match *op {
+            Op::Login(who) => {
+                let (app, user) = self.subject(who);
+                self.login(app, user)
+            }
+            Op::Exchange { code, via } => self.exchange(code, via),
+            Op::Advance { secs } => self.advance(i64::from(secs)),
+            Op::AdvanceTo { edge, offset } => {
+                let delta = self
+                    .edges(edge)
+                    .into_iter()
+                    .map(|e| e + i64::from(offset))
+                    .filter(|t| *t > self.now)
+                    .min()
+                    .map_or(0, |t| t - self.now);
+                self.advance(delta)
+            }
+            Op::Token { app } => self.basic_token(app),
+            Op::StableToken { app, force } => self.stable_token(app, force),
+            Op::CheckSession(call) => self.session_call(call, false),
+            Op::ResetKey(call) => self.session_call(call, true),
+            Op::Fault(on) => {
+                self.faults.push(on);
+                Step {
+                    action: Action::Fault(on),
+                    expect: Outcome::Nothing,
+                }
+            }
+        }
+    }
+
+    fn subject(&self, who: Subject) -> (App, User) {
+        match who {
+            Subject::Last => self.last_login.unwrap_or((App::A, User::Alice)),
+            Subject::Of(app, user) => (app, user),
+        }
+    }
+
+    fn advance(&mut self, secs: i64) -> Step {
+        self.now += secs;
+        Step {
+            action: Action::Advance { secs },
+            expect: Outcome::Nothing,
+        }
+    }
+
+    /// Every instant of the edge's kind.
+    fn edges(&self, edge: Edge) -> Vec<i64> {
+        match edge {
+            Edge::CodeExpiry => self.codes.iter().map(|c| c.minted + CODE_TTL).collect(),
+            Edge::KeyRotation => self
+                .sessions
+                .values()
+                .map(|s| s.rotated_at + self.min_rotation)
+                .collect(),
+            Edge::TokenGrace => self
+                .tokens
+                .iter()
+                .filter(|t| t.kind == TokenKind::Basic)
+                .filter_map(|t| t.invalid_from)
+                .collect(),
+            Edge::TokenExpiry => self.tokens.iter().map(|t| t.expires).collect(),
+            Edge::StableRenewal => self
+                .current_stable
+                .values()
+                .map(|&t| self.tokens[t as usize].expires - STABLE_RENEW_AT)
+                .collect(),
+            Edge::ForceGuard => self.last_force.values().map(|t| t + FORCE_GUARD).collect(),
+        }
+    }
+
+    /// Fires the first armed fault of the endpoint, if any.
+    fn fire(&mut self, endpoint: &str) -> Option<FaultOn> {
+        let i = self.faults.iter().position(|f| f.endpoint() == endpoint)?;
+        Some(self.faults.remove(i))
+    }
+
+    fn new_key(&mut self) -> u32 {
+        self.keys_issued += 1;
+        self.keys_issued
+    }
+
+    fn login(&mut self, app: App, user: User) -> Step {
+        let now = self.now;
+        let min_rotation = self.min_rotation;
+        let (key, rotated) = match self.sessions.get(&(app, user)) {
+            Some(s) if now - s.rotated_at < min_rotation => (s.key, false),
+            _ => {
+                let key = self.new_key();
+                self.sessions.insert(
+                    (app, user),
+                    Session {
+                        key,
+                        rotated_at: now,
+                    },
+                );
+                (key, true)
+            }
+        };
+        self.last_login = Some((app, user));
+        remember(self.seen_keys.entry((app, user)).or_default(), key);
+        let code = u32::try_from(self.codes.len()).expect("few codes");
+        self.codes.push(Code {
+            app,
+            user,
+            key,
+            minted: now,
+            used: false,
+        });
+        Step {
+            action: Action::Login { app, user },
+            expect: Outcome::Login {
+                code: Ident::Code(code),
+                openid: Ident::Openid(app, user),
+                unionid: app.bound().then_some(Ident::Unionid(user)),
+                key: Ident::Key(key),
+                rotated,
+            },
+        }
+    }
+
+    /// The code checks of an exchange: the index of a live, unused code of `via`, else the
+    /// errcode.
+    fn live_code(&self, code: Option<usize>, via: App) -> Result<usize, i64> {
+        let Some(i) = code else { return Err(40029) };
+        let c = &self.codes[i];
+        if c.app != via || self.now >= c.minted + CODE_TTL {
+            return Err(40029);
+        }
+        if c.used {
+            return Err(40163);
+        }
+        Ok(i)
+    }
+
+    fn exchange(&mut self, pick: CodePick, via: Via) -> Step {
+        let code = match pick {
+            CodePick::Recent(n) => self
+                .codes
+                .len()
+                .checked_sub(1)
+                .map(|last| last.saturating_sub(usize::from(n))),
+            CodePick::Unknown => None,
+        };
+        let own = code.map_or(App::A, |i| self.codes[i].app);
+        let via = match via {
+            Via::Own => own,
+            Via::Other => own.other(),
+        };
+        let action = Action::Exchange {
+            code: code.map(|i| Ident::Code(u32::try_from(i).expect("few codes"))),
+            via,
+        };
+        let live = self.live_code(code, via);
+        let expect = if let Some(fault) = self.fire("jscode2session") {
+            if let (true, Ok(i)) = (fault.consume_code(), live) {
+                self.codes[i].used = true;
+            }
+            Outcome::Err(-1)
+        } else {
+            match live {
+                Err(e) => Outcome::Err(e),
+                Ok(i) if self.codes[i].user.high_risk() => Outcome::Err(40226),
+                Ok(i) => {
+                    let c = &mut self.codes[i];
+                    c.used = true;
+                    let (app, user, key) = (c.app, c.user, c.key);
+                    remember(self.seen_keys.entry((app, user)).or_default(), key);
+                    Outcome::Session {
+                        openid: Ident::Openid(app, user),
+                        unionid: app.bound().then_some(Ident::Unionid(user)),
+                        key: Ident::Key(key),
+                    }
+                }
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn issue_token(&mut self, app: App, kind: TokenKind) -> u32 {
+        let id = u32::try_from(self.tokens.len()).expect("few tokens");
+        self.tokens.push(Token {
+            app,
+            kind,
+            expires: self.now + TOKEN_TTL,
+            invalid_from: None,
+        });
+        id
+    }
+
+    fn token_answer(&mut self, app: App, kind: TokenKind, id: u32) -> Outcome<Ident> {
+        remember(self.seen_tokens.entry((app, kind)).or_default(), id);
+        Outcome::Token {
+            token: Ident::Token(id),
+            expires_in: self.tokens[id as usize].expires - self.now,
+        }
+    }
+
+    fn basic_token(&mut self, app: App) -> Step {
+        let action = Action::Token { app };
+        if self.fire("token").is_some() {
+            return Step {
+                action,
+                expect: Outcome::Err(-1),
+            };
+        }
+        let id = self.issue_token(app, TokenKind::Basic);
+        if let Some(prev) = self.latest_basic.insert(app, id) {
+            self.tokens[prev as usize].invalid_from = Some(self.now + TOKEN_GRACE);
+        }
+        let expect = self.token_answer(app, TokenKind::Basic, id);
+        Step { action, expect }
+    }
+
+    fn stable_token(&mut self, app: App, force: bool) -> Step {
+        let action = Action::StableToken { app, force };
+        if self.fire("stable_token").is_some() {
+            return Step {
+                action,
+                expect: Outcome::Err(-1),
+            };
+        }
+        let now = self.now;
+        let forced = force
+            && self
+                .last_force
+                .get(&app)
+                .is_none_or(|t| now - t >= FORCE_GUARD);
+        let current = self.current_stable.get(&app).copied();
+        let id = match current {
+            Some(cur) if !forced && self.tokens[cur as usize].expires - now > STABLE_RENEW_AT => {
+                cur
+            }
+            _ => {
+                if let (true, Some(cur)) = (forced, current) {
+                    let old = &mut self.tokens[cur as usize];
+                    old.invalid_from = Some(old.invalid_from.map_or(now, |v| v.min(now)));
+                }
+                if forced {
+                    self.last_force.insert(app, now);
+                }
+                let id = self.issue_token(app, TokenKind::Stable);
+                self.current_stable.insert(app, id);
+                id
+            }
+        };
+        let expect = self.token_answer(app, TokenKind::Stable, id);
+        Step { action, expect }
+    }
+
+    /// The error a token gets now, if any.
+    fn token_error(&self, id: u32) -> Option<i64> {
+        let t = &self.tokens[id as usize];
+        if self.now >= t.expires {
+            Some(42001)
+        } else if t.invalid_from.is_some_and(|v| self.now >= v) {
+            Some(40001)
+        } else {
+            None
+        }
+    }
+
+    fn session_call(&mut self, call: SessionCall, reset: bool) -> Step {
+        let (app, user) = self.subject(call.who);
+        let (kind, pick) = call.token;
+        let other_kind = match kind {
+            TokenKind::Basic => TokenKind::Stable,
+            TokenKind::Stable => TokenKind::Basic,
+        };
+        let token = pick_from(self.seen_tokens.get(&(app, kind)), pick)
+            .or_else(|| pick_from(self.seen_tokens.get(&(app, other_kind)), pick));
+        let owner = match call.openid {
+            OpenidPick::Own => (app, user),
+            OpenidPick::OtherApp => (app.other(), user),
+        };
+        // The runner knows an openid once the user logged in to that app.
+        let openid = self.sessions.contains_key(&owner).then_some(owner);
+        let key = match call.key {
+            KeyPick::Seen(p) => pick_from(self.seen_keys.get(&owner), p),
+            KeyPick::Garbage => None,
+        };
+        let action = Action::Session {
+            reset,
+            token: token.map(Ident::Token),
+            openid: openid.map(|(a, u)| Ident::Openid(a, u)),
+            key: key.map(Ident::Key),
+        };
+        let endpoint = if reset {
+            "resetusersessionkey"
+        } else {
+            "checksession"
+        };
+        let expect = if self.fire(endpoint).is_some() {
+            Outcome::Err(-1)
+        } else {
+            self.session_verdict(token, openid, key, reset)
+        };
+        Step { action, expect }
+    }
+
+    fn session_verdict(
+        &mut self,
+        token: Option<u32>,
+        openid: Option<(App, User)>,
+        key: Option<u32>,
+        reset: bool,
+    ) -> Outcome<Ident> {
+        let Some(token) = token else {
+            return Outcome::Err(40001);
+        };
+        if let Some(e) = self.token_error(token) {
+            return Outcome::Err(e);
+        }
+        let app = self.tokens[token as usize].app;
+        let Some(owner) = openid.filter(|(a, _)| *a == app) else {
+            return Outcome::Err(40003);
+        };
+        let Some(session) = self.sessions.get(&owner) else {
+            return Outcome::Err(40003);
+        };
+        if key != Some(session.key) {
+            return Outcome::Err(87009);
+        }
+        if !reset {
+            return Outcome::Valid;
+        }
+        let new = self.new_key();
+        if let Some(s) = self.sessions.get_mut(&owner) {
+            s.key = new;
+            s.rotated_at = self.now;
+        }
+        remember(self.seen_keys.entry(owner).or_default(), new);
+        Outcome::Reset {
+            openid: Ident::Openid(owner.0, owner.1),
+            key: Ident::Key(new),
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Runs one case against a fresh in-process mock: each operation goes to the model for a
+//! prediction and to the mock over HTTP, and the two answers must agree. Identities are compared
+//! by unification: the first time the mock answers with a string where the model names an
+//! identity, the two are bound; afterwards the same identity must come back as the same string
+//! and a new identity as a string never seen before.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use mock_server::config::{Config, SeedFile};
+use mock_server::faults::FaultSpec;
+use mock_server::ids::AppId;
+use mock_server::{Clock, MockHandle, Timestamp};
+use proptest::test_runner::{TestCaseError, TestCaseResult};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::ops::{App, Case};
+use super::reference::{Action, Ident, Model, Outcome};
+
+/// 2024-08-22T01:14:57Z, the helpers' start time.
+const START: i64 = crate::helpers::START;
+
+const APP_B_ID: &str = "wx0b0b0b0b0b0b0b0b";
+const APP_B_SECRET: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+
+/// Well-formed values the mock never issued.
+const UNKNOWN_CODE: &str = "0ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+const UNKNOWN_OPENID: &str = "oZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+const MADE_UP_KEY: &str = "ZZZZZZZZZZZZZZZZZZZZZZ==";
+
+fn unknown_token() -> String {
+    format!("89_{}", "Z".repeat(133))
+}
+
+/// hex(HMAC-SHA256(key = the session_key string, message = "")): the checksession signature
+/// (`wechat-api.md` 4.2), computed here rather than with the mock's helper.
+fn signature(session_key: &str) -> String {
+    let mac = Hmac::<Sha256>::new_from_slice(session_key.as_bytes()).expect("any key length");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The identity ⇄ string bijection learned from the mock's answers.
+#[derive(Default)]
+struct Names {
+    text: HashMap<Ident, String>,
+    ident: HashMap<String, Ident>,
+}
+
+impl Names {
+    fn text(&self, id: Ident) -> &str {
+        self.text
+            .get(&id)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{id:?} is used before the mock named it"))
+    }
+
+    /// A mock string as the model would name it.
+    fn describe(&self, s: &String) -> String {
+        match self.ident.get(s) {
+            Some(id) => format!("{id:?}"),
+            None => format!("new {}", short(s)),
+        }
+    }
+
+    /// A model identity, marked when the mock has not named it yet.
+    fn describe_ident(&self, id: &Ident) -> String {
+        if self.text.contains_key(id) {
+            format!("{id:?}")
+        } else {
+            format!("{id:?} (new)")
+        }
+    }
+
+    /// Checks that `actual` is `expect` up to the naming of identities, binding new ones.
+    fn unify(&mut self, expect: &Outcome<Ident>, actual: &Outcome<String>) -> Result<(), String> {
+        let pairs = expect
+            .zip(actual)
+            .ok_or_else(|| "the answers differ".to_owned())?;
+        for (id, s) in pairs {
+            match (self.text.get(id), self.ident.get(s)) {
+                (Some(known), _) if known == s => {}
+                (Some(known), _) => {
+                    return Err(format!(
+                        "{id:?} is {}, the mock answered {}",
+                        short(known),
+                        self.describe(s)
+                    ));
+                }
+                (None, Some(other)) => {
+                    return Err(format!(
+                        "the model expected a new value {id:?}, the mock answered {}, which is \
+                         {other:?}",
+                        short(s)
+                    ));
+                }
+                (None, None) => {
+                    self.text.insert(*id, s.clone());
+                    self.ident.insert(s.clone(), *id);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn short(s: &str) -> String {
+    let head: String = s.chars().take(12).collect();
+    if head.len() < s.len() {
+        format!("\"{head}…\"")
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+struct Credentials {
+    appid: String,
+    secret: String,
+}
+
+/// A fresh mock for one case.
+struct World {
+    mock: MockHandle,
+    http: reqwest::Client,
+    a: Credentials,
+    b: Credentials,
+    names: Names,
+}
+
+impl World {
+    async fn start(case: &Case) -> World {
+        let seed = json!({
+            "options": {"session_key_min_rotation": format!("{}s", case.min_rotation)},
+            "apps": [{
+                "appid": APP_B_ID,
+                "secret": APP_B_SECRET,
+                "open_platform": "open-platform-of-b",
+                "name": "B",
+            }],
+            "users": [
+                {"handle": "alice"},
+                {"handle": "bob"},
+                {"handle": "mallory", "high_risk": true},
+            ],
+        });
+        let seed_file = SeedFile::from_json(&seed.to_string()).expect("valid seed file");
+        let mock = mock_server::spawn(Config {
+            seed: "model".into(),
+            seed_file,
+            clock: Clock::manual(Timestamp::from_secs(START)),
+            ..Config::default()
+        })
+        .await
+        .expect("mock starts");
+        let default = mock.default_app();
+        assert!(default.open_platform.is_none(), "app A is not bound");
+        World {
+            a: Credentials {
+                appid: default.appid.as_str().to_owned(),
+                secret: default.secret.clone(),
+            },
+            b: Credentials {
+                appid: APP_B_ID.into(),
+                secret: APP_B_SECRET.into(),
+            },
+            mock,
+            http: reqwest::Client::new(),
+            names: Names::default(),
+        }
+    }
+
+    fn app(&self, app: App) -> &Credentials {
+        match app {
+            App::A => &self.a,
+            App::B => &self.b,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.mock.base_url())
+    }
+
+    fn name_or<'a>(&'a self, id: Option<Ident>, made_up: &'a str) -> &'a str {
+        id.map_or(made_up, |id| self.names.text(id))
+    }
+
+    async fn perform(&self, action: &Action) -> Outcome<String> {
+        match *action {
+            Action::Login { app, user } => {
+                let appid = AppId::new(self.app(app).appid.clone());
+                match self.mock.control().wx_login(&appid, user.handle()).await {
+                    Ok(g) => Outcome::Login {
+                        code: g.code,
+                        openid: g.mock.openid.as_str().to_owned(),
+                        unionid: g.mock.unionid.map(|u| u.as_str().to_owned()),
+                        key: g.mock.session_key,
+                        rotated: g.mock.rotated,
+                    },
+                    Err(e) => Outcome::Unexpected(format!("wx.login failed: {e}")),
+                }
+            }
+            Action::Exchange { code, via } => {
+                let app = self.app(via);
+                let code = self.name_or(code, UNKNOWN_CODE);
+                let req = self.http.get(self.url("/sns/jscode2session")).query(&[
+                    ("appid", app.appid.as_str()),
+                    ("secret", app.secret.as_str()),
+                    ("js_code", code),
+                    ("grant_type", "authorization_code"),
+                ]);
+                answer(req, |v| {
+                    Some(Outcome::Session {
+                        openid: text(v, "openid")?,
+                        unionid: text(v, "unionid"),
+                        key: text(v, "session_key")?,
+                    })
+                })
+                .await
+            }
+            Action::Advance { secs } => {
+                let secs = u64::try_from(secs).expect("forward");
+                self.mock.clock().advance(Duration::from_secs(secs));
+                Outcome::Nothing
+            }
+            Action::Token { app } => {
+                let app = self.app(app);
+                let req = self.http.get(self.url("/cgi-bin/token")).query(&[
+                    ("grant_type", "client_credential"),
+                    ("appid", app.appid.as_str()),
+                    ("secret", app.secret.as_str()),
+                ]);
+                answer(req, token_answer).await
+            }
+            Action::StableToken { app, force } => {
+                let app = self.app(app);
+                let body = json!({
+                    "grant_type": "client_credential",
+                    "appid": app.appid,
+                    "secret": app.secret,
+                    "force_refresh": force,
+                });
+                let req = self
+                    .http
+                    .post(self.url("/cgi-bin/stable_token"))
+                    .body(body.to_string());
+                answer(req, token_answer).await
+            }
+            Action::Session {
+                reset,
+                token,
+                openid,
+                key,
+            } => {
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let openid = self.name_or(openid, UNKNOWN_OPENID);
+                let sig = signature(self.name_or(key, MADE_UP_KEY));
+                let path = if reset {
+                    "/wxa/resetusersessionkey"
+                } else {
+                    "/wxa/checksession"
+                };
+                let req = self.http.get(self.url(path)).query(&[
+                    ("access_token", token),
+                    ("openid", openid),
+                    ("signature", sig.as_str()),
+                    ("sig_method", "hmac_sha256"),
+                ]);
+                answer(req, move |v| {
+                    if reset {
+                        Some(Outcome::Reset {
+                            openid: text(v, "openid")?,
+                            key: text(v, "session_key")?,
+                        })
+                    } else {
+                        (v.get("errcode").and_then(Value::as_i64) == Some(0))
+                            .then_some(Outcome::Valid)
+                    }
+                })
+                .await
+            }
+            Action::Fault(on) => {
+                let spec = FaultSpec {
+                    endpoint: on.endpoint().into(),
+                    errcode: Some(-1),
+                    times: Some(1),
+                    consume_code: on.consume_code(),
+                    ..FaultSpec::default()
+                };
+                match self.mock.control().add_fault(&spec).await {
+                    Ok(_) => Outcome::Nothing,
+                    Err(e) => Outcome::Unexpected(format!("fault rule refused: {e}")),
+                }
+            }
+        }
+    }
+}
+
+fn text(v: &Value, field: &str) -> Option<String> {
+    v.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn token_answer(v: &Value) -> Option<Outcome<String>> {
+    Some(Outcome::Token {
+        token: text(v, "access_token")?,
+        expires_in: v.get("expires_in")?.as_i64()?,
+    })
+}
+
+/// Sends a vendor request: a non-zero errcode is `Err`, else `success` reads the body.
+async fn answer(
+    req: reqwest::RequestBuilder,
+    success: impl FnOnce(&Value) -> Option<Outcome<String>>,
+) -> Outcome<String> {
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Unexpected(format!("request failed: {e}")),
+    };
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    if status != 200 {
+        return Outcome::Unexpected(format!("HTTP {status}: {body}"));
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&body) else {
+        return Outcome::Unexpected(format!("not JSON: {body}"));
+    };
+    match v.get("errcode").map(Value::as_i64) {
+        Some(Some(code)) if code != 0 => Outcome::Err(code),
+        Some(None) => Outcome::Unexpected(format!("errcode is not an integer: {body}")),
+        _ => success(&v).unwrap_or(Outcome::Unexpected(body)),
+    }
+}
+
+/// Runs `case` against a fresh mock and the model; on the first disagreement, fails with the
+/// trace of every step so far.
+pub async fn run(case: &Case) -> TestCaseResult {
+    let mut world = World::start(case).await;
+    let mut model = Model::new(case.min_rotation);
+    let mut trace = vec![format!(
+        "session_key_min_rotation = {}s; t = seconds since the start",
+        case.min_rotation
+    )];
+    for (i, op) in case.ops.iter().enumerate() {
+        let step = model.step(op);
+        let actual = world.perform(&step.action).await;
+        let expected = step.expect.render(|id| world.names.describe_ident(id));
+        let got = actual.render(|s| world.names.describe(s));
+        let head = format!("{:>3}. t={:<6} {op:?}", i + 1, model.now);
+        let resolved = resolved(&step.action);
+        match world.names.unify(&step.expect, &actual) {
+            Ok(()) => trace.push(format!("{head}{resolved}\n       -> {got}")),
+            Err(why) => {
+                trace.push(format!(
+                    "{head}{resolved}\n       DISAGREEMENT: {why}\n       model (reference): \
+                     {expected}\n       mock:              {got}"
+                ));
+                return Err(TestCaseError::fail(trace.join("\n")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The concrete values an operation's choices resolved to, when not obvious from the op.
+fn resolved(action: &Action) -> String {
+    let opt = |id: &Option<Ident>| id.map_or("made-up".to_owned(), |id| format!("{id:?}"));
+    match action {
+        Action::Exchange { code, via } => format!("  [{} via {via}]", opt(code)),
+        Action::Session {
+            token, openid, key, ..
+        } => format!(
+            "  [token {}, openid {}, key {}]",
+            opt(token),
+            opt(openid),
+            opt(key)
+        ),
+        Action::Advance { secs } => format!("  [+{secs}s]"),
+        Action::Login { app, user } => format!("  [{app}, {user}]"),
+        _ => String::new(),
+    }
+}
