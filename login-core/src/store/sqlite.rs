@@ -12,6 +12,10 @@
 //! rules out the SQLITE_BUSY deadlock of two deferred transactions both trying to upgrade a read
 //! lock to a write lock. The UNIQUE constraints in the schema stay as the safety net.
 //!
+//! Logins, the hot path, are group-committed (see `sqlite/batch.rs`): one writer task runs
+//! the logins queued at the moment in one such transaction, a savepoint each, and answers them
+//! only after the one COMMIT (one fsync) has returned.
+//!
 //! Reads go through a separate pool of read-only connections. In WAL mode readers never block
 //! the writer and see the last committed state, so `session` lookups on every request do not
 //! queue behind logins. Reads that touch two tables run in a (deferred) transaction to see
@@ -22,6 +26,7 @@
 //! store uses the single writer connection for reads too, and never lets it close (an in-memory
 //! database dies with its last connection).
 
+mod batch;
 mod login;
 mod phone;
 mod rows;
@@ -29,6 +34,7 @@ mod rows;
 mod tests;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,7 +49,8 @@ use crate::store::{
     LoginOutcome, LoginWrite, NewSession, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store,
     StoreError, StoreStats, UserRecord,
 };
-use login::{insert_session, resolve_login_user};
+use batch::LoginQueue;
+use login::insert_session;
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -67,6 +74,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections (the writer pool itself for in-memory databases).
     reader: SqlitePool,
+    /// The group-commit writer task of `record_login`; stops when the last clone is dropped.
+    logins: Arc<LoginQueue>,
 }
 
 /// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
@@ -109,6 +118,9 @@ impl SqliteStore {
             // an in-memory database would be lost.
             .idle_timeout(None)
             .max_lifetime(None)
+            // A local file needs no ping before every write; it would cost a round trip to
+            // the connection's thread per transaction (per batch of logins).
+            .test_before_acquire(false)
             .connect_with(writer_options)
             .await?;
 
@@ -123,11 +135,18 @@ impl SqliteStore {
                 .await?
         };
 
-        Ok(SqliteStore { writer, reader })
+        let logins = Arc::new(LoginQueue::start(writer.clone()));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            logins,
+        })
     }
 
-    /// Closes every connection, waiting for them to finish (call on shutdown).
+    /// Commits the logins already queued, stops the login writer task, then closes every
+    /// connection, waiting for them to finish (call on shutdown).
     pub async fn close(&self) {
+        self.logins.close().await;
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -148,21 +167,12 @@ impl Store for SqliteStore {
     /// - else a new user (with the unionid) and identity (`is_new = true`).
     ///
     /// Then the session is inserted. Returns the user as written, identities sorted by appid.
+    ///
+    /// Group-committed: the transaction is shared with the other logins queued at the same
+    /// moment (each in its own savepoint, so a failing login takes only itself back), and the
+    /// answer comes only after that transaction's COMMIT has returned.
     async fn record_login(&self, write: LoginWrite) -> Result<LoginOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let (user_id, is_new) = resolve_login_user(&mut tx, &write).await?;
-        insert_session(
-            &mut tx,
-            user_id,
-            write.appid.as_str(),
-            write.openid.as_str(),
-            &write.session,
-            write.now,
-        )
-        .await?;
-        let user = reload_user(&mut tx, user_id).await?;
-        tx.commit().await?;
-        Ok(LoginOutcome { user, is_new })
+        self.logins.record(write).await
     }
 
     /// The session with this hash, whatever its state (revoked and expired ones included).

@@ -2,6 +2,7 @@
 //! wiremock for transport failures the mock cannot produce.
 
 mod api;
+mod bad_input;
 mod cli;
 mod concurrency;
 mod durability;

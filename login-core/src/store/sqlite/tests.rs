@@ -6,6 +6,7 @@ use super::*;
 use crate::ids::UnionId;
 use crate::wechat::PhoneInfo;
 
+mod batch;
 mod login;
 mod phone;
 mod sessions;

@@ -1,0 +1,153 @@
+//! The mock's vendor surface without HTTP: an arbitrary request (endpoint, method, query string,
+//! body bytes), optionally carrying real credentials, a real access token, a real login or phone
+//! code and a fault rule, is judged by the engine, rendered and dated exactly as `vendor::entry`
+//! does. Never a panic; a success is JSON; an error is exactly `{"errcode":N,"errmsg":"..."}`
+//! with N in the catalogue.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use mock_server::catalogue;
+use mock_server::clock::{Clock, Timestamp};
+use mock_server::config::SeedFile;
+use mock_server::engine::{Endpoint, Engine, Params, VendorRequest};
+use mock_server::faults::FaultSpec;
+use mock_server::ids::UserHandle;
+use mock_server::wire::{self, RidSource};
+
+const PATHS: [&str; 8] = [
+    "/sns/jscode2session",
+    "/cgi-bin/token",
+    "/cgi-bin/stable_token",
+    "/wxa/checksession",
+    "/wxa/resetusersessionkey",
+    "/wxa/business/getuserphonenumber",
+    "/SNS/jscode2session",
+    "/",
+];
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    path: u8,
+    post: bool,
+    /// Prepend the default app's `appid`, `secret` and a matching `grant_type`.
+    credentials: bool,
+    /// Prepend a valid `access_token`.
+    token: bool,
+    /// Prepend a fresh `js_code`, `openid` and `signature` of a logged-in user.
+    login: bool,
+    /// Put a fresh phone code in a JSON body instead of `body`.
+    phone_code: bool,
+    /// A fault rule on every endpoint: index into the catalogue, and whether it consumes codes.
+    fault: Option<(u8, bool)>,
+    /// Seconds after 2024-08-22 (years up to 2160: the `Date` header only goes to 9999).
+    later: u32,
+    query: String,
+    body: Vec<u8>,
+}
+
+fuzz_target!(|input: Input| {
+    let start = Timestamp::from_secs(1_724_289_297);
+    let clock = Clock::manual(start);
+    let engine = Engine::new("fuzz", SeedFile::default(), clock.clone()).expect("engine");
+    let app = engine.default_app();
+    let user = UserHandle::new("alice");
+    let path = PATHS[usize::from(input.path) % PATHS.len()];
+    let endpoint = Endpoint::of_path(path);
+
+    let mut query = String::new();
+    if input.credentials {
+        let grant = if endpoint == Endpoint::Jscode2session {
+            "authorization_code"
+        } else {
+            "client_credential"
+        };
+        query += &format!(
+            "appid={}&secret={}&grant_type={grant}&",
+            app.appid, app.secret
+        );
+    }
+    if input.token {
+        let mint = VendorRequest {
+            is_post: false,
+            endpoint: Endpoint::Token,
+            params: Params::parse(Some(&format!(
+                "grant_type=client_credential&appid={}&secret={}",
+                app.appid, app.secret
+            ))),
+            body: Bytes::new(),
+        };
+        let answer = engine
+            .answer(&mint)
+            .result
+            .expect("a token for the default app");
+        let v: serde_json::Value = serde_json::from_str(&answer).expect("token JSON");
+        query += &format!(
+            "access_token={}&",
+            v["access_token"].as_str().expect("token")
+        );
+    }
+    if input.login {
+        let grant = engine.wx_login(&app.appid, &user).expect("wx.login");
+        let signature = mock_server::engine::login_signature(&grant.mock.session_key, b"");
+        query += &format!(
+            "js_code={}&openid={}&signature={signature}&sig_method=hmac_sha256&",
+            grant.code, grant.mock.openid
+        );
+    }
+    query += &input.query;
+    let body = if input.phone_code {
+        let grant = engine
+            .wx_phone_code(&app.appid, &user, None)
+            .expect("getPhoneNumber");
+        Bytes::from(format!("{{\"code\":\"{}\"}}", grant.code))
+    } else {
+        Bytes::from(input.body)
+    };
+    if let Some((n, consume_code)) = input.fault {
+        let err = catalogue::ALL[usize::from(n) % catalogue::ALL.len()];
+        let spec = FaultSpec {
+            endpoint: "*".into(),
+            errcode: Some(i64::from(err.code())),
+            consume_code,
+            ..FaultSpec::default()
+        };
+        engine
+            .with_faults(|f| f.add(spec))
+            .expect("a catalogue errcode is a valid fault");
+    }
+    clock.advance(std::time::Duration::from_secs(u64::from(input.later)));
+
+    let req = VendorRequest {
+        is_post: input.post,
+        endpoint,
+        params: Params::parse(Some(&query)),
+        body,
+    };
+    let _ = engine.plan_fault(&req);
+    let answer = engine.answer(&req);
+    let now = clock.now();
+    let rids = RidSource::new(engine.generator().clone());
+    let rendered = wire::render(
+        endpoint,
+        path,
+        answer.result.clone(),
+        now,
+        engine.wire_style(),
+        &rids,
+    );
+    let text = std::str::from_utf8(&rendered.body).expect("UTF-8 body");
+    let v: serde_json::Value = serde_json::from_str(text).expect("a JSON body");
+    match answer.result {
+        Ok(_) => assert_eq!(rendered.errcode, Some(0)),
+        Err(e) => {
+            assert!(catalogue::ALL.contains(&e));
+            let prefix = format!("{{\"errcode\":{},\"errmsg\":\"", e.code());
+            assert!(text.starts_with(&prefix) && text.ends_with("\"}"), "{text}");
+            assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{text}");
+        }
+    }
+    let _ = now.http_date();
+    let _ = serde_json::to_string(&engine.state_view()).expect("the state serializes");
+});
