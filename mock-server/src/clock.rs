@@ -13,6 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The Unix epoch, the earliest time the control plane sets.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// 9999-12-31T23:59:59.999Z, the latest time an HTTP `Date` header (and the control plane)
+    /// can show.
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799_999);
+
     /// A timestamp from milliseconds since the Unix epoch.
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
@@ -64,9 +71,10 @@ impl Timestamp {
             .map(Self)
     }
 
-    /// The HTTP `Date` header value for this instant (IMF-fixdate).
+    /// The HTTP `Date` header value for this instant (IMF-fixdate); times IMF-fixdate cannot
+    /// show are clamped to 1970-01-01 and 9999-12-31T23:59:59Z.
     pub fn http_date(self) -> String {
-        let secs = u64::try_from(self.secs()).unwrap_or(0);
+        let secs = u64::try_from(self.min(Self::LATEST).secs()).unwrap_or(0);
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
     }
 }

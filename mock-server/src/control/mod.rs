@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -25,7 +26,7 @@ pub use error::{ControlError, ErrorBody, ErrorDetail};
 use crate::clock::{Timestamp, parse_duration};
 use crate::config::{AppSpec, Options, UserSpec};
 use crate::engine::{
-    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+    AppView, EngineError, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
 };
 use crate::faults::{FaultRule, FaultSpec};
 use crate::ids::{AppId, UserHandle};
@@ -149,20 +150,58 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ControlError> 
         }
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        if (inner.is_syntax() || inner.is_eof()) && !is_value_error(&inner, bytes) {
             ControlError::InvalidBody(format!("body is not valid JSON: {inner}"))
         } else if path == "." {
             ControlError::InvalidBody(format!("invalid body: {inner}"))
+        } else if inner.to_string().starts_with("expected value") {
+            ControlError::InvalidField {
+                field: path,
+                message: format!("not a value this field takes ({inner})"),
+            }
         } else {
             ControlError::InvalidField {
                 field: path,
                 message: inner.to_string(),
             }
         }
-    })
+    })?;
+    // One JSON value and nothing after it.
+    de.end()
+        .map_err(|e| ControlError::InvalidBody(format!("body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Whether a syntax error of serde_json is about a value in valid JSON: a number beyond f64
+/// ("number out of range"), or a number, boolean or array where an enum is expected ("expected
+/// value"). Those name the field like any other bad value; the rest is a body that is not JSON.
+fn is_value_error(e: &serde_json::Error, bytes: &[u8]) -> bool {
+    let text = e.to_string();
+    if !(text.starts_with("number out of range") || text.starts_with("expected value")) {
+        return false;
+    }
+    // `IgnoredAny` reads numbers without converting them and strings without decoding them.
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    std::str::from_utf8(bytes).is_ok()
+        && serde::de::IgnoredAny::deserialize(&mut *de).is_ok()
+        && de.end().is_ok()
+}
+
+/// A route's one path parameter, or why axum could not read it.
+type PathParam = Result<Path<String>, PathRejection>;
+
+/// The path parameter `field`; one axum refuses (percent-encoded bytes that are not UTF-8) is
+/// `invalid_field` like any other bad value, not axum's text/plain answer.
+fn path_param(param: PathParam, field: &str) -> Result<String, ControlError> {
+    param
+        .map(|Path(value)| value)
+        .map_err(|e| ControlError::InvalidField {
+            field: field.into(),
+            message: e.body_text(),
+        })
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -189,10 +228,62 @@ async fn options(State(s): Ctx) -> Json<Options> {
     Json(s.engine.options())
 }
 
-async fn patch_options(State(s): Ctx, Body(patch): Body<serde_json::Value>) -> Res<Options> {
-    let opts = s.engine.patch_options(&patch)?;
+async fn patch_options(State(s): Ctx, Body(patch): Body<PatchObject>) -> Res<Options> {
+    let opts = s
+        .engine
+        .patch_options(&serde_json::Value::Object(patch.0))?;
     s.journal.set_capacity(opts.journal_capacity);
     Ok(Json(opts))
+}
+
+/// A JSON object whose keys are all different: serde_json's own map keeps the last of a repeated
+/// key, so a duplicated option would silently win.
+struct PatchObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for PatchObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        /// The value of a repeated key: refused while it is read, so the error names the key.
+        struct Repeated;
+
+        impl<'de> serde::de::DeserializeSeed<'de> for Repeated {
+            type Value = serde_json::Value;
+
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                _: D,
+            ) -> Result<Self::Value, D::Error> {
+                Err(serde::de::Error::custom("is given more than once"))
+            }
+        }
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PatchObject;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if out.contains_key(&key) {
+                        map.next_value_seed(Repeated)?
+                    } else {
+                        map.next_value()?
+                    };
+                    out.insert(key, value);
+                }
+                Ok(PatchObject(out))
+            }
+        }
+
+        d.deserialize_map(Visitor)
+    }
 }
 
 async fn create_app(
@@ -202,15 +293,13 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json(s.engine.create_app(spec)?)))
 }
 
-async fn app(State(s): Ctx, Path(appid): Path<String>) -> Res<AppView> {
+async fn app(State(s): Ctx, appid: PathParam) -> Res<AppView> {
+    let appid = path_param(appid, "appid")?;
     Ok(Json(s.engine.app(&AppId::new(appid))?))
 }
 
-async fn patch_app(
-    State(s): Ctx,
-    Path(appid): Path<String>,
-    Body(spec): Body<AppSpec>,
-) -> Res<AppView> {
+async fn patch_app(State(s): Ctx, appid: PathParam, Body(spec): Body<AppSpec>) -> Res<AppView> {
+    let appid = path_param(appid, "appid")?;
     Ok(Json(s.engine.patch_app(&AppId::new(appid), spec)?))
 }
 
@@ -221,15 +310,13 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(s.engine.create_user(spec)?)))
 }
 
-async fn user(State(s): Ctx, Path(handle): Path<String>) -> Res<UserView> {
+async fn user(State(s): Ctx, handle: PathParam) -> Res<UserView> {
+    let handle = path_param(handle, "handle")?;
     Ok(Json(s.engine.user(&UserHandle::new(handle))?))
 }
 
-async fn patch_user(
-    State(s): Ctx,
-    Path(handle): Path<String>,
-    Body(spec): Body<UserSpec>,
-) -> Res<UserView> {
+async fn patch_user(State(s): Ctx, handle: PathParam, Body(spec): Body<UserSpec>) -> Res<UserView> {
+    let handle = path_param(handle, "handle")?;
     Ok(Json(s.engine.patch_user(&UserHandle::new(handle), spec)?))
 }
 
@@ -253,7 +340,27 @@ impl WxCall {
 }
 
 async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Res<LoginGrant> {
-    Ok(Json(s.engine.wx_login(&call.appid(&s), &call.user)?))
+    Ok(Json(
+        s.engine
+            .wx_login(&call.appid(&s), &call.user)
+            .map_err(wx_error)?,
+    ))
+}
+
+/// An engine refusal of a `/wx/*` call, naming the field as sent: the engine calls the user
+/// `handle`, these bodies call it `user`.
+fn wx_error(e: EngineError) -> ControlError {
+    match e {
+        EngineError::Invalid {
+            field: "handle",
+            message,
+        } => EngineError::Invalid {
+            field: "user",
+            message,
+        }
+        .into(),
+        other => other.into(),
+    }
 }
 
 fn app_or_default(s: &Shared, appid: &Option<AppId>) -> AppId {
@@ -278,11 +385,11 @@ pub struct PhoneCall {
 
 async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneGrant> {
     let appid = app_or_default(&s, &call.appid);
-    Ok(Json(s.engine.wx_phone_code(
-        &appid,
-        &call.user,
-        call.tamper,
-    )?))
+    Ok(Json(
+        s.engine
+            .wx_phone_code(&appid, &call.user, call.tamper)
+            .map_err(wx_error)?,
+    ))
 }
 
 /// Body of `POST /wx/getUserInfo` and `POST /wx/getUserProfile`.
@@ -304,13 +411,11 @@ pub struct UserInfoCall {
 
 async fn user_info(s: &Shared, call: UserInfoCall, api: UserInfoApi) -> Res<UserInfoGrant> {
     let appid = app_or_default(s, &call.appid);
-    Ok(Json(s.engine.wx_user_info(
-        &appid,
-        &call.user,
-        api,
-        call.era,
-        call.tamper,
-    )?))
+    Ok(Json(
+        s.engine
+            .wx_user_info(&appid, &call.user, api, call.era, call.tamper)
+            .map_err(wx_error)?,
+    ))
 }
 
 async fn wx_get_user_info(State(s): Ctx, Body(call): Body<UserInfoCall>) -> Res<UserInfoGrant> {
@@ -339,12 +444,11 @@ pub struct ShareInfoCall {
 
 async fn wx_share_info(State(s): Ctx, Body(call): Body<ShareInfoCall>) -> Res<ShareInfoGrant> {
     let appid = app_or_default(&s, &call.appid);
-    Ok(Json(s.engine.wx_share_info(
-        &appid,
-        &call.user,
-        &call.group,
-        call.tamper,
-    )?))
+    Ok(Json(
+        s.engine
+            .wx_share_info(&appid, &call.user, &call.group, call.tamper)
+            .map_err(wx_error)?,
+    ))
 }
 
 /// Body of `POST /wx/getWeRunData`.
@@ -366,12 +470,11 @@ pub struct WeRunCall {
 
 async fn wx_werun(State(s): Ctx, Body(call): Body<WeRunCall>) -> Res<WeRunGrant> {
     let appid = app_or_default(&s, &call.appid);
-    Ok(Json(s.engine.wx_werun(
-        &appid,
-        &call.user,
-        call.steps,
-        call.tamper,
-    )?))
+    Ok(Json(
+        s.engine
+            .wx_werun(&appid, &call.user, call.steps, call.tamper)
+            .map_err(wx_error)?,
+    ))
 }
 
 /// The clock as the control plane shows it.
@@ -453,6 +556,27 @@ async fn set_clock(State(s): Ctx, Body(req): Body<ClockRequest>) -> Res<ClockVie
         ));
     }
     let c = s.engine.clock();
+    // The vendor surface dates every answer (`Date`), which IMF-fixdate can do from 1970 up to
+    // the end of 9999: the clock stays in that range.
+    let range = "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z";
+    if let Some(t) = set
+        && !(Timestamp::EPOCH..=Timestamp::LATEST).contains(&t)
+    {
+        return Err(field("set", format!("{} {range}", t.rfc3339())));
+    }
+    if let Some(d) = advance {
+        let from = set.unwrap_or_else(|| c.now());
+        let to = from.plus(d);
+        if to > Timestamp::LATEST {
+            return Err(field(
+                "advance",
+                format!(
+                    "would take the clock to {}; the clock {range}",
+                    to.rfc3339()
+                ),
+            ));
+        }
+    }
     if req.freeze {
         c.freeze();
     }
@@ -525,10 +649,8 @@ async fn clear_faults(State(s): Ctx) -> Json<Removed> {
     Json(Removed { removed })
 }
 
-async fn remove_fault(
-    State(s): Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Removed>, ControlError> {
+async fn remove_fault(State(s): Ctx, id: PathParam) -> Result<Json<Removed>, ControlError> {
+    let id = path_param(id, "id")?;
     let id: u64 = id.parse().map_err(|_| ControlError::InvalidField {
         field: "id".into(),
         message: format!("{id:?} is not a fault rule id"),

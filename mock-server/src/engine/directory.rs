@@ -78,11 +78,21 @@ impl Directory {
     }
 
     pub fn create_app(&mut self, idgen: &Generator, spec: AppSpec) -> Result<AppId, EngineError> {
-        let appid = match spec.appid {
-            Some(a) => {
-                check_text("appid", a.as_str(), 64)?;
-                a
+        // Validate everything first: a refusal must not use up a generated appid.
+        if let Some(a) = &spec.appid {
+            check_text("appid", a.as_str(), 64)?;
+            if self.apps.contains_key(a) {
+                return Err(EngineError::AppExists(a.to_string()));
             }
+        }
+        if let Some(s) = &spec.secret {
+            check_text("secret", s.as_str(), 128)?;
+        }
+        if let Some(p) = &spec.open_platform {
+            check_text("open_platform", p.as_str(), 64)?;
+        }
+        let appid = match spec.appid {
+            Some(a) => a,
             None => loop {
                 let a = idgen.appid(self.generated_apps);
                 self.generated_apps += 1;
@@ -91,19 +101,7 @@ impl Directory {
                 }
             },
         };
-        if self.apps.contains_key(&appid) {
-            return Err(EngineError::AppExists(appid.to_string()));
-        }
-        let secret = match spec.secret {
-            Some(s) => {
-                check_text("secret", s.as_str(), 128)?;
-                s
-            }
-            None => idgen.secret(&appid),
-        };
-        if let Some(p) = &spec.open_platform {
-            check_text("open_platform", p.as_str(), 64)?;
-        }
+        let secret = spec.secret.unwrap_or_else(|| idgen.secret(&appid));
         self.apps.insert(
             appid.clone(),
             App {
@@ -225,6 +223,12 @@ impl Directory {
             },
         )
         .map(|_| ())
+    }
+
+    /// Removes a user [`Directory::ensure_user`] just created for a call that was then refused.
+    pub fn forget_user(&mut self, handle: &UserHandle) {
+        self.users.remove(handle);
+        self.user_order.retain(|h| h != handle);
     }
 
     pub fn app(&self, appid: &AppId) -> Result<&App, EngineError> {

@@ -409,6 +409,15 @@ fn to_json<T: Serialize>(body: &T) -> String {
     serde_json::to_string(body).unwrap_or_default()
 }
 
+/// A vendor POST body, which must be one JSON object (serde would otherwise fill a struct from an
+/// array by position); anything else is 47001.
+fn from_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WxError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(WxError::DataFormatError);
+    }
+    serde_json::from_slice(body).map_err(|_| WxError::DataFormatError)
+}
+
 /// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").
 fn minute_of(t: Timestamp) -> i64 {
     t.secs().div_euclid(60)

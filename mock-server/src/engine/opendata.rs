@@ -67,9 +67,10 @@ pub(super) struct Sealing {
 }
 
 /// Keys and a fresh IV for a payload of `purpose` for (app, user): `NoSession` when the user has
-/// never logged in to the app. Counts the payload, so the next one gets another IV.
+/// never logged in to the app. Changes nothing: once the payload is made, [`count_payload`] counts
+/// it, so the next one gets another IV (and a refused call leaves the IVs as they were).
 pub(super) fn sealing(
-    st: &mut State,
+    st: &State,
     idgen: &Generator,
     appid: &AppId,
     user: &UserHandle,
@@ -88,8 +89,9 @@ pub(super) fn sealing(
         .ok_or_else(|| EngineError::NoSession(user.to_string()))?;
     let n = st
         .opendata_counts
-        .entry((appid.clone(), user.clone()))
-        .or_insert(0);
+        .get(&(appid.clone(), user.clone()))
+        .copied()
+        .unwrap_or(0);
     let iv = opendata::iv_for(
         idgen,
         &[
@@ -99,13 +101,19 @@ pub(super) fn sealing(
             &n.to_be_bytes(),
         ],
     );
-    *n += 1;
     Ok(Sealing {
         openid,
         current,
         previous,
         iv,
     })
+}
+
+/// Counts a payload made with [`sealing`] for (app, user), so the next one gets another IV.
+pub(super) fn count_payload(st: &mut State, appid: &AppId, user: &UserHandle) {
+    *st.opendata_counts
+        .entry((appid.clone(), user.clone()))
+        .or_insert(0) += 1;
 }
 
 /// The engine error for a failed seal.
@@ -171,7 +179,9 @@ impl Engine {
             iv: s.iv,
             now,
         };
-        opendata::user_info_grant(&req, tamper).map_err(|e| seal_error(user, e))
+        let grant = opendata::user_info_grant(&req, tamper).map_err(|e| seal_error(user, e))?;
+        count_payload(st, appid, user);
+        Ok(grant)
     }
 
     /// The simulated `wx.getShareInfo` for a share card from the chat group named `group`.
@@ -197,6 +207,7 @@ impl Engine {
         let open_g_id = self.idgen.open_gid(appid, group);
         let plaintext = opendata::share_info_plaintext(&open_g_id, &Watermark::new(appid, now));
         let sealed = seal_with(&s, user, &plaintext, tamper)?;
+        count_payload(st, appid, user);
         Ok(ShareInfoGrant {
             err_msg: "getShareInfo:ok".into(),
             encrypted_data: sealed.encrypted_data,
@@ -232,6 +243,7 @@ impl Engine {
         let steps = steps.unwrap_or_else(|| opendata::werun_steps(&self.idgen, user, now));
         let plaintext = opendata::werun_plaintext(now, &steps, &Watermark::new(appid, now));
         let sealed = seal_with(&s, user, &plaintext, tamper)?;
+        count_payload(st, appid, user);
         Ok(WeRunGrant {
             err_msg: "getWeRunData:ok".into(),
             encrypted_data: sealed.encrypted_data,

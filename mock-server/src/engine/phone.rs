@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::directory::{Phone, PhoneFacts, PhoneGrant};
 use super::opendata;
 use super::{
-    Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, maybe_sweep, to_json, tokens,
+    Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, from_json_object,
+    maybe_sweep, to_json, tokens,
 };
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
@@ -71,8 +72,7 @@ fn body_code(req: &VendorRequest) -> Result<(Option<String>, Option<String>), Wx
         // No body: the code is missing; passing it in the query gets 40029 too [C14].
         return Ok((None, None));
     }
-    let body: PhoneRequest =
-        serde_json::from_slice(&req.body).map_err(|_| WxError::DataFormatError)?;
+    let body: PhoneRequest = from_json_object(&req.body)?;
     let text = |v: Option<serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
         _ => None,
@@ -175,19 +175,14 @@ impl Engine {
         let st = &mut *st;
         maybe_sweep(st, now);
         st.dir.app(appid)?;
+        let created = !st.dir.users.contains_key(user);
         st.dir.ensure_user(&self.idgen, user, st.options.strict)?;
-        let phone = st.dir.users[user]
-            .phone
-            .clone()
-            .ok_or_else(|| EngineError::NoPhone(user.to_string()))?;
-        let sealed = if tamper.is_some() || st.logins.keys(appid, user).is_some() {
-            let s = opendata::sealing(st, &self.idgen, appid, user, "getPhoneNumber")?;
-            let plaintext =
-                phone_plaintext_for(&phone, &crate::opendata::Watermark::new(appid, now));
-            Some(opendata::seal_with(&s, user, &plaintext, tamper)?)
-        } else {
-            None
-        };
+        let sealed = self.phone_sealed(st, appid, user, tamper, now);
+        if sealed.is_err() && created {
+            // A refusal changes nothing: the user made for it goes again.
+            st.dir.forget_user(user);
+        }
+        let (phone, sealed) = sealed?;
         let n = st
             .phones
             .minted
@@ -221,5 +216,29 @@ impl Engine {
                 expires_at: expires_at.secs(),
             },
         })
+    }
+
+    /// The user's number and, with a session_key for (app, user) or a `tamper`, its legacy
+    /// `encryptedData`; changes nothing on a refusal.
+    fn phone_sealed(
+        &self,
+        st: &mut State,
+        appid: &AppId,
+        user: &UserHandle,
+        tamper: Option<Tamper>,
+        now: Timestamp,
+    ) -> Result<(Phone, Option<crate::opendata::Sealed>), EngineError> {
+        let phone = st.dir.users[user]
+            .phone
+            .clone()
+            .ok_or_else(|| EngineError::NoPhone(user.to_string()))?;
+        if tamper.is_none() && st.logins.keys(appid, user).is_none() {
+            return Ok((phone, None));
+        }
+        let s = opendata::sealing(st, &self.idgen, appid, user, "getPhoneNumber")?;
+        let plaintext = phone_plaintext_for(&phone, &crate::opendata::Watermark::new(appid, now));
+        let sealed = opendata::seal_with(&s, user, &plaintext, tamper)?;
+        opendata::count_payload(st, appid, user);
+        Ok((phone, Some(sealed)))
     }
 }

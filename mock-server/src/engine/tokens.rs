@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Map, State, TOKEN_GRACE, TOKEN_TTL, VendorRequest, to_json};
+use super::{Answer, Map, State, TOKEN_GRACE, TOKEN_TTL, VendorRequest, from_json_object, to_json};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::ids::{AccessToken, AppId, Generator};
@@ -171,8 +171,7 @@ struct StableRequest {
 }
 
 fn parse_stable(body: &[u8], lenient: bool) -> Result<StableRequest, WxError> {
-    let parsed: StableRequest =
-        serde_json::from_slice(body).map_err(|_| WxError::DataFormatError)?;
+    let parsed: StableRequest = from_json_object(body)?;
     match &parsed.force_refresh {
         Some(Flag::Text(t)) if !(lenient && (t == "true" || t == "false")) => {
             Err(WxError::DataFormatError)
@@ -183,7 +182,7 @@ fn parse_stable(body: &[u8], lenient: bool) -> Result<StableRequest, WxError> {
 
 /// The appid in a stable_token body, for fault matching and the journal.
 pub(super) fn body_appid(req: &VendorRequest) -> Option<AppId> {
-    serde_json::from_slice::<StableRequest>(&req.body)
+    from_json_object::<StableRequest>(&req.body)
         .ok()
         .and_then(|b| b.appid)
         .filter(|a| !a.is_empty())

@@ -1,0 +1,2144 @@
+//! Tests: bad input on every surface of the mock, table-driven. Every vendor endpoint and every
+//! control-plane route gets malformed JSON (or query strings), wrong types, missing and
+//! duplicated fields, huge bodies, invalid UTF-8, absurd numbers, unknown enum values and very
+//! long strings. Each gets its surface's documented error (on the vendor surface WeChat's exact
+//! `{"errcode":N,"errmsg":"..."}` with a catalogue code, or the gateway's 413 page for bodies over
+//! 1 MiB; on the control plane a 4xx `{"error":{"code","message"}}` whose message names the
+//! field), every request is answered, and nothing is written (`GET /__mock__/state` is the same
+//! before and after, and the codes the cases carried still work afterwards).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mock_server::catalogue;
+use mock_server::control::ROUTES;
+use mock_server::engine::Endpoint;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::helpers::{Raw, TestMock, signature};
+
+/// The vendor surface reads bodies up to this size; more gets the gateway's 413 page.
+const MIB: usize = 1 << 20;
+/// Query values this long still fit in a request line (hyper refuses targets over 64 KiB).
+const LONG_QUERY: usize = 60_000;
+/// Very long strings in JSON bodies.
+const LONG_BODY: usize = 100_000;
+
+const MALFORMED: &str = "malformed";
+const WRONG_TYPE: &str = "wrong type";
+const MISSING: &str = "missing";
+const DUPLICATED: &str = "duplicated";
+const HUGE: &str = "huge";
+const INVALID_UTF8: &str = "invalid UTF-8";
+const ABSURD_NUMBER: &str = "absurd number";
+const UNKNOWN_VALUE: &str = "unknown value";
+const LONG_STRING: &str = "long string";
+const WRONG_METHOD: &str = "wrong method";
+const UNKNOWN_PATH: &str = "unknown path";
+const IGNORED_BODY: &str = "ignored body";
+
+/// The families every vendor endpoint and every control-plane route with a body must cover.
+const REQUIRED: [&str; 9] = [
+    MALFORMED,
+    WRONG_TYPE,
+    MISSING,
+    DUPLICATED,
+    HUGE,
+    INVALID_UTF8,
+    ABSURD_NUMBER,
+    UNKNOWN_VALUE,
+    LONG_STRING,
+];
+
+fn long(n: usize) -> String {
+    "a".repeat(n)
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+/// `[[[[...` `depth` deep, never closed.
+fn deep(prefix: &str, depth: usize) -> Vec<u8> {
+    let mut b = prefix.as_bytes().to_vec();
+    b.extend(std::iter::repeat_n(b'[', depth));
+    b
+}
+
+/// One request, which the server must answer: a dropped or reset connection, or a body cut
+/// short, fails the test here, naming the case.
+async fn answered(
+    m: &TestMock,
+    method: &Method,
+    target: &str,
+    body: Option<&[u8]>,
+    what: &str,
+) -> Raw {
+    let mut req = m.http.request(method.clone(), m.url(target));
+    if let Some(b) = body {
+        req = req.body(b.to_vec());
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the server did not answer: {e}"));
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header("content-type");
+    let date = header("date");
+    let body = resp
+        .bytes()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the answer was cut short: {e}"));
+    Raw {
+        status,
+        content_type,
+        date,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// The mock's state (apps, users, session keys, options, clock, live counts); the journal is
+/// not part of it. The test mocks' clock is frozen, so equal states mean nothing changed.
+async fn state(m: &TestMock) -> Value {
+    let r = answered(m, &Method::GET, "/__mock__/state", None, "GET /state").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut v = r.json();
+    let faults = answered(m, &Method::GET, "/__mock__/faults", None, "GET /faults").await;
+    v["faults"] = faults.json()["faults"].clone();
+    v
+}
+
+/// Sends raw bytes on a fresh connection and reads the answer to the end: (status, body).
+async fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let exchange = async {
+        let mut conn = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        conn.write_all(request).await.expect("request sent");
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await.expect("answer read");
+        answer
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("an answer within 10 s");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    assert!(
+        text.starts_with("HTTP/1.1 "),
+        "not an HTTP answer: {text:?}"
+    );
+    let status = text[9..12].parse().expect("a status code");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The vendor surface
+
+/// What a vendor case must get.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// HTTP 200 and exactly `{"errcode":N,"errmsg":"..."}`.
+    Errcode(i64),
+    /// The gateway's 413 page (bodies over 1 MiB, README "What the mock does").
+    TooLarge,
+}
+
+struct VendorCase {
+    family: &'static str,
+    method: Method,
+    target: String,
+    body: Option<Vec<u8>>,
+    expect: Expect,
+}
+
+impl VendorCase {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::of_path(self.target.split('?').next().unwrap_or(""))
+    }
+}
+
+fn get(family: &'static str, target: impl Into<String>, errcode: i64) -> VendorCase {
+    VendorCase {
+        family,
+        method: Method::GET,
+        target: target.into(),
+        body: None,
+        expect: Expect::Errcode(errcode),
+    }
+}
+
+fn post(
+    family: &'static str,
+    target: impl Into<String>,
+    body: impl Into<Vec<u8>>,
+    errcode: i64,
+) -> VendorCase {
+    VendorCase {
+        family,
+        method: Method::POST,
+        target: target.into(),
+        body: Some(body.into()),
+        expect: Expect::Errcode(errcode),
+    }
+}
+
+fn too_large(method: Method, target: impl Into<String>) -> VendorCase {
+    VendorCase {
+        family: HUGE,
+        method,
+        target: target.into(),
+        body: Some(vec![b'{'; MIB + 1]),
+        expect: Expect::TooLarge,
+    }
+}
+
+/// What the cases may use: the default app, a valid access token, and a login code, a phone
+/// code and an openid that must all still work after the cases ran.
+struct Vendor {
+    appid: String,
+    secret: String,
+    token: String,
+    openid: String,
+    code: String,
+    phone: String,
+}
+
+const J2S: &str = "/sns/jscode2session";
+const TOKEN: &str = "/cgi-bin/token";
+const STABLE: &str = "/cgi-bin/stable_token";
+const CHECK: &str = "/wxa/checksession";
+const RESET: &str = "/wxa/resetusersessionkey";
+const PHONE: &str = "/wxa/business/getuserphonenumber";
+
+/// What is wrong with the answer to a vendor case: nothing, or a list of problems.
+fn vendor_problems(r: &Raw, case: &VendorCase) -> Vec<String> {
+    let mut problems = Vec::new();
+    match case.expect {
+        Expect::Errcode(errcode) => {
+            if catalogue::WxError::from_code(errcode).is_none() {
+                problems.push(format!("{errcode} is not a catalogue code"));
+            }
+            let prefix = format!(r#"{{"errcode":{errcode},"errmsg":""#);
+            let two_keys = serde_json::from_str::<Value>(&r.body)
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.len() == 2))
+                .unwrap_or(false);
+            if r.status != 200
+                || !r.body.starts_with(&prefix)
+                || !r.body.ends_with("\"}")
+                || !two_keys
+            {
+                problems.push(format!(
+                    "expected HTTP 200 {prefix}...\"}}, got {} {}",
+                    r.status, r.body
+                ));
+            }
+            let path = case.target.split('?').next().unwrap_or("");
+            let expected = catalogue::Family::of_path(path).content_type();
+            if r.content_type.as_deref() != Some(expected) {
+                problems.push(format!("Content-Type {:?}, not {expected}", r.content_type));
+            }
+        }
+        Expect::TooLarge => {
+            if r.status != 413
+                || r.content_type.as_deref() != Some("text/html")
+                || !r.body.contains("413 Payload Too Large")
+            {
+                problems.push(format!(
+                    "expected the gateway's 413 page, got {} {}",
+                    r.status, r.body
+                ));
+            }
+        }
+    }
+    if r.date.is_none() {
+        problems.push("no Date header".to_owned());
+    }
+    problems
+}
+
+fn jscode2session_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        appid: a,
+        secret: s,
+        code: c,
+        ..
+    } = v;
+    let q = |rest: &str| format!("{J2S}?{rest}");
+    let full = |appid: &str, secret: &str, code: &str| {
+        q(&format!(
+            "appid={appid}&secret={secret}&js_code={code}&grant_type=authorization_code"
+        ))
+    };
+    vec![
+        get(MALFORMED, q("%zz=%&&=&appid"), 41002),
+        get(MALFORMED, full(&format!("{a}%"), s, c), 40013),
+        get(MALFORMED, full(a, s, "%%%"), 40029),
+        get(
+            WRONG_TYPE,
+            q(&format!("appid[]={a}&secret={s}&js_code={c}")),
+            41002,
+        ),
+        get(WRONG_TYPE, full(&format!("[\"{a}\"]"), s, c), 40013),
+        get(MISSING, J2S, 41002),
+        get(MISSING, q(&format!("appid={a}")), 41004),
+        get(MISSING, q(&format!("appid={a}&secret={s}")), 41008),
+        get(MISSING, q(&format!("appid=&secret={s}&js_code={c}")), 41002),
+        get(
+            MISSING,
+            q(&format!("appid={a}&secret={s}&js_code={c}")),
+            40002,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&appid={a}", full("bogus", s, c)),
+            40013,
+        ),
+        get(
+            DUPLICATED,
+            q(&format!("appid={a}&secret=bogus&secret={s}&js_code={c}")),
+            40125,
+        ),
+        get(
+            DUPLICATED,
+            q(&format!(
+                "appid={a}&secret={s}&js_code=bogus&js_code={c}&grant_type=authorization_code"
+            )),
+            40029,
+        ),
+        get(
+            DUPLICATED,
+            q(&format!(
+                "appid={a}&secret={s}&js_code={c}&grant_type=x&grant_type=authorization_code"
+            )),
+            40002,
+        ),
+        too_large(Method::GET, full(a, s, c)),
+        too_large(Method::POST, J2S),
+        get(INVALID_UTF8, full("%FF%FE", s, c), 40013),
+        get(INVALID_UTF8, full(a, "%C3%28", c), 40125),
+        get(INVALID_UTF8, full(a, s, "%ED%A0%80"), 40029),
+        get(INVALID_UTF8, full(a, s, "%C0%AF"), 40029),
+        get(
+            ABSURD_NUMBER,
+            full(a, s, "99999999999999999999999999999999"),
+            40029,
+        ),
+        get(ABSURD_NUMBER, full("-1e400", s, c), 40013),
+        get(ABSURD_NUMBER, full(a, s, "NaN"), 40029),
+        get(
+            UNKNOWN_VALUE,
+            q(&format!(
+                "appid={a}&secret={s}&js_code={c}&grant_type=client_credential"
+            )),
+            40002,
+        ),
+        get(
+            UNKNOWN_VALUE,
+            q(&format!(
+                "appid={a}&secret={s}&js_code={c}&grant_type=AUTHORIZATION_CODE"
+            )),
+            40002,
+        ),
+        get(
+            UNKNOWN_VALUE,
+            q(&format!(
+                "appid={a}&secret={s}&js_code={c}&grant_type=authorization_code%00"
+            )),
+            40002,
+        ),
+        get(LONG_STRING, full(&long(LONG_QUERY), s, c), 40013),
+        get(LONG_STRING, full(a, &long(LONG_QUERY), c), 40125),
+        get(LONG_STRING, full(a, s, &long(LONG_QUERY)), 40029),
+        // The endpoint reads its query only: a body, however broken, changes nothing.
+        post(IGNORED_BODY, J2S, b"{\"appid\":\xff".to_vec(), 41002),
+    ]
+}
+
+fn token_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        appid: a,
+        secret: s,
+        ..
+    } = v;
+    let q = |rest: &str| format!("{TOKEN}?{rest}");
+    let full = |appid: &str, secret: &str, grant: &str| {
+        q(&format!("grant_type={grant}&appid={appid}&secret={secret}"))
+    };
+    vec![
+        get(MALFORMED, q("=&=&%"), 41002),
+        get(
+            MALFORMED,
+            q(&format!(
+                "appid={a}&secret={s}&grant_type=client_credential%"
+            )),
+            40002,
+        ),
+        get(
+            WRONG_TYPE,
+            q(&format!(
+                "appid[]={a}&secret={s}&grant_type=client_credential"
+            )),
+            41002,
+        ),
+        get(WRONG_TYPE, full(a, s, "[\"client_credential\"]"), 40002),
+        get(MISSING, TOKEN, 41002),
+        get(MISSING, q(&format!("appid={a}")), 41004),
+        get(MISSING, q(&format!("appid={a}&secret={s}")), 40002),
+        get(
+            MISSING,
+            q(&format!("appid={a}&secret=&grant_type=client_credential")),
+            41004,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&appid={a}", full("bogus", s, "client_credential")),
+            40013,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&secret={s}", full(a, "bogus", "client_credential")),
+            40125,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&grant_type=client_credential", full(a, s, "x")),
+            40002,
+        ),
+        too_large(Method::GET, full(a, s, "client_credential")),
+        get(INVALID_UTF8, full("%FF", s, "client_credential"), 40013),
+        get(
+            INVALID_UTF8,
+            full(a, "%FF%FE%FD", "client_credential"),
+            40125,
+        ),
+        get(INVALID_UTF8, full(a, s, "client_credential%FF"), 40002),
+        get(ABSURD_NUMBER, full("1e999", s, "client_credential"), 40013),
+        get(
+            ABSURD_NUMBER,
+            full(a, "-99999999999999999999999", "client_credential"),
+            40125,
+        ),
+        get(UNKNOWN_VALUE, full(a, s, "authorization_code"), 40002),
+        get(UNKNOWN_VALUE, full(a, s, "CLIENT_CREDENTIAL"), 40002),
+        get(
+            LONG_STRING,
+            full(&long(LONG_QUERY), s, "client_credential"),
+            40013,
+        ),
+        get(
+            LONG_STRING,
+            full(a, &long(LONG_QUERY), "client_credential"),
+            40125,
+        ),
+        get(LONG_STRING, full(a, s, &long(LONG_QUERY)), 40002),
+    ]
+}
+
+fn stable_token_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        appid: a,
+        secret: s,
+        ..
+    } = v;
+    let creds = |extra: &str| {
+        format!(r#"{{"grant_type":"client_credential","appid":"{a}","secret":"{s}"{extra}}}"#)
+            .into_bytes()
+    };
+    let p = |family, body: Vec<u8>, errcode| post(family, STABLE, body, errcode);
+    let mut deep_body = deep(r#"{"appid":"#, 10_000);
+    deep_body.extend_from_slice(b"]");
+    vec![
+        // A well-formed request, but with GET.
+        VendorCase {
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: STABLE.into(),
+            body: Some(creds("")),
+            expect: Expect::Errcode(43002),
+        },
+        p(MALFORMED, Vec::new(), 47001),
+        p(MALFORMED, b"{".to_vec(), 47001),
+        p(MALFORMED, b"{'appid':'x'}".to_vec(), 47001),
+        p(MALFORMED, [creds("").as_slice(), b" x"].concat(), 47001),
+        p(MALFORMED, [creds("").as_slice(), b"{}"].concat(), 47001),
+        p(
+            MALFORMED,
+            [b"\xef\xbb\xbf".as_slice(), &creds("")].concat(),
+            47001,
+        ),
+        p(MALFORMED, deep_body, 47001),
+        p(WRONG_TYPE, b"null".to_vec(), 47001),
+        p(WRONG_TYPE, b"42".to_vec(), 47001),
+        p(WRONG_TYPE, b"\"client_credential\"".to_vec(), 47001),
+        p(WRONG_TYPE, b"[]".to_vec(), 47001),
+        p(
+            WRONG_TYPE,
+            bytes(&json!({"grant_type": "client_credential", "appid": 5, "secret": s})),
+            47001,
+        ),
+        p(
+            WRONG_TYPE,
+            bytes(&json!({"grant_type": "client_credential", "appid": a, "secret": true})),
+            47001,
+        ),
+        p(
+            WRONG_TYPE,
+            bytes(&json!({"grant_type": ["client_credential"], "appid": a, "secret": s})),
+            47001,
+        ),
+        p(WRONG_TYPE, creds(r#","force_refresh":"yes""#), 47001),
+        p(WRONG_TYPE, creds(r#","force_refresh":1"#), 47001),
+        p(WRONG_TYPE, creds(r#","force_refresh":{}"#), 47001),
+        p(MISSING, b"{}".to_vec(), 41002),
+        p(MISSING, bytes(&json!({"unknown": 1})), 41002),
+        p(MISSING, bytes(&json!({"appid": a})), 41004),
+        p(MISSING, bytes(&json!({"appid": a, "secret": s})), 40002),
+        p(
+            MISSING,
+            bytes(&json!({"grant_type": "client_credential", "appid": "", "secret": s})),
+            41002,
+        ),
+        p(
+            DUPLICATED,
+            format!(
+                r#"{{"grant_type":"client_credential","appid":"{a}","appid":"{a}","secret":"{s}"}}"#
+            )
+            .into_bytes(),
+            47001,
+        ),
+        p(
+            DUPLICATED,
+            creds(r#","force_refresh":false,"force_refresh":false"#),
+            47001,
+        ),
+        too_large(Method::POST, STABLE),
+        p(
+            INVALID_UTF8,
+            [&creds("")[..creds("").len() - 2], b"\xff\"}"].concat(),
+            47001,
+        ),
+        p(
+            INVALID_UTF8,
+            [b"{\"appid\":\"".as_slice(), b"\xc0\xaf", b"\"}"].concat(),
+            47001,
+        ),
+        p(INVALID_UTF8, br#"{"appid":"\ud800"}"#.to_vec(), 47001),
+        p(ABSURD_NUMBER, creds(r#","force_refresh":1e400"#), 47001),
+        p(
+            ABSURD_NUMBER,
+            bytes(
+                &json!({"grant_type": "client_credential", "appid": 99_999_999_999_999_999_u64, "secret": s}),
+            ),
+            47001,
+        ),
+        p(ABSURD_NUMBER, br#"{"appid":-1e400}"#.to_vec(), 47001),
+        p(
+            UNKNOWN_VALUE,
+            bytes(&json!({"grant_type": "authorization_code", "appid": a, "secret": s})),
+            40002,
+        ),
+        p(UNKNOWN_VALUE, creds(r#","force_refresh":"TRUE""#), 47001),
+        p(
+            LONG_STRING,
+            bytes(
+                &json!({"grant_type": "client_credential", "appid": long(LONG_BODY), "secret": s}),
+            ),
+            40013,
+        ),
+        p(
+            LONG_STRING,
+            bytes(
+                &json!({"grant_type": "client_credential", "appid": a, "secret": long(LONG_BODY)}),
+            ),
+            40125,
+        ),
+        p(
+            LONG_STRING,
+            bytes(&json!({"grant_type": long(LONG_BODY), "appid": a, "secret": s})),
+            40002,
+        ),
+    ]
+}
+
+/// checksession and resetusersessionkey take the same query and check it the same way.
+fn session_cases(path: &'static str, v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        token: t,
+        openid: o,
+        ..
+    } = v;
+    let q = |rest: &str| format!("{path}?{rest}");
+    let signed = |token: &str, sig_method: &str, openid: &str, sig: &str| {
+        q(&format!(
+            "access_token={token}&sig_method={sig_method}&openid={openid}&signature={sig}"
+        ))
+    };
+    let hmac = "hmac_sha256";
+    vec![
+        get(MALFORMED, q("access_token"), 41001),
+        get(
+            MALFORMED,
+            q(&format!("access_token={t}&sig_method=%&openid={o}")),
+            87008,
+        ),
+        get(MALFORMED, signed(t, hmac, o, "%zz%"), 87009),
+        get(
+            WRONG_TYPE,
+            q(&format!("access_token[]={t}&sig_method={hmac}&openid={o}")),
+            41001,
+        ),
+        get(
+            WRONG_TYPE,
+            signed(t, hmac, &format!("[\"{o}\"]"), "x"),
+            40003,
+        ),
+        get(WRONG_TYPE, signed(t, hmac, o, "[]"), 87009),
+        get(MISSING, path, 41001),
+        get(MISSING, q(&format!("access_token={t}")), 87008),
+        get(
+            MISSING,
+            q(&format!("access_token={t}&sig_method={hmac}")),
+            40003,
+        ),
+        get(
+            MISSING,
+            q(&format!("access_token={t}&sig_method={hmac}&openid={o}")),
+            87009,
+        ),
+        get(MISSING, signed("", hmac, o, "x"), 41001),
+        get(
+            DUPLICATED,
+            format!("{}&access_token={t}", signed("bogus", hmac, o, "x")),
+            40001,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&openid={o}", signed(t, hmac, "bogus", "x")),
+            40003,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&sig_method={hmac}", signed(t, "x", o, "x")),
+            87008,
+        ),
+        too_large(Method::GET, signed(t, hmac, o, "x")),
+        get(INVALID_UTF8, signed("%FF%FE", hmac, o, "x"), 40001),
+        get(INVALID_UTF8, signed(t, "hmac_sha256%FF", o, "x"), 87008),
+        get(INVALID_UTF8, signed(t, hmac, "%C3%28", "x"), 40003),
+        get(INVALID_UTF8, signed(t, hmac, o, "%FF"), 87009),
+        get(ABSURD_NUMBER, signed("1e400", hmac, o, "x"), 40001),
+        get(
+            ABSURD_NUMBER,
+            signed(t, hmac, "-99999999999999999999999", "x"),
+            40003,
+        ),
+        get(
+            ABSURD_NUMBER,
+            signed(t, hmac, o, "99999999999999999999999999999999"),
+            87009,
+        ),
+        get(UNKNOWN_VALUE, signed(t, "hmac_sha1", o, "x"), 87008),
+        get(UNKNOWN_VALUE, signed(t, "HMAC_SHA256", o, "x"), 87008),
+        get(LONG_STRING, signed(&long(LONG_QUERY), hmac, o, "x"), 40001),
+        get(LONG_STRING, signed(t, &long(LONG_QUERY), o, "x"), 87008),
+        get(LONG_STRING, signed(t, hmac, &long(LONG_QUERY), "x"), 40003),
+        get(LONG_STRING, signed(t, hmac, o, &long(LONG_QUERY)), 87009),
+    ]
+}
+
+fn phone_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        token: t,
+        openid: o,
+        phone: c,
+        ..
+    } = v;
+    let at = format!("{PHONE}?access_token={t}");
+    let p = |family, body: Vec<u8>, errcode| post(family, at.clone(), body, errcode);
+    let code = |value: &Value| bytes(&json!({ "code": value }));
+    vec![
+        VendorCase {
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: at.clone(),
+            body: Some(code(&json!(c))),
+            expect: Expect::Errcode(43002),
+        },
+        p(MALFORMED, b"{".to_vec(), 47001),
+        p(
+            MALFORMED,
+            format!(r#"{{"code":"{c}"}} x"#).into_bytes(),
+            47001,
+        ),
+        p(
+            MALFORMED,
+            format!(r#"{{"code":"{c}"}}{{}}"#).into_bytes(),
+            47001,
+        ),
+        p(MALFORMED, format!(r#"{{code:"{c}"}}"#).into_bytes(), 47001),
+        p(MALFORMED, deep(r#"{"code":"#, 10_000), 47001),
+        p(WRONG_TYPE, b"null".to_vec(), 47001),
+        p(WRONG_TYPE, b"[]".to_vec(), 47001),
+        p(WRONG_TYPE, format!("\"{c}\"").into_bytes(), 47001),
+        p(WRONG_TYPE, code(&json!(5)), 40029),
+        p(WRONG_TYPE, code(&json!([c])), 40029),
+        p(WRONG_TYPE, code(&json!({ "code": c })), 40029),
+        p(WRONG_TYPE, code(&json!(true)), 40029),
+        p(MISSING, Vec::new(), 40029),
+        p(MISSING, b"{}".to_vec(), 40029),
+        p(MISSING, code(&json!(null)), 40029),
+        p(MISSING, code(&json!("")), 40029),
+        p(MISSING, bytes(&json!({ "openid": o })), 40029),
+        post(MISSING, PHONE, code(&json!(c)), 41001),
+        post(
+            MISSING,
+            format!("{PHONE}?access_token=bogus"),
+            code(&json!(c)),
+            40001,
+        ),
+        p(
+            DUPLICATED,
+            format!(r#"{{"code":"bogus","code":"{c}"}}"#).into_bytes(),
+            47001,
+        ),
+        post(
+            DUPLICATED,
+            format!("{PHONE}?access_token=bogus&access_token={t}"),
+            code(&json!(c)),
+            40001,
+        ),
+        too_large(Method::POST, at.clone()),
+        p(
+            INVALID_UTF8,
+            [b"{\"code\":\"".as_slice(), c.as_bytes(), b"\xff\"}"].concat(),
+            47001,
+        ),
+        p(INVALID_UTF8, br#"{"code":"\udfff"}"#.to_vec(), 47001),
+        post(
+            INVALID_UTF8,
+            format!("{PHONE}?access_token=%FF"),
+            code(&json!(c)),
+            40001,
+        ),
+        p(ABSURD_NUMBER, br#"{"code":1e400}"#.to_vec(), 47001),
+        p(
+            ABSURD_NUMBER,
+            br#"{"code":-99999999999999999999999999}"#.to_vec(),
+            40029,
+        ),
+        p(ABSURD_NUMBER, code(&json!(u64::MAX)), 40029),
+        // Another user's openid: refused, and the code is not spent (README).
+        p(
+            UNKNOWN_VALUE,
+            bytes(&json!({ "code": c, "openid": "o-someone-else" })),
+            40029,
+        ),
+        p(UNKNOWN_VALUE, code(&json!(format!("{c}0"))), 40029),
+        p(LONG_STRING, code(&json!(long(LONG_BODY))), 40029),
+        p(
+            LONG_STRING,
+            bytes(&json!({ "code": c, "openid": long(LONG_BODY) })),
+            40029,
+        ),
+        post(
+            LONG_STRING,
+            format!("{PHONE}?access_token={}", long(LONG_QUERY)),
+            code(&json!(c)),
+            40001,
+        ),
+    ]
+}
+
+fn unknown_path_cases(v: &Vendor) -> Vec<VendorCase> {
+    let a = &v.appid;
+    vec![
+        get(
+            UNKNOWN_PATH,
+            format!("/SNS/jscode2session?appid={a}"),
+            40066,
+        ),
+        get(UNKNOWN_PATH, "/sns/%FF%FE", 40066),
+        get(UNKNOWN_PATH, "/cgi-bin/token/", 40066),
+        get(UNKNOWN_PATH, "/__mock__x/state", 40066),
+        get(UNKNOWN_PATH, format!("/{}", long(LONG_QUERY)), 40066),
+        post(
+            UNKNOWN_PATH,
+            "/wxa/business/getuserphonenumber/",
+            b"{".to_vec(),
+            40066,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes_nothing() {
+    let m = TestMock::new().await;
+    let grant = m.login("alice").await;
+    let v = Vendor {
+        appid: m.app.appid.to_string(),
+        secret: m.app.secret.clone(),
+        token: m.token().await,
+        openid: grant.mock.openid.to_string(),
+        code: grant.code.clone(),
+        phone: m.phone_code("alice").await.code,
+    };
+    let cases: Vec<VendorCase> = [
+        jscode2session_cases(&v),
+        token_cases(&v),
+        stable_token_cases(&v),
+        session_cases(CHECK, &v),
+        session_cases(RESET, &v),
+        phone_cases(&v),
+        unknown_path_cases(&v),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
+    // Every endpoint gets every family.
+    let mut covered: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for case in &cases {
+        covered
+            .entry(case.endpoint().name())
+            .or_default()
+            .insert(case.family);
+    }
+    for endpoint in Endpoint::ALL {
+        let families = covered.get(endpoint.name()).cloned().unwrap_or_default();
+        if endpoint == Endpoint::Unknown {
+            assert!(!families.is_empty(), "unknown paths are covered");
+            continue;
+        }
+        for family in REQUIRED {
+            assert!(
+                families.contains(family),
+                "{}: no `{family}` case",
+                endpoint.name()
+            );
+        }
+    }
+
+    let mut before = state(&m).await;
+    let journaled = m
+        .mock
+        .control()
+        .journal("")
+        .await
+        .expect("journal")
+        .recorded;
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let shown: String = case.target.chars().take(120).collect();
+        let what = format!(
+            "case {i} ({}, {}) {} {shown}",
+            case.endpoint().name(),
+            case.family,
+            case.method
+        );
+        let r = answered(&m, &case.method, &case.target, case.body.as_deref(), &what).await;
+        let mut problems = vendor_problems(&r, case);
+        let after = state(&m).await;
+        if after != before {
+            problems.push("the state changed".to_owned());
+            before = after;
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{what}: {}", problems.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vendor cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+
+    // Every request was answered and journaled by the entry point, oversized ones included.
+    let page = m.mock.control().journal("").await.expect("journal");
+    assert_eq!(page.recorded - journaled, cases.len() as u64);
+
+    // Nothing was spent: the login code, the phone code and the session_key still work.
+    let r = m.exchange(&v.code).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["openid"], v.openid.as_str(), "{}", r.body);
+    let r = m
+        .post(
+            &format!("{PHONE}?access_token={}", v.token),
+            &json!({ "code": v.phone }).to_string(),
+        )
+        .await;
+    assert_eq!(r.errcode(), 0, "{}", r.body);
+    let r = m
+        .get(&format!(
+            "{CHECK}?access_token={}&openid={}&signature={}&sig_method=hmac_sha256",
+            v.token,
+            v.openid,
+            signature(&grant.mock.session_key)
+        ))
+        .await;
+    assert_eq!(r.errcode(), 0, "{}", r.body);
+
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in &cases {
+        *counts.entry(case.family).or_default() += 1;
+    }
+    eprintln!("vendor surface: {} cases {counts:?}", cases.len());
+}
+
+#[tokio::test]
+async fn requests_hyper_refuses_before_the_mock_sees_them_leave_it_up_and_unchanged() {
+    // Raw bytes that no HTTP client library sends: a request target with bytes that are not
+    // ASCII, and one longer than hyper's 64 KiB limit. hyper answers them itself (400 and 414,
+    // empty bodies) before the vendor entry point runs, so they are neither errcodes nor
+    // journaled. The README's "non-200 only from fault rules or the gateway (413)" does not
+    // mention them.
+    let m = TestMock::new().await;
+    let a = m.app.appid.clone();
+    let before = state(&m).await;
+    let journaled = m
+        .mock
+        .control()
+        .journal("")
+        .await
+        .expect("journal")
+        .recorded;
+    let host = m.mock.addr();
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (
+            [
+                b"GET /sns/jscode2session?appid=".as_slice(),
+                b"\xff\xfe",
+                b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ]
+            .concat(),
+            400,
+        ),
+        (
+            [
+                b"GET /__mock__/apps/".as_slice(),
+                b"\xc3\x28",
+                b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ]
+            .concat(),
+            400,
+        ),
+        (
+            format!(
+                "GET /cgi-bin/token?appid={a}&secret={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                long(100_000)
+            )
+            .into_bytes(),
+            414,
+        ),
+        (
+            b"POST /cgi-bin/stable_token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\nConnection: close\r\n\r\n{}".to_vec(),
+            400,
+        ),
+    ];
+    for (request, status) in cases {
+        let shown = String::from_utf8_lossy(&request[..request.len().min(60)]).into_owned();
+        let (got, body) = raw_http(host, &request).await;
+        assert_eq!(got, status, "{shown}: {body}");
+        assert_eq!(state(&m).await, before, "{shown}: the state changed");
+    }
+    let page = m.mock.control().journal("").await.expect("journal");
+    assert_eq!(
+        page.recorded, journaled,
+        "hyper's refusals are not journaled"
+    );
+    // Still serving.
+    let grant = m.login("alice").await;
+    assert_eq!(m.exchange(&grant.code).await.status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The control plane
+
+/// What a control-plane case must get.
+struct ControlCase {
+    family: &'static str,
+    /// The `ROUTES` entry it exercises.
+    route: (&'static str, &'static str),
+    method: Method,
+    /// Path under `/__mock__` (and query).
+    path: String,
+    body: Option<Vec<u8>>,
+    status: u16,
+    code: &'static str,
+    /// A name the message must contain in backticks.
+    names: Option<&'static str>,
+}
+
+impl ControlCase {
+    /// The field named in the message, and `invalid_field`.
+    fn field(mut self, name: &'static str) -> Self {
+        self.code = "invalid_field";
+        self.names = Some(name);
+        self
+    }
+
+    /// `invalid_body`, whose message names `name`.
+    fn body_naming(mut self, name: &'static str) -> Self {
+        self.code = "invalid_body";
+        self.names = Some(name);
+        self
+    }
+
+    fn answers(mut self, status: u16, code: &'static str) -> Self {
+        self.status = status;
+        self.code = code;
+        self
+    }
+
+    fn at(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+}
+
+/// The route `(method, path)`; panics if it is not in `ROUTES`.
+fn route(method: &'static str, path: &'static str) -> (&'static str, &'static str) {
+    assert!(
+        ROUTES.contains(&(method, path)),
+        "{method} {path} is not a control-plane route"
+    );
+    (method, path)
+}
+
+/// A case on `route` with `body`, expected to be a 400 `invalid_body` until refined.
+fn ctl(
+    family: &'static str,
+    route: (&'static str, &'static str),
+    body: impl Into<Vec<u8>>,
+) -> ControlCase {
+    ControlCase {
+        family,
+        route,
+        method: Method::from_bytes(route.0.as_bytes()).expect("method"),
+        path: route.1.to_owned(),
+        body: Some(body.into()),
+        status: 400,
+        code: "invalid_body",
+        names: None,
+    }
+}
+
+/// The malformed bodies every route with a body refuses the same way.
+fn generic_cases(r: (&'static str, &'static str)) -> Vec<ControlCase> {
+    vec![
+        ctl(MISSING, r, Vec::new()),
+        ctl(MISSING, r, b"  \r\n ".to_vec()),
+        ctl(MALFORMED, r, b"{"),
+        ctl(MALFORMED, r, b"{'user':'alice'}"),
+        ctl(MALFORMED, r, b"{,}"),
+        ctl(MALFORMED, r, b"\xef\xbb\xbf{}"),
+        ctl(WRONG_TYPE, r, b"[]"),
+        ctl(WRONG_TYPE, r, b"[{\"user\":\"alice\"}]"),
+        ctl(WRONG_TYPE, r, b"null"),
+        ctl(WRONG_TYPE, r, b"\"alice\""),
+        ctl(WRONG_TYPE, r, b"42"),
+        ctl(INVALID_UTF8, r, b"{\"\xff\":1}"),
+        ctl(INVALID_UTF8, r, b"{\"bogus_\xc3\x28\":1}"),
+        ctl(UNKNOWN_VALUE, r, bytes(&json!({"bogus_field": 1}))).field("bogus_field"),
+        ctl(HUGE, r, bytes(&json!({"bogus_field": "a".repeat(3 * MIB)}))),
+        ctl(
+            HUGE,
+            r,
+            bytes(&json!({"bogus_field": "a".repeat(MIB + MIB / 2)})),
+        )
+        .field("bogus_field"),
+    ]
+}
+
+fn options_cases() -> Vec<ControlCase> {
+    let r = route("PATCH", "/options");
+    let o = |v: Value| ctl(WRONG_TYPE, r, bytes(&v));
+    vec![
+        o(json!({"strict": "yes"})).field("strict"),
+        o(json!({"login_quota_per_minute": "100"})).field("login_quota_per_minute"),
+        o(json!({"session_key_ttl": 5})).field("session_key_ttl"),
+        o(json!({"journal_capacity": [1]})).field("journal_capacity"),
+        ctl(MALFORMED, r, deep(r#"{"strict":"#, 10_000)),
+        ctl(MISSING, r, bytes(&json!({"journal_capacity": 0}))).field("journal_capacity"),
+        ctl(
+            ABSURD_NUMBER,
+            r,
+            bytes(&json!({"login_quota_per_minute": -1})),
+        )
+        .field("login_quota_per_minute"),
+        ctl(
+            ABSURD_NUMBER,
+            r,
+            bytes(&json!({"login_quota_per_minute": 1e30})),
+        )
+        .field("login_quota_per_minute"),
+        ctl(
+            ABSURD_NUMBER,
+            r,
+            bytes(&json!({"login_quota_per_minute": 99_999_999_999_u64})),
+        )
+        .field("login_quota_per_minute"),
+        ctl(ABSURD_NUMBER, r, bytes(&json!({"journal_capacity": -1}))).field("journal_capacity"),
+        ctl(
+            ABSURD_NUMBER,
+            r,
+            bytes(&json!({"session_key_min_rotation": "99999999999999999999999s"})),
+        )
+        .field("session_key_min_rotation"),
+        ctl(UNKNOWN_VALUE, r, bytes(&json!({"quota_scope": "planet"}))).field("quota_scope"),
+        ctl(UNKNOWN_VALUE, r, bytes(&json!({"content_type": "xml"}))).field("content_type"),
+        ctl(UNKNOWN_VALUE, r, bytes(&json!({"rid_style": "future"}))).field("rid_style"),
+        ctl(
+            UNKNOWN_VALUE,
+            r,
+            bytes(&json!({"jscode2session_grant_type": "sometimes"})),
+        )
+        .field("jscode2session_grant_type"),
+        ctl(
+            UNKNOWN_VALUE,
+            r,
+            bytes(&json!({"session_key_min_rotation": "forever"})),
+        )
+        .field("session_key_min_rotation"),
+        ctl(UNKNOWN_VALUE, r, bytes(&json!({"stirct": true}))).field("stirct"),
+        ctl(INVALID_UTF8, r, b"{\"strict\":\"\xff\"}"),
+        ctl(
+            LONG_STRING,
+            r,
+            bytes(&json!({"session_key_ttl": long(LONG_BODY)})),
+        )
+        .field("session_key_ttl"),
+        // A duplicated option is refused, valid or not (see also
+        // `bug_patch_options_refuses_duplicated_fields`).
+        ctl(
+            DUPLICATED,
+            r,
+            br#"{"quota_scope":"app","quota_scope":"planet"}"#,
+        )
+        .field("quota_scope"),
+    ]
+}
+
+fn app_cases(appid: &str) -> Vec<ControlCase> {
+    let create = route("POST", "/apps");
+    let change = route("PATCH", "/apps/{appid}");
+    let at = format!("/apps/{appid}");
+    let mut cases = Vec::new();
+    for r in [create, change] {
+        let c = |family, v: Value| {
+            let case = ctl(family, r, bytes(&v));
+            if r == change {
+                case.at(at.clone())
+            } else {
+                case
+            }
+        };
+        cases.extend([
+            c(WRONG_TYPE, json!({"appid": 5})).field("appid"),
+            c(WRONG_TYPE, json!({"secret": true})).field("secret"),
+            c(WRONG_TYPE, json!({"open_platform": ["p"]})).field("open_platform"),
+            c(WRONG_TYPE, json!({"name": {}})).field("name"),
+            c(MISSING, json!({"secret": ""})).field("secret"),
+            c(UNKNOWN_VALUE, json!({"profile_era": "future"})).field("profile_era"),
+            c(UNKNOWN_VALUE, json!({"profile_era": "LEGACY"})).field("profile_era"),
+            c(ABSURD_NUMBER, json!({"secret": 1e300})).field("secret"),
+            c(LONG_STRING, json!({"secret": long(LONG_BODY)})).field("secret"),
+            c(LONG_STRING, json!({"open_platform": long(LONG_BODY)})).field("open_platform"),
+            c(UNKNOWN_VALUE, json!({"open_platform": "p\u{0}"})).field("open_platform"),
+        ]);
+        let dup = ctl(DUPLICATED, r, br#"{"secret":"a","secret":"b"}"#).body_naming("secret");
+        cases.push(if r == change { dup.at(at.clone()) } else { dup });
+    }
+    cases.extend([
+        ctl(MISSING, create, bytes(&json!({"appid": ""}))).field("appid"),
+        ctl(
+            LONG_STRING,
+            create,
+            bytes(&json!({"appid": long(LONG_BODY)})),
+        )
+        .field("appid"),
+        ctl(DUPLICATED, create, bytes(&json!({"appid": appid}))).answers(409, "app_exists"),
+        ctl(UNKNOWN_VALUE, change, bytes(&json!({"appid": "wx-other"})))
+            .at(at.clone())
+            .field("appid"),
+        ctl(UNKNOWN_VALUE, change, b"{}".to_vec())
+            .at("/apps/wx-nobody")
+            .answers(404, "unknown_app"),
+        ctl(LONG_STRING, change, b"{}".to_vec())
+            .at(format!("/apps/{}", long(LONG_QUERY)))
+            .answers(404, "unknown_app"),
+    ]);
+    cases
+}
+
+fn user_cases() -> Vec<ControlCase> {
+    let create = route("POST", "/users");
+    let change = route("PATCH", "/users/{handle}");
+    let mut cases = Vec::new();
+    for r in [create, change] {
+        let c = |family, mut v: Value| {
+            if r == create {
+                v["handle"] = json!("new-user");
+                ctl(family, r, bytes(&v))
+            } else {
+                ctl(family, r, bytes(&v)).at("/users/alice")
+            }
+        };
+        cases.extend([
+            c(WRONG_TYPE, json!({"gender": "male"})).field("gender"),
+            c(WRONG_TYPE, json!({"phone": "13800138000"})).field("phone"),
+            c(WRONG_TYPE, json!({"high_risk": "yes"})).field("high_risk"),
+            c(WRONG_TYPE, json!({"nickname": 5})).field("nickname"),
+            c(MISSING, json!({"phone": {"number": "13800138000"}})).field("phone"),
+            c(UNKNOWN_VALUE, json!({"gender": 7})).field("gender"),
+            c(
+                UNKNOWN_VALUE,
+                json!({"phone": {"country_code": "+86", "number": "13800138000"}}),
+            )
+            .field("phone.country_code"),
+            c(
+                UNKNOWN_VALUE,
+                json!({"phone": {"country_code": "86", "number": "abc"}}),
+            )
+            .field("phone.number"),
+            c(
+                UNKNOWN_VALUE,
+                json!({"phone": {"country_code": "86", "number": "1", "ext": "2"}}),
+            )
+            .field("phone.ext"),
+            c(ABSURD_NUMBER, json!({"gender": 300})).field("gender"),
+            c(ABSURD_NUMBER, json!({"gender": -1})).field("gender"),
+            c(ABSURD_NUMBER, json!({"gender": 1e30})).field("gender"),
+            c(LONG_STRING, json!({"nickname": long(LONG_BODY)})).field("nickname"),
+            c(LONG_STRING, json!({"avatar_url": long(LONG_BODY)})).field("avatar_url"),
+            c(LONG_STRING, json!({"city": long(LONG_BODY)})).field("city"),
+            c(
+                LONG_STRING,
+                json!({"phone": {"country_code": "86", "number": "1".repeat(LONG_BODY)}}),
+            )
+            .field("phone.number"),
+        ]);
+        let dup = ctl(DUPLICATED, r, br#"{"handle":"x","handle":"y"}"#).body_naming("handle");
+        cases.push(if r == change {
+            dup.at("/users/alice")
+        } else {
+            dup
+        });
+    }
+    cases.extend([
+        ctl(MISSING, create, b"{}".to_vec()).field("handle"),
+        ctl(MISSING, create, bytes(&json!({"handle": ""}))).field("handle"),
+        ctl(WRONG_TYPE, create, bytes(&json!({"handle": 5}))).field("handle"),
+        ctl(
+            LONG_STRING,
+            create,
+            bytes(&json!({"handle": long(LONG_BODY)})),
+        )
+        .field("handle"),
+        ctl(DUPLICATED, create, bytes(&json!({"handle": "alice"}))).answers(409, "user_exists"),
+        ctl(UNKNOWN_VALUE, change, bytes(&json!({"handle": "bob"})))
+            .at("/users/alice")
+            .field("handle"),
+        ctl(UNKNOWN_VALUE, change, b"{}".to_vec())
+            .at("/users/nobody")
+            .answers(404, "unknown_user"),
+        ctl(LONG_STRING, change, b"{}".to_vec())
+            .at(format!("/users/{}", long(LONG_QUERY)))
+            .answers(404, "unknown_user"),
+    ]);
+    cases
+}
+
+fn wx_cases() -> Vec<ControlCase> {
+    let login = route("POST", "/wx/login");
+    let phone = route("POST", "/wx/getPhoneNumber");
+    let info = route("POST", "/wx/getUserInfo");
+    let profile = route("POST", "/wx/getUserProfile");
+    let share = route("POST", "/wx/getShareInfo");
+    let werun = route("POST", "/wx/getWeRunData");
+    let mut cases = Vec::new();
+    for r in [login, phone, info, profile, share, werun] {
+        // A body that would be accepted, with one thing changed.
+        let ok = |extra: Value| {
+            let mut v = json!({"user": "alice"});
+            if r == share {
+                v["group"] = json!("g");
+            }
+            for (k, x) in extra.as_object().expect("object") {
+                if x.is_null() {
+                    v.as_object_mut().expect("object").remove(k);
+                } else {
+                    v[k] = x.clone();
+                }
+            }
+            v
+        };
+        let c = |family, extra: Value| ctl(family, r, bytes(&ok(extra)));
+        cases.extend([
+            c(MISSING, json!({"user": null})).body_naming("user"),
+            c(WRONG_TYPE, json!({"user": 5})).field("user"),
+            c(WRONG_TYPE, json!({"user": ["alice"]})).field("user"),
+            c(WRONG_TYPE, json!({"appid": 5})).field("appid"),
+            c(ABSURD_NUMBER, json!({"user": 1e300})).field("user"),
+            c(ABSURD_NUMBER, json!({"appid": -99_999_999_999_999_i64})).field("appid"),
+            c(LONG_STRING, json!({"appid": long(LONG_BODY)})).answers(404, "unknown_app"),
+            c(UNKNOWN_VALUE, json!({"appid": "wx-nobody"})).answers(404, "unknown_app"),
+            ctl(
+                DUPLICATED,
+                r,
+                br#"{"user":"alice","user":"alice","group":"g"}"#,
+            )
+            .body_naming("user"),
+            ctl(INVALID_UTF8, r, b"{\"user\":\"alice\xff\",\"group\":\"g\"}"),
+            ctl(INVALID_UTF8, r, br#"{"user":"\ud800","group":"g"}"#),
+        ]);
+        if r == login {
+            cases.push(c(UNKNOWN_VALUE, json!({"tamper": "flipped_byte"})).field("tamper"));
+        } else {
+            cases.extend([
+                c(UNKNOWN_VALUE, json!({"tamper": "nope"})).field("tamper"),
+                c(UNKNOWN_VALUE, json!({"tamper": "FLIPPED_BYTE"})).field("tamper"),
+                c(LONG_STRING, json!({"tamper": long(LONG_BODY)})).field("tamper"),
+            ]);
+        }
+        if r == info || r == profile {
+            cases.extend([c(UNKNOWN_VALUE, json!({"era": "future"})).field("era")]);
+        }
+    }
+    cases.extend([
+        ctl(MISSING, share, bytes(&json!({"user": "alice"}))).body_naming("group"),
+        ctl(
+            WRONG_TYPE,
+            share,
+            bytes(&json!({"user": "alice", "group": 5})),
+        )
+        .field("group"),
+        ctl(
+            WRONG_TYPE,
+            werun,
+            bytes(&json!({"user": "alice", "steps": "many"})),
+        )
+        .field("steps"),
+        ctl(
+            WRONG_TYPE,
+            werun,
+            bytes(&json!({"user": "alice", "steps": vec![1.5; 31]})),
+        )
+        .field("steps[0]"),
+        ctl(
+            MISSING,
+            werun,
+            bytes(&json!({"user": "alice", "steps": [1, 2]})),
+        )
+        .field("steps"),
+        ctl(
+            ABSURD_NUMBER,
+            werun,
+            bytes(&json!({"user": "alice", "steps": vec![-1; 31]})),
+        )
+        .field("steps[0]"),
+        ctl(
+            ABSURD_NUMBER,
+            werun,
+            bytes(&json!({"user": "alice", "steps": vec![99_999_999_999_u64; 31]})),
+        )
+        .field("steps[0]"),
+        ctl(
+            ABSURD_NUMBER,
+            werun,
+            bytes(&json!({"user": "alice", "steps": vec![1e30; 31]})),
+        )
+        .field("steps[0]"),
+        ctl(
+            LONG_STRING,
+            werun,
+            bytes(&json!({"user": "alice", "steps": vec![1; LONG_BODY]})),
+        )
+        .field("steps"),
+    ]);
+    cases
+}
+
+fn clock_cases() -> Vec<ControlCase> {
+    let r = route("POST", "/clock");
+    let c = |family, v: Value| ctl(family, r, bytes(&v));
+    vec![
+        c(MISSING, json!({})),
+        c(MISSING, json!({"set": null, "advance": null})),
+        c(WRONG_TYPE, json!({"advance": 5})).field("advance"),
+        c(WRONG_TYPE, json!({"freeze": "yes"})).field("freeze"),
+        c(WRONG_TYPE, json!({"set": true})).field("set"),
+        c(WRONG_TYPE, json!({"set": [1]})).field("set"),
+        c(UNKNOWN_VALUE, json!({"advance": "forever"})).field("advance"),
+        c(UNKNOWN_VALUE, json!({"advance": "5 minutes"})).field("advance"),
+        c(UNKNOWN_VALUE, json!({"advance": "-5m"})).field("advance"),
+        c(UNKNOWN_VALUE, json!({"set": "yesterday"})).field("set"),
+        c(UNKNOWN_VALUE, json!({"set": "2024-02-30T00:00:00Z"})).field("set"),
+        c(UNKNOWN_VALUE, json!({"freeze": true, "resume": true})).field("freeze"),
+        c(ABSURD_NUMBER, json!({"set": 1e30})).field("set"),
+        c(ABSURD_NUMBER, json!({"set": 1.5})).field("set"),
+        c(ABSURD_NUMBER, json!({"set": "+10000-01-01T00:00:00Z"})).field("set"),
+        c(ABSURD_NUMBER, json!({"advance": "1e30"})).field("advance"),
+        c(
+            ABSURD_NUMBER,
+            json!({"advance": "99999999999999999999999s"}),
+        )
+        .field("advance"),
+        c(
+            ABSURD_NUMBER,
+            json!({"set": 18_446_744_073_709_551_615_u64}),
+        )
+        .field("set"),
+        c(LONG_STRING, json!({"advance": "1".repeat(LONG_BODY)})).field("advance"),
+        c(LONG_STRING, json!({"set": long(LONG_BODY)})).field("set"),
+        ctl(DUPLICATED, r, br#"{"advance":"5m","advance":"1m"}"#).body_naming("advance"),
+        ctl(INVALID_UTF8, r, b"{\"advance\":\"5m\xff\"}"),
+    ]
+}
+
+fn fault_cases() -> Vec<ControlCase> {
+    let r = route("POST", "/faults");
+    let c = |family, v: Value| ctl(family, r, bytes(&v));
+    let e = |extra: Value| {
+        let mut v = json!({"endpoint": "*", "errcode": -1});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    vec![
+        c(MISSING, json!({})).field("endpoint"),
+        c(MISSING, json!({"endpoint": "*"})).field("errcode"),
+        c(WRONG_TYPE, e(json!({"errcode": "-1"}))).field("errcode"),
+        c(WRONG_TYPE, e(json!({"consume_code": "yes"}))).field("consume_code"),
+        c(WRONG_TYPE, e(json!({"appid": 5}))).field("appid"),
+        c(WRONG_TYPE, e(json!({"probability": "NaN"}))).field("probability"),
+        c(UNKNOWN_VALUE, e(json!({"endpoint": "nowhere"}))).field("endpoint"),
+        c(UNKNOWN_VALUE, e(json!({"errcode": 12345}))).field("errcode"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"endpoint": "*", "transport": "teleport"}),
+        )
+        .field("transport"),
+        c(UNKNOWN_VALUE, json!({"endpoint": "*", "http_status": 200})).field("http_status"),
+        c(UNKNOWN_VALUE, json!({"endpoint": "*", "delay": "forever"})).field("delay"),
+        c(UNKNOWN_VALUE, e(json!({"http_status": 500}))).field("errcode"),
+        c(ABSURD_NUMBER, e(json!({"errcode": 1e30}))).field("errcode"),
+        c(
+            ABSURD_NUMBER,
+            json!({"endpoint": "*", "http_status": 70000}),
+        )
+        .field("http_status"),
+        c(
+            ABSURD_NUMBER,
+            json!({"endpoint": "*", "delay": "99999999999d"}),
+        )
+        .field("delay"),
+        c(ABSURD_NUMBER, e(json!({"probability": 2}))).field("probability"),
+        c(ABSURD_NUMBER, e(json!({"probability": -0.5}))).field("probability"),
+        c(ABSURD_NUMBER, e(json!({"times": 0}))).field("times"),
+        c(ABSURD_NUMBER, e(json!({"times": -1}))).field("times"),
+        c(ABSURD_NUMBER, e(json!({"times": 1e30}))).field("times"),
+        c(LONG_STRING, e(json!({"endpoint": long(LONG_BODY)}))).field("endpoint"),
+        c(
+            LONG_STRING,
+            json!({"endpoint": "*", "delay": "9".repeat(LONG_BODY)}),
+        )
+        .field("delay"),
+        ctl(
+            DUPLICATED,
+            r,
+            br#"{"endpoint":"*","endpoint":"token","errcode":-1}"#,
+        )
+        .body_naming("endpoint"),
+        ctl(INVALID_UTF8, r, b"{\"endpoint\":\"\xff\",\"errcode\":-1}"),
+    ]
+}
+
+/// Bad path parameters and query strings of the routes without a body.
+fn parameter_cases() -> Vec<ControlCase> {
+    let app = route("GET", "/apps/{appid}");
+    let user = route("GET", "/users/{handle}");
+    let journal = route("GET", "/journal");
+    let fault = route("DELETE", "/faults/{id}");
+    let none = |family, r: (&'static str, &'static str), path: String| ControlCase {
+        family,
+        route: r,
+        method: Method::from_bytes(r.0.as_bytes()).expect("method"),
+        path,
+        body: None,
+        status: 400,
+        code: "invalid_field",
+        names: None,
+    };
+    let q = |family, query: &str| none(family, journal, format!("/journal?{query}")).field("query");
+    vec![
+        none(LONG_STRING, app, format!("/apps/{}", long(LONG_QUERY))).answers(404, "unknown_app"),
+        none(UNKNOWN_VALUE, app, "/apps/%00".into()).answers(404, "unknown_app"),
+        none(LONG_STRING, user, format!("/users/{}", long(LONG_QUERY)))
+            .answers(404, "unknown_user"),
+        none(UNKNOWN_VALUE, user, "/users/..%2F..%2Fstate".into()).answers(404, "unknown_user"),
+        q(WRONG_TYPE, "errcode=abc"),
+        q(ABSURD_NUMBER, "errcode=99999999999999999999999"),
+        q(ABSURD_NUMBER, "errcode=1e3"),
+        q(UNKNOWN_VALUE, "limit=10"),
+        q(DUPLICATED, "appid=a&appid=b"),
+        q(MALFORMED, "errcode=%zz"),
+        none(WRONG_TYPE, fault, "/faults/abc".into()).field("id"),
+        none(ABSURD_NUMBER, fault, "/faults/-1".into()).field("id"),
+        none(ABSURD_NUMBER, fault, "/faults/1.5".into()).field("id"),
+        none(
+            ABSURD_NUMBER,
+            fault,
+            "/faults/99999999999999999999999".into(),
+        )
+        .field("id"),
+        none(
+            LONG_STRING,
+            fault,
+            format!("/faults/{}", "9".repeat(LONG_QUERY)),
+        )
+        .field("id"),
+        none(UNKNOWN_VALUE, fault, "/faults/999".into()).answers(404, "unknown_fault"),
+    ]
+}
+
+#[tokio::test]
+async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_nothing() {
+    let m = TestMock::new().await;
+    // A user who has logged in, so the open-data calls would succeed if a case got through.
+    m.login("alice").await;
+    let appid = m.app.appid.to_string();
+
+    let body_routes: Vec<(&str, &str)> = ROUTES
+        .iter()
+        .copied()
+        .filter(|(method, path)| *method == "PATCH" || (*method == "POST" && *path != "/reset"))
+        .collect();
+    let mut cases = Vec::new();
+    for r in &body_routes {
+        let mut generic = generic_cases(*r);
+        if r.1.contains("{appid}") {
+            generic = generic
+                .into_iter()
+                .map(|c| c.at(format!("/apps/{appid}")))
+                .collect();
+        }
+        if r.1.contains("{handle}") {
+            generic = generic.into_iter().map(|c| c.at("/users/alice")).collect();
+        }
+        cases.extend(generic);
+    }
+    cases.extend(options_cases());
+    cases.extend(app_cases(&appid));
+    cases.extend(user_cases());
+    cases.extend(wx_cases());
+    cases.extend(clock_cases());
+    cases.extend(fault_cases());
+    cases.extend(parameter_cases());
+
+    // Every route with a body covers every family; the others are covered below or by
+    // `parameter_cases`.
+    for r in &body_routes {
+        let families: BTreeSet<&str> = cases
+            .iter()
+            .filter(|c| c.route == *r)
+            .map(|c| c.family)
+            .collect();
+        for family in REQUIRED {
+            assert!(
+                families.contains(family),
+                "{} {}: no `{family}` case",
+                r.0,
+                r.1
+            );
+        }
+    }
+
+    let mut before = state(&m).await;
+    let first = before.clone();
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let shown: String = case.path.chars().take(80).collect();
+        let body: String = case
+            .body
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(80)]).into_owned())
+            .unwrap_or_default();
+        let what = format!(
+            "case {i} ({}) {} {shown} {body:?}",
+            case.family, case.method
+        );
+        let target = format!("/__mock__{}", case.path);
+        let r = answered(&m, &case.method, &target, case.body.as_deref(), &what).await;
+        let mut problems = Vec::new();
+        match control_error(&r, case.status, case.code) {
+            Ok(message) => {
+                if let Some(name) = case.names
+                    && !message.contains(&format!("`{name}`"))
+                {
+                    problems.push(format!("the message does not name `{name}`: {message}"));
+                }
+            }
+            Err(problem) => problems.push(problem),
+        }
+        let after = state(&m).await;
+        if after != before {
+            problems.push("the state changed".to_owned());
+            before = after;
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{what}: {}", problems.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} control-plane cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    let before = first;
+
+    // The routes without a body ignore one, however bad, and do their job: the read-only ones
+    // change nothing.
+    let mut read_only = 0;
+    for (method, path) in ROUTES.iter().filter(|(m, _)| *m == "GET") {
+        let path = path.replace("{appid}", &appid).replace("{handle}", "alice");
+        for body in [b"{".as_slice(), b"\xff\xfe", b"[[[[[[[["] {
+            let what = format!("{method} {path} with {body:?}");
+            let r = answered(
+                &m,
+                &Method::GET,
+                &format!("/__mock__{path}"),
+                Some(body),
+                &what,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{what}: {}", r.body);
+            read_only += 1;
+        }
+    }
+    assert_eq!(
+        state(&m).await,
+        before,
+        "the read-only routes changed the state"
+    );
+
+    // Unknown routes and methods keep the shape too.
+    for (method, path, status, code) in [
+        (Method::GET, "/__mock__/nope".to_owned(), 404, "not_found"),
+        (
+            Method::GET,
+            format!("/__mock__/{}", long(LONG_QUERY)),
+            404,
+            "not_found",
+        ),
+        (
+            Method::PUT,
+            "/__mock__/state".to_owned(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Method::DELETE,
+            "/__mock__/options".to_owned(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Method::from_bytes(b"BREW").expect("method"),
+            "/__mock__/clock".to_owned(),
+            405,
+            "method_not_allowed",
+        ),
+    ] {
+        let what = format!("{method} {}", &path[..path.len().min(60)]);
+        let r = answered(&m, &method, &path, Some(b"{\xff"), &what).await;
+        assert_control_error(&r, status, code, &what);
+    }
+    assert_eq!(state(&m).await, before);
+
+    // The mutating routes without a body ignore one and do their job.
+    let mutating = [
+        (Method::DELETE, "/__mock__/faults/999", 404),
+        (Method::DELETE, "/__mock__/faults", 200),
+        (Method::DELETE, "/__mock__/journal", 200),
+        (Method::POST, "/__mock__/reset", 200),
+    ];
+    for (method, path, status) in mutating {
+        let r = answered(&m, &method, path, Some(b"{\"user\":\xff"), path).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+    }
+
+    // Every route was exercised.
+    let mut exercised: BTreeSet<(&str, &str)> = cases.iter().map(|c| c.route).collect();
+    exercised.extend(ROUTES.iter().filter(|(m, _)| *m == "GET").copied());
+    exercised.extend([
+        ("DELETE", "/faults/{id}"),
+        ("DELETE", "/faults"),
+        ("DELETE", "/journal"),
+        ("POST", "/reset"),
+    ]);
+    let missing: Vec<_> = ROUTES.iter().filter(|r| !exercised.contains(*r)).collect();
+    assert!(missing.is_empty(), "routes without a case: {missing:?}");
+
+    // Still serving: a whole login.
+    let grant = m.login("alice").await;
+    assert_eq!(m.exchange(&grant.code).await.status, 200);
+
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in &cases {
+        *counts.entry(case.family).or_default() += 1;
+    }
+    eprintln!(
+        "control plane: {} cases {counts:?}, plus {read_only} bodies ignored by GET routes",
+        cases.len()
+    );
+}
+
+/// `{"error":{"code","message"}}` with this status and code: the message, or what is wrong.
+fn control_error(r: &Raw, status: u16, code: &str) -> Result<String, String> {
+    let v: Option<Value> = serde_json::from_str(&r.body).ok();
+    let error = v
+        .as_ref()
+        .filter(|v| v.as_object().is_some_and(|o| o.len() == 1))
+        .and_then(|v| v["error"].as_object())
+        .filter(|e| e.len() == 2);
+    let message = error
+        .and_then(|e| e["message"].as_str())
+        .filter(|m| !m.is_empty());
+    match (error, message) {
+        (Some(e), Some(message))
+            if r.status == status
+                && e["code"] == code
+                && r.content_type.as_deref() == Some("application/json") =>
+        {
+            Ok(message.to_owned())
+        }
+        _ => Err(format!(
+            "expected {status} `{code}` in the control-plane shape, got {} ({:?}) {}",
+            r.status,
+            r.content_type,
+            &r.body[..r.body.len().min(300)]
+        )),
+    }
+}
+
+/// Asserts `{"error":{"code","message"}}` with this status and code; returns the message.
+#[track_caller]
+fn assert_control_error(r: &Raw, status: u16, code: &str, what: &str) -> String {
+    assert_eq!(r.status, status, "{what}: {}", r.body);
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/json"),
+        "{what}: {}",
+        r.body
+    );
+    let v: Value = serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.body));
+    assert_eq!(
+        v.as_object().map(|o| o.len()),
+        Some(1),
+        "{what}: {}",
+        r.body
+    );
+    let error = v["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: no error object: {}", r.body));
+    assert_eq!(error.len(), 2, "{what}: only code and message: {}", r.body);
+    assert_eq!(error["code"], code, "{what}: {}", r.body);
+    let message = error["message"].as_str().expect("a message").to_owned();
+    assert!(!message.is_empty(), "{what}");
+    message
+}
+
+// ---------------------------------------------------------------------------------------------
+// Former bugs: each test asserts the right answer, listing every case it gets wrong.
+
+/// A request and the control-plane error it must get: method, path under `/__mock__`, body
+/// (empty: none), status, code, and a field the message must name.
+type Expected<'a> = (Method, &'a str, Vec<u8>, u16, &'a str, Option<&'a str>);
+
+/// Sends each `(method, path under /__mock__, body)` and collects what is wrong: not the
+/// expected control-plane error, a message that does not name `field`, or a changed state.
+async fn control_failures(m: &TestMock, cases: &[Expected<'_>]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut before = state(m).await;
+    for (method, path, body, status, code, field) in cases {
+        let what = format!(
+            "{method} {path} {}",
+            String::from_utf8_lossy(&body[..body.len().min(60)])
+        );
+        let body = (!body.is_empty()).then_some(body.as_slice());
+        let r = answered(m, method, &format!("/__mock__{path}"), body, &what).await;
+        match control_error(&r, *status, code) {
+            Ok(message) => {
+                if let Some(f) = field
+                    && !message.contains(&format!("`{f}`"))
+                {
+                    failures.push(format!(
+                        "{what}: the message does not name `{f}`: {message}"
+                    ));
+                }
+            }
+            Err(problem) => failures.push(format!("{what}: {problem}")),
+        }
+        let after = state(m).await;
+        if after != before {
+            failures.push(format!("{what}: the state changed"));
+            before = after;
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn bug_vendor_bodies_must_be_json_objects() {
+    // serde fills a struct from a JSON array by position. The control plane and login-core
+    // refuse arrays for that reason; the vendor's stable_token and getuserphonenumber parsers
+    // (engine/tokens.rs `parse_stable`, engine/phone.rs `body_code`) do not, so an array mints a
+    // token or spends a phone code. WeChat's answer to a body that is not the JSON object it
+    // expects is 47001.
+    let m = TestMock::new().await;
+    let a = &m.app.appid;
+    let s = &m.app.secret;
+    let mut failures = Vec::new();
+    let before = state(&m).await;
+    let r = m
+        .post(
+            STABLE,
+            &json!(["client_credential", a, s, null]).to_string(),
+        )
+        .await;
+    if r.errcode() != 47001 || state(&m).await != before {
+        failures.push(format!(
+            "stable_token [grant_type, appid, secret, null]: {}",
+            r.body
+        ));
+    }
+    let token = m.token().await;
+    let code = m.phone_code("alice").await.code;
+    let r = m
+        .post(
+            &format!("{PHONE}?access_token={token}"),
+            &json!([code, null]).to_string(),
+        )
+        .await;
+    if r.errcode() != 47001 {
+        failures.push(format!("getuserphonenumber [code, null]: {}", r.body));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_control_plane_refuses_trailing_data() {
+    // control/mod.rs `parse_json` deserializes one value and never calls
+    // `Deserializer::end()`, so anything after the first value is ignored: `{"user":"alice"} x`
+    // logs alice in, `{"advance":"1h"}{"set":0}` moves the clock. login-core refuses the same
+    // bodies with `invalid_json`.
+    let m = TestMock::new().await;
+    let bad = |path, body: &str| {
+        (
+            Method::POST,
+            path,
+            body.as_bytes().to_vec(),
+            400,
+            "invalid_body",
+            None,
+        )
+    };
+    let failures = control_failures(
+        &m,
+        &[
+            bad("/wx/login", r#"{"user":"alice"} x"#),
+            bad("/clock", r#"{"advance":"1h"}{"set":0}"#),
+            bad("/users", r#"{"handle":"bob"},"#),
+            bad("/faults", r#"{"endpoint":"*","errcode":-1}]"#),
+        ],
+    )
+    .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_clock_refuses_times_the_vendor_cannot_date() {
+    // `POST /__mock__/clock` takes any i64 for `set` and any duration for `advance`
+    // (`{"advance":"99999999999d"}` is year 273 million). The vendor entry point then writes the
+    // `Date` header with `httpdate::fmt_http_date`, which panics after 9999-12-31T23:59:59Z
+    // ("date must be before year 9999", clock.rs `Timestamp::http_date`): the task dies and
+    // every vendor request gets its connection closed without an answer, while the control
+    // plane goes on answering. `GET /clock` shows the raw millisecond number instead of
+    // RFC 3339 past that year.
+    let mut failures = Vec::new();
+    for body in [
+        json!({"set": 253_402_300_800_i64}),
+        json!({"set": i64::MAX}),
+        json!({"advance": "99999999999d"}),
+        json!({"set": 253_402_300_799_i64, "advance": "1s"}),
+    ] {
+        let m = TestMock::new().await;
+        let mut problems = control_failures(
+            &m,
+            &[(
+                Method::POST,
+                "/clock",
+                bytes(&body),
+                400,
+                "invalid_field",
+                None,
+            )],
+        )
+        .await;
+        let vendor = m
+            .http
+            .get(m.url(&format!("{TOKEN}?appid={}", m.app.appid)))
+            .send()
+            .await;
+        if let Err(e) = vendor {
+            problems.push(format!(
+                "POST /clock {body}: afterwards the vendor surface drops requests: {e}"
+            ));
+        }
+        failures.extend(problems);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_path_parameters_keep_the_error_shape() {
+    // `Path<String>` rejects percent-encoded bytes that are not UTF-8 before the handler runs;
+    // axum answers `text/plain` "Invalid URL: Invalid UTF-8 in `appid`" instead of the control
+    // plane's `{"error":{"code":"invalid_field",...}}` (control/mod.rs: `app`, `patch_app`,
+    // `user`, `patch_user`, `remove_fault` use axum's own `Path` rejection).
+    let m = TestMock::new().await;
+    let bad = |method, path, body: &[u8], field| {
+        (
+            method,
+            path,
+            body.to_vec(),
+            400,
+            "invalid_field",
+            Some(field),
+        )
+    };
+    let failures = control_failures(
+        &m,
+        &[
+            bad(Method::GET, "/apps/%FF", b"", "appid"),
+            bad(Method::PATCH, "/apps/%FF", b"{}", "appid"),
+            bad(Method::GET, "/users/%C3%28", b"", "handle"),
+            bad(Method::PATCH, "/users/%FF%FE", b"{}", "handle"),
+            bad(Method::DELETE, "/faults/%FF", b"", "id"),
+        ],
+    )
+    .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_patch_options_refuses_duplicated_fields() {
+    // Every other body refuses a duplicated field; `PATCH /options` parses into a
+    // `serde_json::Value` map (control/mod.rs `patch_options`), which keeps the last value.
+    let m = TestMock::new().await;
+    let failures = control_failures(
+        &m,
+        &[(
+            Method::PATCH,
+            "/options",
+            br#"{"strict":false,"strict":true}"#.to_vec(),
+            400,
+            "invalid_field",
+            Some("strict"),
+        )],
+    )
+    .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_messages_name_the_field_as_sent() {
+    // control/mod.rs `parse_json` treats every serde_json error of the syntax category as "body
+    // is not valid JSON" (`invalid_body`, no field). Two kinds of valid JSON land there: numbers
+    // beyond f64 ("number out of range"; login-core names the field for the same input), and a
+    // number, boolean or array where an enum (`tamper`, `era`, `transport`, `profile_era`) is
+    // expected (serde_json reports "expected value" for those). And the `/wx/*` calls' `user`
+    // is reported as `handle`, the engine's name for it.
+    let m = TestMock::new().await;
+    m.login("alice").await;
+    let bad = |method, path, body: String, field| {
+        (
+            method,
+            path,
+            body.into_bytes(),
+            400,
+            "invalid_field",
+            Some(field),
+        )
+    };
+    let failures = control_failures(
+        &m,
+        &[
+            bad(
+                Method::POST,
+                "/faults",
+                r#"{"endpoint":"*","errcode":-1,"probability":1e400}"#.into(),
+                "probability",
+            ),
+            bad(
+                Method::PATCH,
+                "/options",
+                r#"{"journal_capacity":1e400}"#.into(),
+                "journal_capacity",
+            ),
+            bad(Method::POST, "/clock", r#"{"set":-1e400}"#.into(), "set"),
+            bad(
+                Method::POST,
+                "/wx/getUserInfo",
+                r#"{"user":"alice","tamper":1}"#.into(),
+                "tamper",
+            ),
+            bad(
+                Method::POST,
+                "/wx/getUserProfile",
+                r#"{"user":"alice","era":true}"#.into(),
+                "era",
+            ),
+            bad(
+                Method::POST,
+                "/faults",
+                r#"{"endpoint":"*","transport":5}"#.into(),
+                "transport",
+            ),
+            bad(
+                Method::POST,
+                "/apps",
+                r#"{"profile_era":["legacy"]}"#.into(),
+                "profile_era",
+            ),
+            bad(Method::POST, "/wx/login", r#"{"user":""}"#.into(), "user"),
+            bad(
+                Method::POST,
+                "/wx/login",
+                json!({"user": long(LONG_BODY)}).to_string(),
+                "user",
+            ),
+        ],
+    )
+    .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn bug_refused_control_requests_leave_no_trace() {
+    // "Control-plane changes validate before they write: a refused request changes nothing"
+    // (ARCHITECTURE.md). Three refusals write anyway:
+    // - `POST /wx/getPhoneNumber` creates an unknown user (engine/phone.rs `wx_phone_code` calls
+    //   `ensure_user` first) and then refuses with 409 `no_session` when a `tamper` is given;
+    // - `POST /apps` without an appid draws one from the seed (`generated_apps += 1` in
+    //   engine/directory.rs `create_app`) before it checks `secret`, so the next generated app
+    //   gets another appid than in a run without the refusal;
+    // - `/wx/getUserInfo` (and the other open-data calls) count the payload for its IV
+    //   (engine/opendata.rs `sealing`) before the `stale_key` tamper is refused with 409
+    //   `no_stale_key`, so the next payload's IV differs from a run without the refusal.
+    let mut failures = Vec::new();
+
+    let m = TestMock::new().await;
+    failures.extend(
+        control_failures(
+            &m,
+            &[(
+                Method::POST,
+                "/wx/getPhoneNumber",
+                bytes(&json!({"user": "newbie", "tamper": "flipped_byte"})),
+                409,
+                "no_session",
+                None,
+            )],
+        )
+        .await,
+    );
+
+    let fresh = TestMock::new().await;
+    let expected = next_app(&fresh).await;
+    let m = TestMock::new().await;
+    let r = answered(
+        &m,
+        &Method::POST,
+        "/__mock__/apps",
+        Some(br#"{"secret":""}"#),
+        "POST /apps",
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let got = next_app(&m).await;
+    if got != expected {
+        failures.push(format!(
+            "POST /apps {{\"secret\":\"\"}} (refused) changed the next generated appid: {got}, not {expected}"
+        ));
+    }
+
+    let fresh = TestMock::new().await;
+    fresh.login("alice").await;
+    let expected = user_info_iv(&fresh).await;
+    let m = TestMock::new().await;
+    m.login("alice").await;
+    let r = answered(
+        &m,
+        &Method::POST,
+        "/__mock__/wx/getUserInfo",
+        Some(br#"{"user":"alice","tamper":"stale_key"}"#),
+        "getUserInfo stale_key",
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let got = user_info_iv(&m).await;
+    if got != expected {
+        failures.push(format!(
+            "POST /wx/getUserInfo stale_key (refused) changed the next payload's iv: {got}, not {expected}"
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The appid `POST /apps {}` generates next.
+async fn next_app(m: &TestMock) -> String {
+    m.mock
+        .control()
+        .create_app(&mock_server::AppSpec::default())
+        .await
+        .expect("app created")
+        .appid
+        .to_string()
+}
+
+/// The iv of alice's next `wx.getUserInfo` payload in the default app.
+async fn user_info_iv(m: &TestMock) -> String {
+    m.mock
+        .control()
+        .wx_user_info(
+            &m.app.appid,
+            "alice",
+            mock_server::opendata::UserInfoApi::GetUserInfo,
+            None,
+            None,
+        )
+        .await
+        .expect("user info")
+        .iv
+}
