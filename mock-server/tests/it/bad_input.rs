@@ -1809,7 +1809,7 @@ async fn control_failures(m: &TestMock, cases: &[Expected<'_>]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn bug_vendor_bodies_must_be_json_objects() {
+async fn regression_vendor_bodies_must_be_json_objects() {
     // serde fills a struct from a JSON array by position. The control plane and login-core
     // refuse arrays for that reason; the vendor's stable_token and getuserphonenumber parsers
     // (engine/tokens.rs `parse_stable`, engine/phone.rs `body_code`) do not, so an array mints a
@@ -1847,7 +1847,7 @@ async fn bug_vendor_bodies_must_be_json_objects() {
 }
 
 #[tokio::test]
-async fn bug_control_plane_refuses_trailing_data() {
+async fn regression_control_plane_refuses_trailing_data() {
     // control/mod.rs `parse_json` deserializes one value and never calls
     // `Deserializer::end()`, so anything after the first value is ignored: `{"user":"alice"} x`
     // logs alice in, `{"advance":"1h"}{"set":0}` moves the clock. login-core refuses the same
@@ -1877,7 +1877,7 @@ async fn bug_control_plane_refuses_trailing_data() {
 }
 
 #[tokio::test]
-async fn bug_clock_refuses_times_the_vendor_cannot_date() {
+async fn regression_clock_refuses_times_the_vendor_cannot_date() {
     // `POST /__mock__/clock` takes any i64 for `set` and any duration for `advance`
     // (`{"advance":"99999999999d"}` is year 273 million). The vendor entry point then writes the
     // `Date` header with `httpdate::fmt_http_date`, which panics after 9999-12-31T23:59:59Z
@@ -1921,7 +1921,7 @@ async fn bug_clock_refuses_times_the_vendor_cannot_date() {
 }
 
 #[tokio::test]
-async fn bug_path_parameters_keep_the_error_shape() {
+async fn regression_path_parameters_keep_the_error_shape() {
     // `Path<String>` rejects percent-encoded bytes that are not UTF-8 before the handler runs;
     // axum answers `text/plain` "Invalid URL: Invalid UTF-8 in `appid`" instead of the control
     // plane's `{"error":{"code":"invalid_field",...}}` (control/mod.rs: `app`, `patch_app`,
@@ -1952,7 +1952,7 @@ async fn bug_path_parameters_keep_the_error_shape() {
 }
 
 #[tokio::test]
-async fn bug_patch_options_refuses_duplicated_fields() {
+async fn regression_patch_options_refuses_duplicated_fields() {
     // Every other body refuses a duplicated field; `PATCH /options` parses into a
     // `serde_json::Value` map (control/mod.rs `patch_options`), which keeps the last value.
     let m = TestMock::new().await;
@@ -1972,7 +1972,7 @@ async fn bug_patch_options_refuses_duplicated_fields() {
 }
 
 #[tokio::test]
-async fn bug_messages_name_the_field_as_sent() {
+async fn regression_messages_name_the_field_as_sent() {
     // control/mod.rs `parse_json` treats every serde_json error of the syntax category as "body
     // is not valid JSON" (`invalid_body`, no field). Two kinds of valid JSON land there: numbers
     // beyond f64 ("number out of range"; login-core names the field for the same input), and a
@@ -2045,7 +2045,7 @@ async fn bug_messages_name_the_field_as_sent() {
 }
 
 #[tokio::test]
-async fn bug_refused_control_requests_leave_no_trace() {
+async fn regression_refused_control_requests_leave_no_trace() {
     // "Control-plane changes validate before they write: a refused request changes nothing"
     // (ARCHITECTURE.md). Three refusals write anyway:
     // - `POST /wx/getPhoneNumber` creates an unknown user (engine/phone.rs `wx_phone_code` calls
