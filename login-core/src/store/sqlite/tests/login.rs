@@ -8,6 +8,11 @@ async fn first_and_second_login(store: SqliteStore) {
     assert_eq!(first.user.identities, vec![ident("wxa", "o1")]);
     assert_eq!(first.user.unionid, None);
     assert_eq!(first.user.created_at, T0);
+    // What the login answers for a new user is what the store holds.
+    assert_eq!(
+        store.user(first.user.id).await.expect("user"),
+        Some(first.user.clone())
+    );
 
     let later = at(1_000);
     let mut again = login("wxa", "o1", None, 2, later);
@@ -83,6 +88,10 @@ async fn unionid_holder_with_another_openid_in_the_app_does_not_fail_login() {
     assert!(b.is_new);
     assert_ne!(a.user.id, b.user.id);
     assert_eq!(b.user.unionid, None);
+    assert_eq!(
+        store.user(b.user.id).await.expect("user"),
+        Some(b.user.clone())
+    );
     assert_eq!(stats(&store).await, (2, 2, 2));
 }
 
