@@ -125,6 +125,8 @@ struct Round {
     answered: AtomicUsize,
     /// Set just before the kill: a failed request is expected from then on.
     killing: AtomicBool,
+    /// Woken on every answer, so the test waits for the kill point without polling.
+    progress: tokio::sync::Notify,
 }
 
 /// One login loop: new persons and shared persons in turn, until the server goes away.
@@ -182,6 +184,7 @@ async fn login_loop(round: Arc<Round>, worker: usize) {
             is_new: body["user"]["is_new"].as_bool().expect("is_new"),
         });
         round.answered.fetch_add(1, Ordering::SeqCst);
+        round.progress.notify_waiters();
     }
 }
 
@@ -325,12 +328,18 @@ async fn logins_answered_before_a_sigkill_survive_the_restart() {
             tally: tally.clone(),
             answered: AtomicUsize::new(0),
             killing: AtomicBool::new(false),
+            progress: tokio::sync::Notify::new(),
         });
         let loops: Vec<_> = (0..WORKERS)
             .map(|w| tokio::spawn(login_loop(round.clone(), w)))
             .collect();
-        while round.answered.load(Ordering::SeqCst) < kill_after {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        loop {
+            // Register before checking, so an answer between the check and the wait still wakes.
+            let woken = round.progress.notified();
+            if round.answered.load(Ordering::SeqCst) >= kill_after {
+                break;
+            }
+            woken.await;
         }
         round.killing.store(true, Ordering::SeqCst);
         core.kill();
