@@ -89,14 +89,10 @@ pub async fn start_core(
     mock: &MockHandle,
     patch: Option<&Value>,
 ) -> Result<LoginCoreHandle, ContextError> {
-    let mut doc = json!({});
-    if let Some(Value::Object(p)) = patch {
-        if let Value::Object(d) = &mut doc {
-            d.extend(p.clone());
-        }
-    }
+    // Unset keys take login-core's defaults.
     let mut config: login_core::Config =
-        serde_json::from_value(doc).map_err(|e| ContextError::Config(e.to_string()))?;
+        serde_json::from_value(patch.cloned().unwrap_or_else(|| json!({})))
+            .map_err(|e| ContextError::Config(e.to_string()))?;
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.database_url = "sqlite::memory:".into();
     config.wechat_base_url = mock.base_url();

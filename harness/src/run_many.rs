@@ -183,14 +183,5 @@ pub async fn execute(
 
 /// The report of a file that could not be run at all.
 fn error_report(found: &Found, message: String) -> ScenarioReport {
-    ScenarioReport {
-        file: found.path.clone(),
-        name: found.relative_display(),
-        tags: Vec::new(),
-        outcome: Outcome::Error { message },
-        duration: Duration::ZERO,
-        steps_passed: 0,
-        steps_total: 0,
-        generated: None,
-    }
+    ScenarioReport::unrun(&found.path, found.relative_display(), message)
 }

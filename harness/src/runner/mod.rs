@@ -104,6 +104,34 @@ pub struct Failure {
 }
 
 impl ScenarioReport {
+    /// A scenario's report before any step ran.
+    fn start(path: &Path, scenario: &Scenario, outcome: Outcome) -> Self {
+        Self {
+            file: path.to_owned(),
+            name: scenario.name.clone(),
+            tags: scenario.tags.clone(),
+            outcome,
+            duration: Duration::ZERO,
+            steps_passed: 0,
+            steps_total: scenario.steps.len(),
+            generated: None,
+        }
+    }
+
+    /// The report of a file that could not be run at all (it did not load), named `name`.
+    pub fn unrun(file: &Path, name: String, message: String) -> Self {
+        Self {
+            file: file.to_owned(),
+            name,
+            tags: Vec::new(),
+            outcome: Outcome::Error { message },
+            duration: Duration::ZERO,
+            steps_passed: 0,
+            steps_total: 0,
+            generated: None,
+        }
+    }
+
     /// Whether it passed.
     pub fn passed(&self) -> bool {
         matches!(self.outcome, Outcome::Passed)
@@ -114,18 +142,7 @@ impl ScenarioReport {
 pub async fn run_file(path: &Path, options: &RunOptions) -> ScenarioReport {
     match crate::scenario::load(path) {
         Ok(s) => run_scenario(path, &s, options).await,
-        Err(e) => ScenarioReport {
-            file: path.to_owned(),
-            name: path.display().to_string(),
-            tags: Vec::new(),
-            outcome: Outcome::Error {
-                message: e.to_string(),
-            },
-            duration: Duration::ZERO,
-            steps_passed: 0,
-            steps_total: 0,
-            generated: None,
-        },
+        Err(e) => ScenarioReport::unrun(path, path.display().to_string(), e.to_string()),
     }
 }
 
@@ -242,16 +259,7 @@ fn seed_bytes(path: &Path) -> [u8; 32] {
 }
 
 fn error_report(path: &Path, scenario: &Scenario, message: String) -> ScenarioReport {
-    ScenarioReport {
-        file: path.to_owned(),
-        name: scenario.name.clone(),
-        tags: scenario.tags.clone(),
-        outcome: Outcome::Error { message },
-        duration: Duration::ZERO,
-        steps_passed: 0,
-        steps_total: scenario.steps.len(),
-        generated: None,
-    }
+    ScenarioReport::start(path, scenario, Outcome::Error { message })
 }
 
 /// One run of a scenario with the given generated inputs.
@@ -261,8 +269,7 @@ async fn run_once(
     options: &RunOptions,
     inputs: &Inputs,
 ) -> ScenarioReport {
-    let mut report = error_report(path, scenario, String::new());
-    report.outcome = Outcome::Passed;
+    let mut report = ScenarioReport::start(path, scenario, Outcome::Passed);
     let seed = scenario.setup.seed.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())

@@ -3,7 +3,6 @@
 //! as everything else.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -11,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::service::{Authenticated, Error, Services};
+use crate::service::{Authenticated, Error};
 
 use super::AppState;
 
@@ -161,11 +160,6 @@ impl FromRequestParts<AppState> for ClientAddr {
             .unwrap_or_else(|| "unknown".into());
         Ok(ClientAddr(peer))
     }
-}
-
-/// Shorthand for the services in state.
-pub fn services(state: &AppState) -> &Arc<Services> {
-    &state.services
 }
 
 #[cfg(test)]

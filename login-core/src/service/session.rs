@@ -22,6 +22,8 @@ pub struct Authenticated {
     pub openid: OpenId,
     /// When the session ends unless used (after this request's renewal).
     pub expires_at: UnixMs,
+    /// When the session ends whatever happens.
+    pub absolute_expires_at: UnixMs,
 }
 
 /// A new token.
@@ -83,6 +85,7 @@ impl Services {
             appid: session.appid,
             openid: session.openid,
             expires_at,
+            absolute_expires_at: session.absolute_expires_at,
         })
     }
 
@@ -90,10 +93,8 @@ impl Services {
     pub async fn refresh(&self, auth: &Authenticated) -> Result<TokenOutput, Error> {
         let now = self.now();
         let token = LoginToken::from_bytes(bytes(self.random.as_ref()));
-        let session = self.store.session(&auth.token_hash).await?;
-        let absolute = session
-            .map(|s| s.absolute_expires_at)
-            .unwrap_or_else(|| now.plus(self.sessions.max_lifetime));
+        // The new token keeps the session's absolute end.
+        let absolute = auth.absolute_expires_at;
         let expires_at = now.plus(self.sessions.ttl).min(absolute);
         let rotated = self
             .store

@@ -306,7 +306,51 @@ macro_rules! ensure {
     };
 }
 
+/// What the live sessions' `/api/me` answers say about people and numbers.
+#[derive(Default)]
+struct Tally {
+    /// User ids seen per person in the apps of the open platform.
+    ids_by_person_on_platform: BTreeMap<usize, BTreeSet<i64>>,
+    /// User ids seen per bound number.
+    owners: BTreeMap<String, BTreeSet<i64>>,
+}
+
+impl Tally {
+    fn add(&mut self, dev: &Device, view: &Value) {
+        let id = view["id"].as_i64().expect("an id");
+        if dev.app.on_platform() {
+            self.ids_by_person_on_platform
+                .entry(dev.person)
+                .or_default()
+                .insert(id);
+        }
+        if let Some(n) = view["phone"]["purePhoneNumber"].as_str() {
+            self.owners.entry(n.to_owned()).or_default().insert(id);
+        }
+    }
+}
+
 impl Run<'_> {
+    /// One user per person (unionid) and one owner per number, as login-core shows them;
+    /// revoked tokens stay revoked.
+    async fn check_tally(&self, tally: &Tally) -> Result<(), TestCaseError> {
+        for (person, ids) in &tally.ids_by_person_on_platform {
+            ensure!(
+                self,
+                ids.len() == 1,
+                "p{person} is several users in A/B: {ids:?}"
+            );
+        }
+        for (number, ids) in &tally.owners {
+            ensure!(self, ids.len() == 1, "{number} is bound to users {ids:?}");
+        }
+        for token in &self.model.revoked {
+            let r = self.app.get("/api/me", Some(token)).await;
+            self.assert_login_required(&r, "a revoked token")?;
+        }
+        Ok(())
+    }
+
     fn fail(&self, message: String) -> TestCaseError {
         TestCaseError::fail(format!(
             "{message}\ntranscript:\n{}",
@@ -583,8 +627,7 @@ impl Run<'_> {
     async fn check(&self) -> Result<(), TestCaseError> {
         self.model.check_invariants().map_err(|m| self.fail(m))?;
         // Every live session: the model's user.
-        let mut ids_by_person_on_platform: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-        let mut owners: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        let mut tally = Tally::default();
         for (d, dev) in self.model.devices.iter().enumerate() {
             let Some(token) = &dev.token else { continue };
             let r = self.app.get("/api/me", Some(token)).await;
@@ -592,33 +635,9 @@ impl Run<'_> {
             let view = r.json();
             let key = self.model.identities[&(dev.person, dev.app)];
             self.check_user(&view, key, &format!("me #{d}"))?;
-            let id = view["id"].as_i64().expect("an id");
-            if dev.app.on_platform() {
-                ids_by_person_on_platform
-                    .entry(dev.person)
-                    .or_default()
-                    .insert(id);
-            }
-            if let Some(n) = view["phone"]["purePhoneNumber"].as_str() {
-                owners.entry(n.to_owned()).or_default().insert(id);
-            }
+            tally.add(dev, &view);
         }
-        // One user per person (unionid) and one owner per number, as login-core shows them.
-        for (person, ids) in &ids_by_person_on_platform {
-            ensure!(
-                self,
-                ids.len() == 1,
-                "p{person} is several users in A/B: {ids:?}"
-            );
-        }
-        for (number, ids) in &owners {
-            ensure!(self, ids.len() == 1, "{number} is bound to users {ids:?}");
-        }
-        // Revoked tokens stay revoked.
-        for token in &self.model.revoked {
-            let r = self.app.get("/api/me", Some(token)).await;
-            self.assert_login_required(&r, "a revoked token")?;
-        }
+        self.check_tally(&tally).await?;
         // Exactly the model's rows.
         let (users, identities, sessions) = self.counts_before;
         let expected = (
@@ -983,14 +1002,12 @@ impl Rounds<'_> {
     /// The invariants as login-core shows them, whatever order the round ran in.
     async fn check(&self) -> Result<(), TestCaseError> {
         let run = &self.run;
-        let mut ids_by_person_on_platform: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-        let mut owners: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        let mut tally = Tally::default();
         for (d, dev) in run.model.devices.iter().enumerate() {
             let Some(token) = &dev.token else { continue };
             let r = run.app.get("/api/me", Some(token)).await;
             ensure!(run, r.status == 200, "me #{d}: {} {}", r.status, r.text);
             let view = r.json();
-            let id = view["id"].as_i64().expect("an id");
             let appid = run.appid(dev.app);
             let apps = view["apps"].as_array().cloned().unwrap_or_default();
             ensure!(
@@ -998,30 +1015,9 @@ impl Rounds<'_> {
                 apps.contains(&json!(appid.as_str())),
                 "me #{d}: {view}"
             );
-            if dev.app.on_platform() {
-                ids_by_person_on_platform
-                    .entry(dev.person)
-                    .or_default()
-                    .insert(id);
-            }
-            if let Some(n) = view["phone"]["purePhoneNumber"].as_str() {
-                owners.entry(n.to_owned()).or_default().insert(id);
-            }
+            tally.add(dev, &view);
         }
-        for (person, ids) in &ids_by_person_on_platform {
-            ensure!(
-                run,
-                ids.len() == 1,
-                "p{person} is several users in A/B: {ids:?}"
-            );
-        }
-        for (number, ids) in &owners {
-            ensure!(run, ids.len() == 1, "{number} is bound to users {ids:?}");
-        }
-        for token in &run.model.revoked {
-            let r = run.app.get("/api/me", Some(token)).await;
-            run.assert_login_required(&r, "a revoked token")?;
-        }
+        run.check_tally(&tally).await?;
         let (_, identities, sessions) = run.counts_before;
         let counts = run.app.counts().await;
         let expected = (
