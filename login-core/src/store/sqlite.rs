@@ -50,7 +50,7 @@ use crate::store::{
     StoreError, StoreStats, UserRecord,
 };
 use batch::LoginQueue;
-use login::insert_session;
+use login::{SessionInsert, insert_sessions};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -63,6 +63,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Read-only connections for a file database.
 const READERS: u32 = 4;
+
+/// Prepared statements the writer connection keeps.
+const WRITER_STATEMENTS: usize = 512;
 
 /// How write transactions start: take the write lock first (see the module docs).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
@@ -106,7 +109,12 @@ impl SqliteStore {
             }
         }
 
-        let mut writer_options = base.clone().create_if_missing(true);
+        // Batches of logins use statements shaped by their size (up to `MAX_BATCH` rows):
+        // keep them all prepared.
+        let mut writer_options = base
+            .clone()
+            .create_if_missing(true)
+            .statement_cache_capacity(WRITER_STATEMENTS);
         if !memory {
             // WAL is persistent in the file; set it on the writer before any reader opens.
             writer_options = writer_options.journal_mode(SqliteJournalMode::Wal);
@@ -222,7 +230,14 @@ impl Store for SqliteStore {
             // Nothing was written; dropping the transaction rolls it back.
             return Ok(false);
         };
-        insert_session(&mut tx, user_id, &appid, &openid, &new, now).await?;
+        let row = SessionInsert {
+            user_id,
+            appid: &appid,
+            openid: &openid,
+            session: &new,
+            now,
+        };
+        insert_sessions(&mut tx, [row]).await?;
         tx.commit().await?;
         Ok(true)
     }

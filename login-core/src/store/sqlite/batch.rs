@@ -1,9 +1,11 @@
 //! Group commit of logins: concurrent [`Store::record_login`](crate::store::Store::record_login)
 //! calls are queued to one writer task, which runs whatever is queued (up to [`MAX_BATCH`]) in
-//! one write transaction, one SAVEPOINT per login, and commits once: one fsync for the batch.
+//! one write transaction, set-based (a few statements for the whole batch, see `login.rs`), and
+//! commits once: one fsync for the batch.
 //!
-//! - A login that fails is rolled back to its savepoint and answered with its error; the
-//!   others of the batch still commit.
+//! - A login that fails is answered with its error; the others of the batch still commit.
+//!   (A failure of the set-based run rolls it back, and the batch runs again with one
+//!   SAVEPOINT per login, rolled back to if that login fails.)
 //! - Nobody is answered before the COMMIT returns. If the batch as a whole fails (BEGIN,
 //!   a savepoint statement, or the COMMIT), every login of it gets an error and nothing of it
 //!   is written.
@@ -30,10 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::BEGIN_WRITE;
-use super::login::{insert_session, resolve_login_user};
-use super::rows::reload_user;
-use crate::ids::UserId;
-use crate::store::UserRecord;
+use super::login::record_logins;
 use crate::store::{LoginOutcome, LoginWrite, StoreError};
 
 /// The most logins committed together.
@@ -194,13 +193,33 @@ fn answer(jobs: impl Iterator<Item = Job>, answers: Result<Vec<Answer>, StoreErr
     }
 }
 
-/// Runs `writes` in one write transaction, one savepoint each, and commits. `Ok` (one answer
-/// per write, in order) only once the COMMIT has returned; `Err` if the batch as a whole
-/// failed, and then nothing of it is written.
+/// Runs `writes` in one write transaction and commits. `Ok` (one answer per write, in order)
+/// only once the COMMIT has returned; `Err` if the batch as a whole failed, and then nothing
+/// of it is written.
+///
+/// The batch first runs set-based (`login.rs`: a few statements for all of it). If that
+/// fails, it is rolled back and run again one savepoint per login, so that a failing login
+/// takes only itself back and the others still commit.
 pub(super) async fn commit_batch(
     conn: &mut SqliteConnection,
     writes: &[&LoginWrite],
 ) -> Result<Vec<Answer>, StoreError> {
+    let mut tx = conn.begin_with(BEGIN_WRITE).await?;
+    match record_logins(&mut tx, writes).await {
+        Ok(outcomes) => {
+            tx.commit().await?;
+            return Ok(outcomes.into_iter().map(Ok).collect());
+        }
+        // Alone, the login's own error is the answer.
+        Err(e) if writes.len() == 1 => {
+            tx.rollback().await?;
+            return Ok(vec![Err(e)]);
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, logins = writes.len(), "a batch of logins failed; running it again one by one");
+            tx.rollback().await?;
+        }
+    }
     let mut tx = conn.begin_with(BEGIN_WRITE).await?;
     let mut answers = Vec::with_capacity(writes.len());
     for write in writes {
@@ -217,47 +236,15 @@ pub(super) async fn commit_batch(
 ///
 /// The savepoints are not released: each login's `SAVEPOINT login` stacks on the previous
 /// ones, `ROLLBACK TO login` goes back to the most recent one (this login's start) only, and
-/// the COMMIT ends them all. That saves a statement (a round trip to the connection's worker
-/// thread) per login.
+/// the COMMIT ends them all. That saves a statement per login.
 async fn login_in_savepoint(
     conn: &mut SqliteConnection,
     write: &LoginWrite,
 ) -> Result<Answer, StoreError> {
     sqlx::query("SAVEPOINT login").execute(&mut *conn).await?;
-    let answer = login(conn, write).await;
+    let answer = record_logins(conn, &[write]).await;
     if answer.is_err() {
         sqlx::query("ROLLBACK TO login").execute(&mut *conn).await?;
     }
-    Ok(answer)
-}
-
-/// The login itself (see [`Store::record_login`](crate::store::Store::record_login)).
-async fn login(conn: &mut SqliteConnection, write: &LoginWrite) -> Answer {
-    let (user_id, is_new) = resolve_login_user(conn, write).await?;
-    insert_session(
-        conn,
-        user_id,
-        write.appid.as_str(),
-        write.openid.as_str(),
-        &write.session,
-        write.now,
-    )
-    .await?;
-    // A user this login created without a unionid is exactly what was written: no need to
-    // read it back (two statements less on the single writer). With a unionid, a rare clash
-    // creates the user without it, so read back what was stored.
-    let user = if is_new && write.unionid.is_none() {
-        UserRecord {
-            id: UserId(user_id),
-            unionid: None,
-            phone: None,
-            profile: None,
-            identities: vec![(write.appid.clone(), write.openid.clone())],
-            created_at: write.now,
-            updated_at: write.now,
-        }
-    } else {
-        reload_user(conn, user_id).await?
-    };
-    Ok(LoginOutcome { user, is_new })
+    Ok(answer.map(|mut outcomes| outcomes.remove(0)))
 }

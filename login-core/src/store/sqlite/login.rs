@@ -1,170 +1,209 @@
-//! Login writes for the SQLite store: resolving (or creating) the user behind an identity,
-//! inside the caller's write transaction.
+//! Login writes for the SQLite store, set-based: a batch of logins costs a fixed handful of
+//! statements, whatever its size, inside the caller's write transaction.
+//!
+//! 1. **Read** the batch's identities that exist, the users holding its unionids, and those
+//!    users with all their identities (two to five statements).
+//! 2. **Decide** in memory, login by login in order, so each login sees the ones before it
+//!    exactly as if it ran alone after them (see [`Plan::login`] for the rules).
+//! 3. **Write** the new users (ids assigned in order, as `AUTOINCREMENT` would), every
+//!    identity in one upsert, the changed users in one `UPDATE`, every session in one `INSERT`.
+//!
+//! Any failure fails the whole call; the caller then rolls back what it wrote (see
+//! `batch.rs`, which runs logins one per savepoint after such a failure).
 
-use sqlx::SqliteConnection;
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
-use crate::store::{LoginWrite, NewSession, StoreError};
+use crate::ids::{UnionId, UserId};
+use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError, UserRecord};
 
-/// Creates a user (with `unionid`, if any) and returns its id.
-async fn insert_user(
-    conn: &mut SqliteConnection,
-    unionid: Option<&str>,
-    now: UnixMs,
-) -> Result<i64, StoreError> {
-    let done = sqlx::query("INSERT INTO users (unionid, created_at, updated_at) VALUES (?, ?, ?)")
-        .bind(unionid)
-        .bind(now.0)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.last_insert_rowid())
+use super::rows::load_users;
+
+/// A user the batch reads or writes, as the logins so far have left it.
+struct User {
+    record: UserRecord,
+    /// Created by this batch (to insert), else existing (to update if `changed`).
+    created: bool,
+    changed: bool,
 }
 
-/// Creates the identity (appid, openid) of `user_id`.
-async fn insert_identity(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    write: &LoginWrite,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(write.appid.as_str())
-    .bind(write.openid.as_str())
-    .bind(user_id)
-    .bind(write.sealed_session_key.as_slice())
-    .bind(write.now.0)
-    .bind(write.now.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// The batch's view of the database: what was read, plus what the logins so far wrote.
+struct Plan<'w> {
+    users: HashMap<i64, User>,
+    /// (appid, openid) → user, for the identities of the batch that exist so far.
+    identities: HashMap<(&'w str, &'w str), i64>,
+    /// unionid → user, for the unionids of the batch that someone holds so far.
+    holders: HashMap<&'w str, i64>,
+    /// The id the next created user gets.
+    next_id: i64,
 }
 
-/// Creates a session row.
-pub(super) async fn insert_session(
+/// Records `writes` in order (see [`Store::record_login`](crate::store::Store::record_login)
+/// for what one login does); one outcome per write. Runs inside the caller's transaction.
+pub(super) async fn record_logins(
     conn: &mut SqliteConnection,
-    user_id: i64,
-    appid: &str,
-    openid: &str,
-    session: &NewSession,
-    now: UnixMs,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
-         absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(session.token_hash.0.as_slice())
-    .bind(user_id)
-    .bind(appid)
-    .bind(openid)
-    .bind(now.0)
-    .bind(session.expires_at.0)
-    .bind(session.absolute_expires_at.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    writes: &[&LoginWrite],
+) -> Result<Vec<LoginOutcome>, StoreError> {
+    let mut plan = Plan::read(conn, writes).await?;
+    let outcomes = writes
+        .iter()
+        .map(|write| plan.login(write))
+        .collect::<Result<Vec<_>, _>>()?;
+    let users: Vec<i64> = outcomes.iter().map(|o| o.user.id.0).collect();
+    plan.write(conn, writes, &users).await?;
+    Ok(outcomes)
 }
 
-/// The user holding `unionid`, if any.
-async fn unionid_holder(
-    conn: &mut SqliteConnection,
-    unionid: &str,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM users WHERE unionid = ?")
-        .bind(unionid)
-        .fetch_optional(&mut *conn)
-        .await?)
-}
+impl<'w> Plan<'w> {
+    /// Reads what the logins of `writes` depend on.
+    async fn read(
+        conn: &mut SqliteConnection,
+        writes: &[&'w LoginWrite],
+    ) -> Result<Plan<'w>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT i.appid, i.openid, i.user_id FROM identities i JOIN (",
+        );
+        query.push_values(writes, |mut row, write| {
+            row.push_bind(write.appid.as_str())
+                .push_bind(write.openid.as_str());
+        });
+        query.push(") v ON i.appid = v.column1 AND i.openid = v.column2");
+        let known: Vec<(String, String, i64)> =
+            query.build_query_as().fetch_all(&mut *conn).await?;
+        let mut identities = HashMap::new();
+        for write in writes {
+            let key = (write.appid.as_str(), write.openid.as_str());
+            if let Some((_, _, user)) = known.iter().find(|(a, o, _)| a == key.0 && o == key.1) {
+                identities.insert(key, *user);
+            }
+        }
 
-/// Resolves (or creates) the user of a login inside the running write transaction;
-/// returns the user id and whether it was created.
-pub(super) async fn resolve_login_user(
-    conn: &mut SqliteConnection,
-    write: &LoginWrite,
-) -> Result<(i64, bool), StoreError> {
-    let unionid = write.unionid.as_ref().map(|u| u.as_str());
-    let appid = write.appid.as_str();
-
-    let known: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM identities WHERE appid = ? AND openid = ?")
-            .bind(appid)
-            .bind(write.openid.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-
-    if let Some(user_id) = known {
-        sqlx::query(
-            "UPDATE identities SET session_key = ?, updated_at = ? WHERE appid = ? AND openid = ?",
-        )
-        .bind(write.sealed_session_key.as_slice())
-        .bind(write.now.0)
-        .bind(appid)
-        .bind(write.openid.as_str())
-        .execute(&mut *conn)
-        .await?;
-
-        if let Some(unionid) = unionid {
-            let current: Option<Option<String>> =
-                sqlx::query_scalar("SELECT unionid FROM users WHERE id = ?")
-                    .bind(user_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match current {
-                // The foreign key makes this impossible.
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "identity of missing user {user_id}"
-                    )));
+        let mut holders = HashMap::new();
+        let unionids: Vec<&str> = writes
+            .iter()
+            .filter_map(|w| w.unionid.as_ref().map(UnionId::as_str))
+            .collect();
+        if !unionids.is_empty() {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT unionid, id FROM users WHERE unionid IN (");
+            let mut list = query.separated(", ");
+            for unionid in &unionids {
+                list.push_bind(*unionid);
+            }
+            query.push(")");
+            let held: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await?;
+            for unionid in unionids {
+                if let Some((_, user)) = held.iter().find(|(u, _)| u == unionid) {
+                    holders.insert(unionid, *user);
                 }
-                Some(Some(current)) if current != unionid => {
-                    tracing::warn!(
-                        user_id,
-                        appid,
-                        "WeChat reported a different unionid for a known identity; keeping the stored one"
-                    );
-                }
-                Some(Some(_)) => {}
-                Some(None) => match unionid_holder(conn, unionid).await? {
-                    Some(other) => {
+            }
+        }
+
+        let mut ids: Vec<i64> = identities
+            .values()
+            .chain(holders.values())
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let users = load_users(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, record)| {
+                let user = User {
+                    record,
+                    created: false,
+                    changed: false,
+                };
+                (id, user)
+            })
+            .collect();
+
+        // Only a login whose identity does not exist yet can create a user.
+        let next_id = if identities.len() < writes.len() {
+            // AUTOINCREMENT's next id: past the largest id ever used, even if deleted.
+            sqlx::query_scalar(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), \
+                 coalesce((SELECT max(id) FROM users), 0)) + 1",
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        } else {
+            0
+        };
+        Ok(Plan {
+            users,
+            identities,
+            holders,
+            next_id,
+        })
+    }
+
+    /// The user `id` read or created; a missing one means a dangling identity or holder.
+    fn user(&mut self, id: i64) -> Result<&mut User, StoreError> {
+        self.users
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Corrupt(format!("identity or unionid of missing user {id}")))
+    }
+
+    /// One login, after the ones before it:
+    /// - a known identity (appid, openid) → its user. A unionid WeChat now reports is attached
+    ///   if the user has none and nobody holds it; otherwise a warning is logged and the login
+    ///   goes on;
+    /// - else a user holding the unionid, without an identity in this app → a new identity for
+    ///   that user (`is_new = false`);
+    /// - else a new user (with the unionid, unless another user of this app holds it) and
+    ///   identity (`is_new = true`).
+    fn login(&mut self, write: &'w LoginWrite) -> Result<LoginOutcome, StoreError> {
+        let (appid, openid) = (write.appid.as_str(), write.openid.as_str());
+        let unionid = write.unionid.as_ref().map(UnionId::as_str);
+        let now = write.now;
+
+        if let Some(&id) = self.identities.get(&(appid, openid)) {
+            if let Some(unionid) = unionid {
+                let holder = self.holders.get(unionid).copied();
+                let user = self.user(id)?;
+                match (&user.record.unionid, holder) {
+                    (Some(current), _) if current.as_str() != unionid => {
                         tracing::warn!(
-                            user_id,
+                            user_id = id,
+                            appid,
+                            "WeChat reported a different unionid for a known identity; keeping the stored one"
+                        );
+                    }
+                    (Some(_), _) => {}
+                    (None, Some(other)) => {
+                        tracing::warn!(
+                            user_id = id,
                             other_user_id = other,
                             appid,
                             "unionid learned at login already belongs to another user; not attached"
                         );
                     }
-                    None => {
-                        sqlx::query("UPDATE users SET unionid = ?, updated_at = ? WHERE id = ?")
-                            .bind(unionid)
-                            .bind(write.now.0)
-                            .bind(user_id)
-                            .execute(&mut *conn)
-                            .await?;
+                    (None, None) => {
+                        user.record.unionid = Some(UnionId::new(unionid));
+                        user.touch(now);
+                        self.holders.insert(unionid, id);
                     }
-                },
+                }
             }
+            return Ok(self.outcome(id, false));
         }
-        return Ok((user_id, false));
-    }
 
-    if let Some(unionid) = unionid {
-        if let Some(holder) = unionid_holder(conn, unionid).await? {
-            let clash: Option<String> =
-                sqlx::query_scalar("SELECT openid FROM identities WHERE user_id = ? AND appid = ?")
-                    .bind(holder)
-                    .bind(appid)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if clash.is_none() {
-                insert_identity(conn, holder, write).await?;
-                sqlx::query("UPDATE users SET updated_at = ? WHERE id = ?")
-                    .bind(write.now.0)
-                    .bind(holder)
-                    .execute(&mut *conn)
-                    .await?;
-                return Ok((holder, false));
+        if let Some(holder) = unionid.and_then(|u| self.holders.get(u).copied()) {
+            let user = self.user(holder)?;
+            if !user
+                .record
+                .identities
+                .iter()
+                .any(|(a, _)| a.as_str() == appid)
+            {
+                user.add_identity(write);
+                user.touch(now);
+                self.identities.insert((appid, openid), holder);
+                return Ok(self.outcome(holder, false));
             }
             // Same unionid, same app, another openid: WeChat broke its own rule (e.g. after an
             // account migration). Failing would lock the person out, so give the openid its own
@@ -174,13 +213,167 @@ pub(super) async fn resolve_login_user(
                 appid,
                 "unionid holder already has another openid in this app; creating a separate user"
             );
-            let user_id = insert_user(conn, None, write.now).await?;
-            insert_identity(conn, user_id, write).await?;
-            return Ok((user_id, true));
+            return Ok(self.create(write, None));
+        }
+        Ok(self.create(write, unionid))
+    }
+
+    /// A new user with `unionid` and the identity of `write`.
+    fn create(&mut self, write: &'w LoginWrite, unionid: Option<&'w str>) -> LoginOutcome {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut user = User {
+            record: UserRecord {
+                id: UserId(id),
+                unionid: unionid.map(UnionId::new),
+                phone: None,
+                profile: None,
+                identities: Vec::new(),
+                created_at: write.now,
+                updated_at: write.now,
+            },
+            created: true,
+            changed: false,
+        };
+        user.add_identity(write);
+        self.users.insert(id, user);
+        self.identities
+            .insert((write.appid.as_str(), write.openid.as_str()), id);
+        if let Some(unionid) = unionid {
+            self.holders.insert(unionid, id);
+        }
+        self.outcome(id, true)
+    }
+
+    /// The user `id` as it stands now.
+    fn outcome(&self, id: i64, is_new: bool) -> LoginOutcome {
+        LoginOutcome {
+            user: self.users[&id].record.clone(),
+            is_new,
         }
     }
 
-    let user_id = insert_user(conn, unionid, write.now).await?;
-    insert_identity(conn, user_id, write).await?;
-    Ok((user_id, true))
+    /// Writes what the logins decided: users, identities, sessions (`users[i]` is the user
+    /// of `writes[i]`).
+    async fn write(
+        self,
+        conn: &mut SqliteConnection,
+        writes: &[&LoginWrite],
+        users: &[i64],
+    ) -> Result<(), StoreError> {
+        let mut created: Vec<&UserRecord> = Vec::new();
+        let mut changed: Vec<&UserRecord> = Vec::new();
+        for user in self.users.values() {
+            if user.created {
+                created.push(&user.record);
+            } else if user.changed {
+                changed.push(&user.record);
+            }
+        }
+        if !created.is_empty() {
+            created.sort_unstable_by_key(|u| u.id);
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO users (id, unionid, created_at, updated_at) ",
+            );
+            query.push_values(created, |mut row, user| {
+                row.push_bind(user.id.0)
+                    .push_bind(user.unionid.as_ref().map(UnionId::as_str))
+                    .push_bind(user.created_at.0)
+                    .push_bind(user.updated_at.0);
+            });
+            query.build().execute(&mut *conn).await?;
+        }
+
+        // In order: an identity the batch creates twice is created, then updated.
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) ",
+        );
+        query.push_values(writes.iter().zip(users), |mut row, (write, &user)| {
+            row.push_bind(write.appid.as_str())
+                .push_bind(write.openid.as_str())
+                .push_bind(user)
+                .push_bind(write.sealed_session_key.as_slice())
+                .push_bind(write.now.0)
+                .push_bind(write.now.0);
+        });
+        query.push(
+            " ON CONFLICT (appid, openid) DO UPDATE \
+             SET session_key = excluded.session_key, updated_at = excluded.updated_at",
+        );
+        query.build().execute(&mut *conn).await?;
+
+        if !changed.is_empty() {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "UPDATE users SET unionid = v.column2, updated_at = v.column3 FROM (",
+            );
+            query.push_values(changed, |mut row, user| {
+                row.push_bind(user.id.0)
+                    .push_bind(user.unionid.as_ref().map(UnionId::as_str))
+                    .push_bind(user.updated_at.0);
+            });
+            query.push(") v WHERE users.id = v.column1");
+            query.build().execute(&mut *conn).await?;
+        }
+
+        let sessions = writes
+            .iter()
+            .zip(users)
+            .map(|(write, &user_id)| SessionInsert {
+                user_id,
+                appid: write.appid.as_str(),
+                openid: write.openid.as_str(),
+                session: &write.session,
+                now: write.now,
+            });
+        insert_sessions(conn, sessions).await
+    }
+}
+
+impl User {
+    /// Marks the user changed at `now`.
+    fn touch(&mut self, now: UnixMs) {
+        self.record.updated_at = now;
+        self.changed = true;
+    }
+
+    /// Adds the identity of `write`, keeping identities sorted.
+    fn add_identity(&mut self, write: &LoginWrite) {
+        let identity = (write.appid.clone(), write.openid.clone());
+        let identities = &mut self.record.identities;
+        if let Err(at) = identities.binary_search(&identity) {
+            identities.insert(at, identity);
+        }
+    }
+}
+
+/// A session row to insert.
+pub(super) struct SessionInsert<'a> {
+    pub(super) user_id: i64,
+    pub(super) appid: &'a str,
+    pub(super) openid: &'a str,
+    pub(super) session: &'a NewSession,
+    /// Its `created_at`.
+    pub(super) now: UnixMs,
+}
+
+/// Inserts `sessions` in one statement.
+pub(super) async fn insert_sessions<'a>(
+    conn: &mut SqliteConnection,
+    sessions: impl IntoIterator<Item = SessionInsert<'a>>,
+) -> Result<(), StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
+         absolute_expires_at) ",
+    );
+    query.push_values(sessions, |mut row, s| {
+        row.push_bind(s.session.token_hash.0.as_slice())
+            .push_bind(s.user_id)
+            .push_bind(s.appid)
+            .push_bind(s.openid)
+            .push_bind(s.now.0)
+            .push_bind(s.session.expires_at.0)
+            .push_bind(s.session.absolute_expires_at.0);
+    });
+    query.build().execute(&mut *conn).await?;
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! Row decoding for the SQLite store: SQL rows to records, with broken rows mapped to
 //! [`StoreError::Corrupt`] instead of panics.
 
-use sqlx::SqliteConnection;
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
 use crate::ids::{AppId, OpenId, UnionId, UserId};
@@ -13,7 +15,7 @@ const USER_COLUMNS: &str = "id, unionid, phone_number, pure_phone_number, countr
                             created_at, updated_at";
 
 /// id, unionid, phone_number, pure_phone_number, country_code, profile, created_at, updated_at.
-type UserRow = (
+pub(super) type UserRow = (
     i64,
     Option<String>,
     Option<String>,
@@ -79,6 +81,24 @@ fn phone_from_columns(
     }
 }
 
+/// A user row and its identities as a record (identities sorted by appid, then openid).
+fn user_record(
+    row: UserRow,
+    mut identities: Vec<(AppId, OpenId)>,
+) -> Result<UserRecord, StoreError> {
+    let (id, unionid, phone_number, pure, country_code, profile, created_at, updated_at) = row;
+    identities.sort();
+    Ok(UserRecord {
+        id: UserId(id),
+        unionid: unionid.map(UnionId::new),
+        phone: phone_from_columns(id, phone_number, pure, country_code)?,
+        profile: profile_from_json(id, profile)?,
+        identities,
+        created_at: UnixMs(created_at),
+        updated_at: UnixMs(updated_at),
+    })
+}
+
 /// A user with its identities (sorted by appid), read on `conn`.
 ///
 /// Callers that need a consistent view run this inside a transaction: it reads two tables.
@@ -86,35 +106,60 @@ pub(super) async fn load_user(
     conn: &mut SqliteConnection,
     id: i64,
 ) -> Result<Option<UserRecord>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-    let Some(row) = sqlx::query_as::<_, UserRow>(&sql)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let (id, unionid, phone_number, pure, country_code, profile, created_at, updated_at) = row;
+    Ok(load_users(conn, &[id]).await?.remove(&id))
+}
 
-    let identities: Vec<(String, String)> = sqlx::query_as(
-        "SELECT appid, openid FROM identities WHERE user_id = ? ORDER BY appid, openid",
+/// The users among `ids` that exist, with their identities, in two statements whatever the
+/// number of ids. Like [`load_user`], run it inside a transaction for a consistent view.
+pub(super) async fn load_users(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, UserRecord>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<UserRow> = in_list(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id IN "),
+        ids,
     )
-    .bind(id)
+    .build_query_as()
     .fetch_all(&mut *conn)
     .await?;
+    let links: Vec<(i64, String, String)> = in_list(
+        "SELECT user_id, appid, openid FROM identities WHERE user_id IN ",
+        ids,
+    )
+    .build_query_as()
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut identities: HashMap<i64, Vec<(AppId, OpenId)>> = HashMap::new();
+    for (user_id, appid, openid) in links {
+        identities
+            .entry(user_id)
+            .or_default()
+            .push((AppId::new(appid), OpenId::new(openid)));
+    }
+    rows.into_iter()
+        .map(|row| {
+            let id = row.0;
+            Ok((
+                id,
+                user_record(row, identities.remove(&id).unwrap_or_default())?,
+            ))
+        })
+        .collect()
+}
 
-    Ok(Some(UserRecord {
-        id: UserId(id),
-        unionid: unionid.map(UnionId::new),
-        phone: phone_from_columns(id, phone_number, pure, country_code)?,
-        profile: profile_from_json(id, profile)?,
-        identities: identities
-            .into_iter()
-            .map(|(appid, openid)| (AppId::new(appid), OpenId::new(openid)))
-            .collect(),
-        created_at: UnixMs(created_at),
-        updated_at: UnixMs(updated_at),
-    }))
+/// `sql` followed by `(?, ?, …)`, one parameter per id.
+fn in_list<'a>(sql: &str, ids: &'a [i64]) -> QueryBuilder<'a, Sqlite> {
+    let mut query = QueryBuilder::new(sql);
+    query.push("(");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    query
 }
 
 /// Like [`load_user`], for a user the running transaction just wrote: missing is an error.

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::store::sqlite::batch::commit_batch;
 
@@ -179,4 +181,160 @@ async fn the_writer_task_ends_with_the_last_handle() {
         .await
         .expect("the task ends")
         .expect("without panicking");
+}
+
+/// A login of a small world: 2 apps × 3 openids, 3 unionids or none, so that batches
+/// repeat identities, join users by unionid, attach unionids and meet the rule breaks.
+fn any_login() -> impl Strategy<Value = (u8, u8, Option<u8>)> {
+    (0..2u8, 0..3u8, proptest::option::of(0..3u8))
+}
+
+/// The writes of `logins`, with tokens from `first_token` on; `None` reuses the first token
+/// of the run, so that login's session insert fails.
+fn writes_of(
+    logins: &[(u8, u8, Option<u8>)],
+    first_token: u8,
+    fail: Option<usize>,
+) -> Vec<LoginWrite> {
+    logins
+        .iter()
+        .enumerate()
+        .map(|(i, &(app, openid, unionid))| {
+            let token = if fail == Some(i) {
+                1
+            } else {
+                first_token + u8::try_from(i).expect("small")
+            };
+            let unionid = unionid.map(|u| format!("u{u}"));
+            let appid = format!("wx{app}");
+            // The same openid in two apps is two persons' identities, as WeChat has it.
+            let openid = format!("o{app}{openid}");
+            login(
+                &appid,
+                &openid,
+                unionid.as_deref(),
+                token,
+                at(i64::from(token)),
+            )
+        })
+        .collect()
+}
+
+/// Every user (ids 1 to `last`), every identity's sealed key and the sessions of `tokens`.
+async fn contents(store: &SqliteStore, last: i64, tokens: &[u8]) -> Vec<String> {
+    let mut out = vec![format!("{:?}", stats(store).await)];
+    for id in 1..=last {
+        out.push(format!("{:?}", store.user(UserId(id)).await.expect("user")));
+    }
+    for app in 0..2 {
+        for openid in 0..3 {
+            let key = store
+                .sealed_session_key(
+                    &AppId::new(format!("wx{app}")),
+                    &OpenId::new(format!("o{app}{openid}")),
+                )
+                .await
+                .expect("key");
+            out.push(format!("{key:?}"));
+        }
+    }
+    for &n in tokens {
+        out.push(format!(
+            "{:?}",
+            store.session(&hash(n)).await.expect("session")
+        ));
+    }
+    out
+}
+
+/// Answers as comparable text: the outcome, or that the login failed.
+fn answers_text(answers: &[Result<LoginOutcome, StoreError>]) -> Vec<String> {
+    answers
+        .iter()
+        .map(|a| match a {
+            Ok(outcome) => format!("{:?} {:?}", outcome.is_new, outcome.user),
+            Err(_) => "failed".to_owned(),
+        })
+        .collect()
+}
+
+/// Commits `writes` as one batch on `store`'s writer connection.
+async fn one_batch(
+    store: &SqliteStore,
+    writes: &[LoginWrite],
+) -> Vec<Result<LoginOutcome, StoreError>> {
+    let refs: Vec<&LoginWrite> = writes.iter().collect();
+    let mut conn = store.writer.acquire().await.expect("writer");
+    commit_batch(&mut conn, &refs).await.expect("batch")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A batch decides exactly what its logins decide one by one: the same answers (users,
+    /// ids, `is_new`, identities, times) and the same rows, whatever the mix of known and new
+    /// identities, unionid joins, attachments and rule breaks, and with a login that fails.
+    #[test]
+    fn a_batch_equals_its_logins_one_by_one(
+        before in proptest::collection::vec(any_login(), 0..6),
+        batch in proptest::collection::vec(any_login(), 1..24),
+        fail in proptest::option::of(0..24usize),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let (batched, alone) = runtime.block_on(async {
+            let (a, b) = (memory_store().await, memory_store().await);
+            let earlier = writes_of(&before, 1, None);
+            let fail = fail.filter(|&i| i < batch.len() && !earlier.is_empty());
+            let writes = writes_of(&batch, 100, fail);
+            for write in &earlier {
+                one_batch(&a, std::slice::from_ref(write)).await;
+                one_batch(&b, std::slice::from_ref(write)).await;
+            }
+            let batched = answers_text(&one_batch(&a, &writes).await);
+            let mut alone = Vec::new();
+            for write in &writes {
+                alone.extend(answers_text(&one_batch(&b, std::slice::from_ref(write)).await));
+            }
+            let last = i64::try_from(before.len() + batch.len()).expect("small");
+            let tokens: Vec<u8> = (1..=earlier.len())
+                .chain(100..100 + writes.len())
+                .map(|n| u8::try_from(n).expect("small"))
+                .collect();
+            let (ca, cb) = (contents(&a, last, &tokens).await, contents(&b, last, &tokens).await);
+            ((batched, ca), (alone, cb))
+        });
+        prop_assert_eq!(&batched.0, &alone.0, "answers");
+        prop_assert_eq!(batched.1, alone.1, "database");
+        if let Some(i) = fail.filter(|&i| i < batch.len() && !before.is_empty()) {
+            prop_assert_eq!(&batched.0[i], "failed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn user_ids_are_not_reused_after_the_newest_user_is_merged_away() {
+    let store = memory_store().await;
+    let owner = owner_of(&store, ("wxb", "ob", None), 1, "13800000000").await;
+    let newest = login_user(&store, "wxa", "oa", None, 2).await;
+    let outcome = bind(&store, &newest, "wxa", "oa", "13800000000").await;
+    assert!(
+        matches!(outcome, PhoneOutcome::Joined { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.user(newest.id).await.expect("read"),
+        None,
+        "merged away"
+    );
+    let writes = [
+        login("wxa", "o1", None, 3, T0),
+        login("wxa", "o2", None, 4, T0),
+    ];
+    let ids: Vec<UserId> = one_batch(&store, &writes)
+        .await
+        .into_iter()
+        .map(|a| a.expect("login").user.id)
+        .collect();
+    assert_eq!(ids, [UserId(newest.id.0 + 1), UserId(newest.id.0 + 2)]);
+    assert!(owner.id < newest.id);
 }
