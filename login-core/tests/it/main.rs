@@ -17,3 +17,4 @@ mod props_opendata;
 mod session;
 mod transport;
 mod upstream;
+mod upstream_trouble;
