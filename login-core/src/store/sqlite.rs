@@ -143,7 +143,10 @@ impl SqliteStore {
                 .await?
         };
 
-        let logins = Arc::new(LoginQueue::start(writer.clone()));
+        let logins = Arc::new(
+            LoginQueue::start(writer.clone())
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
+        );
         Ok(SqliteStore {
             writer,
             reader,

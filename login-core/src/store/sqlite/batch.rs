@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::BEGIN_WRITE;
 use super::login::record_logins;
@@ -66,10 +65,19 @@ enum Msg {
 pub(super) struct LoginQueue {
     tx: mpsc::UnboundedSender<Msg>,
     /// Taken by [`LoginQueue::close`].
-    pub(super) task: Mutex<Option<JoinHandle<()>>>,
+    pub(super) writer: Mutex<Option<WriterThread>>,
     /// Batches committed (read by the tests, to see logins share commits).
     #[cfg_attr(not(test), allow(dead_code))]
     commits: Arc<AtomicU64>,
+}
+
+/// The thread the writer task runs on, alone on a single-threaded runtime: a batch waits on
+/// SQLite's connection thread several times, and each time the task is woken at once instead
+/// of queueing behind the server's request tasks.
+#[derive(Debug)]
+pub(super) struct WriterThread {
+    /// Answered when the task has returned and its runtime is gone; closed if it panicked.
+    pub(super) done: oneshot::Receiver<()>,
 }
 
 /// The error of a login sent to a closed store.
@@ -78,16 +86,29 @@ fn closed() -> StoreError {
 }
 
 impl LoginQueue {
-    /// Starts the writer task on `writer` (the single-connection writer pool).
-    pub(super) fn start(writer: SqlitePool) -> LoginQueue {
+    /// Starts the writer task on `writer` (the single-connection writer pool), on a thread of
+    /// its own.
+    pub(super) fn start(writer: SqlitePool) -> std::io::Result<LoginQueue> {
         let (tx, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(run(writer, rx, commits.clone()));
-        LoginQueue {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (finished, done) = oneshot::channel();
+        let task = run(writer, rx, commits.clone());
+        std::thread::Builder::new()
+            .name("login-writer".into())
+            .spawn(move || {
+                runtime.block_on(task);
+                drop(runtime);
+                // Nobody may be waiting.
+                let _ = finished.send(());
+            })?;
+        Ok(LoginQueue {
             tx,
-            task: Mutex::new(Some(task)),
+            writer: Mutex::new(Some(WriterThread { done })),
             commits,
-        }
+        })
     }
 
     /// Queues `write` and waits until its batch is committed (or failed).
@@ -102,16 +123,16 @@ impl LoginQueue {
 
     /// Commits every login queued so far, then stops the task; later logins fail.
     pub(super) async fn close(&self) {
-        let task = self
-            .task
+        let writer = self
+            .writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let Some(task) = task else { return };
+        let Some(writer) = writer else { return };
         // Fails only if the task is already gone; then there is nothing to flush.
         let _ = self.tx.send(Msg::Close);
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "the login writer task failed");
+        if writer.done.await.is_err() {
+            tracing::error!("the login writer task panicked");
         }
     }
 

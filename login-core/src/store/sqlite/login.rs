@@ -21,6 +21,13 @@ use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError, UserRecord}
 
 use super::rows::load_users;
 
+/// What a row of the read statement is (its first column): an identity of the batch that
+/// exists (appid, openid, user id), a holder of one of its unionids (unionid, NULL, user id),
+/// or the id the next new user gets (NULL, NULL, id).
+const IDENTITY: i64 = 1;
+const HOLDER: i64 = 2;
+const NEXT_ID: i64 = 3;
+
 /// A user the batch reads or writes, as the logins so far have left it.
 struct User {
     record: UserRecord,
@@ -57,88 +64,91 @@ pub(super) async fn record_logins(
 }
 
 impl<'w> Plan<'w> {
-    /// Reads what the logins of `writes` depend on.
+    /// Reads what the logins of `writes` depend on: one statement for the identities, the
+    /// unionid holders and the next user id, one more for the users they point to.
     async fn read(
         conn: &mut SqliteConnection,
         writes: &[&'w LoginWrite],
     ) -> Result<Plan<'w>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT i.appid, i.openid, i.user_id FROM identities i JOIN (",
-        );
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {IDENTITY}, i.appid, i.openid, i.user_id FROM identities i JOIN ("
+        ));
         query.push_values(writes, |mut row, write| {
             row.push_bind(write.appid.as_str())
                 .push_bind(write.openid.as_str());
         });
         query.push(") v ON i.appid = v.column1 AND i.openid = v.column2");
-        let known: Vec<(String, String, i64)> =
-            query.build_query_as().fetch_all(&mut *conn).await?;
-        let mut identities = HashMap::new();
-        for write in writes {
-            let key = (write.appid.as_str(), write.openid.as_str());
-            if let Some((_, _, user)) = known.iter().find(|(a, o, _)| a == key.0 && o == key.1) {
-                identities.insert(key, *user);
-            }
-        }
-
-        let mut holders = HashMap::new();
         let unionids: Vec<&str> = writes
             .iter()
             .filter_map(|w| w.unionid.as_ref().map(UnionId::as_str))
             .collect();
         if !unionids.is_empty() {
-            let mut query =
-                QueryBuilder::<Sqlite>::new("SELECT unionid, id FROM users WHERE unionid IN (");
+            query.push(format_args!(
+                " UNION ALL SELECT {HOLDER}, unionid, NULL, id FROM users WHERE unionid IN ("
+            ));
             let mut list = query.separated(", ");
             for unionid in &unionids {
                 list.push_bind(*unionid);
             }
             query.push(")");
-            let held: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await?;
-            for unionid in unionids {
-                if let Some((_, user)) = held.iter().find(|(u, _)| u == unionid) {
-                    holders.insert(unionid, *user);
+        }
+        // AUTOINCREMENT's next id: past the largest id ever used, even if deleted.
+        query.push(format_args!(
+            " UNION ALL SELECT {NEXT_ID}, NULL, NULL, \
+             max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), \
+                 coalesce((SELECT max(id) FROM users), 0)) + 1"
+        ));
+        let rows: Vec<(i64, Option<String>, Option<String>, i64)> =
+            query.build_query_as().fetch_all(&mut *conn).await?;
+
+        let mut plan = Plan {
+            users: HashMap::new(),
+            identities: HashMap::new(),
+            holders: HashMap::new(),
+            next_id: 0,
+        };
+        for (kind, a, b, n) in rows {
+            match (kind, a, b) {
+                (IDENTITY, Some(appid), Some(openid)) => {
+                    let write = writes
+                        .iter()
+                        .find(|w| w.appid.as_str() == appid && w.openid.as_str() == openid);
+                    if let Some(write) = write {
+                        plan.identities
+                            .insert((write.appid.as_str(), write.openid.as_str()), n);
+                    }
+                }
+                (HOLDER, Some(unionid), None) => {
+                    if let Some(unionid) = unionids.iter().find(|u| **u == unionid) {
+                        plan.holders.insert(unionid, n);
+                    }
+                }
+                (NEXT_ID, None, None) => plan.next_id = n,
+                (kind, a, b) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "unexpected login read row {kind} {a:?} {b:?}"
+                    )));
                 }
             }
         }
 
-        let mut ids: Vec<i64> = identities
+        let mut ids: Vec<i64> = plan
+            .identities
             .values()
-            .chain(holders.values())
+            .chain(plan.holders.values())
             .copied()
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let users = load_users(conn, &ids)
-            .await?
-            .into_iter()
-            .map(|(id, record)| {
-                let user = User {
-                    record,
-                    created: false,
-                    changed: false,
-                };
-                (id, user)
-            })
-            .collect();
-
-        // Only a login whose identity does not exist yet can create a user.
-        let next_id = if identities.len() < writes.len() {
-            // AUTOINCREMENT's next id: past the largest id ever used, even if deleted.
-            sqlx::query_scalar(
-                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), \
-                 coalesce((SELECT max(id) FROM users), 0)) + 1",
-            )
-            .fetch_one(&mut *conn)
-            .await?
-        } else {
-            0
-        };
-        Ok(Plan {
-            users,
-            identities,
-            holders,
-            next_id,
-        })
+        for (id, record) in load_users(conn, &ids).await? {
+            let user = User {
+                record,
+                created: false,
+                changed: false,
+            };
+            plan.users.insert(id, user);
+        }
+        Ok(plan)
     }
 
     /// The user `id` read or created; a missing one means a dangling identity or holder.

@@ -11,11 +11,11 @@ use crate::store::{Profile, SessionRecord, StoreError, UserRecord};
 use crate::wechat::PhoneInfo;
 
 /// `SELECT` list matching [`UserRow`].
-const USER_COLUMNS: &str = "id, unionid, phone_number, pure_phone_number, country_code, profile, \
-                            created_at, updated_at";
+const USER_COLUMNS: &str = "u.id, u.unionid, u.phone_number, u.pure_phone_number, \
+                            u.country_code, u.profile, u.created_at, u.updated_at";
 
 /// id, unionid, phone_number, pure_phone_number, country_code, profile, created_at, updated_at.
-pub(super) type UserRow = (
+type UserRow = (
     i64,
     Option<String>,
     Option<String>,
@@ -24,6 +24,20 @@ pub(super) type UserRow = (
     Option<String>,
     i64,
     i64,
+);
+
+/// A [`UserRow`] followed by one of the user's identities (appid, openid), NULLs if none.
+type UserIdentityRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
 );
 
 /// `SELECT` list matching [`SessionRow`].
@@ -100,8 +114,6 @@ fn user_record(
 }
 
 /// A user with its identities (sorted by appid), read on `conn`.
-///
-/// Callers that need a consistent view run this inside a transaction: it reads two tables.
 pub(super) async fn load_user(
     conn: &mut SqliteConnection,
     id: i64,
@@ -109,8 +121,8 @@ pub(super) async fn load_user(
     Ok(load_users(conn, &[id]).await?.remove(&id))
 }
 
-/// The users among `ids` that exist, with their identities, in two statements whatever the
-/// number of ids. Like [`load_user`], run it inside a transaction for a consistent view.
+/// The users among `ids` that exist, with their identities, in one statement whatever the
+/// number of ids.
 pub(super) async fn load_users(
     conn: &mut SqliteConnection,
     ids: &[i64],
@@ -118,35 +130,30 @@ pub(super) async fn load_users(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<UserRow> = in_list(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE id IN "),
+    // One row per identity (or one with NULLs for a user without any).
+    let rows: Vec<UserIdentityRow> = in_list(
+        &format!(
+            "SELECT {USER_COLUMNS}, i.appid, i.openid FROM users u \
+             LEFT JOIN identities i ON i.user_id = u.id WHERE u.id IN "
+        ),
         ids,
     )
     .build_query_as()
     .fetch_all(&mut *conn)
     .await?;
-    let links: Vec<(i64, String, String)> = in_list(
-        "SELECT user_id, appid, openid FROM identities WHERE user_id IN ",
-        ids,
-    )
-    .build_query_as()
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut identities: HashMap<i64, Vec<(AppId, OpenId)>> = HashMap::new();
-    for (user_id, appid, openid) in links {
-        identities
-            .entry(user_id)
-            .or_default()
-            .push((AppId::new(appid), OpenId::new(openid)));
+    let mut users: HashMap<i64, (UserRow, Vec<(AppId, OpenId)>)> = HashMap::new();
+    for (id, unionid, phone, pure, country, profile, created, updated, appid, openid) in rows {
+        let user = users.entry(id).or_insert_with(|| {
+            let row = (id, unionid, phone, pure, country, profile, created, updated);
+            (row, Vec::new())
+        });
+        if let (Some(appid), Some(openid)) = (appid, openid) {
+            user.1.push((AppId::new(appid), OpenId::new(openid)));
+        }
     }
-    rows.into_iter()
-        .map(|row| {
-            let id = row.0;
-            Ok((
-                id,
-                user_record(row, identities.remove(&id).unwrap_or_default())?,
-            ))
-        })
+    users
+        .into_iter()
+        .map(|(id, (row, identities))| Ok((id, user_record(row, identities)?)))
         .collect()
 }
 

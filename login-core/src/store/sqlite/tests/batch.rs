@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use proptest::prelude::*;
 
 use super::*;
@@ -164,9 +166,9 @@ async fn close_commits_queued_logins_and_later_logins_fail() {
 async fn the_writer_task_ends_with_the_last_handle() {
     let store = memory_store().await;
     let copy = store.clone();
-    let task = store
+    let mut writer = store
         .logins
-        .task
+        .writer
         .lock()
         .expect("lock")
         .take()
@@ -174,10 +176,16 @@ async fn the_writer_task_ends_with_the_last_handle() {
     log_in(&copy, "wxa", "o1", None, 1).await;
     drop(store);
     tokio::task::yield_now().await;
-    assert!(!task.is_finished(), "a clone still holds the store");
+    assert!(
+        matches!(
+            writer.done.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ),
+        "a clone still holds the store"
+    );
     log_in(&copy, "wxa", "o2", None, 2).await;
     drop(copy);
-    tokio::time::timeout(Duration::from_secs(5), task)
+    tokio::time::timeout(Duration::from_secs(5), writer.done)
         .await
         .expect("the task ends")
         .expect("without panicking");
