@@ -33,12 +33,15 @@ mod rows;
 #[cfg(test)]
 mod tests;
 
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -50,7 +53,7 @@ use crate::store::{
     StoreError, StoreStats, UserRecord,
 };
 use batch::LoginQueue;
-use login::{SessionInsert, insert_sessions};
+use login::{LOGIN_ROWS, SessionInsert, insert_session};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -79,6 +82,18 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The group-commit writer task of `record_login`; stops when the last clone is dropped.
     logins: Arc<LoginQueue>,
+}
+
+/// Creates the temporary view through which logins are written (see `sqlite/login.rs`) on a
+/// new writer connection.
+fn create_login_rows(
+    conn: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        sqlx::Executor::execute(conn, sqlx::raw_sql(LOGIN_ROWS)).await?;
+        Ok(())
+    })
 }
 
 /// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
@@ -129,6 +144,8 @@ impl SqliteStore {
             // A local file needs no ping before every write; it would cost a round trip to
             // the connection's thread per transaction (per batch of logins).
             .test_before_acquire(false)
+            // The temporary view through which logins are written (see `sqlite/login.rs`).
+            .after_connect(create_login_rows)
             .connect_with(writer_options)
             .await?;
 
@@ -240,7 +257,7 @@ impl Store for SqliteStore {
             session: &new,
             now,
         };
-        insert_sessions(&mut tx, [row]).await?;
+        insert_session(&mut tx, row).await?;
         tx.commit().await?;
         Ok(true)
     }

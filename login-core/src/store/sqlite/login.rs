@@ -1,12 +1,14 @@
-//! Login writes for the SQLite store, set-based: a batch of logins costs a fixed handful of
-//! statements, whatever its size, inside the caller's write transaction.
+//! Login writes for the SQLite store, set-based: a batch of logins costs the same few
+//! statements (round trips to the connection's thread) whatever its size, inside the caller's
+//! write transaction.
 //!
-//! 1. **Read** the batch's identities that exist, the users holding its unionids, and those
-//!    users with all their identities (two to five statements).
+//! 1. **Read** the batch's identities that exist, the users holding its unionids and the next
+//!    user id in one statement, then those users with their identities in one more.
 //! 2. **Decide** in memory, login by login in order, so each login sees the ones before it
 //!    exactly as if it ran alone after them (see [`Plan::login`] for the rules).
-//! 3. **Write** the new users (ids assigned in order, as `AUTOINCREMENT` would), every
-//!    identity in one upsert, the changed users in one `UPDATE`, every session in one `INSERT`.
+//! 3. **Write** with one multi-row `INSERT` into the writer connection's temporary view
+//!    `login_rows` ([`LOGIN_ROWS`]): its trigger applies each row in order, creating or
+//!    updating the user, upserting the identity and inserting the session.
 //!
 //! Any failure fails the whole call; the caller then rolls back what it wrote (see
 //! `batch.rs`, which runs logins one per savepoint after such a failure).
@@ -28,17 +30,50 @@ const IDENTITY: i64 = 1;
 const HOLDER: i64 = 2;
 const NEXT_ID: i64 = 3;
 
-/// A user the batch reads or writes, as the logins so far have left it.
-struct User {
-    record: UserRecord,
-    /// Created by this batch (to insert), else existing (to update if `changed`).
-    created: bool,
-    changed: bool,
+/// The writes of a login as SQLite applies them, created on the writer connection when it
+/// opens (temporary objects: nothing in the database file). Inserting a row into `login_rows`
+/// creates the user (`create_user`) or sets its unionid and `updated_at` (`update_user`),
+/// upserts the identity with its sealed session_key, and inserts the session. A multi-row
+/// `INSERT` runs the rows in order, each seeing the ones before it, in one statement.
+pub(super) const LOGIN_ROWS: &str = "\
+CREATE TEMP VIEW login_rows (create_user, update_user, user_id, unionid, appid, openid, \
+    session_key, token_hash, now, expires_at, absolute_expires_at) \
+    AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER login_rows_insert INSTEAD OF INSERT ON login_rows BEGIN
+    INSERT INTO users (id, unionid, created_at, updated_at)
+        SELECT NEW.user_id, NEW.unionid, NEW.now, NEW.now WHERE NEW.create_user;
+    UPDATE users SET unionid = NEW.unionid, updated_at = NEW.now
+        WHERE NEW.update_user AND id = NEW.user_id;
+    INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at)
+        VALUES (NEW.appid, NEW.openid, NEW.user_id, NEW.session_key, NEW.now, NEW.now)
+        ON CONFLICT (appid, openid) DO UPDATE
+        SET session_key = excluded.session_key, updated_at = excluded.updated_at;
+    INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at,
+            absolute_expires_at)
+        VALUES (NEW.token_hash, NEW.user_id, NEW.appid, NEW.openid, NEW.now, NEW.expires_at,
+            NEW.absolute_expires_at);
+END;";
+
+/// What a login does to its user's row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UserWrite {
+    /// Nothing: the user is found as it is.
+    Keep,
+    /// Creates it.
+    Create,
+    /// Sets its unionid (possibly the same) and `updated_at`.
+    Update,
+}
+
+/// A login decided: the outcome to answer, and what it writes to the user's row.
+struct Step {
+    outcome: LoginOutcome,
+    user: UserWrite,
 }
 
 /// The batch's view of the database: what was read, plus what the logins so far wrote.
 struct Plan<'w> {
-    users: HashMap<i64, User>,
+    users: HashMap<i64, UserRecord>,
     /// (appid, openid) → user, for the identities of the batch that exist so far.
     identities: HashMap<(&'w str, &'w str), i64>,
     /// unionid → user, for the unionids of the batch that someone holds so far.
@@ -54,13 +89,12 @@ pub(super) async fn record_logins(
     writes: &[&LoginWrite],
 ) -> Result<Vec<LoginOutcome>, StoreError> {
     let mut plan = Plan::read(conn, writes).await?;
-    let outcomes = writes
+    let steps = writes
         .iter()
         .map(|write| plan.login(write))
         .collect::<Result<Vec<_>, _>>()?;
-    let users: Vec<i64> = outcomes.iter().map(|o| o.user.id.0).collect();
-    plan.write(conn, writes, &users).await?;
-    Ok(outcomes)
+    write(conn, writes, &steps).await?;
+    Ok(steps.into_iter().map(|step| step.outcome).collect())
 }
 
 impl<'w> Plan<'w> {
@@ -140,19 +174,12 @@ impl<'w> Plan<'w> {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        for (id, record) in load_users(conn, &ids).await? {
-            let user = User {
-                record,
-                created: false,
-                changed: false,
-            };
-            plan.users.insert(id, user);
-        }
+        plan.users = load_users(conn, &ids).await?;
         Ok(plan)
     }
 
     /// The user `id` read or created; a missing one means a dangling identity or holder.
-    fn user(&mut self, id: i64) -> Result<&mut User, StoreError> {
+    fn user(&mut self, id: i64) -> Result<&mut UserRecord, StoreError> {
         self.users
             .get_mut(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("identity or unionid of missing user {id}")))
@@ -166,7 +193,7 @@ impl<'w> Plan<'w> {
     ///   that user (`is_new = false`);
     /// - else a new user (with the unionid, unless another user of this app holds it) and
     ///   identity (`is_new = true`).
-    fn login(&mut self, write: &'w LoginWrite) -> Result<LoginOutcome, StoreError> {
+    fn login(&mut self, write: &'w LoginWrite) -> Result<Step, StoreError> {
         let (appid, openid) = (write.appid.as_str(), write.openid.as_str());
         let unionid = write.unionid.as_ref().map(UnionId::as_str);
         let now = write.now;
@@ -175,7 +202,7 @@ impl<'w> Plan<'w> {
             if let Some(unionid) = unionid {
                 let holder = self.holders.get(unionid).copied();
                 let user = self.user(id)?;
-                match (&user.record.unionid, holder) {
+                match (&user.unionid, holder) {
                     (Some(current), _) if current.as_str() != unionid => {
                         tracing::warn!(
                             user_id = id,
@@ -193,27 +220,23 @@ impl<'w> Plan<'w> {
                         );
                     }
                     (None, None) => {
-                        user.record.unionid = Some(UnionId::new(unionid));
-                        user.touch(now);
+                        user.unionid = Some(UnionId::new(unionid));
+                        user.updated_at = now;
                         self.holders.insert(unionid, id);
+                        return Ok(self.step(id, false, UserWrite::Update));
                     }
                 }
             }
-            return Ok(self.outcome(id, false));
+            return Ok(self.step(id, false, UserWrite::Keep));
         }
 
         if let Some(holder) = unionid.and_then(|u| self.holders.get(u).copied()) {
             let user = self.user(holder)?;
-            if !user
-                .record
-                .identities
-                .iter()
-                .any(|(a, _)| a.as_str() == appid)
-            {
-                user.add_identity(write);
-                user.touch(now);
+            if !user.identities.iter().any(|(a, _)| a.as_str() == appid) {
+                add_identity(user, write);
+                user.updated_at = now;
                 self.identities.insert((appid, openid), holder);
-                return Ok(self.outcome(holder, false));
+                return Ok(self.step(holder, false, UserWrite::Update));
             }
             // Same unionid, same app, another openid: WeChat broke its own rule (e.g. after an
             // account migration). Failing would lock the person out, so give the openid its own
@@ -229,130 +252,73 @@ impl<'w> Plan<'w> {
     }
 
     /// A new user with `unionid` and the identity of `write`.
-    fn create(&mut self, write: &'w LoginWrite, unionid: Option<&'w str>) -> LoginOutcome {
+    fn create(&mut self, write: &'w LoginWrite, unionid: Option<&'w str>) -> Step {
         let id = self.next_id;
         self.next_id += 1;
-        let mut user = User {
-            record: UserRecord {
-                id: UserId(id),
-                unionid: unionid.map(UnionId::new),
-                phone: None,
-                profile: None,
-                identities: Vec::new(),
-                created_at: write.now,
-                updated_at: write.now,
-            },
-            created: true,
-            changed: false,
+        let mut user = UserRecord {
+            id: UserId(id),
+            unionid: unionid.map(UnionId::new),
+            phone: None,
+            profile: None,
+            identities: Vec::new(),
+            created_at: write.now,
+            updated_at: write.now,
         };
-        user.add_identity(write);
+        add_identity(&mut user, write);
         self.users.insert(id, user);
         self.identities
             .insert((write.appid.as_str(), write.openid.as_str()), id);
         if let Some(unionid) = unionid {
             self.holders.insert(unionid, id);
         }
-        self.outcome(id, true)
+        self.step(id, true, UserWrite::Create)
     }
 
-    /// The user `id` as it stands now.
-    fn outcome(&self, id: i64, is_new: bool) -> LoginOutcome {
-        LoginOutcome {
-            user: self.users[&id].record.clone(),
-            is_new,
+    /// The login's step, with the user `id` as it stands now.
+    fn step(&self, id: i64, is_new: bool, user: UserWrite) -> Step {
+        Step {
+            outcome: LoginOutcome {
+                user: self.users[&id].clone(),
+                is_new,
+            },
+            user,
         }
-    }
-
-    /// Writes what the logins decided: users, identities, sessions (`users[i]` is the user
-    /// of `writes[i]`).
-    async fn write(
-        self,
-        conn: &mut SqliteConnection,
-        writes: &[&LoginWrite],
-        users: &[i64],
-    ) -> Result<(), StoreError> {
-        let mut created: Vec<&UserRecord> = Vec::new();
-        let mut changed: Vec<&UserRecord> = Vec::new();
-        for user in self.users.values() {
-            if user.created {
-                created.push(&user.record);
-            } else if user.changed {
-                changed.push(&user.record);
-            }
-        }
-        if !created.is_empty() {
-            created.sort_unstable_by_key(|u| u.id);
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO users (id, unionid, created_at, updated_at) ",
-            );
-            query.push_values(created, |mut row, user| {
-                row.push_bind(user.id.0)
-                    .push_bind(user.unionid.as_ref().map(UnionId::as_str))
-                    .push_bind(user.created_at.0)
-                    .push_bind(user.updated_at.0);
-            });
-            query.build().execute(&mut *conn).await?;
-        }
-
-        // In order: an identity the batch creates twice is created, then updated.
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) ",
-        );
-        query.push_values(writes.iter().zip(users), |mut row, (write, &user)| {
-            row.push_bind(write.appid.as_str())
-                .push_bind(write.openid.as_str())
-                .push_bind(user)
-                .push_bind(write.sealed_session_key.as_slice())
-                .push_bind(write.now.0)
-                .push_bind(write.now.0);
-        });
-        query.push(
-            " ON CONFLICT (appid, openid) DO UPDATE \
-             SET session_key = excluded.session_key, updated_at = excluded.updated_at",
-        );
-        query.build().execute(&mut *conn).await?;
-
-        if !changed.is_empty() {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "UPDATE users SET unionid = v.column2, updated_at = v.column3 FROM (",
-            );
-            query.push_values(changed, |mut row, user| {
-                row.push_bind(user.id.0)
-                    .push_bind(user.unionid.as_ref().map(UnionId::as_str))
-                    .push_bind(user.updated_at.0);
-            });
-            query.push(") v WHERE users.id = v.column1");
-            query.build().execute(&mut *conn).await?;
-        }
-
-        let sessions = writes
-            .iter()
-            .zip(users)
-            .map(|(write, &user_id)| SessionInsert {
-                user_id,
-                appid: write.appid.as_str(),
-                openid: write.openid.as_str(),
-                session: &write.session,
-                now: write.now,
-            });
-        insert_sessions(conn, sessions).await
     }
 }
 
-impl User {
-    /// Marks the user changed at `now`.
-    fn touch(&mut self, now: UnixMs) {
-        self.record.updated_at = now;
-        self.changed = true;
-    }
+/// Writes what the logins decided (`steps[i]` for `writes[i]`), in one statement.
+async fn write(
+    conn: &mut SqliteConnection,
+    writes: &[&LoginWrite],
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO login_rows (create_user, update_user, user_id, unionid, appid, openid, \
+         session_key, token_hash, now, expires_at, absolute_expires_at) ",
+    );
+    query.push_values(writes.iter().zip(steps), |mut row, (write, step)| {
+        let user = &step.outcome.user;
+        row.push_bind(step.user == UserWrite::Create)
+            .push_bind(step.user == UserWrite::Update)
+            .push_bind(user.id.0)
+            .push_bind(user.unionid.as_ref().map(UnionId::as_str))
+            .push_bind(write.appid.as_str())
+            .push_bind(write.openid.as_str())
+            .push_bind(write.sealed_session_key.as_slice())
+            .push_bind(write.session.token_hash.0.as_slice())
+            .push_bind(write.now.0)
+            .push_bind(write.session.expires_at.0)
+            .push_bind(write.session.absolute_expires_at.0);
+    });
+    query.build().execute(&mut *conn).await?;
+    Ok(())
+}
 
-    /// Adds the identity of `write`, keeping identities sorted.
-    fn add_identity(&mut self, write: &LoginWrite) {
-        let identity = (write.appid.clone(), write.openid.clone());
-        let identities = &mut self.record.identities;
-        if let Err(at) = identities.binary_search(&identity) {
-            identities.insert(at, identity);
-        }
+/// Adds the identity of `write` to `user`, keeping identities sorted.
+fn add_identity(user: &mut UserRecord, write: &LoginWrite) {
+    let identity = (write.appid.clone(), write.openid.clone());
+    if let Err(at) = user.identities.binary_search(&identity) {
+        user.identities.insert(at, identity);
     }
 }
 
@@ -366,24 +332,23 @@ pub(super) struct SessionInsert<'a> {
     pub(super) now: UnixMs,
 }
 
-/// Inserts `sessions` in one statement.
-pub(super) async fn insert_sessions<'a>(
+/// Inserts a session.
+pub(super) async fn insert_session(
     conn: &mut SqliteConnection,
-    sessions: impl IntoIterator<Item = SessionInsert<'a>>,
+    s: SessionInsert<'_>,
 ) -> Result<(), StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(
+    sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
-         absolute_expires_at) ",
-    );
-    query.push_values(sessions, |mut row, s| {
-        row.push_bind(s.session.token_hash.0.as_slice())
-            .push_bind(s.user_id)
-            .push_bind(s.appid)
-            .push_bind(s.openid)
-            .push_bind(s.now.0)
-            .push_bind(s.session.expires_at.0)
-            .push_bind(s.session.absolute_expires_at.0);
-    });
-    query.build().execute(&mut *conn).await?;
+         absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(s.session.token_hash.0.as_slice())
+    .bind(s.user_id)
+    .bind(s.appid)
+    .bind(s.openid)
+    .bind(s.now.0)
+    .bind(s.session.expires_at.0)
+    .bind(s.session.absolute_expires_at.0)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
