@@ -10,35 +10,20 @@ use crate::ids::{AppId, OpenId, UnionId, UserId};
 use crate::store::{Profile, SessionRecord, StoreError, UserRecord};
 use crate::wechat::PhoneInfo;
 
-/// `SELECT` list matching [`UserRow`].
-const USER_COLUMNS: &str = "u.id, u.unionid, u.phone_number, u.pure_phone_number, \
-                            u.country_code, u.profile, u.created_at, u.updated_at";
-
-/// id, unionid, phone_number, pure_phone_number, country_code, profile, created_at, updated_at.
-type UserRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
-
-/// A [`UserRow`] followed by one of the user's identities (appid, openid), NULLs if none.
-type UserIdentityRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-);
+/// A user joined with one of its identities (NULLs for a user without any).
+#[derive(sqlx::FromRow)]
+struct UserIdentityRow {
+    id: i64,
+    unionid: Option<String>,
+    phone_number: Option<String>,
+    pure_phone_number: Option<String>,
+    country_code: Option<String>,
+    profile: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    appid: Option<String>,
+    openid: Option<String>,
+}
 
 /// `SELECT` list matching [`SessionRow`].
 pub(super) const SESSION_COLUMNS: &str =
@@ -95,21 +80,26 @@ fn phone_from_columns(
     }
 }
 
-/// A user row and its identities as a record (identities sorted by appid, then openid).
+/// A user's row and identities as a record (identities sorted by appid, then openid).
 fn user_record(
-    row: UserRow,
+    row: UserIdentityRow,
     mut identities: Vec<(AppId, OpenId)>,
 ) -> Result<UserRecord, StoreError> {
-    let (id, unionid, phone_number, pure, country_code, profile, created_at, updated_at) = row;
+    let id = row.id;
     identities.sort();
     Ok(UserRecord {
         id: UserId(id),
-        unionid: unionid.map(UnionId::new),
-        phone: phone_from_columns(id, phone_number, pure, country_code)?,
-        profile: profile_from_json(id, profile)?,
+        unionid: row.unionid.map(UnionId::new),
+        phone: phone_from_columns(
+            id,
+            row.phone_number,
+            row.pure_phone_number,
+            row.country_code,
+        )?,
+        profile: profile_from_json(id, row.profile)?,
         identities,
-        created_at: UnixMs(created_at),
-        updated_at: UnixMs(updated_at),
+        created_at: UnixMs(row.created_at),
+        updated_at: UnixMs(row.updated_at),
     })
 }
 
@@ -132,22 +122,19 @@ pub(super) async fn load_users(
     }
     // One row per identity (or one with NULLs for a user without any).
     let rows: Vec<UserIdentityRow> = in_list(
-        &format!(
-            "SELECT {USER_COLUMNS}, i.appid, i.openid FROM users u \
-             LEFT JOIN identities i ON i.user_id = u.id WHERE u.id IN "
-        ),
+        "SELECT u.id, u.unionid, u.phone_number, u.pure_phone_number, u.country_code, \
+         u.profile, u.created_at, u.updated_at, i.appid, i.openid \
+         FROM users u LEFT JOIN identities i ON i.user_id = u.id WHERE u.id IN ",
         ids,
     )
     .build_query_as()
     .fetch_all(&mut *conn)
     .await?;
-    let mut users: HashMap<i64, (UserRow, Vec<(AppId, OpenId)>)> = HashMap::new();
-    for (id, unionid, phone, pure, country, profile, created, updated, appid, openid) in rows {
-        let user = users.entry(id).or_insert_with(|| {
-            let row = (id, unionid, phone, pure, country, profile, created, updated);
-            (row, Vec::new())
-        });
-        if let (Some(appid), Some(openid)) = (appid, openid) {
+    let mut users: HashMap<i64, (UserIdentityRow, Vec<(AppId, OpenId)>)> = HashMap::new();
+    for mut row in rows {
+        let identity = row.appid.take().zip(row.openid.take());
+        let user = users.entry(row.id).or_insert((row, Vec::new()));
+        if let Some((appid, openid)) = identity {
             user.1.push((AppId::new(appid), OpenId::new(openid)));
         }
     }
