@@ -113,7 +113,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// Derives identities and secrets from a seed. Cheap to clone.
 #[derive(Clone)]
 pub struct Generator {
-    key: [u8; 32],
+    /// HMAC-SHA256 already keyed with the seed's key: each derivation clones it instead of
+    /// hashing the key again.
+    mac: HmacSha256,
 }
 
 impl fmt::Debug for Generator {
@@ -128,44 +130,59 @@ impl Generator {
         let mut h = Sha256::new();
         h.update(b"wx-mock seed\0");
         h.update(seed.as_bytes());
-        Self {
-            key: h.finalize().into(),
+        let key: [u8; 32] = h.finalize().into();
+        let Ok(mac) = HmacSha256::new_from_slice(&key) else {
+            unreachable!("HMAC accepts keys of any length")
+        };
+        Self { mac }
+    }
+
+    /// Block number `block` of the byte stream determined by the label and parts:
+    /// HMAC(seed key, block ‖ label ‖ each part length-prefixed).
+    fn block<'a>(
+        &self,
+        block: usize,
+        label: &str,
+        parts: impl IntoIterator<Item = &'a [u8]>,
+    ) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(&u32::try_from(block).unwrap_or(u32::MAX).to_be_bytes());
+        mac.update(label.as_bytes());
+        for p in parts {
+            // Length-prefix each part so ("ab","c") and ("a","bc") differ.
+            mac.update(&u64::try_from(p.len()).unwrap_or(u64::MAX).to_be_bytes());
+            mac.update(p);
         }
+        mac.finalize().into_bytes().into()
     }
 
     /// Fills `out` with bytes determined by the label and parts only.
     fn fill(&self, label: &str, parts: &[&[u8]], out: &mut [u8]) {
         for (block, chunk) in out.chunks_mut(32).enumerate() {
-            let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
-                unreachable!("HMAC accepts keys of any length")
-            };
-            mac.update(&u32::try_from(block).unwrap_or(u32::MAX).to_be_bytes());
-            mac.update(label.as_bytes());
-            for p in parts {
-                // Length-prefix each part so ("ab","c") and ("a","bc") differ.
-                mac.update(&u64::try_from(p.len()).unwrap_or(u64::MAX).to_be_bytes());
-                mac.update(p);
-            }
-            let digest = mac.finalize().into_bytes();
+            let digest = self.block(block, label, parts.iter().copied());
             chunk.copy_from_slice(&digest[..chunk.len()]);
         }
     }
 
     /// `len` characters from `alphabet`, uniform (rejection sampling), determined by the inputs.
+    /// Round `r` draws the 64 bytes `fill` gives for the parts followed by `r`; a block whose
+    /// bytes would go unused is not computed.
     fn chars(&self, alphabet: &[u8], len: usize, label: &str, parts: &[&[u8]]) -> String {
         let n = alphabet.len();
         let limit = 256 - 256 % n;
         let mut out = String::with_capacity(len);
         let mut round: u32 = 0;
         while out.len() < len {
-            let mut buf = [0u8; 64];
             let round_bytes = round.to_be_bytes();
-            let mut all: Vec<&[u8]> = parts.to_vec();
-            all.push(&round_bytes);
-            self.fill(label, &all, &mut buf);
-            for b in buf {
-                if usize::from(b) < limit && out.len() < len {
-                    out.push(char::from(alphabet[usize::from(b) % n]));
+            for block in 0..2 {
+                if out.len() == len {
+                    break;
+                }
+                let all = parts.iter().copied().chain([&round_bytes[..]]);
+                for b in self.block(block, label, all) {
+                    if usize::from(b) < limit && out.len() < len {
+                        out.push(char::from(alphabet[usize::from(b) % n]));
+                    }
                 }
             }
             round += 1;
@@ -361,5 +378,62 @@ mod tests {
         let s = AppSecret::new("0123456789abcdef0123456789abcdef");
         assert_eq!(format!("{s:?}"), "AppSecret(<redacted>)");
         assert_eq!(format!("{:?}", AppId::new("wx1")), "AppId(\"wx1\")");
+    }
+
+    #[test]
+    fn derivations_do_not_change() {
+        // Pinned: every seeded identity must stay the same from version to version.
+        let g = Generator::new("golden");
+        let app = g.appid(7);
+        let u = UserHandle::new("alice");
+        assert_eq!(app.as_str(), "wxf234583262908d21");
+        assert_eq!(g.secret(&app).as_str(), "70d5d19f3bdd2a202b4648a3dc5db509");
+        assert_eq!(g.openid(&app, &u).as_str(), "op7avBJE4-5UGSwteLtuDuJB-rnB");
+        let acct = PlatformId::new("acct");
+        assert_eq!(
+            g.unionid(&acct, &u).as_str(),
+            "o7US4MOVtXyo0IOHjTJhWG9m9sHi"
+        );
+        assert_eq!(
+            g.js_code(&app, &u, 0).as_str(),
+            "0HMZuxoE0DaSBAZ6LrdtLzXvlejLzsHL"
+        );
+        assert_eq!(
+            g.js_code(&app, &u, 41).as_str(),
+            "0VOzBxed7XNP1nGzjffLdDG3HGg26gEX"
+        );
+        assert_eq!(
+            g.session_key(&app, &u, 3).as_str(),
+            "uoXcw5bTpE8kvIvgbu/jfA=="
+        );
+        assert_eq!(
+            g.access_token(&app, "stable", 2).as_str(),
+            "89_Jacn2nQ-NzmlDRA6Eapile5MC4Jd0CuIXD5hlxyS7z7FGkMkgmfCSqVEfZlZ7L6M3cJCZV8mce6BUMx-\
+             KArMjc7U7ZBHbeXyc_RSACpU1RNDb9poaNhCzNr-1SKOIMtnJPZYw"
+        );
+        assert_eq!(
+            g.phone_code(&app, &u, 5).as_str(),
+            "80854169dc9262e9fce25404c794b0be2ffe14dfc456d541c561557f14ff09bf"
+        );
+        assert_eq!(g.open_gid(&app, "family"), "tGhLnL0EVswSrSIMzoLgwQMotlz5");
+        assert_eq!(g.phone_number(&u), "13782874942");
+        assert_eq!(g.hint(9), "syM0XG-Rs9GcyCdr");
+        assert_eq!(
+            g.number("rid", &[&9u64.to_be_bytes()]),
+            12_284_248_693_195_172_136
+        );
+        // Many draws, through every rejection-sampling path (several rounds, unused blocks).
+        let mut h = Sha256::new();
+        for n in 0..2000u64 {
+            h.update(g.js_code(&app, &u, n).as_str());
+            h.update(g.openid(&g.appid(n), &u).as_str());
+            h.update(g.chars(b"0123456789", 40, "digits", &[&n.to_be_bytes()]));
+            h.update(g.chars(b"ab", 70, "ab", &[&n.to_be_bytes()]));
+            h.update(g.number("rid", &[&n.to_be_bytes()]).to_be_bytes());
+        }
+        assert_eq!(
+            hex::encode(h.finalize()),
+            "82b1696bdf9bb06b91c677f24328fb603403d3772f1ff1d8b4445b2d59e76029"
+        );
     }
 }

@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
+use axum::http::Method;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::engine::Endpoint;
+use crate::engine::{Endpoint, Params};
 use crate::ids::{AppId, UserHandle};
 
 /// One recorded vendor request.
@@ -17,15 +18,13 @@ pub struct Record {
     /// Virtual time of arrival.
     pub time: Timestamp,
     /// HTTP method.
-    pub method: String,
+    pub method: Method,
     /// Request path.
     pub path: String,
     /// Which endpoint the path named.
     pub endpoint: Endpoint,
-    /// Raw query string.
+    /// Raw query string (its parameters are parsed again when the journal is read).
     pub query: String,
-    /// Query parameters, first value of each.
-    pub params: Vec<(String, String)>,
     /// Raw request body.
     pub body: Bytes,
     /// App concerned, when known.
@@ -142,15 +141,19 @@ impl Journal {
 
     /// Records a request.
     pub fn record(&self, r: Record) {
+        let mut evicted = None;
         let mut j = self.lock();
         let seq = j.next_seq;
         j.next_seq += 1;
         j.recorded += 1;
         while j.entries.len() >= j.capacity {
-            j.entries.pop_front();
+            evicted = j.entries.pop_front();
             j.dropped += 1;
         }
         j.entries.push_back((seq, r));
+        drop(j);
+        // The entry that made room is freed after the lock is released.
+        drop(evicted);
     }
 
     /// Changes the capacity, dropping the oldest entries if needed.
@@ -204,7 +207,7 @@ impl Journal {
 
 fn view(seq: u64, r: &Record) -> JournalEntry {
     let mut params = serde_json::Map::new();
-    for (k, v) in &r.params {
+    for (k, v) in Params::parse(Some(&r.query)).pairs() {
         params
             .entry(k.clone())
             .or_insert_with(|| serde_json::Value::String(v.clone()));
@@ -213,7 +216,7 @@ fn view(seq: u64, r: &Record) -> JournalEntry {
         seq,
         time_ms: r.time.millis(),
         time: r.time.rfc3339(),
-        method: r.method.clone(),
+        method: r.method.as_str().to_owned(),
         path: r.path.clone(),
         endpoint: r.endpoint.name().to_owned(),
         query: r.query.clone(),

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::catalogue::WxError;
 use crate::clock::Stopwatch;
-use crate::engine::{Endpoint, Params, VendorRequest};
+use crate::engine::{Answer, Arrival, Endpoint, Params, VendorRequest};
 use crate::faults::{FaultAction, Transport};
 use crate::journal::Record;
 use crate::server::{ConnCtl, Shared};
@@ -37,8 +37,7 @@ pub async fn entry(
     let engine = &shared.engine;
     let now = engine.clock().now();
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let endpoint = Endpoint::of_path(&path);
+    let endpoint = Endpoint::of_path(parts.uri.path());
     let params = Params::parse(parts.uri.query());
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let oversized = body.is_err();
@@ -48,21 +47,19 @@ pub async fn entry(
         params,
         body: body.unwrap_or_default(),
     };
-    let style = engine.wire_style();
-
-    let plan = if oversized {
-        None
-    } else {
-        engine.plan_fault(&req)
-    };
+    let Arrival {
+        style,
+        plan,
+        answer,
+    } = engine.arrive(&req, oversized);
     let call = Call {
-        method: parts.method.to_string(),
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
-        path,
-        endpoint,
         req,
         oversized,
         plan,
+        answer,
         now,
         style,
         watch,
@@ -91,13 +88,14 @@ pub async fn entry(
 
 /// A parsed vendor request on its way to an answer.
 struct Call {
-    method: String,
-    query: String,
+    method: Method,
     path: String,
-    endpoint: Endpoint,
+    query: String,
     req: VendorRequest,
     oversized: bool,
     plan: Option<crate::faults::FaultPlan>,
+    /// The engine's answer when it was given on arrival.
+    answer: Option<Answer>,
     now: crate::clock::Timestamp,
     style: crate::wire::WireStyle,
     watch: Stopwatch,
@@ -107,17 +105,18 @@ struct Call {
 fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     let Call {
         method,
-        query,
         path,
-        endpoint,
+        query,
         req,
         oversized,
         plan,
+        answer,
         now,
         style,
         watch,
     } = call;
     let engine = &shared.engine;
+    let endpoint = req.endpoint;
     let render_err = |e: WxError| wire::render(endpoint, &path, Err(e), now, style, &shared.rids);
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (
@@ -127,7 +126,8 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
             None,
         ),
         None | Some((None, _)) => {
-            let answer = engine.answer(&req);
+            // Answered on arrival, unless a delay-only rule held the request back.
+            let answer = answer.unwrap_or_else(|| engine.answer(&req));
             let r = wire::render(endpoint, &path, answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
         }
@@ -179,7 +179,6 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         path,
         endpoint,
         query,
-        params: req.params.pairs().to_vec(),
         body: req.body,
         appid,
         user,

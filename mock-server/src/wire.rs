@@ -29,12 +29,18 @@ impl RidSource {
         }
     }
 
-    fn next(&self) -> (u32, u32, String) {
+    /// The next request id's two random groups, and its sequence number for [`Self::hint`].
+    fn next(&self) -> (u32, u32, u64) {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let x = self.idgen.number("rid", &[&n.to_be_bytes()]);
         let hi = u32::try_from(x >> 32).unwrap_or(0);
         let lo = u32::try_from(x & 0xffff_ffff).unwrap_or(0);
-        (hi, lo, self.idgen.hint(n))
+        (hi, lo, n)
+    }
+
+    /// The hint tag of request id number `n`.
+    fn hint(&self, n: u64) -> String {
+        self.idgen.hint(n)
     }
 }
 
@@ -80,14 +86,22 @@ pub fn render(
         // The journal counts every success as errcode 0, whether or not the body carries it.
         Ok(body) => (body, Some(0)),
         Err(err) => {
-            let (a, b, hint) = rids.next();
+            let (a, b, n) = rids.next();
+            let with_hint = endpoint == Endpoint::Getuserphonenumber && err == WxError::InvalidCode;
+            // The hint costs an HMAC and only some errmsgs show it; it depends on `n` alone, so
+            // leaving it out elsewhere changes nothing.
+            let hint = if with_hint || style.rid_style == RidStyle::Legacy {
+                rids.hint(n)
+            } else {
+                String::new()
+            };
             let suffix = Suffix {
                 family,
                 style: style.rid_style,
                 now_secs: now.secs(),
                 random: (a, b),
                 hint: &hint,
-                with_hint: endpoint == Endpoint::Getuserphonenumber && err == WxError::InvalidCode,
+                with_hint,
             };
             (
                 catalogue::error_body(err, &suffix),

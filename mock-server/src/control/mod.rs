@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -26,7 +26,7 @@ pub use error::{ControlError, ErrorBody, ErrorDetail};
 use crate::clock::{Timestamp, parse_duration};
 use crate::config::{AppSpec, Options, UserSpec};
 use crate::engine::{
-    AppView, EngineError, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+    AppView, EngineError, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
 };
 use crate::faults::{FaultRule, FaultSpec};
 use crate::ids::{AppId, UserHandle};
@@ -96,9 +96,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .layer(middleware::from_fn_with_state(shared, authorize))
 }
 
-async fn authorize(State(shared): Ctx, headers: HeaderMap, req: Request, next: Next) -> Response {
+async fn authorize(State(shared): Ctx, req: Request, next: Next) -> Response {
     if let Some(token) = &shared.control_token {
-        let given = headers
+        let given = req
+            .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
@@ -331,20 +332,23 @@ pub struct WxCall {
     pub user: UserHandle,
 }
 
-impl WxCall {
-    fn appid(&self, s: &Shared) -> AppId {
-        self.appid
-            .clone()
-            .unwrap_or_else(|| s.engine.default_app().appid)
-    }
+async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Result<Response, ControlError> {
+    let grant = s
+        .engine
+        .wx_login_in(call.appid.as_ref(), &call.user)
+        .map_err(wx_error)?;
+    Ok(sized_json(&grant, 512))
 }
 
-async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Res<LoginGrant> {
-    Ok(Json(
-        s.engine
-            .wx_login(&call.appid(&s), &call.user)
-            .map_err(wx_error)?,
-    ))
+/// What `Json(value)` answers, written into a buffer of `capacity` bytes up front: axum's starts
+/// at 128 and grows, which costs the busiest calls a reallocation and a copy or two.
+fn sized_json<T: Serialize>(value: &T, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        // Cannot happen for plain data; let axum answer as it answers any failed `Json`.
+        Err(_) => Json(value).into_response(),
+    }
 }
 
 /// An engine refusal of a `/wx/*` call, naming the field as sent: the engine calls the user
@@ -364,9 +368,7 @@ fn wx_error(e: EngineError) -> ControlError {
 }
 
 fn app_or_default(s: &Shared, appid: &Option<AppId>) -> AppId {
-    appid
-        .clone()
-        .unwrap_or_else(|| s.engine.default_app().appid)
+    appid.clone().unwrap_or_else(|| s.engine.default_appid())
 }
 
 /// Body of `POST /wx/getPhoneNumber`.

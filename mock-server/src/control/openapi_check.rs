@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -490,14 +490,10 @@ impl Api {
 fn record(seq_hint: u64, full: bool) -> Record {
     Record {
         time: Timestamp::from_secs(1_724_289_297),
-        method: "GET".into(),
+        method: Method::GET,
         path: "/sns/jscode2session".into(),
         endpoint: Endpoint::Jscode2session,
         query: format!("appid=wx1&js_code=c{seq_hint}"),
-        params: vec![
-            ("appid".into(), "wx1".into()),
-            ("js_code".into(), format!("c{seq_hint}")),
-        ],
         body: Bytes::new(),
         appid: full.then(|| AppId::new("wx1")),
         user: full.then(|| UserHandle::new("bob")),

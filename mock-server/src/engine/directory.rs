@@ -231,6 +231,11 @@ impl Directory {
         self.user_order.retain(|h| h != handle);
     }
 
+    /// The app the mock starts with (the first app when none is marked default).
+    pub fn default_appid(&self) -> &AppId {
+        self.default_app.as_ref().unwrap_or(&self.app_order[0])
+    }
+
     pub fn app(&self, appid: &AppId) -> Result<&App, EngineError> {
         self.apps
             .get(appid)
@@ -498,12 +503,12 @@ impl Engine {
     /// The app the mock starts with.
     pub fn default_app(&self) -> AppView {
         let st = self.lock();
-        let appid = st
-            .dir
-            .default_app
-            .clone()
-            .unwrap_or_else(|| st.dir.app_order[0].clone());
-        app_view(&st, &appid)
+        app_view(&st, st.dir.default_appid())
+    }
+
+    /// The appid of [`Engine::default_app`], without the rest of its view.
+    pub fn default_appid(&self) -> AppId {
+        self.lock().dir.default_appid().clone()
     }
 
     /// Creates a user.

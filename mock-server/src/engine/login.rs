@@ -1,6 +1,8 @@
 //! `wx.login` codes, session keys and the endpoints that use them: jscode2session, checksession
 //! and resetusersessionkey (`wechat-api.md` sections 2 and 4).
 
+use std::borrow::Cow;
+
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -89,17 +91,22 @@ impl Logins {
             .get(&(appid.clone(), user.clone()))
             .map(|s| (&s.openid, &s.current, s.previous.as_ref()))
     }
+}
 
-    /// Counts a call in its minute window; false when it goes over the limit.
-    fn admit(&mut self, key: QuotaKey, limit: u32, now: Timestamp) -> bool {
-        let minute = minute_of(now);
-        let slot = self.quotas.entry(key).or_insert((minute, 0));
-        if slot.0 != minute {
-            *slot = (minute, 0);
-        }
-        slot.1 = slot.1.saturating_add(1);
-        slot.1 <= limit
+/// Counts a call in its minute window; false when it goes over the limit.
+fn admit(
+    quotas: &mut Map<QuotaKey, (i64, u32)>,
+    key: QuotaKey,
+    limit: u32,
+    now: Timestamp,
+) -> bool {
+    let minute = minute_of(now);
+    let slot = quotas.entry(key).or_insert((minute, 0));
+    if slot.0 != minute {
+        *slot = (minute, 0);
     }
+    slot.1 = slot.1.saturating_add(1);
+    slot.1 <= limit
 }
 
 #[derive(Serialize)]
@@ -143,34 +150,29 @@ fn exchange(
         return Err(WxError::InvalidGrantType);
     }
     let limit = st.options.login_quota_per_minute;
+    let Logins { codes, quotas, .. } = &mut st.logins;
+    let entry = codes.get_mut(code);
     // Name the user in the journal even when the app-wide quota refuses the call.
-    if let Some(entry) = st.logins.codes.get(code) {
+    if let Some(entry) = &entry {
         *who = Some(entry.user.clone());
     }
     if st.options.quota_scope == QuotaScope::App
-        && !st
-            .logins
-            .admit(QuotaKey::App(AppId::new(appid)), limit, now)
+        && !admit(quotas, QuotaKey::App(AppId::new(appid)), limit, now)
     {
         return Err(WxError::MinuteQuota);
     }
-    let Some(entry) = st.logins.codes.get(code) else {
+    let Some(entry) = entry else {
         return Err(WxError::InvalidCode);
     };
     if entry.expires_at <= now || entry.appid.as_str() != appid {
         return Err(WxError::InvalidCode);
     }
-    *who = Some(entry.user.clone());
     if st.options.quota_scope == QuotaScope::User {
         let key = QuotaKey::User(entry.appid.clone(), entry.user.clone());
-        if !st.logins.admit(key, limit, now) {
+        if !admit(quotas, key, limit, now) {
             return Err(WxError::MinuteQuota);
         }
     }
-    // Re-borrow: `admit` needed the map mutably.
-    let Some(entry) = st.logins.codes.get_mut(code) else {
-        return Err(WxError::InvalidCode);
-    };
     if entry.used {
         return Err(WxError::CodeBeenUsed);
     }
@@ -336,9 +338,24 @@ impl Engine {
     /// The simulated mini-program's `wx.login`: mints a code for (app, user), rotating the
     /// session_key unless it rotated within `session_key_min_rotation` (or has expired).
     pub fn wx_login(&self, appid: &AppId, user: &UserHandle) -> Result<LoginGrant, EngineError> {
+        self.wx_login_in(Some(appid), user)
+    }
+
+    /// [`Engine::wx_login`] in `appid`, or in the default app when it is `None` (looked up under
+    /// the same lock).
+    pub fn wx_login_in(
+        &self,
+        appid: Option<&AppId>,
+        user: &UserHandle,
+    ) -> Result<LoginGrant, EngineError> {
         let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
+        let appid = match appid {
+            Some(appid) => Cow::Borrowed(appid),
+            None => Cow::Owned(st.dir.default_appid().clone()),
+        };
+        let appid = appid.as_ref();
         maybe_sweep(st, now);
         let platform = st.dir.app(appid)?.platform.clone();
         st.dir.ensure_user(&self.idgen, user, st.options.strict)?;
@@ -379,7 +396,9 @@ impl Engine {
         let openid = session.openid.clone();
         let unionid = platform.as_ref().map(|p| self.idgen.unionid(p, user));
         let session_key = session.current.clone();
-        st.logins.by_openid.insert(openid.clone(), user.clone());
+        if st.logins.by_openid.get(&openid) != Some(user) {
+            st.logins.by_openid.insert(openid.clone(), user.clone());
+        }
         let expires_at = now.plus(CODE_TTL);
         st.logins.codes.insert(
             code.clone(),

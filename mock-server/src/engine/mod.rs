@@ -23,6 +23,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
+use crate::wire::WireStyle;
 
 pub use directory::{
     AppView, Counts, LoginFacts, LoginGrant, Phone, PhoneFacts, PhoneGrant, Profile, StateView,
@@ -119,7 +120,23 @@ pub struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a raw query string leniently (bad escapes are kept as they are).
     pub fn parse(query: Option<&str>) -> Self {
-        Self(serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default())
+        let query = query.unwrap_or("");
+        if query.contains(['%', '+']) {
+            return Self(serde_urlencoded::from_str(query).unwrap_or_default());
+        }
+        // Nothing to decode, as in nearly every query: split the pairs as the form decoder
+        // does (`&` between pairs, empty ones skipped, the first `=` ends the name) without
+        // its byte-by-byte decoding pass.
+        Self(
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (name.to_owned(), value.to_owned())
+                })
+                .collect(),
+        )
     }
 
     /// The first non-empty value of `name`.
@@ -159,6 +176,16 @@ pub struct Answer {
     pub appid: Option<AppId>,
     /// The user the request concerned, when known.
     pub user: Option<UserHandle>,
+}
+
+/// What the engine makes of a vendor request as it arrives.
+pub struct Arrival {
+    /// How the response is shaped.
+    pub style: WireStyle,
+    /// The fault rule that fired, if any.
+    pub plan: Option<FaultPlan>,
+    /// The answer, given at once when no rule fired (none for an oversized body or a fault).
+    pub answer: Option<Answer>,
 }
 
 /// Errors of control-plane operations (mapped to HTTP in `control`).
@@ -287,15 +314,6 @@ impl Engine {
         &self.idgen
     }
 
-    /// How responses are shaped under the current options.
-    pub fn wire_style(&self) -> crate::wire::WireStyle {
-        let st = self.lock();
-        crate::wire::WireStyle {
-            content_type: st.options.content_type,
-            rid_style: st.options.rid_style,
-        }
-    }
-
     /// Current options.
     pub fn options(&self) -> Options {
         self.lock().options.clone()
@@ -323,59 +341,90 @@ impl Engine {
         Ok(())
     }
 
-    /// Judges a vendor request: the only way vendor state changes.
-    pub fn answer(&self, req: &VendorRequest) -> Answer {
+    /// Takes in a vendor request under one lock: reads how responses are shaped, consults the
+    /// fault rules and, when none fires, answers it. A body over the size limit (`oversized`) is
+    /// refused before the rules or the engine see it.
+    pub fn arrive(&self, req: &VendorRequest, oversized: bool) -> Arrival {
         let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
-        // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
-        maybe_sweep(st, now);
-        match req.endpoint {
-            Endpoint::Jscode2session => login::jscode2session(st, req, now),
-            Endpoint::Token => tokens::token(st, &self.idgen, req, now),
-            Endpoint::StableToken => tokens::stable_token(st, &self.idgen, req, now),
-            Endpoint::Checksession => login::checksession(st, req, now),
-            Endpoint::Resetusersessionkey => login::reset_session_key(st, &self.idgen, req, now),
-            Endpoint::Getuserphonenumber => phone::get_user_phone_number(st, req, now),
-            Endpoint::Unknown => Answer {
-                result: Err(WxError::InvalidUrl),
-                appid: req.params.get("appid").map(AppId::new),
-                user: None,
-            },
+        let style = WireStyle {
+            content_type: st.options.content_type,
+            rid_style: st.options.rid_style,
+        };
+        if oversized {
+            return Arrival {
+                style,
+                plan: None,
+                answer: None,
+            };
+        }
+        let plan = plan_fault(st, req, now);
+        let answer = match plan {
+            None => Some(answer(st, &self.idgen, req, now)),
+            Some(_) => None,
+        };
+        Arrival {
+            style,
+            plan,
+            answer,
         }
     }
 
-    /// Consults the fault rules for a request; `None` when no rule fires. Consumes the request's
-    /// code when the firing rule says so.
-    pub fn plan_fault(&self, req: &VendorRequest) -> Option<FaultPlan> {
+    /// Judges a vendor request: the only way vendor state changes. [`Engine::arrive`] does it
+    /// at once when no fault rule fires; this is for a request a delay-only rule held back.
+    pub fn answer(&self, req: &VendorRequest) -> Answer {
         let now = self.clock.now();
-        let mut st = self.lock();
-        if st.faults.is_empty() {
-            return None;
-        }
-        let st = &mut *st;
-        let (appid, user) = context(st, req, now);
-        let plan = st
-            .faults
-            .fire(req.endpoint, appid.as_ref(), user.as_ref())?;
-        if plan.consume_code && plan.action.is_some() {
-            match req.endpoint {
-                Endpoint::Jscode2session => login::consume(st, req, now),
-                Endpoint::Getuserphonenumber => phone::consume(st, req, now),
-                _ => {}
-            }
-        }
-        Some(FaultPlan {
-            appid,
-            user,
-            ..plan
-        })
+        answer(&mut self.lock(), &self.idgen, req, now)
     }
 
     /// Runs `f` on the fault book (control plane).
     pub fn with_faults<R>(&self, f: impl FnOnce(&mut FaultBook) -> R) -> R {
         f(&mut self.lock().faults)
     }
+}
+
+/// Judges a vendor request.
+fn answer(st: &mut State, idgen: &Generator, req: &VendorRequest, now: Timestamp) -> Answer {
+    // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
+    maybe_sweep(st, now);
+    match req.endpoint {
+        Endpoint::Jscode2session => login::jscode2session(st, req, now),
+        Endpoint::Token => tokens::token(st, idgen, req, now),
+        Endpoint::StableToken => tokens::stable_token(st, idgen, req, now),
+        Endpoint::Checksession => login::checksession(st, req, now),
+        Endpoint::Resetusersessionkey => login::reset_session_key(st, idgen, req, now),
+        Endpoint::Getuserphonenumber => phone::get_user_phone_number(st, req, now),
+        Endpoint::Unknown => Answer {
+            result: Err(WxError::InvalidUrl),
+            appid: req.params.get("appid").map(AppId::new),
+            user: None,
+        },
+    }
+}
+
+/// Consults the fault rules for a request; `None` when no rule fires. Consumes the request's
+/// code when the firing rule says so.
+fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<FaultPlan> {
+    if st.faults.is_empty() {
+        return None;
+    }
+    let (appid, user) = context(st, req, now);
+    let plan = st
+        .faults
+        .fire(req.endpoint, appid.as_ref(), user.as_ref())?;
+    if plan.consume_code && plan.action.is_some() {
+        match req.endpoint {
+            Endpoint::Jscode2session => login::consume(st, req, now),
+            Endpoint::Getuserphonenumber => phone::consume(st, req, now),
+            _ => {}
+        }
+    }
+    Some(FaultPlan {
+        appid,
+        user,
+        ..plan
+    })
 }
 
 /// The app and user a request concerns, without changing anything.
@@ -424,3 +473,20 @@ fn minute_of(t: Timestamp) -> i64 {
 }
 
 type Map<K, V> = HashMap<K, V>;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Params;
+
+    proptest! {
+        #[test]
+        fn params_parse_as_the_form_decoder_does(query in "[a-z=&%+2Ö_]{0,24}") {
+            let full: Vec<(String, String)> =
+                serde_urlencoded::from_str(&query).unwrap_or_default();
+            let ours = Params::parse(Some(&query));
+            prop_assert_eq!(ours.pairs(), &full[..]);
+        }
+    }
+}
