@@ -53,7 +53,7 @@ use crate::store::{
     StoreError, StoreStats, UserRecord,
 };
 use batch::LoginQueue;
-use login::{LOGIN_ROWS, SessionInsert, insert_session};
+use login::{LOGIN_ROWS, insert_session};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -250,14 +250,7 @@ impl Store for SqliteStore {
             // Nothing was written; dropping the transaction rolls it back.
             return Ok(false);
         };
-        let row = SessionInsert {
-            user_id,
-            appid: &appid,
-            openid: &openid,
-            session: &new,
-            now,
-        };
-        insert_session(&mut tx, row).await?;
+        insert_session(&mut tx, user_id, &appid, &openid, &new, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -9,9 +9,9 @@
 //! - Nobody is answered before the COMMIT returns. If the batch as a whole fails (BEGIN,
 //!   a savepoint statement, or the COMMIT), every login of it gets an error and nothing of it
 //!   is written.
-//! - The logins of a batch run one after the other on the single writer connection, inside
-//!   the `BEGIN IMMEDIATE` transaction, so each login's read-then-write resolution sees the
-//!   logins before it and stays race-free. Other writes wait for the connection, so they never
+//! - A batch is read, decided and written on the single writer connection inside one
+//!   `BEGIN IMMEDIATE` transaction, each login decided after the ones before it, so the
+//!   read-then-write resolution stays race-free. Other writes wait for the connection, so they never
 //!   interleave with a batch. While logins stay queued the task keeps the connection for up
 //!   to [`HOLD_BATCHES`] batches in a row, then hands it back so other writes get their turn.
 //! - There is no timer: the task takes what is queued right now. At low load a batch is one
@@ -267,5 +267,10 @@ async fn login_in_savepoint(
     if answer.is_err() {
         sqlx::query("ROLLBACK TO login").execute(&mut *conn).await?;
     }
-    Ok(answer.map(|mut outcomes| outcomes.remove(0)))
+    Ok(answer.and_then(|outcomes| {
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("a login recorded without an outcome".into()))
+    }))
 }

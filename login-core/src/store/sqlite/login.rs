@@ -21,7 +21,7 @@ use crate::clock::UnixMs;
 use crate::ids::{UnionId, UserId};
 use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError, UserRecord};
 
-use super::rows::load_users;
+use super::rows::{load_users, push_list};
 
 /// What a row of the read statement is (its first column): an identity of the batch that
 /// exists (appid, openid, user id), a holder of one of its unionids (unionid, NULL, user id),
@@ -118,13 +118,9 @@ impl<'w> Plan<'w> {
             .collect();
         if !unionids.is_empty() {
             query.push(format_args!(
-                " UNION ALL SELECT {HOLDER}, unionid, NULL, id FROM users WHERE unionid IN ("
+                " UNION ALL SELECT {HOLDER}, unionid, NULL, id FROM users WHERE unionid IN "
             ));
-            let mut list = query.separated(", ");
-            for unionid in &unionids {
-                list.push_bind(*unionid);
-            }
-            query.push(")");
+            push_list(&mut query, unionids.iter().copied());
         }
         // AUTOINCREMENT's next id: past the largest id ever used, even if deleted.
         query.push(format_args!(
@@ -322,32 +318,26 @@ fn add_identity(user: &mut UserRecord, write: &LoginWrite) {
     }
 }
 
-/// A session row to insert.
-pub(super) struct SessionInsert<'a> {
-    pub(super) user_id: i64,
-    pub(super) appid: &'a str,
-    pub(super) openid: &'a str,
-    pub(super) session: &'a NewSession,
-    /// Its `created_at`.
-    pub(super) now: UnixMs,
-}
-
-/// Inserts a session.
+/// Creates a session row.
 pub(super) async fn insert_session(
     conn: &mut SqliteConnection,
-    s: SessionInsert<'_>,
+    user_id: i64,
+    appid: &str,
+    openid: &str,
+    session: &NewSession,
+    now: UnixMs,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
          absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(s.session.token_hash.0.as_slice())
-    .bind(s.user_id)
-    .bind(s.appid)
-    .bind(s.openid)
-    .bind(s.now.0)
-    .bind(s.session.expires_at.0)
-    .bind(s.session.absolute_expires_at.0)
+    .bind(session.token_hash.0.as_slice())
+    .bind(user_id)
+    .bind(appid)
+    .bind(openid)
+    .bind(now.0)
+    .bind(session.expires_at.0)
+    .bind(session.absolute_expires_at.0)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -147,13 +147,23 @@ pub(super) async fn load_users(
 /// `sql` followed by `(?, ?, …)`, one parameter per id.
 fn in_list<'a>(sql: &str, ids: &'a [i64]) -> QueryBuilder<'a, Sqlite> {
     let mut query = QueryBuilder::new(sql);
+    push_list(&mut query, ids.iter().copied());
+    query
+}
+
+/// Appends `(?, ?, …)` to `query`, one parameter per value: the right side of an `IN`.
+pub(super) fn push_list<'a, T>(
+    query: &mut QueryBuilder<'a, Sqlite>,
+    values: impl IntoIterator<Item = T>,
+) where
+    T: 'a + sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite>,
+{
     query.push("(");
     let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
+    for value in values {
+        list.push_bind(value);
     }
     query.push(")");
-    query
 }
 
 /// Like [`load_user`], for a user the running transaction just wrote: missing is an error.
