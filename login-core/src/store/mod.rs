@@ -158,9 +158,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The schema could not be brought up to date.
+    #[error("schema: {0}")]
+    Schema(String),
     /// A row broke an invariant the schema should have enforced.
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -30,6 +30,7 @@ mod batch;
 mod login;
 mod phone;
 mod rows;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -40,7 +41,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
-use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -57,9 +57,6 @@ use login::{LOGIN_ROWS, insert_session};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
-
-/// The schema, embedded at compile time.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a connection waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,21 +81,37 @@ pub struct SqliteStore {
     logins: Arc<LoginQueue>,
 }
 
-/// Creates the temporary view through which logins are written (see `sqlite/login.rs`) on a
-/// new writer connection.
-fn create_login_rows(
-    conn: &mut SqliteConnection,
-    _: PoolConnectionMetadata,
-) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
-    Box::pin(async move {
-        sqlx::Executor::execute(conn, sqlx::raw_sql(LOGIN_ROWS)).await?;
-        Ok(())
-    })
+/// What the writer's connect hook returns.
+type Connecting<'c> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+/// Runs `script` on every new writer connection: the temporary view through which logins are
+/// written (see `sqlite/login.rs`), and for a private in-memory database its whole schema.
+fn on_connect(
+    script: Arc<str>,
+) -> impl for<'c> Fn(&'c mut SqliteConnection, PoolConnectionMetadata) -> Connecting<'c>
++ Send
++ Sync
++ 'static {
+    move |conn, _| {
+        let script = script.clone();
+        Box::pin(async move {
+            sqlx::Executor::execute(conn, sqlx::raw_sql(&script)).await?;
+            Ok(())
+        })
+    }
 }
 
 /// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
 fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Whether `url` names a private in-memory database (`sqlite::memory:`, `sqlite://:memory:`),
+/// new on every open: no other store can reach it, unlike a named `mode=memory` one.
+fn is_private_memory(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next() == Some(":memory:")
 }
 
 impl SqliteStore {
@@ -113,6 +126,14 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Full);
         let memory = is_memory(url);
+        // A new private in-memory database gets its schema with the connection's temporary
+        // objects, in one trip to SQLite's thread (see `sqlite/schema.rs`).
+        let private = is_private_memory(url);
+        let connect_script = if private {
+            format!("{}{LOGIN_ROWS}", schema::new_database_script())
+        } else {
+            LOGIN_ROWS.to_owned()
+        };
 
         if !memory {
             if let Some(dir) = base.get_filename().parent() {
@@ -144,12 +165,12 @@ impl SqliteStore {
             // A local file needs no ping before every write; it would cost a round trip to
             // the connection's thread per transaction (per batch of logins).
             .test_before_acquire(false)
-            // The temporary view through which logins are written (see `sqlite/login.rs`).
-            .after_connect(create_login_rows)
+            .after_connect(on_connect(connect_script.into()))
             .connect_with(writer_options)
             .await?;
-
-        MIGRATOR.run(&writer).await?;
+        if !private {
+            schema::migrate(&mut *writer.acquire().await?).await?;
+        }
 
         let reader = if memory {
             writer.clone()

@@ -91,8 +91,10 @@ impl LoginQueue {
     pub(super) fn start(writer: SqlitePool) -> std::io::Result<LoginQueue> {
         let (tx, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
+        // Timers only (the pool's acquire timeout): SQLite's connection thread answers through
+        // channels, not sockets, so the runtime needs no I/O driver.
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+            .enable_time()
             .build()?;
         let (finished, done) = oneshot::channel();
         let task = run(writer, rx, commits.clone());
