@@ -16,6 +16,10 @@
 //! the logins queued at the moment in one such transaction, a savepoint each, and answers them
 //! only after the one COMMIT (one fsync) has returned.
 //!
+//! WAL checkpoints (copying committed pages back into the database file) run on a connection
+//! of their own beside the writer, so that commits do not wait for them (see
+//! `sqlite/checkpoint.rs`).
+//!
 //! Reads go through a separate pool of read-only connections. In WAL mode readers never block
 //! the writer and see the last committed state, so `session` lookups on every request do not
 //! queue behind logins. Reads that touch two tables run in a (deferred) transaction to see
@@ -27,6 +31,7 @@
 //! database dies with its last connection).
 
 mod batch;
+mod checkpoint;
 mod login;
 mod phone;
 mod rows;
@@ -53,6 +58,7 @@ use crate::store::{
     StoreError, StoreStats, UserRecord,
 };
 use batch::LoginQueue;
+use checkpoint::WRITER_AUTOCHECKPOINT;
 use login::{LOGIN_ROWS, insert_session};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
@@ -153,7 +159,10 @@ impl SqliteStore {
             .statement_cache_capacity(WRITER_STATEMENTS);
         if !memory {
             // WAL is persistent in the file; set it on the writer before any reader opens.
-            writer_options = writer_options.journal_mode(SqliteJournalMode::Wal);
+            // Checkpoints run beside the writer; its own are a backstop (`sqlite/checkpoint.rs`).
+            writer_options = writer_options
+                .journal_mode(SqliteJournalMode::Wal)
+                .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT.to_string());
         }
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
@@ -177,12 +186,18 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(READERS)
-                .connect_with(base.read_only(true))
+                .connect_with(base.clone().read_only(true))
                 .await?
         };
 
+        // WAL checkpoints beside the writer, on a connection of their own.
+        let checkpointer = if memory {
+            None
+        } else {
+            Some(<SqliteConnection as sqlx::Connection>::connect_with(&base).await?)
+        };
         let logins = Arc::new(
-            LoginQueue::start(writer.clone())
+            LoginQueue::start(writer.clone(), checkpointer)
                 .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
         );
         Ok(SqliteStore {

@@ -30,8 +30,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::BEGIN_WRITE;
 use super::login::record_logins;
+use super::{BEGIN_WRITE, checkpoint};
 use crate::store::{LoginOutcome, LoginWrite, StoreError};
 
 /// The most logins committed together.
@@ -69,6 +69,9 @@ pub(super) struct LoginQueue {
     /// Batches committed (read by the tests, to see logins share commits).
     #[cfg_attr(not(test), allow(dead_code))]
     commits: Arc<AtomicU64>,
+    /// How many commits the checkpoints beside the writer have copied (read by the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpoints: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The thread the writer task runs on, alone on a single-threaded runtime: a batch waits on
@@ -88,7 +91,13 @@ fn closed() -> StoreError {
 impl LoginQueue {
     /// Starts the writer task on `writer` (the single-connection writer pool), on a thread of
     /// its own.
-    pub(super) fn start(writer: SqlitePool) -> std::io::Result<LoginQueue> {
+    ///
+    /// With `checkpointer` (a file database), a connection of its own on the same thread
+    /// checkpoints the WAL after commits (see `checkpoint.rs`).
+    pub(super) fn start(
+        writer: SqlitePool,
+        checkpointer: Option<SqliteConnection>,
+    ) -> std::io::Result<LoginQueue> {
         let (tx, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
         // Timers only (the pool's acquire timeout): SQLite's connection thread answers through
@@ -97,11 +106,26 @@ impl LoginQueue {
             .enable_time()
             .build()?;
         let (finished, done) = oneshot::channel();
-        let task = run(writer, rx, commits.clone());
+        let (checkpointer, poke, checkpoints) = match checkpointer {
+            Some(conn) => {
+                let (checkpointer, poke, count) = checkpoint::checkpointer(conn);
+                (Some(checkpointer), Some(poke), count)
+            }
+            None => (None, None, tokio::sync::watch::channel(0).1),
+        };
+        let task = run(writer, rx, commits.clone(), poke);
         std::thread::Builder::new()
             .name("login-writer".into())
             .spawn(move || {
-                runtime.block_on(task);
+                runtime.block_on(async move {
+                    let checkpoints = checkpointer.map(|c| tokio::spawn(c.run()));
+                    // The writer task drops its `Poke` when it returns: the checkpointer
+                    // then closes its connection.
+                    task.await;
+                    if let Some(checkpoints) = checkpoints {
+                        let _ = checkpoints.await;
+                    }
+                });
                 drop(runtime);
                 // Nobody may be waiting.
                 let _ = finished.send(());
@@ -110,6 +134,7 @@ impl LoginQueue {
             tx,
             writer: Mutex::new(Some(WriterThread { done })),
             commits,
+            checkpoints,
         })
     }
 
@@ -138,6 +163,18 @@ impl LoginQueue {
         }
     }
 
+    /// Waits until a checkpoint has copied every batch committed so far into the database
+    /// file.
+    #[cfg(test)]
+    pub(super) async fn checkpointed(&self) {
+        let commits = self.commits();
+        let mut covered = self.checkpoints.clone();
+        covered
+            .wait_for(|covered| *covered >= commits)
+            .await
+            .expect("the checkpointer stopped");
+    }
+
     /// Batches committed so far.
     #[cfg(test)]
     pub(super) fn commits(&self) -> u64 {
@@ -146,7 +183,12 @@ impl LoginQueue {
 }
 
 /// The writer task: takes what is queued, commits it as one batch, answers, repeats.
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Msg>, commits: Arc<AtomicU64>) {
+async fn run(
+    pool: SqlitePool,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    commits: Arc<AtomicU64>,
+    checkpoints: Option<checkpoint::Poke>,
+) {
     let mut msgs = Vec::with_capacity(MAX_BATCH);
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     // The writer connection while batches run back to back, and how many it has run.
@@ -180,7 +222,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Msg>, commits: Ar
         let answers = commit_batch(&mut conn, &writes).await;
         let ok = answers.is_ok();
         if ok {
-            commits.fetch_add(1, Ordering::Relaxed);
+            let committed = commits.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(checkpoints) = &checkpoints {
+                checkpoints.poke(committed);
+            }
         }
         answer(jobs.drain(..), answers);
         // Keep the connection only for more queued logins, a few batches at most, and not

@@ -191,6 +191,61 @@ async fn the_writer_task_ends_with_the_last_handle() {
         .expect("without panicking");
 }
 
+/// The size of the file at `url` (a `sqlite://` URL), plus `suffix` (`-wal`); 0 if missing.
+fn file_size(url: &str, suffix: &str) -> u64 {
+    let path = format!("{}{suffix}", url.trim_start_matches("sqlite://"));
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_logins_are_checkpointed_into_the_database_file_beside_the_writer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+    let store = Arc::new(SqliteStore::open(&url).await.expect("open"));
+    let empty = file_size(&url, "");
+    let writes = (0..200u8)
+        .map(|i| login("wxa", &format!("o{i}"), None, i, T0))
+        .collect();
+    let outcomes = record_all(&store, writes).await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    // Far below the writer's own checkpoint threshold: only the checkpointer copies pages.
+    store.logins.checkpointed().await;
+    let grown = file_size(&url, "");
+    assert!(grown > empty, "the database file grew: {empty} -> {grown}");
+    assert!(file_size(&url, "-wal") > 0, "the WAL is still in use");
+
+    // A plain connection that ignores the WAL (immutable) sees every login in the file itself.
+    log_in(&store, "wxa", "last", None, 250).await;
+    store.logins.checkpointed().await;
+    let path = url.trim_start_matches("sqlite://");
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}?immutable=1"))
+        .expect("url")
+        .read_only(true);
+    let mut conn = <SqliteConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .expect("connect");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(sessions, 201);
+}
+
+#[tokio::test]
+async fn closing_a_file_store_stops_the_checkpointer_and_removes_the_wal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+    let store = SqliteStore::open(&url).await.expect("open");
+    log_in(&store, "wxa", "o1", None, 1).await;
+    store.logins.checkpointed().await;
+    store.close().await;
+    // The last connection to close checkpoints and deletes the WAL: the checkpointer's
+    // connection is closed before the writer's.
+    assert_eq!(file_size(&url, "-wal"), 0);
+    let reopened = SqliteStore::open(&url).await.expect("reopen");
+    assert_eq!(stats(&reopened).await, (1, 1, 1));
+}
+
 /// A login of a small world: 2 apps × 3 openids, 3 unionids or none, so that batches
 /// repeat identities, join users by unionid, attach unionids and meet the rule breaks.
 fn any_login() -> impl Strategy<Value = (u8, u8, Option<u8>)> {
