@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -19,12 +19,11 @@ pub struct Record {
     pub time: Timestamp,
     /// HTTP method.
     pub method: Method,
-    /// Request path.
-    pub path: String,
+    /// Request target: the path and the raw query string (its parameters are parsed again
+    /// when the journal is read). Shares the request's buffer: keeping it copies nothing.
+    pub uri: Uri,
     /// Which endpoint the path named.
     pub endpoint: Endpoint,
-    /// Raw query string (its parameters are parsed again when the journal is read).
-    pub query: String,
     /// Raw request body.
     pub body: Bytes,
     /// App concerned, when known.
@@ -207,19 +206,19 @@ impl Journal {
 
 fn view(seq: u64, r: &Record) -> JournalEntry {
     let mut params = serde_json::Map::new();
-    for (k, v) in Params::parse(Some(&r.query)).pairs() {
+    for (k, v) in Params::parse(r.uri.query()).pairs() {
         params
-            .entry(k.clone())
-            .or_insert_with(|| serde_json::Value::String(v.clone()));
+            .entry(k)
+            .or_insert_with(|| serde_json::Value::String(v.to_owned()));
     }
     JournalEntry {
         seq,
         time_ms: r.time.millis(),
         time: r.time.rfc3339(),
         method: r.method.as_str().to_owned(),
-        path: r.path.clone(),
+        path: r.uri.path().to_owned(),
         endpoint: r.endpoint.name().to_owned(),
-        query: r.query.clone(),
+        query: r.uri.query().unwrap_or("").to_owned(),
         params,
         body: String::from_utf8_lossy(&r.body).into_owned(),
         appid: r.appid.as_ref().map(|a| a.as_str().to_owned()),

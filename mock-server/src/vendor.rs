@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
 use bytes::Bytes;
 
 use crate::catalogue::WxError;
@@ -54,8 +54,7 @@ pub async fn entry(
     } = engine.arrive(&req, oversized);
     let call = Call {
         method: parts.method,
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or("").to_owned(),
+        uri: parts.uri,
         req,
         oversized,
         plan,
@@ -89,8 +88,7 @@ pub async fn entry(
 /// A parsed vendor request on its way to an answer.
 struct Call {
     method: Method,
-    path: String,
-    query: String,
+    uri: Uri,
     req: VendorRequest,
     oversized: bool,
     plan: Option<crate::faults::FaultPlan>,
@@ -105,8 +103,7 @@ struct Call {
 fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     let Call {
         method,
-        path,
-        query,
+        uri,
         req,
         oversized,
         plan,
@@ -117,7 +114,8 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     } = call;
     let engine = &shared.engine;
     let endpoint = req.endpoint;
-    let render_err = |e: WxError| wire::render(endpoint, &path, Err(e), now, style, &shared.rids);
+    let render_err =
+        |e: WxError| wire::render(endpoint, uri.path(), Err(e), now, style, &shared.rids);
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (
             wire::gateway_page(StatusCode::PAYLOAD_TOO_LARGE),
@@ -128,7 +126,14 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         None | Some((None, _)) => {
             // Answered on arrival, unless a delay-only rule held the request back.
             let answer = answer.unwrap_or_else(|| engine.answer(&req));
-            let r = wire::render(endpoint, &path, answer.result, now, style, &shared.rids);
+            let r = wire::render(
+                endpoint,
+                uri.path(),
+                answer.result,
+                now,
+                style,
+                &shared.rids,
+            );
             (r, Ending::Normal, answer.appid, answer.user)
         }
         Some((Some(action), p)) => {
@@ -176,9 +181,8 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     shared.journal.record(Record {
         time: now,
         method,
-        path,
+        uri,
         endpoint,
-        query,
         body: req.body,
         appid,
         user,

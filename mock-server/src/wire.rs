@@ -132,6 +132,24 @@ pub fn gateway_page(status: StatusCode) -> Rendered {
     }
 }
 
+/// The `Date` header for `now` (virtual time), formatted once per second per thread: every
+/// answer carries one, and most answers of a busy second share it.
+fn date_header(now: Timestamp) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(i64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let secs = now.secs();
+    LAST.with_borrow_mut(|last| match last {
+        Some((at, value)) if *at == secs => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&now.http_date()).ok()?;
+            *last = Some((secs, value.clone()));
+            Some(value)
+        }
+    })
+}
+
 /// Builds the HTTP response: status, Content-Type, `Date` from the virtual clock, keep-alive.
 pub fn response(r: &Rendered, now: Timestamp, body: Body) -> Response<Body> {
     let mut resp = Response::new(body);
@@ -141,7 +159,7 @@ pub fn response(r: &Rendered, now: Timestamp, body: Body) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static(r.content_type),
     );
-    if let Ok(date) = HeaderValue::from_str(&now.http_date()) {
+    if let Some(date) = date_header(now) {
         h.insert(header::DATE, date);
     }
     h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));

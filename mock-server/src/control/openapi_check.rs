@@ -491,9 +491,10 @@ fn record(seq_hint: u64, full: bool) -> Record {
     Record {
         time: Timestamp::from_secs(1_724_289_297),
         method: Method::GET,
-        path: "/sns/jscode2session".into(),
+        uri: format!("/sns/jscode2session?appid=wx1&js_code=c{seq_hint}")
+            .parse()
+            .expect("a request target"),
         endpoint: Endpoint::Jscode2session,
-        query: format!("appid=wx1&js_code=c{seq_hint}"),
         body: Bytes::new(),
         appid: full.then(|| AppId::new("wx1")),
         user: full.then(|| UserHandle::new("bob")),
