@@ -23,7 +23,10 @@ use super::BEGIN_WRITE;
 use crate::store::StoreError;
 
 /// The migrations, oldest first; migration `i` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_drop_sessions_identity.sql"),
+];
 
 /// The whole schema at the latest version, as one script for a database known to be empty
 /// (a new private in-memory database: it needs no version check).
@@ -118,7 +121,10 @@ mod tests {
             .collect();
         assert_eq!(
             digests,
-            ["f2676d3b5dffc471f6e52a44c8456a5036126e8d294f2cf300d421cd0ad974bd"]
+            [
+                "f2676d3b5dffc471f6e52a44c8456a5036126e8d294f2cf300d421cd0ad974bd",
+                "c10419385771ae4ab2882e29422fdd349b5388943348eb77d72249eee98d154d",
+            ]
         );
     }
 }

@@ -78,9 +78,19 @@ async fn a_database_made_with_the_sqlx_migrations_table_is_adopted_not_migrated_
     assert!(out.is_new);
     assert!(out.user.id.0 > 7, "ids go on after the kept user");
     store.close().await;
-    assert_eq!(user_version(&url).await, 1, "the version is now recorded");
+    assert_eq!(
+        user_version(&url).await,
+        latest(),
+        "adopted at 1, then the later migrations ran"
+    );
     let reopened = SqliteStore::open(&url).await.expect("reopen");
     assert_eq!(stats(&reopened).await, (2, 1, 1));
+    let dropped: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'sessions_identity'")
+            .fetch_one(&reopened.reader)
+            .await
+            .expect("schema");
+    assert_eq!(dropped, 0, "migration 2 ran on the adopted database");
 }
 
 #[tokio::test]
