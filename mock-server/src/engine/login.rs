@@ -9,8 +9,8 @@ use sha2::Sha256;
 
 use super::directory::{LoginFacts, LoginGrant};
 use super::{
-    Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, maybe_sweep, minute_of,
-    to_json, tokens,
+    Answer, CODE_TTL, Engine, EngineError, Map, Sharded, State, VendorRequest, maybe_sweep,
+    minute_of, to_json, tokens,
 };
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
@@ -48,7 +48,7 @@ enum QuotaKey {
 
 #[derive(Default)]
 pub(super) struct Logins {
-    codes: Map<JsCode, CodeEntry>,
+    codes: Sharded<JsCode, CodeEntry>,
     sessions: Map<(AppId, UserHandle), Session>,
     by_openid: Map<OpenId, UserHandle>,
     quotas: Map<QuotaKey, (i64, u32)>,
@@ -389,7 +389,7 @@ impl Engine {
         let code = loop {
             let c = self.idgen.js_code(appid, user, session.codes_minted);
             session.codes_minted += 1;
-            if !st.logins.codes.contains_key(&c) {
+            if !st.logins.codes.contains_key(c.as_str()) {
                 break c;
             }
         };
