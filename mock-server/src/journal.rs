@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use axum::http::{Method, Uri};
+use axum::http::Method;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +19,10 @@ pub struct Record {
     pub time: Timestamp,
     /// HTTP method.
     pub method: Method,
-    /// Request target: the path and the raw query string (its parameters are parsed again
-    /// when the journal is read). Shares the request's buffer: keeping it copies nothing.
-    pub uri: Uri,
+    /// Request target as received: the path, then `?` and the raw query string if there is
+    /// one (its parameters are parsed again when the journal is read). A copy: a request's
+    /// `Uri` shares the buffer its head was read into, and keeping it would keep that buffer.
+    pub target: String,
     /// Which endpoint the path named.
     pub endpoint: Endpoint,
     /// Raw request body.
@@ -40,6 +41,20 @@ pub struct Record {
     pub response: Bytes,
     /// Wall-clock time spent answering, microseconds.
     pub latency_us: u64,
+}
+
+impl Record {
+    /// The request path.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
+    }
+
+    /// The raw query string, if the target has one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
 }
 
 /// A journal entry as `GET /__mock__/journal` shows it.
@@ -206,7 +221,7 @@ impl Journal {
 
 fn view(seq: u64, r: &Record) -> JournalEntry {
     let mut params = serde_json::Map::new();
-    for (k, v) in Params::parse(r.uri.query()).pairs() {
+    for (k, v) in Params::parse(r.query()).pairs() {
         params
             .entry(k)
             .or_insert_with(|| serde_json::Value::String(v.to_owned()));
@@ -216,9 +231,9 @@ fn view(seq: u64, r: &Record) -> JournalEntry {
         time_ms: r.time.millis(),
         time: r.time.rfc3339(),
         method: r.method.as_str().to_owned(),
-        path: r.uri.path().to_owned(),
+        path: r.path().to_owned(),
         endpoint: r.endpoint.name().to_owned(),
-        query: r.uri.query().unwrap_or("").to_owned(),
+        query: r.query().unwrap_or("").to_owned(),
         params,
         body: String::from_utf8_lossy(&r.body).into_owned(),
         appid: r.appid.as_ref().map(|a| a.as_str().to_owned()),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use bytes::Bytes;
 
 use crate::catalogue::WxError;
@@ -54,7 +54,10 @@ pub async fn entry(
     } = engine.arrive(&req, oversized);
     let call = Call {
         method: parts.method,
-        uri: parts.uri,
+        target: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |t| t.as_str().to_owned()),
         req,
         oversized,
         plan,
@@ -88,7 +91,8 @@ pub async fn entry(
 /// A parsed vendor request on its way to an answer.
 struct Call {
     method: Method,
-    uri: Uri,
+    /// The request target (path and query), copied out of the request's buffer.
+    target: String,
     req: VendorRequest,
     oversized: bool,
     plan: Option<crate::faults::FaultPlan>,
@@ -103,7 +107,7 @@ struct Call {
 fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     let Call {
         method,
-        uri,
+        target,
         req,
         oversized,
         plan,
@@ -114,8 +118,10 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     } = call;
     let engine = &shared.engine;
     let endpoint = req.endpoint;
-    let render_err =
-        |e: WxError| wire::render(endpoint, uri.path(), Err(e), now, style, &shared.rids);
+    let path = target
+        .split_once('?')
+        .map_or(target.as_str(), |(path, _)| path);
+    let render_err = |e: WxError| wire::render(endpoint, path, Err(e), now, style, &shared.rids);
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (
             wire::gateway_page(StatusCode::PAYLOAD_TOO_LARGE),
@@ -126,14 +132,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         None | Some((None, _)) => {
             // Answered on arrival, unless a delay-only rule held the request back.
             let answer = answer.unwrap_or_else(|| engine.answer(&req));
-            let r = wire::render(
-                endpoint,
-                uri.path(),
-                answer.result,
-                now,
-                style,
-                &shared.rids,
-            );
+            let r = wire::render(endpoint, path, answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
         }
         Some((Some(action), p)) => {
@@ -181,7 +180,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     shared.journal.record(Record {
         time: now,
         method,
-        uri,
+        target,
         endpoint,
         body: req.body,
         appid,

@@ -491,9 +491,7 @@ fn record(seq_hint: u64, full: bool) -> Record {
     Record {
         time: Timestamp::from_secs(1_724_289_297),
         method: Method::GET,
-        uri: format!("/sns/jscode2session?appid=wx1&js_code=c{seq_hint}")
-            .parse()
-            .expect("a request target"),
+        target: format!("/sns/jscode2session?appid=wx1&js_code=c{seq_hint}"),
         endpoint: Endpoint::Jscode2session,
         body: Bytes::new(),
         appid: full.then(|| AppId::new("wx1")),
