@@ -182,7 +182,8 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         method,
         target,
         endpoint,
-        body: req.body,
+        // A copy, for the same reason as the target: the body may share hyper's read buffer.
+        body: Bytes::copy_from_slice(&req.body),
         appid,
         user,
         status,
