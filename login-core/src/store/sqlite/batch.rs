@@ -164,15 +164,19 @@ impl LoginQueue {
     }
 
     /// Waits until a checkpoint has copied every batch committed so far into the database
-    /// file.
+    /// file; panics after 30 s (a checkpointer that never gets there fails the test instead of
+    /// hanging it).
     #[cfg(test)]
     pub(super) async fn checkpointed(&self) {
         let commits = self.commits();
         let mut covered = self.checkpoints.clone();
-        covered
-            .wait_for(|covered| *covered >= commits)
-            .await
-            .expect("the checkpointer stopped");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            covered.wait_for(|covered| *covered >= commits),
+        )
+        .await
+        .expect("no checkpoint covered the commits within 30 s")
+        .expect("the checkpointer stopped");
     }
 
     /// Batches committed so far.
