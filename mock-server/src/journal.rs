@@ -46,14 +46,20 @@ pub struct Record {
 impl Record {
     /// The request path.
     pub fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(&self.target, |(path, _)| path)
+        split_target(&self.target).0
     }
 
     /// The raw query string, if the target has one.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        split_target(&self.target).1
+    }
+}
+
+/// A request target's path, and its query string if it has one.
+pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::catalogue::WxError;
 use crate::clock::Stopwatch;
 use crate::engine::{Answer, Arrival, Endpoint, Params, VendorRequest};
 use crate::faults::{FaultAction, Transport};
-use crate::journal::Record;
+use crate::journal::{self, Record};
 use crate::server::{ConnCtl, Shared};
 use crate::wire::{self, Rendered};
 
@@ -118,9 +118,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     } = call;
     let engine = &shared.engine;
     let endpoint = req.endpoint;
-    let path = target
-        .split_once('?')
-        .map_or(target.as_str(), |(path, _)| path);
+    let (path, _) = journal::split_target(&target);
     let render_err = |e: WxError| wire::render(endpoint, path, Err(e), now, style, &shared.rids);
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (

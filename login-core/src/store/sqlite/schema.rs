@@ -31,9 +31,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// The whole schema at the latest version, as one script for a database known to be empty
 /// (a new private in-memory database: it needs no version check).
 pub(super) fn new_database_script() -> String {
-    let mut script = MIGRATIONS.join("\n;\n");
-    script.push_str(&format!("\n;PRAGMA user_version = {};\n", MIGRATIONS.len()));
-    script
+    MIGRATIONS
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| versioned(sql, i + 1))
+        .collect()
+}
+
+/// Migration `sql` followed by the statement that records `version` as applied. PRAGMA takes
+/// no parameters; the value is an integer of ours.
+fn versioned(sql: &str, version: usize) -> String {
+    format!("{sql}\n;PRAGMA user_version = {version};\n")
 }
 
 /// Brings the database on `conn` to the latest version.
@@ -70,9 +78,8 @@ pub(super) async fn apply(
     };
     for (i, sql) in pending.iter().enumerate() {
         let version = from_index + i + 1;
-        // Each migration records its version as it ends (one trip to SQLite's thread, not two;
-        // PRAGMA takes no parameters, and the value is an integer of ours).
-        let script = format!("{sql}\n;PRAGMA user_version = {version};");
+        // Each migration records its version as it ends: one trip to SQLite's thread, not two.
+        let script = versioned(sql, version);
         Executor::execute(&mut *tx, sqlx::raw_sql(&script))
             .await
             .map_err(|e| StoreError::Schema(format!("migration {version} failed: {e}")))?;

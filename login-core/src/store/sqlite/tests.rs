@@ -83,6 +83,14 @@ async fn stats(store: &SqliteStore) -> (u64, u64, u64) {
     (s.users, s.identities, s.sessions)
 }
 
+/// The one integer `sql` reads (a PRAGMA, a count) through `conn`.
+async fn scalar<'c>(conn: impl sqlx::SqliteExecutor<'c>, sql: &'c str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// `offset_ms` after [`T0`].
 fn at(offset_ms: i64) -> UnixMs {
     UnixMs(T0.0 + offset_ms)
@@ -208,10 +216,7 @@ async fn data_survives_reopen_and_migrations_rerun_idempotently() {
         reopened.user(out.user.id).await.expect("user"),
         Some(out.user.clone())
     );
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&reopened.reader)
-        .await
-        .expect("user_version");
+    let version = scalar(&reopened.reader, "PRAGMA user_version").await;
     assert_eq!(
         version,
         i64::try_from(super::schema::MIGRATIONS.len()).expect("small")
@@ -232,15 +237,9 @@ async fn data_survives_reopen_and_migrations_rerun_idempotently() {
 #[tokio::test]
 async fn pragmas_are_durable_and_readers_cannot_write() {
     let (store, _dir) = file_store().await;
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&store.writer)
-        .await
-        .expect("synchronous");
+    let sync = scalar(&store.writer, "PRAGMA synchronous").await;
     assert_eq!(sync, 2, "synchronous = FULL");
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(&store.writer)
-        .await
-        .expect("foreign_keys");
+    let fk = scalar(&store.writer, "PRAGMA foreign_keys").await;
     assert_eq!(fk, 1);
     let write = sqlx::query("INSERT INTO users (created_at, updated_at) VALUES (0, 0)")
         .execute(&store.reader)

@@ -224,11 +224,10 @@ async fn committed_logins_are_checkpointed_into_the_database_file_beside_the_wri
     let mut conn = <SqliteConnection as sqlx::Connection>::connect_with(&options)
         .await
         .expect("connect");
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
-        .fetch_one(&mut conn)
-        .await
-        .expect("count");
-    assert_eq!(sessions, 201);
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM sessions").await,
+        201
+    );
 }
 
 #[tokio::test]

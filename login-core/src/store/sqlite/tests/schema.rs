@@ -9,10 +9,7 @@ use super::*;
 /// `user_version` of the database at `url`, read on a connection of its own.
 async fn user_version(url: &str) -> i64 {
     let mut conn = SqliteConnection::connect(url).await.expect("connect");
-    sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut conn)
-        .await
-        .expect("user_version")
+    scalar(&mut conn, "PRAGMA user_version").await
 }
 
 /// The schema version login-core writes.
@@ -40,11 +37,10 @@ async fn a_new_database_gets_every_migration_and_its_version() {
     store.close().await;
     assert_eq!(user_version(&url).await, latest());
     let memory = memory_store().await;
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&memory.writer)
-        .await
-        .expect("user_version");
-    assert_eq!(version, latest());
+    assert_eq!(
+        scalar(&memory.writer, "PRAGMA user_version").await,
+        latest()
+    );
 }
 
 #[tokio::test]
@@ -85,11 +81,11 @@ async fn a_database_made_with_the_sqlx_migrations_table_is_adopted_not_migrated_
     );
     let reopened = SqliteStore::open(&url).await.expect("reopen");
     assert_eq!(stats(&reopened).await, (2, 1, 1));
-    let dropped: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'sessions_identity'")
-            .fetch_one(&reopened.reader)
-            .await
-            .expect("schema");
+    let dropped = scalar(
+        &reopened.reader,
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'sessions_identity'",
+    )
+    .await;
     assert_eq!(dropped, 0, "migration 2 ran on the adopted database");
 }
 
@@ -168,11 +164,7 @@ async fn a_failing_migration_takes_the_whole_upgrade_back() {
     apply(&mut conn, &migrations[..1])
         .await
         .expect("and again: nothing to do");
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut conn)
-        .await
-        .expect("user_version");
-    assert_eq!(version, 1);
+    assert_eq!(scalar(&mut conn, "PRAGMA user_version").await, 1);
 }
 
 #[tokio::test]
