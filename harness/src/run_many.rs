@@ -79,6 +79,10 @@ pub struct RunSummary {
     pub filtered_out: usize,
     /// Wall time of the whole run.
     pub duration: Duration,
+    /// The target's name (none: the embedded login-core).
+    pub target: Option<String>,
+    /// The run's seed, with a target.
+    pub seed: Option<String>,
 }
 
 impl RunSummary {
@@ -97,9 +101,14 @@ impl RunSummary {
         self.count(|o| matches!(o, Outcome::Error { .. }))
     }
 
-    /// Whether every scenario passed.
+    /// Scenarios the target cannot run, with their reasons.
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped { .. }))
+    }
+
+    /// Whether no scenario failed or stopped with an error (skipped ones are not failures).
     pub fn all_passed(&self) -> bool {
-        self.entries.iter().all(|e| e.report.passed())
+        self.entries.iter().all(|e| e.report.ok())
     }
 
     fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
@@ -115,8 +124,9 @@ pub fn default_jobs() -> usize {
         .max(4)
 }
 
-/// Runs a plan, at most `jobs` scenarios at a time (one at a time with an external mock, which
-/// every scenario resets), calling `on_report` as each one finishes. Needs a Tokio runtime.
+/// Runs a plan, at most `jobs` scenarios at a time, calling `on_report` as each one finishes.
+/// Against a target, scenarios that touch the shared mock's clock, options, faults or journal
+/// wait for the others and run alone. Needs a Tokio runtime.
 pub async fn execute(
     plan: Plan,
     options: &RunOptions,
@@ -124,12 +134,21 @@ pub async fn execute(
     mut on_report: impl FnMut(&Entry),
 ) -> RunSummary {
     let started = Instant::now();
-    let jobs = if options.mock_url.is_some() {
-        1
+    let jobs = jobs.max(1);
+    let mut options = options.clone();
+    let seed = if options.target.is_some() {
+        Some(options.seed_used())
     } else {
-        jobs.max(1)
+        None
     };
-    let options = Arc::new(options.clone());
+    let target = options
+        .target
+        .as_ref()
+        .map(crate::target::TargetProfile::display_name);
+    // Made here, on the caller's runtime, before any scenario (a generated one runs on a
+    // runtime of its own).
+    let _ = options.prepare().await;
+    let options = Arc::new(options);
     let mut entries = Vec::with_capacity(plan.items.len());
     let mut runnable = Vec::new();
     for item in plan.items {
@@ -178,6 +197,8 @@ pub async fn execute(
         entries,
         filtered_out: plan.filtered_out,
         duration: started.elapsed(),
+        target,
+        seed,
     }
 }
 

@@ -266,4 +266,25 @@ impl ControlClient {
         self.call(reqwest::Method::DELETE, "/faults", None::<&()>)
             .await
     }
+
+    /// Removes one fault rule.
+    pub async fn remove_fault(&self, id: u64) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/faults/{id}"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Any control-plane call, with an optional JSON body, answered as JSON: for bodies
+    /// written elsewhere (a scenario file, a seed file) that have no type here.
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(method, path, body).await
+    }
 }

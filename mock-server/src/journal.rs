@@ -112,6 +112,9 @@ pub struct JournalFilter {
     pub user: Option<String>,
     /// errcode answered.
     pub errcode: Option<i64>,
+    /// Only entries after this sequence number (a `last_seq` read earlier): what happened
+    /// since then.
+    pub since: Option<u64>,
 }
 
 /// `GET /__mock__/journal`.
@@ -125,6 +128,9 @@ pub struct JournalPage {
     pub dropped: u64,
     /// How many entries the journal keeps.
     pub capacity: usize,
+    /// The sequence number of the latest request recorded (0: none yet); give it as `since`
+    /// later to read only what came after.
+    pub last_seq: u64,
 }
 
 struct Inner {
@@ -200,10 +206,13 @@ impl Journal {
             .endpoint
             .as_deref()
             .map(|e| Endpoint::parse(e).map(Endpoint::name).unwrap_or(e));
+        let since = f.since.unwrap_or(0);
         let j = self.lock();
+        // Sequence numbers grow along the queue: skip the older part without looking at it.
+        let first = j.entries.partition_point(|(seq, _)| *seq <= since);
         let entries = j
             .entries
-            .iter()
+            .range(first..)
             .filter(|(_, r)| {
                 endpoint.is_none_or(|e| r.endpoint.name() == e)
                     && f.appid
@@ -221,6 +230,7 @@ impl Journal {
             recorded: j.recorded,
             dropped: j.dropped,
             capacity: j.capacity,
+            last_seq: j.next_seq - 1,
         }
     }
 }

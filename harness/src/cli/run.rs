@@ -31,7 +31,8 @@ pub struct RunArgs {
     /// Leave out scenarios with TAG (repeatable).
     #[arg(long = "skip-tag", value_name = "TAG")]
     skip_tags: Vec<String>,
-    /// Scenarios run at once [default: 4 per CPU, at least 4; 1 with a target or --mock].
+    /// Scenarios run at once [default: 4 per CPU, at least 4]. Against a target, scenarios
+    /// that move the clock, plant faults or count requests still run alone.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
     /// Write a JUnit XML report (one testsuite per folder).
@@ -44,12 +45,18 @@ pub struct RunArgs {
     /// the profile's base_url).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
-    /// Target profile (YAML): base_url, login endpoint, token header, the app it serves.
+    /// Target profile (YAML, version 2): the backend's routes, token, outcomes and apps
+    /// [default with --target: login-core's].
     #[arg(long, value_name = "FILE")]
     target_profile: Option<PathBuf>,
-    /// A running mock to use (reset before every scenario), for a target that reaches it there.
+    /// A running mock to use, for a target that reaches it there (never reset; its apps and
+    /// clock are set up by the run).
     #[arg(long, value_name = "URL")]
     mock: Option<String>,
+    /// The run's seed: with a target, every scenario's users, codes, openids and phone numbers
+    /// are derived from it and the scenario's path [default: a fresh one per run, printed].
+    #[arg(long, value_name = "TEXT")]
+    seed: Option<String>,
     /// With a target and no --mock: where the in-process mock listens; your backend's WeChat
     /// base URL must point here.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
@@ -75,28 +82,58 @@ fn default_paths() -> Vec<PathBuf> {
 /// The target profile from `--target-profile` and `--target`; `None`: the embedded backend.
 fn target(args: &RunArgs) -> Result<Option<TargetProfile>, String> {
     let mut profile = match &args.target_profile {
-        Some(path) => Some(TargetProfile::load(path)?),
+        Some(path) => Some(TargetProfile::load(path).map_err(|e| format!("--target-profile {e}"))?),
         None => None,
     };
     if let Some(url) = &args.target {
         match &mut profile {
-            Some(p) => p.base_url.clone_from(url),
+            Some(p) => p.base_url = Some(url.clone()),
             None => profile = Some(TargetProfile::login_core(url.clone())),
         }
     }
     if let Some(p) = &mut profile {
-        p.base_url = p.base_url.trim_end_matches('/').to_owned();
-        if p.base_url.is_empty() {
+        let base = p.base().trim_end_matches('/').to_owned();
+        if base.is_empty() {
             return Err("the target profile has no base_url: give one, or --target URL".into());
         }
-        if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!(
-                "target {:?}: expected an http:// or https:// URL",
-                p.base_url
+                "target {base:?}: expected an http:// or https:// URL (--target or the profile's base_url)"
             ));
         }
+        p.base_url = Some(base);
     }
     Ok(profile)
+}
+
+/// Before the first scenario: does anything answer at the target's base URL? Any HTTP answer
+/// will do; a refused connection is one clear error instead of one failure per scenario.
+async fn preflight(profile: &TargetProfile, from_flag: bool) -> Result<(), String> {
+    let base = profile.base();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(format!("{base}/")).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let why = if e.is_timeout() {
+                "no answer within 5 s".to_owned()
+            } else if e.is_connect() {
+                "the connection was refused".to_owned()
+            } else {
+                e.without_url().to_string()
+            };
+            let source = if from_flag {
+                "--target"
+            } else {
+                "the profile's base_url"
+            };
+            Err(format!(
+                "cannot reach the target at {base} ({source}): {why}. Start your backend there, or point {source} at where it listens."
+            ))
+        }
+    }
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -163,16 +200,26 @@ async fn run_plan(
     shown: &str,
 ) -> ExitCode {
     let style = Style::detect();
-    let mut options = RunOptions {
-        target: profile,
-        mock_url: args
-            .mock
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_owned()),
+    if let Some(p) = &profile {
+        if let Err(e) = preflight(p, args.target.is_some()).await {
+            return usage(&e);
+        }
+    }
+    let mut options = match profile {
+        Some(p) => RunOptions::target(
+            p,
+            args.mock
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_default(),
+            args.seed.clone(),
+        ),
+        None => RunOptions::default(),
     };
-    // A target reaches the mock at a known address: one mock for the whole run, reset by the
-    // runner before every scenario.
-    let _mock: Option<MockHandle> = if options.target.is_some() && options.mock_url.is_none() {
+    // A target reaches the mock at a known address: one mock for the whole run, never reset.
+    let _mock: Option<MockHandle> = if options.target.is_some()
+        && options.mock_url.as_deref().unwrap_or_default().is_empty()
+    {
         match start_shared_mock(args.mock_listen).await {
             Ok(m) => {
                 options.mock_url = Some(local_url(m.addr()));
@@ -187,17 +234,24 @@ async fn run_plan(
     } else {
         None
     };
-    let jobs = if options.mock_url.is_some() {
-        1
+    if let Err(e) = options.prepare().await {
+        return usage(&e);
+    }
+    let jobs = args.jobs.map_or_else(default_jobs, usize::from);
+    let seed = if options.target.is_some() {
+        Some(options.seed_used())
     } else {
-        args.jobs.map_or_else(default_jobs, usize::from)
+        None
     };
     let n = plan.items.len();
     if !args.quiet {
         let against = match (&options.target, &options.mock_url) {
-            (Some(t), Some(m)) => {
-                format!("against {} (its WeChat base URL must be {m})", t.base_url)
-            }
+            (Some(t), Some(m)) => format!(
+                "against {} at {} (its WeChat base URL must be {m}), run seed {} (--seed to repeat)",
+                t.display_name(),
+                t.base(),
+                seed.as_deref().unwrap_or_default()
+            ),
             _ => "against the embedded login-core".to_owned(),
         };
         let left_out = if plan.filtered_out > 0 {
@@ -223,16 +277,12 @@ async fn run_plan(
         .unwrap_or(0);
     let quiet = args.quiet;
     let summary = execute(plan, &options, jobs, |entry| {
-        if !(quiet && entry.report.passed()) {
+        if !(quiet && entry.report.ok()) {
             say(&line(entry, width, style));
         }
     })
     .await;
-    let failures: Vec<_> = summary
-        .entries
-        .iter()
-        .filter(|e| !e.report.passed())
-        .collect();
+    let failures: Vec<_> = summary.entries.iter().filter(|e| !e.report.ok()).collect();
     for e in &failures {
         say(&format!("\n{}\n", heading(e, style)));
         say(explain_with(&e.report, style).trim_end());

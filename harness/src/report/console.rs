@@ -45,12 +45,13 @@ impl Style {
     }
 }
 
-/// `PASS`, `FAIL` or `ERROR`.
+/// `PASS`, `FAIL`, `ERROR` or `SKIP`.
 pub fn status_word(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Passed => "PASS",
         Outcome::Failed(_) => "FAIL",
         Outcome::Error { .. } => "ERROR",
+        Outcome::Skipped { .. } => "SKIP",
     }
 }
 
@@ -60,6 +61,7 @@ fn status_painted(outcome: &Outcome, style: Style) -> String {
         Outcome::Passed => GREEN,
         Outcome::Failed(_) => RED,
         Outcome::Error { .. } => YELLOW,
+        Outcome::Skipped { .. } => DIM,
     };
     style.paint(&format!("{BOLD};{code}"), &word)
 }
@@ -85,6 +87,14 @@ pub fn line(entry: &Entry, width: usize, style: Style) -> String {
     if name_differs {
         let _ = write!(out, "  {}", r.name);
     }
+    if let Outcome::Skipped { reason } = &r.outcome {
+        let _ = write!(
+            out,
+            "  {}",
+            style.paint(DIM, &format!("(skipped: {reason})"))
+        );
+        return out.trim_end().to_owned();
+    }
     let time = if matches!(r.outcome, Outcome::Error { .. }) && r.duration.is_zero() {
         String::new()
     } else {
@@ -97,12 +107,13 @@ pub fn line(entry: &Entry, width: usize, style: Style) -> String {
     out.trim_end().to_owned()
 }
 
-/// The closing line: `62 passed, 1 failed in 2.31 s` (errors and filtered-out scenarios are
-/// added when there are any).
+/// The closing line: `62 passed, 1 failed in 2.31 s` (errors, skipped and filtered-out
+/// scenarios are added when there are any).
 pub fn summary_line(summary: &RunSummary, style: Style) -> String {
     let passed = summary.passed();
     let failed = summary.failed();
     let errors = summary.errors();
+    let skipped = summary.skipped();
     let mut parts = vec![style.paint(GREEN, &format!("{passed} passed"))];
     let f = format!("{failed} failed");
     parts.push(if failed > 0 {
@@ -113,6 +124,9 @@ pub fn summary_line(summary: &RunSummary, style: Style) -> String {
     if errors > 0 {
         let e = format!("{errors} error{}", if errors == 1 { "" } else { "s" });
         parts.push(style.paint(&format!("{BOLD};{YELLOW}"), &e));
+    }
+    if skipped > 0 {
+        parts.push(style.paint(DIM, &format!("{skipped} skipped")));
     }
     if summary.filtered_out > 0 {
         parts.push(format!("{} filtered out", summary.filtered_out));
@@ -136,6 +150,9 @@ pub fn explain_with(report: &ScenarioReport, style: Style) -> String {
     let file = report.file.display().to_string();
     match &report.outcome {
         Outcome::Passed => {}
+        Outcome::Skipped { reason } => {
+            let _ = writeln!(out, "{file}: skipped: {reason}");
+        }
         Outcome::Error { message } => {
             // Load errors already start with the file (and line).
             if message.starts_with(&file) {
@@ -153,6 +170,9 @@ pub fn explain_with(report: &ScenarioReport, style: Style) -> String {
             let section = |out: &mut String, title: &str, body: String| {
                 let _ = writeln!(out, "\n{}\n{}", style.paint(CYAN, title), body);
             };
+            if let Some(r) = &f.rule {
+                section(&mut out, "profile rule:", indent(r));
+            }
             if let Some(r) = &f.request {
                 section(&mut out, "request:", indent(r));
             }
@@ -240,6 +260,7 @@ mod tests {
             step: 2,
             label: "GET /api/me".into(),
             message: "expected status 200, got 401".into(),
+            rule: Some("outcomes.ok: status 200".into()),
             request: Some("GET http://x/api/me".into()),
             diff: Some("--- expected\n+++ actual\n-  1\n+  2".into()),
             response: Some("HTTP 401\n{}".into()),
@@ -261,6 +282,8 @@ mod tests {
             entries: vec![e, f],
             filtered_out: 0,
             duration: Duration::from_millis(2310),
+            target: None,
+            seed: None,
         };
         assert_eq!(
             summary_line(&summary, Style::plain()),
@@ -277,6 +300,8 @@ mod tests {
             "scenarios/login/a.yaml: step 2 of 3 (GET /api/me) failed: expected status 200"
         ));
         for part in [
+            "profile rule:",
+            "    outcomes.ok: status 200",
             "request:",
             "    GET http://x/api/me",
             "+  2",
@@ -292,5 +317,12 @@ mod tests {
         });
         assert_eq!(explain(&e.report), "scenarios/login/a.yaml:3:1: bad\n");
         assert_eq!(explain(&entry(Outcome::Passed).report), "");
+        let s = entry(Outcome::Skipped {
+            reason: "needs the `refresh` route".into(),
+        });
+        assert_eq!(
+            line(&s, 0, Style::plain()),
+            "SKIP  login/a.yaml  A login  (skipped: needs the `refresh` route)"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! ```json
 //! {
-//!   "summary": {"passed": 62, "failed": 1, "errors": 0, "filtered_out": 0, "duration_ms": 2310.4},
+//!   "summary": {"passed": 62, "failed": 1, "errors": 0, "skipped": 3, "filtered_out": 0,
+//!               "duration_ms": 2310.4, "target": "flask-wechatpy", "seed": "1a2b3c4d"},
 //!   "scenarios": [
 //!     {"file": "scenarios/login/first-login.yaml", "path": "login/first-login.yaml",
 //!      "name": "...", "tags": ["login"], "outcome": {"status": "passed"},
@@ -11,8 +12,9 @@
 //! }
 //! ```
 //!
-//! `outcome.status` is `passed`, `failed` (with `step`, `label`, `message`, `request`, `diff`,
-//! `response` and `journal`) or `error` (with `message`). Durations are in milliseconds.
+//! `outcome.status` is `passed`, `failed` (with `step`, `label`, `message`, `rule`, `request`,
+//! `diff`, `response` and `journal`), `error` (with `message`) or `skipped` (with `reason`).
+//! Durations are in milliseconds.
 
 use std::path::Path;
 
@@ -38,7 +40,10 @@ pub fn report(summary: &RunSummary) -> Value {
             "passed": summary.passed(),
             "failed": summary.failed(),
             "errors": summary.errors(),
+            "skipped": summary.skipped(),
             "filtered_out": summary.filtered_out,
+            "target": summary.target,
+            "seed": summary.seed,
             "duration_ms": summary.duration.as_secs_f64() * 1000.0,
         },
         "scenarios": scenarios,

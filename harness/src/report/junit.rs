@@ -55,6 +55,11 @@ fn test_case(folder: &str, e: &Entry) -> TestCase {
                 .set_description(explain(r));
             s
         }
+        Outcome::Skipped { reason } => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(reason.as_str());
+            s
+        }
         Outcome::Error { message } => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_message(message.as_str())

@@ -1,9 +1,15 @@
 //! Running one scenario: a fresh world (mock, backend, clock), each step in order, the
 //! invariants after every step, and a report that says exactly what went wrong.
 
+mod checks;
+pub mod needs;
+mod semantic;
+pub mod shared;
 mod steps;
+mod world;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -16,15 +22,64 @@ use crate::scenario::{Scenario, Step};
 use crate::target::TargetProfile;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
+use shared::TargetRun;
 
 /// How scenarios are run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// A team's backend instead of the embedded login-core.
     pub target: Option<TargetProfile>,
-    /// A running mock (then scenarios run one at a time, resetting it first) instead of one in
-    /// process per scenario.
+    /// The mock the target calls (needed with a target): one for the whole run, never reset.
     pub mock_url: Option<String>,
+    /// The run's seed: with a target, every scenario's identities are salted with it and the
+    /// scenario's path. Left out: a fresh one per run (see [`RunOptions::seed_used`]).
+    pub seed: Option<String>,
+    /// The run's shared state, made by the first scenario that needs it.
+    run: Arc<tokio::sync::OnceCell<Result<Arc<TargetRun>, String>>>,
+}
+
+impl RunOptions {
+    /// Options for a team's backend that calls WeChat at `mock_url`.
+    pub fn target(profile: TargetProfile, mock_url: String, seed: Option<String>) -> Self {
+        Self {
+            target: Some(profile),
+            mock_url: Some(mock_url),
+            seed,
+            run: Arc::default(),
+        }
+    }
+
+    /// The seed the run uses (a fresh one is drawn once if none was given).
+    pub fn seed_used(&mut self) -> String {
+        self.seed.get_or_insert_with(shared::fresh_seed).clone()
+    }
+
+    /// Readies the shared mock of a target run (once); an error says what is wrong with it.
+    pub async fn prepare(&self) -> Result<(), String> {
+        match &self.target {
+            Some(_) => self.shared().await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// The shared run against the target, prepared once.
+    async fn shared(&self) -> Result<Arc<TargetRun>, String> {
+        let (Some(profile), Some(mock_url)) = (&self.target, &self.mock_url) else {
+            return Err(
+                "a target needs the mock it calls (--mock URL, or the mock the harness starts)"
+                    .into(),
+            );
+        };
+        let seed = self.seed.clone().unwrap_or_else(shared::fresh_seed);
+        self.run
+            .get_or_init(|| async move {
+                TargetRun::prepare(mock_url, profile, seed)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .clone()
+    }
 }
 
 /// The result of one scenario.
@@ -82,6 +137,11 @@ pub enum Outcome {
         /// What happened.
         message: String,
     },
+    /// It cannot run against this target: it needs something the profile leaves out.
+    Skipped {
+        /// Why, and what the profile would need.
+        reason: String,
+    },
 }
 
 /// Where and why a scenario failed.
@@ -93,6 +153,9 @@ pub struct Failure {
     pub label: String,
     /// What was wrong.
     pub message: String,
+    /// The profile rule the expectation used, for semantic expectations (`outcomes.relogin:
+    /// status 401`).
+    pub rule: Option<String>,
     /// The request sent, if the step sent one.
     pub request: Option<String>,
     /// Expected vs actual, as a unified diff.
@@ -136,6 +199,25 @@ impl ScenarioReport {
     pub fn passed(&self) -> bool {
         matches!(self.outcome, Outcome::Passed)
     }
+
+    /// Whether it passed or was skipped with a reason: not a failure.
+    pub fn ok(&self) -> bool {
+        matches!(self.outcome, Outcome::Passed | Outcome::Skipped { .. })
+    }
+}
+
+/// A failure with only a message (the runner fills in the step).
+pub(crate) fn fail(message: impl Into<String>) -> Failure {
+    Failure {
+        step: 0,
+        label: String::new(),
+        message: message.into(),
+        rule: None,
+        request: None,
+        diff: None,
+        response: None,
+        journal: Vec::new(),
+    }
 }
 
 /// Loads and runs a scenario file.
@@ -153,6 +235,18 @@ pub async fn run_scenario(
     options: &RunOptions,
 ) -> ScenarioReport {
     let started = Instant::now();
+    let embedded = options.target.is_none();
+    let login_core;
+    let profile = match &options.target {
+        Some(t) => t,
+        None => {
+            login_core = TargetProfile::login_core(String::new());
+            &login_core
+        }
+    };
+    if let Some(reason) = needs::analyse(scenario, profile, embedded).skip {
+        return ScenarioReport::start(path, scenario, Outcome::Skipped { reason });
+    }
     let mut report = if scenario.generate.is_empty() {
         run_once(path, scenario, options, &Inputs::new()).await
     } else {
@@ -274,7 +368,62 @@ async fn run_once(
         path.file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     });
-    let mut world = match steps::World::build(scenario, &seed, options, inputs).await {
+    let embedded = options.target.is_none();
+    let login_core;
+    let profile = match &options.target {
+        Some(t) => t,
+        None => {
+            login_core = TargetProfile::login_core(String::new());
+            &login_core
+        }
+    };
+    let needs = needs::analyse(scenario, profile, embedded);
+    // Against a target, a scenario that talks to it uses the run's shared mock; one that only
+    // checks the mock gets its own.
+    let run = if embedded || !needs.backend {
+        None
+    } else {
+        match options.shared().await {
+            Ok(r) => Some(r),
+            Err(message) => {
+                report.outcome = Outcome::Error { message };
+                return report;
+            }
+        }
+    };
+    let salt = match &run {
+        Some(r) => shared::salt(&[
+            &r.seed,
+            &path.to_string_lossy(),
+            &generate::describe(inputs),
+        ]),
+        None => String::new(),
+    };
+    // Scenarios touching shared state have the mock to themselves.
+    let (_read, _write) = match &run {
+        Some(r) if needs.exclusive => (None, Some(r.lock.clone().write_owned().await)),
+        Some(r) => (Some(r.lock.clone().read_owned().await), None),
+        None => (None, None),
+    };
+    if let (Some(hook), false) = (
+        options.target.as_ref().and_then(|t| t.reset.as_ref()),
+        run.is_none(),
+    ) {
+        if let Err(message) = reset_hook(hook, options.target.as_ref()).await {
+            report.outcome = Outcome::Error { message };
+            return report;
+        }
+    }
+    let plan = world::Plan {
+        scenario,
+        seed: &seed,
+        inputs,
+        needs: &needs,
+        salt,
+        run,
+        target: options.target.as_ref(),
+    };
+    let mut world = match world::World::build(plan).await {
         Ok(w) => w,
         Err(message) => {
             report.outcome = Outcome::Error { message };
@@ -291,7 +440,53 @@ async fn run_once(
         }
         report.steps_passed += 1;
     }
+    if let Err(message) = world.finish().await {
+        if report.passed() {
+            report.outcome = Outcome::Error { message };
+        }
+    }
     report
+}
+
+/// Runs the profile's reset hook.
+async fn reset_hook(
+    hook: &crate::target::ResetHook,
+    target: Option<&TargetProfile>,
+) -> Result<(), String> {
+    if let Some(cmd) = &hook.command {
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .await
+            .map_err(|e| format!("reset hook `{cmd}`: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "reset hook `{cmd}` failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    if let Some(url) = &hook.url {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", target.map_or("", TargetProfile::base))
+        } else {
+            url.clone()
+        };
+        let m = hook.method.as_deref().unwrap_or("POST").to_uppercase();
+        let m = reqwest::Method::from_bytes(m.as_bytes()).map_err(|e| e.to_string())?;
+        let resp = reqwest::Client::new()
+            .request(m.clone(), &url)
+            .send()
+            .await
+            .map_err(|e| format!("reset hook {m} {url}: {}", e.without_url()))?;
+        if !resp.status().is_success() {
+            return Err(format!("reset hook {m} {url} answered {}", resp.status()));
+        }
+    }
+    Ok(())
 }
 
 /// A step's label: its `name`, else a summary of its action.
@@ -337,6 +532,20 @@ pub fn label(step: &Step) -> String {
         Journal(j) => format!(
             "journal {}",
             j.endpoint.as_deref().unwrap_or("(all endpoints)")
+        ),
+        Whoami(c) => format!("whoami as {}", c.session),
+        Refresh(c) => format!("refresh {}", c.session),
+        Logout(c) => format!("logout {}", c.session),
+        SessionCheck(c) => format!("session check of {}", c.session),
+        SubmitProfile(c) => format!("submit profile as {}", c.session),
+        BindPhone(c) => format!(
+            "bind phone ({}) as {}",
+            if c.code.is_some() {
+                "code"
+            } else {
+                "encrypted data"
+            },
+            c.session
         ),
     }
 }

@@ -12,6 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::target::{OutcomeName, StatusSpec};
+
 /// A scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +150,74 @@ pub enum Action {
     /// Runs steps several times.
     #[serde(rename = "repeat")]
     Repeat(Repeat),
+    /// Who am I: the backend's user behind a login's token (the profile's `whoami` route).
+    #[serde(rename = "whoami")]
+    Whoami(SessionCall),
+    /// A new token for a login's session (the profile's `refresh` route).
+    #[serde(rename = "refresh")]
+    Refresh(SessionCall),
+    /// Revokes a login's token (the profile's `logout` route).
+    #[serde(rename = "logout")]
+    Logout(SessionCall),
+    /// Asks the backend whether the stored session_key is current (`session_check` route).
+    #[serde(rename = "session_check")]
+    SessionCheck(SessionCall),
+    /// Submits `wx.getUserProfile` / `wx.getUserInfo` data (the profile's `profile` route).
+    #[serde(rename = "submit_profile")]
+    SubmitProfile(ProfileCall),
+    /// Binds a phone number by code or legacy encrypted data (`phone_code`,
+    /// `phone_encrypted` routes).
+    #[serde(rename = "bind_phone")]
+    BindPhone(PhoneCall),
+}
+
+/// A semantic action on a logged-in session.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCall {
+    /// The login whose token is sent (a variable saved by `login`, such as `alice`).
+    #[serde(rename = "as")]
+    pub session: String,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+    /// Variable to save in: the answer (`whoami`), or the refreshed login (`refresh`, default
+    /// the `as` variable itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
+}
+
+/// Profile data to submit.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCall {
+    /// The login whose token is sent.
+    #[serde(rename = "as")]
+    pub session: String,
+    /// The callback object of `wx.getUserProfile` / `wx.getUserInfo` (`"${p}"`); its
+    /// `encryptedData`, `iv`, `rawData` and `signature` go where the profile says.
+    pub data: Value,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// A phone number to bind: give `code` or `encrypted`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCall {
+    /// The login whose token is sent.
+    #[serde(rename = "as")]
+    pub session: String,
+    /// A getPhoneNumber code (`"${tel.code}"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Value>,
+    /// A getPhoneNumber result with the legacy `encryptedData` and `iv` (`"${tel}"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<Value>,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
 }
 
 /// Steps run `times` times.
@@ -180,6 +250,12 @@ pub const ACTIONS: &[&str] = &[
     "clear_faults",
     "journal",
     "repeat",
+    "whoami",
+    "refresh",
+    "logout",
+    "session_check",
+    "submit_profile",
+    "bind_phone",
 ];
 
 // By hand rather than `#[serde(flatten)]`: flattening loses the unknown key's name and the
@@ -227,6 +303,12 @@ impl<'de> Deserialize<'de> for Step {
                         "clear_faults" => Action::ClearFaults(map.next_value()?),
                         "journal" => Action::Journal(map.next_value()?),
                         "repeat" => Action::Repeat(map.next_value()?),
+                        "whoami" => Action::Whoami(map.next_value()?),
+                        "refresh" => Action::Refresh(map.next_value()?),
+                        "logout" => Action::Logout(map.next_value()?),
+                        "session_check" => Action::SessionCheck(map.next_value()?),
+                        "submit_profile" => Action::SubmitProfile(map.next_value()?),
+                        "bind_phone" => Action::BindPhone(map.next_value()?),
                         other => {
                             return Err(A::Error::unknown_field(other, ACTIONS));
                         }
@@ -291,7 +373,11 @@ pub struct LoginCall {
     /// Variable to save the answer in; default: the user's handle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<String>,
-    /// Checks on the answer (default: status 200).
+    /// Send this code instead of a fresh `wx.login` one (a saved code again, an expired one,
+    /// another app's): `"${c1.code}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Checks on the answer (default: outcome `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
 }
@@ -333,9 +419,24 @@ pub struct HttpCall {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// The status.
+    /// What the answer means, by the target profile's rules: `ok`, `relogin`, `blocked`,
+    /// `rate_limited`, `conflict`, `upstream_unavailable`, `bad_request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
+    pub outcome: Option<OutcomeName>,
+    /// The status: `200`, any of `[400, 401]`, or a class `4xx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusSpec>,
+    /// The answer is about the same user as this saved login (`alice`): the user ids, where
+    /// the profile says they are, are equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The answer is about another user than this saved login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_user: Option<String>,
+    /// Texts the answer must hold: in a JSON string anywhere (however it is escaped) or in
+    /// the raw body.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
     /// The body must contain this JSON: objects match when every key given matches, arrays
     /// element by element, anything else by equality.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,12 +444,35 @@ pub struct Expect {
     /// JSONPath assertions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<PathCheck>,
-    /// Headers that must have exactly these values (names are case-insensitive).
+    /// Headers: an exact value, or `{ exists: true }`, `{ exists: false }`,
+    /// `{ matches: "^\\d+$" }` (names are case-insensitive).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderExpect>,
     /// The raw body must be exactly this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+}
+
+/// What a header must be.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HeaderExpect {
+    /// Exactly this value.
+    Exact(String),
+    /// Present or absent, or matching a pattern.
+    Check(HeaderCheck),
+}
+
+/// Presence and pattern checks of a header.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderCheck {
+    /// Present (`true`) or absent (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The value matches this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
 }
 
 /// One JSONPath assertion; give one or more checks.

@@ -52,14 +52,16 @@ pub async fn team_backend(
         .expect("login-core")
 }
 
-/// The profile of [`team_backend`].
+/// The profile of [`team_backend`]: login-core's, serving [`APPID`].
 pub fn team_profile(base_url: String) -> harness::target::TargetProfile {
-    harness::target::TargetProfile {
-        app: Some(harness::target::TargetApp {
+    let mut p = harness::target::TargetProfile::login_core(base_url);
+    p.apps.insert(
+        "default".into(),
+        harness::target::TargetApp {
             appid: APPID.into(),
             secret: SECRET.into(),
             open_platform: None,
-        }),
-        ..harness::target::TargetProfile::login_core(base_url)
-    }
+        },
+    );
+    p
 }

@@ -24,10 +24,7 @@ pub async fn mock() -> MockHandle {
 async fn a_portable_scenario_passes_against_a_teams_backend() {
     let mock = mock().await;
     let core = team_backend(&mock.base_url(), Some(mock.clock().clone())).await;
-    let options = RunOptions {
-        target: Some(team_profile(core.base_url())),
-        mock_url: Some(mock.base_url()),
-    };
+    let options = RunOptions::target(team_profile(core.base_url()), mock.base_url(), None);
     let report = run_file(&fixture("portable/login-and-me.yaml"), &options).await;
     assert!(
         report.passed(),
@@ -48,10 +45,7 @@ async fn a_portable_scenario_passes_against_a_teams_backend() {
 async fn scenarios_run_one_after_another_on_a_shared_mock() {
     let mock = mock().await;
     let core = team_backend(&mock.base_url(), Some(mock.clock().clone())).await;
-    let options = RunOptions {
-        target: Some(team_profile(core.base_url())),
-        mock_url: Some(mock.base_url()),
-    };
+    let options = RunOptions::target(team_profile(core.base_url()), mock.base_url(), None);
     let found = find(&[fixture("portable"), fixture("pass")]).expect("fixtures");
     // Asked for 8 at a time, but the shared mock is reset per scenario: one at a time.
     let summary = execute(plan(found, &Filter::default()), &options, 8, |_| {}).await;

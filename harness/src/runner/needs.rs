@@ -1,0 +1,260 @@
+//! What a scenario needs, read from the file before it runs: whether it talks to the backend
+//! at all, whether it must have the shared mock to itself (it moves the clock, changes options,
+//! plants faults or counts requests), and, against a target, why it cannot run there.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::scenario::{Action, Expect, Scenario, Step};
+use crate::target::TargetProfile;
+
+/// A scenario's needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// It sends something to the backend under test.
+    pub backend: bool,
+    /// On a shared mock, it must run with no other scenario at the same time.
+    pub exclusive: bool,
+    /// It delays a fault past the backend's upstream timeout (`${timeouts.beyond}`).
+    pub timeouts: bool,
+    /// Why it cannot run against this target (the first reason found), if it cannot.
+    pub skip: Option<String>,
+    /// The user handles the file names (setup and steps), before salting.
+    pub users: BTreeSet<String>,
+}
+
+/// Reads a scenario against a profile; `embedded`: login-core in process, which serves every
+/// app and takes `setup.backend`.
+pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> Needs {
+    let mut n = Needs::default();
+    let setup = &scenario.setup;
+    n.exclusive = setup.clock.is_some() || setup.mock.is_some();
+    for u in &setup.users {
+        if let Some(h) = u.get("handle").and_then(Value::as_str) {
+            n.users.insert(h.to_owned());
+        }
+    }
+    if !embedded {
+        if scenario.tags.iter().any(|t| t == "login-core") {
+            n.skip = Some(
+                "uses login-core's own API (tag `login-core`); it runs against the embedded login-core".into(),
+            );
+        } else if setup.backend.is_some() {
+            n.skip = Some(
+                "configures the embedded login-core (`setup.backend`); it runs against the embedded login-core".into(),
+            );
+        }
+        for app in &setup.apps {
+            let served = profile_app(profile, &app.name);
+            if app.name == "default" || served.is_some() {
+                if app.profile_era.is_some() {
+                    n.exclusive = true;
+                }
+                if let (Some(_), Some(p)) = (&app.open_platform, served) {
+                    if p.open_platform.is_none() {
+                        n.skip.get_or_insert(format!(
+                            "needs app `{}` bound to an open-platform account; the profile's apps.{}.open_platform is not set",
+                            app.name, app.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    walk(&scenario.steps, profile, embedded, &mut n);
+    n
+}
+
+/// The profile's app of that name; `default` falls back to the mock's default app.
+fn profile_app<'a>(profile: &'a TargetProfile, name: &str) -> Option<&'a crate::target::TargetApp> {
+    profile.apps.get(name)
+}
+
+fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) {
+    let routes = &profile.routes;
+    for step in steps {
+        let mut need = |what: Option<&str>, route: &str| {
+            if what.is_none() && n.skip.is_none() {
+                n.skip = Some(format!(
+                    "needs the `{route}` route, which the profile leaves out (routes.{route})"
+                ));
+            }
+        };
+        match &step.action {
+            Action::WxLogin(c)
+            | Action::WxGetPhoneNumber(c)
+            | Action::WxGetUserInfo(c)
+            | Action::WxGetUserProfile(c)
+            | Action::WxGetShareInfo(c)
+            | Action::WxGetWeRunData(c) => {
+                n.users.insert(c.user.clone());
+            }
+            Action::Login(c) => {
+                n.backend = true;
+                n.users.insert(c.user.clone());
+                if let Some(app) = c.app.as_deref().filter(|a| *a != "default") {
+                    if !embedded {
+                        if !profile.apps.contains_key(app) {
+                            n.skip.get_or_insert(format!(
+                                "logs in to a second app `{app}`, which the profile does not serve (apps.{app})"
+                            ));
+                        }
+                        let appid_at = routes.login.as_ref().and_then(|l| l.appid.as_ref());
+                        if appid_at.is_none() {
+                            n.skip.get_or_insert(format!(
+                                "logs in to app `{app}`, but the profile's login route does not say where the appid goes (routes.login.appid)"
+                            ));
+                        }
+                    }
+                }
+                expect_needs(c.expect.as_ref(), profile.user_id.is_some(), "user_id", n);
+            }
+            Action::Request(c) => {
+                n.backend = true;
+                let _ = c;
+            }
+            Action::Whoami(c) => {
+                n.backend = true;
+                need(routes.whoami.as_ref().map(|_| ""), "whoami");
+                let has = routes.whoami.as_ref().is_some_and(|w| w.user_id.is_some());
+                expect_needs(c.expect.as_ref(), has, "routes.whoami.user_id", n);
+            }
+            Action::Refresh(_) => {
+                n.backend = true;
+                need(routes.refresh.as_ref().map(|_| ""), "refresh");
+            }
+            Action::Logout(_) => {
+                n.backend = true;
+                need(routes.logout.as_ref().map(|_| ""), "logout");
+            }
+            Action::SessionCheck(_) => {
+                n.backend = true;
+                need(routes.session_check.as_ref().map(|_| ""), "session_check");
+            }
+            Action::SubmitProfile(_) => {
+                n.backend = true;
+                need(routes.profile.as_ref().map(|_| ""), "profile");
+            }
+            Action::BindPhone(c) => {
+                n.backend = true;
+                if c.code.is_some() {
+                    need(routes.phone_code.as_ref().map(|_| ""), "phone_code");
+                }
+                if c.encrypted.is_some() {
+                    need(
+                        routes.phone_encrypted.as_ref().map(|_| ""),
+                        "phone_encrypted",
+                    );
+                }
+            }
+            Action::Fault(spec) => {
+                n.exclusive = true;
+                if let Some(u) = spec.get("user").and_then(Value::as_str) {
+                    n.users.insert(u.to_owned());
+                }
+                if spec.to_string().contains("${timeouts.") {
+                    n.timeouts = true;
+                    if !embedded && profile.upstream_timeout.is_none() {
+                        n.skip.get_or_insert(
+                            "delays WeChat past the backend's timeout, which the profile does not give (upstream_timeout)".into(),
+                        );
+                    }
+                }
+            }
+            Action::Clock(_) | Action::Journal(_) => n.exclusive = true,
+            Action::Mock(c) => {
+                // Reading or changing this scenario's own users is private; anything else
+                // (options, faults, the journal, apps) is shared.
+                if !(c.path.starts_with("/users/") || c.path.starts_with("/wx/")) {
+                    n.exclusive = true;
+                }
+            }
+            Action::WeChat(_) | Action::ClearFaults(_) => {}
+            Action::Repeat(r) => walk(&r.steps, profile, embedded, n),
+        }
+        if profile.reset.is_some() && !embedded {
+            n.exclusive = true;
+        }
+    }
+}
+
+/// `user` / `not_user` expectations need the place of the user id.
+fn expect_needs(expect: Option<&Expect>, has: bool, key: &str, n: &mut Needs) {
+    if let Some(e) = expect {
+        if (e.user.is_some() || e.not_user.is_some()) && !has {
+            n.skip.get_or_insert(format!(
+                "compares users, but the profile does not say where the user id is ({key})"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(yaml: &str) -> Scenario {
+        Scenario::parse(Path::new("s.yaml"), yaml).expect("scenario")
+    }
+
+    fn bare_profile() -> TargetProfile {
+        TargetProfile::parse(
+            Path::new("p.yaml"),
+            "version: 2\nroutes:\n  login: { path: /login }\n",
+        )
+        .expect("profile")
+    }
+
+    #[test]
+    fn a_missing_route_is_a_reason_to_skip() {
+        let s = scenario("name: x\nsteps:\n  - login: { user: a }\n  - refresh: { as: a }\n");
+        let n = analyse(&s, &bare_profile(), false);
+        assert!(n.backend && !n.exclusive);
+        assert_eq!(
+            n.skip.as_deref(),
+            Some("needs the `refresh` route, which the profile leaves out (routes.refresh)")
+        );
+        let full = TargetProfile::login_core("http://x".into());
+        assert_eq!(analyse(&s, &full, false).skip, None);
+    }
+
+    #[test]
+    fn shared_state_makes_a_scenario_exclusive() {
+        for step in [
+            "clock: { advance: 1m }",
+            "fault: { endpoint: jscode2session, errcode: -1 }",
+            "journal: { count: 1 }",
+            "mock: { path: /options }",
+        ] {
+            let s = scenario(&format!("name: x\nsteps:\n  - {step}\n"));
+            assert!(analyse(&s, &bare_profile(), false).exclusive, "{step}");
+        }
+        let s = scenario(
+            "name: x\nsteps:\n  - mock: {{ path: /users/alice }}\n"
+                .replace("{{", "{")
+                .replace("}}", "}")
+                .as_str(),
+        );
+        assert!(!analyse(&s, &bare_profile(), false).exclusive);
+        let s = scenario("name: x\nsteps:\n  - wechat: { path: /cgi-bin/token }\n");
+        let n = analyse(&s, &bare_profile(), false);
+        assert!(!n.backend && !n.exclusive);
+    }
+
+    #[test]
+    fn login_core_scenarios_and_second_apps() {
+        let s = scenario("name: x\ntags: [login-core]\nsteps:\n  - login: { user: a }\n");
+        assert!(analyse(&s, &bare_profile(), false).skip.is_some());
+        assert!(analyse(&s, &bare_profile(), true).skip.is_none());
+        let s = scenario("name: x\nsteps:\n  - login: { user: a, app: second }\n");
+        let why = analyse(&s, &bare_profile(), false).skip.expect("skipped");
+        assert!(why.contains("apps.second"), "{why}");
+        let s = scenario(
+            "name: x\nsteps:\n  - fault: { endpoint: jscode2session, delay: \"${timeouts.beyond}\" }\n",
+        );
+        let why = analyse(&s, &bare_profile(), false).skip.expect("skipped");
+        assert!(why.contains("upstream_timeout"), "{why}");
+    }
+}
