@@ -46,8 +46,13 @@ enum Command {
     /// base URL at the mock, or a client at login-core. Ctrl-C or SIGTERM stops both, finishing
     /// requests in flight.
     Up(up::UpArgs),
-    /// Print the JSON Schema of scenario files (kept in scenarios/schema.json).
-    Schema,
+    /// Print the JSON Schema of scenario files (kept in scenarios/schema.json), or with
+    /// --target-profile of target profiles (scenarios/target-profile.schema.json).
+    Schema {
+        /// The schema of target profiles instead.
+        #[arg(long)]
+        target_profile: bool,
+    },
     /// Measure the mock and login-core on loopback next to a bare hyper server (the limit):
     /// throughput and latency under load, startup, spawn time, memory, the scenario library's
     /// wall time. Prints a Markdown table with targets and pass/fail.
@@ -81,17 +86,21 @@ pub fn main() -> ExitCode {
             init_tracing("off");
             bench::bench(args)
         }
-        Command::Schema => {
-            print!("{}", schema_text());
+        Command::Schema { target_profile } => {
+            print!("{}", schema_text(target_profile));
             ExitCode::SUCCESS
         }
     }
 }
 
-/// The JSON Schema as `scenarios/schema.json` holds it: pretty-printed, with a final newline.
-pub fn schema_text() -> String {
-    let mut text =
-        serde_json::to_string_pretty(&harness::scenario::json_schema()).unwrap_or_default();
+/// A JSON Schema as `scenarios/` holds it: pretty-printed, with a final newline.
+pub fn schema_text(target_profile: bool) -> String {
+    let schema = if target_profile {
+        harness::target::json_schema()
+    } else {
+        harness::scenario::json_schema()
+    };
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
 }

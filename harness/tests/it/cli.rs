@@ -138,10 +138,42 @@ fn usage_errors_exit_2() {
     );
 
     let profile = empty.path().join("profile.yaml");
-    std::fs::write(&profile, "base_url: http://x\nlogin: { pth: /login }\n").expect("write");
+    std::fs::write(
+        &profile,
+        "version: 2\nbase_url: http://x\nroutes:\n  login: { pth: /login }\n",
+    )
+    .expect("write");
     let out = harness(&["run", "--target-profile", s(&profile), s(&fixture("pass"))]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("pth"), "{:?}", text(&out));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("profile.yaml:4:") && stderr.contains("pth"),
+        "file, line and the unknown key: {stderr}"
+    );
+
+    std::fs::write(&profile, "version: 2\nbase_url: http://x\n").expect("write");
+    let out = harness(&["run", "--target-profile", s(&profile), s(&fixture("pass"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("routes.login: missing"),
+        "{:?}",
+        text(&out)
+    );
+
+    // Nothing listens on a port just freed: one clear error, before any scenario.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = harness(&["run", "--target", &url, s(&fixture("pass"))]);
+    assert_eq!(out.status.code(), Some(2));
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stderr.contains(&format!("cannot reach the target at {url} (--target)")),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("FAIL"), "no scenario ran: {stdout}");
 
     let out = harness(&["run", "--jobs", "0", s(&fixture("pass"))]);
     assert_eq!(out.status.code(), Some(2), "clap's usage errors too");
@@ -182,9 +214,10 @@ async fn target_mode_with_a_profile_and_a_running_mock() {
     std::fs::write(
         &profile,
         format!(
-            "base_url: {}\nlogin: {{ path: /api/login, code_field: code, token_path: $.token }}\n\
-             token: {{ header: Authorization, prefix: \"Bearer \" }}\n\
-             app: {{ appid: {APPID}, secret: {SECRET} }}\n",
+            "version: 2\nextends: login-core\nname: team\nbase_url: {}\n\
+             routes:\n  login: {{ path: /api/login, code: {{ json: code }} }}\n\
+             token: {{ path: $.token, header: Authorization, prefix: \"Bearer \" }}\n\
+             apps:\n  default: {{ appid: {APPID}, secret: {SECRET} }}\n",
             core.base_url()
         ),
     )
@@ -207,7 +240,7 @@ async fn target_mode_with_a_profile_and_a_running_mock() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
         stdout.contains(&format!(
-            "against {} (its WeChat base URL must be {}), one at a time",
+            "against team at {} (its WeChat base URL must be {}), run seed ",
             core.base_url(),
             mock.base_url()
         )),
@@ -228,7 +261,9 @@ async fn target_mode_with_the_in_process_mock_at_a_known_address() {
     let profile = dir.path().join("team.yaml");
     std::fs::write(
         &profile,
-        format!("app: {{ appid: {APPID}, secret: {SECRET} }}\n"),
+        format!(
+            "version: 2\nextends: login-core\napps:\n  default: {{ appid: {APPID}, secret: {SECRET} }}\n"
+        ),
     )
     .expect("profile");
     let args = [

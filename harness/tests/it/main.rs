@@ -5,6 +5,7 @@
 mod cli;
 mod client;
 mod helpers;
+mod leaks;
 mod reports;
 mod runner;
 mod schema;
