@@ -1,30 +1,91 @@
-//! Turning a client's `encryptedData` + `iv` into trusted JSON: decrypt with the session's
-//! stored key, then check the watermark (this app, recent enough) before anything is used.
+//! Turning a client's `encryptedData` + `iv` (and `rawData` + `signature`, when sent) into
+//! trusted JSON: check the signature and decrypt with the session's stored key, then check the
+//! watermark (this app, recent enough) before anything is used. When the data does not open,
+//! WeChat is asked whether the stored key is still current: a `wx.login` the backend never saw
+//! rotates the key at WeChat, and every later payload is sealed with a key this server lacks.
 
 use serde_json::{Map, Value};
 
-use crate::crypto::decrypt_open_data;
+use crate::crypto::{OpenDataError, constant_time_eq, decrypt_open_data, raw_data_signature};
 use crate::ids::SessionKey;
+use crate::wechat::Endpoint;
 
+use super::session::KeyVerdict;
 use super::{Authenticated, Error, Services};
 
 /// How far in the future a watermark may be (clock skew between WeChat and us).
 const MAX_SKEW_SECS: i64 = 300;
 
+/// Open data as the client forwarded it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Forwarded<'a> {
+    /// `encryptedData`.
+    pub encrypted_data: &'a str,
+    /// `iv`.
+    pub iv: &'a str,
+    /// `rawData` and `signature`, if the client sent them.
+    pub signed: Option<(&'a str, &'a str)>,
+}
+
 impl Services {
-    /// Decrypts and checks open data; `what` names the expected payload in errors.
-    pub(super) fn open_data(
+    /// Checks and decrypts open data with the session's stored key, then its watermark; `what`
+    /// names the expected payload in errors. Refused data that a rotated key would explain is
+    /// [`Error::SessionKeyStale`] when WeChat says the stored key is no longer current.
+    pub(super) async fn open_data(
         &self,
         auth: &Authenticated,
-        key: &SessionKey,
-        encrypted_data: &str,
-        iv: &str,
+        sent: Forwarded<'_>,
         what: &'static str,
     ) -> Result<Map<String, Value>, Error> {
-        let plain = decrypt_open_data(key, encrypted_data, iv).map_err(Error::open_data)?;
-        let Ok(Value::Object(data)) = serde_json::from_slice::<Value>(&plain) else {
-            return Err(Error::OpenDataShape(what));
+        let key = self.session_key(&auth.appid, &auth.openid).await?;
+        let data = match unseal(&key, sent, what) {
+            Ok(data) => data,
+            Err(refusal) => return Err(self.explain(auth, &key, refusal).await),
         };
+        self.check_watermark(auth, data, what)
+    }
+
+    /// The answer to data that did not open. A bad signature, bad padding or bytes that are
+    /// not JSON are what data sealed under another key gives, so WeChat's checksession judges
+    /// the stored key: stale, and the client must log in again (401); current, and the data
+    /// itself is bad (the refusal stands). Without a verdict (transport, `-1`) the refusal
+    /// stands too: a data error is not turned into a 5xx.
+    async fn explain(&self, auth: &Authenticated, key: &SessionKey, refusal: Error) -> Error {
+        let wrong_key_would_do_this = matches!(
+            refusal,
+            Error::SignatureMismatch
+                | Error::OpenData(OpenDataError::Undecryptable)
+                | Error::OpenDataShape(_)
+        );
+        if !wrong_key_would_do_this {
+            return refusal;
+        }
+        let Ok(app) = self.app(Some(auth.appid.as_str())) else {
+            return refusal;
+        };
+        match self.judge_session_key(app, &auth.openid, key).await {
+            Ok(KeyVerdict::Current) => refusal,
+            Ok(KeyVerdict::Stale) => Error::SessionKeyStale,
+            Err(e) => {
+                tracing::warn!(
+                    appid = %auth.appid,
+                    endpoint = Endpoint::CheckSession.as_str(),
+                    error = %e,
+                    refusal = refusal.code(),
+                    "open data did not open and WeChat could not say whether the stored session_key is current; answering the data error"
+                );
+                refusal
+            }
+        }
+    }
+
+    /// The watermark names this app and is recent; any `openId` is this session's.
+    fn check_watermark(
+        &self,
+        auth: &Authenticated,
+        data: Map<String, Value>,
+        what: &'static str,
+    ) -> Result<Map<String, Value>, Error> {
         let watermark = data.get("watermark").and_then(Value::as_object);
         let appid = watermark
             .and_then(|w| w.get("appid"))
@@ -50,5 +111,24 @@ impl Services {
             }
         }
         Ok(data)
+    }
+}
+
+/// The signature (when sent) and the decryption under `key`: the JSON object inside.
+fn unseal(
+    key: &SessionKey,
+    sent: Forwarded<'_>,
+    what: &'static str,
+) -> Result<Map<String, Value>, Error> {
+    if let Some((raw_data, signature)) = sent.signed {
+        let expected = raw_data_signature(raw_data, key);
+        if !constant_time_eq(&expected, &signature.to_ascii_lowercase()) {
+            return Err(Error::SignatureMismatch);
+        }
+    }
+    let plain = decrypt_open_data(key, sent.encrypted_data, sent.iv).map_err(Error::open_data)?;
+    match serde_json::from_slice::<Value>(&plain) {
+        Ok(Value::Object(data)) => Ok(data),
+        _ => Err(Error::OpenDataShape(what)),
     }
 }

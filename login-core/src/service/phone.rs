@@ -7,6 +7,7 @@ use crate::ids::{PhoneCode, UserId};
 use crate::store::{PhoneOutcome, PhoneWrite, UserRecord};
 use crate::wechat::{Endpoint, PhoneInfo, WeChatError};
 
+use super::opendata::Forwarded;
 use super::{Authenticated, Error, Services};
 
 /// A phone binding request.
@@ -53,8 +54,12 @@ impl Services {
                     })?
             }
             PhoneRequest::Encrypted { encrypted_data, iv } => {
-                let key = self.session_key(&auth.appid, &auth.openid).await?;
-                let data = self.open_data(auth, &key, &encrypted_data, &iv, "a phone number")?;
+                let sent = Forwarded {
+                    encrypted_data: &encrypted_data,
+                    iv: &iv,
+                    signed: None,
+                };
+                let data = self.open_data(auth, sent, "a phone number").await?;
                 let text = |k: &str| match data.get(k) {
                     Some(Value::String(s)) => Some(s.clone()),
                     Some(Value::Number(n)) => Some(n.to_string()),

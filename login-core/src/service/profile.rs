@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::crypto::{constant_time_eq, raw_data_signature};
 use crate::store::{Profile, UserRecord};
 
+use super::opendata::Forwarded;
 use super::{Authenticated, Error, Services};
 
 /// The nickname WeChat gives when it hides the real one (anonymous user info).
@@ -75,14 +75,12 @@ impl Services {
                 iv,
                 signed,
             } => {
-                let key = self.session_key(&auth.appid, &auth.openid).await?;
-                if let Some((raw_data, signature)) = &signed {
-                    let expected = raw_data_signature(raw_data, &key);
-                    if !constant_time_eq(&expected, &signature.to_ascii_lowercase()) {
-                        return Err(Error::SignatureMismatch);
-                    }
-                }
-                let data = self.open_data(auth, &key, &encrypted_data, &iv, "user info")?;
+                let sent = Forwarded {
+                    encrypted_data: &encrypted_data,
+                    iv: &iv,
+                    signed: signed.as_ref().map(|(r, s)| (r.as_str(), s.as_str())),
+                };
+                let data = self.open_data(auth, sent, "user info").await?;
                 let got = profile_from(&data)?;
                 if got.nick_name.as_deref() == Some(ANONYMOUS_NICKNAME) {
                     return Ok(ProfileOutput {

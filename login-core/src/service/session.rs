@@ -2,10 +2,10 @@
 //! and checking the stored session_key with WeChat.
 
 use crate::clock::UnixMs;
-use crate::ids::{AppId, LoginToken, OpenId, TokenHash, UserId};
+use crate::ids::{AppId, LoginToken, OpenId, SessionKey, TokenHash, UserId};
 use crate::random::bytes;
 use crate::store::NewSession;
-use crate::wechat::{Endpoint, WeChatError};
+use crate::wechat::{AppCredentials, Endpoint, WeChatError};
 
 use super::{Error, Services};
 
@@ -128,18 +128,41 @@ impl Services {
     pub async fn check(&self, auth: &Authenticated) -> Result<CheckOutput, Error> {
         let app = self.app(Some(auth.appid.as_str()))?.clone();
         let key = self.session_key(&auth.appid, &auth.openid).await?;
-        self.wechat
-            .check_session(&app, &auth.openid, &key)
-            .await
-            .map_err(|e| match e {
-                WeChatError::Api {
-                    errcode: 87009 | 87007,
-                    ..
-                } => Error::SessionKeyStale,
-                e => self.upstream(Endpoint::CheckSession, &app.appid, e),
-            })?;
-        Ok(CheckOutput {
-            expires_at: auth.expires_at,
-        })
+        match self.judge_session_key(&app, &auth.openid, &key).await {
+            Ok(KeyVerdict::Current) => Ok(CheckOutput {
+                expires_at: auth.expires_at,
+            }),
+            Ok(KeyVerdict::Stale) => Err(Error::SessionKeyStale),
+            Err(e) => Err(self.upstream(Endpoint::CheckSession, &app.appid, e)),
+        }
     }
+
+    /// Asks WeChat's checksession whether `key` is still the current session_key of `openid`
+    /// in `app`. A verdict either way is `Ok`; `Err` means WeChat gave none (transport,
+    /// `-1`, credentials), and each caller decides what that means for its request.
+    pub(super) async fn judge_session_key(
+        &self,
+        app: &AppCredentials,
+        openid: &OpenId,
+        key: &SessionKey,
+    ) -> Result<KeyVerdict, WeChatError> {
+        match self.wechat.check_session(app, openid, key).await {
+            Ok(()) => Ok(KeyVerdict::Current),
+            // 87009: the signature does not match the current key; 87007: the key expired.
+            Err(WeChatError::Api {
+                errcode: 87009 | 87007,
+                ..
+            }) => Ok(KeyVerdict::Stale),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What WeChat says of a stored session_key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyVerdict {
+    /// It is the user's current key.
+    Current,
+    /// WeChat holds another key now (a `wx.login` the backend never saw) or it expired.
+    Stale,
 }

@@ -14,6 +14,7 @@ mod phone;
 mod profile;
 mod props_journeys;
 mod props_opendata;
+mod rotated_key;
 mod session;
 mod transport;
 mod upstream;
