@@ -162,14 +162,17 @@ function createWeChat({ apiBase, appId, secret, timeoutMs }, log = console) {
       });
     },
 
-    /** wxa/business/getuserphonenumber: `{ phoneNumber, purePhoneNumber, countryCode, watermark }` */
-    async getPhoneNumber(code) {
+    /**
+     * wxa/business/getuserphonenumber: `{ phoneNumber, purePhoneNumber, countryCode, watermark }`.
+     * With the user's `openid`, WeChat refuses (40029) a code pressed by someone else.
+     */
+    async getPhoneNumber(code, openid) {
       return call(
         'getuserphonenumber',
         async () => {
           const response = await app
             .getClient()
-            .postJson('wxa/business/getuserphonenumber', { code });
+            .postJson('wxa/business/getuserphonenumber', { code, openid });
           const info = response.toObject().phone_info;
           if (!isPlainObject(info) || typeof info.purePhoneNumber !== 'string') {
             throw new UpstreamError('bad_gateway', 'getuserphonenumber: no phone_info', {

@@ -17,7 +17,7 @@ function userRoutes({ db, wechat }) {
 
     let info;
     try {
-      info = await wechat.getPhoneNumber(phoneCode);
+      info = await wechat.getPhoneNumber(phoneCode, req.user.openid);
     } catch (err) {
       // 40029 from getuserphonenumber: the phone code is unknown, expired or already used.
       if (err instanceof WeChatError && err.errcode === 40029 && /getuserphonenumber/.test(err.path)) {
