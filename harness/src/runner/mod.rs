@@ -235,16 +235,7 @@ pub async fn run_scenario(
     options: &RunOptions,
 ) -> ScenarioReport {
     let started = Instant::now();
-    let embedded = options.target.is_none();
-    let login_core;
-    let profile = match &options.target {
-        Some(t) => t,
-        None => {
-            login_core = TargetProfile::login_core(String::new());
-            &login_core
-        }
-    };
-    if let Some(reason) = needs::analyse(scenario, profile, embedded).skip {
+    if let Some(reason) = needs_of(scenario, options).skip {
         return ScenarioReport::start(path, scenario, Outcome::Skipped { reason });
     }
     let mut report = if scenario.generate.is_empty() {
@@ -356,6 +347,15 @@ fn error_report(path: &Path, scenario: &Scenario, message: String) -> ScenarioRe
     ScenarioReport::start(path, scenario, Outcome::Error { message })
 }
 
+/// What a scenario needs from the target (login-core's shipped profile when embedded).
+fn needs_of(scenario: &Scenario, options: &RunOptions) -> needs::Needs {
+    let profile = options
+        .target
+        .as_ref()
+        .unwrap_or_else(|| TargetProfile::shipped());
+    needs::analyse(scenario, profile, options.target.is_none())
+}
+
 /// One run of a scenario with the given generated inputs.
 async fn run_once(
     path: &Path,
@@ -369,15 +369,7 @@ async fn run_once(
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     });
     let embedded = options.target.is_none();
-    let login_core;
-    let profile = match &options.target {
-        Some(t) => t,
-        None => {
-            login_core = TargetProfile::login_core(String::new());
-            &login_core
-        }
-    };
-    let needs = needs::analyse(scenario, profile, embedded);
+    let needs = needs_of(scenario, options);
     // Against a target, a scenario that talks to it uses the run's shared mock; one that only
     // checks the mock gets its own.
     let run = if embedded || !needs.backend {
@@ -405,10 +397,7 @@ async fn run_once(
         Some(r) => (Some(r.lock.clone().read_owned().await), None),
         None => (None, None),
     };
-    if let (Some(hook), false) = (
-        options.target.as_ref().and_then(|t| t.reset.as_ref()),
-        run.is_none(),
-    ) {
+    if let (Some(hook), Some(_)) = (options.target.as_ref().and_then(|t| t.reset.as_ref()), &run) {
         if let Err(message) = reset_hook(hook, options.target.as_ref()).await {
             report.outcome = Outcome::Error { message };
             return report;

@@ -46,7 +46,7 @@ pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> 
             );
         }
         for app in &setup.apps {
-            let served = profile_app(profile, &app.name);
+            let served = profile.apps.get(&app.name);
             if app.name == "default" || served.is_some() {
                 if app.profile_era.is_some() {
                     n.exclusive = true;
@@ -66,16 +66,11 @@ pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> 
     n
 }
 
-/// The profile's app of that name; `default` falls back to the mock's default app.
-fn profile_app<'a>(profile: &'a TargetProfile, name: &str) -> Option<&'a crate::target::TargetApp> {
-    profile.apps.get(name)
-}
-
 fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) {
     let routes = &profile.routes;
     for step in steps {
-        let mut need = |what: Option<&str>, route: &str| {
-            if what.is_none() && n.skip.is_none() {
+        let mut need = |given: bool, route: &str| {
+            if !given && n.skip.is_none() {
                 n.skip = Some(format!(
                     "needs the `{route}` route, which the profile leaves out (routes.{route})"
                 ));
@@ -110,42 +105,36 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
                 }
                 expect_needs(c.expect.as_ref(), profile.user_id.is_some(), "user_id", n);
             }
-            Action::Request(c) => {
-                n.backend = true;
-                let _ = c;
-            }
+            Action::Request(_) => n.backend = true,
             Action::Whoami(c) => {
                 n.backend = true;
-                need(routes.whoami.as_ref().map(|_| ""), "whoami");
+                need(routes.whoami.is_some(), "whoami");
                 let has = routes.whoami.as_ref().is_some_and(|w| w.user_id.is_some());
                 expect_needs(c.expect.as_ref(), has, "routes.whoami.user_id", n);
             }
             Action::Refresh(_) => {
                 n.backend = true;
-                need(routes.refresh.as_ref().map(|_| ""), "refresh");
+                need(routes.refresh.is_some(), "refresh");
             }
             Action::Logout(_) => {
                 n.backend = true;
-                need(routes.logout.as_ref().map(|_| ""), "logout");
+                need(routes.logout.is_some(), "logout");
             }
             Action::SessionCheck(_) => {
                 n.backend = true;
-                need(routes.session_check.as_ref().map(|_| ""), "session_check");
+                need(routes.session_check.is_some(), "session_check");
             }
             Action::SubmitProfile(_) => {
                 n.backend = true;
-                need(routes.profile.as_ref().map(|_| ""), "profile");
+                need(routes.profile.is_some(), "profile");
             }
             Action::BindPhone(c) => {
                 n.backend = true;
                 if c.code.is_some() {
-                    need(routes.phone_code.as_ref().map(|_| ""), "phone_code");
+                    need(routes.phone_code.is_some(), "phone_code");
                 }
                 if c.encrypted.is_some() {
-                    need(
-                        routes.phone_encrypted.as_ref().map(|_| ""),
-                        "phone_encrypted",
-                    );
+                    need(routes.phone_encrypted.is_some(), "phone_encrypted");
                 }
             }
             Action::Fault(spec) => {

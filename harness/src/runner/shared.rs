@@ -19,8 +19,6 @@ use crate::target::TargetProfile;
 pub struct TargetRun {
     /// The mock's base URL.
     pub mock_url: String,
-    /// Its control plane.
-    pub control: ControlClient,
     /// The run's seed: salts every scenario's identities.
     pub seed: String,
     /// Shared (parallel scenarios) or alone (scenarios touching shared state).
@@ -81,7 +79,6 @@ impl TargetRun {
         }
         Ok(Self {
             mock_url: mock_url.to_owned(),
-            control,
             seed,
             lock: Arc::new(RwLock::new(())),
             default_options,

@@ -178,10 +178,8 @@ impl World {
                     let appid = view["appid"].as_str().unwrap_or_default().to_owned();
                     let mut patch = serde_json::Map::new();
                     if !shared_mock {
-                        for (k, v) in [("appid", &app.appid), ("secret", &app.secret)] {
-                            if let Some(v) = v.as_ref().filter(|_| k != "appid") {
-                                patch.insert(k.into(), json!(v));
-                            }
+                        if let Some(secret) = &app.secret {
+                            patch.insert("secret".into(), json!(secret));
                         }
                         if let Some(op) = platforms.get(&app.name) {
                             patch.insert("open_platform".into(), json!(op));

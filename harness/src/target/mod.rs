@@ -139,6 +139,40 @@ pub struct Routes {
     pub phone_encrypted: Option<EncryptedRoute>,
 }
 
+impl Routes {
+    /// Every route given, as (key, method, path).
+    fn each(&self) -> Vec<(&'static str, &Option<String>, &str)> {
+        let mut out = Vec::new();
+        if let Some(x) = &self.login {
+            out.push(("login", &x.method, x.path.as_str()));
+        }
+        if let Some(x) = &self.whoami {
+            out.push(("whoami", &x.method, x.path.as_str()));
+        }
+        if let Some(x) = &self.refresh {
+            out.push(("refresh", &x.method, x.path.as_str()));
+        }
+        for (key, route) in [
+            ("logout", &self.logout),
+            ("session_check", &self.session_check),
+        ] {
+            if let Some(x) = route {
+                out.push((key, &x.method, x.path.as_str()));
+            }
+        }
+        if let Some(x) = &self.profile {
+            out.push(("profile", &x.method, x.path.as_str()));
+        }
+        if let Some(x) = &self.phone_code {
+            out.push(("phone_code", &x.method, x.path.as_str()));
+        }
+        if let Some(x) = &self.phone_encrypted {
+            out.push(("phone_encrypted", &x.method, x.path.as_str()));
+        }
+        out
+    }
+}
+
 /// The login route.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -308,13 +342,22 @@ pub struct ProfileError {
 }
 
 impl TargetProfile {
+    /// login-core's shipped profile, parsed once (a test keeps the file valid).
+    pub fn shipped() -> &'static Self {
+        static SHIPPED: std::sync::OnceLock<TargetProfile> = std::sync::OnceLock::new();
+        SHIPPED.get_or_init(|| {
+            Self::parse(Path::new("login-core.yaml"), LOGIN_CORE_PROFILE)
+                .and_then(|p| p.resolve(Path::new(".")))
+                .unwrap_or_default()
+        })
+    }
+
     /// login-core's shipped profile at `base_url`.
     pub fn login_core(base_url: String) -> Self {
-        let mut p = Self::parse(Path::new("login-core.yaml"), LOGIN_CORE_PROFILE)
-            .and_then(|p| p.resolve(Path::new(".")))
-            .unwrap_or_default();
-        p.base_url = Some(base_url);
-        p
+        Self {
+            base_url: Some(base_url),
+            ..Self::shipped().clone()
+        }
     }
 
     /// Reads a profile file (YAML or JSON), follows `extends` and checks it.
@@ -489,10 +532,12 @@ impl TargetProfile {
                 ("upstream_timeout", format!("upstream_timeout: {d:?} is not a duration ({e}); write it like `2s` or `1500ms`"))
             })?;
         }
+        for (key, method, path) in self.routes.each() {
+            method_ok(key, method)?;
+            path_is_path(key, path)?;
+        }
         let r = &self.routes;
         if let Some(l) = &r.login {
-            method_ok("login", &l.method)?;
-            path_is_path("login", &l.path)?;
             for (what, f) in [
                 ("routes.login.code", l.code.as_ref()),
                 ("routes.login.appid", l.appid.as_ref()),
@@ -514,32 +559,10 @@ impl TargetProfile {
             }
         }
         if let Some(w) = &r.whoami {
-            method_ok("whoami", &w.method)?;
-            path_is_path("whoami", &w.path)?;
             path_ok("whoami", &w.user_id)?;
         }
         if let Some(x) = &r.refresh {
-            method_ok("refresh", &x.method)?;
-            path_is_path("refresh", &x.path)?;
             path_ok("refresh", &x.token)?;
-        }
-        for (key, route) in [("logout", &r.logout), ("session_check", &r.session_check)] {
-            if let Some(x) = route {
-                method_ok(key, &x.method)?;
-                path_is_path(key, &x.path)?;
-            }
-        }
-        if let Some(x) = &r.profile {
-            method_ok("profile", &x.method)?;
-            path_is_path("profile", &x.path)?;
-        }
-        if let Some(x) = &r.phone_code {
-            method_ok("phone_code", &x.method)?;
-            path_is_path("phone_code", &x.path)?;
-        }
-        if let Some(x) = &r.phone_encrypted {
-            method_ok("phone_encrypted", &x.method)?;
-            path_is_path("phone_encrypted", &x.path)?;
         }
         for (name, rules) in self.outcomes.iter_given() {
             for rule in rules.iter() {

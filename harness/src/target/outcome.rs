@@ -289,9 +289,9 @@ pub struct Classified {
 }
 
 impl Outcomes {
-    /// The rules of an outcome: the profile's, else the default.
-    pub fn rules(&self, name: OutcomeName) -> Rules {
-        let given = match name {
+    /// The rules the profile gives for an outcome, if it gives any.
+    fn given(&self, name: OutcomeName) -> Option<&Rules> {
+        match name {
             OutcomeName::Ok => &self.ok,
             OutcomeName::Relogin => &self.relogin,
             OutcomeName::Blocked => &self.blocked,
@@ -299,24 +299,22 @@ impl Outcomes {
             OutcomeName::Conflict => &self.conflict,
             OutcomeName::UpstreamUnavailable => &self.upstream_unavailable,
             OutcomeName::BadRequest => &self.bad_request,
-        };
-        given.clone().unwrap_or_else(|| default_rules(name))
+        }
+        .as_ref()
+    }
+
+    /// The rules of an outcome: the profile's, else the default.
+    pub fn rules(&self, name: OutcomeName) -> Rules {
+        self.given(name)
+            .cloned()
+            .unwrap_or_else(|| default_rules(name))
     }
 
     /// The outcomes the profile gives, with their rules.
-    pub(super) fn iter_given(&self) -> impl Iterator<Item = (OutcomeName, Rules)> + '_ {
-        OutcomeName::ALL.into_iter().filter_map(|n| {
-            let given = match n {
-                OutcomeName::Ok => &self.ok,
-                OutcomeName::Relogin => &self.relogin,
-                OutcomeName::Blocked => &self.blocked,
-                OutcomeName::RateLimited => &self.rate_limited,
-                OutcomeName::Conflict => &self.conflict,
-                OutcomeName::UpstreamUnavailable => &self.upstream_unavailable,
-                OutcomeName::BadRequest => &self.bad_request,
-            };
-            given.clone().map(|r| (n, r))
-        })
+    pub(super) fn iter_given(&self) -> impl Iterator<Item = (OutcomeName, &Rules)> + '_ {
+        OutcomeName::ALL
+            .into_iter()
+            .filter_map(|n| self.given(n).map(|r| (n, r)))
     }
 
     /// What an answer means: the first outcome (in [`OutcomeName::ALL`]'s order) with a rule

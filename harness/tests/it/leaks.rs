@@ -17,8 +17,6 @@ use tokio::net::TcpListener;
 use harness::runner::{Outcome, RunOptions, run_file};
 use harness::target::TargetProfile;
 
-use crate::helpers::fixture;
-
 /// How the backend leaks the key.
 #[derive(Clone, Copy, Debug)]
 enum Leak {
@@ -99,6 +97,13 @@ async fn backend(mock: String, appid: String, secret: String, how: Leak) -> Sock
 async fn a_session_key_leaked_in_any_encoding_fails_the_scenario() {
     let mock = crate::target::mock().await;
     let app = mock.default_app();
+    let dir = tempfile::tempdir().expect("dir");
+    let scenario = dir.path().join("login.yaml");
+    std::fs::write(
+        &scenario,
+        "name: A user logs in\nsteps:\n  - login: { user: dora }\n",
+    )
+    .expect("write");
     // A key without `/` (or `+`) reads the same JSON-escaped (or in base64url) as plain.
     for (how, says) in [
         (Leak::None, None),
@@ -132,7 +137,7 @@ async fn a_session_key_leaked_in_any_encoding_fails_the_scenario() {
         )
         .expect("profile");
         let options = RunOptions::target(profile, mock.base_url(), Some(format!("{how:?}")));
-        let report = run_file(&fixture("leak/login.yaml"), &options).await;
+        let report = run_file(&scenario, &options).await;
         match (says, &report.outcome) {
             (None, Outcome::Passed) => {}
             (Some(words), Outcome::Failed(f)) => {

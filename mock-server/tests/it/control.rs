@@ -608,7 +608,7 @@ async fn reset_restores_the_startup_state() {
     assert_eq!(state["now_ms"], (START + 10) * 1000);
     assert_eq!(
         get(&t, "/journal").await.1,
-        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000})
+        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000, "last_seq": 1})
     );
     assert_error(&get(&t, "/apps/wxextra").await, 404, "unknown_app");
 

@@ -45,7 +45,7 @@ async fn every_field_of_a_vendor_request_is_recorded() {
     let empty = page(&t, "").await;
     assert_eq!(
         empty,
-        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000})
+        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000, "last_seq": 0})
     );
 
     let ok = t.exchange(&grant.code).await;
@@ -301,7 +301,7 @@ async fn delete_clears_the_journal_and_sequence_numbers_go_on() {
     );
     assert_eq!(
         page(&t, "").await,
-        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000})
+        json!({"entries": [], "recorded": 0, "dropped": 0, "capacity": 10000, "last_seq": 3})
     );
     t.get("/x4").await.assert_err(40066);
     let p = page(&t, "").await;
@@ -333,4 +333,25 @@ async fn backend_called_jscode2session_exactly_once_with_the_app_secret() {
             .expect("JSON response"),
         json!({"session_key": grant.mock.session_key, "openid": grant.mock.openid})
     );
+}
+
+#[tokio::test]
+async fn since_reads_what_came_after_a_sequence_number() {
+    let t = TestMock::new().await;
+    for i in 1..=3 {
+        t.get(&format!("/x{i}")).await.assert_err(40066);
+    }
+    let all = page(&t, "").await;
+    assert_eq!(all["last_seq"], 3);
+    let after = page(&t, "since=2").await;
+    let seqs: Vec<&serde_json::Value> = after["entries"]
+        .as_array()
+        .map(|e| e.iter().map(|x| &x["seq"]).collect())
+        .unwrap_or_default();
+    assert_eq!(seqs, [&json!(3)]);
+    assert_eq!(after["last_seq"], 3);
+    assert_eq!(page(&t, "since=3").await["entries"], json!([]));
+    let (status, body) = t.control(Method::GET, "/journal?since=-1", None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_field", "{body}");
 }
