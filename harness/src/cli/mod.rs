@@ -30,10 +30,12 @@ enum Command {
     /// Every scenario gets its own mock and login-core, in process, on random ports, with a
     /// fresh store and one virtual clock, so scenarios run in parallel and never interfere.
     ///
-    /// With --target (or a --target-profile with a base_url) the scenarios run one at a time
-    /// against your backend instead, with one mock the runner resets before each scenario: in
-    /// process at --mock-listen, or a running one at --mock. Your backend's WeChat base URL
-    /// (https://api.weixin.qq.com) must point at that mock.
+    /// With --target (or a --target-profile with a base_url) the scenarios run against your
+    /// backend instead, with one mock for the whole run (in process at --mock-listen, or a
+    /// running one at --mock), never reset: every scenario meets users, codes and phone numbers
+    /// of its own, so they run in parallel; those that move the clock, plant faults or count
+    /// requests run alone. Your backend's WeChat base URL (https://api.weixin.qq.com) must point
+    /// at that mock.
     ///
     /// Exit status: 0 all passed, 1 a scenario failed or could not run, 2 usage error (no
     /// scenarios, bad target profile, mock address taken).

@@ -522,10 +522,10 @@ pub fn label(step: &Step) -> String {
             "journal {}",
             j.endpoint.as_deref().unwrap_or("(all endpoints)")
         ),
-        Whoami(c) => format!("whoami as {}", c.session),
-        Refresh(c) => format!("refresh {}", c.session),
-        Logout(c) => format!("logout {}", c.session),
-        SessionCheck(c) => format!("session check of {}", c.session),
+        Whoami(c) => format!("whoami as {}", c.who()),
+        Refresh(c) => format!("refresh as {}", c.who()),
+        Logout(c) => format!("logout as {}", c.who()),
+        SessionCheck(c) => format!("session check as {}", c.who()),
         SubmitProfile(c) => format!("submit profile as {}", c.session),
         BindPhone(c) => format!(
             "bind phone ({}) as {}",

@@ -71,6 +71,27 @@ impl World {
         Ok(out)
     }
 
+    /// A request on a route as a session call says: a saved login's token, a given one, or
+    /// none.
+    fn routed_as(&self, m: Method, path: &str, c: &SessionCall) -> Result<Outgoing, Failure> {
+        match (&c.session, &c.token) {
+            (Some(_), Some(_)) => Err(fail(
+                "give `as` (a saved login) or `token` (a token to send), not both",
+            )),
+            (None, Some(t)) => {
+                let token = self.expand(&json!(t))?;
+                let token = match token {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let mut out = self.routed(m, path, None)?;
+                self.attach_token(&mut out, &token);
+                Ok(out)
+            }
+            (session, None) => self.routed(m, path, session.as_deref()),
+        }
+    }
+
     /// Sends, checks invariants and the expectation (default: `ok`).
     async fn exchange(
         &self,
@@ -178,7 +199,7 @@ impl World {
             return Err(fail("the profile has no `whoami` route"));
         };
         let m = method(route.method.as_ref(), Method::GET)?;
-        let out = self.routed(m, &route.path, Some(&c.session))?;
+        let out = self.routed_as(m, &route.path, c)?;
         let reply = self
             .exchange(&out, c.expect.as_ref(), route.user_id.as_deref())
             .await?;
@@ -199,17 +220,17 @@ impl World {
             return Err(fail("the profile has no `refresh` route"));
         };
         let m = method(route.method.as_ref(), Method::POST)?;
-        let out = self.routed(m, &route.path, Some(&c.session))?;
+        let out = self.routed_as(m, &route.path, c)?;
         let reply = self.exchange(&out, c.expect.as_ref(), None).await?;
-        if let Some(token) = self.token_in(&reply, route.token.as_deref()) {
-            let mut session = self
-                .vars
-                .get(&c.session)
-                .cloned()
+        let into = c.save.as_ref().or(c.session.as_ref());
+        if let (Some(token), Some(into)) = (self.token_in(&reply, route.token.as_deref()), into) {
+            let mut session = c
+                .session
+                .as_ref()
+                .and_then(|s| self.vars.get(s).cloned())
                 .unwrap_or_else(|| json!({}));
             session["token"] = token;
-            self.vars
-                .set(c.save.as_deref().unwrap_or(&c.session), session);
+            self.vars.set(into, session);
         }
         Ok(())
     }
@@ -228,7 +249,7 @@ impl World {
             return Err(fail(format!("the profile has no `{which}` route")));
         };
         let m = method(route.method.as_ref(), default)?;
-        let out = self.routed(m, &route.path, Some(&c.session))?;
+        let out = self.routed_as(m, &route.path, c)?;
         let reply = self.exchange(&out, c.expect.as_ref(), None).await?;
         if let Some(save) = &c.save {
             self.vars.set(save, reply.json());

@@ -5,6 +5,8 @@
 // irrelevant, and boxing it would only add noise to every step.
 #![allow(clippy::result_large_err)]
 
+use std::time::{Duration, Instant};
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -12,6 +14,9 @@ use super::checks::Reply;
 use super::world::World;
 use super::{Failure, default_method, fail};
 use crate::scenario::{Action, HttpCall, JournalCheck, Repeat, Step, WxCall};
+
+/// How often `journal.wait` reads the journal again.
+const JOURNAL_POLL: Duration = Duration::from_millis(10);
 
 /// A request about to be sent, and how it is shown in a failure.
 pub(super) struct Outgoing {
@@ -365,8 +370,6 @@ impl World {
     }
 
     async fn journal(&self, j: &JournalCheck) -> Result<(), Failure> {
-        let entries = self.entries(j.endpoint.as_deref()).await?;
-        let n = entries.len();
         let what = j.endpoint.as_deref().unwrap_or("WeChat");
         let number = |field: &str, v: &Option<Value>| -> Result<Option<usize>, Failure> {
             v.as_ref()
@@ -384,16 +387,45 @@ impl World {
             number("min", &j.min)?,
             number("max", &j.max)?,
         );
+        let wait = match &j.wait {
+            None => Duration::ZERO,
+            Some(w) => {
+                let text = self.expand(&json!(w))?;
+                let text = text.as_str().unwrap_or_default();
+                humantime::parse_duration(text).map_err(|e| {
+                    fail(format!(
+                        "journal.wait: {text:?} is not a duration ({e}); write it as \"2s\" or \"500ms\""
+                    ))
+                })?
+            }
+        };
+        // A request is journaled when WeChat answers it: one the backend gave up on arrives
+        // later, so with `wait` the journal is read again until the count is reached.
+        let deadline = Instant::now() + wait;
+        let entries = loop {
+            let entries = self.entries(j.endpoint.as_deref()).await?;
+            let reached = count.or(min).is_none_or(|c| entries.len() >= c);
+            if reached || Instant::now() >= deadline {
+                break entries;
+            }
+            tokio::time::sleep(JOURNAL_POLL).await;
+        };
+        let n = entries.len();
         if count.is_some_and(|c| c != n) || min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m)
         {
             return Err(fail(format!(
-                "expected {} {what} requests since the scenario started, the mock received {n}",
+                "expected {} {what} requests since the scenario started, the mock received {n}{}",
                 match (count, min, max) {
                     (Some(c), _, _) => c.to_string(),
                     (_, Some(a), Some(b)) => format!("{a} to {b}"),
                     (_, Some(a), None) => format!("at least {a}"),
                     (_, None, Some(b)) => format!("at most {b}"),
                     _ => String::new(),
+                },
+                if wait.is_zero() {
+                    String::new()
+                } else {
+                    format!(" (waited {})", humantime::format_duration(wait))
                 }
             )));
         }

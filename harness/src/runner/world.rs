@@ -281,7 +281,13 @@ impl World {
         vars.set("users", Value::Object(users));
         vars.set("handles", Value::Object(handles));
         if let Some(t) = timeout {
-            let beyond = t.as_millis() + 1000;
+            // Past the timeout by half of it (at least 250 ms, at most a second): enough for a
+            // busy machine's scheduling, and a slow scenario waits no longer than it must.
+            let margin = (t / 2).clamp(
+                std::time::Duration::from_millis(250),
+                std::time::Duration::from_secs(1),
+            );
+            let beyond = (t + margin).as_millis();
             vars.set(
                 "timeouts",
                 json!({"beyond": format!("{beyond}ms"), "backend": format!("{}ms", t.as_millis())}),

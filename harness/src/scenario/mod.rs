@@ -176,8 +176,12 @@ pub enum Action {
 #[serde(deny_unknown_fields)]
 pub struct SessionCall {
     /// The login whose token is sent (a variable saved by `login`, such as `alice`).
-    #[serde(rename = "as")]
-    pub session: String,
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Send this token instead of a login's (`"${alice.token}x"`, a forged one); with neither
+    /// `as` nor `token` the request carries no token at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Checks on the answer (default: outcome `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
@@ -185,6 +189,17 @@ pub struct SessionCall {
     /// the `as` variable itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<String>,
+}
+
+impl SessionCall {
+    /// Who the call is made as, for labels: `alice`, `a given token`, `no token`.
+    pub fn who(&self) -> String {
+        match (&self.session, &self.token) {
+            (Some(s), _) => s.clone(),
+            (None, Some(_)) => "a given token".into(),
+            (None, None) => "no token".into(),
+        }
+    }
 }
 
 /// Profile data to submit.
@@ -540,6 +555,12 @@ pub struct JournalCheck {
     /// Every such request was answered with this errcode (0: success).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errcode: Option<i64>,
+    /// Wait up to this long, in real time, for `count` or `min` to be reached (`"2s"`,
+    /// `"${timeouts.beyond}"`). WeChat journals a request when it answers it, so a request the
+    /// backend gave up on (a delay past its timeout) arrives in the journal later; waiting for
+    /// it keeps it from landing in a later scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
 }
 
 /// Why a scenario file could not be read.

@@ -194,3 +194,43 @@ async fn generated_inputs_shrink_to_the_simplest_failing_case() {
         f.message
     );
 }
+
+/// Runs a scenario given as text against the embedded login-core; its failure message.
+async fn failure_of(text: &str) -> String {
+    let path = std::path::Path::new("inline.yaml");
+    let scenario = harness::scenario::Scenario::parse(path, text).expect("the scenario parses");
+    let report = harness::runner::run_scenario(path, &scenario, &RunOptions::default()).await;
+    match report.outcome {
+        Outcome::Failed(f) => format!("step {}: {}", f.step, f.message),
+        other => panic!("expected a failure: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_call_gives_a_login_or_a_token_not_both() {
+    let message = failure_of(
+        "name: x\nsteps:\n  - login: { user: alice }\n  - whoami: { as: alice, token: abc }\n",
+    )
+    .await;
+    assert_eq!(
+        message,
+        "step 2: give `as` (a saved login) or `token` (a token to send), not both"
+    );
+}
+
+#[tokio::test]
+async fn a_journal_wait_gives_up_at_its_limit_and_says_how_long_it_waited() {
+    let message = failure_of(
+        "name: x\nsteps:\n  - journal: { endpoint: jscode2session, count: 1, wait: 30ms }\n",
+    )
+    .await;
+    assert_eq!(
+        message,
+        "step 1: expected 1 jscode2session requests since the scenario started, the mock received 0 (waited 30ms)"
+    );
+    let message = failure_of("name: x\nsteps:\n  - journal: { count: 1, wait: soon }\n").await;
+    assert!(
+        message.starts_with("step 1: journal.wait: \"soon\" is not a duration"),
+        "{message}"
+    );
+}
