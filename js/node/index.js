@@ -47,12 +47,13 @@ function addNodeWx(wx, o) {
 /**
  * Makes `global.wx` talk to the mock: the Node parts of `createNodeWx` are added to the `wx`
  * already there (miniprogram-simulate's, whose request and storage do nothing) or to a new one,
- * then the shim is installed on it. `uninstall()` puts back what was there.
+ * then, when `mock` is given, the shim is installed on it (leave `mock` out when the app under
+ * test installs it from its app.js). `uninstall()` puts back what was there.
  *
  * @param {object} config install's config (`mock`, `user`, `token`, `strict`, `deny`, `timeout`,
  *   `enabled`) plus `appid` (what getAccountInfoSync reports; default the tourist appid, the
  *   mock's default app) and `envVersion` (default 'develop')
- * @returns {{wx: object, installation: object, uninstall: function(): void}}
+ * @returns {{wx: object, installation: object|null, uninstall: function(): void}}
  */
 function installGlobalWx(config) {
   const c = config || {};
@@ -62,10 +63,13 @@ function installGlobalWx(config) {
   const before = new Map(names.map((n) => [n, Object.getOwnPropertyDescriptor(wx, n)]));
   addNodeWx(wx, { appid: c.appid, envVersion: c.envVersion });
   if (created) global.wx = wx;
-  const { appid, envVersion, ...rest } = c;
-  let installation;
+  // appid and envVersion are the build's, read back through getAccountInfoSync.
+  const rest = { ...c };
+  delete rest.appid;
+  delete rest.envVersion;
+  let installation = null;
   try {
-    installation = install({ ...rest, wx });
+    if (c.mock !== undefined) installation = install({ ...rest, wx });
   } catch (e) {
     restore();
     throw e;
@@ -81,7 +85,7 @@ function installGlobalWx(config) {
     wx,
     installation,
     uninstall() {
-      installation.uninstall();
+      if (installation) installation.uninstall();
       restore();
     },
   };

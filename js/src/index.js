@@ -172,7 +172,12 @@ function install(config) {
   var c = config || {};
   var target = c.wx || defaultWx();
   var on = settings.activation(target, c);
-  if (!on.active) return new Inert(on.reason);
+  if (!on.active) {
+    // Replaces an earlier installation on this wx like an active one would.
+    var previous = installed && installed.get(target);
+    if (previous) previous.uninstall();
+    return new Inert(on.reason);
+  }
   return new Installation(target, c, on.reason);
 }
 

@@ -17,6 +17,11 @@ class FakeMock {
     this.sessions = new Set(); // `${appid}/${user}` with a session_key
     this.phoneQuota = options.phoneQuota === undefined ? Infinity : options.phoneQuota;
     this.requests = [];
+    // What the fake issued, for a fake backend to check: login code -> { appid, user },
+    // encryptedData -> { api, user }, phone code -> { user, phone }.
+    this.codes = new Map();
+    this.sealed = new Map();
+    this.phoneCodes = new Map();
     this.aborted = 0;
     this.counter = 0;
     // path -> override: { status, data } | 'hang' | { transport: 'request:fail ...' }
@@ -50,10 +55,15 @@ class FakeMock {
     }
     const n = ++this.counter;
     const key = `${appid}/${user}`;
-    const sealed = (kind) => ({ encryptedData: `enc-${kind}-${user}-${n}`, iv: `iv-${n}` });
+    const sealed = (kind) => {
+      const encryptedData = `enc-${kind}-${user}-${n}`;
+      this.sealed.set(encryptedData, { api: kind, user });
+      return { encryptedData, iv: `iv-${n}` };
+    };
     switch (path) {
       case 'wx/login':
         this.sessions.add(key);
+        this.codes.set(`code${n}${user}`, { appid, user });
         return ok({
           code: `code${n}${user}`,
           errMsg: 'login:ok',
@@ -80,6 +90,7 @@ class FakeMock {
         if (this.phoneQuota <= 0) return ok({ errMsg: `${kind}:fail no quota`, errno: 1400001 });
         this.phoneQuota -= 1;
         const legacy = this.sessions.has(key) ? sealed('phone') : {};
+        this.phoneCodes.set(`phonecode${n}`, { user, phone: '13800138000' });
         return ok({ errMsg: `${kind}:ok`, code: `phonecode${n}`, ...legacy, mock: { appid, user, openid: `o-${user}`, phone: { countryCode: '86', phoneNumber: '13800138000', purePhoneNumber: '13800138000' }, expires_at: 0 } });
       }
       default:

@@ -316,6 +316,11 @@ test.describe('the app around the shim', () => {
     second.uninstall();
     for (const api of PATCHED) assert.equal(wx[api], originals[api], api);
     assert.equal((await withCallbacks(wx.login)).res.real, true);
+    install({ mock: mock.url, user: 'alice', wx });
+    install({ mock: mock.url, user: 'alice', wx, enabled: false });
+    for (const api of PATCHED) assert.equal(wx[api], originals[api], `an inert install replaces an active one too: ${api}`);
+    const handler = () => {};
+    assert.equal(kit.withMockPhone(handler), handler);
   });
 
   test('a throwing success callback is reported on its own tick and complete still runs', async () => {
