@@ -32,6 +32,6 @@ export LOGIN_CORE_BIN=${LOGIN_CORE_BIN:-$PWD/target/release/login-core}
 
 echo "== wx-login-kit: unit, component and end-to-end tests"
 cd js
-TMPDIR=$work setsid node --test --test-concurrency=1 test/ &
+TMPDIR=$work setsid node --test --test-concurrency=1 test/unit/*.test.js test/component/*.test.js test/e2e/*.test.js &
 tests_pid=$!
 wait "$tests_pid"
