@@ -10,12 +10,20 @@ export type PhoneKind = 'getPhoneNumber' | 'getRealtimePhoneNumber';
 export type DeclinableApi = 'getUserProfile' | 'getUserInfo' | 'getWeRunData' | PhoneKind;
 
 /** Ways the mock spoils open data, for negative tests (the mock's `Tamper`). */
-export type Tamper = 'foreign_watermark' | 'expired_timestamp' | 'stale_key' | 'flipped_byte' | 'truncated_base64' | 'wrong_iv_length';
+export type Tamper =
+  | 'foreign_watermark'
+  | 'expired_timestamp'
+  | 'stale_key'
+  | 'flipped_byte'
+  | 'truncated_base64'
+  | 'wrong_iv_length';
 
 /** A `wx`-like object: what install reads and patches. */
 export interface WxLike {
   request(options: Record<string, any>): any;
-  getAccountInfoSync?(): { miniProgram: { appId: string; envVersion: 'develop' | 'trial' | 'release' | string; version?: string } };
+  getAccountInfoSync?(): {
+    miniProgram: { appId: string; envVersion: 'develop' | 'trial' | 'release' | string; version?: string };
+  };
   getStorageSync?(key: string): any;
   [api: string]: any;
 }
@@ -102,13 +110,24 @@ export interface PhoneOptions {
  * Wraps a phone-button handler so its event's detail comes from the mock. Without an active
  * installation it returns the handler itself.
  */
-export function withMockPhone<H extends (this: any, event: PhoneEvent, ...rest: any[]) => any>(handler: H, options?: PhoneOptions): H;
+export function withMockPhone<H extends (this: any, event: PhoneEvent, ...rest: any[]) => any>(
+  handler: H,
+  options?: PhoneOptions,
+): H;
 
 /** `Page(withMockPhonePage({...}, ['onGetPhoneNumber']))`. */
-export function withMockPhonePage<D extends Record<string, any>>(definition: D, handlerNames: string | string[], options?: PhoneOptions): D;
+export function withMockPhonePage<D extends Record<string, any>>(
+  definition: D,
+  handlerNames: string | string[],
+  options?: PhoneOptions,
+): D;
 
 /** `Component(withMockPhoneComponent({ methods: {...} }, ['onGetPhoneNumber']))`. */
-export function withMockPhoneComponent<D extends { methods?: Record<string, any> }>(definition: D, handlerNames: string | string[], options?: PhoneOptions): D;
+export function withMockPhoneComponent<D extends { methods?: Record<string, any> }>(
+  definition: D,
+  handlerNames: string | string[],
+  options?: PhoneOptions,
+): D;
 
 export const PATCHED: PatchedApi[];
 export const TOURIST_APPID: 'touristappid';

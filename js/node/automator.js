@@ -92,11 +92,17 @@ async function tapPhoneButton(page, selector, options) {
   const s = spec(options);
   const kind = options.kind || 'getPhoneNumber';
   if (kind !== 'getPhoneNumber' && kind !== 'getRealtimePhoneNumber') {
-    throw new TypeError(`wx-login-kit: \`kind\` is getPhoneNumber or getRealtimePhoneNumber, not ${JSON.stringify(kind)}`);
+    throw new TypeError(
+      `wx-login-kit: \`kind\` is getPhoneNumber or getRealtimePhoneNumber, not ${JSON.stringify(kind)}`,
+    );
   }
   const element = await page.$(selector);
   if (!element) throw new Error(`wx-login-kit: no element matches ${JSON.stringify(selector)} on ${page.path}`);
-  const { result } = await callMock(kind, { deny: options.deny === true, tamper: options.tamper }, { ...s, deny: [], request });
+  const { result } = await callMock(
+    kind,
+    { deny: options.deny === true, tamper: options.tamper },
+    { ...s, deny: [], request },
+  );
   await element.trigger(kind.toLowerCase(), result);
   return result;
 }

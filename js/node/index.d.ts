@@ -1,6 +1,16 @@
 // Type declarations of wx-login-kit/node.
 
-import type { DeclinableApi, Inert, InstallConfig, Installation, PatchedApi, PhoneDetail, PhoneKind, Tamper, WxLike } from '../index';
+import type {
+  DeclinableApi,
+  Inert,
+  InstallConfig,
+  Installation,
+  PatchedApi,
+  PhoneDetail,
+  PhoneKind,
+  Tamper,
+  WxLike,
+} from '../index';
 
 export interface NodeWxOptions {
   /** What getAccountInfoSync reports; default 'touristappid' (the mock's default app). */

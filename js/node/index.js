@@ -32,7 +32,8 @@ function addNodeWx(wx, o) {
   define(wx, 'request', request);
   define(wx, 'getStorageSync', (key) => (storage.has(key) ? JSON.parse(storage.get(key)) : ''));
   define(wx, 'setStorageSync', (key, data) => {
-    if (typeof key !== 'string' || key === '') throw new TypeError('setStorageSync:fail parameter error: key should be a non-empty String');
+    if (typeof key !== 'string' || key === '')
+      throw new TypeError('setStorageSync:fail parameter error: key should be a non-empty String');
     storage.set(key, JSON.stringify(data === undefined ? null : data));
   });
   define(wx, 'removeStorageSync', (key) => {
@@ -59,7 +60,15 @@ function installGlobalWx(config) {
   const c = config || {};
   const created = typeof global.wx !== 'object' || global.wx === null;
   const wx = created ? {} : global.wx;
-  const names = ['request', 'getStorageSync', 'setStorageSync', 'removeStorageSync', 'clearStorageSync', 'getStorageInfoSync', 'getAccountInfoSync'];
+  const names = [
+    'request',
+    'getStorageSync',
+    'setStorageSync',
+    'removeStorageSync',
+    'clearStorageSync',
+    'getStorageInfoSync',
+    'getAccountInfoSync',
+  ];
   const before = new Map(names.map((n) => [n, Object.getOwnPropertyDescriptor(wx, n)]));
   addNodeWx(wx, { appid: c.appid, envVersion: c.envVersion });
   if (created) global.wx = wx;

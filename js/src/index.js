@@ -186,7 +186,9 @@ var PHONE_KINDS = { getphonenumber: 'getPhoneNumber', getrealtimephonenumber: 'g
 function kindOf(options, event) {
   if (options.kind) {
     if (options.kind !== 'getPhoneNumber' && options.kind !== 'getRealtimePhoneNumber') {
-      throw new TypeError('wx-login-kit: `kind` is getPhoneNumber or getRealtimePhoneNumber, not ' + JSON.stringify(options.kind));
+      throw new TypeError(
+        'wx-login-kit: `kind` is getPhoneNumber or getRealtimePhoneNumber, not ' + JSON.stringify(options.kind),
+      );
     }
     return options.kind;
   }
@@ -234,7 +236,7 @@ function withMockPhone(handler, options) {
 function names(handlerNames) {
   var list = typeof handlerNames === 'string' ? [handlerNames] : handlerNames;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError('wx-login-kit: name the phone handlers to wrap, like [\'onGetPhoneNumber\']');
+    throw new TypeError("wx-login-kit: name the phone handlers to wrap, like ['onGetPhoneNumber']");
   }
   return list;
 }
@@ -262,7 +264,7 @@ function withMockPhoneComponent(definition, handlerNames, options) {
   if (!current) return names(handlerNames) && definition;
   var copy = {};
   for (var k in definition) copy[k] = definition[k];
-  copy.methods = wrapAll(definition.methods || {}, handlerNames, options, 'the component\'s methods');
+  copy.methods = wrapAll(definition.methods || {}, handlerNames, options, "the component's methods");
   return copy;
 }
 

@@ -45,13 +45,17 @@ function resolveAppid(wx, config) {
 function checkConfig(config) {
   var mock = config.mock;
   if (typeof mock !== 'string' || !/^https?:\/\/[^/]+/.test(mock)) {
-    throw new TypeError('wx-login-kit: `mock` must be the mock\'s base URL, like http://127.0.0.1:9100 (got ' + JSON.stringify(mock) + ')');
+    throw new TypeError(
+      "wx-login-kit: `mock` must be the mock's base URL, like http://127.0.0.1:9100 (got " + JSON.stringify(mock) + ')',
+    );
   }
   if (typeof config.user !== 'string' || config.user === '') {
-    throw new TypeError('wx-login-kit: `user` must name the user to log in as, like "alice" (got ' + JSON.stringify(config.user) + ')');
+    throw new TypeError(
+      'wx-login-kit: `user` must name the user to log in as, like "alice" (got ' + JSON.stringify(config.user) + ')',
+    );
   }
   if (config.token !== undefined && (typeof config.token !== 'string' || config.token === '')) {
-    throw new TypeError('wx-login-kit: `token` must be the mock\'s --control-token');
+    throw new TypeError("wx-login-kit: `token` must be the mock's --control-token");
   }
   if (config.appid !== undefined && typeof config.appid !== 'string') {
     throw new TypeError('wx-login-kit: `appid` must be a string');
@@ -67,11 +71,14 @@ function checkConfig(config) {
 function denyList(value, source) {
   if (value === undefined || value === null || value === '') return [];
   var list = typeof value === 'string' ? value.split(',') : value;
-  if (!Array.isArray(list)) throw new TypeError('wx-login-kit: ' + source + ' must be an array or a comma-separated string of API names');
+  if (!Array.isArray(list))
+    throw new TypeError('wx-login-kit: ' + source + ' must be an array or a comma-separated string of API names');
   return list.map(function (name) {
     var n = String(name).trim();
     if (DECLINABLE.indexOf(n) < 0) {
-      throw new TypeError('wx-login-kit: ' + source + ' names ' + JSON.stringify(n) + '; a user can decline ' + DECLINABLE.join(', '));
+      throw new TypeError(
+        'wx-login-kit: ' + source + ' names ' + JSON.stringify(n) + '; a user can decline ' + DECLINABLE.join(', '),
+      );
     }
     return n;
   });
@@ -97,9 +104,11 @@ function stored(wx, key) {
 
 function pick(wx, name) {
   var fromApp = globalData()[GLOBAL_DATA_KEYS[name]];
-  if (fromApp !== undefined && fromApp !== null && fromApp !== '') return { value: fromApp, source: 'getApp().globalData.' + GLOBAL_DATA_KEYS[name] };
+  if (fromApp !== undefined && fromApp !== null && fromApp !== '')
+    return { value: fromApp, source: 'getApp().globalData.' + GLOBAL_DATA_KEYS[name] };
   var fromStorage = stored(wx, STORAGE_KEYS[name]);
-  if (fromStorage !== undefined && fromStorage !== null && fromStorage !== '') return { value: fromStorage, source: 'storage key ' + STORAGE_KEYS[name] };
+  if (fromStorage !== undefined && fromStorage !== null && fromStorage !== '')
+    return { value: fromStorage, source: 'storage key ' + STORAGE_KEYS[name] };
   return null;
 }
 

@@ -50,7 +50,7 @@ test('the page logs in through the shim at launch', async () => {
   assert.ok(app.globalData.token);
 });
 
-test('Share my profile: the mock\'s getUserProfile answer goes to the backend, the nickname shows', async () => {
+test("Share my profile: the mock's getUserProfile answer goes to the backend, the nickname shows", async () => {
   const { page } = await open();
   page.querySelector('#profile').dispatchEvent('tap');
   await until(() => text(page, '#nickname'), 'the nickname');
@@ -58,7 +58,14 @@ test('Share my profile: the mock\'s getUserProfile answer goes to the backend, t
   const [sent] = backend.calls('/api/me/profile');
   const [issued] = [...mock.sealed].filter(([, v]) => v.api === 'getUserProfile');
   assert.equal(sent.body.encryptedData, issued[0]);
-  assert.deepEqual(Object.keys(sent.body).sort(), ['encryptedData', 'errMsg', 'iv', 'rawData', 'signature', 'userInfo']);
+  assert.deepEqual(Object.keys(sent.body).sort(), [
+    'encryptedData',
+    'errMsg',
+    'iv',
+    'rawData',
+    'signature',
+    'userInfo',
+  ]);
 });
 
 test('a user who declines the profile dialog: a note, and nothing sent', async () => {
@@ -73,7 +80,9 @@ test('a user who declines the profile dialog: a note, and nothing sent', async (
 test('the phone button: the detail comes from the mock and its code binds the number', async () => {
   const { page } = await open();
   // What DevTools hands the handler for the tourist appid; the wrapper replaces it.
-  page.querySelector('#phone-button').dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail no permission' } });
+  page
+    .querySelector('#phone-button')
+    .dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail no permission' } });
   await until(() => text(page, '#phone'), 'the phone number');
   assert.equal(text(page, '#phone'), '13800138000');
   const [sent] = backend.calls('/api/me/phone');
@@ -82,18 +91,24 @@ test('the phone button: the detail comes from the mock and its code binds the nu
 
 test('the real-time phone button asks the mock for getRealtimePhoneNumber', async () => {
   const { page } = await open();
-  page.querySelector('#realtime-phone-button').dispatchEvent('getrealtimephonenumber', { detail: { errMsg: 'getRealtimePhoneNumber:fail no permission' } });
+  page
+    .querySelector('#realtime-phone-button')
+    .dispatchEvent('getrealtimephonenumber', { detail: { errMsg: 'getRealtimePhoneNumber:fail no permission' } });
   await until(() => text(page, '#phone'), 'the phone number');
   assert.equal(mock.calls('wx/getPhoneNumber')[0].body.kind, 'getRealtimePhoneNumber');
 });
 
 test('a user who declines the phone dialog, and an app out of quota', async () => {
   const { page } = await open();
-  page.querySelector('#phone-button').dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail user deny' } });
+  page
+    .querySelector('#phone-button')
+    .dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail user deny' } });
   await until(() => text(page, '#note'), 'the note');
   assert.equal(text(page, '#note'), 'You kept your phone number to yourself.');
   mock.phoneQuota = 0;
-  page.querySelector('#phone-button').dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:ok', code: 'x' } });
+  page
+    .querySelector('#phone-button')
+    .dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:ok', code: 'x' } });
   await until(() => /quota/.test(text(page, '#note')), 'the quota note');
   assert.equal(text(page, '#note'), 'Phone numbers are unavailable right now (out of quota).');
   assert.equal(backend.calls('/api/me/phone').length, 0);
@@ -121,11 +136,14 @@ test('a mock that is down: the page says so, naming the mock', async () => {
   await mock.close();
   const { page } = await open();
   assert.equal(text(page, '#status'), 'Not logged in');
-  assert.match(text(page, '#error'), new RegExp(`^login:fail mock at ${mock.url} unreachable: request:fail connect ECONNREFUSED`));
+  assert.match(
+    text(page, '#error'),
+    new RegExp(`^login:fail mock at ${mock.url} unreachable: request:fail connect ECONNREFUSED`),
+  );
   assert.equal(backend.calls('/api/login').length, 0);
 });
 
-test('a release build: wx.login is WeChat\'s, whose code a backend at the mock refuses', async () => {
+test("a release build: wx.login is WeChat's, whose code a backend at the mock refuses", async () => {
   const { page } = await open({ envVersion: 'release' });
   assert.equal(text(page, '#source'), 'wx.login: WeChat (release build)');
   assert.equal(mock.requests.length, 0);

@@ -19,7 +19,12 @@ test.before(async () => {
   servers = await startServers();
   const { mockUrl, appid, token } = servers;
   const seeded = [
-    await json('POST', `${mockUrl}/__mock__/users`, { handle: 'alice', nickname: 'Alice Liu', phone: { country_code: '86', number: '13912345678' } }, token),
+    await json(
+      'POST',
+      `${mockUrl}/__mock__/users`,
+      { handle: 'alice', nickname: 'Alice Liu', phone: { country_code: '86', number: '13912345678' } },
+      token,
+    ),
     await json('POST', `${mockUrl}/__mock__/users`, { handle: 'bob', nickname: 'Bob Wang' }, token),
     // The era whose profile carries the real nickname (today's is anonymous, "微信用户").
     await json('PATCH', `${mockUrl}/__mock__/apps/${appid}`, { profile_era: 'legacy' }, token),
@@ -57,7 +62,9 @@ test('the example logs in, binds a phone and submits a profile; login-core decry
   assert.equal(text(page, '#error'), null);
   assert.equal(text(page, '#nickname'), 'Alice Liu');
 
-  page.querySelector('#phone-button').dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail no permission' } });
+  page
+    .querySelector('#phone-button')
+    .dispatchEvent('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail no permission' } });
   await until(() => text(page, '#phone') || text(page, '#error'), 'the phone answer');
   assert.equal(text(page, '#error'), null);
   assert.equal(text(page, '#phone'), '13912345678');
@@ -91,7 +98,7 @@ test.describe('the shim against the real control plane', () => {
     return global.wx;
   }
 
-  test('every API answers in WeChat\'s shape, without the mock\'s facts', async () => {
+  test("every API answers in WeChat's shape, without the mock's facts", async () => {
     const wx = installShim();
     await assert.rejects(wx.checkSession(), { errMsg: 'checkSession:fail' });
     const login = await wx.login();
@@ -99,7 +106,14 @@ test.describe('the shim against the real control plane', () => {
     assert.equal(login.errMsg, 'login:ok');
     assert.deepEqual(await wx.checkSession(), { errMsg: 'checkSession:ok' });
     const profile = await wx.getUserProfile({ desc: 'd' });
-    assert.deepEqual(Object.keys(profile).sort(), ['encryptedData', 'errMsg', 'iv', 'rawData', 'signature', 'userInfo']);
+    assert.deepEqual(Object.keys(profile).sort(), [
+      'encryptedData',
+      'errMsg',
+      'iv',
+      'rawData',
+      'signature',
+      'userInfo',
+    ]);
     assert.equal((await wx.getUserInfo()).errMsg, 'getUserInfo:ok');
     const share = await wx.getShareInfo({ shareTicket: 'family' });
     assert.deepEqual(Object.keys(share).sort(), ['encryptedData', 'errMsg', 'iv']);
@@ -119,7 +133,12 @@ test.describe('the shim against the real control plane', () => {
     assert.deepEqual(Object.keys(details[0]).sort(), ['code', 'encryptedData', 'errMsg', 'iv']);
     assert.equal(details[1].errMsg, 'getRealtimePhoneNumber:ok');
     assert.deepEqual(details[2], { errMsg: 'getPhoneNumber:fail user deny' });
-    const quota = await json('PATCH', `${servers.mockUrl}/__mock__/apps/${servers.appid}`, { phone_quota: 0 }, servers.token);
+    const quota = await json(
+      'PATCH',
+      `${servers.mockUrl}/__mock__/apps/${servers.appid}`,
+      { phone_quota: 0 },
+      servers.token,
+    );
     assert.equal(quota.status, 200, JSON.stringify(quota.data));
     try {
       await kit.withMockPhone(handler)({ type: 'getphonenumber', detail: {} });

@@ -12,8 +12,23 @@ const PACKAGE_ENTRY = path.resolve(__dirname, '../../src/index.js');
 
 const dom = new JSDOM('<!doctype html><html><body></body></html>', { url: 'https://servicewechat.test/' });
 // jsdom's, not Node's own Event: j-component dispatches DOM events.
-for (const name of ['window', 'document', 'navigator', 'Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent', 'getComputedStyle', 'MutationObserver']) {
-  Object.defineProperty(global, name, { value: name === 'window' ? dom.window : dom.window[name], configurable: true, writable: true });
+for (const name of [
+  'window',
+  'document',
+  'navigator',
+  'Node',
+  'Element',
+  'HTMLElement',
+  'Event',
+  'CustomEvent',
+  'getComputedStyle',
+  'MutationObserver',
+]) {
+  Object.defineProperty(global, name, {
+    value: name === 'window' ? dom.window : dom.window[name],
+    configurable: true,
+    writable: true,
+  });
 }
 
 const resolveFilename = Module._resolveFilename;

@@ -39,7 +39,10 @@ class FakeBackend {
       }
       const token = `token-${this.tokens.size + 1}-${issued.user}`.padEnd(43, 'x');
       this.tokens.set(token, issued.user);
-      return { status: 200, data: { token, token_type: 'Bearer', expires_at: 0, expires_in: 3600, user: { ...user, is_new: isNew } } };
+      return {
+        status: 200,
+        data: { token, token_type: 'Bearer', expires_at: 0, expires_in: 3600, user: { ...user, is_new: isNew } },
+      };
     }
     const handle = this.tokens.get((authorization || '').replace(/^Bearer /, ''));
     if (!handle) return fail(401, 'login_required', 'log in again');
@@ -47,13 +50,15 @@ class FakeBackend {
     if (method === 'GET' && path === '/api/me') return { status: 200, data: user };
     if (method === 'POST' && path === '/api/me/profile') {
       const sealed = this.mock.sealed.get(body.encryptedData);
-      if (!sealed || sealed.user !== handle || sealed.api !== 'getUserProfile') return fail(400, 'decrypt_failed', 'the data does not open');
+      if (!sealed || sealed.user !== handle || sealed.api !== 'getUserProfile')
+        return fail(400, 'decrypt_failed', 'the data does not open');
       user.profile = { nickName: JSON.parse(body.rawData).nickName };
       return { status: 200, data: { updated: true, user } };
     }
     if (method === 'POST' && path === '/api/me/phone') {
       const issued = this.mock.phoneCodes.get(body.code);
-      if (!issued || issued.user !== handle) return fail(400, 'phone_code_invalid', 'WeChat does not know this phone code');
+      if (!issued || issued.user !== handle)
+        return fail(400, 'phone_code_invalid', 'WeChat does not know this phone code');
       user.phone = { phoneNumber: issued.phone, purePhoneNumber: issued.phone, countryCode: '86' };
       user.phone_bound = true;
       return { status: 200, data: { joined: false, user } };

@@ -46,7 +46,8 @@ class FakeMock {
       if (!this.users.has(handle)) return error(404, 'unknown_user', `unknown user \`${handle}\``);
       return { status: 200, data: { handle } };
     }
-    if (method !== 'POST' || !path.startsWith('wx/')) return error(404, 'not_found', `no control-plane route ${method} /__mock__/${path}`);
+    if (method !== 'POST' || !path.startsWith('wx/'))
+      return error(404, 'not_found', `no control-plane route ${method} /__mock__/${path}`);
     if (!this.apps.has(appid)) return error(404, 'unknown_app', `unknown appid \`${appid}\``);
     const user = body.user;
     if (!this.users.has(user)) {
@@ -67,22 +68,51 @@ class FakeMock {
         return ok({
           code: `code${n}${user}`,
           errMsg: 'login:ok',
-          mock: { appid, user, openid: `o-${user}`, unionid: null, session_key: 'SECRET-KEY', rotated: true, expires_at: 0 },
+          mock: {
+            appid,
+            user,
+            openid: `o-${user}`,
+            unionid: null,
+            session_key: 'SECRET-KEY',
+            rotated: true,
+            expires_at: 0,
+          },
         });
       case 'wx/checkSession':
         return ok({ errMsg: this.sessions.has(key) ? 'checkSession:ok' : 'checkSession:fail' });
       case 'wx/getUserProfile':
       case 'wx/getUserInfo': {
-        if (!this.sessions.has(key)) return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
+        if (!this.sessions.has(key))
+          return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
         const api = path.slice(3);
-        const userInfo = { nickName: `${user} nick`, gender: 0, language: 'zh_CN', city: '', province: '', country: '', avatarUrl: 'https://example.test/a.png' };
-        return ok({ errMsg: `${api}:ok`, rawData: JSON.stringify(userInfo), userInfo, signature: `sig-${n}`, ...sealed(api) });
+        const userInfo = {
+          nickName: `${user} nick`,
+          gender: 0,
+          language: 'zh_CN',
+          city: '',
+          province: '',
+          country: '',
+          avatarUrl: 'https://example.test/a.png',
+        };
+        return ok({
+          errMsg: `${api}:ok`,
+          rawData: JSON.stringify(userInfo),
+          userInfo,
+          signature: `sig-${n}`,
+          ...sealed(api),
+        });
       }
       case 'wx/getShareInfo':
-        if (!this.sessions.has(key)) return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
-        return ok({ errMsg: 'getShareInfo:ok', ...sealed(`share-${body.group}`), mock: { openGId: `tG-${body.group}` } });
+        if (!this.sessions.has(key))
+          return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
+        return ok({
+          errMsg: 'getShareInfo:ok',
+          ...sealed(`share-${body.group}`),
+          mock: { openGId: `tG-${body.group}` },
+        });
       case 'wx/getWeRunData':
-        if (!this.sessions.has(key)) return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
+        if (!this.sessions.has(key))
+          return error(409, 'no_session', `user \`${user}\` has no session_key in this app: call wx.login first`);
         return ok({ errMsg: 'getWeRunData:ok', ...sealed('werun'), mock: { stepInfoList: [] } });
       case 'wx/getPhoneNumber': {
         const kind = body.kind || 'getPhoneNumber';
@@ -91,7 +121,18 @@ class FakeMock {
         this.phoneQuota -= 1;
         const legacy = this.sessions.has(key) ? sealed('phone') : {};
         this.phoneCodes.set(`phonecode${n}`, { user, phone: '13800138000' });
-        return ok({ errMsg: `${kind}:ok`, code: `phonecode${n}`, ...legacy, mock: { appid, user, openid: `o-${user}`, phone: { countryCode: '86', phoneNumber: '13800138000', purePhoneNumber: '13800138000' }, expires_at: 0 } });
+        return ok({
+          errMsg: `${kind}:ok`,
+          code: `phonecode${n}`,
+          ...legacy,
+          mock: {
+            appid,
+            user,
+            openid: `o-${user}`,
+            phone: { countryCode: '86', phoneNumber: '13800138000', purePhoneNumber: '13800138000' },
+            expires_at: 0,
+          },
+        });
       }
       default:
         return error(404, 'not_found', `no control-plane route ${method} /__mock__/${path}`);
@@ -137,7 +178,9 @@ class FakeMock {
         const answer = this.answer(req.method, path, raw ? JSON.parse(raw) : undefined, headers);
         if (answer === 'hang') return;
         if (answer.transport) return req.socket.destroy();
-        res.writeHead(answer.status, { 'content-type': typeof answer.data === 'string' ? 'text/plain' : 'application/json' });
+        res.writeHead(answer.status, {
+          'content-type': typeof answer.data === 'string' ? 'text/plain' : 'application/json',
+        });
         res.end(typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data));
       });
     });

@@ -65,10 +65,13 @@ async function startServers() {
   };
   process.on('exit', stop);
   try {
-    const mock = start('mock-server', binary('MOCK_SERVER_BIN', 'mock-server'), ['--listen', '127.0.0.1:0', '--control-token', token], {}, [
-      /^mock-server listening on (http:\/\/\S+)$/,
-      /^default app: appid=(\S+) secret=/,
-    ]);
+    const mock = start(
+      'mock-server',
+      binary('MOCK_SERVER_BIN', 'mock-server'),
+      ['--listen', '127.0.0.1:0', '--control-token', token],
+      {},
+      [/^mock-server listening on (http:\/\/\S+)$/, /^default app: appid=(\S+) secret=/],
+    );
     processes.push(mock);
     const [[, mockUrl], [, appid]] = await mock.ready;
     const core = start(
@@ -84,7 +87,14 @@ async function startServers() {
     );
     processes.push(core);
     const [[, apiUrl]] = await core.ready;
-    return { mockUrl, apiUrl, appid, token, stop, logs: () => `mock-server:\n${mock.stderr()}\nlogin-core:\n${core.stderr()}` };
+    return {
+      mockUrl,
+      apiUrl,
+      appid,
+      token,
+      stop,
+      logs: () => `mock-server:\n${mock.stderr()}\nlogin-core:\n${core.stderr()}`,
+    };
   } catch (e) {
     stop();
     throw e;

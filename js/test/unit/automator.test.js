@@ -88,11 +88,18 @@ test.beforeEach(async () => {
 });
 test.afterEach(() => mock.close());
 
-test('mockWxLogin replaces the six APIs and runs the app\'s login again', async () => {
+test("mockWxLogin replaces the six APIs and runs the app's login again", async () => {
   const service = appService();
   const mp = new FakeMiniProgram(service);
   const code = await mockWxLogin(mp, { mock: mock.url, user: 'bob', token: 'tok' });
-  assert.deepEqual(mp.mocked, ['login', 'checkSession', 'getUserProfile', 'getUserInfo', 'getShareInfo', 'getWeRunData']);
+  assert.deepEqual(mp.mocked, [
+    'login',
+    'checkSession',
+    'getUserProfile',
+    'getUserInfo',
+    'getShareInfo',
+    'getWeRunData',
+  ]);
   assert.match(code, /^code\d+bob$/);
   assert.equal(vm.runInContext('app.globalData.code', service.context), code);
   assert.equal(mock.calls('wx/login')[0].headers.Authorization, 'Bearer tok');
@@ -116,7 +123,10 @@ test('failures reach fail: a checkSession without a session, a missing desc', as
 
 test('an app without the login method named: evaluate says which', async () => {
   const mp = new FakeMiniProgram(appService());
-  await assert.rejects(mockWxLogin(mp, { mock: mock.url, user: 'a', token: 'tok', relogin: 'signIn' }), /getApp\(\)\.signIn is not a function/);
+  await assert.rejects(
+    mockWxLogin(mp, { mock: mock.url, user: 'a', token: 'tok', relogin: 'signIn' }),
+    /getApp\(\)\.signIn is not a function/,
+  );
 });
 
 test('the shipped source is self-contained: it runs where only wx exists', () => {
@@ -127,7 +137,7 @@ test('the shipped source is self-contained: it runs where only wx exists', () =>
   assert.throws(() => mockedMethodSource('getLocation'), /not one of login/);
 });
 
-test('tapPhoneButton triggers the button\'s event with a detail from the mock', async () => {
+test("tapPhoneButton triggers the button's event with a detail from the mock", async () => {
   const triggered = [];
   const page = {
     path: 'pages/index/index',
@@ -139,10 +149,19 @@ test('tapPhoneButton triggers the button\'s event with a detail from the mock', 
   const detail = await tapPhoneButton(page, '#phone-button', { mock: mock.url, user: 'alice', token: 'tok' });
   assert.equal(detail.errMsg, 'getPhoneNumber:ok');
   assert.equal(detail.mock, undefined);
-  await tapPhoneButton(page, '#phone-button', { mock: mock.url, user: 'alice', token: 'tok', kind: 'getRealtimePhoneNumber', deny: true });
+  await tapPhoneButton(page, '#phone-button', {
+    mock: mock.url,
+    user: 'alice',
+    token: 'tok',
+    kind: 'getRealtimePhoneNumber',
+    deny: true,
+  });
   assert.deepEqual(triggered, [
     { type: 'getphonenumber', detail },
     { type: 'getrealtimephonenumber', detail: { errMsg: 'getRealtimePhoneNumber:fail user deny' } },
   ]);
-  await assert.rejects(tapPhoneButton(page, '#nope', { mock: mock.url, user: 'alice' }), /no element matches "#nope" on pages\/index\/index/);
+  await assert.rejects(
+    tapPhoneButton(page, '#nope', { mock: mock.url, user: 'alice' }),
+    /no element matches "#nope" on pages\/index\/index/,
+  );
 });

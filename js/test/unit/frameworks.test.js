@@ -81,5 +81,9 @@ test('uni.login answers from the mock, in both styles, and fails the uni way', a
   await assert.rejects(uni.getWeRunData(), { errMsg: 'getWeRunData:fail auth deny' });
   global.wx.removeStorageSync(kit.STORAGE_KEYS.deny);
   inst.uninstall();
-  assert.equal((await new Promise((resolve) => uni.login({ success: resolve }))).real, true, 'uninstalled: the original again');
+  assert.equal(
+    (await new Promise((resolve) => uni.login({ success: resolve }))).real,
+    true,
+    'uninstalled: the original again',
+  );
 });

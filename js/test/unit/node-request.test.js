@@ -52,7 +52,12 @@ function call(options) {
 }
 
 test('POST with an object sends JSON; the JSON answer is parsed', async () => {
-  const [[which, res]] = await call({ url: `${base}/json`, method: 'POST', data: { a: 1 }, header: { Authorization: 'Bearer t' } });
+  const [[which, res]] = await call({
+    url: `${base}/json`,
+    method: 'POST',
+    data: { a: 1 },
+    header: { Authorization: 'Bearer t' },
+  });
   assert.equal(which, 'success');
   assert.equal(res.statusCode, 200);
   assert.equal(res.errMsg, 'request:ok');
@@ -107,7 +112,7 @@ test('a bad URL fails instead of throwing', async () => {
   assert.match(res.errMsg, /^request:fail invalid url ftp:\/\/x\/: only http and https$/);
 });
 
-test('createNodeWx: storage answers \'\' for a missing key and keeps copies; account info', () => {
+test("createNodeWx: storage answers '' for a missing key and keeps copies; account info", () => {
   const wx = createNodeWx({ appid: 'wx1234', envVersion: 'trial' });
   assert.equal(wx.getStorageSync('k'), '');
   const value = { a: [1] };
@@ -123,7 +128,7 @@ test('installGlobalWx: global.wx logs in against a mock over HTTP, and uninstall
   const mock = new FakeMock({ token: 'tok' });
   await mock.listen();
   const before = global.wx;
-  const existing = { request: () => 'simulate does nothing', login: 'the host\'s' };
+  const existing = { request: () => 'simulate does nothing', login: "the host's" };
   global.wx = existing;
   try {
     const session = installGlobalWx({ mock: mock.url, user: 'alice', token: 'tok' });
@@ -135,7 +140,7 @@ test('installGlobalWx: global.wx logs in against a mock over HTTP, and uninstall
     global.wx.setStorageSync(kit.STORAGE_KEYS.user, 'bob');
     assert.match((await global.wx.login()).code, /bob$/);
     session.uninstall();
-    assert.equal(global.wx.login, 'the host\'s');
+    assert.equal(global.wx.login, "the host's");
     assert.equal(global.wx.request(), 'simulate does nothing');
     assert.equal(global.wx.getStorageSync, undefined);
   } finally {

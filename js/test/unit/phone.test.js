@@ -24,7 +24,13 @@ test.afterEach(() => {
 
 /** The event the runtime hands a bindgetphonenumber handler in DevTools with the tourist appid. */
 function realEvent(type = 'getphonenumber', errMsg = 'getPhoneNumber:fail no permission') {
-  return { type, timeStamp: 1, target: { id: 'phone-button' }, currentTarget: { id: 'phone-button', dataset: { from: 'page' } }, detail: { errMsg } };
+  return {
+    type,
+    timeStamp: 1,
+    target: { id: 'phone-button' },
+    currentTarget: { id: 'phone-button', dataset: { from: 'page' } },
+    detail: { errMsg },
+  };
 }
 
 function recorder() {
@@ -36,7 +42,7 @@ function recorder() {
   return { seen, handler };
 }
 
-test('getPhoneNumber: the detail is the mock\'s answer without its facts; the rest of the event and `this` stay', async () => {
+test("getPhoneNumber: the detail is the mock's answer without its facts; the rest of the event and `this` stay", async () => {
   const { mock } = setup();
   const { seen, handler } = recorder();
   const wrapped = kit.withMockPhone(handler);
@@ -69,10 +75,13 @@ test('getRealtimePhoneNumber follows the event type, or options.kind', async () 
   await kit.withMockPhone(handler, { kind: 'getRealtimePhoneNumber' })({ detail: {} });
   assert.equal(seen[1].e.type, 'getrealtimephonenumber');
   assert.equal(seen[1].e.detail.errMsg, 'getRealtimePhoneNumber:ok');
-  assert.throws(() => kit.withMockPhone(handler, { kind: 'getPhone' }), /`kind` is getPhoneNumber or getRealtimePhoneNumber/);
+  assert.throws(
+    () => kit.withMockPhone(handler, { kind: 'getPhone' }),
+    /`kind` is getPhoneNumber or getRealtimePhoneNumber/,
+  );
 });
 
-test('a user who declines: options.deny, WeChat\'s own dialog declined, or the deny switch', async () => {
+test("a user who declines: options.deny, WeChat's own dialog declined, or the deny switch", async () => {
   const { mock, wx } = setup();
   const { seen, handler } = recorder();
   await kit.withMockPhone(handler, { deny: true })(realEvent());
@@ -81,7 +90,11 @@ test('a user who declines: options.deny, WeChat\'s own dialog declined, or the d
   await kit.withMockPhone(handler)(realEvent('getrealtimephonenumber', 'getRealtimePhoneNumber:fail no permission'));
   assert.deepEqual(
     seen.map((s) => s.e.detail),
-    [{ errMsg: 'getPhoneNumber:fail user deny' }, { errMsg: 'getPhoneNumber:fail user deny' }, { errMsg: 'getRealtimePhoneNumber:fail user deny' }],
+    [
+      { errMsg: 'getPhoneNumber:fail user deny' },
+      { errMsg: 'getPhoneNumber:fail user deny' },
+      { errMsg: 'getRealtimePhoneNumber:fail user deny' },
+    ],
   );
   assert.deepEqual(
     mock.calls('wx/getPhoneNumber').map((r) => r.body),
@@ -111,14 +124,18 @@ test('a mock that is down: the handler still runs, with a fail detail naming the
   mock.overrides.set('wx/getPhoneNumber', { transport: 'request:fail connect ECONNREFUSED' });
   const { seen, handler } = recorder();
   await kit.withMockPhone(handler)(realEvent());
-  assert.deepEqual(seen[0].e.detail, { errMsg: `getPhoneNumber:fail mock at ${mock.url} unreachable: request:fail connect ECONNREFUSED` });
+  assert.deepEqual(seen[0].e.detail, {
+    errMsg: `getPhoneNumber:fail mock at ${mock.url} unreachable: request:fail connect ECONNREFUSED`,
+  });
 });
 
 test('strict: an unknown user gets a fail detail', async () => {
   const { mock } = setup({ mock: { users: ['alice'] }, config: { user: 'zed', strict: true } });
   const { seen, handler } = recorder();
   await kit.withMockPhone(handler)(realEvent());
-  assert.deepEqual(seen[0].e.detail, { errMsg: `getPhoneNumber:fail unknown user \`zed\` (strict: seed it with POST /__mock__/users at ${mock.url})` });
+  assert.deepEqual(seen[0].e.detail, {
+    errMsg: `getPhoneNumber:fail unknown user \`zed\` (strict: seed it with POST /__mock__/users at ${mock.url})`,
+  });
 });
 
 test('after uninstall a wrapped handler gets the real event untouched', () => {
@@ -155,6 +172,9 @@ test('withMockPhoneComponent wraps methods; a name that is not a method is an er
   assert.equal(wrapped.methods.other, other);
   await wrapped.methods.onPhone(realEvent());
   assert.equal(seen[0].e.detail.errMsg, 'getPhoneNumber:ok');
-  assert.throws(() => kit.withMockPhoneComponent(definition, ['onPhoneNumber']), /the component's methods has no method "onPhoneNumber" to wrap/);
+  assert.throws(
+    () => kit.withMockPhoneComponent(definition, ['onPhoneNumber']),
+    /the component's methods has no method "onPhoneNumber" to wrap/,
+  );
   assert.throws(() => kit.withMockPhonePage({}, []), /name the phone handlers to wrap/);
 });

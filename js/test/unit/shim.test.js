@@ -84,7 +84,10 @@ test.describe('login', () => {
     assert.equal(which, 'success');
     assert.deepEqual(res, { code: mock.calls('wx/login')[0] && res.code, errMsg: 'login:ok' });
     assert.match(res.code, /^code\d+alice$/);
-    assert.deepEqual(calls.map((c) => c[0]), ['success', 'complete']);
+    assert.deepEqual(
+      calls.map((c) => c[0]),
+      ['success', 'complete'],
+    );
     assert.equal(returned, undefined);
   });
 
@@ -102,14 +105,17 @@ test.describe('login', () => {
     assert.match(code, /alice$/);
   });
 
-  test('the tourist appid logs in to the mock\'s default app: no appid is sent', async () => {
+  test("the tourist appid logs in to the mock's default app: no appid is sent", async () => {
     const { wx, mock } = setup();
     await wx.login();
     assert.deepEqual(mock.calls('wx/login')[0].body, { user: 'alice' });
   });
 
-  test('a real appid is sent; the config\'s appid wins over the build\'s', async () => {
-    const { wx, mock } = setup({ wx: { appId: 'wx1111111111111111' }, mock: { apps: ['wx1111111111111111', 'wx2222222222222222'] } });
+  test("a real appid is sent; the config's appid wins over the build's", async () => {
+    const { wx, mock } = setup({
+      wx: { appId: 'wx1111111111111111' },
+      mock: { apps: ['wx1111111111111111', 'wx2222222222222222'] },
+    });
     await wx.login();
     assert.deepEqual(mock.calls('wx/login')[0].body, { user: 'alice', appid: 'wx1111111111111111' });
     const other = setup({ config: { appid: 'wx2222222222222222' }, mock: { apps: ['wx2222222222222222'] } });
@@ -142,13 +148,16 @@ test.describe('checkSession', () => {
     const { which, res, calls } = await withCallbacks(wx.checkSession);
     assert.equal(which, 'fail');
     assert.deepEqual(res, { errMsg: 'checkSession:fail' });
-    assert.deepEqual(calls.map((c) => c[0]), ['fail', 'complete']);
+    assert.deepEqual(
+      calls.map((c) => c[0]),
+      ['fail', 'complete'],
+    );
     await assert.rejects(wx.checkSession(), { errMsg: 'checkSession:fail' });
   });
 });
 
 test.describe('open data', () => {
-  test('getUserProfile answers the mock\'s callback object', async () => {
+  test("getUserProfile answers the mock's callback object", async () => {
     const { wx, mock } = setup();
     await wx.login();
     const res = await wx.getUserProfile({ desc: 'for the account page' });
@@ -161,7 +170,10 @@ test.describe('open data', () => {
     const { wx, mock } = setup();
     const { which, res } = await withCallbacks(wx.getUserProfile);
     assert.equal(which, 'fail');
-    assert.equal(res.errMsg, 'getUserProfile:fail parameter error: parameter.desc should be String instead of Undefined;');
+    assert.equal(
+      res.errMsg,
+      'getUserProfile:fail parameter error: parameter.desc should be String instead of Undefined;',
+    );
     await assert.rejects(wx.getUserProfile({ desc: 42 }), {
       errMsg: 'getUserProfile:fail parameter error: parameter.desc should be String instead of Number;',
     });
@@ -180,7 +192,7 @@ test.describe('open data', () => {
     });
   }
 
-  test('getUserInfo and getWeRunData answer without the mock\'s facts', async () => {
+  test("getUserInfo and getWeRunData answer without the mock's facts", async () => {
     const { wx } = setup();
     await wx.login();
     const info = await wx.getUserInfo();
@@ -191,7 +203,7 @@ test.describe('open data', () => {
     assert.equal(run.errMsg, 'getWeRunData:ok');
   });
 
-  test('getShareInfo: the shareTicket names the group; without one, WeChat\'s parameter error', async () => {
+  test("getShareInfo: the shareTicket names the group; without one, WeChat's parameter error", async () => {
     const { wx, mock } = setup();
     await wx.login();
     const res = await wx.getShareInfo({ shareTicket: 'family' });
@@ -217,7 +229,10 @@ test.describe('the user switch', () => {
     assert.match((await wx.login()).code, /bob$/);
     wx.removeStorageSync(kit.STORAGE_KEYS.user);
     assert.match((await wx.login()).code, /alice$/);
-    assert.deepEqual(mock.calls('wx/login').map((r) => r.body.user), ['bob', 'alice']);
+    assert.deepEqual(
+      mock.calls('wx/login').map((r) => r.body.user),
+      ['bob', 'alice'],
+    );
   });
 
   test('getApp().globalData wins over storage', async () => {
@@ -258,7 +273,8 @@ test.describe('the user switch', () => {
     wx.removeStorageSync(kit.STORAGE_KEYS.user);
     wx.setStorageSync(kit.STORAGE_KEYS.deny, 'login');
     await assert.rejects(wx.login(), {
-      errMsg: 'login:fail wx-login-kit: storage key wx-login-kit:deny names "login"; a user can decline getUserProfile, getUserInfo, getWeRunData, getPhoneNumber, getRealtimePhoneNumber',
+      errMsg:
+        'login:fail wx-login-kit: storage key wx-login-kit:deny names "login"; a user can decline getUserProfile, getUserInfo, getWeRunData, getPhoneNumber, getRealtimePhoneNumber',
     });
     assert.equal(mock.calls('wx/login').length, 0);
   });
@@ -279,7 +295,7 @@ test.describe('the app around the shim', () => {
     assert.equal(mock.calls('wx/login').length, 1);
   });
 
-  test('patched properties are writable and configurable (automator\'s mockWxMethod works on top)', async () => {
+  test("patched properties are writable and configurable (automator's mockWxMethod works on top)", async () => {
     const { wx } = setup();
     for (const api of PATCHED) {
       const d = Object.getOwnPropertyDescriptor(wx, api);
@@ -318,7 +334,8 @@ test.describe('the app around the shim', () => {
     assert.equal((await withCallbacks(wx.login)).res.real, true);
     install({ mock: mock.url, user: 'alice', wx });
     install({ mock: mock.url, user: 'alice', wx, enabled: false });
-    for (const api of PATCHED) assert.equal(wx[api], originals[api], `an inert install replaces an active one too: ${api}`);
+    for (const api of PATCHED)
+      assert.equal(wx[api], originals[api], `an inert install replaces an active one too: ${api}`);
     const handler = () => {};
     assert.equal(kit.withMockPhone(handler), handler);
   });
@@ -354,10 +371,19 @@ test.describe('the app around the shim', () => {
 
   test('config mistakes in a development build are thrown at install, naming the field', () => {
     const wx = createFakeWx(new FakeMock());
-    assert.throws(() => kit.install({ mock: '127.0.0.1:9100', user: 'alice', wx }), /`mock` must be the mock's base URL, like http:\/\/127.0.0.1:9100 \(got "127.0.0.1:9100"\)/);
+    assert.throws(
+      () => kit.install({ mock: '127.0.0.1:9100', user: 'alice', wx }),
+      /`mock` must be the mock's base URL, like http:\/\/127.0.0.1:9100 \(got "127.0.0.1:9100"\)/,
+    );
     assert.throws(() => kit.install({ mock: 'http://127.0.0.1:9100', wx }), /`user` must name the user/);
-    assert.throws(() => kit.install({ mock: 'http://127.0.0.1:9100', user: 'a', deny: ['login'], wx }), /`deny` names "login"/);
-    assert.throws(() => kit.install({ mock: 'http://127.0.0.1:9100', user: 'a', timeout: 0, wx }), /`timeout` must be a positive number/);
+    assert.throws(
+      () => kit.install({ mock: 'http://127.0.0.1:9100', user: 'a', deny: ['login'], wx }),
+      /`deny` names "login"/,
+    );
+    assert.throws(
+      () => kit.install({ mock: 'http://127.0.0.1:9100', user: 'a', timeout: 0, wx }),
+      /`timeout` must be a positive number/,
+    );
   });
 });
 
@@ -400,14 +426,20 @@ test.describe('a mock that is down, silent or refuses', () => {
   test('something that is not the mock: its status and text, or a 200 without a code', async () => {
     const { wx, mock } = setup();
     mock.overrides.set('wx/login', { status: 502, data: '<html>Bad Gateway</html>' });
-    await assert.rejects(wx.login(), { errMsg: `login:fail mock at ${mock.url} refused: HTTP 502 <html>Bad Gateway</html>` });
+    await assert.rejects(wx.login(), {
+      errMsg: `login:fail mock at ${mock.url} refused: HTTP 502 <html>Bad Gateway</html>`,
+    });
     mock.overrides.set('wx/login', { status: 200, data: { hello: 'world' } });
-    await assert.rejects(wx.login(), { errMsg: `login:fail mock at ${mock.url} answered without a login code: is it a mock-server?` });
+    await assert.rejects(wx.login(), {
+      errMsg: `login:fail mock at ${mock.url} answered without a login code: is it a mock-server?`,
+    });
     mock.overrides.set('wx/login', { status: 200, data: { errMsg: 'login:ok' } });
-    await assert.rejects(wx.login(), { errMsg: `login:fail mock at ${mock.url} answered without a login code: is it a mock-server?` });
+    await assert.rejects(wx.login(), {
+      errMsg: `login:fail mock at ${mock.url} answered without a login code: is it a mock-server?`,
+    });
   });
 
-  test('a strict mock refuses an unknown user: login fails in WeChat\'s shape', async () => {
+  test("a strict mock refuses an unknown user: login fails in WeChat's shape", async () => {
     const { wx, mock } = setup({ mock: { strict: true, users: ['alice'] }, config: { user: 'zed' } });
     const { which, res } = await withCallbacks(wx.login);
     assert.equal(which, 'fail');
@@ -425,7 +457,7 @@ test.describe('a mock that is down, silent or refuses', () => {
     assert.deepEqual(mock.calls('users/alice').length, 1);
   });
 
-  test('the mock\'s default appid is what the tourist appid reaches', async () => {
+  test("the mock's default appid is what the tourist appid reaches", async () => {
     const { wx, mock } = setup();
     await wx.login();
     assert.equal(mock.calls('wx/login')[0].body.appid, undefined);
