@@ -92,6 +92,33 @@ test('the dev switch logs in as bob: another login-core user; back to alice, the
   await until(() => page.data.user && page.data.user.id === alice, 'alice again');
 });
 
+test('without the shim, accept_foreign_codes lets a code from elsewhere log in as foreign_code_user', async () => {
+  const options = `${servers.mockUrl}/__mock__/options`;
+  const on = await json(
+    'PATCH',
+    options,
+    { accept_foreign_codes: true, foreign_code_user: 'developer' },
+    servers.token,
+  );
+  assert.equal(on.status, 200, JSON.stringify(on.data));
+  try {
+    // A release build: the shim stays out and wx.login is the host's (miniprogram-simulate's,
+    // which hands out the code "123456789", as real WeChat hands out codes the mock never minted).
+    session = installGlobalWx({ envVersion: 'release' });
+    const app = await launchApp({ mock: servers.mockUrl, api: servers.apiUrl, token: servers.token });
+    const page = renderPage();
+    await until(() => page.data.status !== 'Logging in…', 'the first login');
+    assert.equal(text(page, '#source'), 'wx.login: WeChat (release build)');
+    assert.equal(text(page, '#status'), 'Logged in', text(page, '#error'));
+    const developer = await json('GET', `${servers.mockUrl}/__mock__/users/developer`, undefined, servers.token);
+    assert.equal(developer.status, 200, 'the foreign code logged in as foreign_code_user');
+    const me = await json('GET', `${servers.apiUrl}/api/me`, undefined, app.globalData.token);
+    assert.equal(me.data.id, page.data.user.id);
+  } finally {
+    await json('PATCH', options, { accept_foreign_codes: false }, servers.token);
+  }
+});
+
 test.describe('the shim against the real control plane', () => {
   function installShim(config = {}) {
     session = installGlobalWx({ mock: servers.mockUrl, user: 'carol', token: servers.token, ...config });
