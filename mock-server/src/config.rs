@@ -21,6 +21,10 @@ pub struct Config {
     pub seed_file: SeedFile,
     /// When set, the control plane requires `Authorization: Bearer <token>`.
     pub control_token: Option<String>,
+    /// Serve the control plane without a token on an address other than loopback. The control
+    /// plane shows every user's session_key and can reset the mock, plant faults and move the
+    /// clock: off, a non-loopback `listen` without `control_token` is refused at start.
+    pub open_control_plane: bool,
     /// The clock to use; pass a shared [`Clock`] to drive several servers together.
     pub clock: Clock,
 }
@@ -32,8 +36,37 @@ impl Default for Config {
             seed: "0".into(),
             seed_file: SeedFile::default(),
             control_token: None,
+            open_control_plane: false,
             clock: Clock::system(),
         }
+    }
+}
+
+impl Config {
+    /// Refuses what cannot be honoured safely: a control plane open to the network (a
+    /// non-loopback `listen` without a token, unless `open_control_plane` says it is wanted),
+    /// or an empty token.
+    pub fn check(&self) -> Result<(), String> {
+        match &self.control_token {
+            Some(t) if t.trim().is_empty() => {
+                return Err(
+                    "the control token is empty: give a secret of your own, or none on loopback"
+                        .into(),
+                );
+            }
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        if !self.listen.ip().is_loopback() && !self.open_control_plane {
+            return Err(format!(
+                "listening on {} (not loopback) would open the control plane (/__mock__/: every \
+                 user's session_key, reset, faults, the clock) to the network: give a control \
+                 token (--control-token or MOCK_CONTROL_TOKEN) that clients send as \
+                 `Authorization: Bearer <token>`, or --open-control-plane if that is what you want",
+                self.listen
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -97,6 +130,13 @@ pub struct Options {
     pub lenient_force_refresh: bool,
     /// Entries the journal keeps before it drops the oldest (and says how many it dropped).
     pub journal_capacity: usize,
+    /// Accept, once, a `wx.login` code the mock never minted (one real WeChat gave a
+    /// mini-program running without the shim), as a code of `foreign_code_user`. Login only:
+    /// the mini-program's open data stays sealed with real WeChat's key, which the mock never
+    /// had. Off by default: a faithful server answers 40029.
+    pub accept_foreign_codes: bool,
+    /// The user foreign codes log in as (created on first use unless `strict`).
+    pub foreign_code_user: UserHandle,
 }
 
 impl Default for Options {
@@ -112,6 +152,8 @@ impl Default for Options {
             jscode2session_grant_type: GrantTypeCheck::Required,
             lenient_force_refresh: true,
             journal_capacity: 10_000,
+            accept_foreign_codes: false,
+            foreign_code_user: UserHandle::new("developer"),
         }
     }
 }
@@ -138,6 +180,13 @@ impl Options {
         if self.journal_capacity == 0 {
             return Err("`journal_capacity` must be at least 1".into());
         }
+        let handle = self.foreign_code_user.as_str();
+        if handle.is_empty() || handle.len() > 128 || handle.chars().any(char::is_control) {
+            return Err(
+                "`foreign_code_user` must be a user handle: 1 to 128 bytes, no control characters"
+                    .into(),
+            );
+        }
         Ok(())
     }
 }
@@ -157,6 +206,10 @@ pub struct AppSpec {
     /// The user-info rules the app's `wx.getUserInfo` / `wx.getUserProfile` follow; left out:
     /// anonymous, WeChat's current behaviour. On change, left out keeps the current value.
     pub profile_era: Option<crate::opendata::RuleEra>,
+    /// Successful phone-number buttons (`getPhoneNumber` and `getRealtimePhoneNumber`) the app
+    /// has left; at 0 the button answers `errno` 1400001. Left out on create: unlimited; on
+    /// change, left out keeps the current value.
+    pub phone_quota: Option<u64>,
 }
 
 /// A phone number with its country calling code (`"86"`, `"13800138000"`).
@@ -290,5 +343,23 @@ mod tests {
     fn seed_file_errors_name_the_field() {
         let e = SeedFile::from_json(r#"{"users":[{"handle":"a","gender":"x"}]}"#).unwrap_err();
         assert!(e.contains("users[0].gender"), "{e}");
+    }
+
+    #[test]
+    fn the_control_plane_is_open_to_the_network_only_with_a_token_or_when_asked() {
+        let on = |listen: &str, token: Option<&str>, open: bool| Config {
+            listen: listen.parse().unwrap(),
+            control_token: token.map(str::to_owned),
+            open_control_plane: open,
+            ..Config::default()
+        };
+        assert!(on("127.0.0.1:9100", None, false).check().is_ok());
+        assert!(on("[::1]:9100", None, false).check().is_ok());
+        let e = on("0.0.0.0:9100", None, false).check().unwrap_err();
+        assert!(e.contains("0.0.0.0:9100 (not loopback)"), "{e}");
+        assert!(on("192.168.1.5:9100", None, false).check().is_err());
+        assert!(on("0.0.0.0:9100", Some("s3cret"), false).check().is_ok());
+        assert!(on("0.0.0.0:9100", None, true).check().is_ok());
+        assert!(on("127.0.0.1:9100", Some(""), false).check().is_err());
     }
 }

@@ -26,9 +26,19 @@ struct Args {
     /// Refuse wx.login for users that were not created first.
     #[arg(long, env = "MOCK_STRICT")]
     strict: bool,
-    /// Require `Authorization: Bearer <token>` on the control plane.
+    /// Require `Authorization: Bearer <token>` on the control plane. Needed to listen on an
+    /// address other than loopback.
     #[arg(long, env = "MOCK_CONTROL_TOKEN")]
     control_token: Option<String>,
+    /// Serve the control plane (every user's session_key, reset, faults, the clock) without a
+    /// token on a non-loopback address: anyone on the network can use it.
+    #[arg(long, env = "MOCK_OPEN_CONTROL_PLANE")]
+    open_control_plane: bool,
+    /// Accept, once each, `wx.login` codes the mock never minted (from a mini-program running
+    /// without the wx-login-kit shim) as codes of the user `developer`: login only, open data
+    /// cannot work. Same as the option `accept_foreign_codes`.
+    #[arg(long, env = "MOCK_ACCEPT_FOREIGN_CODES")]
+    accept_foreign_codes: bool,
     /// Without a command: serve.
     #[command(subcommand)]
     command: Option<Command>,
@@ -49,23 +59,31 @@ fn load(args: &Args) -> Result<Config, String> {
         }
         None => SeedFile::default(),
     };
-    if args.strict {
-        let mut opts = seed_file
-            .options
-            .take()
-            .unwrap_or_else(|| serde_json::json!({}));
-        if let Some(map) = opts.as_object_mut() {
-            map.insert("strict".into(), true.into());
+    for (flag, option) in [
+        (args.strict, "strict"),
+        (args.accept_foreign_codes, "accept_foreign_codes"),
+    ] {
+        if flag {
+            let mut opts = seed_file
+                .options
+                .take()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let Some(map) = opts.as_object_mut() {
+                map.insert(option.into(), true.into());
+            }
+            seed_file.options = Some(opts);
         }
-        seed_file.options = Some(opts);
     }
-    Ok(Config {
+    let config = Config {
         listen: args.listen,
         seed: args.seed.clone(),
         seed_file,
         control_token: args.control_token.clone(),
+        open_control_plane: args.open_control_plane,
         ..Config::default()
-    })
+    };
+    config.check()?;
+    Ok(config)
 }
 
 async fn shutdown_signal() {

@@ -209,6 +209,9 @@ pub enum StartError {
     /// The seed file or options are invalid.
     #[error("invalid configuration: {0}")]
     Config(#[from] EngineError),
+    /// The configuration cannot be honoured safely ([`Config::check`]).
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 /// A running in-process mock server. Dropping it stops the server.
@@ -231,6 +234,7 @@ impl std::fmt::Debug for MockHandle {
 /// Starts a mock server on `config.listen` (port 0 picks one) and returns once it accepts
 /// connections. Needs a Tokio runtime.
 pub async fn spawn(config: Config) -> Result<MockHandle, StartError> {
+    config.check().map_err(StartError::Unsafe)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -242,6 +246,7 @@ pub async fn spawn(config: Config) -> Result<MockHandle, StartError> {
 
 /// Like [`spawn`], on a listener the caller bound.
 pub fn start(listener: TcpListener, config: Config) -> Result<MockHandle, StartError> {
+    config.check().map_err(StartError::Unsafe)?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.listen,
         source,

@@ -27,6 +27,13 @@ pub struct UpArgs {
     /// The mock's seed: the same seed gives the same appids, secrets and openids.
     #[arg(long, default_value = "0")]
     seed: String,
+    /// Require `Authorization: Bearer <token>` on the mock's control plane; needed for a
+    /// --listen-mock other than loopback (a phone on the LAN).
+    #[arg(long, env = "MOCK_CONTROL_TOKEN")]
+    control_token: Option<String>,
+    /// Serve the mock's control plane without a token on a non-loopback address.
+    #[arg(long)]
+    open_control_plane: bool,
 }
 
 /// `harness up`.
@@ -39,6 +46,8 @@ pub fn up(args: UpArgs) -> ExitCode {
         let mock = match mock_server::spawn(mock_server::Config {
             listen: args.listen_mock,
             seed: args.seed.clone(),
+            control_token: args.control_token.clone(),
+            open_control_plane: args.open_control_plane,
             ..mock_server::Config::default()
         })
         .await

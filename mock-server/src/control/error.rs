@@ -84,6 +84,9 @@ impl ControlError {
                 EngineError::NoPhone(_) => (StatusCode::CONFLICT, "no_phone"),
                 EngineError::NoSession(_) => (StatusCode::CONFLICT, "no_session"),
                 EngineError::NoStaleKey(_) => (StatusCode::CONFLICT, "no_stale_key"),
+                EngineError::PhoneQuotaExhausted(_) => {
+                    (StatusCode::CONFLICT, "phone_quota_exhausted")
+                }
                 EngineError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             },
         }

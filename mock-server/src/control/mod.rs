@@ -26,7 +26,8 @@ pub use error::{ControlError, ErrorBody, ErrorDetail};
 use crate::clock::{Timestamp, parse_duration};
 use crate::config::{AppSpec, Options, UserSpec};
 use crate::engine::{
-    AppView, EngineError, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+    AppView, CheckSessionGrant, EngineError, PHONE_QUOTA_ERRNO, PhoneButton, PhoneGrant,
+    ShareInfoGrant, StateView, UserView, WeRunGrant,
 };
 use crate::faults::{FaultRule, FaultSpec};
 use crate::ids::{AppId, UserHandle};
@@ -52,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/users/{handle}"),
     ("PATCH", "/users/{handle}"),
     ("POST", "/wx/login"),
+    ("POST", "/wx/checkSession"),
     ("POST", "/wx/getPhoneNumber"),
     ("POST", "/wx/getUserInfo"),
     ("POST", "/wx/getUserProfile"),
@@ -82,6 +84,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/users", post(create_user))
         .route("/users/{handle}", get(user).patch(patch_user))
         .route("/wx/login", post(wx_login))
+        .route("/wx/checkSession", post(wx_check_session))
         .route("/wx/getPhoneNumber", post(wx_phone))
         .route("/wx/getUserInfo", post(wx_get_user_info))
         .route("/wx/getUserProfile", post(wx_get_user_profile))
@@ -340,6 +343,14 @@ async fn wx_login(State(s): Ctx, Body(call): Body<WxCall>) -> Result<Response, C
     Ok(sized_json(&grant, 512))
 }
 
+async fn wx_check_session(State(s): Ctx, Body(call): Body<WxCall>) -> Res<CheckSessionGrant> {
+    Ok(Json(
+        s.engine
+            .wx_check_session(call.appid.as_ref(), &call.user)
+            .map_err(wx_error)?,
+    ))
+}
+
 /// What `Json(value)` answers, written into a buffer of `capacity` bytes up front: axum's starts
 /// at 128 and grows, which costs the busiest calls a reallocation and a copy or two.
 fn sized_json<T: Serialize>(value: &T, capacity: usize) -> Response {
@@ -380,18 +391,63 @@ pub struct PhoneCall {
     pub appid: Option<AppId>,
     /// User handle.
     pub user: UserHandle,
+    /// Which button: `getPhoneNumber` (fast, the default) or `getRealtimePhoneNumber`.
+    #[serde(default)]
+    pub kind: PhoneButton,
+    /// The user declines to share the number.
+    #[serde(default)]
+    pub deny: bool,
     /// A way to spoil the legacy `encryptedData`, for negative tests.
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
 
-async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneGrant> {
+/// What the button's handler gets in `e.detail`: a grant, or a refusal (the user declined,
+/// or the app's quota is used up).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PhoneAnswer {
+    /// `<kind>:ok` with the code (and the legacy encrypted number).
+    Granted(PhoneGrant),
+    /// `<kind>:fail ...`.
+    Refused(PhoneRefusal),
+}
+
+/// A phone-number button that gave no number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhoneRefusal {
+    /// `getPhoneNumber:fail user deny`, or a failure with `errno`.
+    #[serde(rename = "errMsg")]
+    pub err_msg: String,
+    /// 1400001 when the app's quota is used up; absent when the user declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i64>,
+}
+
+async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneAnswer> {
     let appid = app_or_default(&s, &call.appid);
-    Ok(Json(
+    let event = call.kind.event();
+    if call.deny {
         s.engine
-            .wx_phone_code(&appid, &call.user, call.tamper)
-            .map_err(wx_error)?,
-    ))
+            .wx_phone_declined(&appid, &call.user)
+            .map_err(wx_error)?;
+        return Ok(Json(PhoneAnswer::Refused(PhoneRefusal {
+            err_msg: format!("{event}:fail user deny"),
+            errno: None,
+        })));
+    }
+    match s
+        .engine
+        .wx_phone_button(&appid, &call.user, call.kind, call.tamper)
+    {
+        Ok(grant) => Ok(Json(PhoneAnswer::Granted(grant))),
+        // Out of quota is the button's answer, not the control plane's error.
+        Err(EngineError::PhoneQuotaExhausted(_)) => Ok(Json(PhoneAnswer::Refused(PhoneRefusal {
+            err_msg: format!("{event}:fail no quota"),
+            errno: Some(PHONE_QUOTA_ERRNO),
+        }))),
+        Err(e) => Err(wx_error(e)),
+    }
 }
 
 /// Body of `POST /wx/getUserInfo` and `POST /wx/getUserProfile`.

@@ -224,6 +224,7 @@ fn every_error() -> Vec<ControlError> {
         EngineError::NoPhone("x".into()).into(),
         EngineError::NoSession("x".into()).into(),
         EngineError::NoStaleKey("x".into()).into(),
+        EngineError::PhoneQuotaExhausted("x".into()).into(),
         EngineError::Invalid {
             field: "x",
             message: "x".into(),
@@ -246,6 +247,7 @@ fn every_error() -> Vec<ControlError> {
                 | EngineError::NoPhone(_)
                 | EngineError::NoSession(_)
                 | EngineError::NoStaleKey(_)
+                | EngineError::PhoneQuotaExhausted(_)
                 | EngineError::Invalid { .. } => {}
             },
         }
@@ -595,6 +597,64 @@ async fn answers_match_the_documented_schemas() {
     let body = json!({"user": "bob", "tamper": "stale_key"});
     api.expect("POST", "/wx/getPhoneNumber", Some(body), 409)
         .await;
+    let body = json!({"user": "bob", "kind": "getRealtimePhoneNumber"});
+    let phone = api
+        .expect("POST", "/wx/getPhoneNumber", Some(body), 200)
+        .await;
+    assert_eq!(phone["errMsg"], "getRealtimePhoneNumber:ok", "{phone}");
+    let body = json!({"user": "bob", "deny": true});
+    let phone = api
+        .expect("POST", "/wx/getPhoneNumber", Some(body), 200)
+        .await;
+    assert_eq!(phone, json!({"errMsg": "getPhoneNumber:fail user deny"}));
+    let body = json!({"user": "bob", "kind": "fast"});
+    api.expect("POST", "/wx/getPhoneNumber", Some(body), 400)
+        .await;
+    let body = json!({"phone_quota": 1});
+    let quota = api.expect("POST", "/apps", Some(body), 201).await;
+    let quota = quota["appid"].as_str().expect("appid").to_owned();
+    let body = json!({"appid": quota, "user": "bob"});
+    api.expect("POST", "/wx/getPhoneNumber", Some(body.clone()), 200)
+        .await;
+    let refused = api
+        .expect("POST", "/wx/getPhoneNumber", Some(body), 200)
+        .await;
+    assert_eq!(
+        refused,
+        json!({"errMsg": "getPhoneNumber:fail no quota", "errno": 1_400_001})
+    );
+    let app = api
+        .expect("GET", &format!("/apps/{quota}"), None, 200)
+        .await;
+    assert_eq!(app["phone_quota"], 0, "{app}");
+    api.expect("POST", "/apps", Some(json!({"phone_quota": -1})), 400)
+        .await;
+    let check = api
+        .expect(
+            "POST",
+            "/wx/checkSession",
+            Some(json!({"user": "bob"})),
+            200,
+        )
+        .await;
+    assert_eq!(check, json!({"errMsg": "checkSession:ok"}));
+    let check = api
+        .expect(
+            "POST",
+            "/wx/checkSession",
+            Some(json!({"user": "zed"})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        check,
+        json!({"errMsg": "checkSession:fail", "reason": "never_logged_in"})
+    );
+    let body = json!({"appid": "nope", "user": "bob"});
+    api.expect("POST", "/wx/checkSession", Some(body), 404)
+        .await;
+    api.expect("POST", "/wx/checkSession", Some(json!({})), 400)
+        .await;
     for route in ["/wx/getUserInfo", "/wx/getUserProfile"] {
         api.expect("POST", route, Some(json!({"user": "bob"})), 200)
             .await;
@@ -633,6 +693,27 @@ async fn answers_match_the_documented_schemas() {
         .await;
     api.expect("POST", "/wx/login", Some(json!({"user": "dave"})), 404)
         .await;
+    api.expect(
+        "POST",
+        "/wx/checkSession",
+        Some(json!({"user": "dave"})),
+        404,
+    )
+    .await;
+    let body = json!({"user": "dave", "deny": true});
+    api.expect("POST", "/wx/getPhoneNumber", Some(body), 404)
+        .await;
+    let body = json!({"accept_foreign_codes": true, "foreign_code_user": "dev"});
+    api.expect("PATCH", "/options", Some(body), 200).await;
+    let body = json!({"foreign_code_user": ""});
+    api.expect("PATCH", "/options", Some(body), 400).await;
+    api.expect(
+        "PATCH",
+        "/options",
+        Some(json!({"accept_foreign_codes": false})),
+        200,
+    )
+    .await;
 
     api.expect("GET", "/clock", None, 200).await;
     let body = json!({"freeze": true, "set": 1_724_289_297});

@@ -12,6 +12,8 @@ pub(super) struct App {
     pub platform: Option<PlatformId>,
     pub name: Option<String>,
     pub profile_era: Option<RuleEra>,
+    /// Successful phone-number buttons left; `None`: unlimited.
+    pub phone_quota: Option<u64>,
 }
 
 /// A user's profile as the mini-program's user-info APIs report it.
@@ -109,6 +111,7 @@ impl Directory {
                 platform: spec.open_platform,
                 name: spec.name,
                 profile_era: spec.profile_era,
+                phone_quota: spec.phone_quota,
             },
         );
         self.app_order.push(appid.clone());
@@ -140,6 +143,9 @@ impl Directory {
         }
         if spec.profile_era.is_some() {
             app.profile_era = spec.profile_era;
+        }
+        if spec.phone_quota.is_some() {
+            app.phone_quota = spec.phone_quota;
         }
         Ok(())
     }
@@ -342,6 +348,8 @@ pub struct AppView {
     pub default: bool,
     /// User-info rules of the app; `None`: anonymous (WeChat's current behaviour).
     pub profile_era: Option<RuleEra>,
+    /// Successful phone-number buttons left; `None`: unlimited.
+    pub phone_quota: Option<u64>,
 }
 
 /// A user's identity in one app.
@@ -445,7 +453,7 @@ pub struct LoginFacts {
 pub struct PhoneGrant {
     /// The phone-number code for `getuserphonenumber`.
     pub code: String,
-    /// `getPhoneNumber:ok`.
+    /// `getPhoneNumber:ok` (`getRealtimePhoneNumber:ok` for the real-time button).
     #[serde(rename = "errMsg")]
     pub err_msg: String,
     /// The legacy `encryptedData` of the same number, under the user's current session_key;
@@ -573,6 +581,7 @@ fn app_view(st: &State, appid: &AppId) -> AppView {
         name: app.and_then(|a| a.name.clone()),
         default: st.dir.default_app.as_ref() == Some(appid),
         profile_era: app.and_then(|a| a.profile_era),
+        phone_quota: app.and_then(|a| a.phone_quota),
     }
 }
 

@@ -38,6 +38,9 @@ struct Session {
     rotated_at: Timestamp,
     expires_at: Option<Timestamp>,
     codes_minted: u64,
+    /// The key the mini-program got with its last `wx.login`: `wx.checkSession` succeeds while
+    /// it is still the current one.
+    handed_out: SessionKey,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -118,9 +121,14 @@ struct SessionBody<'a> {
 }
 
 /// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`.
-pub(super) fn jscode2session(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
+pub(super) fn jscode2session(
+    st: &mut State,
+    idgen: &Generator,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Answer {
     let mut user = None;
-    let result = exchange(st, req, now, &mut user);
+    let result = exchange(st, idgen, req, now, &mut user);
     Answer {
         result,
         appid: req.params.get("appid").map(AppId::new),
@@ -130,6 +138,7 @@ pub(super) fn jscode2session(st: &mut State, req: &VendorRequest, now: Timestamp
 
 fn exchange(
     st: &mut State,
+    idgen: &Generator,
     req: &VendorRequest,
     now: Timestamp,
     who: &mut Option<UserHandle>,
@@ -148,6 +157,20 @@ fn exchange(
         && p.get("grant_type") != Some("authorization_code")
     {
         return Err(WxError::InvalidGrantType);
+    }
+    if st.options.accept_foreign_codes && !st.logins.codes.contains_key(code) {
+        // A code real WeChat gave a mini-program without the shim: adopted for the configured
+        // user as if the mock had minted it (then used once, like any code). A user the mock
+        // may not create (strict) leaves it unknown.
+        let user = st.options.foreign_code_user.clone();
+        let _ = mint(
+            st,
+            idgen,
+            &AppId::new(appid),
+            &user,
+            Some(JsCode::new(code)),
+            now,
+        );
     }
     let limit = st.options.login_quota_per_minute;
     let Logins { codes, quotas, .. } = &mut st.logins;
@@ -334,7 +357,52 @@ pub(super) fn reset_session_key(
     }
 }
 
+/// What `wx.checkSession` answers: `checkSession:ok` while the session_key of the last
+/// `wx.login` is valid (`wechat-api.md`, client side), else `checkSession:fail`.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct CheckSessionGrant {
+    /// `checkSession:ok` or `checkSession:fail`.
+    #[serde(rename = "errMsg")]
+    pub err_msg: String,
+    /// Why it failed (not part of the real callback): `never_logged_in`, `expired` or
+    /// `reset` (resetusersessionkey replaced the key since the last wx.login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 impl Engine {
+    /// The simulated mini-program's `wx.checkSession` for (app, user); the default app when
+    /// `appid` is `None`. A user the mock does not know has no session (under `strict`, an
+    /// unknown user is refused as by `wx.login`).
+    pub fn wx_check_session(
+        &self,
+        appid: Option<&AppId>,
+        user: &UserHandle,
+    ) -> Result<CheckSessionGrant, EngineError> {
+        let now = self.clock.now();
+        let st = self.lock();
+        let appid = appid.unwrap_or_else(|| st.dir.default_appid());
+        st.dir.app(appid)?;
+        if st.options.strict && !st.dir.users.contains_key(user) {
+            return Err(EngineError::UnknownUser(user.to_string()));
+        }
+        let reason = match st.logins.sessions.get(&(appid.clone(), user.clone())) {
+            None => Some("never_logged_in"),
+            Some(s) if s.expires_at.is_some_and(|t| t <= now) => Some("expired"),
+            Some(s) if s.current != s.handed_out => Some("reset"),
+            Some(_) => None,
+        };
+        Ok(CheckSessionGrant {
+            err_msg: if reason.is_none() {
+                "checkSession:ok"
+            } else {
+                "checkSession:fail"
+            }
+            .into(),
+            reason: reason.map(str::to_owned),
+        })
+    }
+
     /// The simulated mini-program's `wx.login`: mints a code for (app, user), rotating the
     /// session_key unless it rotated within `session_key_min_rotation` (or has expired).
     pub fn wx_login(&self, appid: &AppId, user: &UserHandle) -> Result<LoginGrant, EngineError> {
@@ -355,77 +423,95 @@ impl Engine {
             Some(appid) => Cow::Borrowed(appid),
             None => Cow::Owned(st.dir.default_appid().clone()),
         };
-        let appid = appid.as_ref();
         maybe_sweep(st, now);
-        let platform = st.dir.app(appid)?.platform.clone();
-        st.dir.ensure_user(&self.idgen, user, st.options.strict)?;
-        let (min_rotation, ttl) = (
-            st.options.session_key_min_rotation,
-            st.options.session_key_ttl,
-        );
-        let key = (appid.clone(), user.clone());
-        let mut rotated = false;
-        let session = st.logins.sessions.entry(key).or_insert_with(|| {
-            rotated = true;
-            Session {
-                openid: self.idgen.openid(appid, user),
-                current: self.idgen.session_key(appid, user, 0),
-                previous: None,
-                generation: 1,
-                rotated_at: now,
-                expires_at: ttl.map(|t| now.plus(t)),
-                codes_minted: 0,
-            }
-        });
-        let expired = session.expires_at.is_some_and(|t| t <= now);
-        if !rotated && (expired || session.rotated_at.plus(min_rotation) <= now) {
-            let next = self.idgen.session_key(appid, user, session.generation);
-            session.previous = Some(std::mem::replace(&mut session.current, next));
-            session.generation += 1;
-            session.rotated_at = now;
-            session.expires_at = ttl.map(|t| now.plus(t));
-            rotated = true;
+        mint(st, &self.idgen, appid.as_ref(), user, None, now)
+    }
+}
+
+/// Mints a login code for (app, user), rotating the session_key unless it rotated within
+/// `session_key_min_rotation` (or has expired): a fresh code, or `given` (a foreign code
+/// adopted under `accept_foreign_codes`).
+fn mint(
+    st: &mut State,
+    idgen: &Generator,
+    appid: &AppId,
+    user: &UserHandle,
+    given: Option<JsCode>,
+    now: Timestamp,
+) -> Result<LoginGrant, EngineError> {
+    let platform = st.dir.app(appid)?.platform.clone();
+    st.dir.ensure_user(idgen, user, st.options.strict)?;
+    let (min_rotation, ttl) = (
+        st.options.session_key_min_rotation,
+        st.options.session_key_ttl,
+    );
+    let key = (appid.clone(), user.clone());
+    let mut rotated = false;
+    let session = st.logins.sessions.entry(key).or_insert_with(|| {
+        rotated = true;
+        Session {
+            openid: idgen.openid(appid, user),
+            current: idgen.session_key(appid, user, 0),
+            previous: None,
+            generation: 1,
+            rotated_at: now,
+            expires_at: ttl.map(|t| now.plus(t)),
+            codes_minted: 0,
+            handed_out: idgen.session_key(appid, user, 0),
         }
-        let code = loop {
-            let c = self.idgen.js_code(appid, user, session.codes_minted);
+    });
+    let expired = session.expires_at.is_some_and(|t| t <= now);
+    if !rotated && (expired || session.rotated_at.plus(min_rotation) <= now) {
+        let next = idgen.session_key(appid, user, session.generation);
+        session.previous = Some(std::mem::replace(&mut session.current, next));
+        session.generation += 1;
+        session.rotated_at = now;
+        session.expires_at = ttl.map(|t| now.plus(t));
+        rotated = true;
+    }
+    let code = match given {
+        Some(code) => code,
+        None => loop {
+            let c = idgen.js_code(appid, user, session.codes_minted);
             session.codes_minted += 1;
             if !st.logins.codes.contains_key(c.as_str()) {
                 break c;
             }
-        };
-        let openid = session.openid.clone();
-        let unionid = platform.as_ref().map(|p| self.idgen.unionid(p, user));
-        let session_key = session.current.clone();
-        if st.logins.by_openid.get(&openid) != Some(user) {
-            st.logins.by_openid.insert(openid.clone(), user.clone());
-        }
-        let expires_at = now.plus(CODE_TTL);
-        st.logins.codes.insert(
-            code.clone(),
-            CodeEntry {
-                appid: appid.clone(),
-                user: user.clone(),
-                openid: openid.clone(),
-                unionid: unionid.clone(),
-                session_key: session_key.clone(),
-                expires_at,
-                used: false,
-            },
-        );
-        Ok(LoginGrant {
-            code: code.as_str().to_owned(),
-            err_msg: "login:ok".into(),
-            mock: LoginFacts {
-                appid: appid.clone(),
-                user: user.clone(),
-                openid,
-                unionid,
-                session_key: session_key.as_str().to_owned(),
-                rotated,
-                expires_at: expires_at.secs(),
-            },
-        })
+        },
+    };
+    session.handed_out = session.current.clone();
+    let openid = session.openid.clone();
+    let unionid = platform.as_ref().map(|p| idgen.unionid(p, user));
+    let session_key = session.current.clone();
+    if st.logins.by_openid.get(&openid) != Some(user) {
+        st.logins.by_openid.insert(openid.clone(), user.clone());
     }
+    let expires_at = now.plus(CODE_TTL);
+    st.logins.codes.insert(
+        code.clone(),
+        CodeEntry {
+            appid: appid.clone(),
+            user: user.clone(),
+            openid: openid.clone(),
+            unionid: unionid.clone(),
+            session_key: session_key.clone(),
+            expires_at,
+            used: false,
+        },
+    );
+    Ok(LoginGrant {
+        code: code.as_str().to_owned(),
+        err_msg: "login:ok".into(),
+        mock: LoginFacts {
+            appid: appid.clone(),
+            user: user.clone(),
+            openid,
+            unionid,
+            session_key: session_key.as_str().to_owned(),
+            rotated,
+            expires_at: expires_at.secs(),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -29,8 +29,9 @@ pub use directory::{
     AppView, Counts, LoginFacts, LoginGrant, Phone, PhoneFacts, PhoneGrant, Profile, StateView,
     UserAppView, UserView,
 };
-pub use login::login_signature;
+pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
+pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
 
 use directory::Directory;
 use login::Logins;
@@ -236,6 +237,9 @@ pub enum EngineError {
     /// A stale-key payload was asked for, but the user's session_key has never changed.
     #[error("user `{0}` has no previous session_key in this app for the stale_key tamper")]
     NoStaleKey(String),
+    /// The app has used up its phone-number quota (`phone_quota`).
+    #[error("app `{0}` has no phone-number quota left (phone_quota 0)")]
+    PhoneQuotaExhausted(String),
     /// A field is missing or has a bad value.
     #[error("invalid `{field}`: {message}")]
     Invalid {
@@ -413,7 +417,7 @@ fn answer(st: &mut State, idgen: &Generator, req: &VendorRequest, now: Timestamp
     // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
     maybe_sweep(st, now);
     match req.endpoint {
-        Endpoint::Jscode2session => login::jscode2session(st, req, now),
+        Endpoint::Jscode2session => login::jscode2session(st, idgen, req, now),
         Endpoint::Token => tokens::token(st, idgen, req, now),
         Endpoint::StableToken => tokens::stable_token(st, idgen, req, now),
         Endpoint::Checksession => login::checksession(st, req, now),

@@ -160,6 +160,32 @@ pub(super) fn context(st: &State, req: &VendorRequest) -> (Option<AppId>, Option
     }
 }
 
+/// The two phone-number buttons (`open-type`), billed apart on real WeChat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhoneButton {
+    /// `open-type="getPhoneNumber"`, the fast check.
+    #[default]
+    #[serde(rename = "getPhoneNumber")]
+    Fast,
+    /// `open-type="getRealtimePhoneNumber"`, the real-time check.
+    #[serde(rename = "getRealtimePhoneNumber")]
+    Realtime,
+}
+
+impl PhoneButton {
+    /// The event name, which prefixes the handler's `errMsg`.
+    pub fn event(self) -> &'static str {
+        match self {
+            PhoneButton::Fast => "getPhoneNumber",
+            PhoneButton::Realtime => "getRealtimePhoneNumber",
+        }
+    }
+}
+
+/// `errno` of a phone-number button whose app has used up its quota (`wechat-api.md`,
+/// client side).
+pub const PHONE_QUOTA_ERRNO: i64 = 1_400_001;
+
 impl Engine {
     /// The simulated getPhoneNumber button: a phone-number code for (app, user).
     /// With a session_key for (app, user), the grant also carries the legacy `encryptedData`
@@ -170,11 +196,36 @@ impl Engine {
         user: &UserHandle,
         tamper: Option<Tamper>,
     ) -> Result<PhoneGrant, EngineError> {
+        self.wx_phone_button(appid, user, PhoneButton::Fast, tamper)
+    }
+
+    /// A user declining the phone-number button: nothing is minted, but the app must exist
+    /// (and, under `strict`, the user).
+    pub fn wx_phone_declined(&self, appid: &AppId, user: &UserHandle) -> Result<(), EngineError> {
+        let st = self.lock();
+        st.dir.app(appid)?;
+        if st.options.strict && !st.dir.users.contains_key(user) {
+            return Err(EngineError::UnknownUser(user.to_string()));
+        }
+        Ok(())
+    }
+
+    /// A phone-number button of either kind. Each grant uses one of the app's `phone_quota`;
+    /// with none left, [`EngineError::PhoneQuotaExhausted`] and nothing changes.
+    pub fn wx_phone_button(
+        &self,
+        appid: &AppId,
+        user: &UserHandle,
+        button: PhoneButton,
+        tamper: Option<Tamper>,
+    ) -> Result<PhoneGrant, EngineError> {
         let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
         maybe_sweep(st, now);
-        st.dir.app(appid)?;
+        if st.dir.app(appid)?.phone_quota == Some(0) {
+            return Err(EngineError::PhoneQuotaExhausted(appid.to_string()));
+        }
         let created = !st.dir.users.contains_key(user);
         st.dir.ensure_user(&self.idgen, user, st.options.strict)?;
         let sealed = self.phone_sealed(st, appid, user, tamper, now);
@@ -183,6 +234,14 @@ impl Engine {
             st.dir.forget_user(user);
         }
         let (phone, sealed) = sealed?;
+        if let Some(left) = st
+            .dir
+            .apps
+            .get_mut(appid)
+            .and_then(|a| a.phone_quota.as_mut())
+        {
+            *left -= 1;
+        }
         let n = st
             .phones
             .minted
@@ -205,7 +264,7 @@ impl Engine {
         );
         Ok(PhoneGrant {
             code: code.as_str().to_owned(),
-            err_msg: "getPhoneNumber:ok".into(),
+            err_msg: format!("{}:ok", button.event()),
             encrypted_data: sealed.as_ref().map(|s| s.encrypted_data.clone()),
             iv: sealed.map(|s| s.iv),
             mock: PhoneFacts {

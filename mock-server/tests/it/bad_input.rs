@@ -1266,13 +1266,14 @@ fn user_cases() -> Vec<ControlCase> {
 
 fn wx_cases() -> Vec<ControlCase> {
     let login = route("POST", "/wx/login");
+    let check = route("POST", "/wx/checkSession");
     let phone = route("POST", "/wx/getPhoneNumber");
     let info = route("POST", "/wx/getUserInfo");
     let profile = route("POST", "/wx/getUserProfile");
     let share = route("POST", "/wx/getShareInfo");
     let werun = route("POST", "/wx/getWeRunData");
     let mut cases = Vec::new();
-    for r in [login, phone, info, profile, share, werun] {
+    for r in [login, check, phone, info, profile, share, werun] {
         // A body that would be accepted, with one thing changed.
         let ok = |extra: Value| {
             let mut v = json!({"user": "alice"});
@@ -1307,7 +1308,7 @@ fn wx_cases() -> Vec<ControlCase> {
             ctl(INVALID_UTF8, r, b"{\"user\":\"alice\xff\",\"group\":\"g\"}"),
             ctl(INVALID_UTF8, r, br#"{"user":"\ud800","group":"g"}"#),
         ]);
-        if r == login {
+        if r == login || r == check {
             cases.push(c(UNKNOWN_VALUE, json!({"tamper": "flipped_byte"})).field("tamper"));
         } else {
             cases.extend([
@@ -1318,6 +1319,12 @@ fn wx_cases() -> Vec<ControlCase> {
         }
         if r == info || r == profile {
             cases.extend([c(UNKNOWN_VALUE, json!({"era": "future"})).field("era")]);
+        }
+        if r == phone {
+            cases.extend([
+                c(UNKNOWN_VALUE, json!({"kind": "getphonenumber"})).field("kind"),
+                c(WRONG_TYPE, json!({"deny": "yes"})).field("deny"),
+            ]);
         }
     }
     cases.extend([

@@ -221,3 +221,29 @@ fn the_fixture_command_prints_payloads_a_strict_decryptor_accepts_or_rejects() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--steps needs 31 values, got 2"));
 }
+
+#[test]
+fn an_open_control_plane_on_the_network_is_refused_at_start() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(args)
+            .env_remove("MOCK_CONTROL_TOKEN")
+            .env_remove("MOCK_OPEN_CONTROL_PLANE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--listen", "0.0.0.0:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("0.0.0.0:0 (not loopback)"), "{err}");
+    assert!(
+        err.contains("--control-token") && err.contains("--open-control-plane"),
+        "{err}"
+    );
+    let (code, err) = run(&["--listen", "0.0.0.0:0", "--control-token", " "]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the control token is empty"), "{err}");
+}

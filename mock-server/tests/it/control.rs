@@ -106,7 +106,7 @@ async fn apps_are_created_with_generated_or_given_credentials() {
     assert_eq!(status, 201, "{app}");
     assert_eq!(
         app,
-        json!({"appid": "wx00000000000000aa", "secret": "s3", "open_platform": "op", "name": "Shop", "default": false, "profile_era": null})
+        json!({"appid": "wx00000000000000aa", "secret": "s3", "open_platform": "op", "name": "Shop", "default": false, "profile_era": null, "phone_quota": null})
     );
 
     let dup = post(&t, "/apps", json!({"appid": "wx00000000000000aa"})).await;
@@ -126,7 +126,7 @@ async fn apps_are_read_and_patched_and_unknown_ones_are_404() {
     assert_eq!(status, 200);
     assert_eq!(
         default,
-        json!({"appid": t.app.appid, "secret": t.app.secret, "open_platform": null, "name": null, "default": true, "profile_era": null})
+        json!({"appid": t.app.appid, "secret": t.app.secret, "open_platform": null, "name": null, "default": true, "profile_era": null, "phone_quota": null})
     );
 
     let (status, patched) = patch(
@@ -660,7 +660,9 @@ async fn options_are_read_and_patched() {
         "rid_style": "current",
         "jscode2session_grant_type": "required",
         "lenient_force_refresh": true,
-        "journal_capacity": 10000
+        "journal_capacity": 10000,
+        "accept_foreign_codes": false,
+        "foreign_code_user": "developer"
     });
     assert_eq!(get(&t, "/options").await, (200, defaults.clone()));
 

@@ -373,3 +373,79 @@ async fn openid_of_another_app_is_40003() {
     assert_ok(&check(&t, &token_a, &openid_a, &key_a).await);
     assert_ok(&check(&t, &token_b, &openid_b, &key_b).await);
 }
+
+/// `POST /__mock__/wx/checkSession` for `user` in the default app: (errMsg, reason).
+async fn client_check(t: &TestMock, user: &str) -> (String, Option<String>) {
+    let (status, v) = t
+        .control(
+            Method::POST,
+            "/wx/checkSession",
+            Some(json!({ "user": user })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    (
+        v["errMsg"].as_str().expect("errMsg").to_owned(),
+        v["reason"].as_str().map(str::to_owned),
+    )
+}
+
+#[tokio::test]
+async fn wx_check_session_follows_the_key_of_the_last_wx_login() {
+    let t = TestMock::new().await;
+    t.set_options(json!({ "session_key_ttl": "1h" })).await;
+    let fail = |reason: &str| ("checkSession:fail".to_owned(), Some(reason.to_owned()));
+    let ok = ("checkSession:ok".to_owned(), None);
+    assert_eq!(client_check(&t, "alice").await, fail("never_logged_in"));
+
+    let (openid, key) = logged_in(&t, "alice").await;
+    assert_eq!(client_check(&t, "alice").await, ok);
+
+    // The backend resets the key: the mini-program's key from its last wx.login is stale.
+    let token = t.token().await;
+    let r = reset(&t, &token, &openid, &key).await;
+    assert_eq!(r.errcode(), 0, "{}", r.body);
+    assert_eq!(client_check(&t, "alice").await, fail("reset"));
+    // A new wx.login hands out the current key again.
+    logged_in(&t, "alice").await;
+    assert_eq!(client_check(&t, "alice").await, ok);
+
+    // The key outlives nothing: past its lifetime, the check fails until the next wx.login.
+    t.advance(secs(3600));
+    assert_eq!(client_check(&t, "alice").await, fail("expired"));
+    logged_in(&t, "alice").await;
+    assert_eq!(client_check(&t, "alice").await, ok);
+    // Another user's login does not count for alice, and checking changes nothing.
+    assert_eq!(client_check(&t, "bob").await, fail("never_logged_in"));
+    assert_eq!(client_check(&t, "alice").await, ok);
+}
+
+#[tokio::test]
+async fn foreign_codes_are_refused_unless_accepted_then_used_once_as_the_configured_user() {
+    let t = TestMock::new().await;
+    let foreign = "0a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P";
+    t.exchange(foreign).await.assert_err(40029);
+
+    t.set_options(json!({ "accept_foreign_codes": true, "foreign_code_user": "devtools" }))
+        .await;
+    let r = t.exchange(foreign).await;
+    assert_eq!(r.errcode(), 0, "{}", r.body);
+    let (status, user) = t.control(Method::GET, "/users/devtools", None).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(r.json()["openid"], user["apps"][0]["openid"]);
+    assert_eq!(r.json()["session_key"], user["apps"][0]["session_key"]);
+    // Once, like any code.
+    t.exchange(foreign).await.assert_err(40163);
+    // The mock's own codes still work as ever.
+    let (_, key) = logged_in(&t, "alice").await;
+    assert_key_shape(&key);
+
+    // Under strict, a foreign user that does not exist is not made up: the code stays unknown.
+    t.set_options(json!({ "strict": true, "foreign_code_user": "nobody" }))
+        .await;
+    t.exchange("0ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ")
+        .await
+        .assert_err(40029);
+    let (status, _) = t.control(Method::GET, "/users/nobody", None).await;
+    assert_eq!(status, 404);
+}
