@@ -43,8 +43,7 @@ impl SealKey {
 
     /// A key from base64 text of 32 bytes.
     pub fn from_base64(text: &str) -> Option<Self> {
-        let raw: [u8; 32] = STANDARD.decode(text.trim()).ok()?.try_into().ok()?;
-        Some(Self::new(raw))
+        key_from_base64(text).map(Self::new)
     }
 
     /// Seals `plaintext`, bound to `aad` (a sealed value moved to another row fails to open).
@@ -79,6 +78,50 @@ impl SealKey {
     }
 }
 
+/// Reads base64 text of exactly 32 bytes (a server key).
+pub fn key_from_base64(text: &str) -> Option<[u8; 32]> {
+    STANDARD.decode(text.trim()).ok()?.try_into().ok()
+}
+
+/// The key of SMS code hashes: HMAC-SHA256 of a fixed label under the server key, so a stolen
+/// database does not give codes away (a 6-digit code is guessed offline in no time from a
+/// plain hash) and the key is not the sealing key itself.
+#[derive(Clone)]
+pub struct CodeKey([u8; 32]);
+
+impl fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeKey(<redacted>)")
+    }
+}
+
+impl CodeKey {
+    /// The code key of a server key.
+    pub fn derive(server_key: &[u8; 32]) -> Self {
+        let mut mac = hmac_with(server_key);
+        mac.update(b"login-core sms code key v1");
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    /// HMAC-SHA256 of `parts`, each followed by a NUL byte (no part contains one).
+    pub fn hash(&self, parts: &[&str]) -> [u8; 32] {
+        let mut mac = hmac_with(&self.0);
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// HMAC-SHA256 under a 32-byte key: the key zero-padded to the 64-byte block, as HMAC pads
+/// it anyway, so the infallible constructor serves.
+fn hmac_with(key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    <Hmac<Sha256> as KeyInit>::new(&block.into())
+}
+
 /// Why open data could not be decrypted. The variants follow the checks of WeChat's own demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum OpenDataError {
@@ -96,13 +139,8 @@ pub enum OpenDataError {
     Undecryptable,
 }
 
-/// Decrypts `encryptedData` with the session_key and `iv` (AES-128-CBC, strict PKCS#7).
-pub fn decrypt_open_data(
-    session_key: &SessionKey,
-    encrypted_data: &str,
-    iv: &str,
-) -> Result<Vec<u8>, OpenDataError> {
-    let key = session_key.aes_key().ok_or(OpenDataError::BadSessionKey)?;
+/// The iv and ciphertext of open data, if their base64 and lengths are right.
+fn open_data_parts(encrypted_data: &str, iv: &str) -> Result<([u8; 16], Vec<u8>), OpenDataError> {
     let iv: [u8; 16] = STANDARD
         .decode(iv)
         .ok()
@@ -114,6 +152,23 @@ pub fn decrypt_open_data(
     if ct.is_empty() || ct.len() % 16 != 0 {
         return Err(OpenDataError::BadCiphertext);
     }
+    Ok((iv, ct))
+}
+
+/// Checks the form of open data (base64, an iv of 16 bytes, whole blocks) without a key: bad
+/// input is refused before anything is asked of WeChat.
+pub fn check_open_data_shape(encrypted_data: &str, iv: &str) -> Result<(), OpenDataError> {
+    open_data_parts(encrypted_data, iv).map(|_| ())
+}
+
+/// Decrypts `encryptedData` with the session_key and `iv` (AES-128-CBC, strict PKCS#7).
+pub fn decrypt_open_data(
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+) -> Result<Vec<u8>, OpenDataError> {
+    let key = session_key.aes_key().ok_or(OpenDataError::BadSessionKey)?;
+    let (iv, ct) = open_data_parts(encrypted_data, iv)?;
     cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
         .decrypt_padded_vec_mut::<Pkcs7>(&ct)
         .map_err(|_| OpenDataError::Undecryptable)
@@ -137,6 +192,11 @@ pub fn login_signature(session_key: &SessionKey, body: &[u8]) -> String {
     };
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Compares two strings in time independent of where they differ.
@@ -212,6 +272,30 @@ mod tests {
         assert!(constant_time_eq("abc", "abc"));
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn code_hashes_are_keyed_and_unambiguous() {
+        let key = CodeKey::derive(&[7; 32]);
+        let h = key.hash(&["login", "+8613800138000", "123456"]);
+        assert_eq!(h, key.hash(&["login", "+8613800138000", "123456"]));
+        assert_ne!(
+            h,
+            CodeKey::derive(&[8; 32]).hash(&["login", "+8613800138000", "123456"])
+        );
+        assert_ne!(h, key.hash(&["login", "+8613800138000", "123457"]));
+        assert_ne!(h, key.hash(&["login", "+861380013800", "0123456"]));
+        // An independent HMAC: the padded key is the key.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&[7; 32]).expect("any length");
+        mac.update(b"login-core sms code key v1");
+        let derived: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&derived).expect("any length");
+        mac.update(b"a\0");
+        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(key.hash(&["a"]), expected);
+        assert_eq!(format!("{key:?}"), "CodeKey(<redacted>)");
+        assert!(constant_time_eq_bytes(&h, &h));
+        assert!(!constant_time_eq_bytes(&h, &h[..31]));
     }
 
     #[test]

@@ -104,6 +104,10 @@ secret!(
     /// An access token for WeChat's server APIs.
     AccessToken
 );
+secret!(
+    /// A 6-digit SMS verification code.
+    SmsCode
+);
 
 /// Why a client-supplied code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -237,6 +241,54 @@ impl fmt::Debug for LoginToken {
     }
 }
 
+/// A registration ticket as the client holds it: 256 random bits, base64url without padding.
+/// It stands for a WeChat identity that no account knows yet (kept server-side, with its
+/// session_key), until a phone number is verified.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ticket(String);
+
+impl Ticket {
+    /// Length of the text form.
+    pub const LEN: usize = 43;
+
+    /// A ticket from 32 random bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Reads a ticket presented by a client; `None` if it cannot be one of ours.
+    pub fn parse(s: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
+        (bytes.len() == 32).then(|| Self(s.to_owned()))
+    }
+
+    /// The text to hand to the client, once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the store keeps: SHA-256 of the ticket.
+    pub fn hash(&self) -> TicketHash {
+        TicketHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ticket(<redacted>)")
+    }
+}
+
+/// SHA-256 of a registration ticket: the only form in which tickets are stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TicketHash(pub [u8; 32]);
+
+impl fmt::Debug for TicketHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TicketHash({}..)", hex::encode(&self.0[..4]))
+    }
+}
+
 /// SHA-256 of a login token: the only form in which tokens are stored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
@@ -254,18 +306,26 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug() {
         let all = format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             AppSecret::new("s3cr3t"),
             JsCode::new("c0de"),
             SessionKey::new("a2V5a2V5a2V5a2V5a2V5aw=="),
             AccessToken::new("89_tok"),
             LoginToken::from_bytes([7; 32]),
             PhoneCode::new("ph0ne"),
+            SmsCode::new("123456"),
+            Ticket::from_bytes([9; 32]),
         );
-        for secret in ["s3cr3t", "c0de", "a2V5", "89_tok", "ph0ne", "BwcH"] {
+        for secret in [
+            "s3cr3t", "c0de", "a2V5", "89_tok", "ph0ne", "BwcH", "123456", "CQkJ",
+        ] {
             assert!(!all.contains(secret), "{secret} leaked in {all}");
         }
-        assert_eq!(all.matches("<redacted>").count(), 6);
+        assert_eq!(all.matches("<redacted>").count(), 8);
+        let t = Ticket::from_bytes([1; 32]);
+        assert_eq!(t.expose().len(), Ticket::LEN);
+        assert_eq!(Ticket::parse(t.expose()).map(|t| t.hash()), Some(t.hash()));
+        assert!(Ticket::parse("short").is_none());
     }
 
     #[test]

@@ -10,9 +10,12 @@ pub mod crypto;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+pub mod password;
+pub mod phone;
 pub mod random;
 pub mod server;
 pub mod service;
+pub mod sms;
 pub mod store;
 pub mod wechat;
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use login_core::config::{AppConfig, Config, ServerKeyText, apps_from_mock};
+use login_core::config::{
+    AppConfig, Config, Registration, ServerKeyText, SmsProvider, TencentSecretKey, apps_from_mock,
+};
 use login_core::ids::{AppId, AppSecret, PlatformId};
 
 /// A reference login service for WeChat mini-programs.
@@ -53,6 +55,21 @@ struct Args {
     /// [default: read from or created in data/server.key].
     #[arg(long, env = "LOGIN_CORE_SERVER_KEY", hide_env_values = true)]
     server_key: Option<String>,
+    /// The registration policy of every app: `auto` or `phone_required` (overrides the file).
+    #[arg(long, env = "LOGIN_CORE_REGISTRATION")]
+    registration: Option<Registration>,
+    /// Where SMS codes go: `none`, `log` (development, loopback only) or `tencent`.
+    #[arg(long, env = "LOGIN_CORE_SMS_PROVIDER")]
+    sms_provider: Option<SmsProvider>,
+    /// The Tencent Cloud SMS endpoint [default: https://sms.tencentcloudapi.com].
+    #[arg(long, env = "LOGIN_CORE_SMS_ENDPOINT")]
+    sms_endpoint: Option<String>,
+    /// The Tencent Cloud SecretId.
+    #[arg(long, env = "LOGIN_CORE_SMS_SECRET_ID")]
+    sms_secret_id: Option<String>,
+    /// The Tencent Cloud SecretKey.
+    #[arg(long, env = "LOGIN_CORE_SMS_SECRET_KEY", hide_env_values = true)]
+    sms_secret_key: Option<String>,
 }
 
 async fn load(args: &Args) -> Result<Config, String> {
@@ -79,6 +96,7 @@ async fn load(args: &Args) -> Result<Config, String> {
                 appid: AppId::new(appid.as_str()),
                 secret: AppSecret::new(secret.as_str()),
                 open_platform: args.open_platform.as_deref().map(PlatformId::new),
+                registration: Registration::default(),
             },
         );
     }
@@ -89,6 +107,23 @@ async fn load(args: &Args) -> Result<Config, String> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+    }
+    if let Some(policy) = args.registration {
+        for app in &mut config.apps {
+            app.registration = policy;
+        }
+    }
+    if let Some(p) = args.sms_provider {
+        config.sms.provider = p;
+    }
+    if let Some(e) = &args.sms_endpoint {
+        config.sms.tencent.endpoint.clone_from(e);
+    }
+    if let Some(id) = &args.sms_secret_id {
+        config.sms.tencent.secret_id.clone_from(id);
+    }
+    if let Some(key) = &args.sms_secret_key {
+        config.sms.tencent.secret_key = TencentSecretKey(key.clone());
     }
     if config.apps.is_empty() {
         return Err(

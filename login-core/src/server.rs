@@ -14,19 +14,24 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, ConfigError};
-use crate::crypto::SealKey;
+use crate::config::{Config, ConfigError, SmsProvider};
+use crate::crypto::{CodeKey, SealKey, key_from_base64};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::password::Passwords;
 use crate::random::{OsRandom, SharedRandom, bytes};
 use crate::service::{Parts, Services};
+use crate::sms::log::LogSms;
+use crate::sms::tencent::TencentSms;
+use crate::sms::{NoSms, SmsSender};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::wechat::http::HttpWeChat;
 use crate::wechat::{RetryPolicy, WeChat, WeChatApi};
 
 /// What the service is given rather than configured: time, randomness and, optionally, a
-/// WeChat implementation in place of the HTTP client.
+/// WeChat implementation in place of the HTTP client and an SMS gateway in place of the
+/// configured one.
 #[derive(Clone)]
 pub struct Deps {
     /// Time.
@@ -35,6 +40,8 @@ pub struct Deps {
     pub random: SharedRandom,
     /// WeChat; `None`: HTTP to `config.wechat_base_url`.
     pub wechat: Option<Arc<dyn WeChatApi>>,
+    /// The SMS gateway; `None`: the one `config.sms` names.
+    pub sms: Option<Arc<dyn SmsSender>>,
 }
 
 impl Default for Deps {
@@ -43,6 +50,7 @@ impl Default for Deps {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             wechat: None,
+            sms: None,
         }
     }
 }
@@ -73,7 +81,23 @@ pub enum StartError {
 pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartError> {
     config.validate()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_url).await?);
-    let seal = server_key(config, &deps)?;
+    let key = server_key(config, &deps)?;
+    let sms: Arc<dyn SmsSender> = match (deps.sms.clone(), config.sms.provider) {
+        (Some(sms), _) => sms,
+        (None, SmsProvider::None) => Arc::new(NoSms),
+        (None, SmsProvider::Log) => {
+            tracing::warn!("sms.provider = \"log\": SMS codes are written to the log, not sent");
+            Arc::new(LogSms)
+        }
+        (None, SmsProvider::Tencent) => Arc::new(
+            TencentSms::new(&config.sms.tencent, deps.clock.clone())
+                .map_err(ConfigError::Invalid)?,
+        ),
+    };
+    let passwords = Arc::new(
+        Passwords::new(&config.phone.password_hash, deps.random.as_ref())
+            .map_err(ConfigError::Invalid)?,
+    );
     let api: Arc<dyn WeChatApi> = match deps.wechat.clone() {
         Some(api) => api,
         None => Arc::new(
@@ -102,10 +126,13 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
         Parts {
             store,
             wechat,
-            seal,
+            seal: SealKey::new(key),
             clock: deps.clock,
             random: deps.random,
             metrics,
+            sms,
+            passwords,
+            code_key: CodeKey::derive(&key),
         },
     )
     .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -113,18 +140,18 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
 }
 
 /// The server key: configured, or read from (or created in) `server_key_file`; a throwaway
-/// key for in-memory databases.
-fn server_key(config: &Config, deps: &Deps) -> Result<SealKey, StartError> {
+/// key for in-memory databases. It seals session_keys and keys the hashes of SMS codes.
+fn server_key(config: &Config, deps: &Deps) -> Result<[u8; 32], StartError> {
     if let Some(text) = &config.server_key {
-        return SealKey::from_base64(&text.0)
+        return key_from_base64(&text.0)
             .ok_or_else(|| StartError::ServerKey("must be base64 of 32 bytes".into()));
     }
     if config.database_url.contains(":memory:") {
-        return Ok(SealKey::new(bytes(deps.random.as_ref())));
+        return Ok(bytes(deps.random.as_ref()));
     }
     let path = &config.server_key_file;
     match std::fs::read_to_string(path) {
-        Ok(text) => SealKey::from_base64(&text).ok_or_else(|| {
+        Ok(text) => key_from_base64(&text).ok_or_else(|| {
             StartError::ServerKey(format!("{} must hold base64 of 32 bytes", path.display()))
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -136,7 +163,7 @@ fn server_key(config: &Config, deps: &Deps) -> Result<SealKey, StartError> {
                 path = %path.display(),
                 "created a new server key; keep it with the database (or set LOGIN_CORE_SERVER_KEY): without it stored session keys cannot be read"
             );
-            Ok(SealKey::new(key))
+            Ok(key)
         }
         Err(e) => Err(StartError::ServerKey(format!(
             "cannot read {}: {e}",

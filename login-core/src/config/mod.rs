@@ -8,10 +8,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod phone;
+
 use serde::Deserialize;
 
 use crate::ids::{AppId, AppSecret, PlatformId};
 use crate::wechat::TokenMode;
+
+pub use phone::{
+    PasswordHashConfig, PhoneConfig, Registration, SmsConfig, SmsProvider, TencentSecretKey,
+    TencentSmsConfig,
+};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -36,6 +43,10 @@ pub struct Config {
     pub limits: LimitConfig,
     /// How WeChat is called.
     pub upstream: UpstreamConfig,
+    /// Registration tickets, SMS codes and passwords.
+    pub phone: PhoneConfig,
+    /// The SMS gateway.
+    pub sms: SmsConfig,
 }
 
 impl Default for Config {
@@ -50,6 +61,8 @@ impl Default for Config {
             sessions: SessionConfig::default(),
             limits: LimitConfig::default(),
             upstream: UpstreamConfig::default(),
+            phone: PhoneConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }
@@ -76,6 +89,10 @@ pub struct AppConfig {
     /// The open-platform account the app is bound to, if any (then WeChat returns unionids).
     #[serde(default)]
     pub open_platform: Option<PlatformId>,
+    /// What a login of a WeChat user no account knows does: `auto` (create the user) or
+    /// `phone_required` (answer with a registration ticket).
+    #[serde(default)]
+    pub registration: Registration,
 }
 
 /// Login sessions.
@@ -247,7 +264,7 @@ impl Config {
         {
             return bad("wechat_base_url must be an http:// or https:// URL");
         }
-        Ok(())
+        phone::validate(self)
     }
 
     /// The default app: the first listed.
@@ -297,6 +314,7 @@ pub async fn apps_from_mock(
             appid: a.appid,
             secret: a.secret,
             open_platform: a.open_platform,
+            registration: Registration::default(),
         })
         .collect())
 }

@@ -7,7 +7,8 @@ use crate::clock::UnixMs;
 use crate::store::{Profile, UserRecord};
 use crate::wechat::PhoneInfo;
 
-/// `POST /api/login`.
+/// `POST /api/login`: the code, and optionally the user's number from WeChat (a
+/// getPhoneNumber `phone_code`, or the legacy `encryptedData` + `iv`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -16,6 +17,68 @@ pub struct LoginBody {
     /// The app, when the server serves several.
     #[serde(default)]
     pub appid: Option<String>,
+    /// A getPhoneNumber code.
+    #[serde(default)]
+    pub phone_code: Option<String>,
+    /// The legacy getPhoneNumber `encryptedData`.
+    #[serde(default, rename = "encryptedData")]
+    pub encrypted_data: Option<String>,
+    /// The legacy getPhoneNumber `iv`.
+    #[serde(default)]
+    pub iv: Option<String>,
+}
+
+/// `POST /api/sms/send`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSendBody {
+    /// The number: `+8613800138000` (E.164) or `13800138000` (mainland China).
+    pub phone: String,
+    /// What the code is for: `login`.
+    pub purpose: String,
+}
+
+/// `POST /api/login/sms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsLoginBody {
+    /// The number the code was sent to.
+    pub phone: String,
+    /// The 6-digit code.
+    pub code: String,
+    /// A registration ticket, to bind its WeChat identity.
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The app of the session.
+    #[serde(default)]
+    pub appid: Option<String>,
+}
+
+/// `POST /api/login/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordLoginBody {
+    /// The number.
+    pub phone: String,
+    /// The password (a new number is registered with it).
+    pub password: String,
+    /// A registration ticket, to bind its WeChat identity.
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The app of the session.
+    #[serde(default)]
+    pub appid: Option<String>,
+}
+
+/// `POST /api/sms/send` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SmsSentView {
+    /// Always true: the gateway took the message.
+    pub sent: bool,
+    /// Seconds the code stays usable.
+    pub expires_in: u64,
+    /// Seconds before another code can be sent to the number.
+    pub resend_in: u64,
 }
 
 /// `POST /api/me/profile`: either the encrypted user info (as `wx.getUserProfile` returns it,

@@ -13,6 +13,20 @@ use crate::service::Error;
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
+    /// With `registration_required` only: the ticket for the phone step.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub registration: Option<RegistrationDetail>,
+}
+
+/// The registration ticket of a `registration_required` answer.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct RegistrationDetail {
+    /// The ticket: single use, for `POST /api/login/sms` or `/api/login/password`.
+    pub ticket: String,
+    /// When it stops working: Unix seconds.
+    pub expires_at: i64,
+    /// Seconds until then.
+    pub expires_in: u64,
 }
 
 /// The error's code and message.
@@ -38,7 +52,11 @@ fn status(e: &Error) -> StatusCode {
         | Error::WatermarkMismatch
         | Error::WatermarkExpired { .. }
         | Error::IdentityMismatch
-        | Error::PhoneCodeInvalid => match e {
+        | Error::PhoneCodeInvalid
+        | Error::SmsCodeExpired(_)
+        | Error::SmsCodeInvalid { .. }
+        | Error::SmsCodeExhausted
+        | Error::SmsNumberRefused => match e {
             Error::OpenData(OpenDataError::BadSessionKey) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         },
@@ -46,35 +64,57 @@ fn status(e: &Error) -> StatusCode {
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-        Error::RateLimited { .. } | Error::UpstreamRateLimited { .. } => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
+        Error::RateLimited { .. }
+        | Error::UpstreamRateLimited { .. }
+        | Error::SmsRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::UserBlocked => StatusCode::FORBIDDEN,
-        Error::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
+        Error::UpstreamBusy | Error::SmsUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         Error::UpstreamFailed => StatusCode::BAD_GATEWAY,
         Error::Misconfigured | Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        Error::LoginRequired(_) | Error::SessionKeyStale => StatusCode::UNAUTHORIZED,
-        Error::PhoneConflict => StatusCode::CONFLICT,
+        Error::LoginRequired(_)
+        | Error::SessionKeyStale
+        | Error::RegistrationRequired { .. }
+        | Error::TicketInvalid
+        | Error::PasswordIncorrect
+        | Error::PasswordNotSet => StatusCode::UNAUTHORIZED,
+        Error::PhoneConflict
+        | Error::PhoneBoundToOtherWeChat
+        | Error::WeChatBoundToOtherPhone
+        | Error::WeChatRequired => StatusCode::CONFLICT,
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = status(&self);
+        let registration = match &self {
+            Error::RegistrationRequired {
+                ticket,
+                expires_at,
+                expires_in,
+            } => Some(RegistrationDetail {
+                ticket: ticket.expose().to_owned(),
+                expires_at: expires_at.secs(),
+                expires_in: *expires_in,
+            }),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.to_string(),
             },
+            registration,
         };
         let mut resp = (status, Json(body)).into_response();
         let headers = resp.headers_mut();
         let retry_after = match &self {
-            Error::RateLimited { retry_after, .. } | Error::UpstreamRateLimited { retry_after } => {
-                Some(*retry_after)
-            }
+            Error::RateLimited { retry_after, .. }
+            | Error::UpstreamRateLimited { retry_after }
+            | Error::SmsRateLimited { retry_after } => Some(*retry_after),
             Error::UpstreamBusy => Some(1),
+            Error::SmsUnavailable { retry_after, .. } => *retry_after,
             _ => None,
         };
         if let Some(secs) = retry_after {

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
 use crate::service::{Authenticated, Error};
@@ -66,11 +67,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         if !inner.is_data() {
             return Error::InvalidJson(message);
         }
+        // A field error is found before the end of the text is read: text that is not JSON
+        // further on (`{"phone":"1"} x`) is the first thing to fix.
+        if let Some(syntax) = syntax_error(bytes) {
+            return Error::InvalidJson(syntax);
+        }
         field_error(&path, &strip_position(&message))
     })?;
     // Nothing but whitespace may follow the value.
     de.end().map_err(|e| Error::InvalidJson(e.to_string()))?;
     Ok(value)
+}
+
+/// What makes `bytes` not one JSON value, if anything (numbers beyond f64 are left to the
+/// typed parse, which names their field).
+fn syntax_error(bytes: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = serde::de::IgnoredAny::deserialize(&mut de).and_then(|_| de.end());
+    match result {
+        Err(e) if !e.to_string().starts_with("number out of range") => Some(e.to_string()),
+        _ => None,
+    }
 }
 
 fn strip_position(msg: &str) -> String {
@@ -196,6 +213,13 @@ mod tests {
         assert_eq!(err(r#"{"code": 1e309}"#).0, "code");
         assert_eq!(err("{").0, "<json>");
         assert_eq!(err(r#"{"code":"a"} x"#).0, "<json>");
+        assert_eq!(
+            err(r#"{"n":1} x"#).0,
+            "<json>",
+            "not JSON beats a missing field"
+        );
+        assert_eq!(err(r#"{"n":1}{}"#).0, "<json>");
+        assert_eq!(err(r#"{"x":1e999,"code":"a"}"#).0, "x");
         assert_eq!(err("\u{feff}{}").0, "<json>");
         assert!(parse_json::<Body>(br#" {"code":"a"} "#).is_ok());
         let (_, invalid_utf8) = match parse_json::<Body>(b"{\"code\":\"\xff\"}") {

@@ -6,12 +6,15 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::service::{Error, LoginRequest, PhoneRequest, ProfileRequest};
+use crate::service::{
+    Error, LoginOutput, LoginPhone, LoginRequest, PasswordLoginRequest, PhoneRequest,
+    ProfileRequest, SmsLoginRequest, SmsSendRequest,
+};
 
 use super::AppState;
 use super::dto::{
-    CheckView, LoginBody, LoginView, PhoneBody, PhoneView, ProfileBody, ProfileView, TokenView,
-    UserView,
+    CheckView, LoginBody, LoginView, PasswordLoginBody, PhoneBody, PhoneView, ProfileBody,
+    ProfileView, SmsLoginBody, SmsSendBody, SmsSentView, TokenView, UserView,
 };
 use super::extract::{ClientAddr, JsonBody, Session};
 
@@ -22,18 +25,94 @@ pub async fn login(
     ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Res<LoginView> {
+    let phone = match (body.phone_code, body.encrypted_data, body.iv) {
+        (None, None, None) => None,
+        (Some(code), None, None) => Some(LoginPhone::Code(code)),
+        (None, Some(encrypted_data), Some(iv)) => {
+            Some(LoginPhone::Encrypted { encrypted_data, iv })
+        }
+        (Some(_), _, _) => {
+            return Err(Error::field(
+                "phone_code",
+                "give either phone_code, or encryptedData and iv, not both",
+            ));
+        }
+        (None, Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
+        (None, None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
+    };
     let out = s
         .services
         .login(LoginRequest {
             code: body.code,
             appid: body.appid,
             client,
+            phone,
         })
         .await?;
-    Ok(Json(LoginView {
+    Ok(login_view(&s, &out))
+}
+
+fn login_view(s: &AppState, out: &LoginOutput) -> Json<LoginView> {
+    Json(LoginView {
         token: TokenView::new(out.token.expose(), out.expires_at, s.clock.now()),
         user: UserView::of(&out.user, Some(out.is_new)),
+    })
+}
+
+pub async fn sms_send(
+    State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(body): JsonBody<SmsSendBody>,
+) -> Res<SmsSentView> {
+    let sent = s
+        .services
+        .send_sms_code(SmsSendRequest {
+            phone: body.phone,
+            purpose: body.purpose,
+            client,
+        })
+        .await?;
+    Ok(Json(SmsSentView {
+        sent: true,
+        expires_in: sent.expires_in,
+        resend_in: sent.resend_in,
     }))
+}
+
+pub async fn sms_login(
+    State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(body): JsonBody<SmsLoginBody>,
+) -> Res<LoginView> {
+    let out = s
+        .services
+        .sms_login(SmsLoginRequest {
+            phone: body.phone,
+            code: body.code,
+            ticket: body.ticket,
+            appid: body.appid,
+            client,
+        })
+        .await?;
+    Ok(login_view(&s, &out))
+}
+
+pub async fn password_login(
+    State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    JsonBody(body): JsonBody<PasswordLoginBody>,
+) -> Res<LoginView> {
+    let out = s
+        .services
+        .password_login(PasswordLoginRequest {
+            phone: body.phone,
+            password: body.password,
+            ticket: body.ticket,
+            appid: body.appid,
+            client,
+        })
+        .await?;
+    Ok(login_view(&s, &out))
 }
 
 pub async fn refresh(State(s): State<AppState>, Session(auth): Session) -> Res<TokenView> {

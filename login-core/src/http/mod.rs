@@ -24,6 +24,9 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// Every route: (method, path). Kept equal to the router and the OpenAPI document by tests.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/login"),
+    ("POST", "/api/sms/send"),
+    ("POST", "/api/login/sms"),
+    ("POST", "/api/login/password"),
     ("POST", "/api/session/refresh"),
     ("POST", "/api/logout"),
     ("GET", "/api/session/check"),
@@ -53,6 +56,9 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/login", post(handlers::login))
+        .route("/api/sms/send", post(handlers::sms_send))
+        .route("/api/login/sms", post(handlers::sms_login))
+        .route("/api/login/password", post(handlers::password_login))
         .route("/api/session/refresh", post(handlers::refresh))
         .route("/api/logout", post(handlers::logout))
         .route("/api/session/check", get(handlers::check))

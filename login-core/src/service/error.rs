@@ -1,7 +1,9 @@
 //! The service's one error enum. Every failure a client can see is a variant here, with a
 //! stable machine code; `crate::http::error` turns it into HTTP in one place.
 
+use crate::clock::UnixMs;
 use crate::crypto::OpenDataError;
+use crate::ids::Ticket;
 
 /// What went wrong, as the client is told.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +117,79 @@ pub enum Error {
     /// The phone number belongs to another account that cannot be joined.
     #[error("this phone number is bound to another account")]
     PhoneConflict,
+    /// A WeChat user no account knows, under `registration = "phone_required"`: the answer
+    /// carries a ticket for the phone step.
+    #[error(
+        "this WeChat user has no account yet: verify a phone number with the ticket (POST /api/login/sms or /api/login/password), or log in again with code and phone_code"
+    )]
+    RegistrationRequired {
+        /// The ticket, shown once.
+        ticket: Ticket,
+        /// When it stops working.
+        expires_at: UnixMs,
+        /// Its lifetime in seconds.
+        expires_in: u64,
+    },
+    /// The ticket cannot be used.
+    #[error(
+        "the registration ticket is unknown, expired, already used or of another app: call wx.login and POST /api/login again for a new one"
+    )]
+    TicketInvalid,
+    /// No SMS code is pending for the number, or it expired.
+    #[error("{0}")]
+    SmsCodeExpired(&'static str),
+    /// The SMS code is not the one sent.
+    #[error("the SMS code is wrong; {attempts_left} tries left")]
+    SmsCodeInvalid {
+        /// Tries left before the code is void.
+        attempts_left: u32,
+    },
+    /// The SMS code took its last wrong try.
+    #[error("the SMS code took too many wrong tries and is void: request a new one")]
+    SmsCodeExhausted,
+    /// The password does not match the number's account.
+    #[error("the password is wrong for this number")]
+    PasswordIncorrect,
+    /// The number's account has no password.
+    #[error(
+        "this number's account has no password: log in with an SMS code (POST /api/login/sms) or WeChat"
+    )]
+    PasswordNotSet,
+    /// The number's account has another WeChat identity in this app (or belongs to another
+    /// WeChat user).
+    #[error(
+        "this phone number's account is bound to another WeChat user in this app: log in with that WeChat, or without a ticket"
+    )]
+    PhoneBoundToOtherWeChat,
+    /// This WeChat user's account has another number.
+    #[error(
+        "this WeChat user's account has another phone number: log in with WeChat alone, or with that number"
+    )]
+    WeChatBoundToOtherPhone,
+    /// The session has no WeChat identity for this request.
+    #[error(
+        "this session was opened without WeChat (SMS or password, no ticket): log in with wx.login to use WeChat data"
+    )]
+    WeChatRequired,
+    /// The SMS gateway's own limit for the number or the account.
+    #[error("the SMS gateway's limit was reached; retry in {retry_after} s")]
+    SmsRateLimited {
+        /// Seconds until the gateway's window resets.
+        retry_after: u64,
+    },
+    /// The SMS gateway refused the number.
+    #[error(
+        "the SMS gateway refused this number (invalid, blocked, or in a region not served): check the number"
+    )]
+    SmsNumberRefused,
+    /// No SMS could be sent: none configured, or the gateway failed.
+    #[error("{reason}")]
+    SmsUnavailable {
+        /// Why.
+        reason: &'static str,
+        /// When trying again may help (gateway trouble), in seconds.
+        retry_after: Option<u64>,
+    },
     /// Anything else: logged, not explained.
     #[error("internal error")]
     Internal,
@@ -152,6 +227,19 @@ impl Error {
             Self::IdentityMismatch => "identity_mismatch",
             Self::PhoneCodeInvalid => "phone_code_invalid",
             Self::PhoneConflict => "phone_conflict",
+            Self::RegistrationRequired { .. } => "registration_required",
+            Self::TicketInvalid => "ticket_invalid",
+            Self::SmsCodeExpired(_) => "sms_code_expired",
+            Self::SmsCodeInvalid { .. } => "sms_code_invalid",
+            Self::SmsCodeExhausted => "sms_code_exhausted",
+            Self::PasswordIncorrect => "password_incorrect",
+            Self::PasswordNotSet => "password_not_set",
+            Self::PhoneBoundToOtherWeChat => "phone_bound_to_other_wechat",
+            Self::WeChatBoundToOtherPhone => "wechat_bound_to_other_phone",
+            Self::WeChatRequired => "wechat_required",
+            Self::SmsRateLimited { .. } => "sms_rate_limited",
+            Self::SmsNumberRefused => "sms_number_refused",
+            Self::SmsUnavailable { .. } => "sms_unavailable",
             Self::Internal => "internal",
         }
     }

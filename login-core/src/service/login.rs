@@ -1,13 +1,27 @@
 //! `POST /api/login`: exchange a `wx.login` code, find or create the user, open a session.
 //! Nothing is written unless WeChat's exchange succeeded.
+//!
+//! A WeChat user no account knows is created at once under `registration = "auto"`; under
+//! `phone_required` the answer is `registration_required` with a ticket (the only row
+//! written). With a phone number from WeChat in the same request (`phone_code`, or the legacy
+//! encryptedData), a known user logs in as ever and the number is not looked at; an unknown
+//! one is registered with the number, or joins the account that has it (see
+//! `store/sqlite/phone_login.rs` for the rules), whatever the policy.
 
 use crate::clock::UnixMs;
-use crate::ids::{JsCode, LoginToken};
+use crate::crypto::check_open_data_shape;
+use crate::ids::{JsCode, LoginToken, PhoneCode, Ticket};
 use crate::random::bytes;
-use crate::store::{LoginWrite, NewSession, UserRecord};
-use crate::wechat::{Endpoint, WeChatError};
+use crate::store::{
+    AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, UserRecord, WeChatIdentity,
+    WeChatSource,
+};
+use crate::wechat::{AppCredentials, CodeSession, Endpoint, PhoneInfo, WeChatError};
 
+use super::opendata::Forwarded;
+use super::phone::{PHONE_DATA, phone_of_open_data, plausible};
 use super::{Error, Services};
+use crate::config::Registration;
 
 /// A login request, already parsed from JSON.
 #[derive(Debug)]
@@ -18,6 +32,28 @@ pub struct LoginRequest {
     pub appid: Option<String>,
     /// The client's address, for rate limiting.
     pub client: String,
+    /// The user's phone number from WeChat, sent with the code.
+    pub phone: Option<LoginPhone>,
+}
+
+/// A phone number from WeChat sent with the login code.
+#[derive(Debug)]
+pub enum LoginPhone {
+    /// A getPhoneNumber code.
+    Code(String),
+    /// The legacy encryptedData and iv (from a getPhoneNumber after the wx.login).
+    Encrypted {
+        /// `encryptedData`.
+        encrypted_data: String,
+        /// `iv`.
+        iv: String,
+    },
+}
+
+/// A [`LoginPhone`] checked for shape (before WeChat is asked anything).
+enum CheckedPhone {
+    Code(PhoneCode),
+    Encrypted { encrypted_data: String, iv: String },
 }
 
 /// A successful login.
@@ -37,16 +73,22 @@ impl Services {
     /// Logs a user in with a `wx.login` code.
     pub async fn login(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
         let result = self.login_inner(req).await;
-        self.metrics.login(match &result {
-            Ok(out) if out.is_new => "new",
-            Ok(_) => "returning",
-            Err(e) => e.code(),
-        });
+        self.count_login(&result);
         result
     }
 
     async fn login_inner(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
         let code = JsCode::parse(&req.code).map_err(|e| Error::field("code", e.to_string()))?;
+        let phone = match req.phone {
+            None => None,
+            Some(LoginPhone::Code(c)) => Some(CheckedPhone::Code(
+                PhoneCode::parse(&c).map_err(|e| Error::field("phone_code", e.to_string()))?,
+            )),
+            Some(LoginPhone::Encrypted { encrypted_data, iv }) => {
+                check_open_data_shape(&encrypted_data, &iv).map_err(Error::open_data)?;
+                Some(CheckedPhone::Encrypted { encrypted_data, iv })
+            }
+        };
         let app = self.app(req.appid.as_deref())?.clone();
         let now = self.now();
         self.per_address
@@ -79,8 +121,8 @@ impl Services {
 
         // WeChat's answer is good: from here on, one transaction writes everything.
         let now = self.now();
-        let token = LoginToken::from_bytes(bytes(self.random.as_ref()));
-        let expires_at = now.plus(self.sessions.ttl);
+        let (token, new_session) = self.new_session();
+        let expires_at = new_session.expires_at;
         let write = LoginWrite {
             sealed_session_key: self.seal_session_key(
                 &app.appid,
@@ -88,16 +130,26 @@ impl Services {
                 &session.session_key,
             ),
             appid: app.appid.clone(),
-            openid: session.openid,
-            unionid: session.unionid,
-            session: NewSession {
-                token_hash: token.hash(),
-                expires_at,
-                absolute_expires_at: now.plus(self.sessions.max_lifetime),
-            },
+            openid: session.openid.clone(),
+            unionid: session.unionid.clone(),
+            session: new_session,
             now,
         };
-        let outcome = self.store.record_login(write).await?;
+        let policy = (self.registration.get(&app.appid).copied()).unwrap_or_default();
+        let outcome = match (phone, policy) {
+            (None, Registration::Auto) => self.store.record_login(write).await?,
+            (phone, _) => match self.store.login_registered(write.clone()).await? {
+                Some(outcome) => outcome,
+                None => {
+                    let Some(phone) = phone else {
+                        return Err(self.issue_ticket(write).await?);
+                    };
+                    return self
+                        .register_with_wechat_phone(&app, session, phone, token, write)
+                        .await;
+                }
+            },
+        };
         tracing::info!(appid = %app.appid, user = %outcome.user.id, is_new = outcome.is_new, "login");
         Ok(LoginOutput {
             token,
@@ -105,5 +157,86 @@ impl Services {
             user: outcome.user,
             is_new: outcome.is_new,
         })
+    }
+
+    /// Stores a ticket for the identity of `write`: the `registration_required` answer.
+    async fn issue_ticket(&self, write: LoginWrite) -> Result<Error, Error> {
+        let ticket = Ticket::from_bytes(bytes(self.random.as_ref()));
+        let expires_at = write.now.plus(self.phone.ticket_ttl);
+        self.store
+            .create_ticket(NewTicket {
+                hash: ticket.hash(),
+                identity: WeChatIdentity {
+                    appid: write.appid.clone(),
+                    openid: write.openid,
+                    unionid: write.unionid,
+                    sealed_session_key: write.sealed_session_key,
+                },
+                expires_at,
+                now: write.now,
+            })
+            .await?;
+        tracing::info!(appid = %write.appid, "registration required: ticket issued");
+        Ok(Error::RegistrationRequired {
+            ticket,
+            expires_at,
+            expires_in: self.phone.ticket_ttl.as_secs(),
+        })
+    }
+
+    /// A WeChat user no account knows, with the number WeChat gives: registers, or joins the
+    /// number's account.
+    async fn register_with_wechat_phone(
+        &self,
+        app: &AppCredentials,
+        session: CodeSession,
+        phone: CheckedPhone,
+        token: LoginToken,
+        write: LoginWrite,
+    ) -> Result<LoginOutput, Error> {
+        let info: PhoneInfo = match phone {
+            CheckedPhone::Code(code) => self
+                .wechat
+                .phone_number(app, &code, Some(&session.openid))
+                .await
+                .map_err(|e| match e {
+                    WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                    e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
+                })?,
+            CheckedPhone::Encrypted { encrypted_data, iv } => {
+                let sent = Forwarded {
+                    encrypted_data: &encrypted_data,
+                    iv: &iv,
+                    signed: None,
+                };
+                let data = self.open_fresh(
+                    &app.appid,
+                    &session.openid,
+                    &session.session_key,
+                    sent,
+                    PHONE_DATA,
+                )?;
+                phone_of_open_data(&data)?
+            }
+        };
+        if !plausible(&info) {
+            tracing::warn!(appid = %app.appid, "WeChat gave an implausible phone number");
+            return Err(Error::UpstreamFailed);
+        }
+        let now = self.now();
+        let phone_write = PhoneLoginWrite {
+            app: AppChoice::Given(app.appid.clone()),
+            phone: info,
+            wechat: WeChatSource::Fresh(WeChatIdentity {
+                appid: write.appid,
+                openid: write.openid,
+                unionid: write.unionid,
+                sealed_session_key: write.sealed_session_key,
+            }),
+            proof: PhoneProof::WeChat,
+            session: write.session,
+            now,
+        };
+        self.store_phone_login(token, phone_write).await
     }
 }

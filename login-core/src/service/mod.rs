@@ -4,27 +4,34 @@
 mod error;
 mod login;
 mod opendata;
+mod password;
 mod phone;
+mod phone_login;
 mod profile;
 pub mod ratelimit;
 mod session;
+mod sms;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::Error;
-pub use login::{LoginOutput, LoginRequest};
+pub use login::{LoginOutput, LoginPhone, LoginRequest};
+pub use password::PasswordLoginRequest;
 pub use phone::{PhoneOutput, PhoneRequest};
 pub use profile::{ProfileOutput, ProfileRequest};
 pub use session::{Authenticated, CheckOutput, TokenOutput};
+pub use sms::{SmsLoginRequest, SmsSendRequest, SmsSent};
 
 use crate::clock::{SharedClock, UnixMs};
-use crate::config::{AppConfig, Config, LimitConfig, SessionConfig};
-use crate::crypto::SealKey;
+use crate::config::{AppConfig, Config, LimitConfig, PhoneConfig, Registration, SessionConfig};
+use crate::crypto::{CodeKey, SealKey};
 use crate::ids::{AppId, OpenId, SessionKey};
 use crate::metrics::Metrics;
+use crate::password::Passwords;
 use crate::random::SharedRandom;
+use crate::sms::SmsSender;
 use crate::store::Store;
 use crate::wechat::{AppCredentials, Endpoint, MISCONFIGURATION, WeChat, WeChatError};
 use ratelimit::RateLimiter;
@@ -43,6 +50,18 @@ pub struct Services {
     per_address: RateLimiter,
     per_code: RateLimiter,
     metrics: Arc<Metrics>,
+    /// Each app's registration policy.
+    registration: HashMap<AppId, Registration>,
+    phone: PhoneConfig,
+    sms: Arc<dyn SmsSender>,
+    passwords: Arc<Passwords>,
+    code_key: CodeKey,
+    /// One code per number per `phone.sms_interval`.
+    sms_interval: RateLimiter,
+    sms_per_number: RateLimiter,
+    sms_per_address: RateLimiter,
+    password_per_number: RateLimiter,
+    password_per_address: RateLimiter,
 }
 
 impl std::fmt::Debug for Services {
@@ -67,6 +86,12 @@ pub struct Parts {
     pub random: SharedRandom,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The SMS gateway.
+    pub sms: Arc<dyn SmsSender>,
+    /// Password hashing.
+    pub passwords: Arc<Passwords>,
+    /// The key of SMS code hashes.
+    pub code_key: CodeKey,
 }
 
 impl Services {
@@ -109,6 +134,32 @@ impl Services {
                 Duration::from_secs(300),
             ),
             metrics: parts.metrics,
+            registration: config
+                .apps
+                .iter()
+                .map(|a| (a.appid.clone(), a.registration))
+                .collect(),
+            phone: config.phone.clone(),
+            sms: parts.sms,
+            passwords: parts.passwords,
+            code_key: parts.code_key,
+            sms_interval: RateLimiter::from_first_hit(1, config.phone.sms_interval),
+            sms_per_number: RateLimiter::from_first_hit(
+                config.phone.sms_per_number_per_hour,
+                Duration::from_secs(3600),
+            ),
+            sms_per_address: RateLimiter::from_first_hit(
+                config.phone.sms_per_address_per_hour,
+                Duration::from_secs(3600),
+            ),
+            password_per_number: RateLimiter::from_first_hit(
+                config.phone.password_attempts_per_number,
+                config.phone.password_window,
+            ),
+            password_per_address: RateLimiter::from_first_hit(
+                config.phone.password_attempts_per_address,
+                config.phone.password_window,
+            ),
         })
     }
 
@@ -127,10 +178,13 @@ impl Services {
         self.store.stats().await.is_ok()
     }
 
-    /// Deletes sessions that ended more than a day ago; the server runs this periodically.
+    /// Deletes sessions that ended more than a day ago, and registration tickets and SMS
+    /// codes that expired; the server runs this periodically.
     pub async fn purge_sessions(&self) -> Result<u64, Error> {
-        let before = UnixMs(self.now().0 - 86_400_000);
-        Ok(self.store.purge_sessions(before).await?)
+        let now = self.now();
+        let before = UnixMs(now.0 - 86_400_000);
+        let sessions = self.store.purge_sessions(before).await?;
+        Ok(sessions + self.store.purge_phone_state(now).await?)
     }
 
     fn now(&self) -> UnixMs {

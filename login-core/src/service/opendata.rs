@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::crypto::{OpenDataError, constant_time_eq, decrypt_open_data, raw_data_signature};
-use crate::ids::SessionKey;
+use crate::ids::{AppId, OpenId, SessionKey};
 use crate::wechat::Endpoint;
 
 use super::session::KeyVerdict;
@@ -37,12 +37,27 @@ impl Services {
         sent: Forwarded<'_>,
         what: &'static str,
     ) -> Result<Map<String, Value>, Error> {
-        let key = self.session_key(&auth.appid, &auth.openid).await?;
+        let openid = auth.wechat()?;
+        let key = self.session_key(&auth.appid, openid).await?;
         let data = match unseal(&key, sent, what) {
             Ok(data) => data,
-            Err(refusal) => return Err(self.explain(auth, &key, refusal).await),
+            Err(refusal) => return Err(self.explain(auth, openid, &key, refusal).await),
         };
-        self.check_watermark(auth, data, what)
+        self.check_watermark(&auth.appid, openid, data, what)
+    }
+
+    /// Checks and decrypts open data with a session_key fresh from a code exchange of the same
+    /// request (nothing stored to judge: a refusal stands), then its watermark.
+    pub(super) fn open_fresh(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        key: &SessionKey,
+        sent: Forwarded<'_>,
+        what: &'static str,
+    ) -> Result<Map<String, Value>, Error> {
+        let data = unseal(key, sent, what)?;
+        self.check_watermark(appid, openid, data, what)
     }
 
     /// The answer to data that did not open. A bad signature, bad padding or bytes that are
@@ -50,7 +65,13 @@ impl Services {
     /// the stored key: stale, and the client must log in again (401); current, and the data
     /// itself is bad (the refusal stands). Without a verdict (transport, `-1`) the refusal
     /// stands too: a data error is not turned into a 5xx.
-    async fn explain(&self, auth: &Authenticated, key: &SessionKey, refusal: Error) -> Error {
+    async fn explain(
+        &self,
+        auth: &Authenticated,
+        openid: &OpenId,
+        key: &SessionKey,
+        refusal: Error,
+    ) -> Error {
         let wrong_key_would_do_this = matches!(
             refusal,
             Error::SignatureMismatch
@@ -63,7 +84,7 @@ impl Services {
         let Ok(app) = self.app(Some(auth.appid.as_str())) else {
             return refusal;
         };
-        match self.judge_session_key(app, &auth.openid, key).await {
+        match self.judge_session_key(app, openid, key).await {
             Ok(KeyVerdict::Current) => refusal,
             Ok(KeyVerdict::Stale) => Error::SessionKeyStale,
             Err(e) => {
@@ -79,10 +100,11 @@ impl Services {
         }
     }
 
-    /// The watermark names this app and is recent; any `openId` is this session's.
+    /// The watermark names `app` and is recent; any `openId` is `openid`.
     fn check_watermark(
         &self,
-        auth: &Authenticated,
+        app: &AppId,
+        openid: &OpenId,
         data: Map<String, Value>,
         what: &'static str,
     ) -> Result<Map<String, Value>, Error> {
@@ -96,7 +118,7 @@ impl Services {
         let (Some(appid), Some(timestamp)) = (appid, timestamp) else {
             return Err(Error::OpenDataShape(what));
         };
-        if appid != auth.appid.as_str() {
+        if appid != app.as_str() {
             return Err(Error::WatermarkMismatch);
         }
         let now = self.now().secs();
@@ -106,7 +128,7 @@ impl Services {
             return Err(Error::WatermarkExpired { timestamp });
         }
         if let Some(open_id) = data.get("openId") {
-            if open_id.as_str() != Some(auth.openid.as_str()) {
+            if open_id.as_str() != Some(openid.as_str()) {
                 return Err(Error::IdentityMismatch);
             }
         }

@@ -1,7 +1,7 @@
 //! `POST /api/me/phone`: bind a phone number from a phone-number code (getuserphonenumber) or
 //! from the legacy encryptedData, with the conflict and join rules decided by the store.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::ids::{PhoneCode, UserId};
 use crate::store::{PhoneOutcome, PhoneWrite, UserRecord};
@@ -40,13 +40,14 @@ impl Services {
         auth: &Authenticated,
         req: PhoneRequest,
     ) -> Result<PhoneOutput, Error> {
+        let openid = auth.wechat()?.clone();
         let app = self.app(Some(auth.appid.as_str()))?.clone();
         let phone = match req {
             PhoneRequest::Code(code) => {
                 let code =
                     PhoneCode::parse(&code).map_err(|e| Error::field("code", e.to_string()))?;
                 self.wechat
-                    .phone_number(&app, &code, Some(&auth.openid))
+                    .phone_number(&app, &code, Some(&openid))
                     .await
                     .map_err(|e| match e {
                         WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
@@ -59,26 +60,8 @@ impl Services {
                     iv: &iv,
                     signed: None,
                 };
-                let data = self.open_data(auth, sent, "a phone number").await?;
-                let text = |k: &str| match data.get(k) {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Number(n)) => Some(n.to_string()),
-                    _ => None,
-                };
-                match (
-                    text("phoneNumber"),
-                    text("purePhoneNumber"),
-                    text("countryCode"),
-                ) {
-                    (Some(phone_number), Some(pure_phone_number), Some(country_code)) => {
-                        PhoneInfo {
-                            phone_number,
-                            pure_phone_number,
-                            country_code,
-                        }
-                    }
-                    _ => return Err(Error::OpenDataShape("a phone number")),
-                }
+                let data = self.open_data(auth, sent, PHONE_DATA).await?;
+                phone_of_open_data(&data)?
             }
         };
         if !plausible(&phone) {
@@ -90,7 +73,7 @@ impl Services {
             .bind_phone(PhoneWrite {
                 user_id: auth.user_id,
                 appid: auth.appid.clone(),
-                openid: auth.openid.clone(),
+                openid,
                 phone,
                 now: self.now(),
             })
@@ -118,7 +101,32 @@ impl Services {
     }
 }
 
-fn plausible(p: &PhoneInfo) -> bool {
+/// What phone-number open data is called in errors.
+pub(super) const PHONE_DATA: &str = "a phone number";
+
+/// The number in decrypted phone-number open data.
+pub(super) fn phone_of_open_data(data: &Map<String, Value>) -> Result<PhoneInfo, Error> {
+    let text = |k: &str| match data.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match (
+        text("phoneNumber"),
+        text("purePhoneNumber"),
+        text("countryCode"),
+    ) {
+        (Some(phone_number), Some(pure_phone_number), Some(country_code)) => Ok(PhoneInfo {
+            phone_number,
+            pure_phone_number,
+            country_code,
+        }),
+        _ => Err(Error::OpenDataShape(PHONE_DATA)),
+    }
+}
+
+/// Whether WeChat's number looks like one: digits of sane lengths.
+pub(super) fn plausible(p: &PhoneInfo) -> bool {
     let digits = |s: &str, max: usize| {
         !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
     };

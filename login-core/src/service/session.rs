@@ -18,12 +18,19 @@ pub struct Authenticated {
     pub user_id: UserId,
     /// The app the session was opened in.
     pub appid: AppId,
-    /// The user's openid in that app.
-    pub openid: OpenId,
+    /// The user's openid in that app; `None` for a session opened without WeChat.
+    pub openid: Option<OpenId>,
     /// When the session ends unless used (after this request's renewal).
     pub expires_at: UnixMs,
     /// When the session ends whatever happens.
     pub absolute_expires_at: UnixMs,
+}
+
+impl Authenticated {
+    /// The session's openid; [`Error::WeChatRequired`] for a session opened without WeChat.
+    pub fn wechat(&self) -> Result<&OpenId, Error> {
+        self.openid.as_ref().ok_or(Error::WeChatRequired)
+    }
 }
 
 /// A new token.
@@ -126,9 +133,10 @@ impl Services {
 
     /// Asks WeChat whether the session_key stored for this session is still current.
     pub async fn check(&self, auth: &Authenticated) -> Result<CheckOutput, Error> {
+        let openid = auth.wechat()?;
         let app = self.app(Some(auth.appid.as_str()))?.clone();
-        let key = self.session_key(&auth.appid, &auth.openid).await?;
-        match self.judge_session_key(&app, &auth.openid, &key).await {
+        let key = self.session_key(&auth.appid, openid).await?;
+        match self.judge_session_key(&app, openid, &key).await {
             Ok(KeyVerdict::Current) => Ok(CheckOutput {
                 expires_at: auth.expires_at,
             }),

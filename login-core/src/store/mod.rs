@@ -4,6 +4,7 @@
 //! under concurrency (one user per person, one owner per phone number) are decided inside the
 //! store's transaction, so two racing requests cannot both create a user.
 
+mod phone_first;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -11,7 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
 use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
+use crate::phone::PhoneNumber;
 use crate::wechat::PhoneInfo;
+
+pub use phone_first::{
+    AppChoice, NewSmsCode, NewTicket, PasswordLookup, PasswordProof, PhoneLoginOutcome,
+    PhoneLoginWrite, PhoneProof, PhoneRefusal, WeChatIdentity, WeChatSource,
+};
 
 /// A user's profile: nickname and avatar, plus what older user-info APIs gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,8 +77,9 @@ pub struct SessionRecord {
     pub user_id: UserId,
     /// The app the user logged in to.
     pub appid: AppId,
-    /// The user's openid in that app.
-    pub openid: OpenId,
+    /// The user's openid in that app; `None` for a session opened without WeChat (SMS or
+    /// password without a ticket).
+    pub openid: Option<OpenId>,
     /// Created.
     pub created_at: UnixMs,
     /// When it ends unless renewed.
@@ -150,6 +158,12 @@ pub struct StoreStats {
     pub identities: u64,
     /// Sessions, including revoked and expired ones.
     pub sessions: u64,
+    /// Registration tickets, including expired ones not yet purged.
+    pub tickets: u64,
+    /// Pending SMS codes, including expired ones not yet purged.
+    pub sms_codes: u64,
+    /// Passwords.
+    pub passwords: u64,
 }
 
 /// Why a store operation failed.
@@ -215,6 +229,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// Binds a phone number, joining accounts when the rules allow. One transaction.
     async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError>;
+
+    /// Like [`Store::record_login`] when the identity is registered: known by (appid, openid),
+    /// or its unionid held by a user without an identity in this app. `None`, with nothing
+    /// written, otherwise. One transaction.
+    async fn login_registered(&self, write: LoginWrite)
+    -> Result<Option<LoginOutcome>, StoreError>;
+
+    /// Stores a registration ticket.
+    async fn create_ticket(&self, ticket: NewTicket) -> Result<(), StoreError>;
+
+    /// Stores an SMS code, replacing the number's pending code for the same purpose.
+    async fn save_sms_code(&self, code: NewSmsCode) -> Result<(), StoreError>;
+
+    /// Deletes the number's pending code for `purpose` if it is still the one with
+    /// `code_hash` (after its SMS could not be sent).
+    async fn discard_sms_code(
+        &self,
+        phone: &PhoneNumber,
+        purpose: &'static str,
+        code_hash: [u8; 32],
+    ) -> Result<(), StoreError>;
+
+    /// The account of a number and its password hash.
+    async fn password_of(&self, phone: &PhoneNumber) -> Result<PasswordLookup, StoreError>;
+
+    /// Logs in (or registers) by a verified number, binding a WeChat identity when one is
+    /// given, under the rules of one owner per number and one user per person. One
+    /// transaction; a refusal writes nothing but a wrong SMS code's count.
+    async fn phone_login(&self, write: PhoneLoginWrite) -> Result<PhoneLoginOutcome, StoreError>;
+
+    /// Deletes tickets and SMS codes that expired before `before`; returns how many.
+    async fn purge_phone_state(&self, before: UnixMs) -> Result<u64, StoreError>;
 
     /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
     async fn purge_sessions(&self, before: UnixMs) -> Result<u64, StoreError>;

@@ -34,6 +34,7 @@ mod batch;
 mod checkpoint;
 mod login;
 mod phone;
+mod phone_login;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -53,9 +54,11 @@ use sqlx::sqlite::{
 
 use crate::clock::UnixMs;
 use crate::ids::{AppId, OpenId, TokenHash, UserId};
+use crate::phone::PhoneNumber;
 use crate::store::{
-    LoginOutcome, LoginWrite, NewSession, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store,
-    StoreError, StoreStats, UserRecord,
+    LoginOutcome, LoginWrite, NewSession, NewSmsCode, NewTicket, PasswordLookup, PhoneLoginOutcome,
+    PhoneLoginWrite, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store, StoreError,
+    StoreStats, UserRecord,
 };
 use batch::LoginQueue;
 use checkpoint::WRITER_AUTOCHECKPOINT;
@@ -274,7 +277,7 @@ impl Store for SqliteStore {
         now: UnixMs,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let revoked: Option<(i64, String, String)> = sqlx::query_as(
+        let revoked: Option<(i64, String, Option<String>)> = sqlx::query_as(
             "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL \
              AND expires_at > ?1 AND absolute_expires_at > ?1 RETURNING user_id, appid, openid",
         )
@@ -286,7 +289,7 @@ impl Store for SqliteStore {
             // Nothing was written; dropping the transaction rolls it back.
             return Ok(false);
         };
-        insert_session(&mut tx, user_id, &appid, &openid, &new, now).await?;
+        insert_session(&mut tx, user_id, &appid, openid.as_deref(), &new, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -388,12 +391,86 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    /// Counts of users, identities and sessions, in one statement (one snapshot). Goes
-    /// through the reader pool, so it also proves the database answers.
+    /// One write transaction; see `sqlite/phone_login.rs`.
+    async fn login_registered(
+        &self,
+        write: LoginWrite,
+    ) -> Result<Option<LoginOutcome>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let outcome = phone_login::login_registered(&mut tx, &write).await?;
+        if outcome.is_some() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn create_ticket(&self, ticket: NewTicket) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        phone_login::create_ticket(&mut tx, &ticket).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_sms_code(&self, code: NewSmsCode) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        phone_login::save_sms_code(&mut tx, &code).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn discard_sms_code(
+        &self,
+        phone: &PhoneNumber,
+        purpose: &'static str,
+        code_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        phone_login::discard_sms_code(&mut tx, phone, purpose, code_hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Read from one snapshot on the reader pool.
+    async fn password_of(&self, phone: &PhoneNumber) -> Result<PasswordLookup, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        phone_login::password_of(&mut conn, phone).await
+    }
+
+    /// One write transaction, committed when the login succeeds or a wrong SMS code was
+    /// counted, rolled back on every other refusal; see `sqlite/phone_login.rs` for the rules.
+    async fn phone_login(&self, write: PhoneLoginWrite) -> Result<PhoneLoginOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let (outcome, finish) = phone_login::phone_login(&mut tx, write).await?;
+        match finish {
+            phone_login::Finish::Commit => tx.commit().await?,
+            phone_login::Finish::Rollback => tx.rollback().await?,
+        }
+        Ok(outcome)
+    }
+
+    async fn purge_phone_state(&self, before: UnixMs) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let purged = phone_login::purge(&mut tx, before).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    /// Row counts, in one statement (one snapshot). Goes through the reader pool, so it also
+    /// proves the database answers.
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let (users, identities, sessions): (i64, i64, i64) = sqlx::query_as(
+        let (users, identities, sessions, tickets, sms_codes, passwords): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM identities), \
-             (SELECT count(*) FROM sessions)",
+             (SELECT count(*) FROM sessions), (SELECT count(*) FROM registration_tickets), \
+             (SELECT count(*) FROM sms_codes), (SELECT count(*) FROM passwords)",
         )
         .fetch_one(&self.reader)
         .await?;
@@ -401,6 +478,9 @@ impl Store for SqliteStore {
             users: count(users)?,
             identities: count(identities)?,
             sessions: count(sessions)?,
+            tickets: count(tickets)?,
+            sms_codes: count(sms_codes)?,
+            passwords: count(passwords)?,
         })
     }
 }

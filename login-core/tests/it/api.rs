@@ -617,3 +617,68 @@ async fn internal_errors_of_the_profile_endpoint_are_documented() {
     r.assert_error(500, "internal");
     assert_documented(&doc, "post", "/api/me/profile", &r);
 }
+
+#[tokio::test]
+async fn phone_first_answers_match_the_documented_schemas() {
+    let app = TestApp::configured(phone_required).await;
+    let doc = openapi(&app).await;
+
+    let r = app.try_login("alice").await;
+    assert_documented(&doc, "post", "/api/login", &r);
+    let ticket = ticket_of(&r);
+    let r = app.send_code("13812340301").await;
+    assert_documented(&doc, "post", "/api/sms/send", &r);
+    let code = app.outbox.last_code(&e164("13812340301"));
+    let r = app.sms_login("13812340301", "000000", None).await;
+    if code != "000000" {
+        assert_documented(&doc, "post", "/api/login/sms", &r);
+    }
+    let r = app.sms_login("13812340301", &code, Some(&ticket)).await;
+    assert_documented(&doc, "post", "/api/login/sms", &r);
+    let token = token_of(&r.json());
+    let r = app.sms_login("13812340301", &code, Some(&ticket)).await;
+    assert_documented(&doc, "post", "/api/login/sms", &r);
+    let r = app.send_code("13812340301").await;
+    assert_documented(&doc, "post", "/api/sms/send", &r);
+
+    let r = app
+        .password_login("13812340302", "a long password", None)
+        .await;
+    assert_documented(&doc, "post", "/api/login/password", &r);
+    let plain = token_of(&r.json());
+    let r = app
+        .password_login("13812340302", "another password", None)
+        .await;
+    assert_documented(&doc, "post", "/api/login/password", &r);
+    let bob = ticket_of(&app.try_login("bob").await);
+    let r = app
+        .password_login("13812340301", "a long password", Some(&bob))
+        .await;
+    assert_documented(&doc, "post", "/api/login/password", &r);
+
+    app.set_wechat_number("carol", "13812340302").await;
+    let r = app
+        .login_with_phone_code_in(&app.appid.clone(), "carol")
+        .await;
+    assert_documented(&doc, "post", "/api/login", &r);
+    app.set_wechat_number("dave", "13812340301").await;
+    let r = app
+        .login_with_phone_code_in(&app.appid.clone(), "dave")
+        .await;
+    r.assert_error(409, "phone_bound_to_other_wechat");
+    assert_documented(&doc, "post", "/api/login", &r);
+
+    let r = app.get("/api/session/check", Some(&token)).await;
+    assert_documented(&doc, "get", "/api/session/check", &r);
+    let r = app.get("/api/session/check", Some(&plain)).await;
+    assert_documented(&doc, "get", "/api/session/check", &r);
+    let r = app.bind_phone(&plain, json!({"code": "abc"})).await;
+    assert_documented(&doc, "post", "/api/me/phone", &r);
+    let r = app
+        .update_profile(
+            &plain,
+            json!({"encryptedData": "AAAAAAAAAAAAAAAAAAAAAA==", "iv": "AAAAAAAAAAAAAAAAAAAAAA=="}),
+        )
+        .await;
+    assert_documented(&doc, "post", "/api/me/profile", &r);
+}

@@ -1,12 +1,14 @@
 //! One mock and one login-core per test, on random ports, sharing the mock's frozen clock; one
 //! method per client call so tests read like a mini-program's journey.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use login_core::clock::{Clock, UnixMs};
 use login_core::config::{Config, apps_from_mock};
 use login_core::random::SeededRandom;
+use login_core::sms::{SmsError, SmsMessage, SmsReceipt, SmsSender};
 use login_core::store::StoreStats;
 use login_core::{Deps, LoginCoreHandle};
 use mock_server::config::AppSpec;
@@ -105,7 +107,65 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The default app.
     pub appid: AppId,
+    /// The SMS messages login-core sent.
+    pub outbox: Arc<Outbox>,
     _dir: tempfile::TempDir,
+}
+
+/// login-core's SMS gateway in the tests: keeps every message (the phones' inboxes), and fails
+/// the next sends with the errors it is given.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    sent: Mutex<Vec<SmsMessage>>,
+    failures: Mutex<VecDeque<SmsError>>,
+}
+
+impl Outbox {
+    /// Every message so far, oldest first.
+    pub fn messages(&self) -> Vec<SmsMessage> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The last code sent to `phone` (E.164).
+    #[track_caller]
+    pub fn last_code(&self, phone: &str) -> String {
+        self.messages()
+            .iter()
+            .rev()
+            .find(|m| m.phone.e164() == phone)
+            .map(|m| m.code.expose().to_owned())
+            .unwrap_or_else(|| panic!("no SMS to {phone}"))
+    }
+
+    /// The next send fails with `e`.
+    pub fn fail_next(&self, e: SmsError) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(e);
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsSender for Outbox {
+    async fn send(&self, message: &SmsMessage) -> Result<SmsReceipt, SmsError> {
+        let failure = self
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(message.clone());
+        Ok(SmsReceipt::default())
+    }
 }
 
 /// Two apps of one open-platform account.
@@ -114,8 +174,7 @@ pub fn sibling_app(appid: &str) -> AppSpec {
         appid: Some(AppId::new(appid)),
         secret: None,
         open_platform: Some(PlatformId::new("platform-1")),
-        name: None,
-        profile_era: None,
+        ..AppSpec::default()
     }
 }
 
@@ -156,12 +215,14 @@ impl TestApp {
             mock.control().create_app(spec).await.expect("app created");
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let core = start_core(&mock, dir.path(), 7, setup.configure).await;
+        let outbox = Arc::new(Outbox::default());
+        let core = start_core(&mock, dir.path(), 7, outbox.clone(), setup.configure).await;
         Self {
             mock,
             core,
             http: reqwest::Client::new(),
             appid,
+            outbox,
             _dir: dir,
         }
     }
@@ -282,11 +343,13 @@ impl TestApp {
 }
 
 /// Starts a login-core on `dir/core.db` and `dir/server.key`, serving the mock's apps, on the
-/// mock's clock, with random numbers seeded by `seed`.
+/// mock's clock, with random numbers seeded by `seed`, sending SMS to `outbox`, hashing
+/// passwords with little work.
 async fn start_core(
     mock: &MockHandle,
     dir: &std::path::Path,
     seed: u64,
+    outbox: Arc<Outbox>,
     configure: impl FnOnce(&mut Config),
 ) -> LoginCoreHandle {
     let mut config = Config {
@@ -303,6 +366,11 @@ async fn start_core(
     config.upstream.timeout = Duration::from_secs(2);
     // Tests count cgi-bin/token calls; stable_token (the default) has tests of its own.
     config.upstream.access_token = login_core::wechat::TokenMode::Plain;
+    config.phone.password_hash = login_core::config::PasswordHashConfig {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
     configure(&mut config);
     login_core::spawn_with(
         config,
@@ -310,6 +378,7 @@ async fn start_core(
             clock: Arc::new(SharedMockClock(mock.clock().clone())),
             random: Arc::new(SeededRandom::new(seed)),
             wechat: None,
+            sms: Some(outbox),
         },
     )
     .await
@@ -404,15 +473,17 @@ impl TestApp {
             core,
             http,
             appid,
+            outbox,
             _dir,
         } = self;
         core.shutdown().await;
-        let core = start_core(&mock, _dir.path(), 8, configure).await;
+        let core = start_core(&mock, _dir.path(), 8, outbox.clone(), configure).await;
         Self {
             mock,
             core,
             http,
             appid,
+            outbox,
             _dir,
         }
     }
@@ -690,4 +761,114 @@ pub fn encrypted(data: &impl Serialize, iv: &impl Serialize) -> Value {
 /// The JSON body of a request in the mock's journal.
 pub fn request_body(entry: &JournalEntry) -> Value {
     serde_json::from_str(&entry.body).expect("JSON body")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phone-first logins: registration tickets, SMS codes, passwords, WeChat numbers at login.
+
+/// A configuration change: every app answers unknown WeChat users with a registration ticket.
+pub fn phone_required(c: &mut Config) {
+    for app in &mut c.apps {
+        app.registration = login_core::config::Registration::PhoneRequired;
+    }
+}
+
+/// `+86…` for a mainland number, as the outbox keys messages.
+pub fn e164(number: &str) -> String {
+    login_core::phone::PhoneNumber::parse(number)
+        .expect("a number")
+        .e164()
+}
+
+/// The ticket of a `registration_required` answer, which must be one.
+#[track_caller]
+pub fn ticket_of(r: &Resp) -> String {
+    assert_eq!(r.status, 401, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "registration_required", "{}", r.text);
+    assert_eq!(
+        v.as_object().map(|o| o.len()),
+        Some(2),
+        "`error` and `registration`: {}",
+        r.text
+    );
+    v["registration"]["ticket"]
+        .as_str()
+        .expect("registration.ticket")
+        .to_owned()
+}
+
+impl TestApp {
+    /// `POST /api/sms/send` for a login code.
+    pub async fn send_code(&self, phone: &str) -> Resp {
+        self.post(
+            "/api/sms/send",
+            None,
+            json!({"phone": phone, "purpose": "login"}),
+        )
+        .await
+    }
+
+    /// `POST /api/login/sms`.
+    pub async fn sms_login(&self, phone: &str, code: &str, ticket: Option<&str>) -> Resp {
+        let mut body = json!({"phone": phone, "code": code});
+        if let Some(t) = ticket {
+            body["ticket"] = json!(t);
+        }
+        self.post("/api/login/sms", None, body).await
+    }
+
+    /// A code is sent to `phone` (which must succeed) and typed in: whatever login-core says.
+    pub async fn sms_login_fresh(&self, phone: &str, ticket: Option<&str>) -> Resp {
+        self.send_code(phone).await.ok();
+        let code = self.outbox.last_code(&e164(phone));
+        self.sms_login(phone, &code, ticket).await
+    }
+
+    /// `POST /api/login/password`.
+    pub async fn password_login(&self, phone: &str, password: &str, ticket: Option<&str>) -> Resp {
+        let mut body = json!({"phone": phone, "password": password});
+        if let Some(t) = ticket {
+            body["ticket"] = json!(t);
+        }
+        self.post("/api/login/password", None, body).await
+    }
+
+    /// `user` logs in to `appid` with a fresh code and the getPhoneNumber code of the number
+    /// WeChat has for them: `POST /api/login {code, phone_code}`.
+    pub async fn login_with_phone_code_in(&self, appid: &AppId, user: &str) -> Resp {
+        let code = self.wx_login_in(appid, user).await;
+        let phone = self.phone_grant_in(appid, user).await;
+        self.post(
+            "/api/login",
+            None,
+            json!({"code": code, "phone_code": phone.code, "appid": appid.as_str()}),
+        )
+        .await
+    }
+
+    /// `user`'s WeChat number is `number` (mainland China); the user is created if new.
+    pub async fn set_wechat_number(&self, user: &str, number: &str) {
+        let phone = Some(Some(mock_server::config::PhoneSpec {
+            country_code: "86".into(),
+            number: number.into(),
+        }));
+        let handle = mock_server::ids::UserHandle::new(user);
+        let spec = mock_server::UserSpec {
+            handle: Some(handle.clone()),
+            phone: phone.clone(),
+            ..mock_server::UserSpec::default()
+        };
+        if self.mock.control().create_user(&spec).await.is_err() {
+            let patch = mock_server::UserSpec {
+                phone,
+                ..mock_server::UserSpec::default()
+            };
+            self.mock
+                .control()
+                .patch_user(&handle, &patch)
+                .await
+                .expect("number changed");
+        }
+    }
 }

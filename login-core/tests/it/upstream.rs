@@ -224,6 +224,7 @@ async fn an_appid_wechat_does_not_know_is_500_server_misconfigured() {
             appid: login_core::ids::AppId::new(APPID),
             secret: login_core::ids::AppSecret::new(SECRET),
             open_platform: None,
+            registration: login_core::config::Registration::default(),
         });
     })
     .await;

@@ -323,7 +323,7 @@ pub(super) async fn insert_session(
     conn: &mut SqliteConnection,
     user_id: i64,
     appid: &str,
-    openid: &str,
+    openid: Option<&str>,
     session: &NewSession,
     now: UnixMs,
 ) -> Result<(), StoreError> {

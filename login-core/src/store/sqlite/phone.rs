@@ -106,7 +106,12 @@ pub(super) async fn bind_phone(
         .bind(u)
         .execute(&mut *conn)
         .await?;
-    // Delete U before O takes its unionid (UNIQUE); U now owns no identity or session.
+    // Delete U before O takes its unionid (UNIQUE); U now owns no identity or session. U's
+    // password goes with it: it opened U's number, which O does not take.
+    sqlx::query("DELETE FROM passwords WHERE user_id = ?")
+        .bind(u)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(u)
         .execute(&mut *conn)

@@ -30,7 +30,7 @@ pub(super) const SESSION_COLUMNS: &str =
     "user_id, appid, openid, created_at, expires_at, absolute_expires_at, revoked_at";
 
 /// user_id, appid, openid, created_at, expires_at, absolute_expires_at, revoked_at.
-pub(super) type SessionRow = (i64, String, String, i64, i64, i64, Option<i64>);
+pub(super) type SessionRow = (i64, String, Option<String>, i64, i64, i64, Option<i64>);
 
 /// A session row as a record.
 pub(super) fn session_record(row: SessionRow) -> SessionRecord {
@@ -38,7 +38,7 @@ pub(super) fn session_record(row: SessionRow) -> SessionRecord {
     SessionRecord {
         user_id: UserId(user_id),
         appid: AppId::new(appid),
-        openid: OpenId::new(openid),
+        openid: openid.map(OpenId::new),
         created_at: UnixMs(created_at),
         expires_at: UnixMs(expires_at),
         absolute_expires_at: UnixMs(absolute_expires_at),

@@ -26,6 +26,7 @@ use crate::store::StoreError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_drop_sessions_identity.sql"),
+    include_str!("../../../migrations/sqlite/0003_phone_first.sql"),
 ];
 
 /// The whole schema at the latest version, as one script for a database known to be empty
@@ -131,6 +132,7 @@ mod tests {
             [
                 "f2676d3b5dffc471f6e52a44c8456a5036126e8d294f2cf300d421cd0ad974bd",
                 "c10419385771ae4ab2882e29422fdd349b5388943348eb77d72249eee98d154d",
+                "2dcb0c5a973d8eafe788558d10a29d776174970367a966a109ff4731665f4500",
             ]
         );
     }

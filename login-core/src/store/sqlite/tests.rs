@@ -9,6 +9,7 @@ use crate::wechat::PhoneInfo;
 mod batch;
 mod login;
 mod phone;
+mod phone_login;
 mod schema;
 mod sessions;
 

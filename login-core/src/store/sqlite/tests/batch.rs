@@ -60,7 +60,7 @@ async fn sixty_four_concurrent_logins_of_distinct_people_commit_and_survive_reop
         let n = u8::try_from(i).expect("small");
         assert_eq!(
             session(&reopened, n).await.openid,
-            OpenId::new(format!("o{i}"))
+            Some(OpenId::new(format!("o{i}")))
         );
     }
 }
@@ -105,7 +105,7 @@ async fn check_batch_with_a_failure(
             .expect("read"),
         None
     );
-    assert_eq!(session(store, 1).await.openid, OpenId::new("o1"));
+    assert_eq!(session(store, 1).await.openid, Some(OpenId::new("o1")));
     assert_eq!(session(store, 4).await.user_id, first.user.id);
 }
 

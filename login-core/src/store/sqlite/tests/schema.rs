@@ -209,3 +209,56 @@ async fn a_named_memory_database_is_migrated_once_and_shared() {
         .expect("second: the schema is there");
     assert_eq!(stats(&second).await, (1, 1, 1), "both see one database");
 }
+
+#[tokio::test]
+async fn a_version_2_database_with_sessions_is_migrated_by_a_running_writer() {
+    // The writer connection creates its temporary login trigger (which names `sessions`)
+    // before it migrates: migration 3 copies `sessions` under it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+    let mut conn = create(&dir, &url).await;
+    apply(&mut conn, &MIGRATIONS[..2]).await.expect("version 2");
+    sqlx::raw_sql(
+        "INSERT INTO users (id, created_at, updated_at) VALUES (5, 0, 0); \
+         INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) \
+         VALUES ('wxa', 'o5', 5, x'01', 0, 0); \
+         INSERT INTO sessions (token_hash, user_id, appid, openid, created_at, expires_at, \
+         absolute_expires_at) VALUES (zeroblob(32), 5, 'wxa', 'o5', 0, 1, 2);",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("version 2 data");
+    conn.close().await.expect("close");
+
+    let store = SqliteStore::open(&url).await.expect("migrates");
+    let kept = store
+        .session(&TokenHash([0; 32]))
+        .await
+        .expect("read")
+        .expect("the session is kept");
+    assert_eq!(kept.openid, Some(OpenId::new("o5")));
+    assert_eq!(kept.absolute_expires_at, UnixMs(2));
+    // The login trigger writes into the new table.
+    let out = log_in(&store, "wxa", "o5", None, 1).await;
+    assert_eq!(out.user.id, UserId(5));
+    assert_eq!(stats(&store).await, (1, 1, 2));
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sessions' \
+         AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(&store.reader)
+    .await
+    .expect("indexes");
+    assert_eq!(
+        indexes,
+        ["sessions_end", "sessions_revoked", "sessions_user"]
+    );
+    let fk_problems: i64 = scalar(
+        &store.reader,
+        "SELECT count(*) FROM pragma_foreign_key_check",
+    )
+    .await;
+    assert_eq!(fk_problems, 0);
+    store.close().await;
+    assert_eq!(user_version(&url).await, latest());
+}

@@ -1,0 +1,241 @@
+//! `POST /api/sms/send` and `POST /api/login/sms`: codes and their life (expiry, wrong tries,
+//! single use, replacement), new and existing numbers, the limits with `Retry-After`, and what
+//! each SMS gateway failure becomes.
+
+use std::time::Duration;
+
+use login_core::sms::{LimitWindow, SmsError};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_code_is_sent_and_only_its_hash_is_kept() {
+    let app = TestApp::new().await;
+    let r = app.send_code("+86 138-1234-0101").await.ok();
+    assert_eq!(r, json!({"sent": true, "expires_in": 300, "resend_in": 60}));
+    let messages = app.outbox.messages();
+    assert_eq!(messages.len(), 1);
+    let code = messages[0].code.expose().to_owned();
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert_eq!(messages[0].phone.e164(), "+8613812340101");
+    assert_eq!(messages[0].minutes(), 5);
+    let stats = app.stats().await;
+    assert_eq!((stats.sms_codes, stats.users, stats.sessions), (1, 0, 0));
+    // The database holds no code in any form a reader could type.
+    let db: Vec<u8> = app
+        .database_files()
+        .into_iter()
+        .flat_map(|(_, bytes)| bytes)
+        .collect();
+    assert!(
+        !db.windows(6).any(|w| w == code.as_bytes()),
+        "the code is not stored in clear"
+    );
+}
+
+#[tokio::test]
+async fn a_new_number_registers_and_an_existing_one_logs_in() {
+    let app = TestApp::new().await;
+    let first = app.sms_login_fresh("13812340102", None).await.ok();
+    assert_eq!(first["user"]["is_new"], true);
+    assert_eq!(first["user"]["phone_bound"], true);
+    assert_eq!(first["user"]["apps"], json!([]));
+    app.advance(Duration::from_secs(60));
+    // The same number in the other accepted form.
+    let again = app.sms_login_fresh("+8613812340102", None).await.ok();
+    assert_eq!(again["user"]["id"], first["user"]["id"]);
+    assert_eq!(again["user"]["is_new"], false);
+    assert_ne!(token_of(&again), token_of(&first));
+    app.me(&token_of(&first)).await;
+    let stats = app.stats().await;
+    assert_eq!(
+        (stats.users, stats.sessions, stats.sms_codes),
+        (1, 2, 0),
+        "codes are spent"
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_expires_and_is_replaced_by_a_new_one() {
+    let app = TestApp::new().await;
+    let n = "13812340103";
+    app.send_code(n).await.ok();
+    let code = app.outbox.last_code(&e164(n));
+    app.sms_login(n, &code, None).await.ok();
+    let message = app
+        .sms_login(n, &code, None)
+        .await
+        .assert_error(400, "sms_code_expired");
+    assert!(message.contains("POST /api/sms/send"), "{message}");
+
+    app.advance(Duration::from_secs(60));
+    app.send_code(n).await.ok();
+    let old = app.outbox.last_code(&e164(n));
+    app.advance(Duration::from_secs(60));
+    app.send_code(n).await.ok();
+    let new = app.outbox.last_code(&e164(n));
+    if old != new {
+        // The earlier code no longer works (a wrong try of the pending one).
+        app.sms_login(n, &old, None)
+            .await
+            .assert_error(400, "sms_code_invalid");
+    }
+    // Five minutes.
+    app.advance(Duration::from_secs(300));
+    let message = app
+        .sms_login(n, &new, None)
+        .await
+        .assert_error(400, "sms_code_expired");
+    assert!(message.contains("expired"), "{message}");
+    app.send_code(n).await.ok();
+    let fresh = app.outbox.last_code(&e164(n));
+    app.advance(Duration::from_secs(299));
+    app.sms_login(n, &fresh, None).await.ok();
+}
+
+#[tokio::test]
+async fn five_wrong_tries_void_a_code() {
+    let app = TestApp::new().await;
+    let n = "13812340104";
+    app.send_code(n).await.ok();
+    let code = app.outbox.last_code(&e164(n));
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for left in (1..=4).rev() {
+        let message = app
+            .sms_login(n, wrong, None)
+            .await
+            .assert_error(400, "sms_code_invalid");
+        assert!(message.contains(&format!("{left} tries left")), "{message}");
+    }
+    app.sms_login(n, wrong, None)
+        .await
+        .assert_error(400, "sms_code_exhausted");
+    // Even the right code is refused now; nothing was registered.
+    app.sms_login(n, &code, None)
+        .await
+        .assert_error(400, "sms_code_exhausted");
+    assert_eq!(app.stats().await.users, 0);
+    // A new code works.
+    app.advance(Duration::from_secs(60));
+    app.sms_login_fresh(n, None).await.ok();
+}
+
+#[tokio::test]
+async fn sends_are_limited_per_number_and_per_address_with_retry_after() {
+    let app = TestApp::configured(|c| c.phone.sms_per_address_per_hour = 7).await;
+    let n = "13812340105";
+    app.send_code(n).await.ok();
+    app.advance(Duration::from_secs(20));
+    let r = app.send_code(n).await;
+    let message = r.assert_error(429, "rate_limited");
+    assert!(message.contains("this number"), "{message}");
+    assert_eq!(r.header("retry-after").as_deref(), Some("40"));
+    // Five per hour per number (the refused request above counted against the address only).
+    for _ in 0..4 {
+        app.advance(Duration::from_secs(60));
+        app.send_code(n).await.ok();
+    }
+    app.advance(Duration::from_secs(60));
+    let r = app.send_code(n).await;
+    r.assert_error(429, "rate_limited");
+    let wait: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert_eq!(wait, 3600 - 20 - 5 * 60);
+    assert_eq!(app.outbox.messages().len(), 5);
+    // Seven requests from this address this hour: the eighth is refused whatever the number.
+    let r = app.send_code("13812340106").await;
+    let message = r.assert_error(429, "rate_limited");
+    assert!(message.contains("address"), "{message}");
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(app.outbox.messages().len(), 5);
+}
+
+#[tokio::test]
+async fn gateway_failures_have_their_answers_and_leave_no_code() {
+    let app = TestApp::new().await;
+    let cases = [
+        (
+            SmsError::RateLimited {
+                code: "LimitExceeded.PhoneNumberDailyLimit".into(),
+                window: LimitWindow::DayInChina,
+            },
+            429,
+            "sms_rate_limited",
+        ),
+        (
+            SmsError::RateLimited {
+                code: "LimitExceeded.PhoneNumberThirtySecondLimit".into(),
+                window: LimitWindow::Seconds(30),
+            },
+            429,
+            "sms_rate_limited",
+        ),
+        (
+            SmsError::NumberRefused {
+                code: "InvalidParameterValue.IncorrectPhoneNumber".into(),
+            },
+            400,
+            "sms_number_refused",
+        ),
+        (
+            SmsError::Misconfigured {
+                code: "AuthFailure.SignatureFailure".into(),
+                message: "The provided credentials could not be validated.".into(),
+            },
+            500,
+            "server_misconfigured",
+        ),
+        (
+            SmsError::Unavailable("HTTP 502".into()),
+            503,
+            "sms_unavailable",
+        ),
+        (SmsError::NotConfigured, 503, "sms_unavailable"),
+    ];
+    for (i, (failure, status, code)) in cases.into_iter().enumerate() {
+        let n = format!("1381234020{i}");
+        app.outbox.fail_next(failure.clone());
+        let r = app.send_code(&n).await;
+        let message = r.assert_error(status, code);
+        assert!(
+            !message.contains("AuthFailure") && !message.contains("credentials"),
+            "details stay in the log: {message}"
+        );
+        let retry_after = r.header("retry-after");
+        match &failure {
+            SmsError::RateLimited {
+                window: LimitWindow::DayInChina,
+                ..
+            } => {
+                // START is 09:14:57 in China: 14 h 45 min 3 s to midnight there.
+                assert_eq!(retry_after.as_deref(), Some("53103"), "{failure:?}");
+            }
+            SmsError::RateLimited { .. } => assert_eq!(retry_after.as_deref(), Some("30")),
+            SmsError::Unavailable(_) => assert_eq!(retry_after.as_deref(), Some("5")),
+            _ => assert_eq!(retry_after, None, "{failure:?}"),
+        }
+        assert_eq!(
+            app.stats().await.sms_codes,
+            0,
+            "{failure:?}: no code pending"
+        );
+    }
+    assert!(app.outbox.messages().is_empty());
+}
+
+#[tokio::test]
+async fn logins_by_sms_count_against_the_address_limit() {
+    let app = TestApp::configured(|c| c.limits.logins_per_address_per_minute = 2).await;
+    let n = "13812340107";
+    app.send_code(n).await.ok();
+    app.sms_login(n, "000000", None).await;
+    app.sms_login(n, "000000", None).await;
+    let r = app.sms_login(n, "000000", None).await;
+    r.assert_error(429, "rate_limited");
+    assert!(r.header("retry-after").is_some());
+}
