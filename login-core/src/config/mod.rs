@@ -388,6 +388,72 @@ mod tests {
         assert_eq!(cfg.upstream.attempts, d.upstream.attempts);
         assert_eq!(cfg.upstream.backoff, d.upstream.backoff);
         assert_eq!(cfg.upstream.access_token, d.upstream.access_token);
+        assert_eq!(cfg.apps[0].registration, Registration::Auto);
+        assert_eq!(format!("{:?}", cfg.phone), format!("{:?}", d.phone));
+        assert_eq!(format!("{:?}", cfg.sms), format!("{:?}", d.sms));
+    }
+
+    #[test]
+    fn phone_and_sms_settings_are_checked() {
+        let base = "[[apps]]\nappid = \"wx1\"\nsecret = \"s\"\n";
+        let cfg = Config::from_toml(&format!(
+            "listen = \"0.0.0.0:8080\"\n[sms]\nprovider = \"log\"\n{base}"
+        ))
+        .expect("parses");
+        let e = cfg.validate().expect_err("log on a public address");
+        assert!(e.to_string().contains("loopback"), "{e}");
+        let cfg = Config::from_toml(&format!(
+            "listen = \"0.0.0.0:8080\"\n[sms]\nprovider = \"log\"\nallow_log_provider = true\n{base}"
+        ))
+        .expect("parses");
+        cfg.validate().expect("allowed on purpose");
+        let cfg = Config::from_toml(&format!("[sms]\nprovider = \"log\"\n{base}")).expect("parses");
+        cfg.validate().expect("loopback by default");
+
+        let cfg = Config::from_toml(&format!(
+            "[sms]\nprovider = \"tencent\"\n[sms.tencent]\nsecret_id = \"AKID\"\n{base}"
+        ))
+        .expect("parses");
+        let e = cfg.validate().expect_err("incomplete");
+        assert!(e.to_string().contains("sms.tencent.secret_key"), "{e}");
+        let full = "[sms]\nprovider = \"tencent\"\n[sms.tencent]\nsecret_id = \"AKID\"\nsecret_key = \"k3y\"\n\
+                    sms_sdk_app_id = \"1400000000\"\nsign_name = \"sign\"\ntemplate_id = \"1\"\n";
+        let cfg = Config::from_toml(&format!("{full}{base}")).expect("parses");
+        cfg.validate().expect("complete");
+        assert!(
+            !format!("{cfg:?}").contains("k3y"),
+            "the SecretKey is redacted"
+        );
+        let e = Config::from_toml(&format!("{full}template_params = [\"x\"]\n{base}"))
+            .expect("parses")
+            .validate()
+            .expect_err("no {code}");
+        assert!(e.to_string().contains("{code}"), "{e}");
+
+        let e = Config::from_toml(
+            "[[apps]]\nappid = \"wx1\"\nsecret = \"s\"\nregistration = \"phone\"",
+        )
+        .expect_err("unknown policy");
+        assert!(
+            e.contains("registration") || e.contains("phone_required"),
+            "{e}"
+        );
+        let cfg = Config::from_toml(&format!(
+            "[[apps]]\nappid = \"wx2\"\nsecret = \"s\"\nregistration = \"phone_required\"\n{base}"
+        ))
+        .expect("parses");
+        assert_eq!(cfg.apps[0].registration, Registration::PhoneRequired);
+        assert_eq!(cfg.apps[1].registration, Registration::Auto);
+        let mut bad = cfg.clone();
+        bad.phone.code_attempts = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = cfg;
+        bad.phone.password_min_chars = 3;
+        assert!(bad.validate().is_err());
+        assert_eq!("phone_required".parse(), Ok(Registration::PhoneRequired));
+        assert!("sometimes".parse::<Registration>().is_err());
+        assert_eq!("tencent".parse(), Ok(SmsProvider::Tencent));
+        assert!("twilio".parse::<SmsProvider>().is_err());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub struct PhoneConfig {
     pub code_ttl: Duration,
     /// Wrong tries a code survives; the last one voids it.
     pub code_attempts: u32,
-    /// Least time between two codes sent to one number.
+    /// Least time between two codes sent to one number (`0s`: none). The limits below are off
+    /// when 0.
     #[serde(with = "humantime_serde")]
     pub sms_interval: Duration,
     /// Codes sent to one number per hour.

@@ -143,7 +143,11 @@ impl Services {
             sms: parts.sms,
             passwords: parts.passwords,
             code_key: parts.code_key,
-            sms_interval: RateLimiter::from_first_hit(1, config.phone.sms_interval),
+            // "0s": no interval.
+            sms_interval: RateLimiter::from_first_hit(
+                u32::from(!config.phone.sms_interval.is_zero()),
+                config.phone.sms_interval,
+            ),
             sms_per_number: RateLimiter::from_first_hit(
                 config.phone.sms_per_number_per_hour,
                 Duration::from_secs(3600),

@@ -15,6 +15,7 @@ mod phone;
 mod profile;
 mod props_journeys;
 mod props_opendata;
+mod props_phone;
 mod registration;
 mod rotated_key;
 mod session;

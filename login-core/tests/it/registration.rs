@@ -354,3 +354,59 @@ async fn tickets_survive_a_restart_and_expired_ones_are_purged() {
     assert_eq!(app.stats().await.tickets, 0);
     let _: Value = app.me(&token_of(&r)).await;
 }
+
+#[tokio::test]
+async fn an_older_ticket_of_a_registered_user_cannot_bring_another_number() {
+    let app = phone_first().await;
+    let older = ticket_of(&app.try_login("alice").await);
+    let newer = ticket_of(&app.try_login("alice").await);
+    let r = app.sms_login_fresh("13812340015", Some(&newer)).await.ok();
+    let before = app.stats().await;
+    let message = app
+        .sms_login_fresh("13812340016", Some(&older))
+        .await
+        .assert_error(409, "wechat_bound_to_other_phone");
+    assert!(message.contains("another phone number"), "{message}");
+    let after = app.stats().await;
+    assert_eq!(
+        (after.users, after.sessions),
+        (before.users, before.sessions)
+    );
+    // With its own number the older ticket just logs alice in.
+    app.advance(Duration::from_secs(60));
+    let again = app.sms_login_fresh("13812340015", Some(&older)).await.ok();
+    assert_eq!(again["user"]["id"], r["user"]["id"]);
+}
+
+#[tokio::test]
+async fn a_wechat_user_with_an_account_elsewhere_cannot_take_another_accounts_number() {
+    let app = TestApp::with(Setup {
+        default_platform: Some("platform-1"),
+        extra_apps: vec![sibling_app(SIBLING)],
+        configure: Box::new(|c| {
+            c.apps[0].registration = login_core::config::Registration::PhoneRequired;
+        }),
+    })
+    .await;
+    // alice's ticket in the default app, then her account in the sibling (auto).
+    let ticket = ticket_of(&app.try_login("alice").await);
+    let (_, sibling) = app.login_in(&AppId::new(SIBLING), "alice").await;
+    // The number belongs to a phone-only account.
+    let web = app.sms_login_fresh("13812340017", None).await.ok();
+    app.advance(Duration::from_secs(60));
+    let before = app.stats().await;
+    app.sms_login_fresh("13812340017", Some(&ticket))
+        .await
+        .assert_error(409, "phone_conflict");
+    let after = app.stats().await;
+    assert_eq!(
+        (after.users, after.identities, after.tickets),
+        (before.users, before.identities, before.tickets)
+    );
+    assert_ne!(web["user"]["id"], sibling["user"]["id"]);
+    // A free number goes to her existing account, with the ticket's identity.
+    let r = app.sms_login_fresh("13812340018", Some(&ticket)).await.ok();
+    assert_eq!(r["user"]["id"], sibling["user"]["id"]);
+    assert_eq!(r["user"]["is_new"], false);
+    assert_eq!(r["user"]["apps"].as_array().map(Vec::len), Some(2));
+}

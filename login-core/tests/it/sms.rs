@@ -239,3 +239,104 @@ async fn logins_by_sms_count_against_the_address_limit() {
     r.assert_error(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
 }
+
+/// What the gateway saw, one JSON summary per request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// A SendSms endpoint at a path of its own: checks the signature the way Tencent does (with
+/// the secret key it knows) and answers Tencent's shapes.
+async fn tencent_gateway() -> (String, Seen, tokio::task::JoinHandle<()>) {
+    use axum::http::HeaderMap;
+    use login_core::sms::tc3::Signing;
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let handler = move |headers: HeaderMap, body: String| {
+        let record = record.clone();
+        async move {
+            let h = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let expected = Signing {
+                secret_id: "AKIDgateway",
+                secret_key: "gateway-secret",
+                service: "sms",
+                host: &h("host"),
+                content_type: &h("content-type"),
+                timestamp: h("x-tc-timestamp").parse().unwrap_or(0),
+            }
+            .authorization(&body);
+            let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            record
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(json!({"authorization_ok": h("authorization") == expected, "action": h("x-tc-action"), "body": parsed}));
+            if h("authorization") != expected {
+                return json!({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "The provided credentials could not be validated."}, "RequestId": "r1"}}).to_string();
+            }
+            let phone = parsed["PhoneNumberSet"][0].clone();
+            json!({"Response": {"SendStatusSet": [{"SerialNo": "2028:1", "PhoneNumber": phone, "Fee": 1, "SessionContext": "", "Code": "Ok", "Message": "send success", "IsoCode": "CN"}], "RequestId": "r2"}}).to_string()
+        }
+    };
+    let router = axum::Router::new().route("/tencentcloud/sms", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/tencentcloud/sms",
+        listener.local_addr().expect("addr")
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, seen, server)
+}
+
+#[tokio::test]
+async fn the_tencent_provider_signs_sendsms_to_the_configured_endpoint() {
+    let (endpoint, seen, server) = tencent_gateway().await;
+    let configure = |secret: &'static str, endpoint: String| {
+        move |c: &mut login_core::Config| {
+            c.sms.provider = login_core::config::SmsProvider::Tencent;
+            let t = &mut c.sms.tencent;
+            t.endpoint = endpoint;
+            t.secret_id = "AKIDgateway".into();
+            t.secret_key = login_core::config::TencentSecretKey(secret.into());
+            t.sms_sdk_app_id = "1400000001".into();
+            t.sign_name = "测试".into();
+            t.template_id = "100001".into();
+        }
+    };
+    let app = TestApp::configured(configure("gateway-secret", endpoint.clone())).await;
+    app.send_code("13812340108").await.ok();
+    let requests = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["authorization_ok"], true);
+    assert_eq!(requests[0]["action"], "SendSms");
+    let body = &requests[0]["body"];
+    assert_eq!(body["PhoneNumberSet"], json!(["+8613812340108"]));
+    assert_eq!(body["SmsSdkAppId"], "1400000001");
+    assert_eq!(body["TemplateId"], "100001");
+    // The code in the message logs in.
+    let code = body["TemplateParamSet"][0]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    assert_eq!(body["TemplateParamSet"][1], "5");
+    app.sms_login("13812340108", &code, None).await.ok();
+
+    // A wrong SecretKey: Tencent's signature failure is this server's setup: 500, nothing pending.
+    let app = TestApp::configured(configure("not-the-secret", endpoint)).await;
+    app.send_code("13812340109")
+        .await
+        .assert_error(500, "server_misconfigured");
+    assert_eq!(app.stats().await.sms_codes, 0);
+    server.abort();
+}
