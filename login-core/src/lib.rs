@@ -1,8 +1,9 @@
 //! login-core: a reference login service for WeChat mini-programs.
 //!
 //! Layers, outside in: [`http`] (router, extractors, DTOs, the one error-to-HTTP mapping) →
-//! [`service`] (use cases) → ports ([`store::Store`], [`wechat::WeChatApi`], [`clock::Clock`],
-//! [`random::Random`]) → adapters ([`store::sqlite`], [`wechat::http`]).
+//! [`service`] (use cases) → ports ([`store::Store`], [`wechat::WeChatApi`],
+//! [`sms::SmsSender`], [`clock::Clock`], [`random::Random`]) → adapters ([`store::sqlite`],
+//! [`wechat::http`], [`sms::tencent`], [`sms::log`]).
 
 pub mod clock;
 pub mod config;

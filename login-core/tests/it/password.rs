@@ -133,3 +133,42 @@ async fn attempts_are_limited_per_number_and_per_address() {
     assert!(message.contains("address"), "{message}");
     assert_eq!(app.stats().await.users, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_registrations_of_one_number_make_one_account() {
+    // Eight clients register the same new number at once, with two passwords: one account is
+    // made; the requests that lose the race are checked again against the winner's password.
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let app = app.clone();
+        set.spawn(async move {
+            let pw = if i % 2 == 0 {
+                "password one"
+            } else {
+                "password two"
+            };
+            (pw, app.password_login("13812340210", pw, None).await)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(done) = set.join_next().await {
+        answers.push(done.expect("ran"));
+    }
+    let winners: Vec<_> = answers.iter().filter(|(_, r)| r.status == 200).collect();
+    let new: Vec<_> = winners
+        .iter()
+        .filter(|(_, r)| r.json()["user"]["is_new"] == true)
+        .collect();
+    assert_eq!(new.len(), 1, "one registration");
+    let winning_pw = new[0].0;
+    for (pw, r) in &answers {
+        if *pw == winning_pw {
+            assert_eq!(r.status, 200, "{}", r.text);
+        } else {
+            r.assert_error(401, "password_incorrect");
+        }
+    }
+    let stats = app.stats().await;
+    assert_eq!((stats.users, stats.passwords), (1, 1));
+}

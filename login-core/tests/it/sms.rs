@@ -340,3 +340,28 @@ async fn the_tencent_provider_signs_sendsms_to_the_configured_endpoint() {
     assert_eq!(app.stats().await.sms_codes, 0);
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_raced_by_eight_logins_logs_in_once() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let n = "13812340110";
+    app.send_code(n).await.ok();
+    let code = app.outbox.last_code(&e164(n));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (app, code) = (app.clone(), code.clone());
+        set.spawn(async move { app.sms_login(n, &code, None).await });
+    }
+    let mut ok = 0;
+    while let Some(done) = set.join_next().await {
+        let r = done.expect("ran");
+        if r.status == 200 {
+            ok += 1;
+        } else {
+            r.assert_error(400, "sms_code_expired");
+        }
+    }
+    assert_eq!(ok, 1);
+    let stats = app.stats().await;
+    assert_eq!((stats.users, stats.sessions, stats.sms_codes), (1, 1, 0));
+}
