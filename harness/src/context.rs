@@ -123,6 +123,7 @@ pub fn mock_apps(mock: &MockHandle) -> Vec<login_core::config::AppConfig> {
             open_platform: a
                 .open_platform
                 .map(|p| login_core::ids::PlatformId::new(p.as_str())),
+            registration: login_core::config::Registration::default(),
         })
         .collect()
 }

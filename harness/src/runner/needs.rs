@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::scenario::{Action, Expect, Scenario, Step};
-use crate::target::TargetProfile;
+use crate::target::{OutcomeName, TargetProfile};
 
 /// A scenario's needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,14 +103,20 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
                         }
                     }
                 }
-                expect_needs(c.expect.as_ref(), profile.user_id.is_some(), "user_id", n);
+                expect_needs(
+                    c.expect.as_ref(),
+                    profile,
+                    profile.user_id.is_some(),
+                    "user_id",
+                    n,
+                );
             }
             Action::Request(_) => n.backend = true,
             Action::Whoami(c) => {
                 n.backend = true;
                 need(routes.whoami.is_some(), "whoami");
                 let has = routes.whoami.as_ref().is_some_and(|w| w.user_id.is_some());
-                expect_needs(c.expect.as_ref(), has, "routes.whoami.user_id", n);
+                expect_needs(c.expect.as_ref(), profile, has, "routes.whoami.user_id", n);
             }
             Action::Refresh(_) => {
                 n.backend = true;
@@ -169,8 +175,20 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
 }
 
 /// `user` / `not_user` expectations need the place of the user id.
-fn expect_needs(expect: Option<&Expect>, has: bool, key: &str, n: &mut Needs) {
+fn expect_needs(
+    expect: Option<&Expect>,
+    profile: &TargetProfile,
+    has: bool,
+    key: &str,
+    n: &mut Needs,
+) {
     if let Some(e) = expect {
+        let told = profile.outcomes.registration_required.is_some();
+        if e.outcome == Some(OutcomeName::RegistrationRequired) && !told {
+            n.skip.get_or_insert(
+                "expects `registration_required`, which the profile does not say how to recognise (outcomes.registration_required)".into(),
+            );
+        }
         if (e.user.is_some() || e.not_user.is_some()) && !has {
             n.skip.get_or_insert(format!(
                 "compares users, but the profile does not say where the user id is ({key})"

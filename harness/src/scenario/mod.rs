@@ -434,8 +434,8 @@ pub struct HttpCall {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// What the answer means, by the target profile's rules: `ok`, `relogin`, `blocked`,
-    /// `rate_limited`, `conflict`, `upstream_unavailable`, `bad_request`.
+    /// What the answer means, by the target profile's rules: `ok`, `registration_required`,
+    /// `relogin`, `blocked`, `rate_limited`, `conflict`, `upstream_unavailable`, `bad_request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<OutcomeName>,
     /// The status: `200`, any of `[400, 401]`, or a class `4xx`.

@@ -291,6 +291,10 @@ pub struct Outcomes {
     /// Success. Default: any 2xx.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ok: Option<Rules>,
+    /// The login found no account for the WeChat identity and the backend wants the user to
+    /// register (by phone) first. Classified before `relogin`. No default: a profile says how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_required: Option<Rules>,
     /// Log in again: the code was invalid, used or expired, the session_key is stale, the
     /// token is missing or expired. Default: 401.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -460,6 +464,7 @@ impl TargetProfile {
             },
             outcomes: Outcomes {
                 ok: o.ok.or(po.ok),
+                registration_required: o.registration_required.or(po.registration_required),
                 relogin: o.relogin.or(po.relogin),
                 blocked: o.blocked.or(po.blocked),
                 rate_limited: o.rate_limited.or(po.rate_limited),

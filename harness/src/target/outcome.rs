@@ -233,6 +233,8 @@ impl std::fmt::Display for Rule {
 pub enum OutcomeName {
     /// Success.
     Ok,
+    /// The WeChat identity has no account yet: register (by phone) first.
+    RegistrationRequired,
     /// Log in again.
     Relogin,
     /// A high-risk user.
@@ -249,8 +251,9 @@ pub enum OutcomeName {
 
 impl OutcomeName {
     /// Every outcome, in the order answers are classified.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Ok,
+        Self::RegistrationRequired,
         Self::Relogin,
         Self::Blocked,
         Self::RateLimited,
@@ -263,6 +266,7 @@ impl OutcomeName {
     pub fn key(self) -> &'static str {
         match self {
             Self::Ok => "ok",
+            Self::RegistrationRequired => "registration_required",
             Self::Relogin => "relogin",
             Self::Blocked => "blocked",
             Self::RateLimited => "rate_limited",
@@ -293,6 +297,7 @@ impl Outcomes {
     fn given(&self, name: OutcomeName) -> Option<&Rules> {
         match name {
             OutcomeName::Ok => &self.ok,
+            OutcomeName::RegistrationRequired => &self.registration_required,
             OutcomeName::Relogin => &self.relogin,
             OutcomeName::Blocked => &self.blocked,
             OutcomeName::RateLimited => &self.rate_limited,
@@ -353,6 +358,8 @@ impl Outcomes {
 fn default_rules(name: OutcomeName) -> Rules {
     use StatusItem::{Class, Code};
     Rules::status(match name {
+        // No status says it alone (it is a 401 or a 200 with a mark): the profile must say.
+        OutcomeName::RegistrationRequired => return Rules::Any(Vec::new()),
         OutcomeName::Ok => StatusSpec::One(Class("2xx".into())),
         OutcomeName::Relogin => StatusSpec::One(Code(401)),
         OutcomeName::Blocked => StatusSpec::One(Code(403)),
@@ -428,5 +435,53 @@ mod tests {
             Some(OutcomeName::Ok),
             "the default ok is any 2xx"
         );
+    }
+
+    #[test]
+    fn registration_required_has_no_default_and_comes_before_relogin() {
+        let h = reqwest::header::HeaderMap::new();
+        let body = json!({"error": {"code": "registration_required"}});
+        let bare = Outcomes::default();
+        assert_eq!(
+            bare.classify(401, &h, &body).outcome,
+            Some(OutcomeName::Relogin)
+        );
+        let outcomes: Outcomes = yaml_serde::from_str(
+            "registration_required: { status: 401, path: $.error.code, equals: registration_required }\n",
+        )
+        .expect("outcomes");
+        let c = outcomes.classify(401, &h, &body);
+        assert_eq!(c.outcome, Some(OutcomeName::RegistrationRequired));
+        let other = json!({"error": {"code": "login_required"}});
+        assert_eq!(
+            outcomes.classify(401, &h, &other).outcome,
+            Some(OutcomeName::Relogin)
+        );
+    }
+
+    #[test]
+    fn a_scenario_expecting_registration_required_is_skipped_by_a_profile_that_cannot_tell() {
+        let profile = crate::target::TargetProfile::parse(
+            std::path::Path::new("p.yaml"),
+            "version: 2\nroutes:\n  login: { path: /login }\n",
+        )
+        .expect("profile");
+        let scenario = crate::scenario::Scenario::parse(
+            std::path::Path::new("s.yaml"),
+            "name: x\nsteps:\n  - login: { user: alice, expect: { outcome: registration_required } }\n",
+        )
+        .expect("scenario");
+        let needs = crate::runner::needs::analyse(&scenario, &profile, false);
+        let reason = needs.skip.expect("skipped");
+        assert!(
+            reason.contains("outcomes.registration_required"),
+            "{reason}"
+        );
+        let needs = crate::runner::needs::analyse(
+            &scenario,
+            crate::target::TargetProfile::shipped(),
+            false,
+        );
+        assert_eq!(needs.skip, None);
     }
 }

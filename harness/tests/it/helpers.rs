@@ -42,6 +42,7 @@ pub async fn team_backend(
         appid: login_core::ids::AppId::new(APPID),
         secret: login_core::ids::AppSecret::new(SECRET),
         open_platform: None,
+        registration: login_core::config::Registration::default(),
     }];
     let mut deps = login_core::Deps::default();
     if let Some(c) = clock {
