@@ -6,12 +6,14 @@ use serde::de::DeserializeOwned;
 use crate::config::{AppSpec, UserSpec};
 use crate::control::{ClockView, ErrorBody};
 use crate::engine::{
-    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, StateView, UserView, WeRunGrant,
+    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, SmsMessage, SmsOutbox, StateView, UserView,
+    WeRunGrant,
 };
 use crate::faults::FaultSpec;
 use crate::ids::{AppId, UserHandle};
 use crate::journal::JournalPage;
 use crate::opendata::{RuleEra, Tamper, UserInfoApi, UserInfoGrant};
+use crate::tencent::{SmsConfigPatch, SmsConfigView};
 
 /// Errors of control-plane calls.
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +277,51 @@ impl ControlClient {
             None::<&()>,
         )
         .await
+    }
+
+    /// The SMS outbox; `query` is a query string such as `since=3` (see [`Self::sms_to`] for
+    /// phone numbers, whose `+` must be percent-encoded).
+    pub async fn sms_outbox(&self, query: &str) -> Result<SmsOutbox, ClientError> {
+        self.get(&format!("/sms?{query}")).await
+    }
+
+    /// Every message the SMS gateway sent to `phone` (any form SendSms takes:
+    /// `+8613800138000`, `13800138000`), oldest first.
+    pub async fn sms_to(&self, phone: &str) -> Result<Vec<SmsMessage>, ClientError> {
+        let query = serde_urlencoded::to_string([("phone", phone)]).unwrap_or_default();
+        Ok(self.sms_outbox(&query).await?.messages)
+    }
+
+    /// The latest message the SMS gateway sent to `phone`, if any.
+    pub async fn last_sms(&self, phone: &str) -> Result<Option<SmsMessage>, ClientError> {
+        let query =
+            serde_urlencoded::to_string([("phone", phone), ("last", "1")]).unwrap_or_default();
+        Ok(self.sms_outbox(&query).await?.messages.pop())
+    }
+
+    /// The code of the latest verification message to `phone`: what the user would type.
+    pub async fn last_sms_code(&self, phone: &str) -> Result<Option<String>, ClientError> {
+        Ok(self.last_sms(phone).await?.and_then(|m| m.code))
+    }
+
+    /// Empties the SMS outbox; returns `{"removed": n}`.
+    pub async fn clear_sms(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(reqwest::Method::DELETE, "/sms", None::<&()>)
+            .await
+    }
+
+    /// The SMS gateway's configuration: key, SmsSdkAppIds, sign names, templates, limits.
+    pub async fn sms_config(&self) -> Result<SmsConfigView, ClientError> {
+        self.get("/sms/config").await
+    }
+
+    /// Changes the SMS gateway's configuration.
+    pub async fn set_sms_config(
+        &self,
+        patch: &SmsConfigPatch,
+    ) -> Result<SmsConfigView, ClientError> {
+        self.call(reqwest::Method::PATCH, "/sms/config", Some(patch))
+            .await
     }
 
     /// Any control-plane call, with an optional JSON body, answered as JSON: for bodies

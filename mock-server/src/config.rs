@@ -1,5 +1,5 @@
 //! Configuration: how the server starts (`Config`), the behaviour switches that tests may change at
-//! run time (`Options`), and the seed file of apps and users.
+//! run time (`Options`), and the seed file of apps, users and the SMS gateway's settings.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -266,6 +266,10 @@ pub struct SeedFile {
     pub apps: Vec<AppSpec>,
     /// Users to create up front.
     pub users: Vec<UserSpec>,
+    /// Changes to the SMS gateway's seeded configuration (same fields as
+    /// `PATCH /__mock__/sms/config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<crate::tencent::SmsConfigPatch>,
 }
 
 impl SeedFile {

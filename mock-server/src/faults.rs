@@ -1,6 +1,7 @@
 //! Fault injection: rules that make matching vendor requests fail the way the real network and
-//! WeChat fail: a catalogue errcode, an HTTP status, a delay, a dropped or reset connection, a
-//! truncated or malformed body. Probabilities use a seeded generator, so runs repeat.
+//! WeChat or Tencent Cloud fail: a catalogue errcode (WeChat endpoints), a Tencent Cloud error
+//! code (the SMS endpoint), an HTTP status, a delay, a dropped or reset connection, a truncated or
+//! malformed body. Probabilities use a seeded generator, so runs repeat.
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::WxError;
 use crate::clock::parse_duration;
-use crate::engine::Endpoint;
+use crate::engine::{Endpoint, Vendor};
 use crate::ids::{AppId, UserHandle};
+use crate::tencent::TcCode;
 
 /// What goes wrong at the transport level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,14 +34,20 @@ pub enum Transport {
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
     /// Endpoint name (`jscode2session`, `token`, `stable_token`, `checksession`,
-    /// `resetusersessionkey`, `getuserphonenumber`, `unknown`), its path, or `*` for all.
+    /// `resetusersessionkey`, `getuserphonenumber`, `sms_send`, `unknown`), its path, or `*`
+    /// for all (an `errcode` rule then fires on WeChat endpoints only, a `tencent_error` rule on
+    /// the SMS endpoint only).
     pub endpoint: String,
-    /// Only requests for this app.
+    /// Only requests for this app (for `sms_send`: this SmsSdkAppId).
     pub appid: Option<AppId>,
     /// Only requests concerning this user (resolved from the code, phone code or openid).
     pub user: Option<UserHandle>,
-    /// Answer this catalogue errcode (HTTP 200, as WeChat does).
+    /// Answer this catalogue errcode (HTTP 200, as WeChat does); WeChat endpoints only.
     pub errcode: Option<i64>,
+    /// Answer this Tencent Cloud error code (`LimitExceeded.PhoneNumberDailyLimit`), as the
+    /// whole request's error or as every number's status, as the code comes; `sms_send` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tencent_error: Option<String>,
     /// Answer this HTTP status with a gateway error page.
     pub http_status: Option<u16>,
     /// Fail the connection or the body.
@@ -60,6 +68,8 @@ pub struct FaultSpec {
 pub enum FaultAction {
     /// A catalogue error.
     Error(WxError),
+    /// A Tencent Cloud error code.
+    Tencent(TcCode),
     /// An HTTP status.
     Status(u16),
     /// A transport failure.
@@ -123,7 +133,14 @@ impl FaultRule {
             ))?),
         };
         let mut actions = Vec::new();
+        let vendor = endpoint.map(Endpoint::vendor);
         if let Some(code) = spec.errcode {
+            if vendor == Some(Vendor::TencentCloud) {
+                return Err((
+                    "errcode",
+                    "sms_send answers Tencent Cloud errors: name one with `tencent_error`".into(),
+                ));
+            }
             let err = WxError::from_code(code).ok_or((
                 "errcode",
                 format!(
@@ -136,6 +153,29 @@ impl FaultRule {
                 ),
             ))?;
             actions.push(FaultAction::Error(err));
+        }
+        if let Some(code) = &spec.tencent_error {
+            let tc = TcCode::from_code(code).ok_or_else(|| {
+                (
+                    "tencent_error",
+                    format!(
+                        "{code:?} is not in the Tencent Cloud catalogue; known codes: {}",
+                        crate::tencent::catalogue::ALL
+                            .iter()
+                            .map(|c| c.code())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            if vendor == Some(Vendor::WeChat) {
+                return Err((
+                    "tencent_error",
+                    "only the Tencent Cloud endpoint (`sms_send`) answers Tencent Cloud errors"
+                        .into(),
+                ));
+            }
+            actions.push(FaultAction::Tencent(tc));
         }
         if let Some(status) = spec.http_status {
             if !(100..=599).contains(&status) || status == 200 {
@@ -152,7 +192,7 @@ impl FaultRule {
         if actions.len() > 1 {
             return Err((
                 "errcode",
-                "give only one of `errcode`, `http_status` and `transport`".into(),
+                "give only one of `errcode`, `tencent_error`, `http_status` and `transport`".into(),
             ));
         }
         let delay = spec
@@ -167,7 +207,9 @@ impl FaultRule {
         if actions.is_empty() && delay.is_none() {
             return Err((
                 "errcode",
-                "a fault needs one of `errcode`, `http_status`, `transport` or `delay`".into(),
+                "a fault needs one of `errcode`, `tencent_error`, `http_status`, `transport` or \
+                 `delay`"
+                    .into(),
             ));
         }
         if let Some(p) = spec.probability
@@ -198,7 +240,14 @@ impl FaultRule {
         appid: Option<&AppId>,
         user: Option<&UserHandle>,
     ) -> bool {
-        self.endpoint.is_none_or(|e| e == endpoint)
+        // An error in one vendor's words never answers the other vendor's endpoint.
+        let speaks = match self.action {
+            Some(FaultAction::Error(_)) => endpoint.vendor() == Vendor::WeChat,
+            Some(FaultAction::Tencent(_)) => endpoint.vendor() == Vendor::TencentCloud,
+            _ => true,
+        };
+        speaks
+            && self.endpoint.is_none_or(|e| e == endpoint)
             && self.spec.appid.as_ref().is_none_or(|a| Some(a) == appid)
             && self.spec.user.as_ref().is_none_or(|u| Some(u) == user)
             && self.remaining != Some(0)

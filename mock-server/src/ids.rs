@@ -302,6 +302,16 @@ impl Generator {
     pub fn hint(&self, n: u64) -> String {
         self.chars(URLSAFE, 16, "hint", &[&n.to_be_bytes()])
     }
+
+    /// `len` alphanumerics for `label`: Tencent Cloud API keys and the like.
+    pub fn alnum(&self, label: &str, len: usize) -> String {
+        self.chars(ALNUM, len, label, &[])
+    }
+
+    /// `len` decimal digits for `label` and a number: SmsSdkAppIds, template ids, serial numbers.
+    pub fn digits(&self, label: &str, n: u64, len: usize) -> String {
+        self.chars(b"0123456789", len, label, &[&n.to_be_bytes()])
+    }
 }
 
 /// Whether `s` looks like a real `wx.login` code: 32 ASCII alphanumerics.

@@ -35,6 +35,11 @@ pub struct Record {
     pub status: u16,
     /// errcode answered (0 for success bodies), none for non-WeChat answers.
     pub errcode: Option<i64>,
+    /// For Tencent Cloud answers: the error's code, `Ok` when every number was sent, else the
+    /// first refused number's code.
+    pub tencent_code: Option<&'static str>,
+    /// For Tencent Cloud requests: the headers that carry API 3.0's common parameters.
+    pub headers: Option<Vec<(String, String)>>,
     /// The fault that shaped the answer, if any.
     pub fault: Option<String>,
     /// The response body as sent (before any truncation).
@@ -53,6 +58,18 @@ impl Record {
     pub fn query(&self) -> Option<&str> {
         split_target(&self.target).1
     }
+}
+
+/// The headers of a Tencent Cloud request the journal keeps: `Host`, `Content-Type`,
+/// `Authorization` (SecretId and signature, no secret) and every `X-TC-*`, names lowercase.
+pub fn tencent_headers(headers: &Params) -> Vec<(String, String)> {
+    headers
+        .pairs()
+        .filter(|(name, _)| {
+            matches!(*name, "host" | "content-type" | "authorization") || name.starts_with("x-tc-")
+        })
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 /// A request target's path, and its query string if it has one.
@@ -92,6 +109,12 @@ pub struct JournalEntry {
     pub status: u16,
     /// errcode answered.
     pub errcode: Option<i64>,
+    /// Tencent Cloud code answered (`Ok`, or an error code), for the SMS endpoint only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tencent_code: Option<String>,
+    /// The Tencent Cloud request's common-parameter headers, for the SMS endpoint only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     /// Fault applied, e.g. `rule 3: errcode -1`.
     pub fault: Option<String>,
     /// Response body.
@@ -112,6 +135,8 @@ pub struct JournalFilter {
     pub user: Option<String>,
     /// errcode answered.
     pub errcode: Option<i64>,
+    /// Tencent Cloud code answered (`Ok` or an error code).
+    pub tencent_code: Option<String>,
     /// Only entries after this sequence number (a `last_seq` read earlier): what happened
     /// since then.
     pub since: Option<u64>,
@@ -222,6 +247,9 @@ impl Journal {
                         .as_deref()
                         .is_none_or(|u| r.user.as_ref().is_some_and(|x| x.as_str() == u))
                     && f.errcode.is_none_or(|c| r.errcode == Some(c))
+                    && f.tencent_code
+                        .as_deref()
+                        .is_none_or(|c| r.tencent_code == Some(c))
             })
             .map(|(seq, r)| view(*seq, r))
             .collect();
@@ -256,6 +284,15 @@ fn view(seq: u64, r: &Record) -> JournalEntry {
         user: r.user.as_ref().map(|u| u.as_str().to_owned()),
         status: r.status,
         errcode: r.errcode,
+        tencent_code: r.tencent_code.map(str::to_owned),
+        headers: r.headers.as_ref().map(|h| {
+            let mut map = serde_json::Map::new();
+            for (k, v) in h {
+                map.entry(k.clone())
+                    .or_insert_with(|| serde_json::Value::String(v.clone()));
+            }
+            map
+        }),
         fault: r.fault.clone(),
         response: String::from_utf8_lossy(&r.response).into_owned(),
         latency_us: r.latency_us,

@@ -1,7 +1,9 @@
 //! An offline mock of the WeChat server APIs a mini-program backend calls to log users in:
 //! `sns/jscode2session`, `cgi-bin/token`, `cgi-bin/stable_token`, `wxa/checksession`,
 //! `wxa/resetusersessionkey` and `wxa/business/getuserphonenumber`, answering with WeChat's
-//! real wire format and error codes, plus a control plane under `/__mock__/`.
+//! real wire format and error codes, plus a control plane under `/__mock__/`. It also plays
+//! Tencent Cloud SMS's `SendSms` (API 3.0, TC3-HMAC-SHA256) at `POST /tencentcloud/sms`, keeping
+//! an outbox of the messages it accepted ([`tencent`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +26,7 @@ pub mod ids;
 pub mod journal;
 pub mod opendata;
 pub mod server;
+pub mod tencent;
 pub mod vendor;
 pub mod wire;
 

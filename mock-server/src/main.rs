@@ -1,5 +1,6 @@
-//! `mock-server`: runs the WeChat mock until Ctrl-C or SIGTERM.
+//! `mock-server`: runs the WeChat (and Tencent Cloud SMS) mock until Ctrl-C or SIGTERM.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -157,6 +158,22 @@ async fn main() -> ExitCode {
     println!("mock-server listening on http://{addr}");
     println!("default app: appid={} secret={}", app.appid, app.secret);
     println!("control plane: http://{addr}/__mock__/ (OpenAPI at /__mock__/openapi.json)");
+    let sms = shared.engine.sms_config();
+    // Written, not printed: a reader that stopped after the lines above must not stop the mock.
+    let _ = writeln!(
+        std::io::stdout(),
+        "sms gateway: POST http://{addr}{} secret_id={} secret_key={} sdk_app_id={} sign_name={} templates={}",
+        mock_server::tencent::SMS_PATH,
+        sms.secret_id,
+        sms.secret_key,
+        sms.sdk_app_ids.first().map_or("", String::as_str),
+        sms.sign_names.first().map_or("", |s| s.name.as_str()),
+        sms.templates
+            .iter()
+            .map(|t| t.spec.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     tracing::info!(%addr, appid = %app.appid, "mock-server started");
     match serve(listener, shared, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -298,6 +298,17 @@ impl MockHandle {
         self.shared.engine.default_app()
     }
 
+    /// `http://127.0.0.1:PORT/tencentcloud/sms`: the URL to give an SMS client in place of
+    /// `https://sms.tencentcloudapi.com/`.
+    pub fn sms_url(&self) -> String {
+        format!("{}{}", self.base_url(), crate::tencent::SMS_PATH)
+    }
+
+    /// The SMS gateway's configuration (key, SmsSdkAppIds, sign names, templates).
+    pub fn sms_config(&self) -> crate::tencent::SmsConfigView {
+        self.shared.engine.sms_config()
+    }
+
     /// Stops accepting, finishes in-flight requests and waits for the server to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -11,10 +11,11 @@ use bytes::Bytes;
 
 use crate::catalogue::WxError;
 use crate::clock::Stopwatch;
-use crate::engine::{Answer, Arrival, Endpoint, Params, VendorRequest};
+use crate::engine::{Answer, Arrival, Endpoint, Params, Vendor, VendorRequest};
 use crate::faults::{FaultAction, Transport};
 use crate::journal::{self, Record};
 use crate::server::{ConnCtl, Shared};
+use crate::tencent::TcCode;
 use crate::wire::{self, Rendered};
 
 /// Largest request body read; more gets the gateway's 413 page.
@@ -38,7 +39,12 @@ pub async fn entry(
     let now = engine.clock().now();
     let (parts, body) = request.into_parts();
     let endpoint = Endpoint::of_path(parts.uri.path());
-    let params = Params::parse(parts.uri.query());
+    // Tencent Cloud API 3.0 carries its common parameters (and what the signature covers) in
+    // headers; WeChat's are in the query string.
+    let params = match endpoint.vendor() {
+        Vendor::WeChat => Params::parse(parts.uri.query()),
+        Vendor::TencentCloud => Params::from_headers(&parts.headers),
+    };
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let oversized = body.is_err();
     let req = VendorRequest {
@@ -119,7 +125,14 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     let engine = &shared.engine;
     let endpoint = req.endpoint;
     let (path, _) = journal::split_target(&target);
-    let render_err = |e: WxError| wire::render(endpoint, path, Err(e), now, style, &shared.rids);
+    // A fault's answer in the endpoint's vendor's words: the body a failing server starts to
+    // send before the connection breaks is a system error of its catalogue.
+    let tencent_fault = |code: TcCode| wire::tencent(engine.tencent_fault_body(code, &req.body));
+    let render_err = |e: WxError| match endpoint.vendor() {
+        Vendor::WeChat => wire::render(endpoint, path, Err(e), now, style, &shared.rids),
+        Vendor::TencentCloud => tencent_fault(TcCode::InternalError),
+    };
+    let mut tencent_code = None;
     let (rendered, ending, appid, user) = match plan.as_ref().map(|p| (p.action, p)) {
         _ if oversized => (
             wire::gateway_page(StatusCode::PAYLOAD_TOO_LARGE),
@@ -130,12 +143,17 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         None | Some((None, _)) => {
             // Answered on arrival, unless a delay-only rule held the request back.
             let answer = answer.unwrap_or_else(|| engine.answer(&req));
+            tencent_code = answer.tencent;
             let r = wire::render(endpoint, path, answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
         }
         Some((Some(action), p)) => {
             let (r, ending) = match action {
                 FaultAction::Error(e) => (render_err(e), Ending::Normal),
+                FaultAction::Tencent(code) => {
+                    tencent_code = Some(code.code());
+                    (tencent_fault(code), Ending::Normal)
+                }
                 FaultAction::Status(s) => (
                     wire::gateway_page(StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY)),
                     Ending::Normal,
@@ -158,6 +176,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         let what = match p.action {
             None => "delay".to_owned(),
             Some(FaultAction::Error(e)) => format!("errcode {}", e.code()),
+            Some(FaultAction::Tencent(code)) => format!("tencent_error {}", code.code()),
             Some(FaultAction::Status(s)) => format!("http_status {s}"),
             Some(FaultAction::Transport(t)) => format!("transport {t:?}").to_lowercase(),
         };
@@ -171,6 +190,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         endpoint = endpoint.name(),
         status,
         errcode = rendered.errcode,
+        tencent_code,
         fault = fault.as_deref(),
         "vendor request"
     );
@@ -189,6 +209,11 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
             rendered.errcode
         } else {
             None
+        },
+        tencent_code: tencent_code.filter(|_| matches!(ending, Ending::Normal)),
+        headers: match endpoint.vendor() {
+            Vendor::WeChat => None,
+            Vendor::TencentCloud => Some(journal::tencent_headers(&req.params)),
         },
         fault,
         response: rendered.body,

@@ -1,5 +1,7 @@
 //! Turning the engine's answers into bytes on the wire: status, Content-Type per family, the
 //! virtual-clock `Date`, compact bodies with no trailing newline, errmsg with its rid suffix.
+//! Tencent Cloud answers come rendered from the engine (each carries a `RequestId` drawn there)
+//! and go out as they are: HTTP 200, `application/json`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,7 +12,7 @@ use bytes::Bytes;
 use crate::catalogue::{self, Family, RidStyle, Suffix, WxError};
 use crate::clock::Timestamp;
 use crate::config::ContentTypeMode;
-use crate::engine::Endpoint;
+use crate::engine::{Endpoint, Vendor};
 use crate::ids::Generator;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
@@ -72,6 +74,19 @@ fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {
     }
 }
 
+/// The Content-Type of Tencent Cloud API 3.0 answers.
+pub const TENCENT_CONTENT_TYPE: &str = "application/json";
+
+/// A Tencent Cloud body (always HTTP 200, the outcome is in the body); no errcode.
+pub fn tencent(body: String) -> Rendered {
+    Rendered {
+        status: StatusCode::OK,
+        content_type: TENCENT_CONTENT_TYPE,
+        body: Bytes::from(body),
+        errcode: None,
+    }
+}
+
 /// Renders a success body or a catalogue error for an endpoint.
 pub fn render(
     endpoint: Endpoint,
@@ -81,6 +96,13 @@ pub fn render(
     style: WireStyle,
     rids: &RidSource,
 ) -> Rendered {
+    if endpoint.vendor() == Vendor::TencentCloud
+        && let Ok(body) = result
+    {
+        return tencent(body);
+    }
+    // (The engine answers the Tencent Cloud endpoint with rendered bodies only; a WeChat error
+    // there would be a bug, rendered as WeChat's below rather than lost.)
     let family = Family::of_path(path);
     let (body, errcode) = match result {
         // The journal counts every success as errcode 0, whether or not the body carries it.

@@ -1,11 +1,13 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls, moves
-//! the clock, reads the journal and manages fault rules. Described by `openapi.json`, served at
+//! the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
+//! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
 //! `/__mock__/openapi.json`.
 
 mod error;
 #[cfg(test)]
 mod openapi_check;
+mod sms;
 
 use std::sync::Arc;
 
@@ -67,6 +69,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/faults"),
     ("DELETE", "/faults"),
     ("DELETE", "/faults/{id}"),
+    ("GET", "/sms"),
+    ("DELETE", "/sms"),
+    ("GET", "/sms/config"),
+    ("PATCH", "/sms/config"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -94,6 +100,8 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/journal", get(journal).delete(clear_journal))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/faults/{id}", delete(remove_fault))
+        .route("/sms", get(sms::outbox).delete(sms::clear))
+        .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

@@ -500,10 +500,38 @@ fn record(seq_hint: u64, full: bool) -> Record {
         user: full.then(|| UserHandle::new("bob")),
         status: if full { 200 } else { 0 },
         errcode: full.then_some(40029),
+        tencent_code: None,
+        headers: None,
         fault: full.then(|| "rule 1: errcode 40029".into()),
         response: Bytes::from_static(b"{\"errcode\":40029}"),
         latency_us: 12,
     }
+}
+
+/// Sends one SMS through the engine, signed with the configured key.
+fn send_sms(shared: &Shared, config: &Value, app: &str) {
+    let body = json!({"PhoneNumberSet": ["+8613800138000"], "SmsSdkAppId": app,
+        "TemplateId": "1", "SignName": "登录验证", "TemplateParamSet": ["123456"]})
+    .to_string();
+    let key = crate::tencent::Key {
+        secret_id: config["secret_id"].as_str().expect("secret_id"),
+        secret_key: config["secret_key"].as_str().expect("secret_key"),
+    };
+    let now = shared.engine.clock().now().secs();
+    let mut headers = axum::http::HeaderMap::new();
+    for (name, value) in
+        crate::tencent::send_sms_headers(&key, "mock", "ap-guangzhou", now, body.as_bytes())
+    {
+        headers.insert(name, value.parse().expect("header value"));
+    }
+    let req = crate::engine::VendorRequest {
+        is_post: true,
+        endpoint: Endpoint::SmsSend,
+        params: crate::engine::Params::from_headers(&headers),
+        body: Bytes::from(body),
+    };
+    let answer = shared.engine.answer(&req);
+    assert_eq!(answer.tencent, Some("Ok"), "{:?}", answer.result);
 }
 
 #[tokio::test]
@@ -735,6 +763,8 @@ async fn answers_match_the_documented_schemas() {
             "appid": second, "user": "bob", "consume_code": true}),
         json!({"endpoint": "token", "delay": "3s"}),
         json!({"endpoint": "/cgi-bin/token", "transport": "reset"}),
+        json!({"endpoint": "sms_send", "tencent_error": "LimitExceeded.PhoneNumberDailyLimit",
+            "appid": "1400000000", "times": 2}),
     ];
     for f in faults {
         api.expect("POST", "/faults", Some(f), 201).await;
@@ -746,18 +776,63 @@ async fn answers_match_the_documented_schemas() {
     api.expect("POST", "/faults", Some(json!({"endpoint": "*"})), 400)
         .await;
     let removed = api.expect("DELETE", "/faults", None, 200).await;
-    assert_eq!(removed, json!({"removed": 3}));
+    assert_eq!(removed, json!({"removed": 4}));
 
     shared.journal.record(record(1, true));
     shared.journal.record(record(2, false));
+    shared.journal.record(Record {
+        method: Method::POST,
+        target: "/tencentcloud/sms".into(),
+        endpoint: Endpoint::SmsSend,
+        errcode: None,
+        tencent_code: Some("Ok"),
+        headers: Some(vec![("x-tc-action".into(), "SendSms".into())]),
+        ..record(3, true)
+    });
     let page = api.expect("GET", "/journal", None, 200).await;
-    assert_eq!(page["entries"].as_array().map(Vec::len), Some(2), "{page}");
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(3), "{page}");
+    let page = api
+        .expect(
+            "GET",
+            "/journal?endpoint=sms_send&tencent_code=Ok",
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(page["entries"][0]["headers"]["x-tc-action"], "SendSms");
     let uri = "/journal?endpoint=jscode2session&appid=wx1&user=bob&errcode=40029";
     let page = api.expect("GET", uri, None, 200).await;
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
     api.expect("GET", "/journal?errcode=x", None, 400).await;
     api.expect("GET", "/journal?nope=1", None, 400).await;
     api.expect("DELETE", "/journal", None, 200).await;
+
+    // The SMS gateway: configuration, a message sent, the outbox.
+    let config = api.expect("GET", "/sms/config", None, 200).await;
+    let body = json!({"limits": {"daily": null, "one_hour": 3},
+        "sign_names": [{"name": "登录验证"}, {"name": "审核中", "approved": false}],
+        "templates": [{"id": "1", "content": "code {1}"},
+            {"id": "2", "content": "{1} shipped", "kind": "notification", "international": true,
+             "approved": false}],
+        "outbox_capacity": 50, "secret_id": config["secret_id"]});
+    let config = api.expect("PATCH", "/sms/config", Some(body), 200).await;
+    let app = config["sdk_app_ids"][0].as_str().expect("app").to_owned();
+    send_sms(&shared, &config, &app);
+    let outbox = api.expect("GET", "/sms", None, 200).await;
+    assert_eq!(outbox["messages"][0]["code"], "123456", "{outbox}");
+    let uri = "/sms?phone=%2B8613800138000&since=0&last=1&template_id=1";
+    let outbox = api.expect("GET", uri, None, 200).await;
+    assert_eq!(
+        outbox["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{outbox}"
+    );
+    api.expect("GET", "/sms?phone=12", None, 400).await;
+    api.expect("GET", "/sms?nope=1", None, 400).await;
+    let state = api.expect("GET", "/state", None, 200).await;
+    assert_eq!(state["counts"]["sms_messages"], 1, "{state}");
+    assert_eq!(state["sms"], config);
+    api.expect("DELETE", "/sms", None, 200).await;
 
     let state = api.expect("GET", "/state", None, 200).await;
     assert!(state["counts"]["sessions"].as_u64() > Some(0), "{state}");
@@ -832,6 +907,26 @@ async fn answers_match_the_documented_schemas() {
             json!({"endpoint": "*", "transport": "explode"}),
         ),
         ("POST", "/faults", json!({"errcode": -1})),
+        (
+            "POST",
+            "/faults",
+            json!({"endpoint": "sms_send", "tencent_error": "Nope"}),
+        ),
+        ("PATCH", "/sms/config", json!({"colour": "red"})),
+        ("PATCH", "/sms/config", json!({"outbox_capacity": 0})),
+        ("PATCH", "/sms/config", json!({"templates": [{"id": "1"}]})),
+        ("PATCH", "/sms/config", json!({"limits": {"daily": -1}})),
+        ("PATCH", "/sms/config", json!({"limits": {"weekly": 1}})),
+        (
+            "PATCH",
+            "/sms/config",
+            json!({"sign_names": [{"name": "x", "approved": "yes"}]}),
+        ),
+        (
+            "PATCH",
+            "/sms/config",
+            json!({"templates": [{"id": "1", "content": "x", "kind": "marketing"}]}),
+        ),
     ];
     for (method, uri, body) in refused {
         api.refused(method, uri, body).await;

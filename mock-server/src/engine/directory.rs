@@ -396,6 +396,10 @@ pub struct Counts {
     pub quota_windows: usize,
     /// Fault rules.
     pub faults: usize,
+    /// Messages in the SMS outbox.
+    pub sms_messages: usize,
+    /// (SmsSdkAppId, number) pairs whose recent sends the SMS limits count.
+    pub sms_rate_windows: usize,
 }
 
 /// `GET /__mock__/state`.
@@ -415,6 +419,8 @@ pub struct StateView {
     pub users: Vec<UserView>,
     /// Live entry counts.
     pub counts: Counts,
+    /// The Tencent Cloud SMS gateway's configuration.
+    pub sms: crate::tencent::SmsConfigView,
 }
 
 /// What `wx.login` answers: the success callback's shape plus what a test needs to know.
@@ -565,7 +571,10 @@ impl Engine {
                 phone_codes: st.phones.count(),
                 quota_windows: st.logins.quota_count(),
                 faults: st.faults.len(),
+                sms_messages: st.sms.message_count(),
+                sms_rate_windows: st.sms.window_count(),
             },
+            sms: st.sms.view(),
         }
     }
 }

@@ -133,6 +133,7 @@ pub(super) fn jscode2session(
         result,
         appid: req.params.get("appid").map(AppId::new),
         user,
+        tencent: None,
     }
 }
 
@@ -322,6 +323,7 @@ pub(super) fn checksession(st: &mut State, req: &VendorRequest, now: Timestamp) 
         result,
         appid: tokens::token_app(st, req, now).ok(),
         user,
+        tencent: None,
     }
 }
 
@@ -354,6 +356,7 @@ pub(super) fn reset_session_key(
         result,
         appid: tokens::token_app(st, req, now).ok(),
         user,
+        tencent: None,
     }
 }
 

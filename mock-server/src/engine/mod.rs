@@ -9,6 +9,7 @@ mod directory;
 mod login;
 mod opendata;
 mod phone;
+mod sms;
 mod tokens;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
+use crate::tencent::{RequestIds, SmsConfig};
 use crate::wire::WireStyle;
 
 pub use directory::{
@@ -32,10 +34,12 @@ pub use directory::{
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
+pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
 use login::Logins;
 use phone::PhoneCodes;
+use sms::Gateway;
 use tokens::Tokens;
 
 /// How long a `wx.login` code or phone-number code stays valid.
@@ -63,19 +67,23 @@ pub enum Endpoint {
     Resetusersessionkey,
     /// `POST /wxa/business/getuserphonenumber`
     Getuserphonenumber,
+    /// `POST /tencentcloud/sms` (or `/tencentcloud/sms/`): Tencent Cloud SMS `SendSms`, in place
+    /// of `https://sms.tencentcloudapi.com/`.
+    SmsSend,
     /// Any other path: 40066.
     Unknown,
 }
 
 impl Endpoint {
     /// Every endpoint, in documentation order.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Jscode2session,
         Endpoint::Token,
         Endpoint::StableToken,
         Endpoint::Checksession,
         Endpoint::Resetusersessionkey,
         Endpoint::Getuserphonenumber,
+        Endpoint::SmsSend,
         Endpoint::Unknown,
     ];
 
@@ -88,6 +96,7 @@ impl Endpoint {
             "/wxa/checksession" => Endpoint::Checksession,
             "/wxa/resetusersessionkey" => Endpoint::Resetusersessionkey,
             "/wxa/business/getuserphonenumber" => Endpoint::Getuserphonenumber,
+            "/tencentcloud/sms" | "/tencentcloud/sms/" => Endpoint::SmsSend,
             _ => Endpoint::Unknown,
         }
     }
@@ -101,7 +110,16 @@ impl Endpoint {
             Endpoint::Checksession => "checksession",
             Endpoint::Resetusersessionkey => "resetusersessionkey",
             Endpoint::Getuserphonenumber => "getuserphonenumber",
+            Endpoint::SmsSend => "sms_send",
             Endpoint::Unknown => "unknown",
+        }
+    }
+
+    /// Whose API the endpoint plays: its errors come from that vendor's catalogue.
+    pub fn vendor(self) -> Vendor {
+        match self {
+            Endpoint::SmsSend => Vendor::TencentCloud,
+            _ => Vendor::WeChat,
         }
     }
 
@@ -112,6 +130,16 @@ impl Endpoint {
             .find(|e| e.name() == s)
             .or_else(|| Some(Self::of_path(s)).filter(|e| *e != Endpoint::Unknown))
     }
+}
+
+/// Whose API an endpoint plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vendor {
+    /// WeChat: `{"errcode","errmsg"}` errors from `catalogue`.
+    WeChat,
+    /// Tencent Cloud API 3.0: `{"Response":{...}}` answers from `tencent::catalogue`.
+    TencentCloud,
 }
 
 /// Query parameters in order; the first occurrence of a name wins, empty values count as absent.
@@ -152,6 +180,17 @@ impl Params {
         params
     }
 
+    /// A request's headers as parameters, names lowercase: API 3.0's common parameters travel
+    /// in headers (`X-TC-Action`, `Authorization`, ...), and the signature covers some of them.
+    /// Values that are not UTF-8 are kept lossily (their signature cannot match anyway).
+    pub fn from_headers(headers: &axum::http::HeaderMap) -> Self {
+        let mut params = Self::default();
+        for (name, value) in headers {
+            params.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+        }
+        params
+    }
+
     fn push(&mut self, name: &str, value: &str) {
         let start = self.text.len();
         self.text.push_str(name);
@@ -186,7 +225,8 @@ pub struct VendorRequest {
     pub is_post: bool,
     /// Which endpoint the path named.
     pub endpoint: Endpoint,
-    /// Query parameters.
+    /// Query parameters; for the Tencent Cloud endpoint, the request headers
+    /// ([`Params::from_headers`]), which carry API 3.0's common parameters.
     pub params: Params,
     /// The raw body.
     pub body: Bytes,
@@ -201,6 +241,9 @@ pub struct Answer {
     pub appid: Option<AppId>,
     /// The user the request concerned, when known.
     pub user: Option<UserHandle>,
+    /// For Tencent Cloud answers (always a rendered body, as every one carries a `RequestId`
+    /// drawn here): the error's code, `Ok`, or the first refused number's code.
+    pub tencent: Option<&'static str>,
 }
 
 /// What the engine makes of a vendor request as it arrives.
@@ -257,6 +300,8 @@ struct State {
     logins: Logins,
     tokens: Tokens,
     phones: PhoneCodes,
+    /// The Tencent Cloud SMS gateway.
+    sms: Gateway,
     /// Open-data payloads made per (app, user), for distinct IVs.
     opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
@@ -269,6 +314,8 @@ pub struct Engine {
     clock: Clock,
     idgen: Generator,
     seed_file: SeedFile,
+    /// Tencent Cloud `RequestId`s.
+    request_ids: RequestIds,
 }
 
 impl std::fmt::Debug for Engine {
@@ -285,6 +332,7 @@ impl Engine {
         Ok(Self {
             state: Mutex::new(state),
             clock,
+            request_ids: RequestIds::new(idgen.clone()),
             idgen,
             seed_file,
         })
@@ -314,6 +362,12 @@ impl Engine {
         for user in &seed.users {
             dir.create_user(idgen, user.clone())?;
         }
+        let sms = SmsConfig::seeded(idgen)
+            .patched(&seed.sms.clone().unwrap_or_default())
+            .map_err(|(field, message)| EngineError::Invalid {
+                field: "sms",
+                message: format!("`{field}` {message}"),
+            })?;
         Ok(State {
             faults: FaultBook::new(idgen.number("faults", &[])),
             options,
@@ -321,6 +375,7 @@ impl Engine {
             logins: Logins::default(),
             tokens: Tokens::default(),
             phones: PhoneCodes::default(),
+            sms: Gateway::new(sms),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
         })
@@ -389,7 +444,7 @@ impl Engine {
         }
         let plan = plan_fault(st, req, now);
         let answer = match plan {
-            None => Some(answer(st, &self.idgen, req, now)),
+            None => Some(answer(st, &self.idgen, &self.request_ids, req, now)),
             Some(_) => None,
         };
         Arrival {
@@ -403,7 +458,7 @@ impl Engine {
     /// at once when no fault rule fires; this is for a request a delay-only rule held back.
     pub fn answer(&self, req: &VendorRequest) -> Answer {
         let now = self.clock.now();
-        answer(&mut self.lock(), &self.idgen, req, now)
+        answer(&mut self.lock(), &self.idgen, &self.request_ids, req, now)
     }
 
     /// Runs `f` on the fault book (control plane).
@@ -413,7 +468,13 @@ impl Engine {
 }
 
 /// Judges a vendor request.
-fn answer(st: &mut State, idgen: &Generator, req: &VendorRequest, now: Timestamp) -> Answer {
+fn answer(
+    st: &mut State,
+    idgen: &Generator,
+    ids: &RequestIds,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Answer {
     // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
     maybe_sweep(st, now);
     match req.endpoint {
@@ -423,10 +484,12 @@ fn answer(st: &mut State, idgen: &Generator, req: &VendorRequest, now: Timestamp
         Endpoint::Checksession => login::checksession(st, req, now),
         Endpoint::Resetusersessionkey => login::reset_session_key(st, idgen, req, now),
         Endpoint::Getuserphonenumber => phone::get_user_phone_number(st, req, now),
+        Endpoint::SmsSend => sms::send_sms(st, ids, idgen, req, now),
         Endpoint::Unknown => Answer {
             result: Err(WxError::InvalidUrl),
             appid: req.params.get("appid").map(AppId::new),
             user: None,
+            tencent: None,
         },
     }
 }
@@ -465,6 +528,7 @@ fn context(st: &State, req: &VendorRequest, now: Timestamp) -> (Option<AppId>, O
             login::session_context(st, req, now)
         }
         Endpoint::Getuserphonenumber => phone::context(st, req),
+        Endpoint::SmsSend => (sms::context(req), None),
         Endpoint::Unknown => (req.params.get("appid").map(AppId::new), None),
     }
 }
@@ -479,6 +543,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.logins.sweep(now);
     st.tokens.sweep(now);
     st.phones.sweep(now);
+    st.sms.sweep(now);
 }
 
 /// Renders a success body; the structs are plain data, so serialization cannot fail in practice.

@@ -88,6 +88,7 @@ pub(super) fn get_user_phone_number(st: &mut State, req: &VendorRequest, now: Ti
         result,
         appid: tokens::token_app(st, req, now).ok(),
         user,
+        tencent: None,
     }
 }
 

@@ -151,6 +151,7 @@ pub(super) fn token(
         result,
         appid: p.get("appid").map(AppId::new),
         user: None,
+        tencent: None,
     }
 }
 
@@ -201,6 +202,7 @@ pub(super) fn stable_token(
         result: stable(st, idgen, req, now),
         appid: body_appid(req),
         user: None,
+        tencent: None,
     }
 }
 

@@ -2,8 +2,9 @@
 //! control-plane route gets malformed JSON (or query strings), wrong types, missing and
 //! duplicated fields, huge bodies, invalid UTF-8, absurd numbers, unknown enum values and very
 //! long strings. Each gets its surface's documented error (on the vendor surface WeChat's exact
-//! `{"errcode":N,"errmsg":"..."}` with a catalogue code, or the gateway's 413 page for bodies over
-//! 1 MiB; on the control plane a 4xx `{"error":{"code","message"}}` whose message names the
+//! `{"errcode":N,"errmsg":"..."}` with a catalogue code, Tencent Cloud's
+//! `{"Response":{"Error":{"Code","Message"},"RequestId"}}` or refusing `SendStatusSet` on the SMS
+//! endpoint, or the gateway's 413 page for bodies over 1 MiB; on the control plane a 4xx `{"error":{"code","message"}}` whose message names the
 //! field), every request is answered, and nothing is written (`GET /__mock__/state` is the same
 //! before and after, and the codes the cases carried still work afterwards).
 
@@ -77,7 +78,22 @@ async fn answered(
     body: Option<&[u8]>,
     what: &str,
 ) -> Raw {
+    answered_with(m, method, target, &[], body, what).await
+}
+
+/// [`answered`], with these headers.
+async fn answered_with(
+    m: &TestMock,
+    method: &Method,
+    target: &str,
+    headers: &[(&'static str, String)],
+    body: Option<&[u8]>,
+    what: &str,
+) -> Raw {
     let mut req = m.http.request(method.clone(), m.url(target));
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
     if let Some(b) = body {
         req = req.body(b.to_vec());
     }
@@ -154,12 +170,18 @@ enum Expect {
     Errcode(i64),
     /// The gateway's 413 page (bodies over 1 MiB, README "What the mock does").
     TooLarge,
+    /// HTTP 200 and exactly `{"Response":{"Error":{"Code":C,"Message"},"RequestId"}}`.
+    Tencent(&'static str),
+    /// HTTP 200 and a `SendStatusSet` whose every number was refused with this code.
+    TencentStatus(&'static str),
 }
 
 struct VendorCase {
     family: &'static str,
     method: Method,
     target: String,
+    /// Request headers (the SMS endpoint's signature and common parameters).
+    headers: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
     expect: Expect,
 }
@@ -172,6 +194,7 @@ impl VendorCase {
 
 fn get(family: &'static str, target: impl Into<String>, errcode: i64) -> VendorCase {
     VendorCase {
+        headers: Vec::new(),
         family,
         method: Method::GET,
         target: target.into(),
@@ -187,6 +210,7 @@ fn post(
     errcode: i64,
 ) -> VendorCase {
     VendorCase {
+        headers: Vec::new(),
         family,
         method: Method::POST,
         target: target.into(),
@@ -197,6 +221,7 @@ fn post(
 
 fn too_large(method: Method, target: impl Into<String>) -> VendorCase {
     VendorCase {
+        headers: Vec::new(),
         family: HUGE,
         method,
         target: target.into(),
@@ -250,6 +275,39 @@ fn vendor_problems(r: &Raw, case: &VendorCase) -> Vec<String> {
             let expected = catalogue::Family::of_path(path).content_type();
             if r.content_type.as_deref() != Some(expected) {
                 problems.push(format!("Content-Type {:?}, not {expected}", r.content_type));
+            }
+        }
+        Expect::Tencent(code) => {
+            let v = serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null);
+            let shape = v.as_object().map(|o| o.len()) == Some(1)
+                && v["Response"].as_object().map(|o| o.len()) == Some(2)
+                && v["Response"]["Error"].as_object().map(|o| o.len()) == Some(2)
+                && v["Response"]["Error"]["Message"].is_string()
+                && v["Response"]["RequestId"].is_string();
+            if r.status != 200 || v["Response"]["Error"]["Code"] != code || !shape {
+                problems.push(format!(
+                    "expected HTTP 200 Tencent error {code}, got {} {}",
+                    r.status, r.body
+                ));
+            }
+            if r.content_type.as_deref() != Some("application/json") {
+                problems.push(format!(
+                    "Content-Type {:?}, not application/json",
+                    r.content_type
+                ));
+            }
+        }
+        Expect::TencentStatus(code) => {
+            let v = serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null);
+            let set = v["Response"]["SendStatusSet"].as_array();
+            let all = set.is_some_and(|set| {
+                !set.is_empty() && set.iter().all(|s| s["Code"] == code && s["Fee"] == 0)
+            });
+            if r.status != 200 || !all || !v["Response"]["RequestId"].is_string() {
+                problems.push(format!(
+                    "expected every number refused with {code}, got {} {}",
+                    r.status, r.body
+                ));
             }
         }
         Expect::TooLarge => {
@@ -464,6 +522,7 @@ fn stable_token_cases(v: &Vendor) -> Vec<VendorCase> {
     vec![
         // A well-formed request, but with GET.
         VendorCase {
+            headers: Vec::new(),
             family: WRONG_METHOD,
             method: Method::GET,
             target: STABLE.into(),
@@ -672,6 +731,7 @@ fn phone_cases(v: &Vendor) -> Vec<VendorCase> {
     let code = |value: &Value| bytes(&json!({ "code": value }));
     vec![
         VendorCase {
+            headers: Vec::new(),
             family: WRONG_METHOD,
             method: Method::GET,
             target: at.clone(),
@@ -763,6 +823,201 @@ fn phone_cases(v: &Vendor) -> Vec<VendorCase> {
     ]
 }
 
+const SMS: &str = "/tencentcloud/sms";
+
+/// The SMS endpoint: each body signed right (so the body's own checks are reached), or the
+/// header under test replaced. None may send anything: every refusal is the whole request's or
+/// every number's.
+fn sms_cases(m: &TestMock) -> Vec<VendorCase> {
+    let c = m.sms();
+    let app = c.sdk_app_ids[0].clone();
+    let tpl = c.templates[0].spec.id.clone();
+    let sign = c.sign_names[0].name.clone();
+    let now = m.now_secs();
+    let valid = |over: Value| {
+        let mut body = json!({"PhoneNumberSet": ["+8613800138000"], "SmsSdkAppId": app,
+            "TemplateId": tpl, "SignName": sign, "TemplateParamSet": ["123456", "5"]});
+        if let (Some(b), Some(o)) = (body.as_object_mut(), over.as_object()) {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                } else {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        bytes(&body)
+    };
+    let signed = |family, body: Vec<u8>, expect| VendorCase {
+        family,
+        method: Method::POST,
+        target: SMS.into(),
+        headers: m.sms_headers(&String::from_utf8_lossy(&body), now),
+        body: Some(body),
+        expect,
+    };
+    // A good body whose header `name` is replaced (or, with `None`, left out).
+    let header = |family, name: &'static str, value: Option<&str>, expect| {
+        let body = valid(json!({}));
+        let mut headers: Vec<(&'static str, String)> = m
+            .sms_headers(&String::from_utf8_lossy(&body), now)
+            .into_iter()
+            .filter(|(n, _)| *n != name)
+            .collect();
+        if let Some(v) = value {
+            headers.push((name, v.to_owned()));
+        }
+        VendorCase {
+            family,
+            method: Method::POST,
+            target: SMS.into(),
+            headers,
+            body: Some(body),
+            expect,
+        }
+    };
+    // Raw bodies are signed as they are: the signature covers bytes, not JSON.
+    let raw_signed = |family, body: &[u8], expect| {
+        let headers = {
+            let key = mock_server::tencent::Key {
+                secret_id: &c.secret_id,
+                secret_key: &c.secret_key,
+            };
+            mock_server::tencent::send_sms_headers(&key, &m.host(), "ap-guangzhou", now, body)
+                .into_iter()
+                .filter(|(n, _)| *n != "Host")
+                .collect()
+        };
+        VendorCase {
+            family,
+            method: Method::POST,
+            target: SMS.into(),
+            headers,
+            body: Some(body.to_vec()),
+            expect,
+        }
+    };
+    let json_fail = Expect::Tencent("FailedOperation.JsonParseFail");
+    let invalid = Expect::Tencent("InvalidParameter");
+    let missing = Expect::Tencent("MissingParameter");
+    let dup_template = format!(
+        r#"{{"PhoneNumberSet":["+8613800138000"],"SmsSdkAppId":"{app}","TemplateId":"{tpl}","TemplateId":"bogus","SignName":"{sign}","TemplateParamSet":["1","5"]}}"#
+    );
+    let mut dup_action = header(
+        MALFORMED,
+        "X-TC-Action",
+        Some("Nope"),
+        Expect::Tencent("InvalidAction"),
+    );
+    dup_action.family = DUPLICATED;
+    dup_action.headers.push(("X-TC-Action", "SendSms".into()));
+    vec![
+        raw_signed(MALFORMED, b"not json", json_fail),
+        raw_signed(MALFORMED, b"{\"PhoneNumberSet\":", json_fail),
+        raw_signed(MALFORMED, b"{} trailing", json_fail),
+        header(
+            MALFORMED,
+            "Authorization",
+            Some("TC3-HMAC-SHA256 garbage"),
+            Expect::Tencent("AuthFailure.InvalidAuthorization"),
+        ),
+        signed(WRONG_TYPE, valid(json!({"PhoneNumberSet": "+8613800138000"})), invalid),
+        signed(WRONG_TYPE, valid(json!({"TemplateParamSet": [1, 5]})), invalid),
+        signed(WRONG_TYPE, valid(json!({"SessionContext": {}})), invalid),
+        signed(WRONG_TYPE, valid(json!({"SmsSdkAppId": 1_400_000_000})), invalid),
+        raw_signed(WRONG_TYPE, b"[]", json_fail),
+        signed(MISSING, valid(json!({"SmsSdkAppId": null})), missing),
+        signed(MISSING, valid(json!({"PhoneNumberSet": null})), missing),
+        signed(MISSING, valid(json!({"TemplateId": null})), missing),
+        signed(
+            MISSING,
+            valid(json!({"PhoneNumberSet": []})),
+            Expect::Tencent("MissingParameter.EmptyPhoneNumberSet"),
+        ),
+        signed(
+            MISSING,
+            valid(json!({"SignName": null})),
+            Expect::TencentStatus("FailedOperation.SignatureIncorrectOrUnapproved"),
+        ),
+        raw_signed(MISSING, b"", json_fail),
+        header(MISSING, "X-TC-Timestamp", None, missing),
+        header(MISSING, "X-TC-Version", None, missing),
+        header(MISSING, "X-TC-Action", None, missing),
+        header(MISSING, "Authorization", None, Expect::Tencent("AuthFailure.InvalidAuthorization")),
+        // serde_json keeps the last of a repeated key; the mock does the same (how Tencent Cloud
+        // treats one is not known).
+        raw_signed(
+            DUPLICATED,
+            dup_template.as_bytes(),
+            Expect::TencentStatus("FailedOperation.TemplateIncorrectOrUnapproved"),
+        ),
+        dup_action,
+        too_large(Method::POST, SMS),
+        raw_signed(
+            INVALID_UTF8,
+            b"{\"PhoneNumberSet\":[\"+86138\xff\"],\"SmsSdkAppId\":\"1\",\"TemplateId\":\"1\"}",
+            json_fail,
+        ),
+        signed(
+            INVALID_UTF8,
+            valid(json!({"PhoneNumberSet": ["+8613800138000\u{fffd}"]})),
+            Expect::TencentStatus("InvalidParameterValue.IncorrectPhoneNumber"),
+        ),
+        header(ABSURD_NUMBER, "X-TC-Timestamp", Some("99999999999999999999"), invalid),
+        header(ABSURD_NUMBER, "X-TC-Timestamp", Some("1e10"), invalid),
+        header(
+            ABSURD_NUMBER,
+            "X-TC-Timestamp",
+            Some("0"),
+            Expect::Tencent("AuthFailure.SignatureExpire"),
+        ),
+        raw_signed(
+            ABSURD_NUMBER,
+            format!(r#"{{"PhoneNumberSet":["+8613800138000"],"SmsSdkAppId":1e400,"TemplateId":"{tpl}"}}"#)
+                .as_bytes(),
+            json_fail,
+        ),
+        signed(
+            ABSURD_NUMBER,
+            valid(json!({"PhoneNumberSet": ["+8699999999999999999999"]})),
+            Expect::TencentStatus("InvalidParameterValue.IncorrectPhoneNumber"),
+        ),
+        header(UNKNOWN_VALUE, "X-TC-Version", Some("2019-07-11"), Expect::Tencent("NoSuchVersion")),
+        header(UNKNOWN_VALUE, "X-TC-Region", Some("ap-mars"), Expect::Tencent("UnsupportedRegion")),
+        header(UNKNOWN_VALUE, "X-TC-Action", Some("SendSMS"), Expect::Tencent("InvalidAction")),
+        signed(UNKNOWN_VALUE, valid(json!({"Foo": 1})), Expect::Tencent("UnknownParameter")),
+        signed(
+            UNKNOWN_VALUE,
+            valid(json!({"SmsSdkAppId": "1400999999"})),
+            Expect::Tencent("UnauthorizedOperation.SmsSdkAppIdVerifyFail"),
+        ),
+        signed(
+            LONG_STRING,
+            valid(json!({"TemplateId": long(LONG_BODY)})),
+            Expect::TencentStatus("FailedOperation.TemplateIncorrectOrUnapproved"),
+        ),
+        signed(
+            LONG_STRING,
+            valid(json!({"PhoneNumberSet": [long(LONG_BODY)]})),
+            Expect::TencentStatus("InvalidParameterValue.IncorrectPhoneNumber"),
+        ),
+        signed(
+            LONG_STRING,
+            valid(json!({"SignName": long(LONG_BODY)})),
+            Expect::TencentStatus("FailedOperation.SignatureIncorrectOrUnapproved"),
+        ),
+        header(LONG_STRING, "X-TC-Region", Some(&long(4000)), Expect::Tencent("UnsupportedRegion")),
+        VendorCase {
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: SMS.into(),
+            headers: Vec::new(),
+            body: None,
+            expect: Expect::Tencent("UnsupportedProtocol"),
+        },
+    ]
+}
+
 fn unknown_path_cases(v: &Vendor) -> Vec<VendorCase> {
     let a = &v.appid;
     vec![
@@ -803,6 +1058,7 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         session_cases(CHECK, &v),
         session_cases(RESET, &v),
         phone_cases(&v),
+        sms_cases(&m),
         unknown_path_cases(&v),
     ]
     .into_iter()
@@ -849,7 +1105,15 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
             case.family,
             case.method
         );
-        let r = answered(&m, &case.method, &case.target, case.body.as_deref(), &what).await;
+        let r = answered_with(
+            &m,
+            &case.method,
+            &case.target,
+            &case.headers,
+            case.body.as_deref(),
+            &what,
+        )
+        .await;
         let mut problems = vendor_problems(&r, case);
         let after = state(&m).await;
         if after != before {
@@ -892,6 +1156,26 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         ))
         .await;
     assert_eq!(r.errcode(), 0, "{}", r.body);
+
+    // The SMS gateway sent nothing, so the number's limits are untouched: a send goes.
+    assert!(
+        m.mock
+            .control()
+            .sms_outbox("")
+            .await
+            .expect("outbox")
+            .messages
+            .is_empty()
+    );
+    let r = m
+        .send_sms(&m.sms_body(&["+8613800138000"], &["123456", "5"]))
+        .await;
+    assert_eq!(
+        r.json()["Response"]["SendStatusSet"][0]["Code"],
+        "Ok",
+        "{}",
+        r.body
+    );
 
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for case in &cases {
@@ -1477,12 +1761,72 @@ fn fault_cases() -> Vec<ControlCase> {
     ]
 }
 
+fn sms_config_cases() -> Vec<ControlCase> {
+    let r = route("PATCH", "/sms/config");
+    let c = |family, v: Value| ctl(family, r, bytes(&v));
+    vec![
+        c(WRONG_TYPE, json!({"secret_id": 5})).field("secret_id"),
+        c(WRONG_TYPE, json!({"sdk_app_ids": "1400000000"})).field("sdk_app_ids"),
+        c(WRONG_TYPE, json!({"sign_names": ["登录验证"]})).field("sign_names[0]"),
+        c(
+            WRONG_TYPE,
+            json!({"templates": [{"id": 7, "content": "x"}]}),
+        )
+        .field("templates[0].id"),
+        c(WRONG_TYPE, json!({"limits": {"daily": "ten"}})).field("limits.daily"),
+        c(
+            WRONG_TYPE,
+            json!({"templates": [{"id": "7", "content": "x", "approved": "yes"}]}),
+        )
+        .field("templates[0].approved"),
+        c(MISSING, json!({"templates": [{"id": "7"}]})).field("templates[0]"),
+        c(MISSING, json!({"sign_names": [{"approved": true}]})).field("sign_names[0]"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"templates": [{"id": "7", "content": "x", "kind": "marketing"}]}),
+        )
+        .field("templates[0].kind"),
+        c(UNKNOWN_VALUE, json!({"limits": {"weekly": 3}})).field("limits.weekly"),
+        c(UNKNOWN_VALUE, json!({"secret_key": "has/slash"})).field("secret_key"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"templates": [{"id": "7", "content": "{2}"}]}),
+        )
+        .field("templates"),
+        c(ABSURD_NUMBER, json!({"limits": {"daily": -1}})).field("limits.daily"),
+        c(ABSURD_NUMBER, json!({"limits": {"one_hour": 1e30}})).field("limits.one_hour"),
+        c(ABSURD_NUMBER, json!({"outbox_capacity": 0})).field("outbox_capacity"),
+        c(ABSURD_NUMBER, json!({"outbox_capacity": -5})).field("outbox_capacity"),
+        c(LONG_STRING, json!({"secret_id": long(LONG_BODY)})).field("secret_id"),
+        c(LONG_STRING, json!({"sdk_app_ids": [long(LONG_BODY)]})).field("sdk_app_ids"),
+        c(
+            LONG_STRING,
+            json!({"templates": [{"id": "7", "content": long(LONG_BODY)}]}),
+        )
+        .field("templates"),
+        c(DUPLICATED, json!({"sdk_app_ids": ["1", "1"]})).field("sdk_app_ids"),
+        c(
+            DUPLICATED,
+            json!({"sign_names": [{"name": "a"}, {"name": "a"}]}),
+        )
+        .field("sign_names"),
+        ctl(
+            DUPLICATED,
+            r,
+            br#"{"secret_id":"AKIDa","secret_id":"AKIDb"}"#,
+        )
+        .body_naming("secret_id"),
+        ctl(INVALID_UTF8, r, b"{\"secret_id\":\"\xff\"}"),
+    ]
+}
+
 /// Bad path parameters and query strings of the routes without a body.
 fn parameter_cases() -> Vec<ControlCase> {
     let app = route("GET", "/apps/{appid}");
     let user = route("GET", "/users/{handle}");
     let journal = route("GET", "/journal");
     let fault = route("DELETE", "/faults/{id}");
+    let sms = route("GET", "/sms");
     let none = |family, r: (&'static str, &'static str), path: String| ControlCase {
         family,
         route: r,
@@ -1522,6 +1866,11 @@ fn parameter_cases() -> Vec<ControlCase> {
         )
         .field("id"),
         none(UNKNOWN_VALUE, fault, "/faults/999".into()).answers(404, "unknown_fault"),
+        none(WRONG_TYPE, sms, "/sms?since=abc".into()).field("query"),
+        none(ABSURD_NUMBER, sms, "/sms?last=-1".into()).field("query"),
+        none(UNKNOWN_VALUE, sms, "/sms?phone=12345".into()).field("phone"),
+        none(UNKNOWN_VALUE, sms, "/sms?code=1".into()).field("query"),
+        none(LONG_STRING, sms, format!("/sms?phone={}", long(LONG_QUERY))).field("phone"),
     ]
 }
 
@@ -1557,6 +1906,7 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
     cases.extend(wx_cases());
     cases.extend(clock_cases());
     cases.extend(fault_cases());
+    cases.extend(sms_config_cases());
     cases.extend(parameter_cases());
 
     // Every route with a body covers every family; the others are covered below or by
@@ -1686,6 +2036,7 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         (Method::DELETE, "/__mock__/faults/999", 404),
         (Method::DELETE, "/__mock__/faults", 200),
         (Method::DELETE, "/__mock__/journal", 200),
+        (Method::DELETE, "/__mock__/sms", 200),
         (Method::POST, "/__mock__/reset", 200),
     ];
     for (method, path, status) in mutating {
@@ -1700,6 +2051,7 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         ("DELETE", "/faults/{id}"),
         ("DELETE", "/faults"),
         ("DELETE", "/journal"),
+        ("DELETE", "/sms"),
         ("POST", "/reset"),
     ]);
     let missing: Vec<_> = ROUTES.iter().filter(|r| !exercised.contains(*r)).collect();

@@ -6,6 +6,7 @@ use std::time::Duration;
 use mock_server::config::{Config, SeedFile};
 use mock_server::engine::{AppView, LoginGrant, PhoneGrant};
 use mock_server::ids::AppId;
+use mock_server::tencent::{self, Key, SmsConfigView};
 use mock_server::{Clock, MockHandle, Timestamp};
 use serde_json::Value;
 
@@ -197,6 +198,73 @@ impl TestMock {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+}
+
+/// Tencent Cloud SMS through the mock, as a backend's SMS client would call it.
+impl TestMock {
+    /// The gateway's configuration (the seeded defaults unless changed).
+    pub fn sms(&self) -> SmsConfigView {
+        self.mock.sms_config()
+    }
+
+    /// The `Host` header reqwest sends to the mock.
+    pub fn host(&self) -> String {
+        self.mock.addr().to_string()
+    }
+
+    /// A SendSms body for the default SmsSdkAppId, sign name and first (two-parameter)
+    /// template.
+    pub fn sms_body(&self, phones: &[&str], params: &[&str]) -> Value {
+        let c = self.sms();
+        serde_json::json!({
+            "PhoneNumberSet": phones,
+            "SmsSdkAppId": c.sdk_app_ids[0],
+            "SignName": c.sign_names[0].name,
+            "TemplateId": c.templates[0].spec.id,
+            "TemplateParamSet": params,
+        })
+    }
+
+    /// Every header of a SendSms POST of `body` signed with the configured key at `timestamp`,
+    /// but `Host`, which reqwest sets itself.
+    pub fn sms_headers(&self, body: &str, timestamp: i64) -> Vec<(&'static str, String)> {
+        let c = self.sms();
+        let key = Key {
+            secret_id: &c.secret_id,
+            secret_key: &c.secret_key,
+        };
+        tencent::send_sms_headers(
+            &key,
+            &self.host(),
+            "ap-guangzhou",
+            timestamp,
+            body.as_bytes(),
+        )
+        .into_iter()
+        .filter(|(name, _)| *name != "Host")
+        .collect()
+    }
+
+    /// The mock's time, Unix seconds: what a client's `X-TC-Timestamp` says.
+    pub fn now_secs(&self) -> i64 {
+        self.mock.clock().now().secs()
+    }
+
+    /// POSTs `body` to `path` with exactly these headers.
+    pub async fn post_with(&self, path: &str, headers: &[(&str, String)], body: &str) -> Raw {
+        let mut req = self.http.post(self.url(path)).body(body.to_owned());
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        raw(req.send().await.expect("request completes")).await
+    }
+
+    /// SendSms, signed right, now.
+    pub async fn send_sms(&self, body: &Value) -> Raw {
+        let text = body.to_string();
+        let headers = self.sms_headers(&text, self.now_secs());
+        self.post_with(tencent::SMS_PATH, &headers, &text).await
     }
 }
 

@@ -16,5 +16,6 @@ mod model;
 mod opendata;
 mod phone;
 mod session;
+mod sms;
 mod tokens;
 mod wire;
