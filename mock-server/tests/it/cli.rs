@@ -1,5 +1,5 @@
 //! The `mock-server` binary: starts with zero configuration on a port it picks, prints the URL
-//! and the default app's credentials, loads a seed file, and stops on SIGTERM.
+//! the default app's credentials and the SMS gateway's, loads a seed file, and stops on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,7 +16,7 @@ impl Drop for Running {
     }
 }
 
-/// Starts the binary on port 0 and reads the three lines it prints once it is listening.
+/// Starts the binary on port 0 and reads the four lines it prints once it is listening.
 fn start(args: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
         .args(["--listen", "127.0.0.1:0"])
@@ -30,7 +30,7 @@ fn start(args: &[&str]) -> Running {
     let out = child.stdout.take().unwrap();
     let lines = BufReader::new(out)
         .lines()
-        .take(3)
+        .take(4)
         .map(Result::unwrap)
         .collect();
     Running { child, lines }
@@ -82,6 +82,66 @@ async fn zero_configuration_start_login_and_graceful_stop() {
     assert!(killed.success());
     let status = run.child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn the_sms_gateway_serves_with_the_printed_defaults() {
+    let run = start(&[]);
+    let line = &run.lines[3];
+    assert!(line.starts_with("sms gateway: POST http://"), "{line}");
+    let url = line.split_whitespace().nth(3).expect("the URL").to_owned();
+    let (id, secret) = (field(line, "secret_id="), field(line, "secret_key="));
+    let app = field(line, "sdk_app_id=");
+    let sign = field(line, "sign_name=");
+    let template = field(line, "templates=").split(',').next().unwrap();
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let body = serde_json::json!({"PhoneNumberSet": ["+8613800138000"], "SmsSdkAppId": app,
+        "SignName": sign, "TemplateId": template, "TemplateParamSet": ["246810", "5"]})
+    .to_string();
+    // The binary runs on the system clock; sign with the time the mock will read.
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let key = mock_server::tencent::Key {
+        secret_id: id,
+        secret_key: secret,
+    };
+    let http = reqwest::Client::new();
+    let mut req = http.post(&url).body(body.clone());
+    for (name, value) in
+        mock_server::tencent::send_sms_headers(&key, &host, "ap-guangzhou", now, body.as_bytes())
+    {
+        if name != "Host" {
+            req = req.header(name, value);
+        }
+    }
+    let answer: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        answer["Response"]["SendStatusSet"][0]["Code"], "Ok",
+        "{answer}"
+    );
+    let control = mock_server::ControlClient::new(&format!("http://{host}"), None);
+    assert_eq!(
+        control
+            .last_sms_code("13800138000")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("246810")
+    );
+    assert_eq!(
+        control.clear_sms().await.unwrap(),
+        serde_json::json!({"removed": 1})
+    );
+    assert_eq!(control.last_sms("+8613800138000").await.unwrap(), None);
 }
 
 #[tokio::test]
