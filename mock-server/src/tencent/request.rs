@@ -15,8 +15,21 @@ pub const ACTION: &str = "SendSms";
 pub const VERSION: &str = "2021-01-11";
 /// The product name in the credential scope.
 pub const SERVICE: &str = "sms";
-/// Regions SMS is served in (the SMS API docs' region list); `X-TC-Region` may be left out.
-pub const REGIONS: [&str; 3] = ["ap-beijing", "ap-guangzhou", "ap-nanjing"];
+/// Regions the mock takes in `X-TC-Region` (left out is fine too): the regional endpoints the
+/// SMS API's "Request Structure" page lists (tencentcloud.com/document/api/382/40465: Guangzhou,
+/// Shanghai, Beijing, Chengdu, Chongqing, Hong Kong, Singapore; the page was only seen cut off
+/// after Singapore) and Nanjing, a region of the Chinese SMS docs. Any other value is
+/// UnsupportedRegion; which regions the real service refuses was not confirmed.
+pub const REGIONS: [&str; 8] = [
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-nanjing",
+    "ap-shanghai",
+    "ap-singapore",
+];
 /// Most numbers in one request (LimitExceeded.PhoneNumberCountLimit: "exceeds 200").
 pub const MAX_NUMBERS: usize = 200;
 

@@ -1,5 +1,6 @@
-//! The `mock-server` binary: starts with zero configuration on a port it picks, prints the URL
-//! the default app's credentials and the SMS gateway's, loads a seed file, and stops on SIGTERM.
+//! The `mock-server` binary: starts with zero configuration on a port it picks, prints the URL,
+//! the default app's credentials and the SMS gateway's defaults, loads a seed file, and stops
+//! on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
