@@ -365,3 +365,74 @@ async fn one_code_raced_by_eight_logins_logs_in_once() {
     let stats = app.stats().await;
     assert_eq!((stats.users, stats.sessions, stats.sms_codes), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn sendsms_reaches_the_mocks_tencent_gateway_signed_and_its_code_logs_in() {
+    let app = TestApp::configured(|c: &mut login_core::Config| {
+        c.sms.provider = login_core::config::SmsProvider::Tencent;
+        let t = &mut c.sms.tencent;
+        t.endpoint = format!("{}/tencentcloud/sms", c.wechat_base_url);
+        t.secret_id = "AKIDmockgatewaytest0000000000000000".into();
+        t.secret_key = login_core::config::TencentSecretKey("mock-gateway-secret".into());
+        t.sms_sdk_app_id = "1400123456".into();
+        t.sign_name = "登录验证".into();
+        t.template_id = "2000001".into();
+    })
+    .await;
+    let gateway = |secret: &str| {
+        json!({
+            "secret_id": "AKIDmockgatewaytest0000000000000000",
+            "secret_key": secret,
+            "sdk_app_ids": ["1400123456"],
+            "sign_names": [{"name": "登录验证"}],
+            "templates": [{"id": "2000001", "content": "{1}为您的登录验证码，请于{2}分钟内填写。"}]
+        })
+    };
+    let control = app.mock.control();
+    let patch = gateway("mock-gateway-secret");
+    control
+        .raw(reqwest::Method::PATCH, "/sms/config", Some(&patch))
+        .await
+        .expect("the mock takes the gateway's configuration");
+
+    // login-core signs SendSms; the mock checks the signature and puts the message in its outbox.
+    app.send_code("13812340110").await.ok();
+    let code = control
+        .last_sms_code("+8613812340110")
+        .await
+        .expect("outbox")
+        .expect("a message with a code");
+    assert_eq!(code.len(), 6, "{code}");
+    app.sms_login("13812340110", &code, None).await.ok();
+
+    // The mock's key no longer matches login-core's: Tencent's signature failure, which is this
+    // server's setup (500), and no code is pending.
+    let patch = gateway("another-secret");
+    control
+        .raw(reqwest::Method::PATCH, "/sms/config", Some(&patch))
+        .await
+        .expect("the mock takes the new key");
+    app.send_code("13812340111")
+        .await
+        .assert_error(500, "server_misconfigured");
+    assert_eq!(
+        control
+            .last_sms_code("+8613812340111")
+            .await
+            .expect("outbox"),
+        None
+    );
+    let journal = control
+        .raw(
+            reqwest::Method::GET,
+            "/journal?endpoint=sms_send&tencent_code=AuthFailure.SignatureFailure",
+            None,
+        )
+        .await
+        .expect("journal");
+    assert_eq!(
+        journal["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{journal}"
+    );
+}
