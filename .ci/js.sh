@@ -23,6 +23,10 @@ cleanup() {
 trap cleanup EXIT
 
 npm ci --prefix js --no-audit --no-fund --loglevel=error
+# The example mini-program installs the package from its own lockfile, as a developer does
+# before DevTools' Build npm; its pages are what the component and end-to-end tests drive.
+npm ci --prefix examples/miniprogram --no-audit --no-fund --loglevel=error
+test -f examples/miniprogram/node_modules/wx-login-kit/src/index.js
 
 if [ -z "${MOCK_SERVER_BIN:-}" ] || [ -z "${LOGIN_CORE_BIN:-}" ]; then
   cargo build --release --locked -p mock-server -p login-core

@@ -205,99 +205,72 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A login token as the client holds it: 256 random bits, base64url without padding.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LoginToken(String);
+/// A bearer secret handed to a client once and stored only as SHA-256: 256 random bits,
+/// base64url without padding (43 characters), with its hash type.
+macro_rules! bearer {
+    ($(#[$doc:meta])* $name:ident, $hash:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl LoginToken {
-    /// Length of the text form.
-    pub const LEN: usize = 43;
+        impl $name {
+            /// Length of the text form.
+            pub const LEN: usize = 43;
 
-    /// A token from 32 random bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
-    }
+            #[doc = concat!("A ", $what, " from 32 random bytes.")]
+            pub fn from_bytes(bytes: [u8; 32]) -> Self {
+                Self(URL_SAFE_NO_PAD.encode(bytes))
+            }
 
-    /// Reads a token presented by a client; `None` if it cannot be one of ours.
-    pub fn parse(s: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
-        (bytes.len() == 32).then(|| Self(s.to_owned()))
-    }
+            #[doc = concat!("Reads a ", $what, " presented by a client; `None` if it cannot be one of ours.")]
+            pub fn parse(s: &str) -> Option<Self> {
+                let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
+                (bytes.len() == 32).then(|| Self(s.to_owned()))
+            }
 
-    /// The text to hand to the client, once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+            /// The text to hand to the client, once.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
 
-    /// What the store keeps: SHA-256 of the token.
-    pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
-    }
+            #[doc = concat!("What the store keeps: SHA-256 of the ", $what, ".")]
+            pub fn hash(&self) -> $hash {
+                $hash(Sha256::digest(self.0.as_bytes()).into())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+
+        #[doc = concat!("SHA-256 of a ", $what, ": the only form in which it is stored.")]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $hash(pub [u8; 32]);
+
+        impl fmt::Debug for $hash {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($hash), "({}..)"), hex::encode(&self.0[..4]))
+            }
+        }
+    };
 }
 
-impl fmt::Debug for LoginToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LoginToken(<redacted>)")
-    }
-}
-
-/// A registration ticket as the client holds it: 256 random bits, base64url without padding.
-/// It stands for a WeChat identity that no account knows yet (kept server-side, with its
-/// session_key), until a phone number is verified.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Ticket(String);
-
-impl Ticket {
-    /// Length of the text form.
-    pub const LEN: usize = 43;
-
-    /// A ticket from 32 random bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    /// Reads a ticket presented by a client; `None` if it cannot be one of ours.
-    pub fn parse(s: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
-        (bytes.len() == 32).then(|| Self(s.to_owned()))
-    }
-
-    /// The text to hand to the client, once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// What the store keeps: SHA-256 of the ticket.
-    pub fn hash(&self) -> TicketHash {
-        TicketHash(Sha256::digest(self.0.as_bytes()).into())
-    }
-}
-
-impl fmt::Debug for Ticket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Ticket(<redacted>)")
-    }
-}
-
-/// SHA-256 of a registration ticket: the only form in which tickets are stored.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TicketHash(pub [u8; 32]);
-
-impl fmt::Debug for TicketHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TicketHash({}..)", hex::encode(&self.0[..4]))
-    }
-}
-
-/// SHA-256 of a login token: the only form in which tokens are stored.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenHash({}..)", hex::encode(&self.0[..4]))
-    }
-}
+bearer!(
+    /// A login token as the client holds it.
+    LoginToken,
+    TokenHash,
+    "login token"
+);
+bearer!(
+    /// A registration ticket as the client holds it. It stands for a WeChat identity that no
+    /// account knows yet (kept server-side, with its session_key), until a phone number is
+    /// verified.
+    Ticket,
+    TicketHash,
+    "registration ticket"
+);
 
 #[cfg(test)]
 mod tests {

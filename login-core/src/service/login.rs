@@ -91,12 +91,7 @@ impl Services {
         };
         let app = self.app(req.appid.as_deref())?.clone();
         let now = self.now();
-        self.per_address
-            .hit(&req.client, now)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "logins from this address",
-                retry_after,
-            })?;
+        self.admit_login_from(&req.client, now)?;
         self.per_code
             .hit(&code.fingerprint(), now)
             .map_err(|retry_after| Error::RateLimited {

@@ -195,6 +195,17 @@ impl Services {
         self.clock.now()
     }
 
+    /// Counts a login attempt from `client` against the per-address limit, whatever the way
+    /// in (WeChat, SMS, password).
+    fn admit_login_from(&self, client: &str, now: UnixMs) -> Result<(), Error> {
+        self.per_address
+            .hit(client, now)
+            .map_err(|retry_after| Error::RateLimited {
+                what: "logins from this address",
+                retry_after,
+            })
+    }
+
     fn app(&self, appid: Option<&str>) -> Result<&AppCredentials, Error> {
         match appid {
             None => self.apps.get(&self.default_app).ok_or(Error::Internal),

@@ -62,9 +62,7 @@ impl Services {
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
         let limited = |what| move |retry_after| Error::RateLimited { what, retry_after };
-        self.per_address
-            .hit(&req.client, now)
-            .map_err(limited("logins from this address"))?;
+        self.admit_login_from(&req.client, now)?;
         self.password_per_address
             .hit(&req.client, now)
             .map_err(limited("password attempts from this address"))?;

@@ -211,12 +211,7 @@ impl Services {
         let wechat = parse_ticket(req.ticket.as_deref())?;
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
-        self.per_address
-            .hit(&req.client, now)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "logins from this address",
-                retry_after,
-            })?;
+        self.admit_login_from(&req.client, now)?;
         let purpose = PURPOSES[0];
         let (token, session) = self.new_session();
         let write = PhoneLoginWrite {

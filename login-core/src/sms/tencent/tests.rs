@@ -144,10 +144,8 @@ async fn send_sms(
             "InvalidParameterValue.IncorrectPhoneNumber",
             "invalid mobile number",
         ),
-        "+8613800000006" => {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            status(&phone, "Ok", "send success")
-        }
+        // Never answers: the adapter's timeout must give up on it.
+        "+8613800000006" => std::future::pending().await,
         "+8613800000007" => error(
             "LimitExceeded.PhoneNumberThirtySecondLimit",
             "too many messages within 30 seconds",

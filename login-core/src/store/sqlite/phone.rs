@@ -4,8 +4,31 @@
 use sqlx::SqliteConnection;
 
 use super::rows::reload_user;
+use crate::clock::UnixMs;
 use crate::ids::UserId;
 use crate::store::{PhoneOutcome, PhoneWrite, StoreError};
+use crate::wechat::PhoneInfo;
+
+/// Writes `phone` as user `user`'s number (the caller has made sure nobody else owns it).
+pub(super) async fn set_number(
+    conn: &mut SqliteConnection,
+    user: i64,
+    phone: &PhoneInfo,
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(&phone.phone_number)
+    .bind(&phone.pure_phone_number)
+    .bind(&phone.country_code)
+    .bind(now.0)
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 /// See [`Store::bind_phone`](crate::store::Store::bind_phone) on
 /// [`SqliteStore`](super::SqliteStore): the caller commits, or rolls back on `Conflict` and
@@ -51,17 +74,7 @@ pub(super) async fn bind_phone(
 
     let Some((o, o_unionid)) = owner.filter(|(o, _)| *o != u) else {
         // Free, or already U's: (re)write U's number.
-        sqlx::query(
-            "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(&phone.phone_number)
-        .bind(&phone.pure_phone_number)
-        .bind(&phone.country_code)
-        .bind(now.0)
-        .bind(u)
-        .execute(&mut *conn)
-        .await?;
+        set_number(conn, u, &phone, now).await?;
         let user = reload_user(conn, u).await?;
         return Ok(PhoneOutcome::Bound(user));
     };

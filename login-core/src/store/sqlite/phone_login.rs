@@ -495,17 +495,7 @@ pub(super) async fn phone_login(
             .await?,
         };
     if plan.bind_number {
-        sqlx::query(
-            "UPDATE users SET phone_number = ?, pure_phone_number = ?, country_code = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(&phone.phone_number)
-        .bind(&phone.pure_phone_number)
-        .bind(&phone.country_code)
-        .bind(now.0)
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+        super::phone::set_number(conn, user, &phone, now).await?;
     }
     if plan.take_unionid && !is_new {
         sqlx::query("UPDATE users SET unionid = coalesce(unionid, ?), updated_at = ? WHERE id = ?")
