@@ -52,7 +52,7 @@ impl TestContext {
     /// store.
     pub async fn start() -> Result<Self, ContextError> {
         let mock = start_mock("test", DEFAULT_START).await?;
-        let core = start_core(&mock, None).await?;
+        let core = start_core(&mock, None, &[]).await?;
         Ok(Self { mock, core })
     }
 
@@ -84,10 +84,12 @@ pub async fn start_mock(seed: &str, start_secs: i64) -> Result<MockHandle, Conte
 }
 
 /// Starts login-core on the mock's clock with an in-memory store, serving every app the mock
-/// knows; `patch` is merged into its configuration (TOML keys as JSON).
+/// knows (those in `phone_first` register by phone first) and sending SMS through the mock's
+/// gateway; `patch` is merged into its configuration (TOML keys as JSON).
 pub async fn start_core(
     mock: &MockHandle,
     patch: Option<&Value>,
+    phone_first: &[String],
 ) -> Result<LoginCoreHandle, ContextError> {
     // Unset keys take login-core's defaults.
     let mut config: login_core::Config =
@@ -97,6 +99,14 @@ pub async fn start_core(
     config.database_url = "sqlite::memory:".into();
     config.wechat_base_url = mock.base_url();
     config.apps = mock_apps(mock);
+    for app in &mut config.apps {
+        if phone_first.iter().any(|a| a == app.appid.as_str()) {
+            app.registration = login_core::config::Registration::PhoneRequired;
+        }
+    }
+    if patch.and_then(|p| p.get("sms")).is_none() {
+        sms_through_mock(&mut config, mock);
+    }
     if patch.and_then(|p| p.pointer("/upstream/backoff")).is_none() {
         config.upstream.backoff = Duration::from_millis(1);
     }
@@ -126,6 +136,40 @@ pub fn mock_apps(mock: &MockHandle) -> Vec<login_core::config::AppConfig> {
             registration: login_core::config::Registration::default(),
         })
         .collect()
+}
+
+/// Points login-core's Tencent Cloud SMS adapter at the mock's gateway, with the gateway's
+/// key, first SmsSdkAppId, first approved sign name and first approved verification template
+/// (its parameters: the code, then the minutes, as many as it takes).
+pub fn sms_through_mock(config: &mut login_core::Config, mock: &MockHandle) {
+    let gateway = mock.sms_config();
+    let template = gateway
+        .templates
+        .iter()
+        .filter(|t| {
+            t.spec.approved
+                && t.spec.kind == mock_server::tencent::config::TemplateKind::Verification
+        })
+        .min_by_key(|t| t.params.abs_diff(2));
+    let sign = gateway.sign_names.iter().find(|s| s.approved);
+    let (Some(template), Some(sign), Some(sdk_app_id)) =
+        (template, sign, gateway.sdk_app_ids.first())
+    else {
+        return;
+    };
+    config.sms.provider = login_core::config::SmsProvider::Tencent;
+    let t = &mut config.sms.tencent;
+    t.endpoint = mock.sms_url();
+    t.secret_id.clone_from(&gateway.secret_id);
+    t.secret_key = login_core::config::TencentSecretKey(gateway.secret_key.clone());
+    t.sms_sdk_app_id.clone_from(sdk_app_id);
+    t.sign_name.clone_from(&sign.name);
+    t.template_id.clone_from(&template.spec.id);
+    t.template_params = ["{code}", "{minutes}"]
+        .into_iter()
+        .take(template.params)
+        .map(str::to_owned)
+        .collect();
 }
 
 /// A simulated mini-program: `wx.login` through the mock, its token on every request, and a

@@ -89,6 +89,7 @@ pub async fn start_core_on_disk(
         ..login_core::Config::default()
     };
     config.apps = harness::context::mock_apps(mock);
+    harness::context::sms_through_mock(&mut config, mock);
     login_core::spawn(config).await.map_err(|e| e.to_string())
 }
 

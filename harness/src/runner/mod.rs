@@ -3,6 +3,7 @@
 
 mod checks;
 pub mod needs;
+mod phone_login;
 mod semantic;
 pub mod shared;
 mod steps;
@@ -527,6 +528,10 @@ pub fn label(step: &Step) -> String {
         Logout(c) => format!("logout as {}", c.who()),
         SessionCheck(c) => format!("session check as {}", c.who()),
         SubmitProfile(c) => format!("submit profile as {}", c.session),
+        SmsSend(c) => format!("ask for an SMS code to {}", c.phone),
+        SmsInbox(c) => format!("read the SMS to {}", c.phone),
+        LoginSms(c) => format!("log in with {} and an SMS code", c.phone),
+        LoginPassword(c) => format!("log in with {} and a password", c.phone),
         BindPhone(c) => format!(
             "bind phone ({}) as {}",
             if c.code.is_some() {

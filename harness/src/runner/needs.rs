@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use crate::scenario::{Action, Expect, Scenario, Step};
-use crate::target::{OutcomeName, TargetProfile};
+use crate::target::{OutcomeName, Registration, TargetProfile};
 
 /// A scenario's needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -62,11 +64,67 @@ pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> 
             }
         }
     }
-    walk(&scenario.steps, profile, embedded, &mut n);
+    let declared: BTreeMap<&str, Registration> = setup
+        .apps
+        .iter()
+        .filter_map(|a| a.registration.map(|r| (a.name.as_str(), r)))
+        .collect();
+    let ctx = Ctx {
+        profile,
+        embedded,
+        declared,
+    };
+    walk(&scenario.steps, &ctx, &mut n);
     n
 }
 
-fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) {
+/// What the walk over the steps reads.
+struct Ctx<'a> {
+    profile: &'a TargetProfile,
+    embedded: bool,
+    /// The registration policy the scenario gives its apps.
+    declared: BTreeMap<&'a str, Registration>,
+}
+
+impl Ctx<'_> {
+    /// Against a target, a login to `app` (or a phone login with its appid) needs the app
+    /// served, its appid's place in the route, and the registration policy the scenario
+    /// expects (`auto` unless it says).
+    fn app_needs(&self, app: Option<&str>, appid_at: bool, route: &str, n: &mut Needs) {
+        if self.embedded {
+            return;
+        }
+        let name = app.unwrap_or("default");
+        if name != "default" {
+            if !self.profile.apps.contains_key(name) {
+                n.skip.get_or_insert(format!(
+                    "logs in to a second app `{name}`, which the profile does not serve (apps.{name})"
+                ));
+            }
+            if !appid_at {
+                n.skip.get_or_insert(format!(
+                    "logs in to app `{name}`, but the profile does not say where the appid goes (routes.{route}.appid)"
+                ));
+            }
+        }
+        let wanted = self.declared.get(name).copied().unwrap_or_default();
+        let served = self.profile.registration(name);
+        if wanted != served {
+            let what = |r: Registration| match r {
+                Registration::Auto => "creates the account at the first login",
+                Registration::PhoneRequired => "asks for a phone number first",
+            };
+            n.skip.get_or_insert(format!(
+                "expects app `{name}` to register `{wanted}` (it {}), but the profile's apps.{name}.registration is `{served}` (it {})",
+                what(wanted),
+                what(served)
+            ));
+        }
+    }
+}
+
+fn walk(steps: &[Step], ctx: &Ctx<'_>, n: &mut Needs) {
+    let (profile, embedded) = (ctx.profile, ctx.embedded);
     let routes = &profile.routes;
     for step in steps {
         let mut need = |given: bool, route: &str| {
@@ -88,26 +146,58 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
             Action::Login(c) => {
                 n.backend = true;
                 n.users.insert(c.user.clone());
-                if let Some(app) = c.app.as_deref().filter(|a| *a != "default") {
-                    if !embedded {
-                        if !profile.apps.contains_key(app) {
-                            n.skip.get_or_insert(format!(
-                                "logs in to a second app `{app}`, which the profile does not serve (apps.{app})"
-                            ));
-                        }
-                        let appid_at = routes.login.as_ref().and_then(|l| l.appid.as_ref());
-                        if appid_at.is_none() {
-                            n.skip.get_or_insert(format!(
-                                "logs in to app `{app}`, but the profile's login route does not say where the appid goes (routes.login.appid)"
-                            ));
-                        }
-                    }
+                let login = routes.login.as_ref();
+                ctx.app_needs(
+                    c.app.as_deref(),
+                    login.is_some_and(|l| l.appid.is_some()),
+                    "login",
+                    n,
+                );
+                if c.phone_code.is_some() && login.is_none_or(|l| l.phone_code.is_none()) {
+                    n.skip.get_or_insert(
+                        "sends a getPhoneNumber code with the login code, which the profile's login route does not take (routes.login.phone_code)".into(),
+                    );
                 }
                 expect_needs(
                     c.expect.as_ref(),
                     profile,
                     profile.user_id.is_some(),
                     "user_id",
+                    n,
+                );
+            }
+            Action::SmsSend(c) => {
+                n.backend = true;
+                need(routes.sms_send.is_some(), "sms_send");
+                expect_needs(c.expect.as_ref(), profile, true, "", n);
+            }
+            Action::SmsInbox(_) => {}
+            Action::LoginSms(c) => {
+                n.backend = true;
+                need(routes.login_sms.is_some(), "login_sms");
+                if c.code.is_none() {
+                    need(routes.sms_send.is_some(), "sms_send");
+                }
+                phone_login_needs(
+                    ctx,
+                    routes.login_sms.as_ref(),
+                    "login_sms",
+                    c.ticket.as_deref(),
+                    c.app.as_deref(),
+                    c.expect.as_ref(),
+                    n,
+                );
+            }
+            Action::LoginPassword(c) => {
+                n.backend = true;
+                need(routes.login_password.is_some(), "login_password");
+                phone_login_needs(
+                    ctx,
+                    routes.login_password.as_ref(),
+                    "login_password",
+                    c.ticket.as_deref(),
+                    c.app.as_deref(),
+                    c.expect.as_ref(),
                     n,
                 );
             }
@@ -166,7 +256,7 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
                 }
             }
             Action::WeChat(_) | Action::ClearFaults(_) => {}
-            Action::Repeat(r) => walk(&r.steps, profile, embedded, n),
+            Action::Repeat(r) => walk(&r.steps, ctx, n),
         }
         if profile.reset.is_some() && !embedded {
             n.exclusive = true;
@@ -174,7 +264,37 @@ fn walk(steps: &[Step], profile: &TargetProfile, embedded: bool, n: &mut Needs) 
     }
 }
 
-/// `user` / `not_user` expectations need the place of the user id.
+/// A phone login: a ticket taken from a login answer needs the ticket's place there; a
+/// login to another app, the appid's place; and the expectation's needs.
+fn phone_login_needs(
+    ctx: &Ctx<'_>,
+    route: Option<&crate::target::PhoneLoginRoute>,
+    key: &str,
+    ticket: Option<&str>,
+    app: Option<&str>,
+    expect: Option<&Expect>,
+    n: &mut Needs,
+) {
+    let profile = ctx.profile;
+    if ticket.is_some_and(|t| t.contains(".ticket}"))
+        && profile
+            .routes
+            .login
+            .as_ref()
+            .is_none_or(|l| l.ticket.is_none())
+    {
+        n.skip.get_or_insert(
+            "uses a registration ticket, but the profile does not say where it is in the login answer (routes.login.ticket)".into(),
+        );
+    }
+    if app.is_some_and(|a| a != "default") {
+        ctx.app_needs(app, route.is_some_and(|r| r.appid.is_some()), key, n);
+    }
+    expect_needs(expect, profile, profile.user_id.is_some(), "user_id", n);
+}
+
+/// Outcomes with no default need the profile's rules; `user` / `not_user` expectations need
+/// the place of the user id.
 fn expect_needs(
     expect: Option<&Expect>,
     profile: &TargetProfile,
@@ -183,11 +303,19 @@ fn expect_needs(
     n: &mut Needs,
 ) {
     if let Some(e) = expect {
-        let told = profile.outcomes.registration_required.is_some();
-        if e.outcome == Some(OutcomeName::RegistrationRequired) && !told {
-            n.skip.get_or_insert(
-                "expects `registration_required`, which the profile does not say how to recognise (outcomes.registration_required)".into(),
-            );
+        let told = match e.outcome {
+            Some(OutcomeName::RegistrationRequired) => {
+                profile.outcomes.registration_required.is_some()
+            }
+            Some(OutcomeName::CredentialsRejected) => {
+                profile.outcomes.credentials_rejected.is_some()
+            }
+            _ => true,
+        };
+        if let (false, Some(o)) = (told, e.outcome) {
+            n.skip.get_or_insert(format!(
+                "expects `{o}`, which the profile does not say how to recognise (outcomes.{o})"
+            ));
         }
         if (e.user.is_some() || e.not_user.is_some()) && !has {
             n.skip.get_or_insert(format!(

@@ -23,7 +23,7 @@ fn ok() -> Expect {
 }
 
 /// Sets `a.b.c` in a JSON object, making the objects on the way.
-fn set_dotted(body: &mut Value, path: &str, v: Value) {
+pub(super) fn set_dotted(body: &mut Value, path: &str, v: Value) {
     let mut at = body;
     let mut parts = path.split('.').peekable();
     while let Some(p) = parts.next() {
@@ -39,7 +39,7 @@ fn set_dotted(body: &mut Value, path: &str, v: Value) {
     }
 }
 
-fn method(given: Option<&String>, default: Method) -> Result<Method, Failure> {
+pub(super) fn method(given: Option<&String>, default: Method) -> Result<Method, Failure> {
     match given {
         None => Ok(default),
         Some(m) => Method::from_bytes(m.to_uppercase().as_bytes())
@@ -62,7 +62,12 @@ impl World {
     }
 
     /// A request on a route, with a saved login's token.
-    fn routed(&self, m: Method, path: &str, session: Option<&str>) -> Result<Outgoing, Failure> {
+    pub(super) fn routed(
+        &self,
+        m: Method,
+        path: &str,
+        session: Option<&str>,
+    ) -> Result<Outgoing, Failure> {
         let mut out = Outgoing::new(m, format!("{}{path}", self.target.base()));
         if let Some(s) = session {
             let token = self.token_of(s)?;
@@ -93,7 +98,7 @@ impl World {
     }
 
     /// Sends, checks invariants and the expectation (default: `ok`).
-    async fn exchange(
+    pub(super) async fn exchange(
         &self,
         out: &Outgoing,
         expect: Option<&Expect>,
@@ -170,28 +175,61 @@ impl World {
         {
             place(at, json!(self.appid(Some(app))?), &mut out);
         }
+        if let Some(phone_code) = &c.phone_code {
+            let Some(at) = &route.phone_code else {
+                return Err(fail(
+                    "the profile's login route does not say where a getPhoneNumber code goes (routes.login.phone_code)",
+                ));
+            };
+            place(at, self.expand(&json!(phone_code))?, &mut out);
+        }
         add_query(&mut out.url, &query);
         if !body.is_null() {
             out.json = Some(body);
         }
+        let reply = self.login_exchange(&out, c.expect.as_ref()).await?;
+        let mut saved = self.saved_login(&reply);
+        if let Some(ticket) = route
+            .ticket
+            .as_deref()
+            .and_then(|p| crate::matching::select_one(p, &reply.json()))
+        {
+            saved["ticket"] = ticket;
+        }
+        self.vars.set(c.save.as_deref().unwrap_or(&c.user), saved);
+        Ok(())
+    }
+
+    /// Sends a login (of any kind) and checks the answer, comparing users where it says.
+    pub(super) async fn login_exchange(
+        &self,
+        out: &Outgoing,
+        expect: Option<&Expect>,
+    ) -> Result<Reply, Failure> {
         let user_id_path = self.target.user_id.clone();
-        let reply = self
-            .exchange(&out, c.expect.as_ref(), user_id_path.as_deref())
-            .await?;
+        self.exchange(out, expect, user_id_path.as_deref()).await
+    }
+
+    /// What a login saves: its answer, with `token`, `user_id` and `status`.
+    pub(super) fn saved_login(&self, reply: &Reply) -> Value {
         let answer = reply.json();
         let mut saved = match &answer {
             Value::Object(_) => answer.clone(),
             _ => json!({ "body": answer }),
         };
-        if let Some(t) = self.token_in(&reply, None) {
+        if let Some(t) = self.token_in(reply, None) {
             saved["token"] = t;
         }
-        if let Some(id) = user_id_path.and_then(|p| crate::matching::select_one(&p, &answer)) {
+        if let Some(id) = self
+            .target
+            .user_id
+            .as_deref()
+            .and_then(|p| crate::matching::select_one(p, &answer))
+        {
             saved["user_id"] = id;
         }
         saved["status"] = json!(reply.status);
-        self.vars.set(c.save.as_deref().unwrap_or(&c.user), saved);
-        Ok(())
+        saved
     }
 
     pub(super) async fn whoami(&mut self, c: &SessionCall) -> Result<(), Failure> {

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
-use crate::target::TargetProfile;
+use crate::target::{SmsAccount, TargetProfile};
 
 /// What every scenario of a target run shares.
 #[derive(Debug)]
@@ -69,6 +69,15 @@ impl TargetRun {
             .map_err(|e| format!("the mock at {mock_url}: app `{name}` ({}): {e}", app.appid))?;
             apps.push((name.clone(), view));
         }
+        if let Some(account) = &profile.sms {
+            let gateway = call(Method::GET, "/sms/config", None).await?;
+            call(
+                Method::PATCH,
+                "/sms/config",
+                Some(gateway_with(&gateway, account)),
+            )
+            .await?;
+        }
         if !apps.iter().any(|(n, _)| n == "default") {
             let default = known
                 .iter()
@@ -85,6 +94,46 @@ impl TargetRun {
             apps,
         })
     }
+}
+
+/// The mock gateway's configuration (`GET /__mock__/sms/config`) as a patch that also accepts
+/// the backend's account: its key, and its SmsSdkAppId, sign name and template added to the
+/// gateway's (the template's text replaced if the id exists).
+fn gateway_with(gateway: &Value, account: &SmsAccount) -> Value {
+    let list = |key: &str| gateway[key].as_array().cloned().unwrap_or_default();
+    let mut ids = list("sdk_app_ids");
+    if !ids.iter().any(|i| i == account.sdk_app_id.as_str()) {
+        ids.push(json!(account.sdk_app_id));
+    }
+    let mut signs = list("sign_names");
+    if !signs
+        .iter()
+        .any(|s| s["name"] == account.sign_name.as_str())
+    {
+        signs.push(json!({"name": account.sign_name}));
+    }
+    let content = account
+        .template
+        .clone()
+        .unwrap_or_else(|| mock_server::tencent::config::LOGIN_TEMPLATE.to_owned());
+    let mut templates: Vec<Value> = list("templates")
+        .into_iter()
+        .filter(|t| t["id"] != account.template_id.as_str())
+        .map(|mut t| {
+            if let Value::Object(m) = &mut t {
+                m.remove("params");
+            }
+            t
+        })
+        .collect();
+    templates.push(json!({"id": account.template_id, "content": content}));
+    json!({
+        "secret_id": account.secret_id,
+        "secret_key": account.secret_key,
+        "sdk_app_ids": ids,
+        "sign_names": signs,
+        "templates": templates,
+    })
 }
 
 /// A seed for a run that was given none: different every run, printed so the run can be

@@ -108,6 +108,10 @@ impl World {
             Action::SessionCheck(c) => self.session_action(c, "session_check").await,
             Action::SubmitProfile(c) => self.submit_profile(c).await,
             Action::BindPhone(c) => self.bind_phone(c).await,
+            Action::SmsSend(c) => self.sms_send(c).await,
+            Action::SmsInbox(c) => self.sms_inbox(c).await,
+            Action::LoginSms(c) => self.login_sms(c).await,
+            Action::LoginPassword(c) => self.login_password(c).await,
             Action::Request(c) => {
                 let base = self.target.base().to_owned();
                 self.http_step(&base, c, true).await

@@ -19,7 +19,7 @@ use crate::context::{start_core, start_mock};
 use crate::scenario::Scenario;
 use crate::scenario::generate::Inputs;
 use crate::scenario::vars::Vars;
-use crate::target::TargetProfile;
+use crate::target::{Registration, TargetProfile};
 
 /// How the world was made: what [`World::finish`] must undo.
 #[derive(Debug, Default)]
@@ -51,6 +51,8 @@ pub(super) struct World {
     pub salt: String,
     /// Journal entries up to this sequence number came before the scenario.
     pub journal_since: u64,
+    /// SMS messages up to this sequence number came before the scenario.
+    pub sms_since: u64,
     /// Other scenarios may be using the mock at the same time.
     pub shared_mock: bool,
     /// Fault rules this scenario added.
@@ -143,6 +145,9 @@ impl World {
             None,
         )
         .await?["last_seq"]
+            .as_u64()
+            .unwrap_or(0);
+        let sms_since = call(Method::GET, "/sms?last=1".into(), None).await?["last_seq"]
             .as_u64()
             .unwrap_or(0);
         // Apps: the served ones by name; others are created (new appids every time).
@@ -267,7 +272,14 @@ impl World {
                     .and_then(|d| humantime::parse_duration(d).ok())
                     .unwrap_or(std::time::Duration::from_secs(5));
                 timeout = Some(t);
-                let core = start_core(m, setup_backend.as_ref())
+                let phone_first: Vec<String> = setup
+                    .apps
+                    .iter()
+                    .filter(|a| a.registration == Some(Registration::PhoneRequired))
+                    .filter_map(|a| apps.iter().find(|(n, _)| *n == a.name))
+                    .filter_map(|(_, v)| v["appid"].as_str().map(str::to_owned))
+                    .collect();
+                let core = start_core(m, setup_backend.as_ref(), &phone_first)
                     .await
                     .map_err(|e| e.to_string())?;
                 let profile = TargetProfile::login_core(core.base_url());
@@ -304,6 +316,7 @@ impl World {
             session_keys: BTreeSet::new(),
             salt: p.salt,
             journal_since,
+            sms_since,
             shared_mock,
             faults: Vec::new(),
             undo,

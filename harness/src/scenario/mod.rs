@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::target::{OutcomeName, StatusSpec};
+use crate::target::{OutcomeName, Registration, StatusSpec};
 
 /// A scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -87,6 +87,13 @@ pub struct AppSetup {
     /// `legacy` (real profiles) or `anonymous` ("微信用户"); default anonymous.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_era: Option<String>,
+    /// What the backend does with a WeChat identity it does not know in this app: `auto`
+    /// (creates the account) or `phone_required` (answers `registration_required` with a
+    /// ticket). The embedded login-core is configured so; a team's backend must serve the app
+    /// so (the profile's `apps.NAME.registration`), or the scenario is skipped. Default: what
+    /// the backend does (auto for the embedded login-core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
 }
 
 /// One step: exactly one action, with an optional label for the report.
@@ -169,6 +176,97 @@ pub enum Action {
     /// `phone_encrypted` routes).
     #[serde(rename = "bind_phone")]
     BindPhone(PhoneCall),
+    /// Asks the backend to send an SMS code to a number (the profile's `sms_send` route).
+    #[serde(rename = "sms_send")]
+    SmsSend(SmsSendCall),
+    /// The phone reads its messages: the latest SMS the mock's gateway delivered to a number
+    /// during the scenario; saves it (`code`, `content`, `phone` in E.164, `template_id`,
+    /// `sign_name`, ...) with `number` (the 11 digits the scenario's number became) and `count`.
+    #[serde(rename = "sms.inbox")]
+    SmsInbox(SmsInboxCall),
+    /// Logs in with a phone number and the SMS code (the profile's `login_sms` route); without
+    /// `code`, asks for one first (`sms_send`) and reads it from the inbox.
+    #[serde(rename = "login_sms")]
+    LoginSms(SmsLoginCall),
+    /// Logs in with a phone number and a password (the profile's `login_password` route).
+    #[serde(rename = "login_password")]
+    LoginPassword(PasswordLoginCall),
+}
+
+/// A number to send a code to.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSendCall {
+    /// A mainland number, 11 digits (`13800138000`): like setup users' numbers, it is made
+    /// unique to the run (the same literal in setup and steps is the same number); a `${...}`
+    /// value is sent as it expands.
+    pub phone: String,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// A look at a phone's messages.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsInboxCall {
+    /// The number, as `sms_send` takes it.
+    pub phone: String,
+    /// Variable to save the latest message in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
+    /// Exactly this many messages reached the number during the scenario (`0`: none did).
+    /// Left out: at least one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+/// A login by phone number and SMS code.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsLoginCall {
+    /// The number, as `sms_send` takes it.
+    pub phone: String,
+    /// The code to send (`"${sms.code}"`, `"000000"`); left out, a fresh one is asked for
+    /// (`sms_send`, expecting `ok`) and read from the inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A registration ticket from a `registration_required` login (`"${alice.ticket}"`): the
+    /// backend binds its WeChat identity to the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The app, by setup name; default `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Variable to save the answer in (with `token` and `user_id`), for `as:` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// A login by phone number and password.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordLoginCall {
+    /// The number, as `sms_send` takes it.
+    pub phone: String,
+    /// The password.
+    pub password: String,
+    /// A registration ticket from a `registration_required` login (`"${alice.ticket}"`): the
+    /// backend binds its WeChat identity to the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The app, by setup name; default `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Variable to save the answer in (with `token` and `user_id`), for `as:` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
+    /// Checks on the answer (default: outcome `ok`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
 }
 
 /// A semantic action on a logged-in session.
@@ -271,6 +369,10 @@ pub const ACTIONS: &[&str] = &[
     "session_check",
     "submit_profile",
     "bind_phone",
+    "sms_send",
+    "sms.inbox",
+    "login_sms",
+    "login_password",
 ];
 
 // By hand rather than `#[serde(flatten)]`: flattening loses the unknown key's name and the
@@ -324,6 +426,10 @@ impl<'de> Deserialize<'de> for Step {
                         "session_check" => Action::SessionCheck(map.next_value()?),
                         "submit_profile" => Action::SubmitProfile(map.next_value()?),
                         "bind_phone" => Action::BindPhone(map.next_value()?),
+                        "sms_send" => Action::SmsSend(map.next_value()?),
+                        "sms.inbox" => Action::SmsInbox(map.next_value()?),
+                        "login_sms" => Action::LoginSms(map.next_value()?),
+                        "login_password" => Action::LoginPassword(map.next_value()?),
                         other => {
                             return Err(A::Error::unknown_field(other, ACTIONS));
                         }
@@ -392,6 +498,10 @@ pub struct LoginCall {
     /// another app's): `"${c1.code}"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// A getPhoneNumber code sent with the login code (`"${tel.code}"`): the user's number
+    /// in the same call (the profile's `routes.login.phone_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_code: Option<String>,
     /// Checks on the answer (default: outcome `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
@@ -435,7 +545,7 @@ pub struct HttpCall {
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// What the answer means, by the target profile's rules: `ok`, `registration_required`,
-    /// `relogin`, `blocked`, `rate_limited`, `conflict`, `upstream_unavailable`, `bad_request`.
+    /// `credentials_rejected`, `relogin`, `blocked`, `rate_limited`, `conflict`, `upstream_unavailable`, `bad_request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<OutcomeName>,
     /// The status: `200`, any of `[400, 401]`, or a class `4xx`.

@@ -51,6 +51,14 @@ pub struct TargetProfile {
     /// that delay their faults past it. Left out: those scenarios are skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_timeout: Option<String>,
+    /// How the backend takes phone numbers: `national` (`13800138000`, the default) or
+    /// `e164` (`+8613800138000`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_format: Option<PhoneFormat>,
+    /// The backend's SMS account at Tencent Cloud SMS, given to the mock's gateway before the
+    /// run. Left out: the mock's gateway keeps its own (configure the backend with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsAccount>,
     /// The routes of the semantic actions; only `login` is required.
     #[serde(default)]
     pub routes: Routes,
@@ -73,6 +81,74 @@ pub struct TargetApp {
     /// The open-platform account the app is bound to, if any (then WeChat sends unionids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_platform: Option<String>,
+    /// What the backend does with a WeChat identity it does not know: `auto` (creates the
+    /// account; the default) or `phone_required` (answers `registration_required` until the
+    /// user gives a phone number). Scenarios about the phone-first flows log in to an app
+    /// that registers by phone (`phone_first`, by convention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+}
+
+/// What a backend does on a login by a WeChat identity it does not know yet.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Creates the account.
+    #[default]
+    Auto,
+    /// Answers `registration_required` (with a ticket) until the user gives a phone number.
+    PhoneRequired,
+}
+
+impl std::fmt::Display for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::PhoneRequired => "phone_required",
+        })
+    }
+}
+
+/// How a backend takes phone numbers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneFormat {
+    /// A mainland number's 11 digits: `13800138000`.
+    #[default]
+    National,
+    /// E.164: `+8613800138000`.
+    E164,
+}
+
+impl PhoneFormat {
+    /// A mainland number (11 digits, as scenarios write them) in this format.
+    pub fn write(self, national: &str) -> String {
+        match self {
+            Self::National => national.to_owned(),
+            Self::E164 => format!("+86{national}"),
+        }
+    }
+}
+
+/// The backend's Tencent Cloud SMS account, which the harness gives the mock's SMS gateway
+/// before the run so that the backend's signed `SendSms` calls are accepted there.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsAccount {
+    /// The API key's SecretId.
+    pub secret_id: String,
+    /// The API key's SecretKey.
+    pub secret_key: String,
+    /// The SmsSdkAppId the backend sends with.
+    pub sdk_app_id: String,
+    /// The sign name (`SignName`) it sends with.
+    pub sign_name: String,
+    /// The verification template (`TemplateId`) it sends with.
+    pub template_id: String,
+    /// That template's text, parameters written `{1}`, `{2}`; the first is the code. Default:
+    /// the mock's login template (`{1}` the code, `{2}` the minutes it is valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// Where the token is and how it goes back.
@@ -137,6 +213,17 @@ pub struct Routes {
     /// Bind a phone number by the legacy encryptedData/iv.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_encrypted: Option<EncryptedRoute>,
+    /// Send a verification code by SMS to a phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_send: Option<SmsSendRoute>,
+    /// Log in with a phone number and the SMS code (with a registration ticket: bind its
+    /// WeChat identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_sms: Option<PhoneLoginRoute>,
+    /// Log in with a phone number and a password (with a registration ticket: bind its WeChat
+    /// identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_password: Option<PhoneLoginRoute>,
 }
 
 impl Routes {
@@ -169,6 +256,17 @@ impl Routes {
         if let Some(x) = &self.phone_encrypted {
             out.push(("phone_encrypted", &x.method, x.path.as_str()));
         }
+        if let Some(x) = &self.sms_send {
+            out.push(("sms_send", &x.method, x.path.as_str()));
+        }
+        for (key, route) in [
+            ("login_sms", &self.login_sms),
+            ("login_password", &self.login_password),
+        ] {
+            if let Some(x) = route {
+                out.push((key, &x.method, x.path.as_str()));
+            }
+        }
         out
     }
 }
@@ -188,6 +286,58 @@ pub struct LoginRoute {
     /// Where the appid goes when a scenario logs in to another app; left out: never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appid: Option<FieldAt>,
+    /// Where a getPhoneNumber code sent with the login code goes (a login that gives the
+    /// user's number in one call); left out: scenarios doing that are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_code: Option<FieldAt>,
+    /// JSONPath of the registration ticket in a `registration_required` answer
+    /// (`$.registration.ticket`); the login saves it as `ticket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// Sending an SMS code: the JSON body fields (dots nest).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSendRoute {
+    /// Default `POST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The path (`/api/sms/send`).
+    pub path: String,
+    /// Field for the phone number; default `phone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Fields sent as they are with every request (`{ purpose: login }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<serde_json::Map<String, Value>>,
+}
+
+/// A phone login (SMS code or password): the JSON body fields (dots nest).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneLoginRoute {
+    /// Default `POST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The path (`/api/login/sms`, `/api/login/password`).
+    pub path: String,
+    /// Field for the phone number; default `phone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Field for the secret: the SMS code (default `code`) or the password (default
+    /// `password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Field for the registration ticket; default `ticket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// Field for the appid when a scenario logs in to another app; left out: never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    /// Fields sent as they are with every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<serde_json::Map<String, Value>>,
 }
 
 /// A route with a token and no body.
@@ -295,6 +445,11 @@ pub struct Outcomes {
     /// register (by phone) first. Classified before `relogin`. No default: a profile says how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_required: Option<Rules>,
+    /// A phone login's SMS code or password was refused: wrong, expired, used, out of
+    /// attempts, or no password set. Classified before `relogin`. No default: a profile says
+    /// how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_rejected: Option<Rules>,
     /// Log in again: the code was invalid, used or expired, the session_key is stale, the
     /// token is missing or expired. Default: 401.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,6 +607,8 @@ impl TargetProfile {
             token: self.token.or(parent.token),
             user_id: self.user_id.or(parent.user_id),
             upstream_timeout: self.upstream_timeout.or(parent.upstream_timeout),
+            phone_format: self.phone_format.or(parent.phone_format),
+            sms: self.sms.or(parent.sms),
             routes: Routes {
                 login: r.login.or(pr.login),
                 whoami: r.whoami.or(pr.whoami),
@@ -461,10 +618,14 @@ impl TargetProfile {
                 profile: r.profile.or(pr.profile),
                 phone_code: r.phone_code.or(pr.phone_code),
                 phone_encrypted: r.phone_encrypted.or(pr.phone_encrypted),
+                sms_send: r.sms_send.or(pr.sms_send),
+                login_sms: r.login_sms.or(pr.login_sms),
+                login_password: r.login_password.or(pr.login_password),
             },
             outcomes: Outcomes {
                 ok: o.ok.or(po.ok),
                 registration_required: o.registration_required.or(po.registration_required),
+                credentials_rejected: o.credentials_rejected.or(po.credentials_rejected),
                 relogin: o.relogin.or(po.relogin),
                 blocked: o.blocked.or(po.blocked),
                 rate_limited: o.rate_limited.or(po.rate_limited),
@@ -543,9 +704,11 @@ impl TargetProfile {
         }
         let r = &self.routes;
         if let Some(l) = &r.login {
+            path_ok("login", &l.ticket)?;
             for (what, f) in [
                 ("routes.login.code", l.code.as_ref()),
                 ("routes.login.appid", l.appid.as_ref()),
+                ("routes.login.phone_code", l.phone_code.as_ref()),
             ] {
                 if let Some(f) = f {
                     let n = [&f.json, &f.query, &f.header]
@@ -588,6 +751,20 @@ impl TargetProfile {
         Ok(())
     }
 
+    /// A mainland number as the backend takes it.
+    pub fn phone(&self, national: &str) -> String {
+        self.phone_format.unwrap_or_default().write(national)
+    }
+
+    /// The registration policy of a served app (by scenario name): `auto` unless the
+    /// profile says.
+    pub fn registration(&self, app: &str) -> Registration {
+        self.apps
+            .get(app)
+            .and_then(|a| a.registration)
+            .unwrap_or_default()
+    }
+
     /// The base URL (set by the file or `--target`).
     pub fn base(&self) -> &str {
         self.base_url.as_deref().unwrap_or_default()
@@ -600,6 +777,8 @@ impl TargetProfile {
             path: "/api/login".into(),
             code: None,
             appid: None,
+            phone_code: None,
+            ticket: None,
         })
     }
 

@@ -235,6 +235,8 @@ pub enum OutcomeName {
     Ok,
     /// The WeChat identity has no account yet: register (by phone) first.
     RegistrationRequired,
+    /// A phone login's SMS code or password was refused.
+    CredentialsRejected,
     /// Log in again.
     Relogin,
     /// A high-risk user.
@@ -251,9 +253,10 @@ pub enum OutcomeName {
 
 impl OutcomeName {
     /// Every outcome, in the order answers are classified.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Ok,
         Self::RegistrationRequired,
+        Self::CredentialsRejected,
         Self::Relogin,
         Self::Blocked,
         Self::RateLimited,
@@ -267,6 +270,7 @@ impl OutcomeName {
         match self {
             Self::Ok => "ok",
             Self::RegistrationRequired => "registration_required",
+            Self::CredentialsRejected => "credentials_rejected",
             Self::Relogin => "relogin",
             Self::Blocked => "blocked",
             Self::RateLimited => "rate_limited",
@@ -298,6 +302,7 @@ impl Outcomes {
         match name {
             OutcomeName::Ok => &self.ok,
             OutcomeName::RegistrationRequired => &self.registration_required,
+            OutcomeName::CredentialsRejected => &self.credentials_rejected,
             OutcomeName::Relogin => &self.relogin,
             OutcomeName::Blocked => &self.blocked,
             OutcomeName::RateLimited => &self.rate_limited,
@@ -358,8 +363,11 @@ impl Outcomes {
 fn default_rules(name: OutcomeName) -> Rules {
     use StatusItem::{Class, Code};
     Rules::status(match name {
-        // No status says it alone (it is a 401 or a 200 with a mark): the profile must say.
-        OutcomeName::RegistrationRequired => return Rules::Any(Vec::new()),
+        // No status says these alone (a 401 or a 200 with a mark, a 400 or a 401 with a
+        // code): the profile must say.
+        OutcomeName::RegistrationRequired | OutcomeName::CredentialsRejected => {
+            return Rules::Any(Vec::new());
+        }
         OutcomeName::Ok => StatusSpec::One(Class("2xx".into())),
         OutcomeName::Relogin => StatusSpec::One(Code(401)),
         OutcomeName::Blocked => StatusSpec::One(Code(403)),

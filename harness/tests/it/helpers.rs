@@ -62,6 +62,7 @@ pub fn team_profile(base_url: String) -> harness::target::TargetProfile {
             appid: APPID.into(),
             secret: SECRET.into(),
             open_platform: None,
+            registration: None,
         },
     );
     p
