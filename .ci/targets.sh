@@ -75,6 +75,7 @@ SERVER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 run_login_core() {
   LOGIN_CORE_SERVER_KEY=$SERVER_KEY LOGIN_CORE_DATABASE_URL="sqlite://$DB" \
     LOGIN_CORE_LISTEN="127.0.0.1:$TARGET_PORT" LOGIN_CORE_WECHAT_BASE_URL="$MOCK_URL" \
+    LOGIN_CORE_SMS_ENDPOINT="$MOCK_URL/tencentcloud/sms" \
     exec "$BIN/login-core" --config examples/login-core/login-core.toml
 }
 run_flask() {

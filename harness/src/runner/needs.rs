@@ -392,4 +392,60 @@ mod tests {
         let why = analyse(&s, &bare_profile(), false).skip.expect("skipped");
         assert!(why.contains("upstream_timeout"), "{why}");
     }
+
+    #[test]
+    fn phone_first_journeys_need_their_routes_outcomes_and_registration_policy() {
+        let s = scenario(
+            "name: x\nsetup:\n  apps: [ { name: phone_first, registration: phone_required } ]\nsteps:\n  - login: { user: a, app: phone_first, expect: { outcome: registration_required } }\n  - login_sms: { phone: \"13900001111\", ticket: \"${a.ticket}\", app: phone_first }\n",
+        );
+        let why = analyse(&s, &bare_profile(), false).skip.expect("skipped");
+        assert!(why.contains("apps.phone_first"), "{why}");
+        assert_eq!(
+            analyse(&s, &bare_profile(), true).skip.as_deref(),
+            Some(
+                "expects `registration_required`, which the profile does not say how to recognise (outcomes.registration_required)"
+            )
+        );
+        let mut full = TargetProfile::login_core("http://x".into());
+        let app = |registration| crate::target::TargetApp {
+            appid: "wx1".into(),
+            secret: "s".into(),
+            open_platform: None,
+            registration,
+        };
+        full.apps.insert("phone_first".into(), app(None));
+        let why = analyse(&s, &full, false).skip.expect("skipped");
+        assert!(
+            why.contains("apps.phone_first.registration is `auto`"),
+            "{why}"
+        );
+        full.apps
+            .insert("phone_first".into(), app(Some(Registration::PhoneRequired)));
+        assert_eq!(analyse(&s, &full, false).skip, None);
+        // A plain login to an app that asks for a number first expects what it will not get.
+        let plain = scenario("name: x\nsteps:\n  - login: { user: a, app: phone_first }\n");
+        let why = analyse(&plain, &full, false).skip.expect("skipped");
+        assert!(why.contains("register `auto`"), "{why}");
+        // The ticket's place in the login answer, and the routes.
+        let mut no_ticket = full.clone();
+        if let Some(l) = no_ticket.routes.login.as_mut() {
+            l.ticket = None;
+        }
+        let why = analyse(&s, &no_ticket, false).skip.expect("skipped");
+        assert!(why.contains("routes.login.ticket"), "{why}");
+        let mut no_sms = full.clone();
+        no_sms.routes.sms_send = None;
+        let why = analyse(&s, &no_sms, false).skip.expect("skipped");
+        assert!(why.contains("routes.sms_send"), "{why}");
+        let pw = scenario(
+            "name: x\nsteps:\n  - login_password: { phone: \"13900001111\", password: p, expect: { outcome: credentials_rejected } }\n",
+        );
+        let why = analyse(&pw, &bare_profile(), false).skip.expect("skipped");
+        assert!(why.contains("routes.login_password"), "{why}");
+        let mut no_outcome = full.clone();
+        no_outcome.outcomes.credentials_rejected = None;
+        let why = analyse(&pw, &no_outcome, false).skip.expect("skipped");
+        assert!(why.contains("outcomes.credentials_rejected"), "{why}");
+        assert_eq!(analyse(&pw, &full, false).skip, None);
+    }
 }

@@ -928,4 +928,43 @@ mod tests {
         assert!(p.apps.contains_key("second"));
         assert!(p.outcomes.relogin.is_some());
     }
+
+    #[test]
+    fn phone_first_keys_load_merge_and_are_checked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            "version: 2\nextends: login-core\nphone_format: e164\napps:\n  phone_first: { appid: wx1, secret: s, registration: phone_required }\nroutes:\n  login_sms: { path: /sms/login, secret: smsCode }\n",
+        )
+        .expect("write");
+        let p = TargetProfile::load(&path).expect("loads");
+        assert_eq!(p.phone("13800138000"), "+8613800138000");
+        assert_eq!(p.registration("phone_first"), Registration::PhoneRequired);
+        assert_eq!(p.registration("default"), Registration::Auto);
+        let sms = p.routes.login_sms.as_ref().expect("login_sms");
+        assert_eq!(
+            (sms.path.as_str(), sms.secret.as_deref()),
+            ("/sms/login", Some("smsCode"))
+        );
+        assert!(p.routes.login_password.is_some() && p.routes.sms_send.is_some());
+        assert!(p.outcomes.credentials_rejected.is_some());
+        let shipped = TargetProfile::shipped();
+        assert_eq!(shipped.phone("13800138000"), "13800138000");
+        let e = TargetProfile::parse(
+            Path::new("p.yaml"),
+            "version: 2\nroutes:\n  login: { path: /x, ticket: \"registration.ticket\" }\n",
+        )
+        .expect_err("jsonpath");
+        assert!(e.to_string().contains("login"), "{e}");
+        let e = TargetProfile::parse(
+            Path::new("p.yaml"),
+            "version: 2\nroutes:\n  sms_send: { path: sms }\n",
+        )
+        .expect_err("path");
+        assert!(e.to_string().contains("sms_send"), "{e}");
+        let e = TargetProfile::parse(Path::new("p.yaml"), "version: 2\nphone_format: local\n")
+            .expect_err("format");
+        assert!(e.to_string().contains("phone_format"), "{e}");
+    }
 }
