@@ -105,6 +105,9 @@ fn print_banner(mock: &MockHandle, core: &LoginCoreHandle, data: &Path) {
         data.display()
     );
     println!("default app        appid={appid} secret={secret}");
+    println!(
+        "SMS                login-core sends codes through the mock's Tencent Cloud SMS gateway ({m}/tencentcloud/sms); read them at {m}/__mock__/sms"
+    );
     println!();
     println!("Try it: wx.login in the mini-program, then the login at the backend:");
     println!(
