@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::checks::Reply;
 use super::semantic::{method, set_dotted};
 use super::shared::salted_number;
+use super::steps::Outgoing;
 use super::world::World;
 use super::{Failure, fail};
 use crate::scenario::{Expect, PasswordLoginCall, SmsInboxCall, SmsLoginCall, SmsSendCall};
@@ -66,19 +67,38 @@ impl World {
             .map(|_| ())
     }
 
+    /// A request on a phone route: its fixed fields and the number where the route says.
+    fn phone_request(
+        &self,
+        given_method: Option<&String>,
+        path: &str,
+        fixed: Option<&serde_json::Map<String, Value>>,
+        phone_field: Option<&str>,
+        national: &str,
+    ) -> Result<(Outgoing, Value), Failure> {
+        let m = method(given_method, Method::POST)?;
+        let out = self.routed(m, path, None)?;
+        let mut body = Value::Object(fixed.cloned().unwrap_or_default());
+        set_dotted(
+            &mut body,
+            phone_field.unwrap_or("phone"),
+            json!(self.target.phone(national)),
+        );
+        Ok((out, body))
+    }
+
     /// Asks the backend to send a code to the number.
     async fn send_code(&self, national: &str, expect: Option<&Expect>) -> Result<Reply, Failure> {
         let Some(route) = self.target.routes.sms_send.clone() else {
             return Err(fail("the profile has no `sms_send` route"));
         };
-        let m = method(route.method.as_ref(), Method::POST)?;
-        let mut out = self.routed(m, &route.path, None)?;
-        let mut body = Value::Object(route.fixed.clone().unwrap_or_default());
-        set_dotted(
-            &mut body,
-            route.phone.as_deref().unwrap_or("phone"),
-            json!(self.target.phone(national)),
-        );
+        let (mut out, body) = self.phone_request(
+            route.method.as_ref(),
+            &route.path,
+            route.fixed.as_ref(),
+            route.phone.as_deref(),
+            national,
+        )?;
         out.json = Some(body);
         self.exchange(&out, expect, None).await
     }
@@ -179,14 +199,13 @@ impl World {
         let Some(route) = l.route else {
             return Err(fail(format!("the profile has no `{}` route", l.which)));
         };
-        let m = method(route.method.as_ref(), Method::POST)?;
-        let mut out = self.routed(m, &route.path, None)?;
-        let mut body = Value::Object(route.fixed.clone().unwrap_or_default());
-        set_dotted(
-            &mut body,
-            route.phone.as_deref().unwrap_or("phone"),
-            json!(self.target.phone(l.national)),
-        );
+        let (mut out, mut body) = self.phone_request(
+            route.method.as_ref(),
+            &route.path,
+            route.fixed.as_ref(),
+            route.phone.as_deref(),
+            l.national,
+        )?;
         set_dotted(
             &mut body,
             route.secret.as_deref().unwrap_or(l.secret_field),
