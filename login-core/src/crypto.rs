@@ -16,13 +16,32 @@ use sha2::Sha256;
 use crate::ids::SessionKey;
 use crate::random::{Random, bytes};
 
-/// Format version of sealed values, the first byte.
+/// Format versions of sealed values, the first byte: 1 (nonce, ciphertext) before keys had
+/// ids; 2 (key id, nonce, ciphertext), what is sealed now.
 const SEALED_V1: u8 = 1;
+const SEALED_V2: u8 = 2;
 const NONCE_LEN: usize = 12;
+const KEY_ID_LEN: usize = 4;
 
-/// The server key: 32 bytes that seal session_keys at rest.
+/// A server key's id: the first 4 bytes of HMAC-SHA256 under the key of a fixed label. Every
+/// instance with the same key computes the same id, and the id says nothing about the key.
+type KeyId = [u8; KEY_ID_LEN];
+
+fn key_id(key: &[u8; 32]) -> KeyId {
+    let mut mac = hmac_with(key);
+    mac.update(b"login-core sealing key id");
+    let tag = mac.finalize().into_bytes();
+    [tag[0], tag[1], tag[2], tag[3]]
+}
+
+/// The server keys that seal session_keys at rest: the current one seals, and opens with the
+/// previous ones, so a key can be rotated while values sealed under the old one are still
+/// stored. Each sealed value names its key's id.
 #[derive(Clone)]
-pub struct SealKey(Aes256Gcm);
+pub struct SealKey {
+    current: (KeyId, Aes256Gcm),
+    previous: Vec<(KeyId, Aes256Gcm)>,
+}
 
 impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -36,9 +55,23 @@ impl fmt::Debug for SealKey {
 pub struct SealError;
 
 impl SealKey {
-    /// A key from 32 bytes.
+    /// One key from 32 bytes.
     pub fn new(key: [u8; 32]) -> Self {
-        Self(Aes256Gcm::new(&key.into()))
+        Self::rotated(key, &[])
+    }
+
+    /// `current` seals; `previous` keys (older first or not: each value names its key) still
+    /// open what they sealed.
+    pub fn rotated(current: [u8; 32], previous: &[[u8; 32]]) -> Self {
+        let entry = |k: &[u8; 32]| (key_id(k), Aes256Gcm::new(&(*k).into()));
+        Self {
+            current: entry(&current),
+            previous: previous
+                .iter()
+                .filter(|k| **k != current)
+                .map(entry)
+                .collect(),
+        }
     }
 
     /// A key from base64 text of 32 bytes.
@@ -46,14 +79,22 @@ impl SealKey {
         key_from_base64(text).map(Self::new)
     }
 
-    /// Seals `plaintext`, bound to `aad` (a sealed value moved to another row fails to open).
+    /// The current key's id, as sealed values carry it (hex), for logs.
+    pub fn current_id(&self) -> String {
+        self.current.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Seals `plaintext` under the current key, bound to `aad` (a sealed value moved to
+    /// another row fails to open).
     pub fn seal(&self, random: &dyn Random, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let nonce: [u8; NONCE_LEN] = bytes(random);
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + 16);
-        out.push(SEALED_V1);
+        let (id, cipher) = &self.current;
+        let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + plaintext.len() + 16);
+        out.push(SEALED_V2);
+        out.extend_from_slice(id);
         out.extend_from_slice(&nonce);
         // Encryption with a valid key and in-memory buffers cannot fail.
-        if let Ok(ct) = self.0.encrypt(
+        if let Ok(ct) = cipher.encrypt(
             Nonce::from_slice(&nonce),
             Payload {
                 msg: plaintext,
@@ -65,16 +106,38 @@ impl SealKey {
         out
     }
 
-    /// Opens a value sealed by [`SealKey::seal`] with the same `aad`.
+    /// Opens a value sealed by [`SealKey::seal`] with the same `aad`, under whichever of the
+    /// keys it names (a value from before key ids: under any of them).
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.open_with_key(aad, sealed).map(|(plain, _)| plain)
+    }
+
+    /// Like [`SealKey::open`], and whether the value was sealed under the current key (a value
+    /// that was not should be sealed again).
+    pub fn open_with_key(&self, aad: &[u8], sealed: &[u8]) -> Result<(Vec<u8>, bool), SealError> {
         let (&version, rest) = sealed.split_first().ok_or(SealError)?;
-        if version != SEALED_V1 || rest.len() < NONCE_LEN + 16 {
+        let keys = std::iter::once(&self.current).chain(&self.previous);
+        let (candidates, body): (Vec<&(KeyId, Aes256Gcm)>, &[u8]) = match version {
+            SEALED_V2 if rest.len() >= KEY_ID_LEN => {
+                let (id, body) = rest.split_at(KEY_ID_LEN);
+                (keys.filter(|(k, _)| k == id).collect(), body)
+            }
+            SEALED_V1 => (keys.collect(), rest),
+            _ => return Err(SealError),
+        };
+        if body.len() < NONCE_LEN + 16 {
             return Err(SealError);
         }
-        let (nonce, ct) = rest.split_at(NONCE_LEN);
-        self.0
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
-            .map_err(|_| SealError)
+        let (nonce, ct) = body.split_at(NONCE_LEN);
+        candidates
+            .into_iter()
+            .find_map(|(id, cipher)| {
+                cipher
+                    .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+                    .ok()
+                    .map(|plain| (plain, version == SEALED_V2 && *id == self.current.0))
+            })
+            .ok_or(SealError)
     }
 }
 
@@ -296,6 +359,52 @@ mod tests {
         assert_eq!(format!("{key:?}"), "CodeKey(<redacted>)");
         assert!(constant_time_eq_bytes(&h, &h));
         assert!(!constant_time_eq_bytes(&h, &h[..31]));
+    }
+
+    #[test]
+    fn a_rotated_key_seals_and_the_previous_ones_still_open() {
+        let random = SeededRandom::new(2);
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let before = SealKey::new(old).seal(&random, b"a", b"kept");
+        assert_eq!(before[0], SEALED_V2);
+        assert_eq!(before[1..5], key_id(&old));
+        let rotated = SealKey::rotated(new, &[old]);
+        assert_eq!(
+            rotated.open_with_key(b"a", &before),
+            Ok((b"kept".to_vec(), false))
+        );
+        let after = rotated.seal(&random, b"a", b"fresh");
+        assert_eq!(after[1..5], key_id(&new));
+        assert_eq!(
+            rotated.open_with_key(b"a", &after),
+            Ok((b"fresh".to_vec(), true))
+        );
+        assert_eq!(rotated.current_id().len(), 8);
+        // Once the old key is retired, what it sealed no longer opens; the old key never
+        // opened what the new one sealed.
+        assert_eq!(SealKey::new(new).open(b"a", &before), Err(SealError));
+        assert_eq!(SealKey::new(old).open(b"a", &after), Err(SealError));
+        // A value naming a key id nobody has is refused, not tried with every key.
+        let mut unknown = after.clone();
+        unknown[1] ^= 0xff;
+        assert_eq!(rotated.open(b"a", &unknown), Err(SealError));
+        // Values from before key ids (version 1) open under any key of the ring.
+        let nonce = [7u8; NONCE_LEN];
+        let ct = Aes256Gcm::new(&old.into())
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: b"legacy",
+                    aad: b"a",
+                },
+            )
+            .expect("encrypts");
+        let v1 = [&[SEALED_V1][..], &nonce, &ct].concat();
+        assert_eq!(
+            rotated.open_with_key(b"a", &v1),
+            Ok((b"legacy".to_vec(), false))
+        );
+        assert_eq!(SealKey::new(new).open(b"a", &v1), Err(SealError));
     }
 
     #[test]

@@ -55,6 +55,15 @@ struct Args {
     /// [default: read from or created in data/server.key].
     #[arg(long, env = "LOGIN_CORE_SERVER_KEY", hide_env_values = true)]
     server_key: Option<String>,
+    /// Keys values may still be sealed under after a rotation (comma-separated base64; they
+    /// open, only the server key seals) [default: none, or the file's previous_server_keys].
+    #[arg(
+        long,
+        env = "LOGIN_CORE_PREVIOUS_SERVER_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    previous_server_keys: Vec<String>,
     /// The registration policy of every app: `auto` or `phone_required` (overrides the file).
     #[arg(long, env = "LOGIN_CORE_REGISTRATION")]
     registration: Option<Registration>,
@@ -88,6 +97,13 @@ async fn load(args: &Args) -> Result<Config, String> {
     }
     if let Some(k) = &args.server_key {
         config.server_key = Some(ServerKeyText(k.clone()));
+    }
+    if !args.previous_server_keys.is_empty() {
+        config.previous_server_keys = args
+            .previous_server_keys
+            .iter()
+            .map(|k| ServerKeyText(k.clone()))
+            .collect();
     }
     if let (Some(appid), Some(secret)) = (&args.appid, &args.secret) {
         config.apps.insert(

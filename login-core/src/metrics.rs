@@ -36,6 +36,11 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SealLabels {
+    key: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
 }
@@ -56,6 +61,7 @@ pub struct Metrics {
     upstream_latency: Histograms<UpstreamLabels>,
     requests: Family<RequestLabels, Counter>,
     request_latency: Histograms<RouteLabels>,
+    sealed_opened: Family<SealLabels, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -112,6 +118,12 @@ impl Metrics {
             "Latency of HTTP requests by route",
             request_latency.clone(),
         );
+        let sealed_opened = Family::<SealLabels, Counter>::default();
+        registry.register(
+            "sealed_values_opened",
+            "Sealed values opened, by the server key that sealed them (current, or a previous one: while these grow, the previous key is still needed)",
+            sealed_opened.clone(),
+        );
         Self {
             registry,
             logins,
@@ -120,7 +132,14 @@ impl Metrics {
             upstream_latency,
             requests,
             request_latency,
+            sealed_opened,
         }
+    }
+
+    /// Counts a stored value opened, under the current key or a previous one.
+    pub fn sealed_opened(&self, current: bool) {
+        let key = if current { "current" } else { "previous" };
+        self.sealed_opened.get_or_create(&SealLabels { key }).inc();
     }
 
     /// Counts a login by its result.

@@ -126,7 +126,7 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
         Parts {
             store,
             wechat,
-            seal: SealKey::new(key),
+            seal: SealKey::rotated(key, &previous_keys(config)?),
             clock: deps.clock,
             random: deps.random,
             metrics,
@@ -141,6 +141,22 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
 
 /// The server key: configured, or read from (or created in) `server_key_file`; a throwaway
 /// key for in-memory databases. It seals session_keys and keys the hashes of SMS codes.
+/// The previous server keys, each base64 of 32 bytes; an unreadable one refuses the start.
+fn previous_keys(config: &Config) -> Result<Vec<[u8; 32]>, StartError> {
+    config
+        .previous_server_keys
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            key_from_base64(&text.0).ok_or_else(|| {
+                StartError::ServerKey(format!(
+                    "previous_server_keys[{i}] must be base64 of 32 bytes (`openssl rand -base64 32` makes one)"
+                ))
+            })
+        })
+        .collect()
+}
+
 fn server_key(config: &Config, deps: &Deps) -> Result<[u8; 32], StartError> {
     if let Some(text) = &config.server_key {
         return key_from_base64(&text.0)

@@ -35,6 +35,9 @@ pub struct Config {
     pub server_key: Option<ServerKeyText>,
     /// Where the server key lives when `server_key` is not given.
     pub server_key_file: PathBuf,
+    /// Server keys that sealed values still stored may be under (base64 of 32 bytes each):
+    /// they open, only the current key seals. See README, "Rotating the server key".
+    pub previous_server_keys: Vec<ServerKeyText>,
     /// The apps this backend serves; the first is the default for logins without `appid`.
     pub apps: Vec<AppConfig>,
     /// Login sessions.
@@ -57,6 +60,7 @@ impl Default for Config {
             wechat_base_url: "https://api.weixin.qq.com".into(),
             server_key: None,
             server_key_file: PathBuf::from("data/server.key"),
+            previous_server_keys: Vec::new(),
             apps: Vec::new(),
             sessions: SessionConfig::default(),
             limits: LimitConfig::default(),

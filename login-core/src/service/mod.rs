@@ -238,13 +238,14 @@ impl Services {
                 .ok_or(Error::LoginRequired(
                     "the session's WeChat identity no longer exists",
                 ))?;
-        let clear = self
+        let (clear, current) = self
             .seal
-            .open(&Self::seal_aad(appid, openid), &sealed)
+            .open_with_key(&Self::seal_aad(appid, openid), &sealed)
             .map_err(|e| {
-                tracing::error!(%appid, error = %e, "a stored session_key does not open: wrong server key?");
+                tracing::error!(%appid, error = %e, "a stored session_key does not open: wrong server key, or its key was retired from previous_server_keys?");
                 Error::Internal
             })?;
+        self.metrics.sealed_opened(current);
         String::from_utf8(clear)
             .map(SessionKey::new)
             .map_err(|_| Error::Internal)

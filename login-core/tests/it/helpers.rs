@@ -109,6 +109,9 @@ pub struct TestApp {
     pub appid: AppId,
     /// The SMS messages login-core sent.
     pub outbox: Arc<Outbox>,
+    /// The seed of the running core's randomness: 7, then one more on every restart, so a
+    /// restarted core never draws the tokens an earlier one drew.
+    seed: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -223,6 +226,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             appid,
             outbox,
+            seed: 7,
             _dir: dir,
         }
     }
@@ -468,7 +472,7 @@ impl TestApp {
 
     /// Stops login-core (gracefully) and starts a new one on the same database file and server
     /// key file, with the same mock and clock; `configure` changes the new configuration (say,
-    /// another `server_key`). The new core draws other random numbers than the first.
+    /// another `server_key`). The new core draws other random numbers than every earlier one.
     pub async fn restart_core(self, configure: impl FnOnce(&mut Config)) -> Self {
         let TestApp {
             mock,
@@ -476,16 +480,19 @@ impl TestApp {
             http,
             appid,
             outbox,
+            seed,
             _dir,
         } = self;
         core.shutdown().await;
-        let core = start_core(&mock, _dir.path(), 8, outbox.clone(), configure).await;
+        let seed = seed + 1;
+        let core = start_core(&mock, _dir.path(), seed, outbox.clone(), configure).await;
         Self {
             mock,
             core,
             http,
             appid,
             outbox,
+            seed,
             _dir,
         }
     }

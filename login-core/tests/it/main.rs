@@ -8,6 +8,7 @@ mod concurrency;
 mod durability;
 mod eviction;
 mod helpers;
+mod key_rotation;
 mod lifecycle;
 mod login;
 mod password;
