@@ -176,3 +176,30 @@ async fn its_logs_carry_no_secret_even_at_trace_level() {
         assert!(!logs.contains(value), "the {what} reached the logs");
     }
 }
+
+#[test]
+fn previous_server_keys_from_the_environment_are_read_one_by_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let good = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let out = Command::new(BIN)
+        .args(["--appid", "wx1", "--secret", "s", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("LOGIN_CORE_SERVER_KEY", good)
+        .env(
+            "LOGIN_CORE_PREVIOUS_SERVER_KEYS",
+            format!("{good},bm90LWEta2V5"),
+        )
+        .output()
+        .expect("binary runs");
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("previous_server_keys[1] must be base64 of 32 bytes"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("bm90LWEta2V5"),
+        "the key is not echoed: {err}"
+    );
+}
