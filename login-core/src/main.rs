@@ -64,6 +64,9 @@ struct Args {
         value_delimiter = ','
     )]
     previous_server_keys: Vec<String>,
+    /// A name for this instance: every metric series carries it as `instance_id`.
+    #[arg(long, env = "LOGIN_CORE_INSTANCE_ID")]
+    instance_id: Option<String>,
     /// The registration policy of every app: `auto` or `phone_required` (overrides the file).
     #[arg(long, env = "LOGIN_CORE_REGISTRATION")]
     registration: Option<Registration>,
@@ -97,6 +100,9 @@ async fn load(args: &Args) -> Result<Config, String> {
     }
     if let Some(k) = &args.server_key {
         config.server_key = Some(ServerKeyText(k.clone()));
+    }
+    if let Some(id) = &args.instance_id {
+        config.instance_id = Some(id.clone());
     }
     if !args.previous_server_keys.is_empty() {
         config.previous_server_keys = args

@@ -79,7 +79,20 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("login_core");
+        Self::labelled(None)
+    }
+
+    /// Registers every metric; with an instance id, every series carries
+    /// `instance_id="<id>"`, so the series of several instances behind one balancer stay apart
+    /// (a label of its own: Prometheus sets `instance` to the scraped address).
+    pub fn labelled(instance_id: Option<&str>) -> Self {
+        let labels = instance_id.map(|id| {
+            (
+                std::borrow::Cow::Borrowed("instance_id"),
+                std::borrow::Cow::Owned(id.to_owned()),
+            )
+        });
+        let mut registry = Registry::with_prefix_and_labels("login_core", labels.into_iter());
         let logins = Family::<LoginLabels, Counter>::default();
         registry.register(
             "logins",
@@ -230,5 +243,22 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn an_instance_id_labels_every_series() {
+        let m = Metrics::labelled(Some("core-b"));
+        m.login("new");
+        m.sealed_opened(false);
+        m.request("/api/me", "GET", 200, Duration::from_millis(1));
+        let text = m.encode();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert!(!series.is_empty());
+        for line in series {
+            assert!(line.contains("instance_id=\"core-b\""), "{line}");
+        }
     }
 }

@@ -109,7 +109,7 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
             .map_err(|e| ConfigError::Invalid(format!("wechat_base_url: {e}")))?,
         ),
     };
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::labelled(config.instance_id.as_deref()));
     let wechat = WeChat::new(
         api,
         deps.clock.clone(),

@@ -50,6 +50,9 @@ pub struct Config {
     pub phone: PhoneConfig,
     /// The SMS gateway.
     pub sms: SmsConfig,
+    /// A name for this instance when several serve one database: every metric series carries
+    /// it as `instance_id`. Left out: no such label.
+    pub instance_id: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             phone: PhoneConfig::default(),
             sms: SmsConfig::default(),
+            instance_id: None,
         }
     }
 }
