@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mock_server::config::{Config, SeedFile};
-use mock_server::server::{Shared, serve};
+use mock_server::server::serve;
+use mock_server::shared::Shared;
 use tokio::net::TcpListener;
 
 /// An offline mock of the WeChat mini-program server APIs.

@@ -1,6 +1,7 @@
 //! The vendor surface's single entry point: every request outside `/__mock__/` comes here, is
-//! parsed, checked against the fault rules, judged by the engine, rendered, and journaled, in that
-//! order and in one place, so what the journal says and what the client got cannot drift apart.
+//! parsed once into a typed request (before the engine's lock), checked against the fault rules,
+//! judged by the engine, rendered (`wire.rs`), and journaled, in that order and in one place, so
+//! what the journal says and what the client got cannot drift apart.
 
 use std::sync::Arc;
 
@@ -11,10 +12,14 @@ use bytes::Bytes;
 
 use crate::catalogue::WxError;
 use crate::clock::Stopwatch;
-use crate::engine::{Answer, Arrival, Endpoint, Params, Vendor, VendorRequest};
+use crate::endpoint::{Endpoint, Vendor};
+use crate::engine::Arrival;
 use crate::faults::{FaultAction, Transport};
 use crate::journal::{self, Record};
-use crate::server::{ConnCtl, Shared};
+use crate::listener::ConnCtl;
+use crate::reply::Answer;
+use crate::request::{self, VendorRequest};
+use crate::shared::Shared;
 use crate::tencent::TcCode;
 use crate::wire::{self, Rendered};
 
@@ -39,26 +44,21 @@ pub async fn entry(
     let now = engine.clock().now();
     let (parts, body) = request.into_parts();
     let endpoint = Endpoint::of_path(parts.uri.path());
-    // Tencent Cloud API 3.0 carries its common parameters (and what the signature covers) in
-    // headers; WeChat's are in the query string.
-    let params = match endpoint.vendor() {
-        Vendor::WeChat => Params::parse(parts.uri.query()),
-        Vendor::TencentCloud => Params::from_headers(&parts.headers),
-    };
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let oversized = body.is_err();
-    let req = VendorRequest {
-        is_post: parts.method == Method::POST,
+    let req = VendorRequest::parse(
         endpoint,
-        params,
-        body: body.unwrap_or_default(),
-    };
+        parts.method == Method::POST,
+        parts.uri.query(),
+        &parts.headers,
+        body.unwrap_or_default(),
+    );
     let Arrival {
         style,
         plan,
         answer,
     } = engine.arrive(&req, oversized);
-    let call = Call {
+    let call = Pending {
         method: parts.method,
         target: parts
             .uri
@@ -95,7 +95,7 @@ pub async fn entry(
 }
 
 /// A parsed vendor request on its way to an answer.
-struct Call {
+struct Pending {
     method: Method,
     /// The request target (path and query), copied out of the request's buffer.
     target: String,
@@ -110,8 +110,8 @@ struct Call {
 }
 
 /// Answers, renders and journals a request (after any delay).
-fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
-    let Call {
+fn finish(shared: &Shared, conn: &ConnCtl, call: Pending) -> Response<Body> {
+    let Pending {
         method,
         target,
         req,
@@ -127,9 +127,9 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
     let (path, _) = journal::split_target(&target);
     // A fault's answer in the endpoint's vendor's words: the body a failing server starts to
     // send before the connection breaks is a system error of its catalogue.
-    let tencent_fault = |code: TcCode| wire::tencent(engine.tencent_fault_body(code, &req.body));
+    let tencent_fault = |code: TcCode| wire::tencent(&engine.tencent_fault(code, &req));
     let render_err = |e: WxError| match endpoint.vendor() {
-        Vendor::WeChat => wire::render(endpoint, path, Err(e), now, style, &shared.rids),
+        Vendor::WeChat => wire::render(endpoint, path, &Err(e), now, style, &shared.rids),
         Vendor::TencentCloud => tencent_fault(TcCode::InternalError),
     };
     let mut tencent_code = None;
@@ -144,7 +144,7 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
             // Answered on arrival, unless a delay-only rule held the request back.
             let answer = answer.unwrap_or_else(|| engine.answer(&req));
             tencent_code = answer.tencent;
-            let r = wire::render(endpoint, path, answer.result, now, style, &shared.rids);
+            let r = wire::render(endpoint, path, &answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
         }
         Some((Some(action), p)) => {
@@ -211,9 +211,9 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
             None
         },
         tencent_code: tencent_code.filter(|_| matches!(ending, Ending::Normal)),
-        headers: match endpoint.vendor() {
-            Vendor::WeChat => None,
-            Vendor::TencentCloud => Some(journal::tencent_headers(&req.params)),
+        headers: match &req.call {
+            request::Call::SmsSend(sms) => Some(journal::tencent_headers(&sms.headers)),
+            _ => None,
         },
         fault,
         response: rendered.body,
