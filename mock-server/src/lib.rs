@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+// The facade: what a test suite, a harness or a fuzz target reaches for.
 pub mod catalogue;
 pub mod client;
 pub mod clock;
@@ -25,19 +26,23 @@ pub mod faults;
 pub mod fixture;
 pub mod ids;
 pub mod journal;
-pub mod listener;
 pub mod opendata;
-pub mod params;
-pub mod reply;
-pub mod request;
 pub mod server;
-pub mod shared;
 pub mod tencent;
+pub mod testing;
 pub mod users;
-pub mod vendor;
-pub mod wire;
+
+// The vendor surface's insides, in the order a request meets them.
+mod listener;
+mod params;
+mod reply;
+mod request;
+mod shared;
+mod vendor;
+mod wire;
 
 pub use client::{ClientError, ControlClient};
 pub use clock::{Clock, Timestamp};
 pub use config::{AppSpec, Config, Options, SeedFile, UserSpec};
 pub use server::{MockHandle, StartError, spawn, start};
+pub use vendor::MAX_BODY;

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mock_server::config::{Config, SeedFile};
-use mock_server::server::serve;
-use mock_server::shared::Shared;
+use mock_server::server::{Shared, serve};
 use tokio::net::TcpListener;
 
 /// An offline mock of the WeChat mini-program server APIs.

@@ -160,21 +160,6 @@ impl VendorRequest {
         }
     }
 
-    /// [`VendorRequest::parse`] for a WeChat request given as a path and query string.
-    pub fn wechat(is_post: bool, target: &str, body: Bytes) -> Self {
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (target, None),
-        };
-        Self::parse(
-            Endpoint::of_path(path),
-            is_post,
-            query,
-            &HeaderMap::new(),
-            body,
-        )
-    }
-
     /// Whether the method reaches the endpoint's rules rather than its method refusal.
     pub fn method_allowed(&self) -> bool {
         self.endpoint.allows(self.is_post)

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AppView, Engine, EngineError};
 use crate::listener::{ConnCtl, CtlListener};
-use crate::shared::Shared;
+pub use crate::shared::Shared;
 
 /// The whole HTTP surface.
 pub fn router(shared: Arc<Shared>) -> Router {

@@ -183,32 +183,6 @@ fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, TcError> {
     }
 }
 
-/// The `SmsSdkAppId` of a body, if it has one: what fault rules and the journal file a request
-/// under, read without judging anything.
-pub fn sdk_app_id(body: &[u8]) -> Option<String> {
-    match object(body).ok()?.remove("SmsSdkAppId")? {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// The `PhoneNumberSet` entries that are strings, for answering a fault rule's per-number code.
-pub fn phone_numbers(body: &[u8]) -> Vec<String> {
-    match object(body)
-        .ok()
-        .and_then(|mut o| o.remove("PhoneNumberSet"))
-    {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn string(name: &str, v: Value) -> Result<String, TcError> {
     match v {
         Value::String(s) => Ok(s),
@@ -419,8 +393,10 @@ mod tests {
             code(send_sms(body.to_string().as_bytes())).0,
             "LimitExceeded.PhoneNumberCountLimit"
         );
-        assert_eq!(sdk_app_id(full.as_bytes()).as_deref(), Some("1400000000"));
-        assert_eq!(phone_numbers(full.as_bytes()), ["+8613800138000"]);
-        assert_eq!(sdk_app_id(b"nope"), None);
+        let read = SmsBody::parse(full.as_bytes());
+        assert_eq!(read.sdk_app_id.as_deref(), Some("1400000000"));
+        assert_eq!(read.phone_numbers, ["+8613800138000"]);
+        assert_eq!(read.send, send_sms(full.as_bytes()));
+        assert_eq!(SmsBody::parse(b"nope").sdk_app_id, None);
     }
 }
