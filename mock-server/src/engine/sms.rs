@@ -275,12 +275,12 @@ fn judge(
     for (given, number) in call.phone_number_set.iter().zip(&numbers) {
         let status = match number {
             None => SendStatus::refused(TcCode::IncorrectPhoneNumber, given, &session, None),
-            Some(number) => match message_for(gw, &call, number, now) {
+            Some(number) => match message_for(gw, call, number, now) {
                 Err(code) => SendStatus::refused(code, given, &session, Some(number.iso_code)),
                 Ok((content, fee)) => {
                     let serial_no = serial_no(gw, idgen, now);
                     send(
-                        gw, &call, given, number, content, fee, &serial_no, request_id, now,
+                        gw, call, given, number, content, fee, &serial_no, request_id, now,
                     );
                     SendStatus::sent(serial_no, given, fee, &session, number.iso_code)
                 }
