@@ -11,10 +11,10 @@ use mock_server::control::{
     ClockRequest, ControlError, PhoneCall, SetTime, ShareInfoCall, UserInfoCall, WeRunCall, WxCall,
     parse_json,
 };
-use mock_server::engine::Engine;
 use mock_server::faults::{FaultRule, FaultSpec};
 use mock_server::journal::JournalFilter;
-use mock_server::{Clock, engine::Params};
+use mock_server::Clock;
+use mock_server::testing::{Engine, Params};
 use serde::de::DeserializeOwned;
 
 fn check<T: DeserializeOwned>(data: &[u8]) -> Option<T> {

@@ -1,8 +1,8 @@
 //! The mock's vendor surface without HTTP: an arbitrary request (endpoint, method, query string,
 //! body bytes), optionally carrying real credentials, a real access token, a real login or phone
-//! code and a fault rule, is judged by the engine, rendered and dated exactly as `vendor::entry`
-//! does. Never a panic; a success is JSON; an error is exactly `{"errcode":N,"errmsg":"..."}`
-//! with N in the catalogue.
+//! code and a fault rule, is parsed, judged by the engine and rendered exactly as `vendor::entry`
+//! does (`mock_server::testing::InProcess`). Never a panic; a success is JSON; an error is
+//! exactly `{"errcode":N,"errmsg":"..."}` with N in the catalogue.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -10,11 +10,10 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use mock_server::catalogue;
 use mock_server::clock::{Clock, Timestamp};
-use mock_server::config::SeedFile;
-use mock_server::engine::{Endpoint, Engine, Params, VendorRequest};
+use mock_server::endpoint::Endpoint;
 use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
-use mock_server::wire::{self, RidSource};
+use mock_server::testing::InProcess;
 
 const PATHS: [&str; 8] = [
     "/sns/jscode2session",
@@ -50,7 +49,8 @@ struct Input {
 fuzz_target!(|input: Input| {
     let start = Timestamp::from_secs(1_724_289_297);
     let clock = Clock::manual(start);
-    let engine = Engine::new("fuzz", SeedFile::default(), clock.clone()).expect("engine");
+    let mock = InProcess::new("fuzz", clock.clone()).expect("mock");
+    let engine = mock.engine();
     let app = engine.default_app();
     let user = UserHandle::new("alice");
     let path = PATHS[usize::from(input.path) % PATHS.len()];
@@ -69,23 +69,14 @@ fuzz_target!(|input: Input| {
         );
     }
     if input.token {
-        let mint = VendorRequest {
-            is_post: false,
-            endpoint: Endpoint::Token,
-            params: Params::parse(Some(&format!(
-                "grant_type=client_credential&appid={}&secret={}",
-                app.appid, app.secret
-            ))),
-            body: Bytes::new(),
-        };
-        let answer = engine
-            .answer(&mint)
-            .result
-            .expect("a token for the default app");
-        let v: serde_json::Value = serde_json::from_str(&answer).expect("token JSON");
+        let minted = mock.get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            app.appid, app.secret
+        ));
+        let v = minted.json().expect("token JSON");
         query += &format!(
             "access_token={}&",
-            v["access_token"].as_str().expect("token")
+            v["access_token"].as_str().expect("a token for the default app")
         );
     }
     if input.login {
@@ -119,36 +110,22 @@ fuzz_target!(|input: Input| {
     }
     clock.advance(std::time::Duration::from_secs(u64::from(input.later)));
 
-    let req = VendorRequest {
-        is_post: input.post,
-        endpoint,
-        params: Params::parse(Some(&query)),
-        body,
-    };
-    let arrival = engine.arrive(&req, false);
-    // A fired rule leaves the answer to later, as `vendor::entry` does after a delay.
-    let answer = arrival.answer.unwrap_or_else(|| engine.answer(&req));
-    let now = clock.now();
-    let rids = RidSource::new(engine.generator().clone());
-    let rendered = wire::render(
-        endpoint,
-        path,
-        answer.result.clone(),
-        now,
-        arrival.style,
-        &rids,
-    );
-    let text = std::str::from_utf8(&rendered.body).expect("UTF-8 body");
+    let target = format!("{path}?{query}");
+    let out = mock.request(input.post, &target, &Default::default(), body);
+    assert_eq!(out.status, 200, "{out:?}");
+    let text = std::str::from_utf8(&out.body).expect("UTF-8 body");
     let v: serde_json::Value = serde_json::from_str(text).expect("a JSON body");
-    match answer.result {
-        Ok(_) => assert_eq!(rendered.errcode, Some(0)),
-        Err(e) => {
-            assert!(catalogue::ALL.contains(&e));
-            let prefix = format!("{{\"errcode\":{},\"errmsg\":\"", e.code());
+    match out.errcode {
+        Some(0) => {}
+        Some(code) => {
+            assert!(catalogue::WxError::from_code(code).is_some(), "{text}");
+            let prefix = format!("{{\"errcode\":{code},\"errmsg\":\"");
             assert!(text.starts_with(&prefix) && text.ends_with("\"}"), "{text}");
             assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{text}");
         }
+        None => panic!("a WeChat answer without an errcode: {text}"),
     }
+    let now = clock.now();
     let _ = now.http_date();
     let _ = serde_json::to_string(&engine.state_view()).expect("the state serializes");
 });

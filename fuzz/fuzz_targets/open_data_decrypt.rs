@@ -133,7 +133,7 @@ fuzz_target!(|input: Input| match input {
                 country_code,
                 number,
             } => opendata::phone_plaintext_for(
-                &mock_server::engine::Phone {
+                &mock_server::users::Phone {
                     country_code,
                     number,
                 },

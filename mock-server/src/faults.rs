@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::WxError;
 use crate::clock::parse_duration;
-use crate::engine::{Endpoint, Vendor};
+use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{AppId, UserHandle};
 use crate::tencent::TcCode;
 

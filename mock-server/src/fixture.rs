@@ -6,11 +6,11 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::clock::{Clock, Timestamp};
-use crate::engine::{Phone, Profile};
 use crate::ids::{AppId, Generator, OpenId, UnionId, UserHandle};
 use crate::opendata::{
     self, RuleEra, Tamper, UserInfo, UserInfoApi, UserInfoRequest, WERUN_DAYS, Watermark,
 };
+use crate::users::{Phone, Profile};
 
 /// Inputs common to every payload.
 #[derive(Args, Debug, Clone)]

@@ -9,8 +9,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::engine::{Endpoint, Params};
+use crate::endpoint::Endpoint;
 use crate::ids::{AppId, UserHandle};
+use crate::params::Params;
 
 /// One recorded vendor request.
 #[derive(Clone, Debug)]

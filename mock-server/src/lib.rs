@@ -14,11 +14,13 @@
 //! # Ok(()) }
 //! ```
 
+// The facade: what a test suite, a harness or a fuzz target reaches for.
 pub mod catalogue;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod endpoint;
 pub mod engine;
 pub mod faults;
 pub mod fixture;
@@ -27,10 +29,20 @@ pub mod journal;
 pub mod opendata;
 pub mod server;
 pub mod tencent;
-pub mod vendor;
-pub mod wire;
+pub mod testing;
+pub mod users;
+
+// The vendor surface's insides, in the order a request meets them.
+mod listener;
+mod params;
+mod reply;
+mod request;
+mod shared;
+mod vendor;
+mod wire;
 
 pub use client::{ClientError, ControlClient};
 pub use clock::{Clock, Timestamp};
 pub use config::{AppSpec, Config, Options, SeedFile, UserSpec};
 pub use server::{MockHandle, StartError, spawn, start};
+pub use vendor::MAX_BODY;

@@ -1,20 +1,13 @@
 //! Serving: the router (control plane under `/__mock__/`, everything else to the vendor entry
-//! point), a listener whose connections fault rules can drop or reset, and [`spawn`], which binds
-//! first and returns a handle that stops the server on `Drop`.
+//! point) over the fault-aware listener (`listener.rs`), and [`spawn`], which binds first and
+//! returns a handle that stops the server on `Drop`.
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -22,35 +15,8 @@ use crate::client::ControlClient;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AppView, Engine, EngineError};
-use crate::journal::Journal;
-use crate::wire::RidSource;
-
-/// What every handler shares.
-pub struct Shared {
-    /// Rules and state.
-    pub engine: Engine,
-    /// Request journal.
-    pub journal: Journal,
-    /// Request-id source for errmsg suffixes.
-    pub rids: RidSource,
-    /// Bearer token the control plane requires, if any.
-    pub control_token: Option<String>,
-}
-
-impl Shared {
-    /// Builds the shared state from a config.
-    pub fn new(config: &Config) -> Result<Self, EngineError> {
-        let engine = Engine::new(&config.seed, config.seed_file.clone(), config.clock.clone())?;
-        let journal = Journal::new(engine.options().journal_capacity);
-        let rids = RidSource::new(engine.generator().clone());
-        Ok(Self {
-            engine,
-            journal,
-            rids,
-            control_token: config.control_token.clone(),
-        })
-    }
-}
+use crate::listener::{ConnCtl, CtlListener};
+pub use crate::shared::Shared;
 
 /// The whole HTTP surface.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -60,129 +26,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-const OPEN: u8 = 0;
-const DROP: u8 = 1;
-const RESET: u8 = 2;
-
-/// Per-connection switch a fault rule flips to drop or reset the connection it arrived on.
-#[derive(Clone, Debug)]
-pub struct ConnCtl(Arc<AtomicU8>);
-
-impl ConnCtl {
-    /// Makes the connection fail on its next write; with `reset`, close with a TCP RST.
-    pub fn cut(&self, reset: bool) {
-        self.0
-            .store(if reset { RESET } else { DROP }, Ordering::Relaxed);
-    }
-}
-
-/// A TCP stream that fails its writes once its [`ConnCtl`] is cut.
-pub struct CtlStream {
-    inner: TcpStream,
-    ctl: Arc<AtomicU8>,
-}
-
-impl CtlStream {
-    fn check(&self) -> io::Result<()> {
-        match self.ctl.load(Ordering::Relaxed) {
-            OPEN => Ok(()),
-            state => {
-                if state == RESET {
-                    // Linger zero turns the close into a RST.
-                    let _ = socket2::SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
-                }
-                Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "cut by fault rule",
-                ))
-            }
-        }
-    }
-}
-
-impl AsyncRead for CtlStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CtlStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Err(e) = this.check() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Err(e) = this.check() {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
-/// A TCP listener handing out [`CtlStream`]s with `TCP_NODELAY` set.
-pub struct CtlListener(TcpListener);
-
-impl Listener for CtlListener {
-    type Io = CtlStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((inner, addr)) => {
-                    let _ = inner.set_nodelay(true);
-                    let ctl = Arc::new(AtomicU8::new(OPEN));
-                    return (CtlStream { inner, ctl }, addr);
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl Connected<IncomingStream<'_, CtlListener>> for ConnCtl {
-    fn connect_info(stream: IncomingStream<'_, CtlListener>) -> Self {
-        ConnCtl(stream.io().ctl.clone())
-    }
-}
-
 /// Serves on a bound listener until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
@@ -190,7 +33,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let app = router(shared).into_make_service_with_connect_info::<ConnCtl>();
-    axum::serve(CtlListener(listener), app)
+    axum::serve(CtlListener::new(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }

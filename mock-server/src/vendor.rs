@@ -1,6 +1,7 @@
 //! The vendor surface's single entry point: every request outside `/__mock__/` comes here, is
-//! parsed, checked against the fault rules, judged by the engine, rendered, and journaled, in that
-//! order and in one place, so what the journal says and what the client got cannot drift apart.
+//! parsed once into a typed request (before the engine's lock), checked against the fault rules,
+//! judged by the engine, rendered (`wire.rs`), and journaled, in that order and in one place, so
+//! what the journal says and what the client got cannot drift apart.
 
 use std::sync::Arc;
 
@@ -11,10 +12,14 @@ use bytes::Bytes;
 
 use crate::catalogue::WxError;
 use crate::clock::Stopwatch;
-use crate::engine::{Answer, Arrival, Endpoint, Params, Vendor, VendorRequest};
+use crate::endpoint::{Endpoint, Vendor};
+use crate::engine::Arrival;
 use crate::faults::{FaultAction, Transport};
 use crate::journal::{self, Record};
-use crate::server::{ConnCtl, Shared};
+use crate::listener::ConnCtl;
+use crate::reply::Answer;
+use crate::request::{self, VendorRequest};
+use crate::shared::Shared;
 use crate::tencent::TcCode;
 use crate::wire::{self, Rendered};
 
@@ -39,26 +44,18 @@ pub async fn entry(
     let now = engine.clock().now();
     let (parts, body) = request.into_parts();
     let endpoint = Endpoint::of_path(parts.uri.path());
-    // Tencent Cloud API 3.0 carries its common parameters (and what the signature covers) in
-    // headers; WeChat's are in the query string.
-    let params = match endpoint.vendor() {
-        Vendor::WeChat => Params::parse(parts.uri.query()),
-        Vendor::TencentCloud => Params::from_headers(&parts.headers),
-    };
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let oversized = body.is_err();
-    let req = VendorRequest {
-        is_post: parts.method == Method::POST,
+    let req = VendorRequest::parse(
         endpoint,
-        params,
-        body: body.unwrap_or_default(),
-    };
-    let Arrival {
-        style,
-        plan,
-        answer,
-    } = engine.arrive(&req, oversized);
-    let call = Call {
+        parts.method == Method::POST,
+        parts.uri.query(),
+        &parts.headers,
+        body.unwrap_or_default(),
+    );
+    let arrival = engine.arrive(&req, oversized);
+    let delay = arrival.plan.as_ref().and_then(|p| p.delay);
+    let call = Pending {
         method: parts.method,
         target: parts
             .uri
@@ -66,13 +63,11 @@ pub async fn entry(
             .map_or_else(|| parts.uri.path().to_owned(), |t| t.as_str().to_owned()),
         req,
         oversized,
-        plan,
-        answer,
+        arrival,
         now,
-        style,
         watch,
     };
-    match call.plan.as_ref().and_then(|p| p.delay) {
+    match delay {
         None => finish(&shared, &conn, call),
         Some(delay) => {
             // Latency is real time: the client's timeout runs on the wall clock. The delayed
@@ -95,41 +90,71 @@ pub async fn entry(
 }
 
 /// A parsed vendor request on its way to an answer.
-struct Call {
+struct Pending {
     method: Method,
     /// The request target (path and query), copied out of the request's buffer.
     target: String,
     req: VendorRequest,
     oversized: bool,
-    plan: Option<crate::faults::FaultPlan>,
-    /// The engine's answer when it was given on arrival.
-    answer: Option<Answer>,
+    /// The fault rule that fired, and the engine's answer when it was given on arrival.
+    arrival: Arrival,
     now: crate::clock::Timestamp,
-    style: crate::wire::WireStyle,
     watch: Stopwatch,
 }
 
-/// Answers, renders and journals a request (after any delay).
-fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
-    let Call {
-        method,
-        target,
-        req,
-        oversized,
+/// What a request was answered, before it goes on the wire.
+pub(crate) struct Responded {
+    /// The body and status.
+    pub rendered: Rendered,
+    /// How the connection ends.
+    ending: Ending,
+    /// The app the request concerned.
+    pub appid: Option<crate::ids::AppId>,
+    /// The user the request concerned.
+    pub user: Option<crate::ids::UserHandle>,
+    /// The Tencent Cloud code answered, if any.
+    pub tencent_code: Option<&'static str>,
+    /// The fault rule that shaped the answer, as the journal words it.
+    pub fault: Option<String>,
+}
+
+impl Responded {
+    /// The HTTP status answered (0 when the connection was dropped or reset).
+    pub fn status(&self) -> u16 {
+        match self.ending {
+            Ending::Cut(_) => 0,
+            _ => self.rendered.status.as_u16(),
+        }
+    }
+
+    /// Whether the answer went out whole (no truncated body, no cut connection).
+    pub fn whole(&self) -> bool {
+        matches!(self.ending, Ending::Normal)
+    }
+}
+
+/// Decides and renders the answer to a request that arrived (after any delay): the engine's
+/// answer, or what the fault rule that fired says instead.
+pub(crate) fn respond(
+    shared: &Shared,
+    req: &VendorRequest,
+    path: &str,
+    arrival: Arrival,
+    oversized: bool,
+    now: crate::clock::Timestamp,
+) -> Responded {
+    let Arrival {
+        style,
         plan,
         answer,
-        now,
-        style,
-        watch,
-    } = call;
+    } = arrival;
     let engine = &shared.engine;
     let endpoint = req.endpoint;
-    let (path, _) = journal::split_target(&target);
     // A fault's answer in the endpoint's vendor's words: the body a failing server starts to
     // send before the connection breaks is a system error of its catalogue.
-    let tencent_fault = |code: TcCode| wire::tencent(engine.tencent_fault_body(code, &req.body));
+    let tencent_fault = |code: TcCode| wire::tencent(&engine.tencent_fault(code, req));
     let render_err = |e: WxError| match endpoint.vendor() {
-        Vendor::WeChat => wire::render(endpoint, path, Err(e), now, style, &shared.rids),
+        Vendor::WeChat => wire::render(endpoint, path, &Err(e), now, style, &shared.rids),
         Vendor::TencentCloud => tencent_fault(TcCode::InternalError),
     };
     let mut tencent_code = None;
@@ -142,9 +167,9 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         ),
         None | Some((None, _)) => {
             // Answered on arrival, unless a delay-only rule held the request back.
-            let answer = answer.unwrap_or_else(|| engine.answer(&req));
+            let answer: Answer = answer.unwrap_or_else(|| engine.answer(req));
             tencent_code = answer.tencent;
-            let r = wire::render(endpoint, path, answer.result, now, style, &shared.rids);
+            let r = wire::render(endpoint, path, &answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
         }
         Some((Some(action), p)) => {
@@ -171,7 +196,6 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
             (r, ending, p.appid.clone(), p.user.clone())
         }
     };
-
     let fault = plan.as_ref().map(|p| {
         let what = match p.action {
             None => "delay".to_owned(),
@@ -182,10 +206,40 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         };
         format!("rule {}: {what}", p.rule)
     });
-    let status = match ending {
-        Ending::Cut(_) => 0,
-        _ => rendered.status.as_u16(),
-    };
+    Responded {
+        rendered,
+        ending,
+        appid,
+        user,
+        tencent_code,
+        fault,
+    }
+}
+
+/// Answers, renders and journals a request (after any delay).
+fn finish(shared: &Shared, conn: &ConnCtl, call: Pending) -> Response<Body> {
+    let Pending {
+        method,
+        target,
+        req,
+        oversized,
+        arrival,
+        now,
+        watch,
+    } = call;
+    let endpoint = req.endpoint;
+    let (path, _) = journal::split_target(&target);
+    let responded = respond(shared, &req, path, arrival, oversized, now);
+    let status = responded.status();
+    let whole = responded.whole();
+    let Responded {
+        rendered,
+        ending,
+        appid,
+        user,
+        tencent_code,
+        fault,
+    } = responded;
     tracing::debug!(
         endpoint = endpoint.name(),
         status,
@@ -205,15 +259,11 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Call) -> Response<Body> {
         appid,
         user,
         status,
-        errcode: if matches!(ending, Ending::Normal) {
-            rendered.errcode
-        } else {
-            None
-        },
-        tencent_code: tencent_code.filter(|_| matches!(ending, Ending::Normal)),
-        headers: match endpoint.vendor() {
-            Vendor::WeChat => None,
-            Vendor::TencentCloud => Some(journal::tencent_headers(&req.params)),
+        errcode: if whole { rendered.errcode } else { None },
+        tencent_code: tencent_code.filter(|_| whole),
+        headers: match &req.call {
+            request::Call::SmsSend(sms) => Some(journal::tencent_headers(&sms.headers)),
+            _ => None,
         },
         fault,
         response: rendered.body,

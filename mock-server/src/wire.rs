@@ -1,7 +1,8 @@
-//! Turning the engine's answers into bytes on the wire: status, Content-Type per family, the
-//! virtual-clock `Date`, compact bodies with no trailing newline, errmsg with its rid suffix.
-//! Tencent Cloud answers come rendered from the engine (each carries a `RequestId` drawn there)
-//! and go out as they are: HTTP 200, `application/json`.
+//! Turning the engine's typed answers into bytes on the wire: status, Content-Type per family,
+//! the virtual-clock `Date`, compact bodies with no trailing newline, errmsg with its rid suffix.
+//! Every vendor body is written here: WeChat's successes (the `{"errcode":0,"errmsg":"ok"}`
+//! envelope once, in [`OkEnvelope`]), WeChat's errors through the catalogue, Tencent Cloud's
+//! answers (HTTP 200, `application/json`) through its catalogue.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,11 +10,15 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
 
+use serde::Serialize;
+
 use crate::catalogue::{self, Family, RidStyle, Suffix, WxError};
 use crate::clock::Timestamp;
 use crate::config::ContentTypeMode;
-use crate::engine::{Endpoint, Vendor};
-use crate::ids::Generator;
+use crate::endpoint::{Endpoint, Vendor};
+use crate::ids::{Generator, UnionId};
+use crate::reply::{PhoneInfo, Reply, TencentReply};
+use crate::tencent::catalogue as tc;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
 /// and a counter, so they look random yet repeat from run to run.
@@ -77,8 +82,12 @@ fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {
 /// The Content-Type of Tencent Cloud API 3.0 answers.
 pub const TENCENT_CONTENT_TYPE: &str = "application/json";
 
-/// A Tencent Cloud body (always HTTP 200, the outcome is in the body); no errcode.
-pub fn tencent(body: String) -> Rendered {
+/// A Tencent Cloud answer (always HTTP 200, the outcome is in the body); no errcode.
+pub fn tencent(reply: &TencentReply) -> Rendered {
+    let body = match &reply.outcome {
+        Ok(statuses) => tc::send_status_body(statuses, &reply.request_id),
+        Err(e) => tc::error_body(e, &reply.request_id),
+    };
     Rendered {
         status: StatusCode::OK,
         content_type: TENCENT_CONTENT_TYPE,
@@ -87,27 +96,141 @@ pub fn tencent(body: String) -> Rendered {
     }
 }
 
-/// Renders a success body or a catalogue error for an endpoint.
+/// WeChat's success envelope, `{"errcode":0,"errmsg":"ok"}`, with the fields of `T` after it.
+#[derive(Serialize)]
+struct OkEnvelope<T> {
+    errcode: i32,
+    errmsg: &'static str,
+    #[serde(flatten)]
+    rest: T,
+}
+
+impl<T> OkEnvelope<T> {
+    fn with(rest: T) -> Self {
+        Self {
+            errcode: 0,
+            errmsg: "ok",
+            rest,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Nothing {}
+
+#[derive(Serialize)]
+struct SessionBody<'a> {
+    session_key: &'a str,
+    openid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unionid: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct ResetBody<'a> {
+    openid: &'a str,
+    session_key: &'a str,
+}
+
+#[derive(Serialize)]
+struct Watermark<'a> {
+    timestamp: i64,
+    appid: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneInfoBody<'a> {
+    phone_number: &'a str,
+    pure_phone_number: &'a str,
+    country_code: &'a str,
+    watermark: Watermark<'a>,
+}
+
+#[derive(Serialize)]
+struct PhoneBody<'a> {
+    phone_info: PhoneInfoBody<'a>,
+}
+
+/// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
+fn success_body(reply: &Reply) -> String {
+    let json = match reply {
+        Reply::Session {
+            session_key,
+            openid,
+            unionid,
+        } => serde_json::to_string(&SessionBody {
+            session_key: session_key.as_str(),
+            openid: openid.as_str(),
+            unionid: unionid.as_ref().map(UnionId::as_str),
+        }),
+        Reply::Token {
+            access_token,
+            expires_in,
+        } => serde_json::to_string(&TokenBody {
+            access_token: access_token.as_str(),
+            expires_in: *expires_in,
+        }),
+        Reply::Ok => serde_json::to_string(&OkEnvelope::with(Nothing {})),
+        Reply::SessionKeyReset {
+            openid,
+            session_key,
+        } => serde_json::to_string(&OkEnvelope::with(ResetBody {
+            openid: openid.as_str(),
+            session_key: session_key.as_str(),
+        })),
+        Reply::PhoneNumber(PhoneInfo {
+            phone_number,
+            pure_phone_number,
+            country_code,
+            timestamp,
+            appid,
+        }) => serde_json::to_string(&OkEnvelope::with(PhoneBody {
+            phone_info: PhoneInfoBody {
+                phone_number,
+                pure_phone_number,
+                country_code,
+                watermark: Watermark {
+                    timestamp: *timestamp,
+                    appid: appid.as_str(),
+                },
+            },
+        })),
+        // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
+        // endpoint, which the engine never does.
+        Reply::Tencent(t) => return String::from_utf8_lossy(&tencent(t).body).into_owned(),
+    };
+    json.unwrap_or_default()
+}
+
+/// Renders a success body or a catalogue error for a request to `path`.
 pub fn render(
     endpoint: Endpoint,
     path: &str,
-    result: Result<String, WxError>,
+    result: &Result<Reply, WxError>,
     now: Timestamp,
     style: WireStyle,
     rids: &RidSource,
 ) -> Rendered {
     if endpoint.vendor() == Vendor::TencentCloud
-        && let Ok(body) = result
+        && let Ok(Reply::Tencent(reply)) = result
     {
-        return tencent(body);
+        return tencent(reply);
     }
-    // (The engine answers the Tencent Cloud endpoint with rendered bodies only; a WeChat error
-    // there would be a bug, rendered as WeChat's below rather than lost.)
-    let family = Family::of_path(path);
+    // (The engine answers the Tencent Cloud endpoint with Tencent Cloud replies only; a WeChat
+    // error there would be a bug, rendered as WeChat's below rather than lost.)
+    let family = Endpoint::family_of(path);
     let (body, errcode) = match result {
         // The journal counts every success as errcode 0, whether or not the body carries it.
-        Ok(body) => (body, Some(0)),
+        Ok(reply) => (success_body(reply), Some(0)),
         Err(err) => {
+            let err = *err;
             let (a, b, n) = rids.next();
             let with_hint = endpoint == Endpoint::Getuserphonenumber && err == WxError::InvalidCode;
             // The hint costs an HMAC and only some errmsgs show it; it depends on `n` alone, so

@@ -35,7 +35,7 @@ use crate::faults::{FaultRule, FaultSpec};
 use crate::ids::{AppId, UserHandle};
 use crate::journal::{JournalFilter, JournalPage};
 use crate::opendata::{RuleEra, Tamper, UserInfoApi, UserInfoGrant};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// The OpenAPI document of the control plane.
 pub const OPENAPI: &str = include_str!("openapi.json");

@@ -6,6 +6,7 @@ use super::{Engine, EngineError, Map, State};
 use crate::config::{AppSpec, PhoneSpec, UserSpec};
 use crate::ids::{AppId, AppSecret, Generator, OpenId, PlatformId, UnionId, UserHandle};
 use crate::opendata::RuleEra;
+use crate::users::{Phone, Profile, UserAppView, UserView};
 
 pub(super) struct App {
     pub secret: AppSecret,
@@ -14,46 +15,6 @@ pub(super) struct App {
     pub profile_era: Option<RuleEra>,
     /// Successful phone-number buttons left; `None`: unlimited.
     pub phone_quota: Option<u64>,
-}
-
-/// A user's profile as the mini-program's user-info APIs report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    /// Nickname.
-    pub nickname: String,
-    /// Avatar URL.
-    pub avatar_url: String,
-    /// 0 unknown, 1 male, 2 female.
-    pub gender: u8,
-    /// Country.
-    pub country: String,
-    /// Province.
-    pub province: String,
-    /// City.
-    pub city: String,
-    /// Language.
-    pub language: String,
-}
-
-/// A phone number as stored: country code and the pure number.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Phone {
-    /// Country calling code, digits (`86`).
-    pub country_code: String,
-    /// The number without country code.
-    pub number: String,
-}
-
-impl Phone {
-    /// `phoneNumber` as WeChat writes it: the pure number in mainland China, `+<cc><number>`
-    /// elsewhere (`wechat-api.md` 6).
-    pub fn display(&self) -> String {
-        if self.country_code == "86" {
-            self.number.clone()
-        } else {
-            format!("+{}{}", self.country_code, self.number)
-        }
-    }
 }
 
 pub(super) struct User {
@@ -350,35 +311,6 @@ pub struct AppView {
     pub profile_era: Option<RuleEra>,
     /// Successful phone-number buttons left; `None`: unlimited.
     pub phone_quota: Option<u64>,
-}
-
-/// A user's identity in one app.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UserAppView {
-    /// The app.
-    pub appid: AppId,
-    /// openid in that app.
-    pub openid: OpenId,
-    /// unionid, when the app is bound to an open-platform account.
-    pub unionid: Option<UnionId>,
-    /// The current session_key, once the user has logged in to the app.
-    pub session_key: Option<String>,
-}
-
-/// A user as the control plane shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UserView {
-    /// Handle.
-    pub handle: UserHandle,
-    /// Profile.
-    #[serde(flatten)]
-    pub profile: Profile,
-    /// Phone, if any.
-    pub phone: Option<Phone>,
-    /// High-risk flag.
-    pub high_risk: bool,
-    /// Identity in every app.
-    pub apps: Vec<UserAppView>,
 }
 
 /// Counts of live entries, to watch memory in long runs.

@@ -8,14 +8,13 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::directory::{LoginFacts, LoginGrant};
-use super::{
-    Answer, CODE_TTL, Engine, EngineError, Map, Sharded, State, VendorRequest, maybe_sweep,
-    minute_of, to_json, tokens,
-};
+use super::{CODE_TTL, Engine, EngineError, Map, Sharded, State, maybe_sweep, minute_of, tokens};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::config::{GrantTypeCheck, QuotaScope};
 use crate::ids::{AppId, Generator, JsCode, OpenId, SessionKey, UnionId, UserHandle};
+use crate::reply::{Answer, Reply};
+use crate::request::{CodeExchange, SessionCheck};
 
 struct CodeEntry {
     appid: AppId,
@@ -112,26 +111,18 @@ fn admit(
     slot.1 <= limit
 }
 
-#[derive(Serialize)]
-struct SessionBody<'a> {
-    session_key: &'a str,
-    openid: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unionid: Option<&'a str>,
-}
-
 /// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`.
 pub(super) fn jscode2session(
     st: &mut State,
     idgen: &Generator,
-    req: &VendorRequest,
+    call: &CodeExchange,
     now: Timestamp,
 ) -> Answer {
     let mut user = None;
-    let result = exchange(st, idgen, req, now, &mut user);
+    let result = exchange(st, idgen, call, now, &mut user);
     Answer {
         result,
-        appid: req.params.get("appid").map(AppId::new),
+        appid: call.appid.clone(),
         user,
         tencent: None,
     }
@@ -140,22 +131,21 @@ pub(super) fn jscode2session(
 fn exchange(
     st: &mut State,
     idgen: &Generator,
-    req: &VendorRequest,
+    call: &CodeExchange,
     now: Timestamp,
     who: &mut Option<UserHandle>,
-) -> Result<String, WxError> {
-    let p = &req.params;
-    // Validation order as the issue and the reference give it: 41002, 41004, 41008, 40013,
-    // 40125, 40002, then the code itself.
-    let appid = p.get("appid").ok_or(WxError::AppidMissing)?;
-    let secret = p.get("secret").ok_or(WxError::AppsecretMissing)?;
-    let code = p.get("js_code").ok_or(WxError::MissingCode)?;
+) -> Result<Reply, WxError> {
+    // Validation order as the reference gives it: 41002, 41004, 41008, 40013, 40125, 40002,
+    // then the code itself.
+    let appid = call.appid.as_ref().ok_or(WxError::AppidMissing)?;
+    let secret = call.secret.as_deref().ok_or(WxError::AppsecretMissing)?;
+    let code = call.js_code.as_deref().ok_or(WxError::MissingCode)?;
     let app = st.dir.apps.get(appid).ok_or(WxError::InvalidAppid)?;
     if app.secret.as_str() != secret {
         return Err(WxError::InvalidAppsecret);
     }
     if st.options.jscode2session_grant_type == GrantTypeCheck::Required
-        && p.get("grant_type") != Some("authorization_code")
+        && call.grant_type.as_deref() != Some("authorization_code")
     {
         return Err(WxError::InvalidGrantType);
     }
@@ -164,14 +154,7 @@ fn exchange(
         // user as if the mock had minted it (then used once, like any code). A user the mock
         // may not create (strict) leaves it unknown.
         let user = st.options.foreign_code_user.clone();
-        let _ = mint(
-            st,
-            idgen,
-            &AppId::new(appid),
-            &user,
-            Some(JsCode::new(code)),
-            now,
-        );
+        let _ = mint(st, idgen, appid, &user, Some(JsCode::new(code)), now);
     }
     let limit = st.options.login_quota_per_minute;
     let Logins { codes, quotas, .. } = &mut st.logins;
@@ -181,14 +164,14 @@ fn exchange(
         *who = Some(entry.user.clone());
     }
     if st.options.quota_scope == QuotaScope::App
-        && !admit(quotas, QuotaKey::App(AppId::new(appid)), limit, now)
+        && !admit(quotas, QuotaKey::App(appid.clone()), limit, now)
     {
         return Err(WxError::MinuteQuota);
     }
     let Some(entry) = entry else {
         return Err(WxError::InvalidCode);
     };
-    if entry.expires_at <= now || entry.appid.as_str() != appid {
+    if entry.expires_at <= now || entry.appid != *appid {
         return Err(WxError::InvalidCode);
     }
     if st.options.quota_scope == QuotaScope::User {
@@ -204,66 +187,50 @@ fn exchange(
         return Err(WxError::CodeBlocked);
     }
     entry.used = true;
-    Ok(to_json(&SessionBody {
-        session_key: entry.session_key.as_str(),
-        openid: entry.openid.as_str(),
-        unionid: entry.unionid.as_ref().map(UnionId::as_str),
-    }))
+    Ok(Reply::Session {
+        session_key: entry.session_key.clone(),
+        openid: entry.openid.clone(),
+        unionid: entry.unionid.clone(),
+    })
 }
 
 /// Marks the request's code used (a fault that "still consumes the code").
-pub(super) fn consume(st: &mut State, req: &VendorRequest, now: Timestamp) {
-    let appid = req.params.get("appid");
-    if let Some(entry) = req
-        .params
-        .get("js_code")
+pub(super) fn consume(st: &mut State, call: &CodeExchange, now: Timestamp) {
+    if let Some(entry) = call
+        .js_code
+        .as_deref()
         .and_then(|c| st.logins.codes.get_mut(c))
         && entry.expires_at > now
-        && Some(entry.appid.as_str()) == appid
+        && Some(&entry.appid) == call.appid.as_ref()
     {
         entry.used = true;
     }
 }
 
 /// App and user of a jscode2session request, for fault matching.
-pub(super) fn context(st: &State, req: &VendorRequest) -> (Option<AppId>, Option<UserHandle>) {
-    let appid = req.params.get("appid").map(AppId::new);
-    let user = req
-        .params
-        .get("js_code")
+pub(super) fn context(st: &State, call: &CodeExchange) -> (Option<AppId>, Option<UserHandle>) {
+    let user = call
+        .js_code
+        .as_deref()
         .and_then(|c| st.logins.codes.get(c))
-        .filter(|e| Some(&e.appid) == appid.as_ref())
+        .filter(|e| Some(&e.appid) == call.appid.as_ref())
         .map(|e| e.user.clone());
-    (appid, user)
+    (call.appid.clone(), user)
 }
 
 /// App and user of a checksession or resetusersessionkey request.
 pub(super) fn session_context(
     st: &State,
-    req: &VendorRequest,
+    call: &SessionCheck,
     now: Timestamp,
 ) -> (Option<AppId>, Option<UserHandle>) {
-    let appid = tokens::token_app(st, req, now).ok();
-    let user = req
-        .params
-        .get("openid")
+    let appid = tokens::token_app(st, call.access_token.as_deref(), now).ok();
+    let user = call
+        .openid
+        .as_deref()
         .and_then(|o| st.logins.by_openid.get(o))
         .cloned();
     (appid, user)
-}
-
-#[derive(Serialize)]
-struct OkBody {
-    errcode: i32,
-    errmsg: &'static str,
-}
-
-#[derive(Serialize)]
-struct ResetBody<'a> {
-    errcode: i32,
-    errmsg: &'static str,
-    openid: &'a str,
-    session_key: &'a str,
 }
 
 /// hex(HMAC-SHA256(key = the session_key string, message)) (`wechat-api.md` 4.2).
@@ -275,20 +242,21 @@ pub fn login_signature(session_key: &str, message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Checks token, sig_method, openid and signature; returns the (app, user) key of the session.
+/// Checks sig_method, openid and signature against the session of the token's app
+/// (`token`, the outcome of [`tokens::token_app`]); returns the (app, user) key of the session.
 fn verify_session(
     st: &State,
-    req: &VendorRequest,
+    call: &SessionCheck,
+    token: Result<AppId, WxError>,
     now: Timestamp,
     who: &mut Option<UserHandle>,
 ) -> Result<(AppId, UserHandle), WxError> {
-    let appid = tokens::token_app(st, req, now)?;
-    if req.params.get("sig_method") != Some("hmac_sha256") {
+    let appid = token?;
+    if call.sig_method.as_deref() != Some("hmac_sha256") {
         return Err(WxError::InvalidSigMethod);
     }
-    let user = req
-        .params
-        .get("openid")
+    let openid = call.openid.as_deref();
+    let user = openid
         .and_then(|o| st.logins.by_openid.get(o))
         .cloned()
         .ok_or(WxError::InvalidOpenid)?;
@@ -298,30 +266,26 @@ fn verify_session(
         .logins
         .sessions
         .get(&key)
-        .filter(|s| req.params.get("openid") == Some(s.openid.as_str()))
+        .filter(|s| openid == Some(s.openid.as_str()))
         .ok_or(WxError::InvalidOpenid)?;
     if session.expires_at.is_some_and(|t| t <= now) {
         return Err(WxError::SessionKeyNotExisted);
     }
     let expected = login_signature(session.current.as_str(), b"");
-    if req.params.get("signature") != Some(expected.as_str()) {
+    if call.signature.as_deref() != Some(expected.as_str()) {
         return Err(WxError::InvalidSignature);
     }
     Ok(key)
 }
 
 /// `GET /wxa/checksession?access_token&openid&signature&sig_method=hmac_sha256`.
-pub(super) fn checksession(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
+pub(super) fn checksession(st: &mut State, call: &SessionCheck, now: Timestamp) -> Answer {
+    let token = tokens::token_app(st, call.access_token.as_deref(), now);
     let mut user = None;
-    let result = verify_session(st, req, now, &mut user).map(|_| {
-        to_json(&OkBody {
-            errcode: 0,
-            errmsg: "ok",
-        })
-    });
+    let result = verify_session(st, call, token.clone(), now, &mut user).map(|_| Reply::Ok);
     Answer {
         result,
-        appid: tokens::token_app(st, req, now).ok(),
+        appid: token.ok(),
         user,
         tencent: None,
     }
@@ -331,11 +295,12 @@ pub(super) fn checksession(st: &mut State, req: &VendorRequest, now: Timestamp) 
 pub(super) fn reset_session_key(
     st: &mut State,
     idgen: &Generator,
-    req: &VendorRequest,
+    call: &SessionCheck,
     now: Timestamp,
 ) -> Answer {
+    let token = tokens::token_app(st, call.access_token.as_deref(), now);
     let mut user = None;
-    let result = verify_session(st, req, now, &mut user).and_then(|key| {
+    let result = verify_session(st, call, token.clone(), now, &mut user).and_then(|key| {
         let session = st
             .logins
             .sessions
@@ -345,16 +310,14 @@ pub(super) fn reset_session_key(
         session.previous = Some(std::mem::replace(&mut session.current, next));
         session.generation += 1;
         session.rotated_at = now;
-        Ok(to_json(&ResetBody {
-            errcode: 0,
-            errmsg: "ok",
-            openid: session.openid.as_str(),
-            session_key: session.current.as_str(),
-        }))
+        Ok(Reply::SessionKeyReset {
+            openid: session.openid.clone(),
+            session_key: session.current.clone(),
+        })
     });
     Answer {
         result,
-        appid: tokens::token_app(st, req, now).ok(),
+        appid: token.ok(),
         user,
         tencent: None,
     }

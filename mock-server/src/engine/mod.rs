@@ -1,9 +1,10 @@
 //! The engine: WeChat's rules over the mock's state, free of HTTP.
 //!
 //! One mutex guards the whole state; every vendor call takes it once, does a few map lookups and
-//! hashes, and releases it before any I/O. The vendor surface hands the engine a parsed
-//! [`VendorRequest`] and gets an [`Answer`]; the control plane calls the `wx_*` and directory
-//! methods. Time comes only from the injected [`Clock`].
+//! hashes, and releases it before any I/O. The vendor surface hands the engine a request parsed
+//! before the lock ([`VendorRequest`]) and gets a typed [`Answer`] (`wire.rs` writes its bytes);
+//! the control plane calls the `wx_*` and directory methods. Time comes only from the injected
+//! [`Clock`].
 
 mod directory;
 mod login;
@@ -16,21 +17,18 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde::Serialize;
-
 use crate::catalogue::WxError;
 use crate::clock::{Clock, Timestamp};
 use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
+use crate::reply::Answer;
+use crate::request::{Call, VendorRequest};
 use crate::tencent::{RequestIds, SmsConfig};
 use crate::wire::WireStyle;
 
-pub use directory::{
-    AppView, Counts, LoginFacts, LoginGrant, Phone, PhoneFacts, PhoneGrant, Profile, StateView,
-    UserAppView, UserView,
-};
+pub use crate::users::{Phone, Profile, UserAppView, UserView};
+pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
@@ -50,201 +48,6 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(7200);
 pub const TOKEN_GRACE: Duration = Duration::from_secs(300);
 /// Minimum virtual time between sweeps of expired entries.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// The vendor endpoints the mock serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    /// `GET /sns/jscode2session`
-    Jscode2session,
-    /// `GET /cgi-bin/token`
-    Token,
-    /// `POST /cgi-bin/stable_token`
-    StableToken,
-    /// `GET /wxa/checksession`
-    Checksession,
-    /// `GET /wxa/resetusersessionkey`
-    Resetusersessionkey,
-    /// `POST /wxa/business/getuserphonenumber`
-    Getuserphonenumber,
-    /// `POST /tencentcloud/sms` (or `/tencentcloud/sms/`): Tencent Cloud SMS `SendSms`, in place
-    /// of `https://sms.tencentcloudapi.com/`.
-    SmsSend,
-    /// Any other path: 40066.
-    Unknown,
-}
-
-impl Endpoint {
-    /// Every endpoint, in documentation order.
-    pub const ALL: [Endpoint; 8] = [
-        Endpoint::Jscode2session,
-        Endpoint::Token,
-        Endpoint::StableToken,
-        Endpoint::Checksession,
-        Endpoint::Resetusersessionkey,
-        Endpoint::Getuserphonenumber,
-        Endpoint::SmsSend,
-        Endpoint::Unknown,
-    ];
-
-    /// The endpoint a path names (paths are case-sensitive, as on WeChat).
-    pub fn of_path(path: &str) -> Self {
-        match path {
-            "/sns/jscode2session" => Endpoint::Jscode2session,
-            "/cgi-bin/token" => Endpoint::Token,
-            "/cgi-bin/stable_token" => Endpoint::StableToken,
-            "/wxa/checksession" => Endpoint::Checksession,
-            "/wxa/resetusersessionkey" => Endpoint::Resetusersessionkey,
-            "/wxa/business/getuserphonenumber" => Endpoint::Getuserphonenumber,
-            "/tencentcloud/sms" | "/tencentcloud/sms/" => Endpoint::SmsSend,
-            _ => Endpoint::Unknown,
-        }
-    }
-
-    /// Short name used in the journal and in fault rules.
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::Jscode2session => "jscode2session",
-            Endpoint::Token => "token",
-            Endpoint::StableToken => "stable_token",
-            Endpoint::Checksession => "checksession",
-            Endpoint::Resetusersessionkey => "resetusersessionkey",
-            Endpoint::Getuserphonenumber => "getuserphonenumber",
-            Endpoint::SmsSend => "sms_send",
-            Endpoint::Unknown => "unknown",
-        }
-    }
-
-    /// Whose API the endpoint plays: its errors come from that vendor's catalogue.
-    pub fn vendor(self) -> Vendor {
-        match self {
-            Endpoint::SmsSend => Vendor::TencentCloud,
-            _ => Vendor::WeChat,
-        }
-    }
-
-    /// The endpoint a short name or a path names.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.name() == s)
-            .or_else(|| Some(Self::of_path(s)).filter(|e| *e != Endpoint::Unknown))
-    }
-}
-
-/// Whose API an endpoint plays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Vendor {
-    /// WeChat: `{"errcode","errmsg"}` errors from `catalogue`.
-    WeChat,
-    /// Tencent Cloud API 3.0: `{"Response":{...}}` answers from `tencent::catalogue`.
-    TencentCloud,
-}
-
-/// Query parameters in order; the first occurrence of a name wins, empty values count as absent.
-///
-/// The names and values live in one string, each pair a span of it: two allocations per
-/// request instead of one per name and value.
-#[derive(Clone, Debug, Default)]
-pub struct Params {
-    text: String,
-    /// (start of the name, its end = start of the value, end of the value) in `text`.
-    spans: Vec<(usize, usize, usize)>,
-}
-
-impl Params {
-    /// Parses a raw query string leniently (bad escapes are kept as they are).
-    pub fn parse(query: Option<&str>) -> Self {
-        let query = query.unwrap_or("");
-        if query.contains(['%', '+']) {
-            let decoded: Vec<(String, String)> =
-                serde_urlencoded::from_str(query).unwrap_or_default();
-            let mut params = Self::default();
-            for (name, value) in &decoded {
-                params.push(name, value);
-            }
-            return params;
-        }
-        // Nothing to decode, as in nearly every query: split the pairs as the form decoder
-        // does (`&` between pairs, empty ones skipped, the first `=` ends the name) without
-        // its byte-by-byte decoding pass.
-        let mut params = Self {
-            text: String::with_capacity(query.len()),
-            spans: Vec::with_capacity(8),
-        };
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            params.push(name, value);
-        }
-        params
-    }
-
-    /// A request's headers as parameters, names lowercase: API 3.0's common parameters travel
-    /// in headers (`X-TC-Action`, `Authorization`, ...), and the signature covers some of them.
-    /// Values that are not UTF-8 are kept lossily (their signature cannot match anyway).
-    pub fn from_headers(headers: &axum::http::HeaderMap) -> Self {
-        let mut params = Self::default();
-        for (name, value) in headers {
-            params.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
-        }
-        params
-    }
-
-    fn push(&mut self, name: &str, value: &str) {
-        let start = self.text.len();
-        self.text.push_str(name);
-        let middle = self.text.len();
-        self.text.push_str(value);
-        self.spans.push((start, middle, self.text.len()));
-    }
-
-    /// The first non-empty value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// All pairs, in order, for the journal.
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.spans.iter().map(|&(start, middle, end)| {
-            (
-                self.text.get(start..middle).unwrap_or_default(),
-                self.text.get(middle..end).unwrap_or_default(),
-            )
-        })
-    }
-}
-
-/// A request on the vendor surface, parsed but not yet judged.
-#[derive(Clone, Debug)]
-pub struct VendorRequest {
-    /// Whether the method was POST (WeChat cares only about GET vs POST).
-    pub is_post: bool,
-    /// Which endpoint the path named.
-    pub endpoint: Endpoint,
-    /// Query parameters; for the Tencent Cloud endpoint, the request headers
-    /// ([`Params::from_headers`]), which carry API 3.0's common parameters.
-    pub params: Params,
-    /// The raw body.
-    pub body: Bytes,
-}
-
-/// What the engine answers to a vendor request, and whom it concerned (for faults and the journal).
-#[derive(Debug)]
-pub struct Answer {
-    /// Success body (compact JSON) or a catalogue error.
-    pub result: Result<String, WxError>,
-    /// The app the request concerned, when known.
-    pub appid: Option<AppId>,
-    /// The user the request concerned, when known.
-    pub user: Option<UserHandle>,
-    /// For Tencent Cloud answers (always a rendered body, as every one carries a `RequestId`
-    /// drawn here): the error's code, `Ok`, or the first refused number's code.
-    pub tencent: Option<&'static str>,
-}
 
 /// What the engine makes of a vendor request as it arrives.
 pub struct Arrival {
@@ -467,7 +270,7 @@ impl Engine {
     }
 }
 
-/// Judges a vendor request.
+/// Judges a vendor request: one engine file per endpoint.
 fn answer(
     st: &mut State,
     idgen: &Generator,
@@ -477,17 +280,17 @@ fn answer(
 ) -> Answer {
     // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
     maybe_sweep(st, now);
-    match req.endpoint {
-        Endpoint::Jscode2session => login::jscode2session(st, idgen, req, now),
-        Endpoint::Token => tokens::token(st, idgen, req, now),
-        Endpoint::StableToken => tokens::stable_token(st, idgen, req, now),
-        Endpoint::Checksession => login::checksession(st, req, now),
-        Endpoint::Resetusersessionkey => login::reset_session_key(st, idgen, req, now),
-        Endpoint::Getuserphonenumber => phone::get_user_phone_number(st, req, now),
-        Endpoint::SmsSend => sms::send_sms(st, ids, idgen, req, now),
-        Endpoint::Unknown => Answer {
+    match &req.call {
+        Call::Jscode2session(c) => login::jscode2session(st, idgen, c, now),
+        Call::Token(c) => tokens::token(st, idgen, c, now),
+        Call::StableToken(c) => tokens::stable_token(st, idgen, req, c, now),
+        Call::Checksession(c) => login::checksession(st, c, now),
+        Call::Resetusersessionkey(c) => login::reset_session_key(st, idgen, c, now),
+        Call::Getuserphonenumber(c) => phone::get_user_phone_number(st, req, c, now),
+        Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
+        Call::Unknown { appid } => Answer {
             result: Err(WxError::InvalidUrl),
-            appid: req.params.get("appid").map(AppId::new),
+            appid: appid.clone(),
             user: None,
             tencent: None,
         },
@@ -500,14 +303,14 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
     if st.faults.is_empty() {
         return None;
     }
-    let (appid, user) = context(st, req, now);
+    let (appid, user) = context(st, &req.call, now);
     let plan = st
         .faults
         .fire(req.endpoint, appid.as_ref(), user.as_ref())?;
     if plan.consume_code && plan.action.is_some() {
-        match req.endpoint {
-            Endpoint::Jscode2session => login::consume(st, req, now),
-            Endpoint::Getuserphonenumber => phone::consume(st, req, now),
+        match &req.call {
+            Call::Jscode2session(c) => login::consume(st, c, now),
+            Call::Getuserphonenumber(c) => phone::consume(st, c, now),
             _ => {}
         }
     }
@@ -519,17 +322,14 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
 }
 
 /// The app and user a request concerns, without changing anything.
-fn context(st: &State, req: &VendorRequest, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
-    match req.endpoint {
-        Endpoint::Jscode2session => login::context(st, req),
-        Endpoint::Token => (req.params.get("appid").map(AppId::new), None),
-        Endpoint::StableToken => (tokens::body_appid(req), None),
-        Endpoint::Checksession | Endpoint::Resetusersessionkey => {
-            login::session_context(st, req, now)
+fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
+    match call {
+        Call::Jscode2session(c) => login::context(st, c),
+        Call::Checksession(c) | Call::Resetusersessionkey(c) => login::session_context(st, c, now),
+        Call::Getuserphonenumber(c) => phone::context(st, c),
+        Call::Token(_) | Call::StableToken(_) | Call::SmsSend(_) | Call::Unknown { .. } => {
+            (call.named_appid(), None)
         }
-        Endpoint::Getuserphonenumber => phone::context(st, req),
-        Endpoint::SmsSend => (sms::context(req), None),
-        Endpoint::Unknown => (req.params.get("appid").map(AppId::new), None),
     }
 }
 
@@ -544,20 +344,6 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.tokens.sweep(now);
     st.phones.sweep(now);
     st.sms.sweep(now);
-}
-
-/// Renders a success body; the structs are plain data, so serialization cannot fail in practice.
-fn to_json<T: Serialize>(body: &T) -> String {
-    serde_json::to_string(body).unwrap_or_default()
-}
-
-/// A vendor POST body, which must be one JSON object (serde would otherwise fill a struct from an
-/// array by position); anything else is 47001.
-fn from_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WxError> {
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(WxError::DataFormatError);
-    }
-    serde_json::from_slice(body).map_err(|_| WxError::DataFormatError)
 }
 
 /// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").
@@ -630,9 +416,7 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
-    use super::{Map, Params, SHARDS, Sharded};
+    use super::{Map, SHARDS, Sharded};
 
     #[test]
     fn a_sharded_map_behaves_as_one_map_and_spreads_its_keys() {
@@ -661,18 +445,5 @@ mod tests {
         assert_eq!(sharded.get(""), None);
         let used = sharded.shards.iter().filter(|s| !s.is_empty()).count();
         assert!(used > SHARDS / 2, "keys in {used} of {SHARDS} parts");
-    }
-
-    proptest! {
-        #[test]
-        fn params_parse_as_the_form_decoder_does(query in "[a-z=&%+2Ö_]{0,24}") {
-            let full: Vec<(String, String)> =
-                serde_urlencoded::from_str(&query).unwrap_or_default();
-            let ours: Vec<(String, String)> = Params::parse(Some(&query))
-                .pairs()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            prop_assert_eq!(ours, full);
-        }
     }
 }

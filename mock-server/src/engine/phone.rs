@@ -3,16 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::directory::{Phone, PhoneFacts, PhoneGrant};
+use super::directory::{PhoneFacts, PhoneGrant};
 use super::opendata;
-use super::{
-    Answer, CODE_TTL, Engine, EngineError, Map, State, VendorRequest, from_json_object,
-    maybe_sweep, to_json, tokens,
-};
+use super::{CODE_TTL, Engine, EngineError, Map, State, maybe_sweep, tokens};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::ids::{AppId, OpenId, PhoneCode, UserHandle};
 use crate::opendata::{Tamper, phone_plaintext_for};
+use crate::reply::{Answer, PhoneInfo, Reply};
+use crate::request::{PhoneNumber, VendorRequest};
+use crate::users::Phone;
 
 struct PhoneEntry {
     appid: AppId,
@@ -39,54 +39,19 @@ impl PhoneCodes {
     }
 }
 
-#[derive(Deserialize)]
-struct PhoneRequest {
-    code: Option<serde_json::Value>,
-    openid: Option<serde_json::Value>,
-}
-
-#[derive(Serialize)]
-struct Watermark<'a> {
-    timestamp: i64,
-    appid: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PhoneInfo<'a> {
-    phone_number: String,
-    pure_phone_number: &'a str,
-    country_code: &'a str,
-    watermark: Watermark<'a>,
-}
-
-#[derive(Serialize)]
-struct PhoneBody<'a> {
-    errcode: i32,
-    errmsg: &'static str,
-    phone_info: PhoneInfo<'a>,
-}
-
-fn body_code(req: &VendorRequest) -> Result<(Option<String>, Option<String>), WxError> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        // No body: the code is missing; passing it in the query gets 40029 too [C14].
-        return Ok((None, None));
-    }
-    let body: PhoneRequest = from_json_object(&req.body)?;
-    let text = |v: Option<serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    };
-    Ok((text(body.code), text(body.openid)))
-}
-
 /// `POST /wxa/business/getuserphonenumber?access_token` with `{"code"}` (and optional `openid`).
-pub(super) fn get_user_phone_number(st: &mut State, req: &VendorRequest, now: Timestamp) -> Answer {
+pub(super) fn get_user_phone_number(
+    st: &mut State,
+    req: &VendorRequest,
+    call: &PhoneNumber,
+    now: Timestamp,
+) -> Answer {
+    let token = tokens::token_app(st, call.access_token.as_deref(), now);
     let mut user = None;
-    let result = exchange(st, req, now, &mut user);
+    let result = exchange(st, req, call, token.clone(), now, &mut user);
     Answer {
         result,
-        appid: tokens::token_app(st, req, now).ok(),
+        appid: token.ok(),
         user,
         tencent: None,
     }
@@ -95,51 +60,43 @@ pub(super) fn get_user_phone_number(st: &mut State, req: &VendorRequest, now: Ti
 fn exchange(
     st: &mut State,
     req: &VendorRequest,
+    call: &PhoneNumber,
+    token: Result<AppId, WxError>,
     now: Timestamp,
     who: &mut Option<UserHandle>,
-) -> Result<String, WxError> {
-    if !req.is_post {
+) -> Result<Reply, WxError> {
+    if !req.method_allowed() {
         return Err(WxError::RequirePost);
     }
-    let appid = tokens::token_app(st, req, now)?;
-    let (code, openid) = body_code(req)?;
-    let code = code.ok_or(WxError::InvalidCode)?;
-    let entry = st
-        .phones
-        .codes
-        .get_mut(code.as_str())
-        .ok_or(WxError::InvalidCode)?;
+    let appid = token?;
+    let (code, openid) = call.body.as_ref().map_err(|e| *e)?;
+    let code = code.as_deref().ok_or(WxError::InvalidCode)?;
+    let entry = st.phones.codes.get_mut(code).ok_or(WxError::InvalidCode)?;
     // Expired, reused, wrong, or issued for another app: all 40029 [C14].
     if entry.appid != appid || entry.expires_at <= now || entry.used {
         return Err(WxError::InvalidCode);
     }
     *who = Some(entry.user.clone());
-    if openid.is_some_and(|o| o != entry.openid.as_str()) {
+    if openid.as_ref().is_some_and(|o| *o != entry.openid.as_str()) {
         return Err(WxError::InvalidCode);
     }
     entry.used = true;
     let phone = &entry.phone;
-    Ok(to_json(&PhoneBody {
-        errcode: 0,
-        errmsg: "ok",
-        phone_info: PhoneInfo {
-            phone_number: phone.display(),
-            pure_phone_number: &phone.number,
-            country_code: &phone.country_code,
-            watermark: Watermark {
-                timestamp: now.secs(),
-                appid: entry.appid.as_str(),
-            },
-        },
+    Ok(Reply::PhoneNumber(PhoneInfo {
+        phone_number: phone.display(),
+        pure_phone_number: phone.number.clone(),
+        country_code: phone.country_code.clone(),
+        timestamp: now.secs(),
+        appid: entry.appid.clone(),
     }))
 }
 
 /// Marks the request's phone code used (a fault that "still consumes the code").
-pub(super) fn consume(st: &mut State, req: &VendorRequest, now: Timestamp) {
-    let Ok(appid) = tokens::token_app(st, req, now) else {
+pub(super) fn consume(st: &mut State, call: &PhoneNumber, now: Timestamp) {
+    let Ok(appid) = tokens::token_app(st, call.access_token.as_deref(), now) else {
         return;
     };
-    if let Ok((Some(code), _)) = body_code(req)
+    if let Ok((Some(code), _)) = &call.body
         && let Some(entry) = st.phones.codes.get_mut(code.as_str())
         && entry.appid == appid
     {
@@ -148,8 +105,8 @@ pub(super) fn consume(st: &mut State, req: &VendorRequest, now: Timestamp) {
 }
 
 /// App and user of a getuserphonenumber request, for fault matching.
-pub(super) fn context(st: &State, req: &VendorRequest) -> (Option<AppId>, Option<UserHandle>) {
-    match body_code(req) {
+pub(super) fn context(st: &State, call: &PhoneNumber) -> (Option<AppId>, Option<UserHandle>) {
+    match &call.body {
         Ok((Some(code), _)) => st
             .phones
             .codes

@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Engine, EngineError, Map, State, VendorRequest};
+use super::{Engine, EngineError, Map, State};
 use crate::clock::Timestamp;
-use crate::ids::{AppId, Generator};
+use crate::ids::Generator;
+use crate::reply::{Answer, Reply, TencentReply};
+use crate::request::{Call, SmsSend, VendorRequest};
 use crate::tencent::RequestIds;
 use crate::tencent::catalogue::{self, Scope, SendStatus, TcCode, TcError};
 use crate::tencent::config::{SmsConfig, SmsConfigPatch, SmsConfigView, TemplateKind};
@@ -167,40 +169,38 @@ impl Gateway {
     }
 }
 
-/// Judges a SendSms request. Every answer is a Tencent Cloud body with a `RequestId`; the
+/// Judges a SendSms request. Every answer is a Tencent Cloud reply with a `RequestId`; the
 /// journal's summary is the error's code, `Ok`, or the first refused number's code.
 pub(super) fn send_sms(
     st: &mut State,
     ids: &RequestIds,
     idgen: &Generator,
     req: &VendorRequest,
+    call: &SmsSend,
     now: Timestamp,
 ) -> Answer {
     let request_id = ids.next();
-    let (body, summary) = match judge(&mut st.sms, idgen, req, now, &request_id) {
-        Ok(statuses) => (
-            catalogue::send_status_body(&statuses, &request_id),
-            catalogue::summary(&statuses),
-        ),
-        Err(e) => (catalogue::error_body(&e, &request_id), e.code.code()),
+    let outcome = judge(&mut st.sms, idgen, req, call, now, &request_id);
+    let summary = match &outcome {
+        Ok(statuses) => catalogue::summary(statuses),
+        Err(e) => e.code.code(),
     };
     Answer {
-        result: Ok(body),
-        appid: request::sdk_app_id(&req.body).map(AppId::new),
+        result: Ok(Reply::Tencent(TencentReply {
+            request_id,
+            outcome,
+        })),
+        appid: req.call.named_appid(),
         user: None,
         tencent: Some(summary),
     }
-}
-
-/// The app a SendSms request concerns (its SmsSdkAppId), for fault rules.
-pub(super) fn context(req: &VendorRequest) -> Option<AppId> {
-    request::sdk_app_id(&req.body).map(AppId::new)
 }
 
 /// Checks the signature against the configured key.
 fn verify(
     gw: &Gateway,
     req: &VendorRequest,
+    call: &SmsSend,
     env: &request::Envelope,
     now: Timestamp,
 ) -> Result<(), TcError> {
@@ -220,7 +220,7 @@ fn verify(
     }
     let mut headers = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
-        let value = req.params.get(name).ok_or_else(failure)?;
+        let value = call.headers.get(name).ok_or_else(failure)?;
         headers.push((name.as_str(), value));
     }
     let payload: &[u8] = if env.unsigned_payload {
@@ -250,12 +250,13 @@ fn judge(
     gw: &mut Gateway,
     idgen: &Generator,
     req: &VendorRequest,
+    sms: &SmsSend,
     now: Timestamp,
     request_id: &str,
 ) -> Result<Vec<SendStatus>, TcError> {
-    let env = request::envelope(req.is_post, &req.params)?;
-    verify(gw, req, &env, now)?;
-    let call = request::send_sms(&req.body)?;
+    let env = sms.envelope.as_ref().map_err(Clone::clone)?;
+    verify(gw, req, sms, env, now)?;
+    let call = sms.body.send.as_ref().map_err(Clone::clone)?;
     if !gw.config.sdk_app_ids.contains(&call.sms_sdk_app_id) {
         return Err(TcCode::SmsSdkAppIdVerifyFail.into());
     }
@@ -274,12 +275,12 @@ fn judge(
     for (given, number) in call.phone_number_set.iter().zip(&numbers) {
         let status = match number {
             None => SendStatus::refused(TcCode::IncorrectPhoneNumber, given, &session, None),
-            Some(number) => match message_for(gw, &call, number, now) {
+            Some(number) => match message_for(gw, call, number, now) {
                 Err(code) => SendStatus::refused(code, given, &session, Some(number.iso_code)),
                 Ok((content, fee)) => {
                     let serial_no = serial_no(gw, idgen, now);
                     send(
-                        gw, &call, given, number, content, fee, &serial_no, request_id, now,
+                        gw, call, given, number, content, fee, &serial_no, request_id, now,
                     );
                     SendStatus::sent(serial_no, given, fee, &session, number.iso_code)
                 }
@@ -515,15 +516,21 @@ impl Engine {
         n
     }
 
-    /// The body a fault rule's Tencent Cloud code answers a SendSms request with: the error for a
-    /// whole-request code, else that status for every number the body names (one with an empty
-    /// `PhoneNumber` when it names none).
-    pub fn tencent_fault_body(&self, code: TcCode, body: &[u8]) -> String {
+    /// What a fault rule's Tencent Cloud code answers a request with: the error for a
+    /// whole-request code, else that status for every number a SendSms body names (one with an
+    /// empty `PhoneNumber` when it names none).
+    pub fn tencent_fault(&self, code: TcCode, req: &VendorRequest) -> TencentReply {
         let request_id = self.request_ids.next();
         if code.scope() == Scope::Request {
-            return catalogue::error_body(&code.into(), &request_id);
+            return TencentReply {
+                request_id,
+                outcome: Err(code.into()),
+            };
         }
-        let mut numbers = request::phone_numbers(body);
+        let mut numbers = match &req.call {
+            Call::SmsSend(sms) => sms.body.phone_numbers.clone(),
+            _ => Vec::new(),
+        };
         if numbers.is_empty() {
             numbers.push(String::new());
         }
@@ -534,7 +541,10 @@ impl Engine {
                 SendStatus::refused(code, n, "", iso)
             })
             .collect();
-        catalogue::send_status_body(&statuses, &request_id)
+        TencentReply {
+            request_id,
+            outcome: Ok(statuses),
+        }
     }
 }
 

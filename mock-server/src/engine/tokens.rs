@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::{Answer, Map, State, TOKEN_GRACE, TOKEN_TTL, VendorRequest, from_json_object, to_json};
+use super::{Map, State, TOKEN_GRACE, TOKEN_TTL};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::ids::{AccessToken, AppId, Generator};
+use crate::reply::{Answer, Reply};
+use crate::request::{Credentials, Flag, StableToken, VendorRequest};
 
 /// Expired tokens are remembered this long so they answer 42001, not 40001.
 const REMEMBER_EXPIRED: Duration = Duration::from_secs(86_400);
@@ -85,18 +85,9 @@ impl Tokens {
     }
 }
 
-#[derive(Serialize)]
-struct TokenBody<'a> {
-    access_token: &'a str,
-    expires_in: u64,
-}
-
 /// The app of a valid `access_token` query parameter, or the token error (41001, 40001, 42001).
-pub(super) fn token_app(st: &State, req: &VendorRequest, now: Timestamp) -> Result<AppId, WxError> {
-    let token = req
-        .params
-        .get("access_token")
-        .ok_or(WxError::AccessTokenMissing)?;
+pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Result<AppId, WxError> {
+    let token = token.ok_or(WxError::AccessTokenMissing)?;
     let entry = st
         .tokens
         .tokens
@@ -113,81 +104,39 @@ pub(super) fn token_app(st: &State, req: &VendorRequest, now: Timestamp) -> Resu
 
 /// Checks appid and secret in the observed order: an invalid appid wins over a missing
 /// grant_type ([S7-probe]), so grant_type comes last.
-fn check_credentials(
-    st: &State,
-    appid: Option<&str>,
-    secret: Option<&str>,
-    grant_type: Option<&str>,
-) -> Result<AppId, WxError> {
-    let appid = appid.ok_or(WxError::AppidMissing)?;
+fn check_credentials(st: &State, c: &Credentials) -> Result<AppId, WxError> {
+    let appid = c.appid.as_ref().ok_or(WxError::AppidMissing)?;
     let app = st.dir.apps.get(appid).ok_or(WxError::InvalidAppid)?;
-    let secret = secret.ok_or(WxError::AppsecretMissing)?;
+    let secret = c.secret.as_deref().ok_or(WxError::AppsecretMissing)?;
     if app.secret.as_str() != secret {
         return Err(WxError::InvalidAppsecret);
     }
-    if grant_type != Some("client_credential") {
+    if c.grant_type.as_deref() != Some("client_credential") {
         return Err(WxError::InvalidGrantType);
     }
-    Ok(AppId::new(appid))
+    Ok(appid.clone())
 }
 
 /// `GET /cgi-bin/token?grant_type=client_credential&appid&secret`: a new token on every call.
 pub(super) fn token(
     st: &mut State,
     idgen: &Generator,
-    req: &VendorRequest,
+    call: &Credentials,
     now: Timestamp,
 ) -> Answer {
-    let p = &req.params;
-    let result =
-        check_credentials(st, p.get("appid"), p.get("secret"), p.get("grant_type")).map(|appid| {
-            let token = st.tokens.mint(idgen, &appid, Kind::Basic, now);
-            to_json(&TokenBody {
-                access_token: token.as_str(),
-                expires_in: TOKEN_TTL.as_secs(),
-            })
-        });
+    let result = check_credentials(st, call).map(|appid| {
+        let token = st.tokens.mint(idgen, &appid, Kind::Basic, now);
+        Reply::Token {
+            access_token: token,
+            expires_in: TOKEN_TTL.as_secs(),
+        }
+    });
     Answer {
         result,
-        appid: p.get("appid").map(AppId::new),
+        appid: call.appid.clone(),
         user: None,
         tencent: None,
     }
-}
-
-/// `force_refresh` as sent: a boolean, or (from one Rust SDK) the string `"true"`/`"false"`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Flag {
-    Bool(bool),
-    Text(String),
-}
-
-#[derive(Deserialize)]
-struct StableRequest {
-    grant_type: Option<String>,
-    appid: Option<String>,
-    secret: Option<String>,
-    force_refresh: Option<Flag>,
-}
-
-fn parse_stable(body: &[u8], lenient: bool) -> Result<StableRequest, WxError> {
-    let parsed: StableRequest = from_json_object(body)?;
-    match &parsed.force_refresh {
-        Some(Flag::Text(t)) if !(lenient && (t == "true" || t == "false")) => {
-            Err(WxError::DataFormatError)
-        }
-        _ => Ok(parsed),
-    }
-}
-
-/// The appid in a stable_token body, for fault matching and the journal.
-pub(super) fn body_appid(req: &VendorRequest) -> Option<AppId> {
-    from_json_object::<StableRequest>(&req.body)
-        .ok()
-        .and_then(|b| b.appid)
-        .filter(|a| !a.is_empty())
-        .map(AppId::new)
 }
 
 /// `POST /cgi-bin/stable_token`: the same token while it has more than five minutes left, with the
@@ -196,11 +145,12 @@ pub(super) fn stable_token(
     st: &mut State,
     idgen: &Generator,
     req: &VendorRequest,
+    call: &StableToken,
     now: Timestamp,
 ) -> Answer {
     Answer {
-        result: stable(st, idgen, req, now),
-        appid: body_appid(req),
+        result: stable(st, idgen, req, call, now),
+        appid: req.call.named_appid(),
         user: None,
         tencent: None,
     }
@@ -210,24 +160,22 @@ fn stable(
     st: &mut State,
     idgen: &Generator,
     req: &VendorRequest,
+    call: &StableToken,
     now: Timestamp,
-) -> Result<String, WxError> {
-    if !req.is_post {
+) -> Result<Reply, WxError> {
+    if !req.method_allowed() {
         return Err(WxError::RequirePost);
     }
-    let body = parse_stable(&req.body, st.options.lenient_force_refresh)?;
-    let empty_none = |s: &Option<String>| s.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
-    let appid = check_credentials(
-        st,
-        empty_none(&body.appid).as_deref(),
-        empty_none(&body.secret).as_deref(),
-        empty_none(&body.grant_type).as_deref(),
-    )?;
-    let force = match body.force_refresh {
-        Some(Flag::Bool(b)) => b,
-        Some(Flag::Text(t)) => t == "true",
+    let (credentials, flag) = call.body.as_ref().map_err(|e| *e)?;
+    // A string flag is 47001 unless `lenient_force_refresh` takes "true" and "false".
+    let lenient = st.options.lenient_force_refresh;
+    let force = match flag {
+        Some(Flag::Bool(b)) => *b,
+        Some(Flag::Text(t)) if lenient && (t == "true" || t == "false") => t == "true",
+        Some(Flag::Text(_)) => return Err(WxError::DataFormatError),
         None => false,
     };
+    let appid = check_credentials(st, credentials)?;
     let tokens = &mut st.tokens;
     let slot = tokens.apps.entry(appid.clone()).or_default();
     let last_forced = slot.last_forced;
@@ -253,8 +201,8 @@ fn stable(
             (fresh, now.plus(TOKEN_TTL))
         }
     };
-    Ok(to_json(&TokenBody {
-        access_token: token.as_str(),
+    Ok(Reply::Token {
+        access_token: token,
         expires_in: now.until(expires_at).as_secs(),
-    }))
+    })
 }

@@ -6,8 +6,8 @@ use super::{
     ANONYMOUS_AVATAR_URL, ANONYMOUS_NICKNAME, CHINA_UTC_OFFSET_SECS, SECS_PER_DAY, WERUN_DAYS,
 };
 use crate::clock::Timestamp;
-use crate::engine::{Phone, Profile, UserView};
 use crate::ids::{AppId, Generator, OpenId, UnionId, UserHandle};
+use crate::users::{Phone, Profile, UserView};
 
 /// Compact JSON of a plain struct. Serializing these structs (strings, integers, options,
 /// sequences; no maps with non-string keys) cannot fail, so the fallback is never taken.

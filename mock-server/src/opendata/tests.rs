@@ -1,7 +1,7 @@
 //! Known-answer, layout, tamper and round-trip tests of open data.
 use super::*;
-use crate::engine::{Phone, UserView};
 use crate::ids::UserHandle;
+use crate::users::{Phone, UserView};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use cbc::cipher::block_padding::NoPadding;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::catalogue::{TcCode, TcError};
 use super::sign::{ALGORITHM, TERMINATOR, UNSIGNED_PAYLOAD};
-use crate::engine::Params;
+use crate::params::Params;
 
 /// The action the mock serves.
 pub const ACTION: &str = "SendSms";
@@ -183,32 +183,6 @@ fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, TcError> {
     }
 }
 
-/// The `SmsSdkAppId` of a body, if it has one: what fault rules and the journal file a request
-/// under, read without judging anything.
-pub fn sdk_app_id(body: &[u8]) -> Option<String> {
-    match object(body).ok()?.remove("SmsSdkAppId")? {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// The `PhoneNumberSet` entries that are strings, for answering a fault rule's per-number code.
-pub fn phone_numbers(body: &[u8]) -> Vec<String> {
-    match object(body)
-        .ok()
-        .and_then(|mut o| o.remove("PhoneNumberSet"))
-    {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn string(name: &str, v: Value) -> Result<String, TcError> {
     match v {
         Value::String(s) => Ok(s),
@@ -234,12 +208,59 @@ fn strings(name: &str, v: Value) -> Result<Vec<String>, TcError> {
         .collect()
 }
 
+/// A SendSms body read once: the fields fault rules and the journal file a request under, and
+/// the body parsed as [`send_sms`] does.
+#[derive(Clone, Debug)]
+pub struct SmsBody {
+    /// `SmsSdkAppId`, when the body is an object whose `SmsSdkAppId` is a string.
+    pub sdk_app_id: Option<String>,
+    /// The `PhoneNumberSet` entries that are strings, for a fault rule's per-number code.
+    pub phone_numbers: Vec<String>,
+    /// The body as [`send_sms`] parses it.
+    pub send: Result<SendSms, TcError>,
+}
+
+impl SmsBody {
+    /// Reads `body` once.
+    pub fn parse(body: &[u8]) -> Self {
+        let map = match object(body) {
+            Ok(map) => map,
+            Err(e) => {
+                return Self {
+                    sdk_app_id: None,
+                    phone_numbers: Vec::new(),
+                    send: Err(e),
+                };
+            }
+        };
+        let sdk_app_id = match map.get("SmsSdkAppId") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let phone_numbers = match map.get("PhoneNumberSet") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            sdk_app_id,
+            phone_numbers,
+            send: send_sms_fields(map),
+        }
+    }
+}
+
 /// Parses the body: a JSON object of SendSms's fields (`null` counts as left out, as the SDKs
 /// leave out unset fields); an unknown field is UnknownParameter, a wrong type
 /// InvalidParameter, a missing required one MissingParameter, each naming the field; then
 /// an empty `PhoneNumberSet` and one of more than 200 numbers.
 pub fn send_sms(body: &[u8]) -> Result<SendSms, TcError> {
-    let map = object(body)?;
+    send_sms_fields(object(body)?)
+}
+
+fn send_sms_fields(map: serde_json::Map<String, Value>) -> Result<SendSms, TcError> {
     let mut out = SendSms::default();
     let mut seen = [false; FIELDS.len()];
     for (name, value) in map {
@@ -372,8 +393,10 @@ mod tests {
             code(send_sms(body.to_string().as_bytes())).0,
             "LimitExceeded.PhoneNumberCountLimit"
         );
-        assert_eq!(sdk_app_id(full.as_bytes()).as_deref(), Some("1400000000"));
-        assert_eq!(phone_numbers(full.as_bytes()), ["+8613800138000"]);
-        assert_eq!(sdk_app_id(b"nope"), None);
+        let read = SmsBody::parse(full.as_bytes());
+        assert_eq!(read.sdk_app_id.as_deref(), Some("1400000000"));
+        assert_eq!(read.phone_numbers, ["+8613800138000"]);
+        assert_eq!(read.send, send_sms(full.as_bytes()));
+        assert_eq!(SmsBody::parse(b"nope").sdk_app_id, None);
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use mock_server::catalogue;
 use mock_server::control::ROUTES;
-use mock_server::engine::Endpoint;
+use mock_server::endpoint::Endpoint;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -154,7 +154,7 @@ async fn legacy_rid_style_uses_hints() {
 #[tokio::test]
 async fn oversized_bodies_get_the_gateway_413_and_the_server_stays_up() {
     let t = TestMock::new().await;
-    let big = "x".repeat(mock_server::vendor::MAX_BODY + 1);
+    let big = "x".repeat(mock_server::MAX_BODY + 1);
     let r = t.post("/cgi-bin/stable_token", &big).await;
     assert_eq!(r.status, 413);
     t.exchange("x").await.assert_err(40029);

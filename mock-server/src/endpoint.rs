@@ -1,0 +1,236 @@
+//! The vendor endpoints the mock serves, each described once in [`ENDPOINTS`]: its paths, its
+//! method, its short name and its family. Path lookup, names, the journal, fault rules and the
+//! errmsg family all read this table; nothing else lists endpoints.
+
+use serde::Serialize;
+
+use crate::catalogue::Family;
+
+/// The vendor endpoints the mock serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `GET /sns/jscode2session`
+    Jscode2session,
+    /// `GET /cgi-bin/token`
+    Token,
+    /// `POST /cgi-bin/stable_token`
+    StableToken,
+    /// `GET /wxa/checksession`
+    Checksession,
+    /// `GET /wxa/resetusersessionkey`
+    Resetusersessionkey,
+    /// `POST /wxa/business/getuserphonenumber`
+    Getuserphonenumber,
+    /// `POST /tencentcloud/sms` (or `/tencentcloud/sms/`): Tencent Cloud SMS `SendSms`, in place
+    /// of `https://sms.tencentcloudapi.com/`.
+    SmsSend,
+    /// Any other path: 40066.
+    Unknown,
+}
+
+/// Whose API an endpoint plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vendor {
+    /// WeChat: `{"errcode","errmsg"}` errors from `catalogue`.
+    WeChat,
+    /// Tencent Cloud API 3.0: `{"Response":{...}}` answers from `tencent::catalogue`.
+    TencentCloud,
+}
+
+/// The method an endpoint is documented with. WeChat tells only GET from POST: a GET endpoint
+/// also answers a POST, a POST endpoint refuses anything else (43002, or Tencent Cloud's
+/// UnsupportedProtocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Parameters in the query string.
+    Get,
+    /// A JSON body (parameters may also be in the query string, e.g. `access_token`).
+    Post,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Its paths, the first the documented one (paths are case-sensitive, as on WeChat).
+    pub paths: &'static [&'static str],
+    /// Its method.
+    pub method: Method,
+    /// Short name used in the journal and in fault rules.
+    pub name: &'static str,
+    /// Whose API it plays: its errors come from that vendor's catalogue.
+    pub vendor: Vendor,
+    /// The errmsg rid separator and Content-Type (WeChat endpoints; Tencent Cloud answers are
+    /// always `application/json`).
+    pub family: Family,
+}
+
+/// Every endpoint, in documentation order; the last row is the catch-all.
+pub const ENDPOINTS: [Row; 8] = [
+    Row {
+        endpoint: Endpoint::Jscode2session,
+        paths: &["/sns/jscode2session"],
+        method: Method::Get,
+        name: "jscode2session",
+        vendor: Vendor::WeChat,
+        family: Family::Sns,
+    },
+    Row {
+        endpoint: Endpoint::Token,
+        paths: &["/cgi-bin/token"],
+        method: Method::Get,
+        name: "token",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::StableToken,
+        paths: &["/cgi-bin/stable_token"],
+        method: Method::Post,
+        name: "stable_token",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::Checksession,
+        paths: &["/wxa/checksession"],
+        method: Method::Get,
+        name: "checksession",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Resetusersessionkey,
+        paths: &["/wxa/resetusersessionkey"],
+        method: Method::Get,
+        name: "resetusersessionkey",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserphonenumber,
+        paths: &["/wxa/business/getuserphonenumber"],
+        method: Method::Post,
+        name: "getuserphonenumber",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::SmsSend,
+        paths: &["/tencentcloud/sms", "/tencentcloud/sms/"],
+        method: Method::Post,
+        name: "sms_send",
+        vendor: Vendor::TencentCloud,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::Unknown,
+        paths: &[],
+        method: Method::Get,
+        name: "unknown",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+];
+
+impl Endpoint {
+    /// Every endpoint, in documentation order.
+    pub const ALL: [Endpoint; ENDPOINTS.len()] = {
+        let mut all = [Endpoint::Unknown; ENDPOINTS.len()];
+        let mut i = 0;
+        while i < ENDPOINTS.len() {
+            all[i] = ENDPOINTS[i].endpoint;
+            i += 1;
+        }
+        all
+    };
+
+    /// The endpoint's row.
+    pub fn row(self) -> &'static Row {
+        // The table is in the enum's order (a test holds it so).
+        &ENDPOINTS[self as usize]
+    }
+
+    /// The endpoint a path names (paths are case-sensitive, as on WeChat).
+    pub fn of_path(path: &str) -> Self {
+        ENDPOINTS
+            .iter()
+            .find(|row| row.paths.contains(&path))
+            .map_or(Endpoint::Unknown, |row| row.endpoint)
+    }
+
+    /// Short name used in the journal and in fault rules.
+    pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// Whose API the endpoint plays: its errors come from that vendor's catalogue.
+    pub fn vendor(self) -> Vendor {
+        self.row().vendor
+    }
+
+    /// The method the endpoint is documented with.
+    pub fn method(self) -> Method {
+        self.row().method
+    }
+
+    /// Whether a request with this method reaches the endpoint's rules rather than its
+    /// method refusal.
+    pub fn allows(self, is_post: bool) -> bool {
+        is_post || self.method() == Method::Get
+    }
+
+    /// The endpoint a short name or a path names.
+    pub fn parse(s: &str) -> Option<Self> {
+        ENDPOINTS
+            .iter()
+            .find(|row| row.name == s)
+            .map(|row| row.endpoint)
+            .or_else(|| Some(Self::of_path(s)).filter(|e| *e != Endpoint::Unknown))
+    }
+
+    /// The family a request to `path` is answered in: its endpoint's, or for a path the table
+    /// does not know, the one its prefix names ([`Family::of_path`]).
+    pub fn family_of(path: &str) -> Family {
+        match Self::of_path(path) {
+            Endpoint::Unknown => Family::of_path(path),
+            known => known.row().family,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_in_the_enums_order_and_its_names_and_paths_are_unique() {
+        for (i, row) in ENDPOINTS.iter().enumerate() {
+            assert_eq!(row.endpoint as usize, i, "{}", row.name);
+            assert_eq!(row.endpoint.row().name, row.name);
+            for path in row.paths {
+                assert_eq!(Endpoint::of_path(path), row.endpoint, "{path}");
+                assert_eq!(Endpoint::parse(path), Some(row.endpoint), "{path}");
+            }
+            assert_eq!(Endpoint::parse(row.name), Some(row.endpoint));
+        }
+        let names: std::collections::HashSet<_> = ENDPOINTS.iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), ENDPOINTS.len());
+        assert_eq!(Endpoint::of_path("/SNS/jscode2session"), Endpoint::Unknown);
+    }
+
+    #[test]
+    fn a_wechat_rows_family_is_the_one_its_path_prefix_names() {
+        for row in ENDPOINTS.iter().filter(|r| r.vendor == Vendor::WeChat) {
+            for path in row.paths {
+                assert_eq!(Family::of_path(path), row.family, "{path}");
+                assert_eq!(Endpoint::family_of(path), row.family, "{path}");
+            }
+        }
+        assert_eq!(Endpoint::family_of("/wxa/nope"), Family::Wxa);
+        assert_eq!(Endpoint::family_of("/nope"), Family::CgiBin);
+    }
+}

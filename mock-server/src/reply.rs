@@ -1,0 +1,79 @@
+//! What the engine answers a vendor request, as typed values: a success [`Reply`] or a
+//! catalogue error, and whom the request concerned. `wire.rs` turns them into bytes; nothing
+//! here is JSON yet.
+
+use crate::catalogue::WxError;
+use crate::ids::{AccessToken, AppId, OpenId, SessionKey, UnionId, UserHandle};
+use crate::tencent::{SendStatus, TcError};
+
+/// What the engine answers to a vendor request, and whom it concerned (for faults and the
+/// journal).
+#[derive(Debug)]
+pub struct Answer {
+    /// A success or a catalogue error.
+    pub result: Result<Reply, WxError>,
+    /// The app the request concerned, when known.
+    pub appid: Option<AppId>,
+    /// The user the request concerned, when known.
+    pub user: Option<UserHandle>,
+    /// For Tencent Cloud answers: the error's code, `Ok`, or the first refused number's code.
+    pub tencent: Option<&'static str>,
+}
+
+/// A success, one shape per kind of body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `jscode2session`: `{"session_key","openid"[,"unionid"]}`.
+    Session {
+        /// The session_key.
+        session_key: SessionKey,
+        /// The openid.
+        openid: OpenId,
+        /// The unionid, when the app is bound to an open-platform account.
+        unionid: Option<UnionId>,
+    },
+    /// `token` and `stable_token`: `{"access_token","expires_in"}`.
+    Token {
+        /// The token.
+        access_token: AccessToken,
+        /// Seconds left.
+        expires_in: u64,
+    },
+    /// `checksession`: `{"errcode":0,"errmsg":"ok"}`.
+    Ok,
+    /// `resetusersessionkey`: the ok envelope with `openid` and the new `session_key`.
+    SessionKeyReset {
+        /// The openid.
+        openid: OpenId,
+        /// The new session_key.
+        session_key: SessionKey,
+    },
+    /// `getuserphonenumber`: the ok envelope with `phone_info`.
+    PhoneNumber(PhoneInfo),
+    /// Tencent Cloud: every answer, error or not, carries a `RequestId`.
+    Tencent(TencentReply),
+}
+
+/// `phone_info` of a getuserphonenumber answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneInfo {
+    /// `phoneNumber`: as WeChat writes it (`+<cc>` outside mainland China).
+    pub phone_number: String,
+    /// `purePhoneNumber`.
+    pub pure_phone_number: String,
+    /// `countryCode`.
+    pub country_code: String,
+    /// `watermark.timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// `watermark.appid`.
+    pub appid: AppId,
+}
+
+/// A Tencent Cloud answer: `{"Response":{...,"RequestId"}}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TencentReply {
+    /// `RequestId`.
+    pub request_id: String,
+    /// Each number's status, or the error of the whole request.
+    pub outcome: Result<Vec<SendStatus>, TcError>,
+}
