@@ -27,6 +27,10 @@ const KEY_ID_LEN: usize = 4;
 /// instance with the same key computes the same id, and the id says nothing about the key.
 type KeyId = [u8; KEY_ID_LEN];
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn key_id(key: &[u8; 32]) -> KeyId {
     let mut mac = hmac_with(key);
     mac.update(b"login-core sealing key id");
@@ -81,7 +85,21 @@ impl SealKey {
 
     /// The current key's id, as sealed values carry it (hex), for logs.
     pub fn current_id(&self) -> String {
-        self.current.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.current.0)
+    }
+
+    /// How many previous keys still open.
+    pub fn previous_count(&self) -> usize {
+        self.previous.len()
+    }
+
+    /// The id of the key a sealed value names (hex), for logs; none for values from before
+    /// key ids.
+    pub fn id_of(sealed: &[u8]) -> Option<String> {
+        match sealed.split_first() {
+            Some((&SEALED_V2, rest)) => rest.get(..KEY_ID_LEN).map(hex),
+            _ => None,
+        }
     }
 
     /// Seals `plaintext` under the current key, bound to `aad` (a sealed value moved to
@@ -380,6 +398,12 @@ mod tests {
             Ok((b"fresh".to_vec(), true))
         );
         assert_eq!(rotated.current_id().len(), 8);
+        assert_eq!(SealKey::id_of(&after), Some(rotated.current_id()));
+        assert_eq!(
+            SealKey::id_of(&before),
+            Some(SealKey::new(old).current_id())
+        );
+        assert_eq!(rotated.previous_count(), 1);
         // Once the old key is retired, what it sealed no longer opens; the old key never
         // opened what the new one sealed.
         assert_eq!(SealKey::new(new).open(b"a", &before), Err(SealError));

@@ -121,12 +121,18 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
         },
         metrics.clone(),
     );
+    let seal = SealKey::rotated(key, &previous_keys(config)?);
+    tracing::info!(
+        key_id = %seal.current_id(),
+        previous_keys = seal.previous_count(),
+        "server key loaded"
+    );
     let services = Services::new(
         config,
         Parts {
             store,
             wechat,
-            seal: SealKey::rotated(key, &previous_keys(config)?),
+            seal,
             clock: deps.clock,
             random: deps.random,
             metrics,

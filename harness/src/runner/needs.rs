@@ -2,11 +2,9 @@
 //! at all, whether it must have the shared mock to itself (it moves the clock, changes options,
 //! plants faults or counts requests), and, against a target, why it cannot run there.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-
-use std::collections::BTreeMap;
 
 use crate::scenario::{Action, Expect, Scenario, Step};
 use crate::target::{OutcomeName, Registration, TargetProfile};

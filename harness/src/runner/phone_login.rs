@@ -53,7 +53,7 @@ impl World {
                 "phone: {text:?} is not a mainland mobile number; write its 11 digits, like 13800138000"
             )));
         }
-        Ok(if literal && !self.salt.is_empty() {
+        Ok(if literal {
             salted_number(digits, &self.salt)
         } else {
             digits.to_owned()

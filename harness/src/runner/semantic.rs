@@ -206,8 +206,8 @@ impl World {
         out: &Outgoing,
         expect: Option<&Expect>,
     ) -> Result<Reply, Failure> {
-        let user_id_path = self.target.user_id.clone();
-        self.exchange(out, expect, user_id_path.as_deref()).await
+        self.exchange(out, expect, self.target.user_id.as_deref())
+            .await
     }
 
     /// What a login saves: its answer, with `token`, `user_id` and `status`.

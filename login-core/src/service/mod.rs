@@ -242,7 +242,8 @@ impl Services {
             .seal
             .open_with_key(&Self::seal_aad(appid, openid), &sealed)
             .map_err(|e| {
-                tracing::error!(%appid, error = %e, "a stored session_key does not open: wrong server key, or its key was retired from previous_server_keys?");
+                let key_id = SealKey::id_of(&sealed).unwrap_or_else(|| "(none: sealed before key ids)".into());
+                tracing::error!(%appid, %key_id, error = %e, "a stored session_key does not open: wrong server key, or its key was retired from previous_server_keys?");
                 Error::Internal
             })?;
         self.metrics.sealed_opened(current);
