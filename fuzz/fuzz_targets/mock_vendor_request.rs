@@ -15,13 +15,14 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 8] = [
+const PATHS: [&str; 9] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
     "/wxa/checksession",
     "/wxa/resetusersessionkey",
     "/wxa/business/getuserphonenumber",
+    "/wxa/getpaidunionid",
     "/SNS/jscode2session",
     "/",
 ];
@@ -34,7 +35,8 @@ struct Input {
     credentials: bool,
     /// Prepend a valid `access_token`.
     token: bool,
-    /// Prepend a fresh `js_code`, `openid` and `signature` of a logged-in user.
+    /// Prepend a fresh `js_code`, `openid` and `signature` of a logged-in user, and the
+    /// `transaction_id` of their payment.
     login: bool,
     /// Put a fresh phone code in a JSON body instead of `body`.
     phone_code: bool,
@@ -82,9 +84,18 @@ fuzz_target!(|input: Input| {
     if input.login {
         let grant = engine.wx_login(&app.appid, &user).expect("wx.login");
         let signature = mock_server::engine::login_signature(&grant.mock.session_key, b"");
+        let paid = engine
+            .pay(mock_server::engine::PaymentSpec {
+                appid: None,
+                user: user.clone(),
+                transaction_id: None,
+                mch_id: None,
+                out_trade_no: None,
+            })
+            .expect("a payment");
         query += &format!(
-            "js_code={}&openid={}&signature={signature}&sig_method=hmac_sha256&",
-            grant.code, grant.mock.openid
+            "js_code={}&openid={}&signature={signature}&sig_method=hmac_sha256&transaction_id={}&",
+            grant.code, grant.mock.openid, paid.transaction_id
         );
     }
     query += &input.query;

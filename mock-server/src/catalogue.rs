@@ -97,6 +97,11 @@ pub enum WxError {
     InvalidSigMethod,
     /// 87009 `invalid signature`: wrong signature or a key that is no longer current. [C16]
     InvalidSignature,
+    /// 89002 `open not exists`: the app is bound to no open-platform account, so it has no
+    /// unionids to give (WeChat's global errcode list; getpaidunionid [D8]).
+    OpenNotExists,
+    /// 89300 `invalid trade`: no payment by that user within five minutes. [D8] [C15]
+    InvalidTrade,
 }
 
 /// Every entry, for listing and for looking up fault errcodes.
@@ -123,6 +128,8 @@ pub const ALL: &[WxError] = &[
     WxError::SessionKeyNotExisted,
     WxError::InvalidSigMethod,
     WxError::InvalidSignature,
+    WxError::OpenNotExists,
+    WxError::InvalidTrade,
 ];
 
 impl WxError {
@@ -151,6 +158,8 @@ impl WxError {
             WxError::SessionKeyNotExisted => 87007,
             WxError::InvalidSigMethod => 87008,
             WxError::InvalidSignature => 87009,
+            WxError::OpenNotExists => 89002,
+            WxError::InvalidTrade => 89300,
         }
     }
 
@@ -189,6 +198,8 @@ impl WxError {
             WxError::SessionKeyNotExisted => "session_key is not existed or expired",
             WxError::InvalidSigMethod => "invalid sig_method",
             WxError::InvalidSignature => "invalid signature",
+            WxError::OpenNotExists => "open not exists",
+            WxError::InvalidTrade => "invalid trade",
         }
     }
 

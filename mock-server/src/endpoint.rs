@@ -25,6 +25,8 @@ pub enum Endpoint {
     /// `POST /tencentcloud/sms` (or `/tencentcloud/sms/`): Tencent Cloud SMS `SendSms`, in place
     /// of `https://sms.tencentcloudapi.com/`.
     SmsSend,
+    /// `GET /wxa/getpaidunionid`
+    Getpaidunionid,
     /// Any other path: 40066.
     Unknown,
 }
@@ -69,7 +71,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 8] = [
+pub const ENDPOINTS: [Row; 9] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -125,6 +127,14 @@ pub const ENDPOINTS: [Row; 8] = [
         name: "sms_send",
         vendor: Vendor::TencentCloud,
         family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::Getpaidunionid,
+        paths: &["/wxa/getpaidunionid"],
+        method: Method::Get,
+        name: "getpaidunionid",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
     },
     Row {
         endpoint: Endpoint::Unknown,

@@ -33,9 +33,8 @@ pub enum Transport {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
-    /// Endpoint name (`jscode2session`, `token`, `stable_token`, `checksession`,
-    /// `resetusersessionkey`, `getuserphonenumber`, `sms_send`, `unknown`), its path, or `*`
-    /// for all (an `errcode` rule then fires on WeChat endpoints only, a `tencent_error` rule on
+    /// An endpoint's short name from the endpoint table (`endpoint.rs`: `jscode2session`,
+    /// `getuserphonenumber`, `sms_send`, `unknown`, ...), its path, or `*` for all (an `errcode` rule then fires on WeChat endpoints only, a `tencent_error` rule on
     /// the SMS endpoint only).
     pub endpoint: String,
     /// Only requests for this app (for `sms_send`: this SmsSdkAppId).

@@ -50,6 +50,11 @@ pub enum Reply {
     },
     /// `getuserphonenumber`: the ok envelope with `phone_info`.
     PhoneNumber(PhoneInfo),
+    /// `getpaidunionid`: `{"unionid","errcode":0,"errmsg":"ok"}`, the unionid first.
+    PaidUnionid {
+        /// The payer's unionid.
+        unionid: UnionId,
+    },
     /// Tencent Cloud: every answer, error or not, carries a `RequestId`.
     Tencent(TencentReply),
 }

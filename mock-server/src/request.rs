@@ -47,6 +47,8 @@ pub enum Call {
     Getuserphonenumber(PhoneNumber),
     /// Tencent Cloud `SendSms`.
     SmsSend(Box<SmsSend>),
+    /// `wxa/getpaidunionid`.
+    Getpaidunionid(PaidUnionid),
     /// A path the mock does not serve.
     Unknown {
         /// `appid` in the query, for the journal and fault rules.
@@ -117,6 +119,22 @@ pub struct PhoneNumber {
     /// `code` and `openid` (non-empty strings, else absent), or 47001 for a body that is not a
     /// JSON object. No body at all: both absent.
     pub body: Result<(Option<String>, Option<String>), WxError>,
+}
+
+/// The query of `getpaidunionid`: the payer and the payment, by WeChat Pay's order number or by
+/// the merchant's.
+#[derive(Clone, Debug, Default)]
+pub struct PaidUnionid {
+    /// `access_token`.
+    pub access_token: Option<String>,
+    /// `openid`.
+    pub openid: Option<String>,
+    /// `transaction_id`.
+    pub transaction_id: Option<String>,
+    /// `mch_id`.
+    pub mch_id: Option<String>,
+    /// `out_trade_no`.
+    pub out_trade_no: Option<String>,
 }
 
 /// Tencent Cloud `SendSms`: API 3.0's common parameters from the headers, and the body.
@@ -197,6 +215,13 @@ impl Call {
                 access_token: text("access_token"),
                 body: phone_body(body),
             }),
+            Endpoint::Getpaidunionid => Call::Getpaidunionid(PaidUnionid {
+                access_token: text("access_token"),
+                openid: text("openid"),
+                transaction_id: text("transaction_id"),
+                mch_id: text("mch_id"),
+                out_trade_no: text("out_trade_no"),
+            }),
             // Only reached for a Tencent Cloud endpoint given WeChat's parameters (never, as the
             // table stands): filed as unknown.
             Endpoint::SmsSend | Endpoint::Unknown => Call::Unknown { appid: appid() },
@@ -212,9 +237,10 @@ impl Call {
             Call::StableToken(s) => s.body.as_ref().ok().and_then(|(c, _)| c.appid.clone()),
             Call::SmsSend(s) => s.body.sdk_app_id.clone().map(AppId::new),
             Call::Unknown { appid } => appid.clone(),
-            Call::Checksession(_) | Call::Resetusersessionkey(_) | Call::Getuserphonenumber(_) => {
-                None
-            }
+            Call::Checksession(_)
+            | Call::Resetusersessionkey(_)
+            | Call::Getuserphonenumber(_)
+            | Call::Getpaidunionid(_) => None,
         }
     }
 }

@@ -158,6 +158,15 @@ struct PhoneBody<'a> {
     phone_info: PhoneInfoBody<'a>,
 }
 
+/// getpaidunionid's body puts the unionid before the envelope, as WeChat's documentation and
+/// answers show it [D8].
+#[derive(Serialize)]
+struct PaidUnionidBody<'a> {
+    unionid: &'a str,
+    #[serde(flatten)]
+    ok: OkEnvelope<Nothing>,
+}
+
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
 fn success_body(reply: &Reply) -> String {
     let json = match reply {
@@ -202,6 +211,10 @@ fn success_body(reply: &Reply) -> String {
                 },
             },
         })),
+        Reply::PaidUnionid { unionid } => serde_json::to_string(&PaidUnionidBody {
+            unionid: unionid.as_str(),
+            ok: OkEnvelope::with(Nothing {}),
+        }),
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.
         Reply::Tencent(t) => return String::from_utf8_lossy(&tencent(t).body).into_owned(),

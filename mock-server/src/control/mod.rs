@@ -1,12 +1,13 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
-//! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls, moves
-//! the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
+//! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
+//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
 //! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
 //! `/__mock__/openapi.json`.
 
 mod error;
 #[cfg(test)]
 mod openapi_check;
+mod payments;
 mod sms;
 
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/sms"),
     ("GET", "/sms/config"),
     ("PATCH", "/sms/config"),
+    ("POST", "/payments"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -102,6 +104,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/faults/{id}", delete(remove_fault))
         .route("/sms", get(sms::outbox).delete(sms::clear))
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
+        .route("/payments", post(payments::pay))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

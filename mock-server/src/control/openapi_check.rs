@@ -749,6 +749,20 @@ async fn answers_match_the_documented_schemas() {
     )
     .await;
 
+    // Payments: strict mode is on, so bob (known) pays and dave (unknown) cannot.
+    let body = json!({"appid": second, "user": "bob"});
+    let paid = api.expect("POST", "/payments", Some(body), 201).await;
+    assert!(paid["unionid"].is_string(), "{paid}");
+    let body = json!({"user": "bob", "mch_id": "1900000109", "out_trade_no": "A-1"});
+    let paid = api.expect("POST", "/payments", Some(body), 201).await;
+    assert!(paid.get("unionid").is_none(), "{paid}");
+    api.expect("POST", "/payments", Some(json!({"user": "dave"})), 404)
+        .await;
+    let body = json!({"appid": "nope", "user": "bob"});
+    api.expect("POST", "/payments", Some(body), 404).await;
+    let body = json!({"user": "bob", "transaction_id": ""});
+    api.expect("POST", "/payments", Some(body), 400).await;
+
     api.expect("GET", "/clock", None, 200).await;
     let body = json!({"freeze": true, "set": 1_724_289_297});
     api.expect("POST", "/clock", Some(body), 200).await;

@@ -332,6 +332,8 @@ pub struct Counts {
     pub sms_messages: usize,
     /// (SmsSdkAppId, number) pairs whose recent sends the SMS limits count.
     pub sms_rate_windows: usize,
+    /// Payments getpaidunionid still answers for (the last five minutes').
+    pub payments: usize,
 }
 
 /// `GET /__mock__/state`.
@@ -505,6 +507,7 @@ impl Engine {
                 faults: st.faults.len(),
                 sms_messages: st.sms.message_count(),
                 sms_rate_windows: st.sms.window_count(),
+                payments: st.payments.count(),
             },
             sms: st.sms.view(),
         }

@@ -93,6 +93,15 @@ impl Logins {
             .get(&(appid.clone(), user.clone()))
             .map(|s| (&s.openid, &s.current, s.previous.as_ref()))
     }
+
+    /// The user behind `openid` in `appid`, once they have logged in to the app.
+    pub fn user_of(&self, appid: &AppId, openid: &str) -> Option<&UserHandle> {
+        let user = self.by_openid.get(openid)?;
+        self.sessions
+            .get(&(appid.clone(), user.clone()))
+            .filter(|s| s.openid.as_str() == openid)
+            .map(|_| user)
+    }
 }
 
 /// Counts a call in its minute window; false when it goes over the limit.

@@ -9,6 +9,7 @@
 mod directory;
 mod login;
 mod opendata;
+mod payments;
 mod phone;
 mod sms;
 mod tokens;
@@ -31,11 +32,13 @@ pub use crate::users::{Phone, Profile, UserAppView, UserView};
 pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
+pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
 use login::Logins;
+use payments::Payments;
 use phone::PhoneCodes;
 use sms::Gateway;
 use tokens::Tokens;
@@ -103,6 +106,8 @@ struct State {
     logins: Logins,
     tokens: Tokens,
     phones: PhoneCodes,
+    /// Payments of the last five minutes, for getpaidunionid.
+    payments: Payments,
     /// The Tencent Cloud SMS gateway.
     sms: Gateway,
     /// Open-data payloads made per (app, user), for distinct IVs.
@@ -178,6 +183,7 @@ impl Engine {
             logins: Logins::default(),
             tokens: Tokens::default(),
             phones: PhoneCodes::default(),
+            payments: Payments::default(),
             sms: Gateway::new(sms),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
@@ -288,6 +294,7 @@ fn answer(
         Call::Resetusersessionkey(c) => login::reset_session_key(st, idgen, c, now),
         Call::Getuserphonenumber(c) => phone::get_user_phone_number(st, req, c, now),
         Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
+        Call::Getpaidunionid(c) => payments::get_paid_unionid(st, idgen, c, now),
         Call::Unknown { appid } => Answer {
             result: Err(WxError::InvalidUrl),
             appid: appid.clone(),
@@ -327,6 +334,7 @@ fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<Us
         Call::Jscode2session(c) => login::context(st, c),
         Call::Checksession(c) | Call::Resetusersessionkey(c) => login::session_context(st, c, now),
         Call::Getuserphonenumber(c) => phone::context(st, c),
+        Call::Getpaidunionid(c) => payments::context(st, c, now),
         Call::Token(_) | Call::StableToken(_) | Call::SmsSend(_) | Call::Unknown { .. } => {
             (call.named_appid(), None)
         }
@@ -343,6 +351,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.logins.sweep(now);
     st.tokens.sweep(now);
     st.phones.sweep(now);
+    st.payments.sweep(now);
     st.sms.sweep(now);
 }
 

@@ -239,6 +239,9 @@ struct Vendor {
     openid: String,
     code: String,
     phone: String,
+    /// A payment by the openid's user in the default app (bound to an open-platform account
+    /// for these cases): its `transaction_id`, `mch_id` and `out_trade_no`.
+    paid: [String; 3],
 }
 
 const J2S: &str = "/sns/jscode2session";
@@ -247,6 +250,7 @@ const STABLE: &str = "/cgi-bin/stable_token";
 const CHECK: &str = "/wxa/checksession";
 const RESET: &str = "/wxa/resetusersessionkey";
 const PHONE: &str = "/wxa/business/getuserphonenumber";
+const PAID: &str = "/wxa/getpaidunionid";
 
 /// What is wrong with the answer to a vendor case: nothing, or a list of problems.
 fn vendor_problems(r: &Raw, case: &VendorCase) -> Vec<String> {
@@ -1018,6 +1022,98 @@ fn sms_cases(m: &TestMock) -> Vec<VendorCase> {
     ]
 }
 
+fn paid_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        token: t,
+        openid: o,
+        paid: [txn, mch, out],
+        ..
+    } = v;
+    let q = |rest: &str| format!("{PAID}?{rest}");
+    let by_txn = |token: &str, openid: &str, txn: &str| {
+        q(&format!(
+            "access_token={token}&openid={openid}&transaction_id={txn}"
+        ))
+    };
+    let by_merchant = |mch: &str, out: &str| {
+        q(&format!(
+            "access_token={t}&openid={o}&mch_id={mch}&out_trade_no={out}"
+        ))
+    };
+    vec![
+        get(MALFORMED, q("access_token"), 41001),
+        get(MALFORMED, by_txn(t, "%", txn), 40003),
+        get(MALFORMED, by_txn(t, o, "%zz%"), 89300),
+        get(MALFORMED, by_merchant("%", out), 89300),
+        get(
+            WRONG_TYPE,
+            q(&format!(
+                "access_token[]={t}&openid={o}&transaction_id={txn}"
+            )),
+            41001,
+        ),
+        get(WRONG_TYPE, by_txn(t, &format!("[\"{o}\"]"), txn), 40003),
+        get(
+            WRONG_TYPE,
+            by_txn(t, o, &format!("{{\"id\":\"{txn}\"}}")),
+            89300,
+        ),
+        get(MISSING, PAID, 41001),
+        get(
+            MISSING,
+            q(&format!("access_token={t}&transaction_id={txn}")),
+            40003,
+        ),
+        get(MISSING, q(&format!("access_token={t}&openid={o}")), 89300),
+        get(
+            MISSING,
+            q(&format!("access_token={t}&openid={o}&mch_id={mch}")),
+            89300,
+        ),
+        get(
+            MISSING,
+            q(&format!("access_token={t}&openid={o}&out_trade_no={out}")),
+            89300,
+        ),
+        get(MISSING, by_txn("", o, txn), 41001),
+        get(
+            DUPLICATED,
+            format!("{}&access_token={t}", by_txn("bogus", o, txn)),
+            40001,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&openid={o}", by_txn(t, "bogus", txn)),
+            40003,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&transaction_id={txn}", by_txn(t, o, "bogus")),
+            89300,
+        ),
+        too_large(Method::GET, by_txn(t, o, txn)),
+        get(INVALID_UTF8, by_txn("%FF%FE", o, txn), 40001),
+        get(INVALID_UTF8, by_txn(t, "%C3%28", txn), 40003),
+        get(INVALID_UTF8, by_txn(t, o, "%FF"), 89300),
+        get(INVALID_UTF8, by_merchant(mch, "%C3%28"), 89300),
+        get(ABSURD_NUMBER, by_txn("1e400", o, txn), 40001),
+        get(
+            ABSURD_NUMBER,
+            by_txn(t, o, "-99999999999999999999999999999"),
+            89300,
+        ),
+        get(ABSURD_NUMBER, by_merchant("1e400", out), 89300),
+        // Another payment's merchant number, and names that differ only in case.
+        get(UNKNOWN_VALUE, by_merchant("1900000109", out), 89300),
+        get(UNKNOWN_VALUE, by_txn(t, &o.to_uppercase(), txn), 40003),
+        get(UNKNOWN_VALUE, by_txn(t, o, &txn.replace('4', "5")), 89300),
+        get(LONG_STRING, by_txn(&long(LONG_QUERY), o, txn), 40001),
+        get(LONG_STRING, by_txn(t, &long(LONG_QUERY), txn), 40003),
+        get(LONG_STRING, by_txn(t, o, &long(LONG_QUERY)), 89300),
+        get(LONG_STRING, by_merchant(mch, &long(LONG_QUERY)), 89300),
+    ]
+}
+
 fn unknown_path_cases(v: &Vendor) -> Vec<VendorCase> {
     let a = &v.appid;
     vec![
@@ -1043,6 +1139,20 @@ fn unknown_path_cases(v: &Vendor) -> Vec<VendorCase> {
 async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes_nothing() {
     let m = TestMock::new().await;
     let grant = m.login("alice").await;
+    let bound = json!({"open_platform": "acct-bad-input"});
+    let (status, app) = m
+        .control(
+            Method::PATCH,
+            &format!("/apps/{}", m.app.appid),
+            Some(bound),
+        )
+        .await;
+    assert_eq!(status, 200, "{app}");
+    let (status, payment) = m
+        .control(Method::POST, "/payments", Some(json!({"user": "alice"})))
+        .await;
+    assert_eq!(status, 201, "{payment}");
+    let field = |name: &str| payment[name].as_str().expect("payment field").to_owned();
     let v = Vendor {
         appid: m.app.appid.to_string(),
         secret: m.app.secret.clone(),
@@ -1050,6 +1160,11 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         openid: grant.mock.openid.to_string(),
         code: grant.code.clone(),
         phone: m.phone_code("alice").await.code,
+        paid: [
+            field("transaction_id"),
+            field("mch_id"),
+            field("out_trade_no"),
+        ],
     };
     let cases: Vec<VendorCase> = [
         jscode2session_cases(&v),
@@ -1058,6 +1173,7 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         session_cases(CHECK, &v),
         session_cases(RESET, &v),
         phone_cases(&v),
+        paid_cases(&v),
         sms_cases(&m),
         unknown_path_cases(&v),
     ]
@@ -1156,6 +1272,13 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         ))
         .await;
     assert_eq!(r.errcode(), 0, "{}", r.body);
+    let r = m
+        .get(&format!(
+            "{PAID}?access_token={}&openid={}&transaction_id={}",
+            v.token, v.openid, v.paid[0]
+        ))
+        .await;
+    assert_eq!(r.json()["unionid"], payment["unionid"], "{}", r.body);
 
     // The SMS gateway sent nothing, so the number's limits are untouched: a send goes.
     assert!(
@@ -1548,6 +1671,63 @@ fn user_cases() -> Vec<ControlCase> {
     cases
 }
 
+fn payment_cases() -> Vec<ControlCase> {
+    let r = route("POST", "/payments");
+    let c = |family, body: Value| ctl(family, r, bytes(&body));
+    let long_id = "1".repeat(33);
+    vec![
+        c(MISSING, json!({})).body_naming("user"),
+        c(MISSING, json!({"user": ""})).field("user"),
+        c(MISSING, json!({"user": "alice", "transaction_id": ""})).field("transaction_id"),
+        c(WRONG_TYPE, json!({"user": 5})).field("user"),
+        c(
+            WRONG_TYPE,
+            json!({"user": "alice", "mch_id": 1_900_000_109}),
+        )
+        .field("mch_id"),
+        c(
+            WRONG_TYPE,
+            json!({"user": "alice", "out_trade_no": ["A-1"]}),
+        )
+        .field("out_trade_no"),
+        c(
+            ABSURD_NUMBER,
+            json!({"user": "alice", "transaction_id": 1e300}),
+        )
+        .field("transaction_id"),
+        c(
+            ABSURD_NUMBER,
+            json!({"user": "alice", "appid": -99_999_999_999_999_i64}),
+        )
+        .field("appid"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"user": "alice", "appid": "wx-nobody"}),
+        )
+        .answers(404, "unknown_app"),
+        c(UNKNOWN_VALUE, json!({"user": "alice", "amount": 100})).field("amount"),
+        c(UNKNOWN_VALUE, json!({"user": "alice", "mch_id": "19 00"})).field("mch_id"),
+        c(
+            LONG_STRING,
+            json!({"user": "alice", "transaction_id": long_id}),
+        )
+        .field("transaction_id"),
+        c(
+            LONG_STRING,
+            json!({"user": "alice", "out_trade_no": long(LONG_BODY)}),
+        )
+        .field("out_trade_no"),
+        c(LONG_STRING, json!({"user": long(LONG_BODY)})).field("user"),
+        ctl(DUPLICATED, r, br#"{"user":"alice","user":"bob"}"#).body_naming("user"),
+        ctl(INVALID_UTF8, r, b"{\"user\":\"alice\xff\"}"),
+        ctl(
+            INVALID_UTF8,
+            r,
+            br#"{"user":"alice","transaction_id":"\ud800"}"#,
+        ),
+    ]
+}
+
 fn wx_cases() -> Vec<ControlCase> {
     let login = route("POST", "/wx/login");
     let check = route("POST", "/wx/checkSession");
@@ -1907,6 +2087,7 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
     cases.extend(clock_cases());
     cases.extend(fault_cases());
     cases.extend(sms_config_cases());
+    cases.extend(payment_cases());
     cases.extend(parameter_cases());
 
     // Every route with a body covers every family; the others are covered below or by

@@ -14,6 +14,7 @@ mod journal;
 mod jscode2session;
 mod model;
 mod opendata;
+mod paid_unionid;
 mod phone;
 mod session;
 mod sms;

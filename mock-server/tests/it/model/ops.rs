@@ -67,7 +67,7 @@ impl fmt::Display for User {
 /// Whose session an operation concerns.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    /// The app and user of the latest `wx.login` (A and alice before any).
+    /// The app and user of the latest `wx.login` or payment (A and alice before any).
     Last,
     Of(App, User),
 }
@@ -75,7 +75,7 @@ pub enum Subject {
 impl fmt::Debug for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Subject::Last => f.write_str("app and user of the last wx.login"),
+            Subject::Last => f.write_str("app and user of the last wx.login or payment"),
             Subject::Of(app, user) => write!(f, "{app}, {user}"),
         }
     }
@@ -157,6 +157,55 @@ pub struct SessionCall {
     pub key: KeyPick,
 }
 
+/// Which payment of the case a `getpaidunionid` call names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TradePick {
+    /// The latest payment recorded in the case (anyone's).
+    Latest,
+    /// The first payment recorded in the case.
+    Oldest,
+    /// An order number WeChat Pay never issued.
+    Unknown,
+}
+
+/// How a `getpaidunionid` call names the payment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TradeBy {
+    /// `transaction_id`.
+    Transaction,
+    /// `mch_id` + `out_trade_no`.
+    Merchant,
+}
+
+/// A `wxa/getpaidunionid` call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PaidCall {
+    /// The app (whose cgi-bin/token is sent, else its stable token) and the user.
+    pub who: Subject,
+    pub token: Pick,
+    pub openid: OpenidPick,
+    pub trade: TradePick,
+    pub by: TradeBy,
+}
+
+impl fmt::Debug for PaidCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let openid = match self.openid {
+            OpenidPick::Own => "",
+            OpenidPick::OtherApp => "the OTHER app's ",
+        };
+        let by = match self.by {
+            TradeBy::Transaction => "transaction_id",
+            TradeBy::Merchant => "mch_id + out_trade_no",
+        };
+        write!(
+            f,
+            "{:?}; token: {} cgi-bin/token; {openid}openid; {:?} payment by {by}",
+            self.who, self.token, self.trade
+        )
+    }
+}
+
 /// Time edges the clock can be moved to: the next upcoming one of its kind, plus an offset.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Edge {
@@ -172,6 +221,8 @@ pub enum Edge {
     StableRenewal,
     /// 30 s after the last effective force_refresh.
     ForceGuard,
+    /// A payment's 5-minute getpaidunionid window ends.
+    PaymentExpiry,
 }
 
 impl fmt::Display for Edge {
@@ -183,6 +234,7 @@ impl fmt::Display for Edge {
             Edge::TokenExpiry => "next token expiry (issue + 7200s)",
             Edge::StableRenewal => "next stable token renewal (300s left)",
             Edge::ForceGuard => "end of the force_refresh guard (+30s)",
+            Edge::PaymentExpiry => "next end of a payment's window (payment + 300s)",
         })
     }
 }
@@ -198,6 +250,7 @@ pub enum FaultOn {
     StableToken,
     Checksession,
     Resetusersessionkey,
+    Getpaidunionid,
 }
 
 impl FaultOn {
@@ -208,6 +261,7 @@ impl FaultOn {
             FaultOn::StableToken => "stable_token",
             FaultOn::Checksession => "checksession",
             FaultOn::Resetusersessionkey => "resetusersessionkey",
+            FaultOn::Getpaidunionid => "getpaidunionid",
         }
     }
 
@@ -237,6 +291,10 @@ pub enum Op {
     ResetKey(SessionCall),
     /// Arms a one-shot `errcode: -1` rule on an endpoint.
     Fault(FaultOn),
+    /// A user pays in an app (control plane).
+    Pay(Subject),
+    /// `wxa/getpaidunionid`.
+    PaidUnionid(PaidCall),
 }
 
 impl fmt::Debug for SessionCall {
@@ -290,6 +348,8 @@ impl fmt::Debug for Op {
             }
             Op::CheckSession(c) => write!(f, "checksession({c:?})"),
             Op::ResetKey(c) => write!(f, "resetusersessionkey({c:?})"),
+            Op::Pay(who) => write!(f, "pay({who:?})"),
+            Op::PaidUnionid(c) => write!(f, "getpaidunionid({c:?})"),
             Op::Fault(on) => {
                 write!(f, "fault: next {} answers -1", on.endpoint())?;
                 if let FaultOn::Jscode2session { consume_code } = on {
@@ -370,6 +430,23 @@ const STEPS: [u32; 15] = [
     1, 10, 29, 30, 60, 120, 240, 299, 300, 301, 3600, 6900, 7199, 7200, 7201,
 ];
 
+fn paid_call() -> impl Strategy<Value = PaidCall> {
+    let openid = prop_oneof![5 => Just(OpenidPick::Own), 1 => Just(OpenidPick::OtherApp)];
+    let trade = prop_oneof![
+        4 => Just(TradePick::Latest),
+        2 => Just(TradePick::Oldest),
+        1 => Just(TradePick::Unknown),
+    ];
+    let by = prop_oneof![Just(TradeBy::Transaction), Just(TradeBy::Merchant)];
+    (subject(), pick(), openid, trade, by).prop_map(|(who, token, openid, trade, by)| PaidCall {
+        who,
+        token,
+        openid,
+        trade,
+        by,
+    })
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let code = prop_oneof![
         6 => Just(CodePick::Recent(0)),
@@ -384,6 +461,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Edge::TokenExpiry),
         Just(Edge::StableRenewal),
         Just(Edge::ForceGuard),
+        Just(Edge::PaymentExpiry),
     ];
     let fault = prop_oneof![
         Just(FaultOn::Jscode2session {
@@ -394,6 +472,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(FaultOn::StableToken),
         Just(FaultOn::Checksession),
         Just(FaultOn::Resetusersessionkey),
+        Just(FaultOn::Getpaidunionid),
     ];
     prop_oneof![
         6 => subject().prop_map(Op::Login),
@@ -407,6 +486,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => session_call().prop_map(Op::CheckSession),
         2 => session_call().prop_map(Op::ResetKey),
         1 => fault.prop_map(Op::Fault),
+        2 => subject().prop_map(Op::Pay),
+        3 => paid_call().prop_map(Op::PaidUnionid),
     ]
 }
 

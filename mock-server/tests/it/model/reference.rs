@@ -28,6 +28,12 @@
 //!   the 30 s answers like a normal call. The 20-a-day force limit needs 21 effective forces
 //!   30 s apart, more operations than a case has, so it is not modelled; nor is the
 //!   100-a-minute login quota.
+//! - Payments (sections 7 and 7a): for 5 minutes after a user pays in an app, getpaidunionid
+//!   with the app's token, the payer's openid and the payment's `transaction_id` (or `mch_id` +
+//!   `out_trade_no`) answers the unionid; token errors first (as above), then an openid the
+//!   app does not know, 40003 (open: an app knows a user who logged in to it or ever paid in
+//!   it), then an app bound to no open platform, 89002, then a payment that is unknown, expired,
+//!   another payer's or another app's, 89300. Asking again within the window answers again.
 //! - A fault rule (`errcode: -1`, `times: 1`) answers the next request to its endpoint with -1
 //!   before any check and changes nothing, except that `consume_code` uses up the code if it is
 //!   a live, unused code of the requesting app, whoever its user (open: the reference only
@@ -37,8 +43,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ops::{
-    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, Pick, SessionCall, Subject, TokenKind,
-    User, Via,
+    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, SessionCall, Subject,
+    TokenKind, TradeBy, TradePick, User, Via,
 };
 
 pub const CODE_TTL: i64 = 300;
@@ -48,6 +54,8 @@ pub const TOKEN_GRACE: i64 = 300;
 /// stable_token renews when this many seconds or fewer remain.
 pub const STABLE_RENEW_AT: i64 = 300;
 pub const FORCE_GUARD: i64 = 30;
+/// How long after a payment getpaidunionid answers for it.
+pub const PAYMENT_WINDOW: i64 = 300;
 
 /// An identity the model names; the runner learns which string each one is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +70,10 @@ pub enum Ident {
     Key(u32),
     /// The n-th access token issued in the case.
     Token(u32),
+    /// The n-th payment's `transaction_id`.
+    Trade(u32),
+    /// The n-th payment's `mch_id` and `out_trade_no`, as one text.
+    Merchant(u32),
 }
 
 impl fmt::Debug for Ident {
@@ -72,6 +84,8 @@ impl fmt::Debug for Ident {
             Ident::Unionid(u) => write!(f, "unionid({u})"),
             Ident::Key(n) => write!(f, "key#{n}"),
             Ident::Token(n) => write!(f, "token#{n}"),
+            Ident::Trade(n) => write!(f, "transaction#{n}"),
+            Ident::Merchant(n) => write!(f, "merchant-order#{n}"),
         }
     }
 }
@@ -103,6 +117,15 @@ pub enum Outcome<I> {
     Valid,
     /// resetusersessionkey success.
     Reset { openid: I, key: I },
+    /// A payment recorded (control plane).
+    Paid {
+        trade: I,
+        merchant: I,
+        openid: I,
+        unionid: Option<I>,
+    },
+    /// getpaidunionid success.
+    Unionid(I),
     /// Anything the model never predicts (not HTTP 200, not JSON, missing fields).
     Unexpected(String),
 }
@@ -144,6 +167,19 @@ impl<I> Outcome<I> {
             Outcome::Reset { openid, key } => {
                 format!("reset {{openid {}, new key {}}}", name(openid), name(key))
             }
+            Outcome::Paid {
+                trade,
+                merchant,
+                openid,
+                unionid,
+            } => format!(
+                "paid {{{}, {}, openid {}, unionid {}}}",
+                name(trade),
+                name(merchant),
+                name(openid),
+                opt(unionid)
+            ),
+            Outcome::Unionid(u) => format!("unionid {}", name(u)),
             Outcome::Unexpected(s) => format!("unexpected answer: {s}"),
         }
     }
@@ -215,6 +251,25 @@ impl<I> Outcome<I> {
                     key: k2,
                 },
             ) => Some(vec![(o1, o2), (k1, k2)]),
+            (
+                Outcome::Paid {
+                    trade: t1,
+                    merchant: m1,
+                    openid: o1,
+                    unionid: u1,
+                },
+                Outcome::Paid {
+                    trade: t2,
+                    merchant: m2,
+                    openid: o2,
+                    unionid: u2,
+                },
+            ) => {
+                let mut v = vec![(t1, t2), (m1, m2), (o1, o2)];
+                v.extend(opt(u1, u2)?);
+                Some(v)
+            }
+            (Outcome::Unionid(a), Outcome::Unionid(b)) => Some(vec![(a, b)]),
             _ => None,
         }
     }
@@ -250,6 +305,17 @@ pub enum Action {
         key: Option<Ident>,
     },
     Fault(FaultOn),
+    Pay {
+        app: App,
+        user: User,
+    },
+    /// `None` fields: a made-up token, openid or order number; `trade` is a `Trade` or a
+    /// `Merchant` identity.
+    PaidUnionid {
+        token: Option<Ident>,
+        openid: Option<Ident>,
+        trade: Option<Ident>,
+    },
 }
 
 /// The model's answer to one operation.
@@ -264,6 +330,12 @@ struct Code {
     key: u32,
     minted: i64,
     used: bool,
+}
+
+struct Payment {
+    app: App,
+    user: User,
+    at: i64,
 }
 
 struct Session {
@@ -292,7 +364,7 @@ pub struct Model {
     latest_basic: BTreeMap<App, u32>,
     current_stable: BTreeMap<App, u32>,
     last_force: BTreeMap<App, i64>,
-    /// App and user of the latest `wx.login`.
+    /// App and user of the latest `wx.login` or payment.
     last_login: Option<(App, User)>,
     /// Armed one-shot fault rules, in the order they were added.
     faults: Vec<FaultOn>,
@@ -301,6 +373,8 @@ pub struct Model {
     seen_keys: BTreeMap<(App, User), Vec<u32>>,
     /// Tokens the backend received per (app, kind), oldest first.
     seen_tokens: BTreeMap<(App, TokenKind), Vec<u32>>,
+    /// Payments, in the order they were made.
+    payments: Vec<Payment>,
 }
 
 fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
@@ -335,6 +409,7 @@ impl Model {
             faults: Vec::new(),
             seen_keys: BTreeMap::new(),
             seen_tokens: BTreeMap::new(),
+            payments: Vec::new(),
         }
     }
 
@@ -361,6 +436,11 @@ impl Model {
             Op::StableToken { app, force } => self.stable_token(app, force),
             Op::CheckSession(call) => self.session_call(call, false),
             Op::ResetKey(call) => self.session_call(call, true),
+            Op::Pay(who) => {
+                let (app, user) = self.subject(who);
+                self.pay(app, user)
+            }
+            Op::PaidUnionid(call) => self.paid_unionid(call),
             Op::Fault(on) => {
                 self.faults.push(on);
                 Step {
@@ -408,6 +488,11 @@ impl Model {
                 .map(|&t| self.tokens[t as usize].expires - STABLE_RENEW_AT)
                 .collect(),
             Edge::ForceGuard => self.last_force.values().map(|t| t + FORCE_GUARD).collect(),
+            Edge::PaymentExpiry => self
+                .payments
+                .iter()
+                .map(|p| p.at + PAYMENT_WINDOW)
+                .collect(),
         }
     }
 
@@ -675,6 +760,92 @@ impl Model {
         Outcome::Reset {
             openid: Ident::Openid(owner.0, owner.1),
             key: Ident::Key(new),
+        }
+    }
+
+    fn pay(&mut self, app: App, user: User) -> Step {
+        let n = u32::try_from(self.payments.len()).unwrap_or(u32::MAX);
+        self.payments.push(Payment {
+            app,
+            user,
+            at: self.now,
+        });
+        self.last_login = Some((app, user));
+        Step {
+            action: Action::Pay { app, user },
+            expect: Outcome::Paid {
+                trade: Ident::Trade(n),
+                merchant: Ident::Merchant(n),
+                openid: Ident::Openid(app, user),
+                unionid: app.bound().then_some(Ident::Unionid(user)),
+            },
+        }
+    }
+
+    /// Whether `app` knows `user`: they logged in to it or paid in it.
+    fn knows(&self, app: App, user: User) -> bool {
+        self.sessions.contains_key(&(app, user))
+            || self.payments.iter().any(|p| p.app == app && p.user == user)
+    }
+
+    fn paid_unionid(&mut self, call: PaidCall) -> Step {
+        let (app, user) = self.subject(call.who);
+        let token = pick_from(self.seen_tokens.get(&(app, TokenKind::Basic)), call.token)
+            .or_else(|| pick_from(self.seen_tokens.get(&(app, TokenKind::Stable)), call.token));
+        let owner = match call.openid {
+            OpenidPick::Own => (app, user),
+            OpenidPick::OtherApp => (app.other(), user),
+        };
+        // The runner knows an openid once the user logged in to or paid in that app.
+        let openid = self.knows(owner.0, owner.1).then_some(owner);
+        let trade = match call.trade {
+            TradePick::Latest => self.payments.len().checked_sub(1),
+            TradePick::Oldest => (!self.payments.is_empty()).then_some(0),
+            TradePick::Unknown => None,
+        }
+        .and_then(|i| u32::try_from(i).ok());
+        let action = Action::PaidUnionid {
+            token: token.map(Ident::Token),
+            openid: openid.map(|(a, u)| Ident::Openid(a, u)),
+            trade: trade.map(|n| match call.by {
+                TradeBy::Transaction => Ident::Trade(n),
+                TradeBy::Merchant => Ident::Merchant(n),
+            }),
+        };
+        let expect = if self.fire("getpaidunionid").is_some() {
+            Outcome::Err(-1)
+        } else {
+            self.paid_verdict(token, openid, trade)
+        };
+        Step { action, expect }
+    }
+
+    fn paid_verdict(
+        &self,
+        token: Option<u32>,
+        openid: Option<(App, User)>,
+        trade: Option<u32>,
+    ) -> Outcome<Ident> {
+        let Some(token) = token else {
+            return Outcome::Err(40001);
+        };
+        if let Some(e) = self.token_error(token) {
+            return Outcome::Err(e);
+        }
+        let app = self.tokens[token as usize].app;
+        let Some((_, user)) = openid.filter(|(a, u)| *a == app && self.knows(*a, *u)) else {
+            return Outcome::Err(40003);
+        };
+        if !app.bound() {
+            return Outcome::Err(89002);
+        }
+        let live = trade
+            .and_then(|n| self.payments.get(n as usize))
+            .is_some_and(|p| p.app == app && p.user == user && self.now < p.at + PAYMENT_WINDOW);
+        if live {
+            Outcome::Unionid(Ident::Unionid(user))
+        } else {
+            Outcome::Err(89300)
         }
     }
 }

@@ -29,6 +29,7 @@ const APP_B_SECRET: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
 const UNKNOWN_CODE: &str = "0ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
 const UNKNOWN_OPENID: &str = "oZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
 const MADE_UP_KEY: &str = "ZZZZZZZZZZZZZZZZZZZZZZ==";
+const UNKNOWN_TRADE: &str = "4200000000000000000000000000";
 
 fn unknown_token() -> String {
     format!("89_{}", "Z".repeat(133))
@@ -280,6 +281,52 @@ impl World {
                 })
                 .await
             }
+            Action::Pay { app, user } => {
+                let body = json!({"appid": self.app(app).appid, "user": user.handle()});
+                let resp = self
+                    .http
+                    .post(self.url("/__mock__/payments"))
+                    .json(&body)
+                    .send()
+                    .await;
+                let paid = match resp {
+                    Ok(r) if r.status().as_u16() == 201 => r.json::<Value>().await.ok(),
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        return Outcome::Unexpected(format!("payment refused ({status}): {text}"));
+                    }
+                    Err(e) => return Outcome::Unexpected(format!("request failed: {e}")),
+                };
+                paid.and_then(|v| {
+                    Some(Outcome::Paid {
+                        trade: text(&v, "transaction_id")?,
+                        merchant: format!("{}\n{}", text(&v, "mch_id")?, text(&v, "out_trade_no")?),
+                        openid: text(&v, "openid")?,
+                        unionid: text(&v, "unionid"),
+                    })
+                })
+                .unwrap_or_else(|| Outcome::Unexpected("a payment without its fields".into()))
+            }
+            Action::PaidUnionid {
+                token,
+                openid,
+                trade,
+            } => {
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let openid = self.name_or(openid, UNKNOWN_OPENID);
+                let mut query = vec![("access_token", token), ("openid", openid)];
+                match trade {
+                    Some(id @ Ident::Merchant(_)) => {
+                        let (mch, out) = self.names.text(id).split_once('\n').unwrap_or_default();
+                        query.extend([("mch_id", mch), ("out_trade_no", out)]);
+                    }
+                    other => query.push(("transaction_id", self.name_or(other, UNKNOWN_TRADE))),
+                }
+                let req = self.http.get(self.url("/wxa/getpaidunionid")).query(&query);
+                answer(req, |v| Some(Outcome::Unionid(text(v, "unionid")?))).await
+            }
             Action::Fault(on) => {
                 let spec = FaultSpec {
                     endpoint: on.endpoint().into(),
@@ -376,7 +423,17 @@ fn resolved(action: &Action) -> String {
             opt(key)
         ),
         Action::Advance { secs } => format!("  [+{secs}s]"),
-        Action::Login { app, user } => format!("  [{app}, {user}]"),
+        Action::Login { app, user } | Action::Pay { app, user } => format!("  [{app}, {user}]"),
+        Action::PaidUnionid {
+            token,
+            openid,
+            trade,
+        } => format!(
+            "  [token {}, openid {}, payment {}]",
+            opt(token),
+            opt(openid),
+            opt(trade)
+        ),
         _ => String::new(),
     }
 }
