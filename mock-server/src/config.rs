@@ -103,6 +103,15 @@ pub enum GrantTypeCheck {
     Ignored,
 }
 
+/// The options that shape every vendor response, read under the engine's lock with the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct WireStyle {
+    /// Content-Type policy.
+    pub content_type: ContentTypeMode,
+    /// rid suffix style.
+    pub rid_style: RidStyle,
+}
+
 /// Behaviour switches. All have defaults; `PATCH /__mock__/options` changes any subset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

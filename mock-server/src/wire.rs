@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::catalogue::{self, Family, RidStyle, Suffix, WxError};
 use crate::clock::Timestamp;
 use crate::config::ContentTypeMode;
+pub use crate::config::WireStyle;
 use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{Generator, UnionId};
 use crate::reply::{PhoneInfo, Reply, TencentReply};
@@ -61,15 +62,6 @@ pub struct Rendered {
     pub body: Bytes,
     /// errcode in the body (0 for success), if it is a WeChat body.
     pub errcode: Option<i64>,
-}
-
-/// Settings that shape every vendor response.
-#[derive(Clone, Copy)]
-pub struct WireStyle {
-    /// Content-Type policy.
-    pub content_type: ContentTypeMode,
-    /// rid suffix style.
-    pub rid_style: RidStyle,
 }
 
 fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {

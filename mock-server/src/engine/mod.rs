@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use crate::catalogue::WxError;
 use crate::clock::{Clock, Timestamp};
+use crate::config::WireStyle;
 use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
 use crate::reply::Answer;
 use crate::request::{Call, VendorRequest};
 use crate::tencent::{RequestIds, SmsConfig};
-use crate::wire::WireStyle;
 
 pub use crate::users::{Phone, Profile, UserAppView, UserView};
 pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
