@@ -286,10 +286,6 @@ fn rules() -> Vec<Rule> {
                     "harness/src/target/mod.rs",
                     "the target profile's types, defaults and validation: one public contract",
                 ),
-                (
-                    "harness/src/cli/bench.rs",
-                    "flags, orchestration and the measurements of `harness bench`",
-                ),
             ],
             check: |src| {
                 if src.lines.len() > LONGEST_FILE {
