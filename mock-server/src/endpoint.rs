@@ -25,6 +25,12 @@ pub enum Endpoint {
     /// `POST /tencentcloud/sms` (or `/tencentcloud/sms/`): Tencent Cloud SMS `SendSms`, in place
     /// of `https://sms.tencentcloudapi.com/`.
     SmsSend,
+    /// `POST /wxa/getuserriskrank`
+    Getuserriskrank,
+    /// `POST /wxa/business/checkencryptedmsg`
+    Checkencryptedmsg,
+    /// `GET /wxa/business/getuserencryptkey` (older docs: POST with the same query)
+    Getuserencryptkey,
     /// Any other path: 40066.
     Unknown,
 }
@@ -69,7 +75,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 8] = [
+pub const ENDPOINTS: [Row; 11] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -125,6 +131,31 @@ pub const ENDPOINTS: [Row; 8] = [
         name: "sms_send",
         vendor: Vendor::TencentCloud,
         family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::Getuserriskrank,
+        paths: &["/wxa/getuserriskrank"],
+        method: Method::Post,
+        name: "getuserriskrank",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Checkencryptedmsg,
+        paths: &["/wxa/business/checkencryptedmsg"],
+        method: Method::Post,
+        name: "checkencryptedmsg",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserencryptkey,
+        paths: &["/wxa/business/getuserencryptkey"],
+        // Documented as GET, earlier as POST with the same query: a GET endpoint takes both.
+        method: Method::Get,
+        name: "getuserencryptkey",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
     },
     Row {
         endpoint: Endpoint::Unknown,

@@ -17,7 +17,7 @@ use crate::clock::Timestamp;
 use crate::config::ContentTypeMode;
 use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{Generator, UnionId};
-use crate::reply::{PhoneInfo, Reply, TencentReply};
+use crate::reply::{PhoneInfo, Reply, TencentReply, UserKeyInfo};
 use crate::tencent::catalogue as tc;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
@@ -107,13 +107,21 @@ struct OkEnvelope<T> {
 
 impl<T> OkEnvelope<T> {
     fn with(rest: T) -> Self {
+        Self::saying("ok", rest)
+    }
+
+    /// The envelope with another success errmsg: getuserriskrank says `getuserriskrank succ`.
+    fn saying(errmsg: &'static str, rest: T) -> Self {
         Self {
             errcode: 0,
-            errmsg: "ok",
+            errmsg,
             rest,
         }
     }
 }
+
+/// getuserriskrank's success errmsg (`wechat-api.md` 7a).
+const RISK_RANK_OK: &str = "getuserriskrank succ";
 
 #[derive(Serialize)]
 struct Nothing {}
@@ -156,6 +164,35 @@ struct PhoneInfoBody<'a> {
 #[derive(Serialize)]
 struct PhoneBody<'a> {
     phone_info: PhoneInfoBody<'a>,
+}
+
+#[derive(Serialize)]
+struct RiskBody {
+    risk_rank: u8,
+    unoin_id: u32,
+}
+
+/// `"vaild"` is WeChat's spelling.
+#[derive(Serialize)]
+struct EncryptedMsgBody {
+    vaild: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create_time: Option<i64>,
+}
+
+/// A `key_info_list` entry, in the docs' key order.
+#[derive(Serialize)]
+struct KeyInfoBody<'a> {
+    encrypt_key: &'a str,
+    version: u64,
+    expire_in: u64,
+    iv: &'a str,
+    create_time: i64,
+}
+
+#[derive(Serialize)]
+struct KeyListBody<'a> {
+    key_info_list: Vec<KeyInfoBody<'a>>,
 }
 
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
@@ -201,6 +238,42 @@ fn success_body(reply: &Reply) -> String {
                     appid: appid.as_str(),
                 },
             },
+        })),
+        Reply::RiskRank {
+            risk_rank,
+            unoin_id,
+        } => serde_json::to_string(&OkEnvelope::saying(
+            RISK_RANK_OK,
+            RiskBody {
+                risk_rank: *risk_rank,
+                unoin_id: *unoin_id,
+            },
+        )),
+        Reply::EncryptedMsg { create_time } => {
+            serde_json::to_string(&OkEnvelope::with(EncryptedMsgBody {
+                vaild: create_time.is_some(),
+                create_time: *create_time,
+            }))
+        }
+        Reply::UserEncryptKeys(keys) => serde_json::to_string(&OkEnvelope::with(KeyListBody {
+            key_info_list: keys
+                .iter()
+                .map(
+                    |UserKeyInfo {
+                         encrypt_key,
+                         version,
+                         expire_in,
+                         iv,
+                         create_time,
+                     }| KeyInfoBody {
+                        encrypt_key,
+                        version: *version,
+                        expire_in: *expire_in,
+                        iv,
+                        create_time: *create_time,
+                    },
+                )
+                .collect(),
         })),
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.
