@@ -15,7 +15,7 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 8] = [
+const PATHS: [&str; 11] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
@@ -24,6 +24,9 @@ const PATHS: [&str; 8] = [
     "/wxa/business/getuserphonenumber",
     "/SNS/jscode2session",
     "/",
+    "/wxa/getuserriskrank",
+    "/wxa/business/checkencryptedmsg",
+    "/wxa/business/getuserencryptkey",
 ];
 
 #[derive(Arbitrary, Debug)]
