@@ -16,7 +16,7 @@ use mock_server::faults::FaultSpec;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Raw, START, TestMock, signature};
+use crate::helpers::{Raw, START, TestMock, assert_wxa_err, signature};
 
 const KEYS: &str = "/wxa/business/getuserencryptkey";
 
@@ -92,13 +92,6 @@ fn decrypt(encrypt_key: &str, iv: &str, data: &str) -> Vec<u8> {
     cbc::Decryptor::<Aes128>::new(&key.into(), &iv.into())
         .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext)
         .expect("decrypts")
-}
-
-#[track_caller]
-fn assert_wx_err(r: &Raw, code: i64, text: &str) {
-    r.assert_err(code);
-    assert_eq!(r.errmsg_base(), text, "{}", r.body);
-    assert_eq!(r.content_type.as_deref(), Some("application/json"));
 }
 
 #[tokio::test]
@@ -260,24 +253,24 @@ async fn the_query_is_checked_as_checksession_checks_it() {
             "{KEYS}?openid={openid}&signature={sig}&sig_method=hmac_sha256"
         ))
         .await;
-    assert_wx_err(&r, 41001, "access_token missing");
+    assert_wxa_err(&r, 41001, "access_token missing");
     let r = t
         .get(&format!(
             "{KEYS}?access_token={token}&openid={openid}&signature={sig}&sig_method=md5"
         ))
         .await;
-    assert_wx_err(&r, 87008, "invalid sig_method");
+    assert_wxa_err(&r, 87008, "invalid sig_method");
     let r = list(&t, &token, "oNOBODYoNOBODYoNOBODYoNOBODY", &session_key).await;
-    assert_wx_err(&r, 40003, "invalid openid");
+    assert_wxa_err(&r, 40003, "invalid openid");
     // Signed with the key itself rather than its HMAC, or with another key: 87009.
     let r = t
         .get(&format!(
             "{KEYS}?access_token={token}&openid={openid}&signature={session_key}&sig_method=hmac_sha256"
         ))
         .await;
-    assert_wx_err(&r, 87009, "invalid signature");
+    assert_wxa_err(&r, 87009, "invalid signature");
     let r = list(&t, &token, &openid, "o0q0otL8aEzpcZL/FT9WsQ==").await;
-    assert_wx_err(&r, 87009, "invalid signature");
+    assert_wxa_err(&r, 87009, "invalid signature");
 
     // A session_key reset makes the old signature stale.
     let reset = t
@@ -289,7 +282,7 @@ async fn the_query_is_checked_as_checksession_checks_it() {
         .as_str()
         .expect("new key")
         .to_owned();
-    assert_wx_err(
+    assert_wxa_err(
         &list(&t, &token, &openid, &session_key).await,
         87009,
         "invalid signature",
@@ -303,7 +296,7 @@ async fn the_query_is_checked_as_checksession_checks_it() {
     t.advance(secs(3600));
     let token = t.token().await;
     let r = list(&t, &token, &openid, &new_key).await;
-    assert_wx_err(&r, 87007, "session_key is not existed or expired");
+    assert_wxa_err(&r, 87007, "session_key is not existed or expired");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Raw, START, TestMock};
+use crate::helpers::{Raw, START, TestMock, assert_wxa_err};
 
 const MSG: &str = "/wxa/business/checkencryptedmsg";
 const THREE_DAYS: u64 = 3 * 86_400;
@@ -53,15 +53,6 @@ fn assert_valid(r: &Raw, created: i64) {
     );
 }
 
-#[track_caller]
-fn assert_wx_err(r: &Raw, code: i64, text: &str) {
-    r.assert_err(code);
-    assert_eq!(r.errmsg_base(), text, "{}", r.body);
-    let msg = r.json()["errmsg"].as_str().expect("errmsg").to_owned();
-    assert!(msg.starts_with(&format!("{text} rid: ")), "{msg}");
-    assert_eq!(r.content_type.as_deref(), Some("application/json"));
-}
-
 #[tokio::test]
 async fn issued_phone_data_is_vaild_for_three_days_then_not_exit() {
     let t = TestMock::new().await;
@@ -76,7 +67,7 @@ async fn issued_phone_data_is_vaild_for_three_days_then_not_exit() {
     assert_valid(&check(&t, &token, &hash.to_uppercase()).await, START);
 
     t.advance(Duration::from_secs(1));
-    assert_wx_err(&check(&t, &token, &hash).await, 1, "data not exit");
+    assert_wxa_err(&check(&t, &token, &hash).await, 1, "data not exit");
 }
 
 #[tokio::test]
@@ -92,7 +83,7 @@ async fn only_what_the_mock_issued_to_this_app_as_it_is_counts() {
         .decode(&data)
         .expect("base64");
     let r = check(&t, &token, &sha256_hex(&raw)).await;
-    assert_wx_err(&r, 1, "data not exit");
+    assert_wxa_err(&r, 1, "data not exit");
 
     // Data of another app is unknown to this app's token, and the other way round.
     let (status, app) = t.control(Method::POST, "/apps", Some(json!({}))).await;
@@ -105,7 +96,7 @@ async fn only_what_the_mock_issued_to_this_app_as_it_is_counts() {
         ))
         .await;
     let other_token = r.json()["access_token"].as_str().expect("token").to_owned();
-    assert_wx_err(&check(&t, &other_token, &hash).await, 1, "data not exit");
+    assert_wxa_err(&check(&t, &other_token, &hash).await, 1, "data not exit");
     t.login_in(&other, "bob").await;
     let grant = t
         .mock
@@ -115,7 +106,7 @@ async fn only_what_the_mock_issued_to_this_app_as_it_is_counts() {
         .expect("phone");
     let other_hash = grant.mock.encrypted_msg_hash.expect("hash");
     assert_valid(&check(&t, &other_token, &other_hash).await, START);
-    assert_wx_err(&check(&t, &token, &other_hash).await, 1, "data not exit");
+    assert_wxa_err(&check(&t, &token, &other_hash).await, 1, "data not exit");
 
     // A tampered payload is not WeChat's data: no hash, and its real hash is unknown.
     let bad = t
@@ -127,7 +118,7 @@ async fn only_what_the_mock_issued_to_this_app_as_it_is_counts() {
     assert!(bad.mock.encrypted_msg_hash.is_none());
     let bad_data = bad.encrypted_data.expect("encryptedData");
     let r = check(&t, &token, &sha256_hex(bad_data.as_bytes())).await;
-    assert_wx_err(&r, 1, "data not exit");
+    assert_wxa_err(&r, 1, "data not exit");
 
     // No login, no encryptedData, nothing to check.
     let grant = t.phone_code("carol").await;
@@ -150,7 +141,7 @@ async fn the_option_answers_vaild_false_instead() {
     // Known data still answers as ever; malformed hashes are still 40097.
     let (_, hash) = phone_data(&t, "alice").await;
     assert_valid(&check(&t, &token, &hash).await, START);
-    assert_wx_err(&check(&t, &token, "00").await, 40097, "invalid args");
+    assert_wxa_err(&check(&t, &token, "00").await, 40097, "invalid args");
 }
 
 #[tokio::test]
@@ -161,17 +152,17 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
     let good = json!({ "encrypted_msg_hash": hash }).to_string();
 
     let r = t.get(&format!("{MSG}?access_token={token}")).await;
-    assert_wx_err(&r, 43002, "require POST method");
-    assert_wx_err(&t.post(MSG, &good).await, 41001, "access_token missing");
+    assert_wxa_err(&r, 43002, "require POST method");
+    assert_wxa_err(&t.post(MSG, &good).await, 41001, "access_token missing");
     let r = check_body(&t, "89_nope", &good).await;
     r.assert_err(40001);
-    assert_wx_err(&check_body(&t, &token, "").await, 44002, "empty post data");
-    assert_wx_err(
+    assert_wxa_err(&check_body(&t, &token, "").await, 44002, "empty post data");
+    assert_wxa_err(
         &check_body(&t, &token, "{").await,
         47001,
         "data format error",
     );
-    assert_wx_err(
+    assert_wxa_err(
         &check_body(&t, &token, "[]").await,
         47001,
         "data format error",
@@ -185,7 +176,7 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
         json!({ "encrypted_msg_hash": format!("{}z", &hash[..63]) }),
     ] {
         let r = check_body(&t, &token, &bad.to_string()).await;
-        assert_wx_err(&r, 40097, "invalid args");
+        assert_wxa_err(&r, 40097, "invalid args");
     }
     // None of that spent anything.
     assert_valid(&check_body(&t, &token, &good).await, START);
@@ -218,9 +209,9 @@ async fn faults_filtered_by_app_and_the_journal_row() {
         ..FaultSpec::default()
     };
     t.mock.control().add_fault(&spec).await.expect("fault");
-    assert_wx_err(&check(&t, &token, &hash).await, -1, "system error");
+    assert_wxa_err(&check(&t, &token, &hash).await, -1, "system error");
     assert_valid(&check(&t, &token, &hash).await, START);
-    assert_wx_err(
+    assert_wxa_err(
         &check(&t, &token, &"f".repeat(64)).await,
         1,
         "data not exit",

@@ -10,7 +10,7 @@ use mock_server::faults::FaultSpec;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Raw, START, TestMock};
+use crate::helpers::{Raw, START, TestMock, assert_wxa_err};
 
 const RISK: &str = "/wxa/getuserriskrank";
 
@@ -59,16 +59,6 @@ fn rank_of(r: &Raw) -> u64 {
         )
     );
     rank
-}
-
-/// Asserts a wxa error with its text and ` rid: ` suffix, and WeChat's Content-Type.
-#[track_caller]
-fn assert_wx_err(r: &Raw, code: i64, text: &str) {
-    r.assert_err(code);
-    assert_eq!(r.errmsg_base(), text, "{}", r.body);
-    let msg = r.json()["errmsg"].as_str().expect("errmsg").to_owned();
-    assert!(msg.starts_with(&format!("{text} rid: ")), "{msg}");
-    assert_eq!(r.content_type.as_deref(), Some("application/json"));
 }
 
 async fn patch_user(t: &TestMock, handle: &str, patch: Value) -> Value {
@@ -221,12 +211,12 @@ async fn only_a_user_who_logged_in_within_two_hours_gets_a_rank() {
         t.token().await
     };
     t.advance(secs(1));
-    assert_wx_err(&ask(token.clone()).await, 61010, "code is expired");
+    assert_wxa_err(&ask(token.clone()).await, 61010, "code is expired");
     // A new wx.login is a new visit.
     t.login("alice").await;
     assert_eq!(rank_of(&ask(token.clone()).await), 0);
     t.advance(secs(2 * 3600));
-    assert_wx_err(&ask(t.token().await).await, 61010, "code is expired");
+    assert_wxa_err(&ask(t.token().await).await, 61010, "code is expired");
 }
 
 #[tokio::test]
@@ -238,8 +228,8 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
 
     // Method first (as getuserphonenumber), then the token.
     let r = t.get(&format!("{RISK}?access_token={token}")).await;
-    assert_wx_err(&r, 43002, "require POST method");
-    assert_wx_err(&t.post(RISK, &good).await, 41001, "access_token missing");
+    assert_wxa_err(&r, 43002, "require POST method");
+    assert_wxa_err(&t.post(RISK, &good).await, 41001, "access_token missing");
     let r = risk(&t, "89_not_a_token", &good).await;
     r.assert_err(40001);
     assert!(
@@ -249,15 +239,15 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
     );
 
     // The body: none, not JSON, a field of the wrong type.
-    assert_wx_err(&risk(&t, &token, "").await, 44002, "empty post data");
-    assert_wx_err(&risk(&t, &token, "{").await, 47001, "data format error");
-    assert_wx_err(&risk(&t, &token, "[1]").await, 47001, "data format error");
+    assert_wxa_err(&risk(&t, &token, "").await, 44002, "empty post data");
+    assert_wxa_err(&risk(&t, &token, "{").await, 47001, "data format error");
+    assert_wxa_err(&risk(&t, &token, "[1]").await, 47001, "data format error");
     let r = risk(&t, &token, &body(&t, &openid, json!({"openid": 5}))).await;
-    assert_wx_err(&r, 47001, "data format error");
+    assert_wxa_err(&r, 47001, "data format error");
 
     // Then appid, openid, scene, client_ip, each with everything before it right.
     let r = risk(&t, &token, &body(&t, &openid, json!({"appid": null}))).await;
-    assert_wx_err(&r, 41002, "appid missing");
+    assert_wxa_err(&r, 41002, "appid missing");
     let r = risk(
         &t,
         &token,
@@ -268,14 +258,14 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
         ),
     )
     .await;
-    assert_wx_err(&r, 40013, "invalid appid");
+    assert_wxa_err(&r, 40013, "invalid appid");
     let r = risk(
         &t,
         &token,
         &body(&t, "oNOBODYoNOBODYoNOBODYoNOBODY", json!({"scene": 9})),
     )
     .await;
-    assert_wx_err(&r, 40003, "invalid openid");
+    assert_wxa_err(&r, 40003, "invalid openid");
     for scene in [json!(null), json!(2), json!("0"), json!(-1), json!(true)] {
         let r = risk(
             &t,
@@ -283,11 +273,11 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
             &body(&t, &openid, json!({"scene": scene, "client_ip": null})),
         )
         .await;
-        assert_wx_err(&r, 40129, "invalid scene");
+        assert_wxa_err(&r, 40129, "invalid scene");
     }
     for ip in [json!(null), json!(""), json!("localhost"), json!("1.2.3")] {
         let r = risk(&t, &token, &body(&t, &openid, json!({"client_ip": ip}))).await;
-        assert_wx_err(&r, 47001, "data format error");
+        assert_wxa_err(&r, 47001, "data format error");
     }
     // IPv6 is an address too.
     let r = risk(
@@ -301,7 +291,7 @@ async fn errors_come_in_wechats_order_with_wechats_texts() {
     // An expired token: 42001, before anything else.
     t.advance(secs(7200));
     t.login("alice").await;
-    assert_wx_err(
+    assert_wxa_err(
         &risk(&t, &token, &good).await,
         42001,
         "access_token expired",
@@ -318,7 +308,7 @@ async fn the_apps_are_apart_an_openid_of_another_app_is_unknown() {
     let elsewhere = t.login_in(&other, "alice").await.mock.openid.to_string();
     // alice has used the other app only: her openid there means nothing to this app.
     let r = risk(&t, &token, &body(&t, &elsewhere, json!({}))).await;
-    assert_wx_err(&r, 40003, "invalid openid");
+    assert_wxa_err(&r, 40003, "invalid openid");
     // The other app's appid with this app's token: 40013.
     let r = risk(
         &t,
@@ -326,7 +316,7 @@ async fn the_apps_are_apart_an_openid_of_another_app_is_unknown() {
         &body(&t, &elsewhere, json!({"appid": other.as_str()})),
     )
     .await;
-    assert_wx_err(&r, 40013, "invalid appid");
+    assert_wxa_err(&r, 40013, "invalid appid");
 }
 
 #[tokio::test]
@@ -343,7 +333,7 @@ async fn faults_filtered_by_app_hit_it_and_the_journal_names_app_user_and_errcod
         ..FaultSpec::default()
     };
     t.mock.control().add_fault(&spec).await.expect("fault");
-    assert_wx_err(&risk(&t, &token, &good).await, -1, "system error");
+    assert_wxa_err(&risk(&t, &token, &good).await, -1, "system error");
     assert_eq!(rank_of(&risk(&t, &token, &good).await), 0);
     // A rule for another app leaves this one alone.
     let spec = FaultSpec {
