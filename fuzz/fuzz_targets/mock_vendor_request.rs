@@ -15,7 +15,7 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 9] = [
+const PATHS: [&str; 12] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
@@ -23,6 +23,9 @@ const PATHS: [&str; 9] = [
     "/wxa/resetusersessionkey",
     "/wxa/business/getuserphonenumber",
     "/wxa/getpaidunionid",
+    "/wxa/getuserriskrank",
+    "/wxa/business/checkencryptedmsg",
+    "/wxa/business/getuserencryptkey",
     "/SNS/jscode2session",
     "/",
 ];

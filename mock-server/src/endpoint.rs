@@ -27,6 +27,12 @@ pub enum Endpoint {
     SmsSend,
     /// `GET /wxa/getpaidunionid`
     Getpaidunionid,
+    /// `POST /wxa/getuserriskrank`
+    Getuserriskrank,
+    /// `POST /wxa/business/checkencryptedmsg`
+    Checkencryptedmsg,
+    /// `GET /wxa/business/getuserencryptkey` (older docs: POST with the same query)
+    Getuserencryptkey,
     /// Any other path: 40066.
     Unknown,
 }
@@ -71,7 +77,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 9] = [
+pub const ENDPOINTS: [Row; 12] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -133,6 +139,31 @@ pub const ENDPOINTS: [Row; 9] = [
         paths: &["/wxa/getpaidunionid"],
         method: Method::Get,
         name: "getpaidunionid",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserriskrank,
+        paths: &["/wxa/getuserriskrank"],
+        method: Method::Post,
+        name: "getuserriskrank",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Checkencryptedmsg,
+        paths: &["/wxa/business/checkencryptedmsg"],
+        method: Method::Post,
+        name: "checkencryptedmsg",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserencryptkey,
+        paths: &["/wxa/business/getuserencryptkey"],
+        // Documented as GET, earlier as POST with the same query: a GET endpoint takes both.
+        method: Method::Get,
+        name: "getuserencryptkey",
         vendor: Vendor::WeChat,
         family: Family::Wxa,
     },

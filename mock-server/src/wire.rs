@@ -18,7 +18,7 @@ use crate::config::ContentTypeMode;
 pub use crate::config::WireStyle;
 use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{Generator, UnionId};
-use crate::reply::{PhoneInfo, Reply, TencentReply};
+use crate::reply::{PhoneInfo, Reply, TencentReply, UserKeyInfo};
 use crate::tencent::catalogue as tc;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
@@ -99,13 +99,21 @@ struct OkEnvelope<T> {
 
 impl<T> OkEnvelope<T> {
     fn with(rest: T) -> Self {
+        Self::saying("ok", rest)
+    }
+
+    /// The envelope with another success errmsg: getuserriskrank says `getuserriskrank succ`.
+    fn saying(errmsg: &'static str, rest: T) -> Self {
         Self {
             errcode: 0,
-            errmsg: "ok",
+            errmsg,
             rest,
         }
     }
 }
+
+/// getuserriskrank's success errmsg (`wechat-api.md` 7a).
+const RISK_RANK_OK: &str = "getuserriskrank succ";
 
 #[derive(Serialize)]
 struct Nothing {}
@@ -159,6 +167,35 @@ struct PaidUnionidBody<'a> {
     ok: OkEnvelope<Nothing>,
 }
 
+#[derive(Serialize)]
+struct RiskBody {
+    risk_rank: u8,
+    unoin_id: u32,
+}
+
+/// `"vaild"` is WeChat's spelling.
+#[derive(Serialize)]
+struct EncryptedMsgBody {
+    vaild: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create_time: Option<i64>,
+}
+
+/// A `key_info_list` entry, in the docs' key order.
+#[derive(Serialize)]
+struct KeyInfoBody<'a> {
+    encrypt_key: &'a str,
+    version: u64,
+    expire_in: u64,
+    iv: &'a str,
+    create_time: i64,
+}
+
+#[derive(Serialize)]
+struct KeyListBody<'a> {
+    key_info_list: Vec<KeyInfoBody<'a>>,
+}
+
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
 fn success_body(reply: &Reply) -> String {
     let json = match reply {
@@ -207,6 +244,42 @@ fn success_body(reply: &Reply) -> String {
             unionid: unionid.as_str(),
             ok: OkEnvelope::with(Nothing {}),
         }),
+        Reply::RiskRank {
+            risk_rank,
+            unoin_id,
+        } => serde_json::to_string(&OkEnvelope::saying(
+            RISK_RANK_OK,
+            RiskBody {
+                risk_rank: *risk_rank,
+                unoin_id: *unoin_id,
+            },
+        )),
+        Reply::EncryptedMsg { create_time } => {
+            serde_json::to_string(&OkEnvelope::with(EncryptedMsgBody {
+                vaild: create_time.is_some(),
+                create_time: *create_time,
+            }))
+        }
+        Reply::UserEncryptKeys(keys) => serde_json::to_string(&OkEnvelope::with(KeyListBody {
+            key_info_list: keys
+                .iter()
+                .map(
+                    |UserKeyInfo {
+                         encrypt_key,
+                         version,
+                         expire_in,
+                         iv,
+                         create_time,
+                     }| KeyInfoBody {
+                        encrypt_key,
+                        version: *version,
+                        expire_in: *expire_in,
+                        iv,
+                        create_time: *create_time,
+                    },
+                )
+                .collect(),
+        })),
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.
         Reply::Tencent(t) => return String::from_utf8_lossy(&tencent(t).body).into_owned(),

@@ -1,9 +1,11 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
-//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
-//! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
-//! `/__mock__/openapi.json`.
+//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault
+//! rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
+//! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
+//! `openapi.json`, served at `/__mock__/openapi.json`.
 
+mod crypto;
 mod error;
 #[cfg(test)]
 mod openapi_check;
@@ -24,6 +26,7 @@ use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crypto::UserCryptoCall;
 pub use error::{ControlError, ErrorBody, ErrorDetail};
 
 use crate::clock::{Timestamp, parse_duration};
@@ -75,6 +78,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/sms/config"),
     ("PATCH", "/sms/config"),
     ("POST", "/payments"),
+    ("POST", "/wx/getUserCryptoManager"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -105,6 +109,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sms", get(sms::outbox).delete(sms::clear))
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .route("/payments", post(payments::pay))
+        .route("/wx/getUserCryptoManager", post(crypto::wx_user_crypto))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))
@@ -419,7 +424,7 @@ pub struct PhoneCall {
 #[serde(untagged)]
 pub enum PhoneAnswer {
     /// `<kind>:ok` with the code (and the legacy encrypted number).
-    Granted(PhoneGrant),
+    Granted(Box<PhoneGrant>),
     /// `<kind>:fail ...`.
     Refused(PhoneRefusal),
 }
@@ -451,7 +456,7 @@ async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneAnswer
         .engine
         .wx_phone_button(&appid, &call.user, call.kind, call.tamper)
     {
-        Ok(grant) => Ok(Json(PhoneAnswer::Granted(grant))),
+        Ok(grant) => Ok(Json(PhoneAnswer::Granted(Box::new(grant)))),
         // Out of quota is the button's answer, not the control plane's error.
         Err(EngineError::PhoneQuotaExhausted(_)) => Ok(Json(PhoneAnswer::Refused(PhoneRefusal {
             err_msg: format!("{event}:fail no quota"),

@@ -7,10 +7,13 @@
 //! [`Clock`].
 
 mod directory;
+mod encrypt_key;
+mod encrypted_msg;
 mod login;
 mod opendata;
 mod payments;
 mod phone;
+mod risk;
 mod sms;
 mod tokens;
 
@@ -30,16 +33,22 @@ use crate::tencent::{RequestIds, SmsConfig};
 
 pub use crate::users::{Phone, Profile, UserAppView, UserView};
 pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
+pub use encrypt_key::{USER_KEY_TTL, USER_KEYS_LISTED, UserKeyFacts, UserKeyGrant};
+pub use encrypted_msg::{PHONE_DATA_TTL, encrypted_msg_hash};
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
+pub use risk::VISIT_WINDOW;
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
+use encrypt_key::UserKeys;
+use encrypted_msg::EncryptedMsgs;
 use login::Logins;
 use payments::Payments;
 use phone::PhoneCodes;
+use risk::RiskRequests;
 use sms::Gateway;
 use tokens::Tokens;
 
@@ -114,6 +123,12 @@ struct State {
     opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
     next_sweep: Timestamp,
+    /// getuserriskrank's answered requests.
+    risk: RiskRequests,
+    /// Phone-number encryptedData issued lately, for checkencryptedmsg.
+    encrypted_msgs: EncryptedMsgs,
+    /// The encrypted network channel's user keys.
+    user_keys: UserKeys,
 }
 
 /// The mock's rules and state. Shared by the vendor surface and the control plane.
@@ -187,6 +202,9 @@ impl Engine {
             sms: Gateway::new(sms),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
+            risk: RiskRequests::default(),
+            encrypted_msgs: EncryptedMsgs::default(),
+            user_keys: UserKeys::default(),
         })
     }
 
@@ -295,6 +313,9 @@ fn answer(
         Call::Getuserphonenumber(c) => phone::get_user_phone_number(st, req, c, now),
         Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
         Call::Getpaidunionid(c) => payments::get_paid_unionid(st, idgen, c, now),
+        Call::Getuserriskrank(c) => risk::get_user_risk_rank(st, idgen, req, c, now),
+        Call::Checkencryptedmsg(c) => encrypted_msg::check_encrypted_msg(st, req, c, now),
+        Call::Getuserencryptkey(c) => encrypt_key::get_user_encrypt_key(st, c, now),
         Call::Unknown { appid } => Answer {
             result: Err(WxError::InvalidUrl),
             appid: appid.clone(),
@@ -332,9 +353,13 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
 fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
     match call {
         Call::Jscode2session(c) => login::context(st, c),
-        Call::Checksession(c) | Call::Resetusersessionkey(c) => login::session_context(st, c, now),
+        Call::Checksession(c) | Call::Resetusersessionkey(c) | Call::Getuserencryptkey(c) => {
+            login::session_context(st, c, now)
+        }
         Call::Getuserphonenumber(c) => phone::context(st, c),
         Call::Getpaidunionid(c) => payments::context(st, c, now),
+        Call::Getuserriskrank(c) => risk::context(st, c, now),
+        Call::Checkencryptedmsg(c) => encrypted_msg::context(st, c, now),
         Call::Token(_) | Call::StableToken(_) | Call::SmsSend(_) | Call::Unknown { .. } => {
             (call.named_appid(), None)
         }
@@ -353,6 +378,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.phones.sweep(now);
     st.payments.sweep(now);
     st.sms.sweep(now);
+    st.encrypted_msgs.sweep(now);
 }
 
 /// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").
