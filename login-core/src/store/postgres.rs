@@ -16,7 +16,7 @@
 //!   PostgreSQL fails a transaction whose reads another one changed (SQLSTATE 40001).
 //! - A transaction that fails with a serialization failure (40001), a deadlock (40P01), a
 //!   unique or foreign key a racing write took or removed first (23505, 23503), or that lost
-//!   an `ON CONFLICT` race, is rolled back and run again, at most [`ATTEMPTS`] times in all.
+//!   an `ON CONFLICT` race, is rolled back and run again, at most 5 times in all (`ATTEMPTS`).
 //!   It wrote nothing; the next attempt sees what the winner committed.
 //!
 //! # Connections
