@@ -2,7 +2,7 @@
 //!
 //! Layers, outside in: [`http`] (router, extractors, DTOs, the one error-to-HTTP mapping) →
 //! [`service`] (use cases) → ports ([`store::Store`], [`wechat::WeChatApi`],
-//! [`sms::SmsSender`], [`clock::Clock`], [`random::Random`]) → adapters ([`store::sqlite`],
+//! [`sms::SmsSender`], [`clock::Clock`], [`random::Random`]) → adapters ([`store::sqlite`], [`store::postgres`],
 //! [`wechat::http`], [`sms::tencent`], [`sms::log`]).
 
 pub mod clock;

@@ -24,7 +24,8 @@ struct Args {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LOGIN_CORE_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Database URL [default: sqlite://data/login-core.db].
+    /// Database URL: sqlite://PATH, sqlite::memory: or postgres://USER@HOST:PORT/DATABASE
+    /// [default: sqlite://data/login-core.db].
     #[arg(long, env = "LOGIN_CORE_DATABASE_URL")]
     database_url: Option<String>,
     /// WeChat's base URL [default: https://api.weixin.qq.com].

@@ -24,7 +24,6 @@ use crate::service::{Parts, Services};
 use crate::sms::log::LogSms;
 use crate::sms::tencent::TencentSms;
 use crate::sms::{NoSms, SmsSender};
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::wechat::http::HttpWeChat;
 use crate::wechat::{RetryPolicy, WeChat, WeChatApi};
@@ -80,7 +79,7 @@ pub enum StartError {
 /// Builds the services: opens (and migrates) the store, loads the server key, wires WeChat.
 pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartError> {
     config.validate()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_url).await?);
+    let store: Arc<dyn Store> = crate::store::open(&config.database_url).await?;
     let key = server_key(config, &deps)?;
     let sms: Arc<dyn SmsSender> = match (deps.sms.clone(), config.sms.provider) {
         (Some(sms), _) => sms,

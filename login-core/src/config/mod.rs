@@ -26,7 +26,8 @@ pub use phone::{
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Database URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    /// Database URL: `sqlite://PATH` (created if missing), `sqlite::memory:`, or
+    /// `postgres://USER@HOST:PORT/DATABASE` (also `postgresql://`). Anything else is refused.
     pub database_url: String,
     /// WeChat's base URL; point it at the mock for offline runs.
     pub wechat_base_url: String,
@@ -272,6 +273,8 @@ impl Config {
         {
             return bad("wechat_base_url must be an http:// or https:// URL");
         }
+        crate::store::DatabaseUrl::parse(&self.database_url)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         phone::validate(self)
     }
 

@@ -68,7 +68,9 @@ fn status(e: &Error) -> StatusCode {
         | Error::UpstreamRateLimited { .. }
         | Error::SmsRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::UserBlocked => StatusCode::FORBIDDEN,
-        Error::UpstreamBusy | Error::SmsUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::UpstreamBusy | Error::SmsUnavailable { .. } | Error::StoreUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         Error::UpstreamFailed => StatusCode::BAD_GATEWAY,
         Error::Misconfigured | Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,7 +115,7 @@ impl IntoResponse for Error {
             Error::RateLimited { retry_after, .. }
             | Error::UpstreamRateLimited { retry_after }
             | Error::SmsRateLimited { retry_after } => Some(*retry_after),
-            Error::UpstreamBusy => Some(1),
+            Error::UpstreamBusy | Error::StoreUnavailable => Some(1),
             Error::SmsUnavailable { retry_after, .. } => *retry_after,
             _ => None,
         };

@@ -190,6 +190,10 @@ pub enum Error {
         /// When trying again may help (gateway trouble), in seconds.
         retry_after: Option<u64>,
     },
+    /// The database could not be reached or kept losing races: nothing was written, and the
+    /// same request may succeed shortly.
+    #[error("the database is unavailable; nothing was changed: retry shortly")]
+    StoreUnavailable,
     /// Anything else: logged, not explained.
     #[error("internal error")]
     Internal,
@@ -240,6 +244,7 @@ impl Error {
             Self::SmsRateLimited { .. } => "sms_rate_limited",
             Self::SmsNumberRefused => "sms_number_refused",
             Self::SmsUnavailable { .. } => "sms_unavailable",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -264,7 +269,12 @@ impl Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        Self::Internal
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "store unavailable");
+            Self::StoreUnavailable
+        } else {
+            tracing::error!(error = %e, "store failure");
+            Self::Internal
+        }
     }
 }

@@ -1,11 +1,16 @@
-//! Storage: the port ([`Store`]) and its SQLite adapter ([`sqlite::SqliteStore`]).
+//! Storage: the port ([`Store`]) and its adapters, SQLite ([`sqlite::SqliteStore`]) and
+//! PostgreSQL ([`postgres::PostgresStore`]), one chosen by the database URL ([`open`]).
 //!
 //! Each method is one unit of work: it commits everything or nothing. Rules that must hold
 //! under concurrency (one user per person, one owner per phone number) are decided inside the
 //! store's transaction, so two racing requests cannot both create a user.
 
+mod open;
 mod phone_first;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -15,6 +20,7 @@ use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
 use crate::phone::PhoneNumber;
 use crate::wechat::PhoneInfo;
 
+pub use open::{DatabaseUrl, open};
 pub use phone_first::{
     AppChoice, NewSmsCode, NewTicket, PasswordLookup, PasswordProof, PhoneLoginOutcome,
     PhoneLoginWrite, PhoneProof, PhoneRefusal, WeChatIdentity, WeChatSource,
@@ -181,6 +187,61 @@ pub enum StoreError {
     /// The record the operation needs no longer exists.
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// A concurrent write got there first, again on every attempt the store makes: trying
+    /// the request again later sees it.
+    #[error("contention: {0}")]
+    Contention(&'static str),
+    /// The database URL names no store this build has.
+    #[error("{0}")]
+    Url(String),
+    /// The database server could not be reached (or refused the connection).
+    #[error("cannot reach PostgreSQL at {target}: {reason}")]
+    Unreachable {
+        /// Where: host, port and database, never the password.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the database could not do the work now but may later: the connection is gone
+    /// or cannot be made, the server is shutting down or full, or the work kept losing races
+    /// (serialization failures, deadlocks, unique keys taken by racing writes). Nothing was
+    /// written; the request can be tried again. Every other failure is a fault of its own.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Contention(_) | StoreError::Unreachable { .. } => true,
+            StoreError::Database(e) => is_unavailable(e),
+            StoreError::Schema(_)
+            | StoreError::Corrupt(_)
+            | StoreError::NotFound(_)
+            | StoreError::Url(_) => false,
+        }
+    }
+}
+
+/// See [`StoreError::is_unavailable`].
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's SQLSTATEs: connection exceptions (class 08), the server shutting down
+        // or starting (57P01 to 57P03), too many connections (53300), and the transient
+        // conflicts the store retries a few times (40001, 40P01).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                )
+        }),
+        _ => false,
+    }
 }
 
 /// The service's storage.

@@ -89,6 +89,69 @@ fn a_bad_config_file_is_named_with_the_key() {
     assert!(err.contains("core.toml") && err.contains("ttl"), "{err}");
 }
 
+/// Runs the binary in an empty folder with the apps given and `--database-url url`.
+fn run_with_database(dir: &tempfile::TempDir, url: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--appid", "wx1234567890abcdef", "--secret", "s3cr3t"])
+        .args(["--listen", "127.0.0.1:0", "--database-url", url])
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn a_database_url_of_no_supported_form_is_refused_before_anything_is_created() {
+    // Such URLs were once taken as SQLite paths: `postgres:` became a folder.
+    for url in [
+        "postgres:/nowhere",
+        "postgres://u:secret@host:notaport/db",
+        "mysql://root:secret@127.0.0.1/login",
+        "data/login-core.db",
+        "sqlite:",
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = run_with_database(&dir, url);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(
+            err.contains("sqlite://PATH")
+                && err.contains("sqlite::memory:")
+                && err.contains("postgres://"),
+            "{url}: the supported forms are named: {err}"
+        );
+        assert!(!err.contains("secret"), "{url}: {err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert!(left.is_empty(), "{url}: nothing was created: {left:?}");
+    }
+}
+
+#[test]
+fn a_postgres_server_that_cannot_be_reached_stops_the_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("dir");
+    let started = std::time::Instant::now();
+    let out = run_with_database(
+        &dir,
+        &format!("postgres://postgres:secret@127.0.0.1:{port}/test"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach PostgreSQL") && err.contains(&format!("127.0.0.1:{port}/test")),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        !dir.path().join("postgres:").exists(),
+        "not taken for a SQLite path"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn its_logs_carry_no_secret_even_at_trace_level() {
     let app = TestApp::new().await;

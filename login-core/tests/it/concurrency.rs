@@ -46,7 +46,19 @@ async fn check_concurrently(app: &Arc<TestApp>, token: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn thirty_two_concurrent_first_logins_of_one_user_make_one_user() {
-    let app = Arc::new(TestApp::new().await);
+    thirty_two_first_logins(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn thirty_two_concurrent_first_logins_of_one_user_make_one_user_on_postgres() {
+    let test = "thirty_two_concurrent_first_logins_of_one_user_make_one_user_on_postgres";
+    if let Some(app) = TestApp::on_postgres(test, Setup::default()).await {
+        thirty_two_first_logins(app).await;
+    }
+}
+
+async fn thirty_two_first_logins(app: TestApp) {
+    let app = Arc::new(app);
     let mut codes = Vec::new();
     for _ in 0..32 {
         codes.push((None, app.wx_login("alice").await));
@@ -86,10 +98,33 @@ async fn thirty_two_concurrent_first_logins_of_one_user_make_one_user() {
     }
 }
 
+const SIBLING: &str = "wx00000000000000b2";
+
+/// The default app and [`SIBLING`] on one open platform.
+fn siblings() -> Setup {
+    Setup {
+        default_platform: Some("platform-1"),
+        extra_apps: vec![sibling_app(SIBLING)],
+        ..Setup::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_first_logins_in_two_sibling_apps_make_one_user() {
-    let sibling = AppId::new("wx00000000000000b2");
-    let app = Arc::new(TestApp::on_platform_with(sibling_app(sibling.as_str())).await);
+    sibling_first_logins(TestApp::with(siblings()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_first_logins_in_two_sibling_apps_make_one_user_on_postgres() {
+    let test = "concurrent_first_logins_in_two_sibling_apps_make_one_user_on_postgres";
+    if let Some(app) = TestApp::on_postgres(test, siblings()).await {
+        sibling_first_logins(app).await;
+    }
+}
+
+async fn sibling_first_logins(app: TestApp) {
+    let sibling = AppId::new(SIBLING);
+    let app = Arc::new(app);
     let home = app.appid.clone();
     let mut logins = Vec::new();
     for _ in 0..8 {

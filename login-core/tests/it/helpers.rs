@@ -10,6 +10,7 @@ use login_core::config::{Config, apps_from_mock};
 use login_core::random::SeededRandom;
 use login_core::sms::{SmsError, SmsMessage, SmsReceipt, SmsSender};
 use login_core::store::StoreStats;
+use login_core::store::postgres::testing::TestDatabase;
 use login_core::{Deps, LoginCoreHandle};
 use mock_server::config::AppSpec;
 use mock_server::engine::{LoginGrant, PhoneGrant};
@@ -101,6 +102,14 @@ impl Default for Setup {
     }
 }
 
+/// Where login-core keeps its data in a test.
+pub enum Database {
+    /// A SQLite file in the test's temp directory.
+    Sqlite,
+    /// A PostgreSQL schema of the test's own (see `store::postgres::testing`).
+    Postgres(TestDatabase),
+}
+
 pub struct TestApp {
     pub mock: MockHandle,
     pub core: LoginCoreHandle,
@@ -112,7 +121,11 @@ pub struct TestApp {
     /// The seed of the running core's randomness: 7, then one more on every restart, so a
     /// restarted core never draws the tokens an earlier one drew.
     seed: u64,
+    /// login-core's database URL (kept across restarts).
+    database_url: String,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL schema, when the test runs on one: dropped after the core.
+    schema: Option<TestDatabase>,
 }
 
 /// login-core's SMS gateway in the tests: keeps every message (the phones' inboxes), and fails
@@ -195,6 +208,18 @@ impl TestApp {
     }
 
     pub async fn with(setup: Setup) -> Self {
+        Self::on(Database::Sqlite, setup).await
+    }
+
+    /// Like [`TestApp::with`], on PostgreSQL: `None` (after saying so) when the tests are
+    /// skipped because `LOGIN_CORE_TEST_POSTGRES` is unset.
+    pub async fn on_postgres(test: &str, setup: Setup) -> Option<Self> {
+        let schema = TestDatabase::create(test).await?;
+        Some(Self::on(Database::Postgres(schema), setup).await)
+    }
+
+    /// A test app whose login-core keeps its data in `database`.
+    pub async fn on(database: Database, setup: Setup) -> Self {
         let mock = mock_server::spawn(mock_server::config::Config {
             seed: "login-core".into(),
             clock: mock_server::Clock::manual(Timestamp::from_secs(START)),
@@ -218,8 +243,23 @@ impl TestApp {
             mock.control().create_app(spec).await.expect("app created");
         }
         let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, schema) = match database {
+            Database::Sqlite => (
+                format!("sqlite://{}", dir.path().join("core.db").display()),
+                None,
+            ),
+            Database::Postgres(schema) => (schema.url(), Some(schema)),
+        };
         let outbox = Arc::new(Outbox::default());
-        let core = start_core(&mock, dir.path(), 7, outbox.clone(), setup.configure).await;
+        let core = start_core(
+            &mock,
+            dir.path(),
+            &database_url,
+            7,
+            outbox.clone(),
+            setup.configure,
+        )
+        .await;
         Self {
             mock,
             core,
@@ -227,7 +267,9 @@ impl TestApp {
             appid,
             outbox,
             seed: 7,
+            database_url,
             _dir: dir,
+            schema,
         }
     }
 
@@ -346,19 +388,20 @@ impl TestApp {
     }
 }
 
-/// Starts a login-core on `dir/core.db` and `dir/server.key`, serving the mock's apps, on the
+/// Starts a login-core on `database_url` and `dir/server.key`, serving the mock's apps, on the
 /// mock's clock, with random numbers seeded by `seed`, sending SMS to `outbox`, hashing
 /// passwords with little work.
 async fn start_core(
     mock: &MockHandle,
     dir: &std::path::Path,
+    database_url: &str,
     seed: u64,
     outbox: Arc<Outbox>,
     configure: impl FnOnce(&mut Config),
 ) -> LoginCoreHandle {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url: format!("sqlite://{}", dir.join("core.db").display()),
+        database_url: database_url.to_owned(),
         server_key_file: dir.join("server.key"),
         wechat_base_url: mock.base_url(),
         apps: apps_from_mock(&mock.base_url(), None)
@@ -481,11 +524,21 @@ impl TestApp {
             appid,
             outbox,
             seed,
+            database_url,
             _dir,
+            schema,
         } = self;
         core.shutdown().await;
         let seed = seed + 1;
-        let core = start_core(&mock, _dir.path(), seed, outbox.clone(), configure).await;
+        let core = start_core(
+            &mock,
+            _dir.path(),
+            &database_url,
+            seed,
+            outbox.clone(),
+            configure,
+        )
+        .await;
         Self {
             mock,
             core,
@@ -493,12 +546,19 @@ impl TestApp {
             appid,
             outbox,
             seed,
+            database_url,
             _dir,
+            schema,
         }
     }
 }
 
 impl TestApp {
+    /// The PostgreSQL schema login-core works in, when it runs on one.
+    pub fn schema(&self) -> Option<&TestDatabase> {
+        self.schema.as_ref()
+    }
+
     /// The directory holding login-core's database (`core.db`) and server key (`server.key`).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()

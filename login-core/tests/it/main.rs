@@ -13,6 +13,7 @@ mod lifecycle;
 mod login;
 mod password;
 mod phone;
+mod postgres;
 mod profile;
 mod props_journeys;
 mod props_opendata;

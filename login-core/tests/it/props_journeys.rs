@@ -694,12 +694,21 @@ fn phone_number(case: usize, number: usize) -> String {
 /// The world every journey runs in: A (the default app) and B on open platform `platform-1`,
 /// C on none; logins are not limited per address (shrinking replays many journeys).
 async fn world() -> TestApp {
-    TestApp::with(Setup {
+    TestApp::with(setup()).await
+}
+
+/// The set-up of [`world`].
+fn setup() -> Setup {
+    Setup {
         default_platform: Some("platform-1"),
         extra_apps: vec![sibling_app(SIBLING_APP), plain_app(LONE_APP)],
         configure: Box::new(|c| c.limits.logins_per_address_per_minute = u32::MAX),
-    })
-    .await
+    }
+}
+
+/// [`world`] with login-core on PostgreSQL; `None` when skipped.
+async fn world_on_postgres(test: &str) -> Option<TestApp> {
+    TestApp::on_postgres(test, setup()).await
 }
 
 /// Creates the journey's persons in the mock, with their first numbers.
@@ -1064,12 +1073,24 @@ async fn run_rounds(
 
 /// A runtime, the world, and a runner of `default` cases (`PROPTEST_CASES` overrides).
 fn harness(default: u32) -> (tokio::runtime::Runtime, Arc<TestApp>, TestRunner) {
+    harness_on(default, None).expect("the SQLite world")
+}
+
+/// Like [`harness`], on SQLite, or with `postgres` (the test's name) on PostgreSQL; `None`
+/// when the PostgreSQL tests are skipped.
+fn harness_on(
+    default: u32,
+    postgres: Option<&str>,
+) -> Option<(tokio::runtime::Runtime, Arc<TestApp>, TestRunner)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()
         .expect("runtime");
-    let app = Arc::new(rt.block_on(world()));
+    let app = Arc::new(match postgres {
+        None => rt.block_on(world()),
+        Some(test) => rt.block_on(world_on_postgres(test))?,
+    });
     let runner = TestRunner::new(ProptestConfig {
         cases: cases_or(default),
         // Failures are reported with the shrunk journey; no regression files in the source tree.
@@ -1077,12 +1098,26 @@ fn harness(default: u32) -> (tokio::runtime::Runtime, Arc<TestApp>, TestRunner) 
         max_shrink_iters: 1024,
         ..ProptestConfig::default()
     });
-    (rt, app, runner)
+    Some((rt, app, runner))
 }
 
 #[test]
 fn props_journeys_keep_one_user_per_person_one_owner_per_number_and_revoked_tokens_dead() {
     let (rt, app, mut runner) = harness(32);
+    one_by_one(rt, app, &mut runner);
+}
+
+/// The same journeys with login-core on PostgreSQL.
+#[test]
+fn props_journeys_on_postgres_keep_one_user_per_person_one_owner_per_number() {
+    let test = "props_journeys_on_postgres_keep_one_user_per_person_one_owner_per_number";
+    if let Some((rt, app, mut runner)) = harness_on(32, Some(test)) {
+        one_by_one(rt, app, &mut runner);
+    }
+}
+
+/// Runs journeys one request at a time.
+fn one_by_one(rt: tokio::runtime::Runtime, app: Arc<TestApp>, runner: &mut TestRunner) {
     let cases = AtomicUsize::new(0);
     let result = runner.run(&journey(), |j| {
         let case = cases.fetch_add(1, Ordering::Relaxed);
@@ -1097,6 +1132,21 @@ fn props_journeys_keep_one_user_per_person_one_owner_per_number_and_revoked_toke
 #[test]
 fn props_journeys_sent_at_once_keep_the_invariants_and_answer_as_documented() {
     let (rt, app, mut runner) = harness(24);
+    at_once(rt, app, &mut runner);
+}
+
+/// The same concurrent journeys with login-core on PostgreSQL, where racing requests meet in
+/// the database's transactions instead of one writer.
+#[test]
+fn props_journeys_sent_at_once_on_postgres_keep_the_invariants_and_answer_as_documented() {
+    let test = "props_journeys_sent_at_once_on_postgres_keep_the_invariants";
+    if let Some((rt, app, mut runner)) = harness_on(24, Some(test)) {
+        at_once(rt, app, &mut runner);
+    }
+}
+
+/// Runs journeys in rounds of requests sent at once.
+fn at_once(rt: tokio::runtime::Runtime, app: Arc<TestApp>, runner: &mut TestRunner) {
     let cases = AtomicUsize::new(0);
     let result = runner.run(&journey(), |j| {
         let case = cases.fetch_add(1, Ordering::Relaxed);

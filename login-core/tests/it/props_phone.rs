@@ -782,8 +782,8 @@ async fn run_journey(
 }
 
 /// A and B on `platform-1`, C alone; A and C phone_required; no rate limits in the way.
-async fn world() -> TestApp {
-    TestApp::with(Setup {
+fn setup() -> Setup {
+    Setup {
         default_platform: Some("platform-1"),
         extra_apps: vec![sibling_app(SIBLING_APP), plain_app(LONE_APP)],
         configure: Box::new(|c| {
@@ -799,8 +799,7 @@ async fn world() -> TestApp {
             c.phone.password_attempts_per_number = 0;
             c.phone.password_attempts_per_address = 0;
         }),
-    })
-    .await
+    }
 }
 
 fn cases_or(default: u32) -> u32 {
@@ -812,12 +811,31 @@ fn cases_or(default: u32) -> u32 {
 
 #[test]
 fn props_phone_first_logins_keep_one_user_per_person_and_one_owner_per_number() {
+    check_phone_first_logins(|| async { Some(TestApp::with(setup()).await) });
+}
+
+/// The same journeys with login-core on PostgreSQL.
+#[test]
+fn props_phone_first_logins_keep_one_user_per_person_and_one_owner_per_number_on_postgres() {
+    check_phone_first_logins(|| {
+        TestApp::on_postgres(
+            "props_phone_first_logins_keep_one_user_per_person_and_one_owner_per_number_on_postgres",
+            setup(),
+        )
+    });
+}
+
+/// Runs the phone-first journeys in the world `world` makes (`None`: skipped).
+fn check_phone_first_logins<F: Future<Output = Option<TestApp>>>(world: impl FnOnce() -> F) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let app = Arc::new(rt.block_on(world()));
+    let Some(app) = rt.block_on(world()) else {
+        return;
+    };
+    let app = Arc::new(app);
     let mut runner = TestRunner::new(ProptestConfig {
         cases: cases_or(48),
         failure_persistence: None,

@@ -1,20 +1,14 @@
-//! Tests of the SQLite store against temp-file and in-memory databases.
+//! Tests of the SQLite store's own machinery against temp-file and in-memory databases: the
+//! file, its pragmas, its schema versions, the group commit. What every store must do is
+//! tested for each backend in `store/tests/`.
 
 use std::sync::Arc;
 
 use super::*;
-use crate::ids::UnionId;
-use crate::wechat::PhoneInfo;
+use crate::store::tests::*;
 
 mod batch;
-mod login;
-mod phone;
-mod phone_login;
 mod schema;
-mod sessions;
-
-const T0: UnixMs = UnixMs(1_700_000_000_000);
-const HOUR: i64 = 3_600_000;
 
 /// A store on a fresh file in a temp directory (kept alive by the returned guard).
 async fn file_store() -> (SqliteStore, tempfile::TempDir) {
@@ -34,173 +28,12 @@ async fn memory_store() -> SqliteStore {
         .expect("open memory")
 }
 
-fn hash(n: u8) -> TokenHash {
-    TokenHash([n; 32])
-}
-
-fn new_session(n: u8, now: UnixMs) -> NewSession {
-    NewSession {
-        token_hash: hash(n),
-        expires_at: UnixMs(now.0 + HOUR),
-        absolute_expires_at: UnixMs(now.0 + 24 * HOUR),
-    }
-}
-
-fn login(appid: &str, openid: &str, unionid: Option<&str>, token: u8, now: UnixMs) -> LoginWrite {
-    LoginWrite {
-        appid: AppId::new(appid),
-        openid: OpenId::new(openid),
-        unionid: unionid.map(UnionId::new),
-        sealed_session_key: format!("sealed-{openid}-{token}").into_bytes(),
-        session: new_session(token, now),
-        now,
-    }
-}
-
-fn phone(pure: &str) -> PhoneInfo {
-    PhoneInfo {
-        phone_number: pure.to_owned(),
-        pure_phone_number: pure.to_owned(),
-        country_code: "86".to_owned(),
-    }
-}
-
-fn phone_write(user: &UserRecord, appid: &str, openid: &str, pure: &str) -> PhoneWrite {
-    PhoneWrite {
-        user_id: user.id,
-        appid: AppId::new(appid),
-        openid: OpenId::new(openid),
-        phone: phone(pure),
-        now: UnixMs(T0.0 + 5_000),
-    }
-}
-
-fn ident(appid: &str, openid: &str) -> (AppId, OpenId) {
-    (AppId::new(appid), OpenId::new(openid))
-}
-
-async fn stats(store: &SqliteStore) -> (u64, u64, u64) {
-    let s = store.stats().await.expect("stats");
-    (s.users, s.identities, s.sessions)
-}
-
 /// The one integer `sql` reads (a PRAGMA, a count) through `conn`.
 async fn scalar<'c>(conn: impl sqlx::SqliteExecutor<'c>, sql: &'c str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(conn)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-/// `offset_ms` after [`T0`].
-fn at(offset_ms: i64) -> UnixMs {
-    UnixMs(T0.0 + offset_ms)
-}
-
-/// Records `write`; returns what the login found or created.
-async fn record(store: &SqliteStore, write: LoginWrite) -> LoginOutcome {
-    store.record_login(write).await.expect("login")
-}
-
-/// `openid` of `appid` (with `unionid`, if any) logs in at [`T0`] and gets session `token`.
-async fn log_in(
-    store: &SqliteStore,
-    appid: &str,
-    openid: &str,
-    unionid: Option<&str>,
-    token: u8,
-) -> LoginOutcome {
-    record(store, login(appid, openid, unionid, token, T0)).await
-}
-
-/// Like [`log_in`], for the user only.
-async fn login_user(
-    store: &SqliteStore,
-    appid: &str,
-    openid: &str,
-    unionid: Option<&str>,
-    token: u8,
-) -> UserRecord {
-    log_in(store, appid, openid, unionid, token).await.user
-}
-
-/// The stored session of token `n`, which must exist.
-async fn session(store: &SqliteStore, n: u8) -> SessionRecord {
-    store
-        .session(&hash(n))
-        .await
-        .expect("read")
-        .expect("exists")
-}
-
-/// Whether a session of token `n` is stored.
-async fn has_session(store: &SqliteStore, n: u8) -> bool {
-    store.session(&hash(n)).await.expect("read").is_some()
-}
-
-/// A profile with a nickname and nothing else.
-fn nickname(name: &str) -> Profile {
-    Profile {
-        nick_name: Some(name.into()),
-        ..Profile::default()
-    }
-}
-
-/// Sets `user`'s profile at [`T0`].
-async fn set_profile(store: &SqliteStore, user: UserId, profile: Profile) -> UserRecord {
-    store
-        .set_profile(user, profile, T0)
-        .await
-        .expect("set profile")
-}
-
-/// `user` asks, in a session of (`appid`, `openid`), to bind the number `pure`.
-async fn bind(
-    store: &SqliteStore,
-    user: &UserRecord,
-    appid: &str,
-    openid: &str,
-    pure: &str,
-) -> PhoneOutcome {
-    store
-        .bind_phone(phone_write(user, appid, openid, pure))
-        .await
-        .expect("bind")
-}
-
-/// The user a bind left the number with; panics unless the number was simply bound.
-fn bound(outcome: PhoneOutcome) -> UserRecord {
-    let PhoneOutcome::Bound(user) = outcome else {
-        panic!("expected Bound, got {outcome:?}");
-    };
-    user
-}
-
-/// A user who logged in as (`appid`, `openid`, `unionid`) and then bound the number `pure`.
-async fn owner_of(
-    store: &SqliteStore,
-    (appid, openid, unionid): (&str, &str, Option<&str>),
-    token: u8,
-    pure: &str,
-) -> UserRecord {
-    let owner = login_user(store, appid, openid, unionid, token).await;
-    bind(store, &owner, appid, openid, pure).await;
-    owner
-}
-
-/// Asserts that `user` binding `pure` through (`appid`, `openid`) is a conflict that writes
-/// nothing.
-async fn assert_bind_conflicts(
-    store: &SqliteStore,
-    user: &UserRecord,
-    appid: &str,
-    openid: &str,
-    pure: &str,
-) {
-    let before = stats(store).await;
-    let outcome = bind(store, user, appid, openid, pure).await;
-    assert!(matches!(outcome, PhoneOutcome::Conflict), "{outcome:?}");
-    assert_eq!(stats(store).await, before);
 }
 
 #[tokio::test]
@@ -247,4 +80,49 @@ async fn pragmas_are_durable_and_readers_cannot_write() {
         .await;
     assert!(write.is_err(), "reader pool must be read-only");
     assert_eq!(stats(&store).await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_still_create_one_user() {
+    // Like two processes: each has its own writer; BEGIN IMMEDIATE serializes them.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+    let a = Arc::new(SqliteStore::open(&url).await.expect("open a"));
+    let b = Arc::new(SqliteStore::open(&url).await.expect("open b"));
+    let tasks: Vec<_> = (0..16u8)
+        .map(|i| {
+            let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                store
+                    .record_login(login("wxa", "o1", Some("u1"), i, T0))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += usize::from(task.await.expect("task").expect("login").is_new);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(stats(a.as_ref()).await, (1, 1, 16));
+    assert_eq!(stats(b.as_ref()).await, (1, 1, 16));
+}
+
+#[tokio::test]
+async fn purge_uses_the_indexes() {
+    let (store, _dir) = file_store().await;
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE revoked_at < ?1 \
+         OR min(expires_at, absolute_expires_at) < ?1",
+    )
+    .bind(T0.0)
+    .fetch_all(&store.writer)
+    .await
+    .expect("plan");
+    let plan: Vec<String> = plan.into_iter().map(|(_, _, _, detail)| detail).collect();
+    assert!(plan.iter().any(|d| d.contains("sessions_end")), "{plan:?}");
+    assert!(
+        plan.iter().any(|d| d.contains("sessions_revoked")),
+        "{plan:?}"
+    );
 }

@@ -215,7 +215,7 @@ async fn committed_logins_are_checkpointed_into_the_database_file_beside_the_wri
     assert!(file_size(&url, "-wal") > 0, "the WAL is still in use");
 
     // A plain connection that ignores the WAL (immutable) sees every login in the file itself.
-    log_in(&store, "wxa", "last", None, 250).await;
+    log_in(store.as_ref(), "wxa", "last", None, 250).await;
     store.logins.checkpointed().await;
     let path = url.trim_start_matches("sqlite://");
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}?immutable=1"))

@@ -1,0 +1,465 @@
+//! The PostgreSQL adapter of [`Store`]: a pool of connections, one transaction per method,
+//! embedded migrations.
+//!
+//! # Concurrency
+//!
+//! Several login-core processes may share the database, so nothing is serialized in the
+//! process: the database holds the rules.
+//!
+//! - The schema's unique keys are the invariants: one identity per (appid, openid), one openid
+//!   per user and app, one user per unionid, one owner per phone number.
+//! - Logins (`record_login`, `login_registered`), the hot path, run in READ COMMITTED and
+//!   create users and identities with `INSERT ... ON CONFLICT DO NOTHING` (see
+//!   `postgres/login.rs`): N racing first logins of one person create one user, the others
+//!   wait for it and find it.
+//! - Phone bindings and phone logins, which decide on several reads, run in SERIALIZABLE:
+//!   PostgreSQL fails a transaction whose reads another one changed (SQLSTATE 40001).
+//! - A transaction that fails with a serialization failure (40001), a deadlock (40P01), a
+//!   unique or foreign key a racing write took or removed first (23505, 23503), or that lost
+//!   an `ON CONFLICT` race, is rolled back and run again, at most 5 times in all (`ATTEMPTS`).
+//!   It wrote nothing; the next attempt sees what the winner committed.
+//!
+//! # Connections
+//!
+//! Opening connects once, directly, and migrates on that connection, so a server that cannot
+//! be reached is an error at once (not after the pool's acquire timeout). The pool then
+//! connects on demand and pings an idle connection before handing it out: connections the
+//! server closed (a restart, `pg_terminate_backend`) are replaced without a restart of
+//! login-core. A request whose connection breaks mid-way fails with an error that
+//! [`StoreError::is_unavailable`] recognizes (HTTP 503); its transaction was not committed.
+//!
+//! The URL may choose the schema with `?options[search_path]=NAME` (the tests give each test
+//! one of its own) and name the application with `application_name=NAME`.
+
+mod login;
+mod phone;
+mod phone_login;
+mod rows;
+mod schema;
+pub mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
+
+use crate::clock::UnixMs;
+use crate::ids::{AppId, OpenId, TokenHash, UserId};
+use crate::phone::PhoneNumber;
+use crate::store::{
+    LoginOutcome, LoginWrite, NewSession, NewSmsCode, NewTicket, PasswordLookup, PhoneLoginOutcome,
+    PhoneLoginWrite, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store, StoreError,
+    StoreStats, UserRecord,
+};
+use login::{Create, insert_session};
+use rows::{
+    SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
+};
+
+/// Connections in the pool.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a request waits for a connection (a new one included) before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long opening the store waits for its first connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many times a transaction runs before its transient failure is the answer.
+pub(super) const ATTEMPTS: u32 = 5;
+
+/// How a transaction starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isolation {
+    /// PostgreSQL's default: each statement sees what was committed before it began.
+    ReadCommitted,
+    /// As if the transactions ran one after another, or one of them fails with 40001.
+    Serializable,
+}
+
+impl Isolation {
+    fn begin(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "BEGIN",
+            Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
+}
+
+/// Whether a transaction that failed with `e` is run again: it lost to a concurrent one, and
+/// nothing of it was written.
+fn is_retryable(e: &StoreError) -> bool {
+    match e {
+        StoreError::Contention(_) => true,
+        StoreError::Database(sqlx::Error::Database(db)) => db
+            .code()
+            .is_some_and(|code| matches!(&*code, "40001" | "40P01" | "23505" | "23503")),
+        _ => false,
+    }
+}
+
+/// The error of the last attempt: a key racing writes kept taking is contention (HTTP 503,
+/// like a serialization failure), whatever else is itself.
+fn last_attempt(e: StoreError) -> StoreError {
+    match &e {
+        StoreError::Database(sqlx::Error::Database(db))
+            if db.code().is_some_and(|c| c == "23505" || c == "23503") =>
+        {
+            tracing::warn!(error = %e, attempts = ATTEMPTS, "racing writes won every attempt");
+            StoreError::Contention("racing writes took the same keys on every attempt")
+        }
+        _ => e,
+    }
+}
+
+/// The pause before attempt `attempt + 1`: 2, 4, 8, 16 ms.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(1 << attempt.min(6))
+}
+
+/// Runs `$body` (an expression of type `Result<(T, Finish), StoreError>` that uses the
+/// transaction `$tx`, a `&mut PgConnection`) in a transaction of `$isolation` on `$store`'s
+/// pool: commits or rolls back as the body says, and runs it again (from `BEGIN`) when it
+/// failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times.
+macro_rules! transaction {
+    ($store:expr, $isolation:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 1;
+        loop {
+            let result: Result<_, StoreError> = async {
+                let mut tx = $store.begin($isolation).await?;
+                let (value, finish) = {
+                    let $tx: &mut PgConnection = &mut tx;
+                    let body: Result<(_, Finish), StoreError> = $body;
+                    body?
+                };
+                match finish {
+                    Finish::Commit => tx.commit().await?,
+                    Finish::Rollback => tx.rollback().await?,
+                }
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(e) if is_retryable(&e) && attempt < ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "transaction lost a race; running it again");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) if is_retryable(&e) => break Err(last_attempt(e)),
+                result => break result,
+            }
+        }
+    }};
+}
+
+/// What a transaction does at its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finish {
+    Commit,
+    Rollback,
+}
+
+/// Commits `value`'s transaction.
+fn commit<T>(value: T) -> Result<(T, Finish), StoreError> {
+    Ok((value, Finish::Commit))
+}
+
+/// The PostgreSQL store. Cheap to clone; the pool is shared.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, also
+    /// `postgresql://`), migrates the schema, and keeps a pool of connections made on demand.
+    /// A server that cannot be reached is [`StoreError::Unreachable`], at once.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(format!("database_url is not a PostgreSQL URL: {e}")))?;
+        let unreachable = |e: String| StoreError::Unreachable {
+            target: target(&options),
+            reason: e,
+        };
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| unreachable(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) => unreachable(db.message().to_owned()),
+                e => unreachable(e.to_string()),
+            })?;
+        schema::migrate(&mut conn).await?;
+        let _ = conn.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
+            .connect_lazy_with(options);
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes every connection, waiting for those in use to come back (call on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction of `isolation`.
+    async fn begin(
+        &self,
+        isolation: Isolation,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin_with(isolation.begin()).await?)
+    }
+}
+
+/// `HOST:PORT/DATABASE` (or the socket), for messages: never the password.
+fn target(options: &PgConnectOptions) -> String {
+    let database = options.get_database().unwrap_or("(the user's database)");
+    match options.get_socket() {
+        Some(socket) => format!("{}/{database}", socket.display()),
+        None => format!("{}:{}/{database}", options.get_host(), options.get_port()),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    /// READ COMMITTED, run again after a lost race; see `postgres/login.rs`.
+    async fn record_login(&self, write: LoginWrite) -> Result<LoginOutcome, StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            let outcome = login::login(tx, &write, Create::Allowed).await?;
+            commit(outcome.ok_or(StoreError::Corrupt(
+                "a login that may create a user created none".into(),
+            ))?)
+        })
+    }
+
+    async fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
+        let row: Option<SessionRow> = sqlx::query_as(&sql)
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(session_record))
+    }
+
+    /// Sets `expires_at` of a session that is not revoked, clamped to its
+    /// `absolute_expires_at`.
+    async fn renew_session(&self, hash: &TokenHash, expires_at: UnixMs) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET expires_at = LEAST($1, absolute_expires_at) \
+             WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(expires_at.0)
+        .bind(hash.0.as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The update locks the old session's row: of two racing rotations the second waits,
+    /// then finds it revoked and writes nothing.
+    async fn rotate_session(
+        &self,
+        old: &TokenHash,
+        new: NewSession,
+        now: UnixMs,
+    ) -> Result<bool, StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            let revoked: Option<(i64, String, Option<String>)> = sqlx::query_as(
+                "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 \
+                 AND revoked_at IS NULL AND expires_at > $1 AND absolute_expires_at > $1 \
+                 RETURNING user_id, appid, openid",
+            )
+            .bind(now.0)
+            .bind(old.0.as_slice())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match revoked {
+                None => Ok((false, Finish::Rollback)),
+                Some((user_id, appid, openid)) => {
+                    insert_session(tx, user_id, &appid, openid.as_deref(), &new, now).await?;
+                    commit(true)
+                }
+            }
+        })
+    }
+
+    async fn revoke_session(&self, hash: &TokenHash, now: UnixMs) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
+             AND expires_at > $1 AND absolute_expires_at > $1",
+        )
+        .bind(now.0)
+        .bind(hash.0.as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sealed_session_key(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT session_key FROM identities WHERE appid = $1 AND openid = $2",
+        )
+        .bind(appid.as_str())
+        .bind(openid.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// One statement: one snapshot.
+    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_user(&mut conn, id.0).await
+    }
+
+    async fn set_profile(
+        &self,
+        id: UserId,
+        profile: Profile,
+        now: UnixMs,
+    ) -> Result<UserRecord, StoreError> {
+        let json = profile_json(&profile)?;
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            let done =
+                sqlx::query("UPDATE users SET profile = $1::jsonb, updated_at = $2 WHERE id = $3")
+                    .bind(&json)
+                    .bind(now.0)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            commit(reload_user(tx, id.0).await?)
+        })
+    }
+
+    /// SERIALIZABLE; see `postgres/phone.rs`. A conflict writes nothing.
+    async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError> {
+        transaction!(self, Isolation::Serializable, |tx| {
+            let outcome = phone::bind_phone(tx, write.clone()).await?;
+            let finish = match outcome {
+                PhoneOutcome::Conflict => Finish::Rollback,
+                _ => Finish::Commit,
+            };
+            Ok((outcome, finish))
+        })
+    }
+
+    /// READ COMMITTED, as `record_login`, but never creating a user.
+    async fn login_registered(
+        &self,
+        write: LoginWrite,
+    ) -> Result<Option<LoginOutcome>, StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            let outcome = login::login(tx, &write, Create::Refused).await?;
+            let finish = if outcome.is_some() {
+                Finish::Commit
+            } else {
+                Finish::Rollback
+            };
+            Ok((outcome, finish))
+        })
+    }
+
+    async fn create_ticket(&self, ticket: NewTicket) -> Result<(), StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            phone_login::create_ticket(tx, &ticket).await?;
+            commit(())
+        })
+    }
+
+    /// One `INSERT ... ON CONFLICT DO UPDATE`: racing codes for one number leave the last.
+    async fn save_sms_code(&self, code: NewSmsCode) -> Result<(), StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            phone_login::save_sms_code(tx, &code).await?;
+            commit(())
+        })
+    }
+
+    async fn discard_sms_code(
+        &self,
+        phone: &PhoneNumber,
+        purpose: &'static str,
+        code_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            phone_login::discard_sms_code(tx, phone, purpose, code_hash).await?;
+            commit(())
+        })
+    }
+
+    /// One statement: one snapshot.
+    async fn password_of(&self, phone: &PhoneNumber) -> Result<PasswordLookup, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        phone_login::password_of(&mut conn, phone).await
+    }
+
+    /// SERIALIZABLE, committed when the login succeeds or a wrong SMS code was counted,
+    /// rolled back on every other refusal; see `postgres/phone_login.rs` for the rules.
+    async fn phone_login(&self, write: PhoneLoginWrite) -> Result<PhoneLoginOutcome, StoreError> {
+        transaction!(self, Isolation::Serializable, |tx| {
+            let (outcome, finish) = phone_login::phone_login(tx, write.clone()).await?;
+            let finish = match finish {
+                phone_login::Finish::Commit => Finish::Commit,
+                phone_login::Finish::Rollback => Finish::Rollback,
+            };
+            Ok((outcome, finish))
+        })
+    }
+
+    async fn purge_phone_state(&self, before: UnixMs) -> Result<u64, StoreError> {
+        transaction!(self, Isolation::ReadCommitted, |tx| {
+            commit(phone_login::purge(tx, before).await?)
+        })
+    }
+
+    /// Deletes sessions revoked before `before` or whose end (the earlier of `expires_at`
+    /// and `absolute_expires_at`) is before `before`; returns how many.
+    async fn purge_sessions(&self, before: UnixMs) -> Result<u64, StoreError> {
+        // `LEAST(expires_at, absolute_expires_at)` matches the `sessions_end` index.
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE revoked_at < $1 \
+             OR LEAST(expires_at, absolute_expires_at) < $1",
+        )
+        .bind(before.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Row counts, in one statement (one snapshot); also proves the database answers.
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let (users, identities, sessions, tickets, sms_codes, passwords): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM identities), \
+             (SELECT count(*) FROM sessions), (SELECT count(*) FROM registration_tickets), \
+             (SELECT count(*) FROM sms_codes), (SELECT count(*) FROM passwords)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreStats {
+            users: count(users)?,
+            identities: count(identities)?,
+            sessions: count(sessions)?,
+            tickets: count(tickets)?,
+            sms_codes: count(sms_codes)?,
+            passwords: count(passwords)?,
+        })
+    }
+}
