@@ -1,10 +1,11 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
-//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
+//! the user's payments (`payments.rs`) and follows of official accounts (`followers.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
 //! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
 //! `/__mock__/openapi.json`.
 
 mod error;
+mod followers;
 #[cfg(test)]
 mod openapi_check;
 mod payments;
@@ -75,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/sms/config"),
     ("PATCH", "/sms/config"),
     ("POST", "/payments"),
+    ("POST", "/apps/{appid}/followers"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -105,6 +107,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sms", get(sms::outbox).delete(sms::clear))
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .route("/payments", post(payments::pay))
+        .route("/apps/{appid}/followers", post(followers::follow))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

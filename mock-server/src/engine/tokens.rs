@@ -102,6 +102,18 @@ pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Resu
     Ok(entry.appid.clone())
 }
 
+/// What `force_refresh` asks: a string flag is 47001 unless `lenient_force_refresh` takes
+/// "true" and "false".
+pub(super) fn force_flag(st: &State, flag: Option<&Flag>) -> Result<bool, WxError> {
+    let lenient = st.options.lenient_force_refresh;
+    match flag {
+        Some(Flag::Bool(b)) => Ok(*b),
+        Some(Flag::Text(t)) if lenient && (t == "true" || t == "false") => Ok(t == "true"),
+        Some(Flag::Text(_)) => Err(WxError::DataFormatError),
+        None => Ok(false),
+    }
+}
+
 /// Checks appid and secret in the observed order: an invalid appid wins over a missing
 /// grant_type ([S7-probe]), so grant_type comes last.
 fn check_credentials(st: &State, c: &Credentials) -> Result<AppId, WxError> {
@@ -167,14 +179,7 @@ fn stable(
         return Err(WxError::RequirePost);
     }
     let (credentials, flag) = call.body.as_ref().map_err(|e| *e)?;
-    // A string flag is 47001 unless `lenient_force_refresh` takes "true" and "false".
-    let lenient = st.options.lenient_force_refresh;
-    let force = match flag {
-        Some(Flag::Bool(b)) => *b,
-        Some(Flag::Text(t)) if lenient && (t == "true" || t == "false") => t == "true",
-        Some(Flag::Text(_)) => return Err(WxError::DataFormatError),
-        None => false,
-    };
+    let force = force_flag(st, flag.as_ref())?;
     let appid = check_credentials(st, credentials)?;
     let tokens = &mut st.tokens;
     let slot = tokens.apps.entry(appid.clone()).or_default();
