@@ -93,6 +93,10 @@ pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Resu
         .tokens
         .get(token)
         .ok_or(WxError::InvalidCredential)?;
+    // Forgotten a day after it expired, whether or not a sweep has removed it yet.
+    if entry.expires_at.plus(REMEMBER_EXPIRED) <= now {
+        return Err(WxError::InvalidCredential);
+    }
     if entry.expires_at <= now {
         return Err(WxError::AccessTokenExpired);
     }
