@@ -326,6 +326,19 @@ fn answer(
     // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
     maybe_sweep(st, now);
     let billed = quota::billed(st, req, now);
+    // An API of the other kind of account (a mini-program's `wxa/*` with an official
+    // account's token): 48001, once the token is known good.
+    if let Some(b) = &billed
+        && let Some(kind) = quota::account_kind(req.endpoint)
+        && st.dir.apps.get(&b.app).is_some_and(|a| a.kind != kind)
+    {
+        return Answer {
+            result: Err(WxError::ApiUnauthorized),
+            appid: Some(b.app.clone()),
+            user: None,
+            tencent: None,
+        };
+    }
     if let Some(b) = &billed
         && let Err(e) = quota::admit(st, b, req.endpoint, now)
     {

@@ -55,6 +55,7 @@ pub fn daily_limit(endpoint: Endpoint, options: &Options) -> Option<u64> {
 
 /// The kind of account an API belongs to, `None` for those every account calls (tokens, the
 /// quota and rid APIs): `wxa/*` are mini-programs', `cgi-bin/user/info` official accounts'.
+/// The other kind's token gets 48001 there, and 76022 from quota/get.
 pub(super) fn account_kind(endpoint: Endpoint) -> Option<AppKind> {
     match endpoint {
         Endpoint::UserInfo => Some(AppKind::OfficialAccount),

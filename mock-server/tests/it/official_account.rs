@@ -339,6 +339,48 @@ async fn an_official_account_is_no_mini_program_and_a_mini_program_has_no_follow
             "{err}"
         );
     }
+    // A mini-program's APIs refuse the account's token once it is known good.
+    let app = t
+        .control(Method::GET, &format!("/apps/{appid}"), None)
+        .await
+        .1;
+    let token = t
+        .get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={}",
+            app["secret"].as_str().expect("secret")
+        ))
+        .await
+        .json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let r = t
+        .get(&format!(
+            "/wxa/checksession?access_token={token}&openid=x&signature=y&sig_method=hmac_sha256"
+        ))
+        .await;
+    r.assert_err(48001);
+    assert!(
+        r.json()["errmsg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("api unauthorized rid: ")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+    let r = t
+        .post(
+            &format!("/wxa/business/getuserphonenumber?access_token={token}"),
+            r#"{"code":"x"}"#,
+        )
+        .await;
+    r.assert_err(48001);
+    // The method check still comes first.
+    t.get(&format!(
+        "/wxa/business/getuserphonenumber?access_token={token}"
+    ))
+    .await
+    .assert_err(43002);
     // jscode2session knows no such mini-program.
     let app = t
         .control(Method::GET, &format!("/apps/{appid}"), None)
