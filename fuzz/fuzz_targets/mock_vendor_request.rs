@@ -15,7 +15,7 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 12] = [
+const PATHS: [&str; 18] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
@@ -28,6 +28,12 @@ const PATHS: [&str; 12] = [
     "/wxa/business/getuserencryptkey",
     "/SNS/jscode2session",
     "/",
+    "/cgi-bin/openapi/quota/get",
+    "/cgi-bin/clear_quota",
+    "/cgi-bin/clear_quota/v2",
+    "/cgi-bin/openapi/rid/get",
+    "/cgi-bin/user/info",
+    "/wxa/msg_sec_check",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -45,6 +51,12 @@ struct Input {
     phone_code: bool,
     /// A fault rule on every endpoint: index into the catalogue, and whether it consumes codes.
     fault: Option<(u8, bool)>,
+    /// Prepend the token of an official account and the openid of its follower.
+    follower: bool,
+    /// Turn `stub_unmodelled` on.
+    stub: bool,
+    /// Lower `token_daily_limit` to this (at least 1).
+    token_limit: Option<u8>,
     /// Seconds after 2024-08-22 (years up to 2160: the `Date` header only goes to 9999).
     later: u32,
     query: String,
@@ -62,6 +74,45 @@ fuzz_target!(|input: Input| {
     let endpoint = Endpoint::of_path(path);
 
     let mut query = String::new();
+    if input.stub || input.token_limit.is_some() {
+        let mut patch = serde_json::json!({"stub_unmodelled": input.stub});
+        if let Some(n) = input.token_limit {
+            patch["token_daily_limit"] = serde_json::json!(n.max(1));
+        }
+        engine.patch_options(&patch).expect("valid options");
+    }
+    if input.follower {
+        let oa = engine
+            .create_app(mock_server::config::AppSpec {
+                kind: Some(mock_server::config::AppKind::OfficialAccount),
+                ..Default::default()
+            })
+            .expect("an official account");
+        let follower = engine
+            .follow(
+                &oa.appid,
+                mock_server::engine::FollowerSpec {
+                    user: user.clone(),
+                    subscribe: None,
+                    subscribe_scene: None,
+                    qr_scene: None,
+                    qr_scene_str: None,
+                    remark: None,
+                    tagid_list: None,
+                },
+            )
+            .expect("a follower");
+        let minted = mock.get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            oa.appid, oa.secret
+        ));
+        let v = minted.json().expect("token JSON");
+        query += &format!(
+            "access_token={}&openid={}&",
+            v["access_token"].as_str().expect("a token for the account"),
+            follower.openid
+        );
+    }
     if input.credentials {
         let grant = if endpoint == Endpoint::Jscode2session {
             "authorization_code"

@@ -1,5 +1,6 @@
 //! Every WeChat error the mock can answer, in one place, with its errcode and errmsg text as the
 //! real servers send them (`wechat-api.md` sections 2.2, 4, 5, 6, 7a), and the `rid` suffix rules
+//! real servers send them (`wechat-api.md` sections 2.2, 4, 5, 6, 7, 7a), and the `rid` suffix rules
 //! (section 1.1). Handlers name an entry; only this module writes vendor error JSON.
 
 use serde::Serialize;
@@ -119,6 +120,29 @@ pub enum WxError {
     /// WeChat issued to the app in the last 3 days (7a; the docs list both this and
     /// `vaild:false`, the mock answers this one unless `checkencryptedmsg_unknown` says so).
     DataNotExist,
+    /// 48001 `api unauthorized`: the account may not call this API (WeChat's global errcode
+    /// list), e.g. a mini-program's token on the official accounts' `cgi-bin/user/info`.
+    ApiUnauthorized,
+    /// 48006 `forbid to clear quota because of reaching the limit`: `clear_quota` (with or
+    /// without `/v2`) used its 10 clears of the calendar month (`wechat-api.md` 7a; the
+    /// clearQuota documentation's errcode table).
+    ClearQuotaLimit,
+    /// 76001 `rid not found, please check`: `openapi/rid/get` knows no such rid, or it is older
+    /// than 7 days (`wechat-api.md` 1.1 [C1]: `rid not found, please check rid: ...`).
+    RidNotFound,
+    /// 76002 `rid is error`: the rid is empty or not shaped like one (getRidInfo's errcode
+    /// table).
+    RidError,
+    /// 76003 `could not query this rid,no permission`: the rid is another account's
+    /// (getRidInfo's errcode table; no space after the comma, as documented).
+    RidNoPermission,
+    /// 76021 `cgi_path not found, please check`: `openapi/quota/get` knows no such API
+    /// (getApiQuota's errcode table).
+    CgiPathNotFound,
+    /// 76022 `could not use this cgi_path,no permission`: the API is not the token's account
+    /// type's, or an `sns/*` API, which quota/get and rid/get do not serve (getApiQuota's
+    /// errcode table and notes).
+    CgiPathNoPermission,
 }
 
 /// Every entry, for listing and for looking up fault errcodes.
@@ -152,6 +176,13 @@ pub const ALL: &[WxError] = &[
     WxError::InvalidScene,
     WxError::VisitExpired,
     WxError::DataNotExist,
+    WxError::ApiUnauthorized,
+    WxError::ClearQuotaLimit,
+    WxError::RidNotFound,
+    WxError::RidError,
+    WxError::RidNoPermission,
+    WxError::CgiPathNotFound,
+    WxError::CgiPathNoPermission,
 ];
 
 impl WxError {
@@ -187,6 +218,13 @@ impl WxError {
             WxError::InvalidScene => 40129,
             WxError::VisitExpired => 61010,
             WxError::DataNotExist => 1,
+            WxError::ApiUnauthorized => 48001,
+            WxError::ClearQuotaLimit => 48006,
+            WxError::RidNotFound => 76001,
+            WxError::RidError => 76002,
+            WxError::RidNoPermission => 76003,
+            WxError::CgiPathNotFound => 76021,
+            WxError::CgiPathNoPermission => 76022,
         }
     }
 
@@ -232,6 +270,13 @@ impl WxError {
             WxError::InvalidScene => "invalid scene",
             WxError::VisitExpired => "code is expired",
             WxError::DataNotExist => "data not exit",
+            WxError::ApiUnauthorized => "api unauthorized",
+            WxError::ClearQuotaLimit => "forbid to clear quota because of reaching the limit",
+            WxError::RidNotFound => "rid not found, please check",
+            WxError::RidError => "rid is error",
+            WxError::RidNoPermission => "could not query this rid,no permission",
+            WxError::CgiPathNotFound => "cgi_path not found, please check",
+            WxError::CgiPathNoPermission => "could not use this cgi_path,no permission",
         }
     }
 
@@ -259,15 +304,38 @@ pub struct Suffix<'a> {
     pub with_hint: bool,
 }
 
+/// The request id an errmsg names: `xxxxxxxx-xxxxxxxx-xxxxxxxx` in the current style (the
+/// request time in hex, then the two random groups), the hint tag in the legacy style.
+pub fn rid(s: &Suffix<'_>) -> String {
+    match s.style {
+        RidStyle::Current => format!(
+            "{:08x}-{:08x}-{:08x}",
+            u32::try_from(s.now_secs).unwrap_or(0),
+            s.random.0,
+            s.random.1
+        ),
+        RidStyle::Legacy => s.hint.to_owned(),
+    }
+}
+
+/// Whether `text` is shaped like a current-style rid: three groups of 8 lowercase hex digits.
+pub fn is_rid_shaped(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 3
+        && groups.iter().all(|g| {
+            g.len() == 8
+                && g.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
 /// The full errmsg for an error: base text plus the rid suffix.
 pub fn errmsg(err: WxError, s: &Suffix<'_>) -> String {
     let base = err.text(s.family);
-    let rid = format!(
-        "{:08x}-{:08x}-{:08x}",
-        u32::try_from(s.now_secs).unwrap_or(0),
-        s.random.0,
-        s.random.1
-    );
+    let rid = rid(&Suffix {
+        style: RidStyle::Current,
+        ..*s
+    });
     match (s.style, s.family) {
         (RidStyle::Current, Family::Sns) if !err.space_separated_everywhere() => {
             format!("{base}, rid: {rid}")
@@ -352,6 +420,26 @@ mod tests {
             &suffix(Family::CgiBin, RidStyle::Legacy),
         );
         assert_eq!(cgi, "invalid grant_type hint: [XfmcTVNre-vGNNia]");
+    }
+
+    #[test]
+    fn rids_are_the_request_time_and_two_random_groups() {
+        let s = suffix(Family::CgiBin, RidStyle::Current);
+        assert_eq!(rid(&s), "66c69111-4157f271-729ca238");
+        assert!(is_rid_shaped(&rid(&s)));
+        assert_eq!(
+            rid(&suffix(Family::Sns, RidStyle::Legacy)),
+            "XfmcTVNre-vGNNia"
+        );
+        for bad in [
+            "",
+            "66c69111-4157f271",
+            "66C69111-4157f271-729ca238",
+            "x6c69111-4157f271-729ca238",
+            "66c69111-4157f271-729ca238-",
+        ] {
+            assert!(!is_rid_shaped(bad), "{bad}");
+        }
     }
 
     #[test]

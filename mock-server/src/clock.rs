@@ -71,6 +71,23 @@ impl Timestamp {
             .map(Self)
     }
 
+    /// The calendar day in China (UTC+8) this instant falls on, as a day number: WeChat's daily
+    /// quotas end at midnight Beijing time, not UTC.
+    pub const fn china_day(self) -> i64 {
+        self.secs()
+            .saturating_add(CHINA_OFFSET_SECS)
+            .div_euclid(86_400)
+    }
+
+    /// The calendar month in China (UTC+8) this instant falls on, as `year * 12 + month - 1`:
+    /// monthly allowances (such as `clear_quota`'s) start again on the 1st, Beijing time.
+    pub fn china_month(self) -> i64 {
+        let secs = self.secs().saturating_add(CHINA_OFFSET_SECS);
+        time::OffsetDateTime::from_unix_timestamp(secs).map_or(0, |t| {
+            i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
+        })
+    }
+
     /// The HTTP `Date` header value for this instant (IMF-fixdate); times IMF-fixdate cannot
     /// show are clamped to 1970-01-01 and 9999-12-31T23:59:59Z.
     pub fn http_date(self) -> String {
@@ -78,6 +95,9 @@ impl Timestamp {
         httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
     }
 }
+
+/// China's offset from UTC (no daylight saving time), seconds.
+const CHINA_OFFSET_SECS: i64 = 8 * 3600;
 
 fn duration_millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -314,5 +334,20 @@ mod tests {
         assert_eq!(t.rfc3339(), "2024-08-22T01:14:57Z");
         assert_eq!(t.http_date(), "Thu, 22 Aug 2024 01:14:57 GMT");
         assert_eq!(Timestamp::parse_rfc3339("2024-08-22T01:14:57Z"), Some(t));
+    }
+
+    #[test]
+    fn china_days_and_months_turn_at_midnight_beijing_time() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).expect("valid time");
+        let day = at("2024-08-22T01:14:57Z").china_day();
+        assert_eq!(at("2024-08-22T15:59:59Z").china_day(), day);
+        assert_eq!(at("2024-08-22T16:00:00Z").china_day(), day + 1);
+        assert_eq!(at("2024-08-21T16:00:00Z").china_day(), day);
+        assert_eq!(at("2024-08-21T15:59:59Z").china_day(), day - 1);
+        let august = 2024 * 12 + 7;
+        assert_eq!(at("2024-08-22T01:14:57Z").china_month(), august);
+        assert_eq!(at("2024-08-31T15:59:59Z").china_month(), august);
+        assert_eq!(at("2024-08-31T16:00:00Z").china_month(), august + 1);
+        assert_eq!(at("2024-12-31T16:00:00Z").china_month(), 2025 * 12);
     }
 }

@@ -161,6 +161,14 @@ pub struct Options {
     pub foreign_code_user: UserHandle,
     /// checkencryptedmsg's answer for data WeChat did not issue (or issued over 3 days ago).
     pub checkencryptedmsg_unknown: UnknownEncryptedMsg,
+    /// `cgi-bin/token` calls an app may make per day (China time) before 45009; the
+    /// reference shows 10,000 for mini-programs (`wechat-api.md` 7a). `clear_quota` or the next
+    /// day gives the calls back.
+    pub token_daily_limit: u32,
+    /// Answer a path the mock does not model, with a valid access token of any app,
+    /// `{"errcode":0,"errmsg":"ok"}` (the token checks as on any endpoint that needs one: 41001,
+    /// 40001, 42001), journaled as `stubbed`. Off: such paths answer 40066, as WeChat does.
+    pub stub_unmodelled: bool,
 }
 
 impl Default for Options {
@@ -179,6 +187,8 @@ impl Default for Options {
             accept_foreign_codes: false,
             foreign_code_user: UserHandle::new("developer"),
             checkencryptedmsg_unknown: UnknownEncryptedMsg::Errcode1,
+            token_daily_limit: 10_000,
+            stub_unmodelled: false,
         }
     }
 }
@@ -212,7 +222,40 @@ impl Options {
                     .into(),
             );
         }
+        if self.token_daily_limit == 0 {
+            return Err("`token_daily_limit` must be at least 1".into());
+        }
         Ok(())
+    }
+}
+
+/// What kind of WeChat account an app is. Both get tokens the same way; the login and
+/// open-data calls are mini-programs', the followers and `cgi-bin/user/info` official accounts'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKind {
+    /// A mini-program (`wx.login`, jscode2session, the phone button, ...).
+    #[default]
+    MiniProgram,
+    /// An official account (公众号): users follow it; `cgi-bin/user/info` tells about them.
+    OfficialAccount,
+}
+
+impl AppKind {
+    /// How the kind is written on the control plane.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppKind::MiniProgram => "mini_program",
+            AppKind::OfficialAccount => "official_account",
+        }
+    }
+
+    /// The kind in a sentence: `a mini-program`, `an official account`.
+    pub fn described(self) -> &'static str {
+        match self {
+            AppKind::MiniProgram => "a mini-program",
+            AppKind::OfficialAccount => "an official account",
+        }
     }
 }
 
@@ -235,6 +278,8 @@ pub struct AppSpec {
     /// has left; at 0 the button answers `errno` 1400001. Left out on create: unlimited; on
     /// change, left out keeps the current value.
     pub phone_quota: Option<u64>,
+    /// A mini-program (left out on create) or an official account; it cannot be changed.
+    pub kind: Option<AppKind>,
 }
 
 /// A phone number with its country calling code (`"86"`, `"13800138000"`).
@@ -362,6 +407,16 @@ mod tests {
         assert!(e.contains("quota_scope"), "{e}");
         let e = o.patched(&serde_json::json!({"stirct": true})).unwrap_err();
         assert!(e.contains("stirct"), "{e}");
+        assert_eq!(o.token_daily_limit, 10_000);
+        assert!(!o.stub_unmodelled);
+        let e = o
+            .patched(&serde_json::json!({"token_daily_limit": 0}))
+            .unwrap_err();
+        assert!(e.contains("token_daily_limit"), "{e}");
+        let p = o
+            .patched(&serde_json::json!({"token_daily_limit": 3, "stub_unmodelled": true}))
+            .expect("valid patch");
+        assert_eq!((p.token_daily_limit, p.stub_unmodelled), (3, true));
     }
 
     #[test]

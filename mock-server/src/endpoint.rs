@@ -33,6 +33,19 @@ pub enum Endpoint {
     Checkencryptedmsg,
     /// `GET /wxa/business/getuserencryptkey` (older docs: POST with the same query)
     Getuserencryptkey,
+    /// `POST /cgi-bin/openapi/quota/get`
+    QuotaGet,
+    /// `POST /cgi-bin/clear_quota`
+    ClearQuota,
+    /// `POST /cgi-bin/clear_quota/v2`
+    ClearQuotaV2,
+    /// `POST /cgi-bin/openapi/rid/get`
+    RidGet,
+    /// `GET /cgi-bin/user/info` (official accounts)
+    UserInfo,
+    /// A path the mock does not model, answered `{"errcode":0,"errmsg":"ok"}` under the
+    /// `stub_unmodelled` option (no path of its own: the engine files an unknown path here).
+    Stubbed,
     /// Any other path: 40066.
     Unknown,
 }
@@ -77,7 +90,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 12] = [
+pub const ENDPOINTS: [Row; 18] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -166,6 +179,54 @@ pub const ENDPOINTS: [Row; 12] = [
         name: "getuserencryptkey",
         vendor: Vendor::WeChat,
         family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::QuotaGet,
+        paths: &["/cgi-bin/openapi/quota/get"],
+        method: Method::Post,
+        name: "quota_get",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::ClearQuota,
+        paths: &["/cgi-bin/clear_quota"],
+        method: Method::Post,
+        name: "clear_quota",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::ClearQuotaV2,
+        paths: &["/cgi-bin/clear_quota/v2"],
+        method: Method::Post,
+        name: "clear_quota_v2",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::RidGet,
+        paths: &["/cgi-bin/openapi/rid/get"],
+        method: Method::Post,
+        name: "rid_get",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::UserInfo,
+        paths: &["/cgi-bin/user/info"],
+        method: Method::Get,
+        name: "user_info",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::Stubbed,
+        paths: &[],
+        method: Method::Get,
+        name: "stubbed",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
     },
     Row {
         endpoint: Endpoint::Unknown,

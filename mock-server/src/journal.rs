@@ -2,16 +2,24 @@
 //! Capped; when full it drops the oldest entries and counts them, so a reader knows it is partial.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::http::Method;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{Family, WxError};
 use crate::clock::Timestamp;
 use crate::endpoint::Endpoint;
 use crate::ids::{AppId, UserHandle};
 use crate::params::Params;
+use crate::reply::{Reply, RidRequest};
+
+/// How long `openapi/rid/get` finds a rid: 7 days (getRidInfo's notes), if the journal still
+/// holds the request.
+pub const RID_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
 
 /// One recorded vendor request.
 #[derive(Clone, Debug)]
@@ -47,6 +55,10 @@ pub struct Record {
     pub response: Bytes,
     /// Wall-clock time spent answering, microseconds.
     pub latency_us: u64,
+    /// The request id of a WeChat error answer (what its errmsg names).
+    pub rid: Option<String>,
+    /// The address the request came from, when known.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl Record {
@@ -122,6 +134,9 @@ pub struct JournalEntry {
     pub response: String,
     /// Latency, microseconds.
     pub latency_us: u64,
+    /// The request id of a WeChat error answer (`openapi/rid/get` looks it up).
+    #[serde(default)]
+    pub rid: Option<String>,
 }
 
 /// Filters for reading the journal; all optional.
@@ -141,6 +156,8 @@ pub struct JournalFilter {
     /// Only entries after this sequence number (a `last_seq` read earlier): what happened
     /// since then.
     pub since: Option<u64>,
+    /// The request id an error answer named.
+    pub rid: Option<String>,
 }
 
 /// `GET /__mock__/journal`.
@@ -251,6 +268,7 @@ impl Journal {
                     && f.tencent_code
                         .as_deref()
                         .is_none_or(|c| r.tencent_code == Some(c))
+                    && f.rid.as_deref().is_none_or(|x| r.rid.as_deref() == Some(x))
             })
             .map(|(seq, r)| view(*seq, r))
             .collect();
@@ -261,6 +279,41 @@ impl Journal {
             capacity: j.capacity,
             last_seq: j.next_seq - 1,
         }
+    }
+}
+
+impl Journal {
+    /// `openapi/rid/get`: the request that got `rid`, for `appid` (the token's app). A rid the
+    /// journal does not hold (never given, dropped for room, cleared) or older than
+    /// [`RID_LIFETIME`]: 76001; another app's, or a request no app was known for: 76003; an
+    /// `sns/*` request's: 76022, as WeChat answers for those APIs.
+    pub fn rid_info(&self, appid: &AppId, rid: &str, now: Timestamp) -> Result<Reply, WxError> {
+        let j = self.lock();
+        let r = j
+            .entries
+            .iter()
+            .rev()
+            .map(|(_, r)| r)
+            .find(|r| r.rid.as_deref() == Some(rid))
+            .filter(|r| r.time.plus(RID_LIFETIME) > now)
+            .ok_or(WxError::RidNotFound)?;
+        if r.appid.as_ref() != Some(appid) {
+            return Err(WxError::RidNoPermission);
+        }
+        if Endpoint::family_of(r.path()) == Family::Sns {
+            return Err(WxError::CgiPathNoPermission);
+        }
+        Ok(Reply::RidInfo(RidRequest {
+            invoke_time: r.time.secs(),
+            cost_in_ms: r.latency_us / 1000,
+            request_url: r.query().unwrap_or("").to_owned(),
+            request_body: String::from_utf8_lossy(&r.body).into_owned(),
+            response_body: String::from_utf8_lossy(&r.response).into_owned(),
+            client_ip: r.client_ip.map_or_else(
+                || "127.0.0.1".to_owned(),
+                |ip| ip.to_canonical().to_string(),
+            ),
+        }))
     }
 }
 
@@ -297,5 +350,6 @@ fn view(seq: u64, r: &Record) -> JournalEntry {
         fault: r.fault.clone(),
         response: String::from_utf8_lossy(&r.response).into_owned(),
         latency_us: r.latency_us,
+        rid: r.rid.clone(),
     }
 }

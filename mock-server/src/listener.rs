@@ -2,7 +2,7 @@
 //! switch ([`ConnCtl`]) the vendor entry point flips, and the stream fails its writes from then on.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -18,15 +18,21 @@ const OPEN: u8 = 0;
 const DROP: u8 = 1;
 const RESET: u8 = 2;
 
-/// Per-connection switch a fault rule flips to drop or reset the connection it arrived on.
+/// Per-connection switch a fault rule flips to drop or reset the connection it arrived on, and
+/// the address the connection came from (`openapi/rid/get` answers it as `client_ip`).
 #[derive(Clone, Debug)]
-pub struct ConnCtl(Arc<AtomicU8>);
+pub struct ConnCtl(Arc<AtomicU8>, IpAddr);
 
 impl ConnCtl {
     /// Makes the connection fail on its next write; with `reset`, close with a TCP RST.
     pub fn cut(&self, reset: bool) {
         self.0
             .store(if reset { RESET } else { DROP }, Ordering::Relaxed);
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> IpAddr {
+        self.1
     }
 }
 
@@ -140,6 +146,6 @@ impl Listener for CtlListener {
 
 impl Connected<IncomingStream<'_, CtlListener>> for ConnCtl {
     fn connect_info(stream: IncomingStream<'_, CtlListener>) -> Self {
-        ConnCtl(stream.io().ctl.clone())
+        ConnCtl(stream.io().ctl.clone(), stream.remote_addr().ip())
     }
 }

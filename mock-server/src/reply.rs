@@ -73,6 +73,22 @@ pub enum Reply {
     },
     /// `getuserencryptkey`: the ok envelope with `key_info_list`, newest first.
     UserEncryptKeys(Vec<UserKeyInfo>),
+    /// `openapi/quota/get`: the ok envelope with `quota`.
+    Quota(Quota),
+    /// `openapi/rid/get` as the engine leaves it: the rid to look up for the token's app. The
+    /// journal holds the requests, so the vendor entry point finishes the answer from it (a
+    /// [`Reply::RidInfo`], or 76001/76003/76022) before anything is rendered.
+    RidQuery {
+        /// The app asking.
+        appid: AppId,
+        /// The rid, as asked.
+        rid: String,
+    },
+    /// `openapi/rid/get`: the ok envelope with `request`.
+    RidInfo(RidRequest),
+    /// `cgi-bin/user/info`: a follower of an official account, or someone who is not (any
+    /// more).
+    UserInfo(FollowerInfo),
 }
 
 /// One entry of `key_info_list`.
@@ -88,6 +104,66 @@ pub struct UserKeyInfo {
     pub iv: String,
     /// `create_time`, Unix seconds.
     pub create_time: i64,
+}
+
+/// `quota` of a quota/get answer: today's calls of one API by one app (China time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// `daily_limit`.
+    pub daily_limit: u64,
+    /// `used`.
+    pub used: u64,
+    /// `remain`: what is left of `daily_limit`.
+    pub remain: u64,
+}
+
+/// `request` of a rid/get answer: the request that got the rid, as WeChat recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RidRequest {
+    /// `invoke_time`: when it arrived, Unix seconds.
+    pub invoke_time: i64,
+    /// `cost_in_ms`: how long answering it took.
+    pub cost_in_ms: u64,
+    /// `request_url`: its query string (WeChat's example shows the parameters only).
+    pub request_url: String,
+    /// `request_body`: its body (empty for a GET).
+    pub request_body: String,
+    /// `response_body`: the answer it got.
+    pub response_body: String,
+    /// `client_ip`: the address it came from.
+    pub client_ip: String,
+}
+
+/// What `cgi-bin/user/info` tells about a user of an official account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerInfo {
+    /// `openid`.
+    pub openid: OpenId,
+    /// `unionid`, when the account is bound to an open platform.
+    pub unionid: Option<UnionId>,
+    /// The rest, while the user follows the account; `None`: `subscribe` 0, nothing more.
+    pub subscribed: Option<Subscription>,
+}
+
+/// A follower's fields in a `cgi-bin/user/info` answer (`subscribe` 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// `language`.
+    pub language: String,
+    /// `subscribe_time`: the last time the user followed, Unix seconds.
+    pub subscribe_time: i64,
+    /// `remark`.
+    pub remark: String,
+    /// `groupid` (the old groups, kept for compatibility: 0).
+    pub groupid: u32,
+    /// `tagid_list`.
+    pub tagid_list: Vec<u32>,
+    /// `subscribe_scene` (`ADD_SCENE_QR_CODE`, ...).
+    pub subscribe_scene: String,
+    /// `qr_scene`.
+    pub qr_scene: u32,
+    /// `qr_scene_str`.
+    pub qr_scene_str: String,
 }
 
 /// `phone_info` of a getuserphonenumber answer.

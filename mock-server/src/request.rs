@@ -55,10 +55,22 @@ pub enum Call {
     Checkencryptedmsg(EncryptedMsgCheck),
     /// `wxa/business/getuserencryptkey`: the query of checksession.
     Getuserencryptkey(SessionCheck),
+    /// `cgi-bin/openapi/quota/get`.
+    QuotaGet(TokenBody),
+    /// `cgi-bin/clear_quota`.
+    ClearQuota(TokenBody),
+    /// `cgi-bin/clear_quota/v2`.
+    ClearQuotaV2(AppCredentials),
+    /// `cgi-bin/openapi/rid/get`.
+    RidGet(TokenBody),
+    /// `cgi-bin/user/info`.
+    UserInfo(UserInfoQuery),
     /// A path the mock does not serve.
     Unknown {
         /// `appid` in the query, for the journal and fault rules.
         appid: Option<AppId>,
+        /// `access_token` in the query: what a stubbed path checks (`stub_unmodelled`).
+        access_token: Option<String>,
     },
 }
 
@@ -186,6 +198,38 @@ pub struct EncryptedMsgCheck {
     pub body: Result<Option<String>, WxError>,
 }
 
+/// A token-checked POST whose JSON body carries one string the endpoint reads: `cgi_path`
+/// (quota/get), `appid` (clear_quota) or `rid` (rid/get).
+#[derive(Clone, Debug)]
+pub struct TokenBody {
+    /// `access_token`.
+    pub access_token: Option<String>,
+    /// The field (a non-empty string, else absent), or 47001 for a body that is not a JSON
+    /// object. No body at all: absent.
+    pub body: Result<Option<String>, WxError>,
+}
+
+/// `clear_quota/v2`: `appid` and `appsecret` from the JSON body, or (as the documentation's
+/// example sends them) from the query string when the body is empty.
+#[derive(Clone, Debug)]
+pub struct AppCredentials {
+    /// `appid` and `appsecret` (non-empty strings, else absent), or 47001 for a body that is
+    /// not a JSON object.
+    pub body: Result<(Option<AppId>, Option<String>), WxError>,
+}
+
+/// The query of `cgi-bin/user/info`.
+#[derive(Clone, Debug, Default)]
+pub struct UserInfoQuery {
+    /// `access_token`.
+    pub access_token: Option<String>,
+    /// `openid`.
+    pub openid: Option<String>,
+    /// `lang` (`zh_CN`, `zh_TW`, `en`): read, and of no consequence since WeChat stopped
+    /// answering the region fields it translated.
+    pub lang: Option<String>,
+}
+
 /// Tencent Cloud `SendSms`: API 3.0's common parameters from the headers, and the body.
 #[derive(Clone, Debug)]
 pub struct SmsSend {
@@ -280,9 +324,32 @@ impl Call {
                 body: encrypted_msg_body(body),
             }),
             Endpoint::Getuserencryptkey => Call::Getuserencryptkey(session()),
+            Endpoint::QuotaGet => Call::QuotaGet(TokenBody {
+                access_token: text("access_token"),
+                body: string_field(body, "cgi_path"),
+            }),
+            Endpoint::ClearQuota => Call::ClearQuota(TokenBody {
+                access_token: text("access_token"),
+                body: string_field(body, "appid"),
+            }),
+            Endpoint::ClearQuotaV2 => Call::ClearQuotaV2(AppCredentials {
+                body: app_credentials(p, body),
+            }),
+            Endpoint::RidGet => Call::RidGet(TokenBody {
+                access_token: text("access_token"),
+                body: string_field(body, "rid"),
+            }),
+            Endpoint::UserInfo => Call::UserInfo(UserInfoQuery {
+                access_token: text("access_token"),
+                openid: text("openid"),
+                lang: text("lang"),
+            }),
             // Only reached for a Tencent Cloud endpoint given WeChat's parameters (never, as the
-            // table stands): filed as unknown.
-            Endpoint::SmsSend | Endpoint::Unknown => Call::Unknown { appid: appid() },
+            // table stands), or the stub's name, which no path has: filed as unknown.
+            Endpoint::SmsSend | Endpoint::Stubbed | Endpoint::Unknown => Call::Unknown {
+                appid: appid(),
+                access_token: text("access_token"),
+            },
         }
     }
 
@@ -294,7 +361,8 @@ impl Call {
             Call::Token(c) => c.appid.clone(),
             Call::StableToken(s) => s.body.as_ref().ok().and_then(|(c, _)| c.appid.clone()),
             Call::SmsSend(s) => s.body.sdk_app_id.clone().map(AppId::new),
-            Call::Unknown { appid } => appid.clone(),
+            Call::Unknown { appid, .. } => appid.clone(),
+            Call::ClearQuotaV2(c) => c.body.as_ref().ok().and_then(|(a, _)| a.clone()),
             Call::Checksession(_)
             | Call::Resetusersessionkey(_)
             | Call::Getuserphonenumber(_)
@@ -302,6 +370,31 @@ impl Call {
             | Call::Getuserriskrank(_)
             | Call::Checkencryptedmsg(_)
             | Call::Getuserencryptkey(_) => None,
+            Call::QuotaGet(_) | Call::ClearQuota(_) | Call::RidGet(_) | Call::UserInfo(_) => None,
+        }
+    }
+
+    /// The `access_token` of a call that needs one (`None` for the calls that authenticate
+    /// with an appid and secret, or need nothing), and what it says (`Some(None)`: missing).
+    pub fn access_token(&self) -> Option<Option<&str>> {
+        match self {
+            Call::Checksession(c) | Call::Resetusersessionkey(c) | Call::Getuserencryptkey(c) => {
+                Some(c.access_token.as_deref())
+            }
+            Call::Getuserphonenumber(c) => Some(c.access_token.as_deref()),
+            Call::Getuserriskrank(c) => Some(c.access_token.as_deref()),
+            Call::Checkencryptedmsg(c) => Some(c.access_token.as_deref()),
+            Call::Getpaidunionid(c) => Some(c.access_token.as_deref()),
+            Call::QuotaGet(c) | Call::ClearQuota(c) | Call::RidGet(c) => {
+                Some(c.access_token.as_deref())
+            }
+            Call::UserInfo(c) => Some(c.access_token.as_deref()),
+            Call::Unknown { access_token, .. } => Some(access_token.as_deref()),
+            Call::Jscode2session(_)
+            | Call::Token(_)
+            | Call::StableToken(_)
+            | Call::SmsSend(_)
+            | Call::ClearQuotaV2(_) => None,
         }
     }
 }
@@ -333,6 +426,81 @@ fn stable_body(body: &[u8]) -> Result<(Credentials, Option<Flag>), WxError> {
         },
         b.force_refresh,
     ))
+}
+
+/// One string field of a JSON object body: a non-empty string, else absent (a missing body
+/// too); 47001 for a body that is not a JSON object, or that gives the field twice (as serde
+/// refuses a repeated field of the other endpoints' bodies).
+fn string_field(body: &[u8], name: &str) -> Result<Option<String>, WxError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let [value] = string_fields(body, [name])?;
+    Ok(value)
+}
+
+/// The named string fields of a JSON object body (see [`string_field`]).
+fn string_fields<const N: usize>(
+    body: &[u8],
+    names: [&str; N],
+) -> Result<[Option<String>; N], WxError> {
+    /// An object's entries in order, repeated keys kept.
+    struct Entries(Vec<(String, serde_json::Value)>);
+
+    impl<'de> Deserialize<'de> for Entries {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Entries;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Entries, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some(entry) = map.next_entry()? {
+                        entries.push(entry);
+                    }
+                    Ok(Entries(entries))
+                }
+            }
+
+            d.deserialize_map(Visitor)
+        }
+    }
+
+    let Entries(entries) = from_json_object(body)?;
+    let mut out = [const { None }; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        let mut given = entries.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        let value = given.next();
+        if given.next().is_some() {
+            return Err(WxError::DataFormatError);
+        }
+        *slot = match value {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+    }
+    Ok(out)
+}
+
+/// `clear_quota/v2`'s `appid` and `appsecret`: from the body, or from the query when there is
+/// no body (the documentation's example puts them in the query of a POST).
+fn app_credentials(p: &Params, body: &[u8]) -> Result<(Option<AppId>, Option<String>), WxError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((
+            p.get("appid").map(AppId::new),
+            p.get("appsecret").map(str::to_owned),
+        ));
+    }
+    let [appid, secret] = string_fields(body, ["appid", "appsecret"])?;
+    Ok((appid.map(AppId::new), secret))
 }
 
 fn phone_body(body: &[u8]) -> Result<(Option<String>, Option<String>), WxError> {

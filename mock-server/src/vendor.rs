@@ -17,7 +17,7 @@ use crate::engine::Arrival;
 use crate::faults::{FaultAction, Transport};
 use crate::journal::{self, Record};
 use crate::listener::ConnCtl;
-use crate::reply::Answer;
+use crate::reply::{Answer, Reply};
 use crate::request::{self, VendorRequest};
 use crate::shared::Shared;
 use crate::tencent::TcCode;
@@ -147,9 +147,9 @@ pub(crate) fn respond(
         style,
         plan,
         answer,
+        endpoint,
     } = arrival;
     let engine = &shared.engine;
-    let endpoint = req.endpoint;
     // A fault's answer in the endpoint's vendor's words: the body a failing server starts to
     // send before the connection breaks is a system error of its catalogue.
     let tencent_fault = |code: TcCode| wire::tencent(&engine.tencent_fault(code, req));
@@ -167,7 +167,12 @@ pub(crate) fn respond(
         ),
         None | Some((None, _)) => {
             // Answered on arrival, unless a delay-only rule held the request back.
-            let answer: Answer = answer.unwrap_or_else(|| engine.answer(req));
+            let mut answer: Answer = answer.unwrap_or_else(|| engine.answer(req));
+            // rid/get reads the journal, whose lock is never held with the engine's: the engine
+            // judged the token and the rid, the journal answers what the rid names.
+            if let Ok(Reply::RidQuery { appid, rid }) = &answer.result {
+                answer.result = shared.journal.rid_info(appid, rid, now);
+            }
             tencent_code = answer.tencent;
             let r = wire::render(endpoint, path, &answer.result, now, style, &shared.rids);
             (r, Ending::Normal, answer.appid, answer.user)
@@ -227,7 +232,9 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Pending) -> Response<Body> {
         now,
         watch,
     } = call;
-    let endpoint = req.endpoint;
+    // The endpoint the engine filed the request under: a path the mock does not model is
+    // `stubbed` under `stub_unmodelled`.
+    let endpoint = arrival.endpoint;
     let (path, _) = journal::split_target(&target);
     let responded = respond(shared, &req, path, arrival, oversized, now);
     let status = responded.status();
@@ -266,8 +273,10 @@ fn finish(shared: &Shared, conn: &ConnCtl, call: Pending) -> Response<Body> {
             _ => None,
         },
         fault,
+        rid: rendered.rid,
         response: rendered.body,
         latency_us: watch.micros(),
+        client_ip: Some(conn.peer()),
     });
     response
 }

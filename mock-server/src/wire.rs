@@ -18,7 +18,7 @@ use crate::config::ContentTypeMode;
 pub use crate::config::WireStyle;
 use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{Generator, UnionId};
-use crate::reply::{PhoneInfo, Reply, TencentReply, UserKeyInfo};
+use crate::reply::{FollowerInfo, PhoneInfo, Quota, Reply, RidRequest, TencentReply, UserKeyInfo};
 use crate::tencent::catalogue as tc;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
@@ -62,6 +62,9 @@ pub struct Rendered {
     pub body: Bytes,
     /// errcode in the body (0 for success), if it is a WeChat body.
     pub errcode: Option<i64>,
+    /// The request id a WeChat error body names (current style: `xxxxxxxx-xxxxxxxx-xxxxxxxx`;
+    /// legacy style: the hint tag), for the journal and `openapi/rid/get`.
+    pub rid: Option<String>,
 }
 
 fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {
@@ -85,6 +88,7 @@ pub fn tencent(reply: &TencentReply) -> Rendered {
         content_type: TENCENT_CONTENT_TYPE,
         body: Bytes::from(body),
         errcode: None,
+        rid: None,
     }
 }
 
@@ -196,6 +200,88 @@ struct KeyListBody<'a> {
     key_info_list: Vec<KeyInfoBody<'a>>,
 }
 
+#[derive(Serialize)]
+struct QuotaBody {
+    quota: QuotaFields,
+}
+
+#[derive(Serialize)]
+struct QuotaFields {
+    daily_limit: u64,
+    used: u64,
+    remain: u64,
+}
+
+#[derive(Serialize)]
+struct RidBody<'a> {
+    request: RidFields<'a>,
+}
+
+#[derive(Serialize)]
+struct RidFields<'a> {
+    invoke_time: i64,
+    cost_in_ms: u64,
+    request_url: &'a str,
+    request_body: &'a str,
+    response_body: &'a str,
+    client_ip: &'a str,
+}
+
+/// `cgi-bin/user/info` of a follower, in the documented order; since 2021-12-27 without
+/// nickname, sex, city, province, country or headimgurl (`wechat-api.md` 7a).
+#[derive(Serialize)]
+struct FollowerBody<'a> {
+    subscribe: u8,
+    openid: &'a str,
+    language: &'a str,
+    subscribe_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unionid: Option<&'a str>,
+    remark: &'a str,
+    groupid: u32,
+    tagid_list: &'a [u32],
+    subscribe_scene: &'a str,
+    qr_scene: u32,
+    qr_scene_str: &'a str,
+}
+
+/// `cgi-bin/user/info` of a user who does not follow the account: "nothing else can be
+/// fetched", as real answers show it (`{"subscribe":0,"openid",["unionid",]"tagid_list":[]}`).
+#[derive(Serialize)]
+struct NotFollowingBody<'a> {
+    subscribe: u8,
+    openid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unionid: Option<&'a str>,
+    tagid_list: [u32; 0],
+}
+
+fn user_info_body(info: &FollowerInfo) -> serde_json::Result<String> {
+    let openid = info.openid.as_str();
+    let unionid = info.unionid.as_ref().map(UnionId::as_str);
+    match &info.subscribed {
+        Some(f) => serde_json::to_string(&FollowerBody {
+            subscribe: 1,
+            openid,
+            language: &f.language,
+            subscribe_time: f.subscribe_time,
+            unionid,
+            remark: &f.remark,
+            groupid: f.groupid,
+            tagid_list: &f.tagid_list,
+            subscribe_scene: &f.subscribe_scene,
+            qr_scene: f.qr_scene,
+            qr_scene_str: &f.qr_scene_str,
+        }),
+        None => serde_json::to_string(&NotFollowingBody {
+            subscribe: 0,
+            openid,
+            unionid,
+            tagid_list: [],
+        }),
+    }
+}
+
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
 fn success_body(reply: &Reply) -> String {
     let json = match reply {
@@ -283,6 +369,38 @@ fn success_body(reply: &Reply) -> String {
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.
         Reply::Tencent(t) => return String::from_utf8_lossy(&tencent(t).body).into_owned(),
+        Reply::Quota(Quota {
+            daily_limit,
+            used,
+            remain,
+        }) => serde_json::to_string(&OkEnvelope::with(QuotaBody {
+            quota: QuotaFields {
+                daily_limit: *daily_limit,
+                used: *used,
+                remain: *remain,
+            },
+        })),
+        Reply::RidInfo(RidRequest {
+            invoke_time,
+            cost_in_ms,
+            request_url,
+            request_body,
+            response_body,
+            client_ip,
+        }) => serde_json::to_string(&OkEnvelope::with(RidBody {
+            request: RidFields {
+                invoke_time: *invoke_time,
+                cost_in_ms: *cost_in_ms,
+                request_url,
+                request_body,
+                response_body,
+                client_ip,
+            },
+        })),
+        Reply::UserInfo(info) => user_info_body(info),
+        // The vendor entry point turns a rid query into its answer before rendering; [`render`]
+        // answers one that got here 76001.
+        Reply::RidQuery { .. } => serde_json::to_string(&OkEnvelope::with(Nothing {})),
     };
     json.unwrap_or_default()
 }
@@ -304,6 +422,14 @@ pub fn render(
     // (The engine answers the Tencent Cloud endpoint with Tencent Cloud replies only; a WeChat
     // error there would be a bug, rendered as WeChat's below rather than lost.)
     let family = Endpoint::family_of(path);
+    // A rid query is answered from the journal before it gets here; one that was not has found
+    // nothing.
+    let unresolved = Err(WxError::RidNotFound);
+    let result = match result {
+        Ok(Reply::RidQuery { .. }) => &unresolved,
+        other => other,
+    };
+    let mut rid = None;
     let (body, errcode) = match result {
         // The journal counts every success as errcode 0, whether or not the body carries it.
         Ok(reply) => (success_body(reply), Some(0)),
@@ -326,6 +452,7 @@ pub fn render(
                 hint: &hint,
                 with_hint,
             };
+            rid = Some(catalogue::rid(&suffix));
             (
                 catalogue::error_body(err, &suffix),
                 Some(i64::from(err.code())),
@@ -337,6 +464,7 @@ pub fn render(
         content_type: content_type(family, style.content_type),
         body: Bytes::from(body),
         errcode,
+        rid,
     }
 }
 
@@ -352,6 +480,7 @@ pub fn gateway_page(status: StatusCode) -> Rendered {
         content_type: "text/html",
         body: Bytes::from(body),
         errcode: None,
+        rid: None,
     }
 }
 

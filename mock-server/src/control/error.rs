@@ -88,6 +88,7 @@ impl ControlError {
                     (StatusCode::CONFLICT, "phone_quota_exhausted")
                 }
                 EngineError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+                EngineError::WrongAppKind { .. } => (StatusCode::CONFLICT, "wrong_app_kind"),
             },
         }
     }

@@ -4,9 +4,13 @@
 //! rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
 //! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
 //! `openapi.json`, served at `/__mock__/openapi.json`.
+//! the user's payments (`payments.rs`) and follows of official accounts (`followers.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
+//! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
+//! `/__mock__/openapi.json`.
 
 mod crypto;
 mod error;
+mod followers;
 #[cfg(test)]
 mod openapi_check;
 mod payments;
@@ -79,6 +83,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/sms/config"),
     ("POST", "/payments"),
     ("POST", "/wx/getUserCryptoManager"),
+    ("POST", "/apps/{appid}/followers"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -110,6 +115,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .route("/payments", post(payments::pay))
         .route("/wx/getUserCryptoManager", post(crypto::wx_user_crypto))
+        .route("/apps/{appid}/followers", post(followers::follow))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

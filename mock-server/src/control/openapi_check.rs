@@ -235,6 +235,11 @@ fn every_error() -> Vec<ControlError> {
             message: "x".into(),
         }
         .into(),
+        EngineError::WrongAppKind {
+            appid: "x".into(),
+            expected: crate::config::AppKind::OfficialAccount,
+        }
+        .into(),
     ];
     for e in &all {
         match e {
@@ -253,7 +258,8 @@ fn every_error() -> Vec<ControlError> {
                 | EngineError::NoSession(_)
                 | EngineError::NoStaleKey(_)
                 | EngineError::PhoneQuotaExhausted(_)
-                | EngineError::Invalid { .. } => {}
+                | EngineError::Invalid { .. }
+                | EngineError::WrongAppKind { .. } => {}
             },
         }
     }
@@ -510,6 +516,8 @@ fn record(seq_hint: u64, full: bool) -> Record {
         fault: full.then(|| "rule 1: errcode 40029".into()),
         response: Bytes::from_static(b"{\"errcode\":40029}"),
         latency_us: 12,
+        rid: full.then(|| "66c69111-4157f271-729ca238".into()),
+        client_ip: None,
     }
 }
 
@@ -787,6 +795,56 @@ async fn answers_match_the_documented_schemas() {
     let body = json!({"user": "bob", "transaction_id": ""});
     api.expect("POST", "/payments", Some(body), 400).await;
 
+    // Official accounts and their followers.
+    let body = json!({"kind": "official_account", "open_platform": "acct-1"});
+    let oa = api.expect("POST", "/apps", Some(body), 201).await;
+    assert_eq!(oa["kind"], "official_account", "{oa}");
+    let oa = oa["appid"].as_str().expect("appid").to_owned();
+    let followers = format!("/apps/{oa}/followers");
+    let body = json!({"user": "bob", "subscribe_scene": "ADD_SCENE_QR_CODE", "qr_scene": 98765,
+        "qr_scene_str": "", "remark": "vip", "tagid_list": [128, 2]});
+    let follower = api.expect("POST", &followers, Some(body), 200).await;
+    assert!(follower["unionid"].is_string(), "{follower}");
+    let body = json!({"user": "bob", "subscribe": false});
+    let follower = api.expect("POST", &followers, Some(body), 200).await;
+    assert_eq!(follower["subscribe_time"], Value::Null, "{follower}");
+    api.expect("POST", &followers, Some(json!({"user": "dave"})), 404)
+        .await;
+    let body = json!({"user": "bob"});
+    api.expect(
+        "POST",
+        &format!("/apps/{second}/followers"),
+        Some(body),
+        409,
+    )
+    .await;
+    api.expect(
+        "POST",
+        "/apps/nope/followers",
+        Some(json!({"user": "bob"})),
+        404,
+    )
+    .await;
+    let body = json!({"appid": oa, "user": "bob"});
+    api.expect("POST", "/wx/login", Some(body.clone()), 409)
+        .await;
+    api.expect("POST", "/wx/getPhoneNumber", Some(body.clone()), 409)
+        .await;
+    api.expect("POST", "/payments", Some(body), 409).await;
+    let body = json!({"kind": "mini_program"});
+    api.expect("PATCH", &format!("/apps/{oa}"), Some(body), 400)
+        .await;
+    // (Longer remarks and more tags are refused too: the document says so with `maxLength` and
+    // `maxItems`, which this check does not read.)
+    for body in [
+        json!({}),
+        json!({"user": "bob", "subscribe_scene": "ADD_SCENE_NOWHERE"}),
+        json!({"user": "bob", "qr_scene": -1}),
+        json!({"user": "bob", "nickname": "x"}),
+    ] {
+        api.refused("POST", &followers, body).await;
+    }
+
     api.expect("GET", "/clock", None, 200).await;
     let body = json!({"freeze": true, "set": 1_724_289_297});
     api.expect("POST", "/clock", Some(body), 200).await;
@@ -844,6 +902,10 @@ async fn answers_match_the_documented_schemas() {
         )
         .await;
     assert_eq!(page["entries"][0]["headers"]["x-tc-action"], "SendSms");
+    let page = api
+        .expect("GET", "/journal?rid=66c69111-4157f271-729ca238", None, 200)
+        .await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(2), "{page}");
     let uri = "/journal?endpoint=jscode2session&appid=wx1&user=bob&errcode=40029";
     let page = api.expect("GET", uri, None, 200).await;
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
@@ -993,6 +1055,12 @@ async fn answers_match_the_documented_schemas() {
         api.refused(method, uri, body).await;
     }
     api.refused("PATCH", &appid, json!({"secret": 5})).await;
+    api.refused("PATCH", "/options", json!({"token_daily_limit": 0}))
+        .await;
+    api.refused("PATCH", "/options", json!({"stub_unmodelled": "yes"}))
+        .await;
+    api.refused("POST", "/apps", json!({"kind": "mini_game"}))
+        .await;
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineError, Map, State};
-use crate::config::{AppSpec, PhoneSpec, UserSpec};
+use crate::config::{AppKind, AppSpec, PhoneSpec, UserSpec};
 use crate::ids::{AppId, AppSecret, Generator, OpenId, PlatformId, UnionId, UserHandle};
 use crate::opendata::RuleEra;
 use crate::users::{Phone, Profile, UserAppView, UserView};
@@ -15,6 +15,8 @@ pub(super) struct App {
     pub profile_era: Option<RuleEra>,
     /// Successful phone-number buttons left; `None`: unlimited.
     pub phone_quota: Option<u64>,
+    /// A mini-program or an official account.
+    pub kind: AppKind,
 }
 
 pub(super) struct User {
@@ -86,6 +88,7 @@ impl Directory {
                 name: spec.name,
                 profile_era: spec.profile_era,
                 phone_quota: spec.phone_quota,
+                kind: spec.kind.unwrap_or_default(),
             },
         );
         self.app_order.push(appid.clone());
@@ -106,6 +109,9 @@ impl Directory {
             .apps
             .get_mut(appid)
             .ok_or_else(|| EngineError::UnknownApp(appid.to_string()))?;
+        if spec.kind.is_some_and(|k| k != app.kind) {
+            return Err(invalid("kind", "cannot be changed"));
+        }
         if let Some(s) = spec.secret {
             app.secret = s;
         }
@@ -223,6 +229,24 @@ impl Directory {
             .get(appid)
             .ok_or_else(|| EngineError::UnknownApp(appid.to_string()))
     }
+
+    /// The app, which must be of `kind`: the simulated client's calls are a mini-program's,
+    /// followers an official account's.
+    pub fn app_of_kind(&self, appid: &AppId, kind: AppKind) -> Result<&App, EngineError> {
+        let app = self.app(appid)?;
+        if app.kind != kind {
+            return Err(EngineError::WrongAppKind {
+                appid: appid.to_string(),
+                expected: kind,
+            });
+        }
+        Ok(app)
+    }
+
+    /// The app, which must be a mini-program.
+    pub fn mini_program(&self, appid: &AppId) -> Result<&App, EngineError> {
+        self.app_of_kind(appid, AppKind::MiniProgram)
+    }
 }
 
 fn apply_user_spec(user: &mut User, spec: UserSpec) -> Result<(), EngineError> {
@@ -334,6 +358,9 @@ pub struct AppView {
     pub profile_era: Option<RuleEra>,
     /// Successful phone-number buttons left; `None`: unlimited.
     pub phone_quota: Option<u64>,
+    /// A mini-program or an official account.
+    #[serde(default)]
+    pub kind: AppKind,
 }
 
 /// Counts of live entries, to watch memory in long runs.
@@ -361,6 +388,9 @@ pub struct Counts {
     pub phone_data_hashes: usize,
     /// User encrypt keys kept (at most 3 per app and user) for getuserencryptkey.
     pub user_encrypt_keys: usize,
+    /// Users official accounts know (following or not).
+    #[serde(default)]
+    pub followers: usize,
 }
 
 /// `GET /__mock__/state`.
@@ -541,6 +571,7 @@ impl Engine {
                 payments: st.payments.count(),
                 phone_data_hashes: st.encrypted_msgs.count(),
                 user_encrypt_keys: st.user_keys.count(),
+                followers: st.followers.count(),
             },
             sms: st.sms.view(),
         }
@@ -559,6 +590,7 @@ fn app_view(st: &State, appid: &AppId) -> AppView {
         default: st.dir.default_app.as_ref() == Some(appid),
         profile_era: app.and_then(|a| a.profile_era),
         phone_quota: app.and_then(|a| a.phone_quota),
+        kind: app.map(|a| a.kind).unwrap_or_default(),
     }
 }
 

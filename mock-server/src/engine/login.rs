@@ -11,7 +11,7 @@ use super::directory::{LoginFacts, LoginGrant};
 use super::{CODE_TTL, Engine, EngineError, Map, Sharded, State, maybe_sweep, minute_of, tokens};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
-use crate::config::{GrantTypeCheck, QuotaScope};
+use crate::config::{AppKind, GrantTypeCheck, QuotaScope};
 use crate::ids::{AppId, Generator, JsCode, OpenId, SessionKey, UnionId, UserHandle};
 use crate::reply::{Answer, Reply};
 use crate::request::{CodeExchange, SessionCheck};
@@ -159,7 +159,13 @@ fn exchange(
     let appid = call.appid.as_ref().ok_or(WxError::AppidMissing)?;
     let secret = call.secret.as_deref().ok_or(WxError::AppsecretMissing)?;
     let code = call.js_code.as_deref().ok_or(WxError::MissingCode)?;
-    let app = st.dir.apps.get(appid).ok_or(WxError::InvalidAppid)?;
+    // An official account's appid has no login codes: WeChat knows no such mini-program.
+    let app = st
+        .dir
+        .apps
+        .get(appid)
+        .filter(|a| a.kind == AppKind::MiniProgram)
+        .ok_or(WxError::InvalidAppid)?;
     if app.secret.as_str() != secret {
         return Err(WxError::InvalidAppsecret);
     }
@@ -368,7 +374,7 @@ impl Engine {
         let now = self.clock.now();
         let st = self.lock();
         let appid = appid.unwrap_or_else(|| st.dir.default_appid());
-        st.dir.app(appid)?;
+        st.dir.mini_program(appid)?;
         if st.options.strict && !st.dir.users.contains_key(user) {
             return Err(EngineError::UnknownUser(user.to_string()));
         }
@@ -425,7 +431,7 @@ fn mint(
     given: Option<JsCode>,
     now: Timestamp,
 ) -> Result<LoginGrant, EngineError> {
-    let platform = st.dir.app(appid)?.platform.clone();
+    let platform = st.dir.mini_program(appid)?.platform.clone();
     st.dir.ensure_user(idgen, user, st.options.strict)?;
     let (min_rotation, ttl) = (
         st.options.session_key_min_rotation,

@@ -9,10 +9,13 @@
 mod directory;
 mod encrypt_key;
 mod encrypted_msg;
+mod followers;
 mod login;
+mod openapi;
 mod opendata;
 mod payments;
 mod phone;
+mod quota;
 mod risk;
 mod sms;
 mod tokens;
@@ -23,8 +26,8 @@ use std::time::Duration;
 
 use crate::catalogue::WxError;
 use crate::clock::{Clock, Timestamp};
-use crate::config::WireStyle;
-use crate::config::{Options, SeedFile};
+use crate::config::{AppKind, Options, SeedFile, WireStyle};
+use crate::endpoint::Endpoint;
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
 use crate::reply::Answer;
@@ -35,19 +38,23 @@ pub use crate::users::{Phone, Profile, UserAppView, UserView};
 pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
 pub use encrypt_key::{USER_KEY_TTL, USER_KEYS_LISTED, UserKeyFacts, UserKeyGrant};
 pub use encrypted_msg::{PHONE_DATA_TTL, encrypted_msg_hash};
+pub use followers::{FollowerSpec, FollowerView, SUBSCRIBE_SCENES};
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
+pub use quota::{CLEARS_PER_MONTH, DEFAULT_DAILY_LIMIT, FORCE_REFRESH_DAILY_LIMIT, daily_limit};
 pub use risk::VISIT_WINDOW;
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
 use encrypt_key::UserKeys;
 use encrypted_msg::EncryptedMsgs;
+use followers::Followers;
 use login::Logins;
 use payments::Payments;
 use phone::PhoneCodes;
+use quota::Quotas;
 use risk::RiskRequests;
 use sms::Gateway;
 use tokens::Tokens;
@@ -69,6 +76,9 @@ pub struct Arrival {
     pub plan: Option<FaultPlan>,
     /// The answer, given at once when no rule fired (none for an oversized body or a fault).
     pub answer: Option<Answer>,
+    /// The endpoint the request is filed under (fault rules, the journal): the one its path
+    /// names, or `stubbed` for a path the mock does not model under `stub_unmodelled`.
+    pub endpoint: Endpoint,
 }
 
 /// Errors of control-plane operations (mapped to HTTP in `control`).
@@ -106,6 +116,15 @@ pub enum EngineError {
         /// What is wrong with it.
         message: String,
     },
+    /// The app is not of the kind the call needs (a mini-program's `wx.login` for an official
+    /// account, followers of a mini-program).
+    #[error("app `{appid}` is not {}", .expected.described())]
+    WrongAppKind {
+        /// The app.
+        appid: String,
+        /// The kind the call needs.
+        expected: AppKind,
+    },
 }
 
 /// Everything behind the lock.
@@ -117,6 +136,10 @@ struct State {
     phones: PhoneCodes,
     /// Payments of the last five minutes, for getpaidunionid.
     payments: Payments,
+    /// Calls per app and API today (China time), and `clear_quota`'s monthly allowance.
+    quotas: Quotas,
+    /// Who follows which official account.
+    followers: Followers,
     /// The Tencent Cloud SMS gateway.
     sms: Gateway,
     /// Open-data payloads made per (app, user), for distinct IVs.
@@ -199,6 +222,8 @@ impl Engine {
             tokens: Tokens::default(),
             phones: PhoneCodes::default(),
             payments: Payments::default(),
+            quotas: Quotas::default(),
+            followers: Followers::default(),
             sms: Gateway::new(sms),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
@@ -262,14 +287,16 @@ impl Engine {
             content_type: st.options.content_type,
             rid_style: st.options.rid_style,
         };
+        let endpoint = filed_under(st, req);
         if oversized {
             return Arrival {
                 style,
                 plan: None,
                 answer: None,
+                endpoint,
             };
         }
-        let plan = plan_fault(st, req, now);
+        let plan = plan_fault(st, req, endpoint, now);
         let answer = match plan {
             None => Some(answer(st, &self.idgen, &self.request_ids, req, now)),
             Some(_) => None,
@@ -278,6 +305,7 @@ impl Engine {
             style,
             plan,
             answer,
+            endpoint,
         }
     }
 
@@ -294,7 +322,17 @@ impl Engine {
     }
 }
 
-/// Judges a vendor request: one engine file per endpoint.
+/// The endpoint a request is filed under: the one its path names, or `stubbed` for a path the
+/// mock does not model while `stub_unmodelled` is on.
+fn filed_under(st: &State, req: &VendorRequest) -> Endpoint {
+    match req.endpoint {
+        Endpoint::Unknown if st.options.stub_unmodelled => Endpoint::Stubbed,
+        known => known,
+    }
+}
+
+/// Judges a vendor request: WeChat's daily quota first (a call past it does not run), then one
+/// engine file per endpoint; a call the quota counts is counted once answered.
 fn answer(
     st: &mut State,
     idgen: &Generator,
@@ -304,6 +342,45 @@ fn answer(
 ) -> Answer {
     // Vendor traffic alone (token fetches with no wx.login) must also let expired state go.
     maybe_sweep(st, now);
+    let billed = quota::billed(st, req, now);
+    // An API of the other kind of account (a mini-program's `wxa/*` with an official
+    // account's token): 48001, once the token is known good.
+    if let Some(b) = &billed
+        && let Some(kind) = quota::account_kind(req.endpoint)
+        && st.dir.apps.get(&b.app).is_some_and(|a| a.kind != kind)
+    {
+        return Answer {
+            result: Err(WxError::ApiUnauthorized),
+            appid: Some(b.app.clone()),
+            user: None,
+            tencent: None,
+        };
+    }
+    if let Some(b) = &billed
+        && let Err(e) = quota::admit(st, b, req.endpoint, now)
+    {
+        return Answer {
+            result: Err(e),
+            appid: Some(b.app.clone()),
+            user: None,
+            tencent: None,
+        };
+    }
+    let answer = dispatch(st, idgen, ids, req, now);
+    if let Some(b) = billed {
+        quota::count(st, b, req.endpoint, now);
+    }
+    answer
+}
+
+/// Judges a vendor request: one engine file per endpoint.
+fn dispatch(
+    st: &mut State,
+    idgen: &Generator,
+    ids: &RequestIds,
+    req: &VendorRequest,
+    now: Timestamp,
+) -> Answer {
     match &req.call {
         Call::Jscode2session(c) => login::jscode2session(st, idgen, c, now),
         Call::Token(c) => tokens::token(st, idgen, c, now),
@@ -316,25 +393,54 @@ fn answer(
         Call::Getuserriskrank(c) => risk::get_user_risk_rank(st, idgen, req, c, now),
         Call::Checkencryptedmsg(c) => encrypted_msg::check_encrypted_msg(st, req, c, now),
         Call::Getuserencryptkey(c) => encrypt_key::get_user_encrypt_key(st, c, now),
-        Call::Unknown { appid } => Answer {
-            result: Err(WxError::InvalidUrl),
-            appid: appid.clone(),
-            user: None,
-            tencent: None,
-        },
+        Call::QuotaGet(c) => openapi::quota_get(st, req, c, now),
+        Call::ClearQuota(c) => openapi::clear_quota(st, req, c, now),
+        Call::ClearQuotaV2(c) => openapi::clear_quota_v2(st, req, c, now),
+        Call::RidGet(c) => openapi::rid_get(st, req, c, now),
+        Call::UserInfo(c) => followers::user_info(st, idgen, c, now),
+        Call::Unknown {
+            appid,
+            access_token,
+        } => {
+            if st.options.stub_unmodelled {
+                stub(st, access_token.as_deref(), now)
+            } else {
+                Answer {
+                    result: Err(WxError::InvalidUrl),
+                    appid: appid.clone(),
+                    user: None,
+                    tencent: None,
+                }
+            }
+        }
+    }
+}
+
+/// A path the mock does not model, under `stub_unmodelled`: the token checks any endpoint that
+/// needs one makes, then `{"errcode":0,"errmsg":"ok"}`.
+fn stub(st: &State, access_token: Option<&str>, now: Timestamp) -> Answer {
+    let token = tokens::token_app(st, access_token, now);
+    Answer {
+        result: token.clone().map(|_| crate::reply::Reply::Ok),
+        appid: token.ok(),
+        user: None,
+        tencent: None,
     }
 }
 
 /// Consults the fault rules for a request; `None` when no rule fires. Consumes the request's
 /// code when the firing rule says so.
-fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<FaultPlan> {
+fn plan_fault(
+    st: &mut State,
+    req: &VendorRequest,
+    endpoint: Endpoint,
+    now: Timestamp,
+) -> Option<FaultPlan> {
     if st.faults.is_empty() {
         return None;
     }
-    let (appid, user) = context(st, &req.call, now);
-    let plan = st
-        .faults
-        .fire(req.endpoint, appid.as_ref(), user.as_ref())?;
+    let (appid, user) = context(st, req, endpoint, now);
+    let plan = st.faults.fire(endpoint, appid.as_ref(), user.as_ref())?;
     if plan.consume_code && plan.action.is_some() {
         match &req.call {
             Call::Jscode2session(c) => login::consume(st, c, now),
@@ -349,8 +455,15 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
     })
 }
 
-/// The app and user a request concerns, without changing anything.
-fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
+/// The app and user a request filed under `endpoint` concerns, without changing anything.
+fn context(
+    st: &State,
+    req: &VendorRequest,
+    endpoint: Endpoint,
+    now: Timestamp,
+) -> (Option<AppId>, Option<UserHandle>) {
+    let call = &req.call;
+    let token_app = |token: Option<&str>| tokens::token_app(st, token, now).ok();
     match call {
         Call::Jscode2session(c) => login::context(st, c),
         Call::Checksession(c) | Call::Resetusersessionkey(c) | Call::Getuserencryptkey(c) => {
@@ -360,9 +473,19 @@ fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<Us
         Call::Getpaidunionid(c) => payments::context(st, c, now),
         Call::Getuserriskrank(c) => risk::context(st, c, now),
         Call::Checkencryptedmsg(c) => encrypted_msg::context(st, c, now),
-        Call::Token(_) | Call::StableToken(_) | Call::SmsSend(_) | Call::Unknown { .. } => {
-            (call.named_appid(), None)
+        Call::QuotaGet(c) | Call::ClearQuota(c) | Call::RidGet(c) => {
+            (token_app(c.access_token.as_deref()), None)
         }
+        Call::UserInfo(c) => followers::context(st, c, now),
+        // A stubbed call concerns its token's app, as its journal entry says.
+        Call::Unknown { access_token, .. } if endpoint == Endpoint::Stubbed => {
+            (token_app(access_token.as_deref()), None)
+        }
+        Call::Token(_)
+        | Call::StableToken(_)
+        | Call::SmsSend(_)
+        | Call::ClearQuotaV2(_)
+        | Call::Unknown { .. } => (call.named_appid(), None),
     }
 }
 
@@ -377,6 +500,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.tokens.sweep(now);
     st.phones.sweep(now);
     st.payments.sweep(now);
+    st.quotas.sweep(now);
     st.sms.sweep(now);
     st.encrypted_msgs.sweep(now);
 }

@@ -153,7 +153,7 @@ impl Engine {
         let mut st = self.lock();
         let st = &mut *st;
         maybe_sweep(st, now);
-        let app = st.dir.app(appid)?;
+        let app = st.dir.mini_program(appid)?;
         let era = era.or(app.profile_era).unwrap_or(RuleEra::Anonymous);
         let unionid = app.platform.as_ref().map(|p| self.idgen.unionid(p, user));
         let purpose = match api {
@@ -202,7 +202,7 @@ impl Engine {
         let mut st = self.lock();
         let st = &mut *st;
         maybe_sweep(st, now);
-        st.dir.app(appid)?;
+        st.dir.mini_program(appid)?;
         let s = sealing(st, &self.idgen, appid, user, "getShareInfo")?;
         let open_g_id = self.idgen.open_gid(appid, group);
         let plaintext = opendata::share_info_plaintext(&open_g_id, &Watermark::new(appid, now));
@@ -238,7 +238,7 @@ impl Engine {
         let mut st = self.lock();
         let st = &mut *st;
         maybe_sweep(st, now);
-        st.dir.app(appid)?;
+        st.dir.mini_program(appid)?;
         let s = sealing(st, &self.idgen, appid, user, "getWeRunData")?;
         let steps = steps.unwrap_or_else(|| opendata::werun_steps(&self.idgen, user, now));
         let plaintext = opendata::werun_plaintext(now, &steps, &Watermark::new(appid, now));

@@ -126,7 +126,7 @@ impl Engine {
             .appid
             .clone()
             .unwrap_or_else(|| st.dir.default_appid().clone());
-        let platform = st.dir.app(&appid)?.platform.clone();
+        let platform = st.dir.mini_program(&appid)?.platform.clone();
         // Check everything before anything is written.
         for (field, value) in [
             ("transaction_id", &spec.transaction_id),

@@ -161,7 +161,7 @@ impl Engine {
     /// (and, under `strict`, the user).
     pub fn wx_phone_declined(&self, appid: &AppId, user: &UserHandle) -> Result<(), EngineError> {
         let st = self.lock();
-        st.dir.app(appid)?;
+        st.dir.mini_program(appid)?;
         if st.options.strict && !st.dir.users.contains_key(user) {
             return Err(EngineError::UnknownUser(user.to_string()));
         }
@@ -181,7 +181,7 @@ impl Engine {
         let mut st = self.lock();
         let st = &mut *st;
         maybe_sweep(st, now);
-        if st.dir.app(appid)?.phone_quota == Some(0) {
+        if st.dir.mini_program(appid)?.phone_quota == Some(0) {
             return Err(EngineError::PhoneQuotaExhausted(appid.to_string()));
         }
         let created = !st.dir.users.contains_key(user);

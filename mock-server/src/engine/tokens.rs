@@ -93,6 +93,10 @@ pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Resu
         .tokens
         .get(token)
         .ok_or(WxError::InvalidCredential)?;
+    // Forgotten a day after it expired, whether or not a sweep has removed it yet.
+    if entry.expires_at.plus(REMEMBER_EXPIRED) <= now {
+        return Err(WxError::InvalidCredential);
+    }
     if entry.expires_at <= now {
         return Err(WxError::AccessTokenExpired);
     }
@@ -100,6 +104,18 @@ pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Resu
         return Err(WxError::InvalidCredential);
     }
     Ok(entry.appid.clone())
+}
+
+/// What `force_refresh` asks: a string flag is 47001 unless `lenient_force_refresh` takes
+/// "true" and "false".
+pub(super) fn force_flag(st: &State, flag: Option<&Flag>) -> Result<bool, WxError> {
+    let lenient = st.options.lenient_force_refresh;
+    match flag {
+        Some(Flag::Bool(b)) => Ok(*b),
+        Some(Flag::Text(t)) if lenient && (t == "true" || t == "false") => Ok(t == "true"),
+        Some(Flag::Text(_)) => Err(WxError::DataFormatError),
+        None => Ok(false),
+    }
 }
 
 /// Checks appid and secret in the observed order: an invalid appid wins over a missing
@@ -167,14 +183,7 @@ fn stable(
         return Err(WxError::RequirePost);
     }
     let (credentials, flag) = call.body.as_ref().map_err(|e| *e)?;
-    // A string flag is 47001 unless `lenient_force_refresh` takes "true" and "false".
-    let lenient = st.options.lenient_force_refresh;
-    let force = match flag {
-        Some(Flag::Bool(b)) => *b,
-        Some(Flag::Text(t)) if lenient && (t == "true" || t == "false") => t == "true",
-        Some(Flag::Text(_)) => return Err(WxError::DataFormatError),
-        None => false,
-    };
+    let force = force_flag(st, flag.as_ref())?;
     let appid = check_credentials(st, credentials)?;
     let tokens = &mut st.tokens;
     let slot = tokens.apps.entry(appid.clone()).or_default();

@@ -106,7 +106,7 @@ async fn apps_are_created_with_generated_or_given_credentials() {
     assert_eq!(status, 201, "{app}");
     assert_eq!(
         app,
-        json!({"appid": "wx00000000000000aa", "secret": "s3", "open_platform": "op", "name": "Shop", "default": false, "profile_era": null, "phone_quota": null})
+        json!({"appid": "wx00000000000000aa", "secret": "s3", "open_platform": "op", "name": "Shop", "default": false, "profile_era": null, "phone_quota": null, "kind": "mini_program"})
     );
 
     let dup = post(&t, "/apps", json!({"appid": "wx00000000000000aa"})).await;
@@ -126,7 +126,7 @@ async fn apps_are_read_and_patched_and_unknown_ones_are_404() {
     assert_eq!(status, 200);
     assert_eq!(
         default,
-        json!({"appid": t.app.appid, "secret": t.app.secret, "open_platform": null, "name": null, "default": true, "profile_era": null, "phone_quota": null})
+        json!({"appid": t.app.appid, "secret": t.app.secret, "open_platform": null, "name": null, "default": true, "profile_era": null, "phone_quota": null, "kind": "mini_program"})
     );
 
     let (status, patched) = patch(
@@ -552,7 +552,7 @@ async fn state_shows_apps_users_counts_and_options() {
     assert_eq!(state["users"], json!([]));
     assert_eq!(
         state["counts"],
-        json!({"login_codes": 0, "sessions": 0, "access_tokens": 0, "phone_codes": 0, "quota_windows": 0, "faults": 0, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0})
+        json!({"login_codes": 0, "sessions": 0, "access_tokens": 0, "phone_codes": 0, "quota_windows": 0, "faults": 0, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0})
     );
     assert_eq!(state["options"], get(&t, "/options").await.1);
     assert_eq!(state["sms"], get(&t, "/sms/config").await.1);
@@ -578,7 +578,7 @@ async fn state_shows_apps_users_counts_and_options() {
     assert_eq!(state["users"][0], get(&t, "/users/alice").await.1);
     assert_eq!(
         state["counts"],
-        json!({"login_codes": 2, "sessions": 2, "access_tokens": 1, "phone_codes": 0, "quota_windows": 1, "faults": 1, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0})
+        json!({"login_codes": 2, "sessions": 2, "access_tokens": 1, "phone_codes": 0, "quota_windows": 1, "faults": 1, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0})
     );
 }
 
@@ -664,7 +664,9 @@ async fn options_are_read_and_patched() {
         "journal_capacity": 10000,
         "accept_foreign_codes": false,
         "foreign_code_user": "developer",
-        "checkencryptedmsg_unknown": "errcode_1"
+        "checkencryptedmsg_unknown": "errcode_1",
+        "token_daily_limit": 10000,
+        "stub_unmodelled": false
     });
     assert_eq!(get(&t, "/options").await, (200, defaults.clone()));
 

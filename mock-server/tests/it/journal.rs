@@ -77,6 +77,7 @@ async fn every_field_of_a_vendor_request_is_recorded() {
             "path",
             "query",
             "response",
+            "rid",
             "seq",
             "status",
             "time",
@@ -109,6 +110,8 @@ async fn every_field_of_a_vendor_request_is_recorded() {
     assert_eq!(e["fault"], Value::Null);
     assert_eq!(e["response"], ok.body.as_str());
     assert!(e["latency_us"].is_u64(), "{e}");
+    // A success names no rid.
+    assert_eq!(e["rid"], Value::Null);
 
     let e = &all[1];
     assert_eq!(e["seq"], 2);
@@ -118,6 +121,21 @@ async fn every_field_of_a_vendor_request_is_recorded() {
     assert_eq!(e["status"], 200);
     assert_eq!(e["user"], "alice");
     assert_eq!(e["response"], reused.body.as_str());
+    // An error's rid is the one its errmsg ends with, and the journal finds the entry by it.
+    let rid = reused.json()["errmsg"]
+        .as_str()
+        .and_then(|m| m.rsplit_once(", rid: "))
+        .map(|(_, rid)| rid.to_owned())
+        .expect("errmsg with a rid");
+    assert_eq!(e["rid"], rid.as_str());
+    let found = entries(&t, &format!("rid={rid}")).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["seq"], 2);
+    assert!(
+        entries(&t, "rid=66c69111-00000000-00000000")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! the right or the wrong app, exchange twice, move the clock across the 5-minute and 7200 s
 //! edges, rotate and reset session keys, fetch and force-refresh access tokens, arm faults,
 //! change users' risk knobs and ask getuserriskrank, issue phone data and check it across its
-//! 3 days, make user encrypt keys and list them across their hour) run
+//! 3 days, make user encrypt keys and list them across their hour, pay, ask quota/get, clear the
+//! quota, cross midnight and the month in China) run
 //! against a fresh mock and against a small reference model of WeChat's rules written from
 //! `wechat-api.md`; every answer must agree. A failure shrinks to the shortest sequence.
 //!

@@ -5,25 +5,28 @@ use std::fmt;
 
 use proptest::prelude::*;
 
-/// The two apps of every case: `A` is the mock's default app (no open platform), `B` is bound to
-/// an open-platform account, so its exchanges carry a unionid.
+/// The apps of every case: `A` is the mock's default app (no open platform), `B` is bound to
+/// an open-platform account, so its exchanges carry a unionid; `C` is an official account
+/// bound to B's open platform (its followers' unionids are B's users').
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum App {
     A,
     B,
+    C,
 }
 
 impl App {
+    /// The other mini-program.
     pub fn other(self) -> App {
         match self {
             App::A => App::B,
-            App::B => App::A,
+            App::B | App::C => App::A,
         }
     }
 
     /// Whether the app is bound to an open-platform account (unionid returned).
     pub fn bound(self) -> bool {
-        self == App::B
+        self != App::A
     }
 }
 
@@ -32,6 +35,7 @@ impl fmt::Display for App {
         f.write_str(match self {
             App::A => "A",
             App::B => "B",
+            App::C => "C (official account)",
         })
     }
 }
@@ -231,6 +235,10 @@ pub enum Edge {
     PhoneDataExpiry,
     /// 3600 s after a user encrypt key was made.
     UserKeyExpiry,
+    /// The next midnight in China (UTC+8): daily quotas start again.
+    ChinaMidnight,
+    /// The next 1st of a month in China: `clear_quota`'s 10 clears come back.
+    ChinaMonth,
 }
 
 impl fmt::Display for Edge {
@@ -246,6 +254,8 @@ impl fmt::Display for Edge {
             Edge::VisitWindow => "end of a visit's two hours (last wx.login + 7200s)",
             Edge::PhoneDataExpiry => "end of issued phone data's 3 days (+259200s)",
             Edge::UserKeyExpiry => "next user key expiry (made + 3600s)",
+            Edge::ChinaMidnight => "next midnight in China (16:00 UTC)",
+            Edge::ChinaMonth => "next first of the month in China",
         })
     }
 }
@@ -307,6 +317,35 @@ pub enum DataPick {
     Unknown,
 }
 
+/// The API a `quota/get` call asks about.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum QuotaPath {
+    Token,
+    StableToken,
+    ClearQuota,
+    Checksession,
+    /// An official account's API: not a mini-program's to ask about (76022).
+    UserInfo,
+    /// An sns API: not served (76022).
+    Jscode2session,
+    /// A path WeChat does not know (76021).
+    Nope,
+}
+
+impl QuotaPath {
+    pub fn path(self) -> &'static str {
+        match self {
+            QuotaPath::Token => "/cgi-bin/token",
+            QuotaPath::StableToken => "/cgi-bin/stable_token",
+            QuotaPath::ClearQuota => "/cgi-bin/clear_quota",
+            QuotaPath::Checksession => "/wxa/checksession",
+            QuotaPath::UserInfo => "/cgi-bin/user/info",
+            QuotaPath::Jscode2session => "/sns/jscode2session",
+            QuotaPath::Nope => "/cgi-bin/nope",
+        }
+    }
+}
+
 /// One step of a sequence.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Op {
@@ -351,6 +390,16 @@ pub enum Op {
     UserKey(Subject),
     /// `wxa/business/getuserencryptkey`.
     ListKeys(SessionCall),
+    /// `openapi/quota/get` with the app's latest token.
+    QuotaGet { app: App, path: QuotaPath },
+    /// `clear_quota` (with the app's latest token) or `clear_quota/v2` (with its secret) for
+    /// the app itself, `times` calls in a row.
+    ClearQuota { app: App, v2: bool, times: u8 },
+    /// A user follows (or unfollows) the official account C (control plane).
+    Follow { user: User, subscribe: bool },
+    /// `cgi-bin/user/info` about a user's openid in C, with C's latest token (or, `by_mini`,
+    /// A's: not its API).
+    UserInfo { user: User, by_mini: bool },
 }
 
 impl fmt::Debug for SessionCall {
@@ -406,6 +455,21 @@ impl fmt::Debug for Op {
             Op::ResetKey(c) => write!(f, "resetusersessionkey({c:?})"),
             Op::Pay(who) => write!(f, "pay({who:?})"),
             Op::PaidUnionid(c) => write!(f, "getpaidunionid({c:?})"),
+            Op::QuotaGet { app, path } => {
+                write!(f, "quota/get({app}, {}; latest token)", path.path())
+            }
+            Op::ClearQuota { app, v2, times } => {
+                let how = if *v2 { "clear_quota/v2" } else { "clear_quota" };
+                write!(f, "{how}({app}) x{times}")
+            }
+            Op::Follow { user, subscribe } => {
+                let what = if *subscribe { "follows" } else { "unfollows" };
+                write!(f, "{user} {what} C")
+            }
+            Op::UserInfo { user, by_mini } => {
+                let token = if *by_mini { "A's" } else { "C's" };
+                write!(f, "user/info({user}'s openid in C; {token} latest token)")
+            }
             Op::Fault(on) => {
                 write!(f, "fault: next {} answers -1", on.endpoint())?;
                 if let FaultOn::Jscode2session { consume_code } = on {
@@ -440,11 +504,13 @@ impl fmt::Debug for Op {
     }
 }
 
-/// A generated case: the one option varied, and the operations.
+/// A generated case: the options varied, and the operations.
 #[derive(Clone)]
 pub struct Case {
     /// `session_key_min_rotation` in seconds (the mock option; default 300).
     pub min_rotation: u32,
+    /// `token_daily_limit` (the mock option; default 10,000).
+    pub token_limit: u32,
     pub ops: Vec<Op>,
 }
 
@@ -452,8 +518,9 @@ impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "session_key_min_rotation = {}s, {} ops:",
+            "session_key_min_rotation = {}s, token_daily_limit = {}, {} ops:",
             self.min_rotation,
+            self.token_limit,
             self.ops.len()
         )?;
         for (i, op) in self.ops.iter().enumerate() {
@@ -529,16 +596,18 @@ fn op() -> impl Strategy<Value = Op> {
     ];
     let via = prop_oneof![4 => Just(Via::Own), 1 => Just(Via::Other)];
     let edge = prop_oneof![
-        Just(Edge::CodeExpiry),
-        Just(Edge::KeyRotation),
-        Just(Edge::TokenGrace),
-        Just(Edge::TokenExpiry),
-        Just(Edge::StableRenewal),
-        Just(Edge::ForceGuard),
-        Just(Edge::PaymentExpiry),
-        Just(Edge::VisitWindow),
-        Just(Edge::PhoneDataExpiry),
-        Just(Edge::UserKeyExpiry),
+        1 => Just(Edge::VisitWindow),
+        1 => Just(Edge::PhoneDataExpiry),
+        1 => Just(Edge::UserKeyExpiry),
+        1 => Just(Edge::CodeExpiry),
+        1 => Just(Edge::KeyRotation),
+        1 => Just(Edge::TokenGrace),
+        1 => Just(Edge::TokenExpiry),
+        1 => Just(Edge::StableRenewal),
+        1 => Just(Edge::ForceGuard),
+        1 => Just(Edge::PaymentExpiry),
+        3 => Just(Edge::ChinaMidnight),
+        1 => Just(Edge::ChinaMonth),
     ];
     let fault = prop_oneof![
         Just(FaultOn::Jscode2session {
@@ -569,7 +638,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::sample::select(&STEPS[..]).prop_map(|secs| Op::Advance { secs }),
         2 => (edge, prop::sample::select(&[0i8, -1, 1][..]))
             .prop_map(|(edge, offset)| Op::AdvanceTo { edge, offset }),
-        3 => app().prop_map(|app| Op::Token { app }),
+        3 => prop_oneof![2 => app(), 1 => Just(App::C)].prop_map(|app| Op::Token { app }),
         3 => (app(), prop::bool::weighted(0.4))
             .prop_map(|(app, force)| Op::StableToken { app, force }),
         4 => session_call().prop_map(Op::CheckSession),
@@ -585,14 +654,39 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(app, kind, pick, data)| Op::CheckData { app, token: (kind, pick), data }),
         3 => subject().prop_map(Op::UserKey),
         3 => session_call().prop_map(Op::ListKeys),
+        2 => (app(), quota_path()).prop_map(|(app, path)| Op::QuotaGet { app, path }),
+        1 => (app(), any::<bool>(), prop_oneof![4 => Just(1u8), 1 => Just(11u8)])
+            .prop_map(|(app, v2, times)| Op::ClearQuota { app, v2, times }),
+        2 => (user(), prop::bool::weighted(0.7))
+            .prop_map(|(user, subscribe)| Op::Follow { user, subscribe }),
+        2 => (user(), prop::bool::weighted(0.15))
+            .prop_map(|(user, by_mini)| Op::UserInfo { user, by_mini }),
     ]
 }
 
-/// Cases of 1 to `max_ops` operations; the rotation period shrinks towards the default.
+fn quota_path() -> impl Strategy<Value = QuotaPath> {
+    prop_oneof![
+        4 => Just(QuotaPath::Token),
+        2 => Just(QuotaPath::StableToken),
+        2 => Just(QuotaPath::ClearQuota),
+        2 => Just(QuotaPath::Checksession),
+        1 => Just(QuotaPath::UserInfo),
+        1 => Just(QuotaPath::Jscode2session),
+        1 => Just(QuotaPath::Nope),
+    ]
+}
+
+/// Cases of 1 to `max_ops` operations; the rotation period and the token limit shrink towards
+/// the defaults.
 pub fn case(max_ops: usize) -> impl Strategy<Value = Case> {
     (
         prop_oneof![2 => Just(300u32), 1 => Just(0u32), 1 => Just(60u32)],
+        prop_oneof![1 => Just(10_000u32), 1 => Just(1u32), 1 => Just(2u32)],
         prop::collection::vec(op(), 1..=max_ops),
     )
-        .prop_map(|(min_rotation, ops)| Case { min_rotation, ops })
+        .prop_map(|(min_rotation, token_limit, ops)| Case {
+            min_rotation,
+            token_limit,
+            ops,
+        })
 }

@@ -18,6 +18,8 @@
 //!   42001, even if the token had been superseded or voided before (open: the reference does
 //!   not rank the two); superseded past its grace or voided: 40001; a day past its expiry the
 //!   token is forgotten: 40001 (open)), then an openid the token's
+//!   not rank the two), and 40001 from a day after its expiry (open: how long WeChat remembers
+//!   an expired token; the mock a day); superseded past its grace or voided: 40001), then an openid the token's
 //!   app does not know: 40003, then a signature that is not HMAC-SHA256("") keyed by the
 //!   current key: 87009.
 //! - cgi-bin/token: a new 7200 s token per call; the previous one of the app stays valid 300 s
@@ -35,6 +37,25 @@
 //!   app does not know, 40003 (open: an app knows a user who logged in to it or ever paid in
 //!   it), then an app bound to no open platform, 89002, then a payment that is unknown, expired,
 //!   another payer's or another app's, 89300. Asking again within the window answers again.
+//! - Daily quotas (sections 5 and 7a), days and months in China (UTC+8): an app's calls are
+//!   counted per API once the app is known (valid credentials on cgi-bin/token,
+//!   stable_token, clear_quota/v2; a valid token elsewhere), whatever the answer, except
+//!   answers of fault rules and the 45009s themselves; jscode2session is not counted.
+//!   cgi-bin/token past `token_daily_limit` calls today: 45009, nothing issued; stable_token
+//!   with `force_refresh` past 20 today: 45009 (out of a case's reach, modelled anyway).
+//!   quota/get (token errors first) answers `{daily_limit, used, remain}` for token (the
+//!   option), stable_token (500,000), clear_quota (100), checksession (500,000: open, no
+//!   published figure); 76022 for an official account's API or an sns one, 76021 for an
+//!   unknown path; the call itself is counted after it answered. clear_quota (the app's own
+//!   appid; token errors first) and clear_quota/v2: while fewer than 10 clears took effect
+//!   this month, every daily count of the app back to zero, then the clear is counted as a
+//!   call of its own API; the 11th in a month: 48006 (counted, nothing cleared).
+//! - Official accounts (7a): C is one, bound to B's open platform. A user follows it or
+//!   unfollows it (control plane: the openid in C, the unionid, the follow time while
+//!   following); the last follow's time counts, following while following keeps it.
+//!   `cgi-bin/user/info` with C's token (token errors first; a mini-program's token: 48001)
+//!   about an openid C never saw (no follow, no unfollow): 40003; else subscribe 1 with the
+//!   follow time, or subscribe 0, both with the unionid. Counted as any token-checked call.
 //! - A fault rule (`errcode: -1`, `times: 1`) answers the next request to its endpoint with -1
 //!   before any check and changes nothing, except that `consume_code` uses up the code if it is
 //!   a live, unused code of the requesting app, whoever its user (open: the reference only
@@ -56,8 +77,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ops::{
-    App, CodePick, DataPick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, RiskChange,
-    SessionCall, Subject, TokenKind, TradeBy, TradePick, User, Via,
+    App, CodePick, DataPick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, QuotaPath,
+    RiskChange, SessionCall, Subject, TokenKind, TradeBy, TradePick, User, Via,
 };
 
 pub const CODE_TTL: i64 = 300;
@@ -81,6 +102,49 @@ pub const PHONE_DATA_TTL: i64 = 3 * 86_400;
 pub const USER_KEY_TTL: i64 = 3600;
 /// getuserencryptkey lists this many keys.
 pub const KEYS_LISTED: usize = 3;
+/// Unix seconds of the start of every case (2024-08-22T01:14:57Z), for China's calendar.
+pub const START: i64 = 0x66c6_9111;
+/// China's offset from UTC.
+const CHINA: i64 = 8 * 3600;
+const DAY: i64 = 86_400;
+/// Daily limits of the APIs the model asks quota/get about (cgi-bin/token's is the case's).
+const STABLE_TOKEN_LIMIT: u64 = 500_000;
+const CLEAR_QUOTA_LIMIT: u64 = 100;
+const DEFAULT_LIMIT: u64 = 500_000;
+const FORCED_PER_DAY: u32 = 20;
+const CLEARS_PER_MONTH: u32 = 10;
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date (year, month, day) of a day number.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
 
 /// An identity the model names; the runner learns which string each one is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -172,11 +236,36 @@ pub enum Outcome<I> {
     KeyList(Vec<(I, u64, i64)>),
     /// A control-plane refusal, by its error code.
     Refused(String),
+    /// quota/get success.
+    Quota { limit: u64, used: u64, remain: u64 },
+    /// A run of clear_quota calls: each one's errcode (0: ok).
+    Clears(Vec<i64>),
+    /// A follow or unfollow (control plane), and user/info's success: the openid in C, the
+    /// unionid, and the last follow's time (Unix seconds) while following.
+    Follower {
+        openid: I,
+        unionid: Option<I>,
+        since: Option<i64>,
+    },
     /// Anything the model never predicts (not HTTP 200, not JSON, missing fields).
     Unexpected(String),
 }
 
 impl<I> Outcome<I> {
+    /// The numbers of an outcome without identities (quota/get, clears).
+    fn numbers(&self) -> Vec<i64> {
+        let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        match self {
+            Outcome::Quota {
+                limit,
+                used,
+                remain,
+            } => vec![n(*limit), n(*used), n(*remain)],
+            Outcome::Clears(codes) => codes.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Renders the outcome with `name` for each identity.
     pub fn render(&self, name: impl Fn(&I) -> String) -> String {
         let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), &name);
@@ -242,6 +331,21 @@ impl<I> Outcome<I> {
                 format!("keys [{}]", keys.join(", "))
             }
             Outcome::Refused(code) => format!("refused: {code}"),
+            Outcome::Quota {
+                limit,
+                used,
+                remain,
+            } => format!("quota {{daily_limit {limit}, used {used}, remain {remain}}}"),
+            Outcome::Clears(codes) => format!("clears {codes:?}"),
+            Outcome::Follower {
+                openid,
+                unionid,
+                since,
+            } => format!(
+                "follower {{openid {}, unionid {}, following since {since:?}}}",
+                name(openid),
+                opt(unionid)
+            ),
             Outcome::Unexpected(s) => format!("unexpected answer: {s}"),
         }
     }
@@ -366,6 +470,26 @@ impl<I> Outcome<I> {
                 Some(v)
             }
             (Outcome::Refused(a), Outcome::Refused(b)) => (a == b).then(Vec::new),
+            (
+                Outcome::Follower {
+                    openid: o1,
+                    unionid: u1,
+                    since: s1,
+                },
+                Outcome::Follower {
+                    openid: o2,
+                    unionid: u2,
+                    since: s2,
+                },
+            ) if s1 == s2 => {
+                let mut v = vec![(o1, o2)];
+                v.extend(opt(u1, u2)?);
+                Some(v)
+            }
+            (a @ Outcome::Quota { .. }, b @ Outcome::Quota { .. })
+            | (a @ Outcome::Clears(_), b @ Outcome::Clears(_)) => {
+                (a.numbers() == b.numbers()).then(Vec::new)
+            }
             _ => None,
         }
     }
@@ -439,6 +563,28 @@ pub enum Action {
         token: Option<Ident>,
         openid: Option<Ident>,
         key: Option<Ident>,
+    },
+    /// quota/get about `path`; `None`: a made-up token.
+    QuotaGet {
+        token: Option<Ident>,
+        path: &'static str,
+    },
+    /// `times` clears of `app` by itself: with `token` (`None`: made up), or by its secret
+    /// (`v2`).
+    Clear {
+        app: App,
+        token: Option<Ident>,
+        v2: bool,
+        times: u8,
+    },
+    Follow {
+        user: User,
+        subscribe: bool,
+    },
+    /// `None` fields: a made-up token or openid.
+    UserInfo {
+        token: Option<Ident>,
+        openid: Option<Ident>,
     },
 }
 
@@ -526,6 +672,16 @@ pub struct Model {
     /// User keys per (app, user), oldest first (all of them; the list shows the last 3).
     user_keys: BTreeMap<(App, User), Vec<UserKey>>,
     keys_made: u32,
+    /// `token_daily_limit`.
+    token_limit: u64,
+    /// Calls per app and API: (China day, count).
+    calls: BTreeMap<(App, &'static str), (i64, u64)>,
+    /// Forced stable_token calls per app: (China day, count).
+    forced: BTreeMap<App, (i64, u32)>,
+    /// Clears that took effect per app: (China month, count).
+    clears: BTreeMap<App, (i64, u32)>,
+    /// C's followers: since when, while following (`None`: known, not following).
+    followers: BTreeMap<User, Option<i64>>,
 }
 
 fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
@@ -545,7 +701,7 @@ fn remember(list: &mut Vec<u32>, id: u32) {
 }
 
 impl Model {
-    pub fn new(min_rotation_secs: u32) -> Self {
+    pub fn new(min_rotation_secs: u32, token_limit: u32) -> Self {
         Self {
             now: 0,
             min_rotation: i64::from(min_rotation_secs),
@@ -568,6 +724,47 @@ impl Model {
             phone_data: Vec::new(),
             user_keys: BTreeMap::new(),
             keys_made: 0,
+            token_limit: u64::from(token_limit),
+            calls: BTreeMap::new(),
+            forced: BTreeMap::new(),
+            clears: BTreeMap::new(),
+            followers: BTreeMap::new(),
+        }
+    }
+
+    /// Today's number in China.
+    fn day(&self) -> i64 {
+        (START + self.now + CHINA).div_euclid(DAY)
+    }
+
+    /// This month's number in China (`year * 12 + month - 1`).
+    fn month(&self) -> i64 {
+        let (y, m, _) = civil_from_days(self.day());
+        y * 12 + m - 1
+    }
+
+    /// Today's calls of `app` to `api`.
+    fn used(&self, app: App, api: &'static str) -> u64 {
+        self.calls
+            .get(&(app, api))
+            .filter(|(d, _)| *d == self.day())
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn count(&mut self, app: App, api: &'static str) {
+        let day = self.day();
+        let slot = self.calls.entry((app, api)).or_insert((day, 0));
+        if slot.0 != day {
+            *slot = (day, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// Counts a token-checked call if its token was valid.
+    fn count_by_token(&mut self, token: Option<u32>, api: &'static str, valid: bool) {
+        if let (Some(t), true) = (token, valid) {
+            let app = self.tokens[t as usize].app;
+            self.count(app, api);
         }
     }
 
@@ -606,6 +803,10 @@ impl Model {
             Op::PaidUnionid(call) => self.paid_unionid(call),
             Op::CheckSession(call) => self.session_call(call, SessionUse::Check),
             Op::ResetKey(call) => self.session_call(call, SessionUse::Reset),
+            Op::QuotaGet { app, path } => self.quota_get(app, path),
+            Op::ClearQuota { app, v2, times } => self.clear_quota(app, v2, times),
+            Op::Follow { user, subscribe } => self.follow(user, subscribe),
+            Op::UserInfo { user, by_mini } => self.user_info(user, by_mini),
             Op::Fault(on) => {
                 self.faults.push(on);
                 Step {
@@ -835,6 +1036,12 @@ impl Model {
                 .flatten()
                 .map(|k| k.made + USER_KEY_TTL)
                 .collect(),
+            Edge::ChinaMidnight => vec![(self.day() + 1) * DAY - CHINA - START],
+            Edge::ChinaMonth => {
+                let (y, m, _) = civil_from_days(self.day());
+                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                vec![days_from_civil(y, m, 1) * DAY - CHINA - START]
+            }
         }
     }
 
@@ -974,6 +1181,13 @@ impl Model {
                 expect: Outcome::Err(-1),
             };
         }
+        if self.used(app, "token") >= self.token_limit {
+            return Step {
+                action,
+                expect: Outcome::Err(45009),
+            };
+        }
+        self.count(app, "token");
         let id = self.issue_token(app, TokenKind::Basic);
         if let Some(prev) = self.latest_basic.insert(app, id) {
             self.tokens[prev as usize].invalid_from = Some(self.now + TOKEN_GRACE);
@@ -989,6 +1203,22 @@ impl Model {
                 action,
                 expect: Outcome::Err(-1),
             };
+        }
+        let day = self.day();
+        let forced_today = self
+            .forced
+            .get(&app)
+            .filter(|(d, _)| *d == day)
+            .map_or(0, |(_, n)| *n);
+        if force && forced_today >= FORCED_PER_DAY {
+            return Step {
+                action,
+                expect: Outcome::Err(45009),
+            };
+        }
+        self.count(app, "stable_token");
+        if force {
+            self.forced.insert(app, (day, forced_today + 1));
         }
         let now = self.now;
         let forced = force
@@ -1074,14 +1304,17 @@ impl Model {
         let expect = if self.fire(endpoint).is_some() {
             Outcome::Err(-1)
         } else {
-            match self.session_verdict(token, openid, key) {
+            let valid = token.is_some_and(|t| self.token_error(t).is_none());
+            let expect = match self.session_verdict(token, openid, key) {
                 Err(e) => Outcome::Err(e),
                 Ok(owner) => match using {
                     SessionUse::Check => Outcome::Valid,
                     SessionUse::Reset => self.reset_key(owner),
                     SessionUse::ListKeys => self.list_keys(owner),
                 },
-            }
+            };
+            self.count_by_token(token, endpoint, valid);
+            expect
         };
         Step { action, expect }
     }
@@ -1168,9 +1401,146 @@ impl Model {
         let expect = if self.fire("getpaidunionid").is_some() {
             Outcome::Err(-1)
         } else {
-            self.paid_verdict(token, openid, trade)
+            let valid = token.is_some_and(|t| self.token_error(t).is_none());
+            let expect = self.paid_verdict(token, openid, trade);
+            self.count_by_token(token, "getpaidunionid", valid);
+            expect
         };
         Step { action, expect }
+    }
+
+    /// The app's latest token: its latest cgi-bin/token, else its latest stable token.
+    fn latest_token(&self, app: App) -> Option<u32> {
+        pick_from(self.seen_tokens.get(&(app, TokenKind::Basic)), Pick::Latest).or_else(|| {
+            pick_from(
+                self.seen_tokens.get(&(app, TokenKind::Stable)),
+                Pick::Latest,
+            )
+        })
+    }
+
+    /// The token error of a token-checked call (`None`: a made-up token, 40001).
+    fn token_check(&self, token: Option<u32>) -> Result<App, i64> {
+        let t = token.ok_or(40001)?;
+        match self.token_error(t) {
+            Some(e) => Err(e),
+            None => Ok(self.tokens[t as usize].app),
+        }
+    }
+
+    fn quota_get(&mut self, app: App, path: QuotaPath) -> Step {
+        let token = self.latest_token(app);
+        let action = Action::QuotaGet {
+            token: token.map(Ident::Token),
+            path: path.path(),
+        };
+        let expect = match self.token_check(token) {
+            Err(e) => Outcome::Err(e),
+            Ok(owner) => {
+                let api = match path {
+                    QuotaPath::Token => Ok(("token", self.token_limit)),
+                    QuotaPath::StableToken => Ok(("stable_token", STABLE_TOKEN_LIMIT)),
+                    QuotaPath::ClearQuota => Ok(("clear_quota", CLEAR_QUOTA_LIMIT)),
+                    QuotaPath::Checksession => Ok(("checksession", DEFAULT_LIMIT)),
+                    QuotaPath::UserInfo | QuotaPath::Jscode2session => Err(76022),
+                    QuotaPath::Nope => Err(76021),
+                };
+                let expect = match api {
+                    Err(e) => Outcome::Err(e),
+                    Ok((api, limit)) => {
+                        let used = self.used(owner, api);
+                        Outcome::Quota {
+                            limit,
+                            used,
+                            remain: limit.saturating_sub(used),
+                        }
+                    }
+                };
+                self.count(owner, "quota_get");
+                expect
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn follow(&mut self, user: User, subscribe: bool) -> Step {
+        let was = self.followers.get(&user).copied().flatten();
+        let since = match (subscribe, was) {
+            (true, Some(t)) => Some(t),
+            (true, None) => Some(START + self.now),
+            (false, _) => None,
+        };
+        self.followers.insert(user, since);
+        Step {
+            action: Action::Follow { user, subscribe },
+            expect: Outcome::Follower {
+                openid: Ident::Openid(App::C, user),
+                unionid: Some(Ident::Unionid(user)),
+                since,
+            },
+        }
+    }
+
+    fn user_info(&mut self, user: User, by_mini: bool) -> Step {
+        let token = self.latest_token(if by_mini { App::A } else { App::C });
+        // The runner knows the openid once the control plane answered it.
+        let known = self.followers.get(&user).copied();
+        let action = Action::UserInfo {
+            token: token.map(Ident::Token),
+            openid: known.map(|_| Ident::Openid(App::C, user)),
+        };
+        let expect = match self.token_check(token) {
+            Err(e) => Outcome::Err(e),
+            Ok(owner) => {
+                self.count(owner, "user_info");
+                match (owner, known) {
+                    (App::C, Some(since)) => Outcome::Follower {
+                        openid: Ident::Openid(App::C, user),
+                        unionid: Some(Ident::Unionid(user)),
+                        since,
+                    },
+                    (App::C, None) => Outcome::Err(40003),
+                    _ => Outcome::Err(48001),
+                }
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn clear_quota(&mut self, app: App, v2: bool, times: u8) -> Step {
+        let token = (!v2).then(|| self.latest_token(app)).flatten();
+        let action = Action::Clear {
+            app,
+            token: token.map(Ident::Token),
+            v2,
+            times,
+        };
+        let api = if v2 { "clear_quota_v2" } else { "clear_quota" };
+        let mut codes = Vec::new();
+        for _ in 0..times {
+            if !v2 && let Err(e) = self.token_check(token) {
+                codes.push(e);
+                continue;
+            }
+            let month = self.month();
+            let slot = self.clears.entry(app).or_insert((month, 0));
+            if slot.0 != month {
+                *slot = (month, 0);
+            }
+            if slot.1 >= CLEARS_PER_MONTH {
+                codes.push(48006);
+            } else {
+                slot.1 += 1;
+                self.calls.retain(|(a, _), _| *a != app);
+                self.forced.remove(&app);
+                codes.push(0);
+            }
+            self.count(app, api);
+        }
+        Step {
+            action,
+            expect: Outcome::Clears(codes),
+        }
     }
 
     fn paid_verdict(

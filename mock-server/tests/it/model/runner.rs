@@ -25,6 +25,8 @@ const START: i64 = crate::helpers::START;
 
 const APP_B_ID: &str = "wx0b0b0b0b0b0b0b0b";
 const APP_B_SECRET: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+const APP_C_ID: &str = "wx0c0c0c0c0c0c0c0c";
+const APP_C_SECRET: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
 
 /// Well-formed values the mock never issued.
 const UNKNOWN_CODE: &str = "0ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -129,18 +131,28 @@ struct World {
     http: reqwest::Client,
     a: Credentials,
     b: Credentials,
+    c: Credentials,
     names: Names,
 }
 
 impl World {
     async fn start(case: &Case) -> World {
         let seed = json!({
-            "options": {"session_key_min_rotation": format!("{}s", case.min_rotation)},
+            "options": {
+                "session_key_min_rotation": format!("{}s", case.min_rotation),
+                "token_daily_limit": case.token_limit,
+            },
             "apps": [{
                 "appid": APP_B_ID,
                 "secret": APP_B_SECRET,
                 "open_platform": "open-platform-of-b",
                 "name": "B",
+            }, {
+                "appid": APP_C_ID,
+                "secret": APP_C_SECRET,
+                "open_platform": "open-platform-of-b",
+                "name": "C",
+                "kind": "official_account",
             }],
             "users": [
                 {"handle": "alice"},
@@ -168,6 +180,10 @@ impl World {
                 appid: APP_B_ID.into(),
                 secret: APP_B_SECRET.into(),
             },
+            c: Credentials {
+                appid: APP_C_ID.into(),
+                secret: APP_C_SECRET.into(),
+            },
             mock,
             http: reqwest::Client::new(),
             names: Names::default(),
@@ -178,6 +194,7 @@ impl World {
         match app {
             App::A => &self.a,
             App::B => &self.b,
+            App::C => &self.c,
         }
     }
 
@@ -365,6 +382,24 @@ impl World {
                 })
                 .await
             }
+            Action::QuotaGet { token, path } => {
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let req = self
+                    .http
+                    .post(self.url("/cgi-bin/openapi/quota/get"))
+                    .query(&[("access_token", token)])
+                    .body(json!({ "cgi_path": path }).to_string());
+                answer(req, |v| {
+                    let q = v.get("quota")?;
+                    Some(Outcome::Quota {
+                        limit: q.get("daily_limit")?.as_u64()?,
+                        used: q.get("used")?.as_u64()?,
+                        remain: q.get("remain")?.as_u64()?,
+                    })
+                })
+                .await
+            }
             Action::PhoneData { app, user } => {
                 let appid = AppId::new(self.app(app).appid.clone());
                 match self
@@ -448,6 +483,88 @@ impl World {
                 })
                 .await
             }
+            Action::Clear {
+                app,
+                token,
+                v2,
+                times,
+            } => {
+                let creds = self.app(app);
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let mut codes = Vec::new();
+                for _ in 0..times {
+                    let req = if v2 {
+                        self.http.post(self.url("/cgi-bin/clear_quota/v2")).body(
+                            json!({"appid": creds.appid, "appsecret": creds.secret}).to_string(),
+                        )
+                    } else {
+                        self.http
+                            .post(self.url("/cgi-bin/clear_quota"))
+                            .query(&[("access_token", token)])
+                            .body(json!({ "appid": creds.appid }).to_string())
+                    };
+                    match answer(req, |v| {
+                        (v.get("errcode").and_then(Value::as_i64) == Some(0))
+                            .then_some(Outcome::Nothing)
+                    })
+                    .await
+                    {
+                        Outcome::Err(code) => codes.push(code),
+                        Outcome::Nothing => codes.push(0),
+                        other => return other,
+                    }
+                }
+                Outcome::Clears(codes)
+            }
+            Action::Follow { user, subscribe } => {
+                let resp = self
+                    .http
+                    .post(self.url(&format!("/__mock__/apps/{APP_C_ID}/followers")))
+                    .json(&json!({"user": user.handle(), "subscribe": subscribe}))
+                    .send()
+                    .await;
+                let v = match resp {
+                    Ok(r) if r.status().as_u16() == 200 => r.json::<Value>().await.ok(),
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        return Outcome::Unexpected(format!("follow refused ({status}): {text}"));
+                    }
+                    Err(e) => return Outcome::Unexpected(format!("request failed: {e}")),
+                };
+                v.and_then(|v| {
+                    Some(Outcome::Follower {
+                        openid: text(&v, "openid")?,
+                        unionid: text(&v, "unionid"),
+                        since: v.get("subscribe_time")?.as_i64(),
+                    })
+                })
+                .unwrap_or_else(|| Outcome::Unexpected("a follower without its fields".into()))
+            }
+            Action::UserInfo { token, openid } => {
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let openid = self.name_or(openid, UNKNOWN_OPENID);
+                let req = self.http.get(self.url("/cgi-bin/user/info")).query(&[
+                    ("access_token", token),
+                    ("openid", openid),
+                    ("lang", "zh_CN"),
+                ]);
+                answer(req, |v| {
+                    let following = v.get("subscribe")?.as_i64()? == 1;
+                    Some(Outcome::Follower {
+                        openid: text(v, "openid")?,
+                        unionid: text(v, "unionid"),
+                        since: if following {
+                            Some(v.get("subscribe_time")?.as_i64()?)
+                        } else {
+                            None
+                        },
+                    })
+                })
+                .await
+            }
             Action::Fault(on) => {
                 let spec = FaultSpec {
                     endpoint: on.endpoint().into(),
@@ -509,10 +626,10 @@ async fn answer(
 /// trace of every step so far.
 pub async fn run(case: &Case) -> TestCaseResult {
     let mut world = World::start(case).await;
-    let mut model = Model::new(case.min_rotation);
+    let mut model = Model::new(case.min_rotation, case.token_limit);
     let mut trace = vec![format!(
-        "session_key_min_rotation = {}s; t = seconds since the start",
-        case.min_rotation
+        "session_key_min_rotation = {}s, token_daily_limit = {}; t = seconds since the start",
+        case.min_rotation, case.token_limit
     )];
     for (i, op) in case.ops.iter().enumerate() {
         let step = model.step(op);
@@ -550,6 +667,12 @@ fn resolved(action: &Action) -> String {
         ),
         Action::Advance { secs } => format!("  [+{secs}s]"),
         Action::Login { app, user } | Action::Pay { app, user } => format!("  [{app}, {user}]"),
+        Action::QuotaGet { token, .. } | Action::Clear { token, .. } => {
+            format!("  [token {}]", opt(token))
+        }
+        Action::UserInfo { token, openid } => {
+            format!("  [token {}, openid {}]", opt(token), opt(openid))
+        }
         Action::PaidUnionid {
             token,
             openid,
