@@ -102,6 +102,35 @@ pub enum WxError {
     OpenNotExists,
     /// 89300 `invalid trade`: no payment by that user within five minutes. [D8] [C15]
     InvalidTrade,
+    /// 61003 `component is not authorized by this account`: the mini-program has not
+    /// authorised the third-party platform (captures on `cgi-bin/component/*`, 2020–2025;
+    /// `wechat-api.md` 7a for `sns/component/jscode2session`).
+    ComponentNotAuthorized,
+    /// 61005 `component ticket is expired`: a `component_verify_ticket` older than 12 hours
+    /// (captures on `api_component_token`, 2023–2025: `component ticket is expired rid: ...`).
+    TicketExpired,
+    /// 61006 `component ticket is invalid`: a ticket WeChat never pushed to that platform, or
+    /// none (captures 2021–2024; staff: the ticket of the failing request was empty).
+    TicketInvalid,
+    /// 61011 `invalid component`: `api_component_token` with an appid that is not a
+    /// third-party platform's (staff answer on a capture of 2025: an official account's
+    /// appid and secret sent instead of the platform's).
+    InvalidComponent,
+    /// 1000 (errmsg empty before the rid): getpluginopenpid's "system error" row; the mock
+    /// answers it for a `wx.pluginLogin` code used already (capture 2023:
+    /// `{"errcode":1000,"errmsg":" rid: ..."}`; which bad code gives it is not documented).
+    PluginSystemError,
+    /// 1001 (errmsg empty before the rid): getpluginopenpid's "invalid request parameter"
+    /// row; the mock answers it for no code, an unknown or expired code, or another plugin's.
+    PluginInvalidParam,
+    /// 1007 (errmsg empty before the rid): "openpid data does not exist": a `wx.login` code
+    /// sent to getpluginopenpid (many captures 2022–2024, all `{"errcode":1007,"errmsg":" rid:
+    /// ..."}`; one user found the cause: wx.login's code instead of wx.pluginLogin's).
+    OpenpidNotExist,
+    /// 1022 (errmsg empty before the rid): getpluginopenpid's "JSON data parse error" row, for
+    /// a body that is not a JSON object (the errmsg text is not captured; its siblings' is
+    /// empty).
+    PluginJsonError,
 }
 
 /// Every entry, for listing and for looking up fault errcodes.
@@ -130,6 +159,14 @@ pub const ALL: &[WxError] = &[
     WxError::InvalidSignature,
     WxError::OpenNotExists,
     WxError::InvalidTrade,
+    WxError::ComponentNotAuthorized,
+    WxError::TicketExpired,
+    WxError::TicketInvalid,
+    WxError::InvalidComponent,
+    WxError::PluginSystemError,
+    WxError::PluginInvalidParam,
+    WxError::OpenpidNotExist,
+    WxError::PluginJsonError,
 ];
 
 impl WxError {
@@ -160,6 +197,14 @@ impl WxError {
             WxError::InvalidSignature => 87009,
             WxError::OpenNotExists => 89002,
             WxError::InvalidTrade => 89300,
+            WxError::ComponentNotAuthorized => 61003,
+            WxError::TicketExpired => 61005,
+            WxError::TicketInvalid => 61006,
+            WxError::InvalidComponent => 61011,
+            WxError::PluginSystemError => 1000,
+            WxError::PluginInvalidParam => 1001,
+            WxError::OpenpidNotExist => 1007,
+            WxError::PluginJsonError => 1022,
         }
     }
 
@@ -200,6 +245,16 @@ impl WxError {
             WxError::InvalidSignature => "invalid signature",
             WxError::OpenNotExists => "open not exists",
             WxError::InvalidTrade => "invalid trade",
+            WxError::ComponentNotAuthorized => "component is not authorized by this account",
+            WxError::TicketExpired => "component ticket is expired",
+            WxError::TicketInvalid => "component ticket is invalid",
+            WxError::InvalidComponent => "invalid component",
+            // getpluginopenpid's errors carry no text: the errmsg is the rid suffix alone,
+            // leading space included (`" rid: 6374a31a-1d2ecec6-3d2c5d0a"`).
+            WxError::PluginSystemError
+            | WxError::PluginInvalidParam
+            | WxError::OpenpidNotExist
+            | WxError::PluginJsonError => "",
         }
     }
 
@@ -320,6 +375,26 @@ mod tests {
             &suffix(Family::CgiBin, RidStyle::Legacy),
         );
         assert_eq!(cgi, "invalid grant_type hint: [XfmcTVNre-vGNNia]");
+    }
+
+    #[test]
+    fn getpluginopenpid_errors_are_the_rid_alone() {
+        // Captured: `{"errcode":1007,"errmsg":" rid: 6374a31a-1d2ecec6-3d2c5d0a"}`.
+        let mut s = suffix(Family::Wxa, RidStyle::Current);
+        s.now_secs = 0x6374_a31a;
+        s.random = (0x1d2e_cec6, 0x3d2c_5d0a);
+        assert_eq!(
+            error_body(WxError::OpenpidNotExist, &s),
+            r#"{"errcode":1007,"errmsg":" rid: 6374a31a-1d2ecec6-3d2c5d0a"}"#
+        );
+        let ticket = errmsg(
+            WxError::TicketExpired,
+            &suffix(Family::CgiBin, RidStyle::Current),
+        );
+        assert_eq!(
+            ticket,
+            "component ticket is expired rid: 66c69111-4157f271-729ca238"
+        );
     }
 
     #[test]

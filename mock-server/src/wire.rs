@@ -167,6 +167,17 @@ struct PaidUnionidBody<'a> {
     ok: OkEnvelope<Nothing>,
 }
 
+#[derive(Serialize)]
+struct ComponentTokenBody<'a> {
+    component_access_token: &'a str,
+    expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct OpenpidBody<'a> {
+    openpid: &'a str,
+}
+
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
 fn success_body(reply: &Reply) -> String {
     let json = match reply {
@@ -215,6 +226,16 @@ fn success_body(reply: &Reply) -> String {
             unionid: unionid.as_str(),
             ok: OkEnvelope::with(Nothing {}),
         }),
+        Reply::ComponentToken {
+            component_access_token,
+            expires_in,
+        } => serde_json::to_string(&ComponentTokenBody {
+            component_access_token: component_access_token.as_str(),
+            expires_in: *expires_in,
+        }),
+        Reply::Openpid { openpid } => serde_json::to_string(&OkEnvelope::with(OpenpidBody {
+            openpid: openpid.as_str(),
+        })),
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.
         Reply::Tencent(t) => return String::from_utf8_lossy(&tencent(t).body).into_owned(),

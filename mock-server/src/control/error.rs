@@ -88,6 +88,11 @@ impl ControlError {
                     (StatusCode::CONFLICT, "phone_quota_exhausted")
                 }
                 EngineError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+                EngineError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
+                EngineError::PlatformExists(_) => (StatusCode::CONFLICT, "platform_exists"),
+                EngineError::NotAuthorized { .. } => {
+                    (StatusCode::NOT_FOUND, "unknown_authorization")
+                }
             },
         }
     }

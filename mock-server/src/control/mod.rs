@@ -1,6 +1,7 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
-//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
+//! the user's payments (`payments.rs`) and a plugin's `wx.pluginLogin` (`plugins.rs`), keeps
+//! third-party platforms (`platforms.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
 //! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
 //! `/__mock__/openapi.json`.
 
@@ -8,6 +9,8 @@ mod error;
 #[cfg(test)]
 mod openapi_check;
 mod payments;
+mod platforms;
+mod plugins;
 mod sms;
 
 use std::sync::Arc;
@@ -75,6 +78,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/sms/config"),
     ("PATCH", "/sms/config"),
     ("POST", "/payments"),
+    ("POST", "/platforms"),
+    ("GET", "/platforms/{component_appid}"),
+    ("POST", "/platforms/{component_appid}/authorizations"),
+    ("DELETE", "/platforms/{component_appid}/authorizations/{appid}"),
+    ("POST", "/platforms/{component_appid}/ticket"),
+    ("POST", "/wx/pluginLogin"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -105,6 +114,21 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sms", get(sms::outbox).delete(sms::clear))
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .route("/payments", post(payments::pay))
+        .route("/platforms", post(platforms::create))
+        .route("/platforms/{component_appid}", get(platforms::show))
+        .route(
+            "/platforms/{component_appid}/authorizations",
+            post(platforms::authorize),
+        )
+        .route(
+            "/platforms/{component_appid}/authorizations/{appid}",
+            delete(platforms::withdraw),
+        )
+        .route(
+            "/platforms/{component_appid}/ticket",
+            post(platforms::push_ticket),
+        )
+        .route("/wx/pluginLogin", post(plugins::login))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

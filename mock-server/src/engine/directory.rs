@@ -276,7 +276,7 @@ fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), EngineError
     Ok(())
 }
 
-fn check_text(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
+pub(super) fn check_text(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
     if v.is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
@@ -334,6 +334,10 @@ pub struct Counts {
     pub sms_rate_windows: usize,
     /// Payments getpaidunionid still answers for (the last five minutes').
     pub payments: usize,
+    /// Third-party platforms.
+    pub platforms: usize,
+    /// `wx.pluginLogin` codes not yet expired (used or not).
+    pub plugin_codes: usize,
 }
 
 /// `GET /__mock__/state`.
@@ -355,6 +359,8 @@ pub struct StateView {
     pub counts: Counts,
     /// The Tencent Cloud SMS gateway's configuration.
     pub sms: crate::tencent::SmsConfigView,
+    /// Third-party platforms, with their current tickets and authorisations.
+    pub platforms: Vec<super::PlatformView>,
 }
 
 /// What `wx.login` answers: the success callback's shape plus what a test needs to know.
@@ -508,8 +514,11 @@ impl Engine {
                 sms_messages: st.sms.message_count(),
                 sms_rate_windows: st.sms.window_count(),
                 payments: st.payments.count(),
+                platforms: st.platforms.count(),
+                plugin_codes: st.plugins.count(),
             },
             sms: st.sms.view(),
+            platforms: super::platforms::views(&st, &self.idgen, now),
         }
     }
 }

@@ -11,6 +11,8 @@ mod login;
 mod opendata;
 mod payments;
 mod phone;
+mod platforms;
+mod plugins;
 mod sms;
 mod tokens;
 
@@ -34,12 +36,16 @@ pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
+pub use platforms::{PlatformView, TICKET_INTERVAL, TICKET_LIFETIME};
+pub use plugins::{PluginLoginFacts, PluginLoginGrant};
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
 use login::Logins;
 use payments::Payments;
 use phone::PhoneCodes;
+use platforms::Platforms;
+use plugins::PluginCodes;
 use sms::Gateway;
 use tokens::Tokens;
 
@@ -89,6 +95,20 @@ pub enum EngineError {
     /// The app has used up its phone-number quota (`phone_quota`).
     #[error("app `{0}` has no phone-number quota left (phone_quota 0)")]
     PhoneQuotaExhausted(String),
+    /// No third-party platform with this `component_appid`.
+    #[error("unknown third-party platform `{0}`")]
+    UnknownPlatform(String),
+    /// A third-party platform with this `component_appid` exists already.
+    #[error("a third-party platform `{0}` exists already")]
+    PlatformExists(String),
+    /// The mini-program has not authorised the platform.
+    #[error("app `{appid}` has not authorised third-party platform `{platform}`")]
+    NotAuthorized {
+        /// The platform's `component_appid`.
+        platform: String,
+        /// The mini-program's appid.
+        appid: String,
+    },
     /// A field is missing or has a bad value.
     #[error("invalid `{field}`: {message}")]
     Invalid {
@@ -110,6 +130,10 @@ struct State {
     payments: Payments,
     /// The Tencent Cloud SMS gateway.
     sms: Gateway,
+    /// Third-party platforms, their tickets and authorisations.
+    platforms: Platforms,
+    /// `wx.pluginLogin` codes.
+    plugins: PluginCodes,
     /// Open-data payloads made per (app, user), for distinct IVs.
     opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
@@ -176,7 +200,7 @@ impl Engine {
                 field: "sms",
                 message: format!("`{field}` {message}"),
             })?;
-        Ok(State {
+        let mut st = State {
             faults: FaultBook::new(idgen.number("faults", &[])),
             options,
             dir,
@@ -185,9 +209,15 @@ impl Engine {
             phones: PhoneCodes::default(),
             payments: Payments::default(),
             sms: Gateway::new(sms),
+            platforms: Platforms::default(),
+            plugins: PluginCodes::default(),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
-        })
+        };
+        for platform in &seed.platforms {
+            platforms::create(&mut st, idgen, platform.clone(), now)?;
+        }
+        Ok(st)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -295,6 +325,11 @@ fn answer(
         Call::Getuserphonenumber(c) => phone::get_user_phone_number(st, req, c, now),
         Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
         Call::Getpaidunionid(c) => payments::get_paid_unionid(st, idgen, c, now),
+        Call::ComponentToken(c) => platforms::component_token(st, idgen, req, c, now),
+        Call::ComponentJscode2session(c) => {
+            platforms::component_jscode2session(st, idgen, c, now)
+        }
+        Call::Getpluginopenpid(c) => plugins::get_plugin_openpid(st, idgen, req, c, now),
         Call::Unknown { appid } => Answer {
             result: Err(WxError::InvalidUrl),
             appid: appid.clone(),
@@ -318,6 +353,8 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
         match &req.call {
             Call::Jscode2session(c) => login::consume(st, c, now),
             Call::Getuserphonenumber(c) => phone::consume(st, c, now),
+            Call::ComponentJscode2session(c) => platforms::consume(st, c, now),
+            Call::Getpluginopenpid(c) => plugins::consume(st, c, now),
             _ => {}
         }
     }
@@ -335,9 +372,13 @@ fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<Us
         Call::Checksession(c) | Call::Resetusersessionkey(c) => login::session_context(st, c, now),
         Call::Getuserphonenumber(c) => phone::context(st, c),
         Call::Getpaidunionid(c) => payments::context(st, c, now),
-        Call::Token(_) | Call::StableToken(_) | Call::SmsSend(_) | Call::Unknown { .. } => {
-            (call.named_appid(), None)
-        }
+        Call::ComponentJscode2session(c) => platforms::context(st, c),
+        Call::Getpluginopenpid(c) => plugins::context(st, c, now),
+        Call::Token(_)
+        | Call::StableToken(_)
+        | Call::SmsSend(_)
+        | Call::ComponentToken(_)
+        | Call::Unknown { .. } => (call.named_appid(), None),
     }
 }
 
@@ -353,6 +394,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.phones.sweep(now);
     st.payments.sweep(now);
     st.sms.sweep(now);
+    st.plugins.sweep(now);
 }
 
 /// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").
