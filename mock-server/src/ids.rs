@@ -481,7 +481,10 @@ mod tests {
         );
         assert_eq!(g.ticket_window(&p, &t), Some(7));
         assert_eq!(g.ticket_window(&q, &t), None, "another platform's");
-        assert_eq!(g.ticket_window(&p, &t.replace("ticket@@@", "ticket@@")), None);
+        assert_eq!(
+            g.ticket_window(&p, &t.replace("ticket@@@", "ticket@@")),
+            None
+        );
         let mut forged = t.clone();
         forged.pop();
         forged.push(if t.ends_with('A') { 'B' } else { 'A' });

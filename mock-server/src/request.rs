@@ -304,11 +304,7 @@ impl Call {
             Call::StableToken(s) => s.body.as_ref().ok().and_then(|(c, _)| c.appid.clone()),
             Call::SmsSend(s) => s.body.sdk_app_id.clone().map(AppId::new),
             Call::Unknown { appid } => appid.clone(),
-            Call::ComponentToken(c) => c
-                .body
-                .as_ref()
-                .ok()
-                .and_then(|b| b.component_appid.clone()),
+            Call::ComponentToken(c) => c.body.as_ref().ok().and_then(|b| b.component_appid.clone()),
             Call::ComponentJscode2session(c) => c.appid.clone(),
             Call::Checksession(_)
             | Call::Resetusersessionkey(_)

@@ -81,7 +81,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/platforms"),
     ("GET", "/platforms/{component_appid}"),
     ("POST", "/platforms/{component_appid}/authorizations"),
-    ("DELETE", "/platforms/{component_appid}/authorizations/{appid}"),
+    (
+        "DELETE",
+        "/platforms/{component_appid}/authorizations/{appid}",
+    ),
     ("POST", "/platforms/{component_appid}/ticket"),
     ("POST", "/wx/pluginLogin"),
 ];

@@ -998,7 +998,10 @@ async fn platform_and_plugin_answers_match_the_documented_schemas() {
         token: None,
     };
     let state = api.expect("GET", "/state", None, 200).await;
-    let host = state["apps"][0]["appid"].as_str().expect("appid").to_owned();
+    let host = state["apps"][0]["appid"]
+        .as_str()
+        .expect("appid")
+        .to_owned();
     let plugin = api.expect("POST", "/apps", Some(json!({})), 201).await;
     let plugin = plugin["appid"].as_str().expect("appid").to_owned();
 
@@ -1021,12 +1024,22 @@ async fn platform_and_plugin_answers_match_the_documented_schemas() {
     api.expect("GET", "/platforms/nope", None, 404).await;
     let body = json!({"appid": plugin});
     let both = api
-        .expect("POST", "/platforms/wxc0ffee/authorizations", Some(body), 200)
+        .expect(
+            "POST",
+            "/platforms/wxc0ffee/authorizations",
+            Some(body),
+            200,
+        )
         .await;
     assert_eq!(both["authorizations"], json!([host, plugin]), "{both}");
     let body = json!({"appid": "nope"});
-    api.expect("POST", "/platforms/wxc0ffee/authorizations", Some(body), 404)
-        .await;
+    api.expect(
+        "POST",
+        "/platforms/wxc0ffee/authorizations",
+        Some(body),
+        404,
+    )
+    .await;
     let body = json!({"appid": host});
     api.expect("POST", "/platforms/nope/authorizations", Some(body), 404)
         .await;
@@ -1040,7 +1053,8 @@ async fn platform_and_plugin_answers_match_the_documented_schemas() {
         pushed["component_verify_ticket"],
         named["component_verify_ticket"]
     );
-    api.expect("POST", "/platforms/nope/ticket", None, 404).await;
+    api.expect("POST", "/platforms/nope/ticket", None, 404)
+        .await;
 
     let body = json!({"user": "alice", "plugin_appid": plugin});
     let grant = api.expect("POST", "/wx/pluginLogin", Some(body), 200).await;

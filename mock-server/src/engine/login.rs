@@ -256,7 +256,11 @@ pub(super) fn context(st: &State, call: &CodeExchange) -> (Option<AppId>, Option
 }
 
 /// The user of `code` when it is a code of `appid` (live or not).
-pub(super) fn code_user(st: &State, appid: Option<&AppId>, code: Option<&str>) -> Option<UserHandle> {
+pub(super) fn code_user(
+    st: &State,
+    appid: Option<&AppId>,
+    code: Option<&str>,
+) -> Option<UserHandle> {
     code.and_then(|c| st.logins.codes.get(c))
         .filter(|e| Some(&e.appid) == appid)
         .map(|e| e.user.clone())
@@ -265,7 +269,10 @@ pub(super) fn code_user(st: &State, appid: Option<&AppId>, code: Option<&str>) -
 /// Whether `code` is a `wx.login` code not yet expired (of any app): getpluginopenpid tells
 /// such a code from one it never saw (1007, not 1001).
 pub(super) fn is_live_login_code(st: &State, code: &str, now: Timestamp) -> bool {
-    st.logins.codes.get(code).is_some_and(|e| e.expires_at > now)
+    st.logins
+        .codes
+        .get(code)
+        .is_some_and(|e| e.expires_at > now)
 }
 
 /// App and user of a checksession or resetusersessionkey request.

@@ -326,9 +326,7 @@ fn answer(
         Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
         Call::Getpaidunionid(c) => payments::get_paid_unionid(st, idgen, c, now),
         Call::ComponentToken(c) => platforms::component_token(st, idgen, req, c, now),
-        Call::ComponentJscode2session(c) => {
-            platforms::component_jscode2session(st, idgen, c, now)
-        }
+        Call::ComponentJscode2session(c) => platforms::component_jscode2session(st, idgen, c, now),
         Call::Getpluginopenpid(c) => plugins::get_plugin_openpid(st, idgen, req, c, now),
         Call::Unknown { appid } => Answer {
             result: Err(WxError::InvalidUrl),

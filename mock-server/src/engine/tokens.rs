@@ -72,11 +72,7 @@ impl Tokens {
         let (current, minted, family) = match kind {
             Kind::Basic => (&mut slot.basic, &mut slot.basic_minted, "basic"),
             Kind::Stable => (&mut slot.stable, &mut slot.stable_minted, "stable"),
-            Kind::Component => (
-                &mut slot.component,
-                &mut slot.component_minted,
-                "component",
-            ),
+            Kind::Component => (&mut slot.component, &mut slot.component_minted, "component"),
         };
         let token = idgen.access_token(appid, family, *minted);
         *minted += 1;
