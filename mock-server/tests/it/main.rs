@@ -16,6 +16,8 @@ mod model;
 mod opendata;
 mod paid_unionid;
 mod phone;
+mod platform;
+mod plugin;
 mod session;
 mod sms;
 mod tokens;
