@@ -107,6 +107,8 @@ pub enum TokenKind {
     Basic,
     /// `POST /cgi-bin/stable_token`.
     Stable,
+    /// `POST /cgi-bin/component/api_component_token` (the platform's, not an app's).
+    Component,
 }
 
 /// Which of the values the backend has seen (tokens, session keys) a call sends; with too few
@@ -223,6 +225,10 @@ pub enum Edge {
     ForceGuard,
     /// A payment's 5-minute getpaidunionid window ends.
     PaymentExpiry,
+    /// The platform's next ten-minute ticket window begins.
+    TicketWindow,
+    /// A ticket seen reaches twelve hours since its push.
+    TicketExpiry,
 }
 
 impl fmt::Display for Edge {
@@ -235,6 +241,8 @@ impl fmt::Display for Edge {
             Edge::StableRenewal => "next stable token renewal (300s left)",
             Edge::ForceGuard => "end of the force_refresh guard (+30s)",
             Edge::PaymentExpiry => "next end of a payment's window (payment + 300s)",
+            Edge::TicketWindow => "next component_verify_ticket push (window + 600s)",
+            Edge::TicketExpiry => "next ticket expiry (push + 12h)",
         })
     }
 }
@@ -251,6 +259,11 @@ pub enum FaultOn {
     Checksession,
     Resetusersessionkey,
     Getpaidunionid,
+    /// `consume_code` as for jscode2session.
+    ComponentJscode2session {
+        consume_code: bool,
+    },
+    Getpluginopenpid,
 }
 
 impl FaultOn {
@@ -262,11 +275,17 @@ impl FaultOn {
             FaultOn::Checksession => "checksession",
             FaultOn::Resetusersessionkey => "resetusersessionkey",
             FaultOn::Getpaidunionid => "getpaidunionid",
+            FaultOn::ComponentJscode2session { .. } => "component_jscode2session",
+            FaultOn::Getpluginopenpid => "getpluginopenpid",
         }
     }
 
     pub fn consume_code(self) -> bool {
-        matches!(self, FaultOn::Jscode2session { consume_code: true })
+        matches!(
+            self,
+            FaultOn::Jscode2session { consume_code: true }
+                | FaultOn::ComponentJscode2session { consume_code: true }
+        )
     }
 }
 
@@ -295,6 +314,50 @@ pub enum Op {
     Pay(Subject),
     /// `wxa/getpaidunionid`.
     PaidUnionid(PaidCall),
+    /// Creates the case's third-party platform (control plane; 409 the second time).
+    CreatePlatform,
+    /// Reads the platform's current ticket (control plane).
+    ShowPlatform,
+    /// WeChat pushes the platform a fresh ticket now (control plane).
+    PushTicket,
+    /// An app authorises the platform, or withdraws (control plane).
+    Authorize { app: App, on: bool },
+    /// `cgi-bin/component/api_component_token` with a ticket seen (or a made-up one).
+    ComponentToken { ticket: TicketPick },
+    /// `sns/component/jscode2session` for the code's app (or the other one), with a
+    /// component token seen.
+    ComponentExchange {
+        code: CodePick,
+        via: Via,
+        token: Pick,
+    },
+    /// The same code sent at once to jscode2session (its app's credentials) and to
+    /// `sns/component/jscode2session` (the latest component token): one of them may win.
+    Race { code: CodePick },
+    /// A plugin's `wx.pluginLogin` (the plugin is app B, running inside app A).
+    PluginLogin(User),
+    /// `wxa/getpluginopenpid` with app B's token.
+    Openpid { code: PluginPick, token: Pick },
+}
+
+/// Which ticket an `api_component_token` call sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TicketPick {
+    /// A ticket the control plane showed (latest, previous, oldest).
+    Seen(Pick),
+    /// One WeChat never pushed.
+    Unknown,
+}
+
+/// Which code a `getpluginopenpid` call sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PluginPick {
+    /// The plugin code minted `n` plugin logins before the latest one.
+    Recent(u8),
+    /// The latest `wx.login` code (of any app): 1007 while it lives.
+    LoginCode,
+    /// A well-formed code never issued.
+    Unknown,
 }
 
 impl fmt::Debug for SessionCall {
@@ -303,6 +366,7 @@ impl fmt::Debug for SessionCall {
         let kind = match kind {
             TokenKind::Basic => "cgi-bin/token",
             TokenKind::Stable => "stable_token",
+            TokenKind::Component => "component token",
         };
         let openid = match self.openid {
             OpenidPick::Own => "",
@@ -349,6 +413,24 @@ impl fmt::Debug for Op {
             Op::CheckSession(c) => write!(f, "checksession({c:?})"),
             Op::ResetKey(c) => write!(f, "resetusersessionkey({c:?})"),
             Op::Pay(who) => write!(f, "pay({who:?})"),
+            Op::CreatePlatform => f.write_str("create the platform"),
+            Op::ShowPlatform => f.write_str("show the platform's ticket"),
+            Op::PushTicket => f.write_str("push a fresh ticket"),
+            Op::Authorize { app, on: true } => write!(f, "{app} authorises the platform"),
+            Op::Authorize { app, on: false } => write!(f, "{app} withdraws the platform"),
+            Op::ComponentToken { ticket } => write!(f, "api_component_token({ticket:?} ticket)"),
+            Op::ComponentExchange { code, via, token } => write!(
+                f,
+                "component jscode2session({code:?}, {via:?} app, {token} component token)"
+            ),
+            Op::Race { code } => write!(
+                f,
+                "race: jscode2session and component jscode2session of {code:?} at once"
+            ),
+            Op::PluginLogin(user) => write!(f, "wx.pluginLogin({user}, plugin B in A)"),
+            Op::Openpid { code, token } => {
+                write!(f, "getpluginopenpid({code:?}, {token} token of B)")
+            }
             Op::PaidUnionid(c) => write!(f, "getpaidunionid({c:?})"),
             Op::Fault(on) => {
                 write!(f, "fault: next {} answers -1", on.endpoint())?;
@@ -462,6 +544,8 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Edge::StableRenewal),
         Just(Edge::ForceGuard),
         Just(Edge::PaymentExpiry),
+        Just(Edge::TicketWindow),
+        Just(Edge::TicketExpiry),
     ];
     let fault = prop_oneof![
         Just(FaultOn::Jscode2session {
@@ -473,10 +557,23 @@ fn op() -> impl Strategy<Value = Op> {
         Just(FaultOn::Checksession),
         Just(FaultOn::Resetusersessionkey),
         Just(FaultOn::Getpaidunionid),
+        Just(FaultOn::ComponentJscode2session {
+            consume_code: false
+        }),
+        Just(FaultOn::ComponentJscode2session { consume_code: true }),
+        Just(FaultOn::Getpluginopenpid),
+    ];
+    let ticket =
+        prop_oneof![5 => pick().prop_map(TicketPick::Seen), 1 => Just(TicketPick::Unknown)];
+    let plugin_code = prop_oneof![
+        5 => Just(PluginPick::Recent(0)),
+        2 => (1u8..3).prop_map(PluginPick::Recent),
+        1 => Just(PluginPick::LoginCode),
+        1 => Just(PluginPick::Unknown),
     ];
     prop_oneof![
         6 => subject().prop_map(Op::Login),
-        6 => (code, via).prop_map(|(code, via)| Op::Exchange { code, via }),
+        6 => (code.clone(), via.clone()).prop_map(|(code, via)| Op::Exchange { code, via }),
         2 => prop::sample::select(&STEPS[..]).prop_map(|secs| Op::Advance { secs }),
         2 => (edge, prop::sample::select(&[0i8, -1, 1][..]))
             .prop_map(|(edge, offset)| Op::AdvanceTo { edge, offset }),
@@ -488,6 +585,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => fault.prop_map(Op::Fault),
         2 => subject().prop_map(Op::Pay),
         3 => paid_call().prop_map(Op::PaidUnionid),
+        1 => Just(Op::CreatePlatform),
+        1 => Just(Op::ShowPlatform),
+        1 => Just(Op::PushTicket),
+        2 => (app(), prop::bool::weighted(0.8)).prop_map(|(app, on)| Op::Authorize { app, on }),
+        2 => ticket.prop_map(|ticket| Op::ComponentToken { ticket }),
+        3 => (code.clone(), via.clone(), pick())
+            .prop_map(|(code, via, token)| Op::ComponentExchange { code, via, token }),
+        2 => code.clone().prop_map(|code| Op::Race { code }),
+        2 => user().prop_map(Op::PluginLogin),
+        2 => (plugin_code, pick()).prop_map(|(code, token)| Op::Openpid { code, token }),
     ]
 }
 

@@ -34,6 +34,22 @@
 //!   app does not know, 40003 (open: an app knows a user who logged in to it or ever paid in
 //!   it), then an app bound to no open platform, 89002, then a payment that is unknown, expired,
 //!   another payer's or another app's, 89300. Asking again within the window answers again.
+//! - Third-party platforms (section 7a): one platform per case, created on the control plane.
+//!   WeChat pushes it a ticket every 10 minutes from its creation (window n pushed at
+//!   creation + 600 n); a push on the control plane starts a new window at once, the next
+//!   ones following every 10 minutes from it. A ticket works until 12 hours after its push
+//!   (61005 after), a ticket never pushed is 61006; an unknown platform 40013. Each
+//!   api_component_token call issues a new 7200 s component token, the previous one
+//!   staying valid 300 s (as cgi-bin/token). sns/component/jscode2session: the component
+//!   token first (none or made-up or superseded: 40001; expired: 42001), then an app that did
+//!   not authorise the platform: 61003, then the code as jscode2session, over the same codes:
+//!   a code spent by either endpoint is spent for both. Two exchanges of one code sent at once
+//!   answer as if one of them came first (either order).
+//! - Plugin login: `wx.pluginLogin` codes live 5 minutes, single use, bound to the plugin (app
+//!   B). getpluginopenpid with a token of B: token errors first, then a live unused plugin
+//!   code answers the user's openpid (one per plugin and user); a live used one 1000; a
+//!   `wx.login` code of any app within its 5 minutes 1007 (used or not); anything else 1001
+//!   (the mock's reading of the documented rows).
 //! - A fault rule (`errcode: -1`, `times: 1`) answers the next request to its endpoint with -1
 //!   before any check and changes nothing, except that `consume_code` uses up the code if it is
 //!   a live, unused code of the requesting app, whoever its user (open: the reference only
@@ -43,8 +59,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ops::{
-    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, SessionCall, Subject,
-    TokenKind, TradeBy, TradePick, User, Via,
+    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, PluginPick, SessionCall,
+    Subject, TicketPick, TokenKind, TradeBy, TradePick, User, Via,
 };
 
 pub const CODE_TTL: i64 = 300;
@@ -56,6 +72,10 @@ pub const STABLE_RENEW_AT: i64 = 300;
 pub const FORCE_GUARD: i64 = 30;
 /// How long after a payment getpaidunionid answers for it.
 pub const PAYMENT_WINDOW: i64 = 300;
+/// WeChat pushes a platform a new ticket this often.
+pub const TICKET_INTERVAL: i64 = 600;
+/// A ticket works this long after its push.
+pub const TICKET_LIFETIME: i64 = 12 * 3600;
 
 /// An identity the model names; the runner learns which string each one is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +94,12 @@ pub enum Ident {
     Trade(u32),
     /// The n-th payment's `mch_id` and `out_trade_no`, as one text.
     Merchant(u32),
+    /// The ticket of the platform's n-th window.
+    Ticket(u64),
+    /// The n-th `wx.pluginLogin` code.
+    PluginCode(u32),
+    /// A user's openpid in plugin B.
+    Openpid(User),
 }
 
 impl fmt::Debug for Ident {
@@ -86,6 +112,9 @@ impl fmt::Debug for Ident {
             Ident::Token(n) => write!(f, "token#{n}"),
             Ident::Trade(n) => write!(f, "transaction#{n}"),
             Ident::Merchant(n) => write!(f, "merchant-order#{n}"),
+            Ident::Ticket(n) => write!(f, "ticket#{n}"),
+            Ident::PluginCode(n) => write!(f, "plugin-code#{n}"),
+            Ident::Openpid(u) => write!(f, "openpid({u})"),
         }
     }
 }
@@ -126,6 +155,18 @@ pub enum Outcome<I> {
     },
     /// getpaidunionid success.
     Unionid(I),
+    /// A control-plane refusal: its HTTP status.
+    Refused(u16),
+    /// The platform's current ticket (control plane), pushed `pushed_at` seconds into the case.
+    Platform { ticket: I, pushed_at: i64 },
+    /// The answers of two exchanges sent at once: jscode2session's, the component one's.
+    Race(Box<Outcome<I>>, Box<Outcome<I>>),
+    /// Predictions only: any one of these, the model following the one that happened.
+    Either(Vec<Outcome<I>>),
+    /// `wx.pluginLogin`: the code and the openpid it trades for.
+    PluginCode { code: I, openpid: I },
+    /// getpluginopenpid success.
+    Openpid(I),
     /// Anything the model never predicts (not HTTP 200, not JSON, missing fields).
     Unexpected(String),
 }
@@ -133,7 +174,11 @@ pub enum Outcome<I> {
 impl<I> Outcome<I> {
     /// Renders the outcome with `name` for each identity.
     pub fn render(&self, name: impl Fn(&I) -> String) -> String {
-        let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), &name);
+        self.render_with(&name)
+    }
+
+    fn render_with(&self, name: &dyn Fn(&I) -> String) -> String {
+        let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), name);
         match self {
             Outcome::Nothing => "-".into(),
             Outcome::Err(c) => format!("errcode {c}"),
@@ -180,6 +225,24 @@ impl<I> Outcome<I> {
                 opt(unionid)
             ),
             Outcome::Unionid(u) => format!("unionid {}", name(u)),
+            Outcome::Refused(status) => format!("refused, HTTP {status}"),
+            Outcome::Platform { ticket, pushed_at } => {
+                format!("ticket {} pushed at t={pushed_at}", name(ticket))
+            }
+            Outcome::Race(plain, component) => format!(
+                "jscode2session: {}; component: {}",
+                plain.render_with(name),
+                component.render_with(name)
+            ),
+            Outcome::Either(all) => all
+                .iter()
+                .map(|o| o.render_with(name))
+                .collect::<Vec<_>>()
+                .join("  OR  "),
+            Outcome::PluginCode { code, openpid } => {
+                format!("plugin code {} for openpid {}", name(code), name(openpid))
+            }
+            Outcome::Openpid(o) => format!("openpid {}", name(o)),
             Outcome::Unexpected(s) => format!("unexpected answer: {s}"),
         }
     }
@@ -269,7 +332,34 @@ impl<I> Outcome<I> {
                 v.extend(opt(u1, u2)?);
                 Some(v)
             }
-            (Outcome::Unionid(a), Outcome::Unionid(b)) => Some(vec![(a, b)]),
+            (Outcome::Unionid(a), Outcome::Unionid(b))
+            | (Outcome::Openpid(a), Outcome::Openpid(b)) => Some(vec![(a, b)]),
+            (Outcome::Refused(a), Outcome::Refused(b)) => (a == b).then(Vec::new),
+            (
+                Outcome::Platform {
+                    ticket: t1,
+                    pushed_at: p1,
+                },
+                Outcome::Platform {
+                    ticket: t2,
+                    pushed_at: p2,
+                },
+            ) if p1 == p2 => Some(vec![(t1, t2)]),
+            (Outcome::Race(p1, c1), Outcome::Race(p2, c2)) => {
+                let mut v = p1.zip(p2)?;
+                v.extend(c1.zip(c2)?);
+                Some(v)
+            }
+            (
+                Outcome::PluginCode {
+                    code: c1,
+                    openpid: o1,
+                },
+                Outcome::PluginCode {
+                    code: c2,
+                    openpid: o2,
+                },
+            ) => Some(vec![(c1, c2), (o1, o2)]),
             _ => None,
         }
     }
@@ -316,6 +406,37 @@ pub enum Action {
         openid: Option<Ident>,
         trade: Option<Ident>,
     },
+    CreatePlatform,
+    ShowPlatform,
+    PushTicket,
+    Authorize {
+        app: App,
+        on: bool,
+    },
+    /// `None`: a made-up ticket.
+    ComponentToken {
+        ticket: Option<Ident>,
+    },
+    /// `None` fields: a made-up code or component token.
+    ComponentExchange {
+        code: Option<Ident>,
+        via: App,
+        token: Option<Ident>,
+    },
+    /// jscode2session with `via`'s credentials and the component exchange for `via`, at once.
+    Race {
+        code: Option<Ident>,
+        via: App,
+        token: Option<Ident>,
+    },
+    PluginLogin {
+        user: User,
+    },
+    /// `None` fields: a made-up token or code.
+    Openpid {
+        token: Option<Ident>,
+        code: Option<Ident>,
+    },
 }
 
 /// The model's answer to one operation.
@@ -324,6 +445,7 @@ pub struct Step {
     pub expect: Outcome<Ident>,
 }
 
+#[derive(Clone)]
 struct Code {
     app: App,
     user: User,
@@ -332,17 +454,20 @@ struct Code {
     used: bool,
 }
 
+#[derive(Clone)]
 struct Payment {
     app: App,
     user: User,
     at: i64,
 }
 
+#[derive(Clone)]
 struct Session {
     key: u32,
     rotated_at: i64,
 }
 
+#[derive(Clone)]
 struct Token {
     app: App,
     kind: TokenKind,
@@ -352,7 +477,46 @@ struct Token {
     invalid_from: Option<i64>,
 }
 
+#[derive(Clone)]
+struct PluginCode {
+    user: User,
+    minted: i64,
+    used: bool,
+}
+
+/// The case's third-party platform.
+#[derive(Clone)]
+struct Platform {
+    /// Runs of ticket windows: (first window's number, when it was pushed); a run's window k
+    /// is pushed 600 k seconds after its first.
+    runs: Vec<(u64, i64)>,
+    authorized: Vec<App>,
+}
+
+impl Platform {
+    /// The current window and when it was pushed.
+    fn current(&self, now: i64) -> (u64, i64) {
+        let (first, began) = *self.runs.last().expect("a run");
+        let k = (now - began).max(0) / TICKET_INTERVAL;
+        (
+            first + u64::try_from(k).expect("forward"),
+            began + k * TICKET_INTERVAL,
+        )
+    }
+
+    fn pushed_at(&self, window: u64) -> i64 {
+        let (first, began) = *self
+            .runs
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= window)
+            .expect("a window seen");
+        began + i64::try_from(window - first).expect("small") * TICKET_INTERVAL
+    }
+}
+
 /// WeChat's state as the reference describes it, plus what the backend has seen so far.
+#[derive(Clone)]
 pub struct Model {
     /// Seconds since the start of the case.
     pub now: i64,
@@ -375,9 +539,19 @@ pub struct Model {
     seen_tokens: BTreeMap<(App, TokenKind), Vec<u32>>,
     /// Payments, in the order they were made.
     payments: Vec<Payment>,
+    platform: Option<Platform>,
+    /// The platform's latest component token.
+    latest_component: Option<u32>,
+    /// Component tokens the backend received, oldest first.
+    seen_component_tokens: Vec<u32>,
+    /// Ticket windows the control plane showed, oldest first.
+    seen_tickets: Vec<u64>,
+    plugin_codes: Vec<PluginCode>,
+    /// The states after each answer an [`Outcome::Either`] allows, until [`Model::settle`].
+    pending: Vec<Model>,
 }
 
-fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
+fn pick_from<T: Copy>(list: Option<&Vec<T>>, pick: Pick) -> Option<T> {
     let list = list?;
     let i = match pick {
         Pick::Latest => list.len().checked_sub(1)?,
@@ -387,7 +561,7 @@ fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
     list.get(i).copied()
 }
 
-fn remember(list: &mut Vec<u32>, id: u32) {
+fn remember<T: Copy + PartialEq>(list: &mut Vec<T>, id: T) {
     if list.last() != Some(&id) {
         list.push(id);
     }
@@ -410,7 +584,19 @@ impl Model {
             seen_keys: BTreeMap::new(),
             seen_tokens: BTreeMap::new(),
             payments: Vec::new(),
+            platform: None,
+            latest_component: None,
+            seen_component_tokens: Vec::new(),
+            seen_tickets: Vec::new(),
+            plugin_codes: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// After an [`Outcome::Either`]: the state of the answer that happened (its index).
+    pub fn settle(&mut self, branch: usize) {
+        let chosen = std::mem::take(&mut self.pending).swap_remove(branch);
+        *self = chosen;
     }
 
     /// Applies one operation and predicts its answer.
@@ -441,6 +627,15 @@ impl Model {
                 self.pay(app, user)
             }
             Op::PaidUnionid(call) => self.paid_unionid(call),
+            Op::CreatePlatform => self.create_platform(),
+            Op::ShowPlatform => self.show_platform(Action::ShowPlatform, false),
+            Op::PushTicket => self.show_platform(Action::PushTicket, true),
+            Op::Authorize { app, on } => self.authorize(app, on),
+            Op::ComponentToken { ticket } => self.component_token(ticket),
+            Op::ComponentExchange { code, via, token } => self.component_exchange(code, via, token),
+            Op::Race { code } => self.race(code),
+            Op::PluginLogin(user) => self.plugin_login(user),
+            Op::Openpid { code, token } => self.openpid(code, token),
             Op::Fault(on) => {
                 self.faults.push(on);
                 Step {
@@ -469,7 +664,13 @@ impl Model {
     /// Every instant of the edge's kind.
     fn edges(&self, edge: Edge) -> Vec<i64> {
         match edge {
-            Edge::CodeExpiry => self.codes.iter().map(|c| c.minted + CODE_TTL).collect(),
+            Edge::CodeExpiry => self
+                .codes
+                .iter()
+                .map(|c| c.minted)
+                .chain(self.plugin_codes.iter().map(|c| c.minted))
+                .map(|t| t + CODE_TTL)
+                .collect(),
             Edge::KeyRotation => self
                 .sessions
                 .values()
@@ -478,7 +679,7 @@ impl Model {
             Edge::TokenGrace => self
                 .tokens
                 .iter()
-                .filter(|t| t.kind == TokenKind::Basic)
+                .filter(|t| t.kind != TokenKind::Stable)
                 .filter_map(|t| t.invalid_from)
                 .collect(),
             Edge::TokenExpiry => self.tokens.iter().map(|t| t.expires).collect(),
@@ -492,6 +693,17 @@ impl Model {
                 .payments
                 .iter()
                 .map(|p| p.at + PAYMENT_WINDOW)
+                .collect(),
+            Edge::TicketWindow => self
+                .platform
+                .iter()
+                .map(|p| p.current(self.now).1 + TICKET_INTERVAL)
+                .collect(),
+            Edge::TicketExpiry => self
+                .platform
+                .iter()
+                .flat_map(|p| self.seen_tickets.iter().map(|w| p.pushed_at(*w)))
+                .map(|t| t + TICKET_LIFETIME)
                 .collect(),
         }
     }
@@ -560,7 +772,9 @@ impl Model {
         Ok(i)
     }
 
-    fn exchange(&mut self, pick: CodePick, via: Via) -> Step {
+    /// The code an exchange sends (its index; `None`: never issued) and the app whose
+    /// credentials go with it.
+    fn resolve_code(&self, pick: CodePick, via: Via) -> (Option<usize>, App) {
         let code = match pick {
             CodePick::Recent(n) => self
                 .codes
@@ -574,31 +788,260 @@ impl Model {
             Via::Own => own,
             Via::Other => own.other(),
         };
+        (code, via)
+    }
+
+    fn code_ident(code: Option<usize>) -> Option<Ident> {
+        code.map(|i| Ident::Code(u32::try_from(i).expect("few codes")))
+    }
+
+    fn exchange(&mut self, pick: CodePick, via: Via) -> Step {
+        let (code, via) = self.resolve_code(pick, via);
         let action = Action::Exchange {
-            code: code.map(|i| Ident::Code(u32::try_from(i).expect("few codes"))),
+            code: Self::code_ident(code),
             via,
         };
+        let expect = self.plain_verdict(code, via);
+        Step { action, expect }
+    }
+
+    fn plain_verdict(&mut self, code: Option<usize>, via: App) -> Outcome<Ident> {
+        let fault = self.fire("jscode2session");
+        self.redeem(code, via, fault)
+    }
+
+    /// The code rules both exchanges share: a fault rule answers -1 (using the code up if it
+    /// says so), else the code's checks, a success using it up.
+    fn redeem(&mut self, code: Option<usize>, via: App, fault: Option<FaultOn>) -> Outcome<Ident> {
         let live = self.live_code(code, via);
-        let expect = if let Some(fault) = self.fire("jscode2session") {
+        if let Some(fault) = fault {
             if let (true, Ok(i)) = (fault.consume_code(), live) {
                 self.codes[i].used = true;
             }
-            Outcome::Err(-1)
+            return Outcome::Err(-1);
+        }
+        match live {
+            Err(e) => Outcome::Err(e),
+            Ok(i) if self.codes[i].user.high_risk() => Outcome::Err(40226),
+            Ok(i) => {
+                let c = &mut self.codes[i];
+                c.used = true;
+                let (app, user, key) = (c.app, c.user, c.key);
+                remember(self.seen_keys.entry((app, user)).or_default(), key);
+                Outcome::Session {
+                    openid: Ident::Openid(app, user),
+                    unionid: app.bound().then_some(Ident::Unionid(user)),
+                    key: Ident::Key(key),
+                }
+            }
+        }
+    }
+
+    fn component_exchange(&mut self, pick: CodePick, via: Via, token: Pick) -> Step {
+        let (code, via) = self.resolve_code(pick, via);
+        let token = pick_from(Some(&self.seen_component_tokens), token);
+        let action = Action::ComponentExchange {
+            code: Self::code_ident(code),
+            via,
+            token: token.map(Ident::Token),
+        };
+        let expect = self.component_verdict(code, via, token);
+        Step { action, expect }
+    }
+
+    fn component_verdict(
+        &mut self,
+        code: Option<usize>,
+        via: App,
+        token: Option<u32>,
+    ) -> Outcome<Ident> {
+        if let Some(fault) = self.fire("component_jscode2session") {
+            return self.redeem(code, via, Some(fault));
+        }
+        let Some(token) = token else {
+            return Outcome::Err(40001);
+        };
+        if let Some(e) = self.token_error(token) {
+            return Outcome::Err(e);
+        }
+        if !self
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.authorized.contains(&via))
+        {
+            return Outcome::Err(61003);
+        }
+        self.redeem(code, via, None)
+    }
+
+    /// Both exchanges of one code at once: either may come first.
+    fn race(&mut self, pick: CodePick) -> Step {
+        let (code, via) = self.resolve_code(pick, Via::Own);
+        let token = self.seen_component_tokens.last().copied();
+        let action = Action::Race {
+            code: Self::code_ident(code),
+            via,
+            token: token.map(Ident::Token),
+        };
+        let mut plain_first = self.clone();
+        let p1 = plain_first.plain_verdict(code, via);
+        let c1 = plain_first.component_verdict(code, via, token);
+        let mut component_first = self.clone();
+        let c2 = component_first.component_verdict(code, via, token);
+        let p2 = component_first.plain_verdict(code, via);
+        self.pending = vec![plain_first, component_first];
+        Step {
+            action,
+            expect: Outcome::Either(vec![
+                Outcome::Race(Box::new(p1), Box::new(c1)),
+                Outcome::Race(Box::new(p2), Box::new(c2)),
+            ]),
+        }
+    }
+
+    fn create_platform(&mut self) -> Step {
+        let expect = if self.platform.is_some() {
+            Outcome::Refused(409)
         } else {
-            match live {
-                Err(e) => Outcome::Err(e),
-                Ok(i) if self.codes[i].user.high_risk() => Outcome::Err(40226),
-                Ok(i) => {
-                    let c = &mut self.codes[i];
-                    c.used = true;
-                    let (app, user, key) = (c.app, c.user, c.key);
-                    remember(self.seen_keys.entry((app, user)).or_default(), key);
-                    Outcome::Session {
-                        openid: Ident::Openid(app, user),
-                        unionid: app.bound().then_some(Ident::Unionid(user)),
-                        key: Ident::Key(key),
+            self.platform = Some(Platform {
+                runs: vec![(0, self.now)],
+                authorized: Vec::new(),
+            });
+            self.current_ticket()
+        };
+        Step {
+            action: Action::CreatePlatform,
+            expect,
+        }
+    }
+
+    /// The current ticket as the control plane shows it (after a push, when `push`).
+    fn show_platform(&mut self, action: Action, push: bool) -> Step {
+        let now = self.now;
+        let expect = match &mut self.platform {
+            None => Outcome::Refused(404),
+            Some(p) => {
+                if push {
+                    let (current, _) = p.current(now);
+                    p.runs.push((current + 1, now));
+                }
+                self.current_ticket()
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn current_ticket(&mut self) -> Outcome<Ident> {
+        let Some(p) = &self.platform else {
+            return Outcome::Refused(404);
+        };
+        let (window, pushed_at) = p.current(self.now);
+        remember(&mut self.seen_tickets, window);
+        Outcome::Platform {
+            ticket: Ident::Ticket(window),
+            pushed_at,
+        }
+    }
+
+    fn authorize(&mut self, app: App, on: bool) -> Step {
+        let expect = match &mut self.platform {
+            None => Outcome::Refused(404),
+            Some(p) if on => {
+                if !p.authorized.contains(&app) {
+                    p.authorized.push(app);
+                }
+                Outcome::Nothing
+            }
+            Some(p) if p.authorized.contains(&app) => {
+                p.authorized.retain(|a| *a != app);
+                Outcome::Nothing
+            }
+            Some(_) => Outcome::Refused(404),
+        };
+        Step {
+            action: Action::Authorize { app, on },
+            expect,
+        }
+    }
+
+    fn component_token(&mut self, pick: TicketPick) -> Step {
+        let ticket = match pick {
+            TicketPick::Seen(p) => pick_from(Some(&self.seen_tickets), p),
+            TicketPick::Unknown => None,
+        };
+        let action = Action::ComponentToken {
+            ticket: ticket.map(Ident::Ticket),
+        };
+        let expect = match (&self.platform, ticket) {
+            (None, _) => Outcome::Err(40013),
+            (Some(_), None) => Outcome::Err(61006),
+            (Some(p), Some(w)) if p.pushed_at(w) + TICKET_LIFETIME <= self.now => {
+                Outcome::Err(61005)
+            }
+            (Some(_), Some(_)) => {
+                let id = self.issue_token(App::A, TokenKind::Component);
+                if let Some(prev) = self.latest_component.replace(id) {
+                    self.tokens[prev as usize].invalid_from = Some(self.now + TOKEN_GRACE);
+                }
+                remember(&mut self.seen_component_tokens, id);
+                Outcome::Token {
+                    token: Ident::Token(id),
+                    expires_in: TOKEN_TTL,
+                }
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn plugin_login(&mut self, user: User) -> Step {
+        let n = u32::try_from(self.plugin_codes.len()).expect("few codes");
+        self.plugin_codes.push(PluginCode {
+            user,
+            minted: self.now,
+            used: false,
+        });
+        Step {
+            action: Action::PluginLogin { user },
+            expect: Outcome::PluginCode {
+                code: Ident::PluginCode(n),
+                openpid: Ident::Openpid(user),
+            },
+        }
+    }
+
+    fn openpid(&mut self, pick: PluginPick, token: Pick) -> Step {
+        let token = pick_from(self.seen_tokens.get(&(App::B, TokenKind::Basic)), token)
+            .or_else(|| pick_from(self.seen_tokens.get(&(App::B, TokenKind::Stable)), token));
+        let last = |len: usize, back: usize| len.checked_sub(1).map(|l| l.saturating_sub(back));
+        let (plugin, login) = match pick {
+            PluginPick::Recent(n) => (last(self.plugin_codes.len(), usize::from(n)), None),
+            PluginPick::LoginCode => (None, last(self.codes.len(), 0)),
+            PluginPick::Unknown => (None, None),
+        };
+        let action = Action::Openpid {
+            token: token.map(Ident::Token),
+            code: plugin
+                .map(|i| Ident::PluginCode(u32::try_from(i).expect("few codes")))
+                .or_else(|| Self::code_ident(login)),
+        };
+        let expect = if self.fire("getpluginopenpid").is_some() {
+            Outcome::Err(-1)
+        } else if let Some(e) = token.map_or(Some(40001), |t| self.token_error(t)) {
+            Outcome::Err(e)
+        } else {
+            let now = self.now;
+            match (plugin, login) {
+                (Some(i), _) if now < self.plugin_codes[i].minted + CODE_TTL => {
+                    let c = &mut self.plugin_codes[i];
+                    if c.used {
+                        Outcome::Err(1000)
+                    } else {
+                        c.used = true;
+                        Outcome::Openpid(Ident::Openpid(c.user))
                     }
                 }
+                (_, Some(i)) if now < self.codes[i].minted + CODE_TTL => Outcome::Err(1007),
+                _ => Outcome::Err(1001),
             }
         };
         Step { action, expect }
@@ -692,7 +1135,7 @@ impl Model {
         let (kind, pick) = call.token;
         let other_kind = match kind {
             TokenKind::Basic => TokenKind::Stable,
-            TokenKind::Stable => TokenKind::Basic,
+            TokenKind::Stable | TokenKind::Component => TokenKind::Basic,
         };
         let token = pick_from(self.seen_tokens.get(&(app, kind)), pick)
             .or_else(|| pick_from(self.seen_tokens.get(&(app, other_kind)), pick));
