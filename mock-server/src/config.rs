@@ -271,7 +271,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// The seed file: options, apps and users loaded at start.
+/// The seed file: options, apps, users and third-party platforms loaded at start.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeedFile {

@@ -2,7 +2,8 @@
 //! them.
 //!
 //! Every identity the mock hands out (appids, secrets, openids, unionids, login codes,
-//! session keys, access tokens, phone-number codes) is derived from the seed with HMAC-SHA256, so
+//! session keys, access tokens, phone-number codes, `component_verify_ticket`s, plugin codes,
+//! openpids) is derived from the seed with HMAC-SHA256, so
 //! the same seed gives the same identities in every run, and a given user's n-th login code is the
 //! same whatever else happened in between.
 

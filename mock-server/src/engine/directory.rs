@@ -320,7 +320,8 @@ pub struct Counts {
     pub login_codes: usize,
     /// (app, user) pairs with a session_key.
     pub sessions: usize,
-    /// Access tokens kept (valid, or expired less than a day ago).
+    /// Access tokens kept (valid, or expired less than a day ago), third-party platforms'
+    /// component tokens included.
     pub access_tokens: usize,
     /// Phone-number codes not yet expired.
     pub phone_codes: usize,
