@@ -15,7 +15,7 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 12] = [
+const PATHS: [&str; 15] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
@@ -23,6 +23,9 @@ const PATHS: [&str; 12] = [
     "/wxa/resetusersessionkey",
     "/wxa/business/getuserphonenumber",
     "/wxa/getpaidunionid",
+    "/wxa/getuserriskrank",
+    "/wxa/business/checkencryptedmsg",
+    "/wxa/business/getuserencryptkey",
     "/cgi-bin/component/api_component_token",
     "/sns/component/jscode2session",
     "/wxa/getpluginopenpid",

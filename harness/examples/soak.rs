@@ -25,7 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use harness::context::{SharedClock, mock_apps, start_mock};
+use harness::bench::login_core::client_addr;
+use harness::bench::memory_kib;
+use harness::bench::mock::exchange_path;
+use harness::context::{SharedClock, start_mock};
 use login_core::{Deps, LoginCoreHandle};
 use mock_server::MockHandle;
 use mock_server::engine::AppView;
@@ -97,19 +100,6 @@ struct Tally {
     /// Codes that expired in virtual time before their exchange (tried again).
     expired: u64,
     failures: BTreeMap<String, u64>,
-}
-
-/// Resident set size and its high-water mark, KiB, from /proc/self/status.
-fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn mib(kib: u64) -> String {
@@ -226,7 +216,7 @@ impl Soak {
             return self.exchange(code).await;
         };
         // One client address per person, so the per-address limiter tracks many keys.
-        let addr = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+        let addr = client_addr(n);
         let sent = self
             .http
             .post(format!("{}/api/login", core.base_url()))
@@ -262,12 +252,7 @@ impl Soak {
     /// jscode2session as a backend calls it; the faults the soak injects are told apart from
     /// any other answer.
     async fn exchange(&self, code: &str) -> Outcome {
-        let url = format!(
-            "{}/sns/jscode2session?appid={}&secret={}&js_code={code}&grant_type=authorization_code",
-            self.mock.base_url(),
-            self.app.appid,
-            self.app.secret,
-        );
+        let url = format!("{}{}", self.mock.base_url(), exchange_path(&self.app, code));
         let r = match self.http.get(url).send().await {
             Ok(r) => r,
             Err(_) => return Outcome::Fault("transport error".into()),
@@ -343,15 +328,7 @@ async fn fault_hits(soak: &Soak) -> BTreeMap<String, u64> {
 }
 
 async fn start_core(mock: &MockHandle, dir: &std::path::Path, ttl: Duration) -> LoginCoreHandle {
-    let mut config = login_core::Config {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: format!("sqlite://{}", dir.join("soak.db").display()),
-        server_key_file: dir.join("server.key"),
-        wechat_base_url: mock.base_url(),
-        apps: mock_apps(mock),
-        ..login_core::Config::default()
-    };
-    config.limits.trust_forwarded_for = true;
+    let mut config = harness::bench::login_core::config(mock, dir, "soak.db");
     config.sessions.ttl = ttl;
     config.sessions.max_lifetime = config.sessions.max_lifetime.max(ttl);
     login_core::spawn_with(
@@ -394,7 +371,7 @@ async fn main() -> std::process::ExitCode {
         },
         args.concurrency,
         args.per_second,
-        std::thread::available_parallelism().map_or(0, usize::from)
+        harness::bench::machine::cores()
     );
     let soak = Arc::new(Soak {
         args,
@@ -426,7 +403,7 @@ async fn main() -> std::process::ExitCode {
         }
     }
 
-    let (rss_start, _) = memory_kib();
+    let (rss_start, _) = memory_kib(None);
     let started = Instant::now();
     let mut header = String::from(
         "    logins  virtual_s   wall_s  logins/s  rss_MiB  codes  sessions  tokens  quota  journal(kept/dropped)",
@@ -447,7 +424,7 @@ async fn main() -> std::process::ExitCode {
     for k in 1..=samples {
         let until = logins * k / samples;
         soak.run_until(until).await;
-        let (rss, _) = memory_kib();
+        let (rss, _) = memory_kib(None);
         let counts = if soak.args.no_counts {
             None
         } else {
@@ -492,7 +469,7 @@ async fn main() -> std::process::ExitCode {
         }
         println!("{row}");
     }
-    let (rss_end, rss_peak) = memory_kib();
+    let (rss_end, rss_peak) = memory_kib(None);
     let (tries, faults, survived, expired, failures) = {
         let t = soak.tally();
         (

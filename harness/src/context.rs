@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use login_core::clock::{Clock as CoreClock, UnixMs};
+use login_core::random::SeededRandom;
 use login_core::{Deps, LoginCoreHandle};
 use mock_server::ids::AppId;
 use mock_server::{Clock, MockHandle, Timestamp};
@@ -52,7 +53,7 @@ impl TestContext {
     /// store.
     pub async fn start() -> Result<Self, ContextError> {
         let mock = start_mock("test", DEFAULT_START).await?;
-        let core = start_core(&mock, None, &[]).await?;
+        let core = start_core(&mock, "test", None, &[]).await?;
         Ok(Self { mock, core })
     }
 
@@ -83,11 +84,13 @@ pub async fn start_mock(seed: &str, start_secs: i64) -> Result<MockHandle, Conte
     .await?)
 }
 
-/// Starts login-core on the mock's clock with an in-memory store, serving every app the mock
-/// knows (those in `phone_first` register by phone first) and sending SMS through the mock's
-/// gateway; `patch` is merged into its configuration (TOML keys as JSON).
+/// Starts login-core on the mock's clock with an in-memory store and randomness seeded from
+/// `seed` (so its login tokens repeat from run to run), serving every app the mock knows (those
+/// in `phone_first` register by phone first) and sending SMS through the mock's gateway;
+/// `patch` is merged into its configuration (TOML keys as JSON).
 pub async fn start_core(
     mock: &MockHandle,
+    seed: &str,
     patch: Option<&Value>,
     phone_first: &[String],
 ) -> Result<LoginCoreHandle, ContextError> {
@@ -114,6 +117,9 @@ pub async fn start_core(
         config,
         Deps {
             clock: Arc::new(SharedClock(mock.clock().clone())),
+            random: Arc::new(SeededRandom::new(
+                mock_server::ids::Generator::new(seed).number("login-core random", &[]),
+            )),
             ..Deps::default()
         },
     )

@@ -1,5 +1,5 @@
 //! Every WeChat error the mock can answer, in one place, with its errcode and errmsg text as the
-//! real servers send them (`wechat-api.md` sections 2.2, 4, 5, 6), and the `rid` suffix rules
+//! real servers send them (`wechat-api.md` sections 2.2, 4, 5, 6, 7a), and the `rid` suffix rules
 //! (section 1.1). Handlers name an entry; only this module writes vendor error JSON.
 
 use serde::Serialize;
@@ -102,6 +102,23 @@ pub enum WxError {
     OpenNotExists,
     /// 89300 `invalid trade`: no payment by that user within five minutes. [D8] [C15]
     InvalidTrade,
+    /// 44002 `empty post data`: a POST without a body, on the identity APIs of 7a
+    /// (checkencryptedmsg, getuserriskrank list it). The text is WeChat's global table's.
+    EmptyPostData,
+    /// 40097 `invalid args`: checkencryptedmsg's `encrypted_msg_hash` missing or not the hex of
+    /// a SHA-256 (its docs list 40097 for an invalid hash; the text is the global table's).
+    InvalidArgs,
+    /// 40129 `invalid scene`: getuserriskrank's `scene` missing or other than 0 (register) and
+    /// 1 (marketing) (7a; the docs' error table lists 40129 for it).
+    InvalidScene,
+    /// 61010 `code is expired`: getuserriskrank for a user who has not used the app in the last
+    /// two hours (7a, L; the docs' table says "not visited in the last two hours", a captured
+    /// answer reads `code is expired rid: ...`).
+    VisitExpired,
+    /// 1 `data not exit` (sic): checkencryptedmsg for a hash of no phone-number encryptedData
+    /// WeChat issued to the app in the last 3 days (7a; the docs list both this and
+    /// `vaild:false`, the mock answers this one unless `checkencryptedmsg_unknown` says so).
+    DataNotExist,
     /// 61003 `component is not authorized by this account`: the mini-program has not
     /// authorised the third-party platform (captures on `cgi-bin/component/*`, 2020–2025;
     /// `wechat-api.md` 7a for `sns/component/jscode2session`).
@@ -159,6 +176,11 @@ pub const ALL: &[WxError] = &[
     WxError::InvalidSignature,
     WxError::OpenNotExists,
     WxError::InvalidTrade,
+    WxError::EmptyPostData,
+    WxError::InvalidArgs,
+    WxError::InvalidScene,
+    WxError::VisitExpired,
+    WxError::DataNotExist,
     WxError::ComponentNotAuthorized,
     WxError::TicketExpired,
     WxError::TicketInvalid,
@@ -197,6 +219,11 @@ impl WxError {
             WxError::InvalidSignature => 87009,
             WxError::OpenNotExists => 89002,
             WxError::InvalidTrade => 89300,
+            WxError::EmptyPostData => 44002,
+            WxError::InvalidArgs => 40097,
+            WxError::InvalidScene => 40129,
+            WxError::VisitExpired => 61010,
+            WxError::DataNotExist => 1,
             WxError::ComponentNotAuthorized => 61003,
             WxError::TicketExpired => 61005,
             WxError::TicketInvalid => 61006,
@@ -245,6 +272,11 @@ impl WxError {
             WxError::InvalidSignature => "invalid signature",
             WxError::OpenNotExists => "open not exists",
             WxError::InvalidTrade => "invalid trade",
+            WxError::EmptyPostData => "empty post data",
+            WxError::InvalidArgs => "invalid args",
+            WxError::InvalidScene => "invalid scene",
+            WxError::VisitExpired => "code is expired",
+            WxError::DataNotExist => "data not exit",
             WxError::ComponentNotAuthorized => "component is not authorized by this account",
             WxError::TicketExpired => "component ticket is expired",
             WxError::TicketInvalid => "component ticket is invalid",

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use crate::config::{AppSpec, UserSpec};
 use crate::control::{ClockView, ErrorBody};
 use crate::engine::{
-    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, SmsMessage, SmsOutbox, StateView, UserView,
-    WeRunGrant,
+    AppView, LoginGrant, PhoneGrant, ShareInfoGrant, SmsMessage, SmsOutbox, StateView,
+    UserKeyGrant, UserView, WeRunGrant,
 };
 use crate::faults::FaultSpec;
 use crate::ids::{AppId, UserHandle};
@@ -183,6 +183,21 @@ impl ControlClient {
         self.post(
             "/wx/getWeRunData",
             &serde_json::json!({"appid": appid, "user": user, "steps": steps, "tamper": tamper}),
+        )
+        .await
+    }
+
+    /// `wx.getUserCryptoManager().getLatestUserKey()`: the latest user encrypt key and, with
+    /// `data`, its ciphertext under that key.
+    pub async fn wx_user_key(
+        &self,
+        appid: &AppId,
+        user: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<UserKeyGrant, ClientError> {
+        self.post(
+            "/wx/getUserCryptoManager",
+            &serde_json::json!({"appid": appid, "user": user, "data": data}),
         )
         .await
     }

@@ -103,6 +103,28 @@ pub enum GrantTypeCheck {
     Ignored,
 }
 
+/// The options that shape every vendor response, read under the engine's lock with the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct WireStyle {
+    /// Content-Type policy.
+    pub content_type: ContentTypeMode,
+    /// rid suffix style.
+    pub rid_style: RidStyle,
+}
+
+/// What checkencryptedmsg answers for a hash of no phone-number data WeChat issued to the app in
+/// the last 3 days; the docs list both (`wechat-api.md` 7a, L which).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownEncryptedMsg {
+    /// errcode 1 `data not exit`: the docs' error table names this case.
+    #[default]
+    #[serde(rename = "errcode_1")]
+    Errcode1,
+    /// `{"errcode":0,"errmsg":"ok","vaild":false}`.
+    VaildFalse,
+}
+
 /// Behaviour switches. All have defaults; `PATCH /__mock__/options` changes any subset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -137,6 +159,8 @@ pub struct Options {
     pub accept_foreign_codes: bool,
     /// The user foreign codes log in as (created on first use unless `strict`).
     pub foreign_code_user: UserHandle,
+    /// checkencryptedmsg's answer for data WeChat did not issue (or issued over 3 days ago).
+    pub checkencryptedmsg_unknown: UnknownEncryptedMsg,
 }
 
 impl Default for Options {
@@ -154,6 +178,7 @@ impl Default for Options {
             journal_capacity: 10_000,
             accept_foreign_codes: false,
             foreign_code_user: UserHandle::new("developer"),
+            checkencryptedmsg_unknown: UnknownEncryptedMsg::Errcode1,
         }
     }
 }
@@ -263,6 +288,10 @@ pub struct UserSpec {
     pub phone: Option<Option<PhoneSpec>>,
     /// High-risk users get 40226 `code blocked` on jscode2session.
     pub high_risk: Option<bool>,
+    /// The user's getuserriskrank `risk_rank`, 0 to 4; left out: unchanged (on create: none);
+    /// `null`: none. Without one, a user answers 4 while `high_risk`, else 0.
+    #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub risk_rank: Option<Option<u8>>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(

@@ -27,6 +27,12 @@ pub enum Endpoint {
     SmsSend,
     /// `GET /wxa/getpaidunionid`
     Getpaidunionid,
+    /// `POST /wxa/getuserriskrank`
+    Getuserriskrank,
+    /// `POST /wxa/business/checkencryptedmsg`
+    Checkencryptedmsg,
+    /// `GET /wxa/business/getuserencryptkey` (older docs: POST with the same query)
+    Getuserencryptkey,
     /// `POST /cgi-bin/component/api_component_token`: a third-party platform's token.
     ComponentToken,
     /// `GET /sns/component/jscode2session`: jscode2session on behalf of a mini-program.
@@ -77,7 +83,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 12] = [
+pub const ENDPOINTS: [Row; 15] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -139,6 +145,31 @@ pub const ENDPOINTS: [Row; 12] = [
         paths: &["/wxa/getpaidunionid"],
         method: Method::Get,
         name: "getpaidunionid",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserriskrank,
+        paths: &["/wxa/getuserriskrank"],
+        method: Method::Post,
+        name: "getuserriskrank",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Checkencryptedmsg,
+        paths: &["/wxa/business/checkencryptedmsg"],
+        method: Method::Post,
+        name: "checkencryptedmsg",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
+    },
+    Row {
+        endpoint: Endpoint::Getuserencryptkey,
+        paths: &["/wxa/business/getuserencryptkey"],
+        // Documented as GET, earlier as POST with the same query: a GET endpoint takes both.
+        method: Method::Get,
+        name: "getuserencryptkey",
         vendor: Vendor::WeChat,
         family: Family::Wxa,
     },

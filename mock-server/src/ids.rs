@@ -373,6 +373,21 @@ impl Generator {
         }
     }
 
+    /// Version `version` of a user's encrypt key in an app (`wx.getUserCryptoManager`,
+    /// getuserencryptkey): the base64 of 16 key bytes, and the IV as WeChat shows it, 16
+    /// lowercase hex characters whose 16 bytes are the AES IV.
+    pub fn user_key(&self, appid: &AppId, user: &UserHandle, version: u64) -> (String, String) {
+        let parts: [&[u8]; 3] = [
+            appid.0.as_bytes(),
+            user.0.as_bytes(),
+            &version.to_be_bytes(),
+        ];
+        let mut key = [0u8; 16];
+        self.fill("user_key", &parts, &mut key);
+        let iv = self.chars(HEX, 16, "user_key_iv", &parts);
+        (base64::engine::general_purpose::STANDARD.encode(key), iv)
+    }
+
     /// A mainland mobile number for a user who was not given one (`1` + 10 digits).
     pub fn phone_number(&self, user: &UserHandle) -> String {
         const PREFIXES: [&str; 8] = ["138", "139", "137", "136", "135", "186", "187", "188"];

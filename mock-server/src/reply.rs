@@ -69,6 +69,37 @@ pub enum Reply {
     },
     /// Tencent Cloud: every answer, error or not, carries a `RequestId`.
     Tencent(TencentReply),
+    /// `getuserriskrank`: `{"errcode":0,"errmsg":"getuserriskrank succ","risk_rank","unoin_id"}`
+    /// (errmsg is not `ok`; `unoin_id` is spelled so on the wire).
+    RiskRank {
+        /// 0 (lowest) to 4.
+        risk_rank: u8,
+        /// The request's id.
+        unoin_id: u32,
+    },
+    /// `checkencryptedmsg`: the ok envelope with `"vaild":true,"create_time"` (spelled so) for
+    /// data WeChat issued, with `"vaild":false` alone when `create_time` is none.
+    EncryptedMsg {
+        /// When the data was issued, Unix seconds; none: not issued by WeChat.
+        create_time: Option<i64>,
+    },
+    /// `getuserencryptkey`: the ok envelope with `key_info_list`, newest first.
+    UserEncryptKeys(Vec<UserKeyInfo>),
+}
+
+/// One entry of `key_info_list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserKeyInfo {
+    /// `encrypt_key`: base64 of the 16-byte AES key.
+    pub encrypt_key: String,
+    /// `version`.
+    pub version: u64,
+    /// `expire_in`: seconds left, 0 once expired.
+    pub expire_in: u64,
+    /// `iv`: 16 characters, the IV's 16 bytes.
+    pub iv: String,
+    /// `create_time`, Unix seconds.
+    pub create_time: i64,
 }
 
 /// `phone_info` of a getuserphonenumber answer.

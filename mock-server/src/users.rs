@@ -73,4 +73,8 @@ pub struct UserView {
     pub high_risk: bool,
     /// Identity in every app.
     pub apps: Vec<UserAppView>,
+    /// What getuserriskrank answers for the user: the rank set, else 4 while `high_risk`,
+    /// else 0.
+    #[serde(default)]
+    pub risk_rank: u8,
 }

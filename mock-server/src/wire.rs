@@ -15,9 +15,10 @@ use serde::Serialize;
 use crate::catalogue::{self, Family, RidStyle, Suffix, WxError};
 use crate::clock::Timestamp;
 use crate::config::ContentTypeMode;
+pub use crate::config::WireStyle;
 use crate::endpoint::{Endpoint, Vendor};
 use crate::ids::{Generator, UnionId};
-use crate::reply::{PhoneInfo, Reply, TencentReply};
+use crate::reply::{PhoneInfo, Reply, TencentReply, UserKeyInfo};
 use crate::tencent::catalogue as tc;
 
 /// Request ids: the first group is the request time, the others come from the seeded generator
@@ -63,15 +64,6 @@ pub struct Rendered {
     pub errcode: Option<i64>,
 }
 
-/// Settings that shape every vendor response.
-#[derive(Clone, Copy)]
-pub struct WireStyle {
-    /// Content-Type policy.
-    pub content_type: ContentTypeMode,
-    /// rid suffix style.
-    pub rid_style: RidStyle,
-}
-
 fn content_type(family: Family, mode: ContentTypeMode) -> &'static str {
     match mode {
         ContentTypeMode::Faithful => family.content_type(),
@@ -107,13 +99,21 @@ struct OkEnvelope<T> {
 
 impl<T> OkEnvelope<T> {
     fn with(rest: T) -> Self {
+        Self::saying("ok", rest)
+    }
+
+    /// The envelope with another success errmsg: getuserriskrank says `getuserriskrank succ`.
+    fn saying(errmsg: &'static str, rest: T) -> Self {
         Self {
             errcode: 0,
-            errmsg: "ok",
+            errmsg,
             rest,
         }
     }
 }
+
+/// getuserriskrank's success errmsg (`wechat-api.md` 7a).
+const RISK_RANK_OK: &str = "getuserriskrank succ";
 
 #[derive(Serialize)]
 struct Nothing {}
@@ -165,6 +165,35 @@ struct PaidUnionidBody<'a> {
     unionid: &'a str,
     #[serde(flatten)]
     ok: OkEnvelope<Nothing>,
+}
+
+#[derive(Serialize)]
+struct RiskBody {
+    risk_rank: u8,
+    unoin_id: u32,
+}
+
+/// `"vaild"` is WeChat's spelling.
+#[derive(Serialize)]
+struct EncryptedMsgBody {
+    vaild: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create_time: Option<i64>,
+}
+
+/// A `key_info_list` entry, in the docs' key order.
+#[derive(Serialize)]
+struct KeyInfoBody<'a> {
+    encrypt_key: &'a str,
+    version: u64,
+    expire_in: u64,
+    iv: &'a str,
+    create_time: i64,
+}
+
+#[derive(Serialize)]
+struct KeyListBody<'a> {
+    key_info_list: Vec<KeyInfoBody<'a>>,
 }
 
 #[derive(Serialize)]
@@ -226,6 +255,42 @@ fn success_body(reply: &Reply) -> String {
             unionid: unionid.as_str(),
             ok: OkEnvelope::with(Nothing {}),
         }),
+        Reply::RiskRank {
+            risk_rank,
+            unoin_id,
+        } => serde_json::to_string(&OkEnvelope::saying(
+            RISK_RANK_OK,
+            RiskBody {
+                risk_rank: *risk_rank,
+                unoin_id: *unoin_id,
+            },
+        )),
+        Reply::EncryptedMsg { create_time } => {
+            serde_json::to_string(&OkEnvelope::with(EncryptedMsgBody {
+                vaild: create_time.is_some(),
+                create_time: *create_time,
+            }))
+        }
+        Reply::UserEncryptKeys(keys) => serde_json::to_string(&OkEnvelope::with(KeyListBody {
+            key_info_list: keys
+                .iter()
+                .map(
+                    |UserKeyInfo {
+                         encrypt_key,
+                         version,
+                         expire_in,
+                         iv,
+                         create_time,
+                     }| KeyInfoBody {
+                        encrypt_key,
+                        version: *version,
+                        expire_in: *expire_in,
+                        iv,
+                        create_time: *create_time,
+                    },
+                )
+                .collect(),
+        })),
         Reply::ComponentToken {
             component_access_token,
             expires_in,

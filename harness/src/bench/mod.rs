@@ -1,6 +1,9 @@
 //! Measuring the servers (`harness bench`): a closed-loop HTTP/1.1 load generator with one
 //! keep-alive connection per worker ([`load`]) and the bare hyper server every figure is
-//! compared to ([`bare`]).
+//! compared to ([`bare`]); the groups of measurements ([`mock`], [`login_core`], [`startup`],
+//! [`scenarios`], each run through [`runs`] where it loads a server), what they report
+//! ([`report`]: the rows, the Markdown table, the JSON), the machine they ran on ([`machine`])
+//! and login-core's own figures ([`prometheus`]).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -23,21 +26,13 @@
 
 pub mod bare;
 pub mod load;
+pub mod login_core;
+pub mod machine;
+pub mod mock;
+pub mod prometheus;
+pub mod report;
+pub mod runs;
+pub mod scenarios;
+pub mod startup;
 
-/// Resident set size and its high-water mark of a process, in KiB, from `/proc/PID/status`
-/// (`None` for the current process); zeros where `/proc` is unavailable.
-pub fn memory_kib(pid: Option<u32>) -> (u64, u64) {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/status"),
-        None => "/proc/self/status".to_owned(),
-    };
-    let status = std::fs::read_to_string(path).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
+pub use machine::memory_kib;

@@ -279,7 +279,7 @@ impl World {
                     .filter_map(|a| apps.iter().find(|(n, _)| *n == a.name))
                     .filter_map(|(_, v)| v["appid"].as_str().map(str::to_owned))
                     .collect();
-                let core = start_core(m, setup_backend.as_ref(), &phone_first)
+                let core = start_core(m, p.seed, setup_backend.as_ref(), &phone_first)
                     .await
                     .map_err(|e| e.to_string())?;
                 let profile = TargetProfile::login_core(core.base_url());

@@ -50,3 +50,33 @@ async fn the_client_logs_in_on_first_use_and_shares_the_clock() {
     ctx.advance(std::time::Duration::from_secs(3600));
     assert_eq!(ctx.mock.clock().now().secs() - before.secs(), 3600);
 }
+
+#[tokio::test]
+async fn a_seeded_context_hands_out_the_same_login_tokens_every_run() {
+    // login-core's randomness comes from the seed, as the mock's does: a scenario run repeats
+    // down to its tokens.
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let ctx = TestContext::start().await.expect("both servers start");
+        let mut alice = ctx.client("alice");
+        let login = alice.login().await.expect("login");
+        assert_eq!(login.status, 200, "{}", login.json);
+        tokens.push(alice.token().expect("a token").to_owned());
+    }
+    assert_eq!(tokens[0], tokens[1]);
+    // Another seed, another token.
+    let mock = harness::context::start_mock("test", harness::context::DEFAULT_START)
+        .await
+        .expect("mock");
+    let core = harness::context::start_core(&mock, "another seed", None, &[])
+        .await
+        .expect("login-core");
+    let mut alice = harness::context::MiniProgram::new(
+        &mock,
+        &core.base_url(),
+        mock.default_app().appid,
+        "alice",
+    );
+    alice.login().await.expect("login");
+    assert_ne!(alice.token(), Some(tokens[0].as_str()));
+}

@@ -1,10 +1,12 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
 //! the user's payments (`payments.rs`) and a plugin's `wx.pluginLogin` (`plugins.rs`), keeps
-//! third-party platforms (`platforms.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
-//! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
-//! `/__mock__/openapi.json`.
+//! third-party platforms (`platforms.rs`), moves the clock, reads the journal and manages fault
+//! rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
+//! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
+//! `openapi.json`, served at `/__mock__/openapi.json`.
 
+mod crypto;
 mod error;
 #[cfg(test)]
 mod openapi_check;
@@ -27,6 +29,7 @@ use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crypto::UserCryptoCall;
 pub use error::{ControlError, ErrorBody, ErrorDetail};
 
 use crate::clock::{Timestamp, parse_duration};
@@ -78,6 +81,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/sms/config"),
     ("PATCH", "/sms/config"),
     ("POST", "/payments"),
+    ("POST", "/wx/getUserCryptoManager"),
     ("POST", "/platforms"),
     ("GET", "/platforms/{component_appid}"),
     ("POST", "/platforms/{component_appid}/authorizations"),
@@ -117,6 +121,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/sms", get(sms::outbox).delete(sms::clear))
         .route("/sms/config", get(sms::config).patch(sms::patch_config))
         .route("/payments", post(payments::pay))
+        .route("/wx/getUserCryptoManager", post(crypto::wx_user_crypto))
         .route("/platforms", post(platforms::create))
         .route("/platforms/{component_appid}", get(platforms::show))
         .route(
@@ -446,7 +451,7 @@ pub struct PhoneCall {
 #[serde(untagged)]
 pub enum PhoneAnswer {
     /// `<kind>:ok` with the code (and the legacy encrypted number).
-    Granted(PhoneGrant),
+    Granted(Box<PhoneGrant>),
     /// `<kind>:fail ...`.
     Refused(PhoneRefusal),
 }
@@ -478,7 +483,7 @@ async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneAnswer
         .engine
         .wx_phone_button(&appid, &call.user, call.kind, call.tamper)
     {
-        Ok(grant) => Ok(Json(PhoneAnswer::Granted(grant))),
+        Ok(grant) => Ok(Json(PhoneAnswer::Granted(Box::new(grant)))),
         // Out of quota is the button's answer, not the control plane's error.
         Err(EngineError::PhoneQuotaExhausted(_)) => Ok(Json(PhoneAnswer::Refused(PhoneRefusal {
             err_msg: format!("{event}:fail no quota"),

@@ -730,6 +730,30 @@ async fn answers_match_the_documented_schemas() {
     let body = json!({"user": "carol", "group": "g"});
     api.expect("POST", "/wx/getShareInfo", Some(body), 409)
         .await;
+    let body = json!({"user": "bob", "data": {"amount": 100}});
+    let key = api
+        .expect("POST", "/wx/getUserCryptoManager", Some(body), 200)
+        .await;
+    assert!(key["encryptedData"].is_string(), "{key}");
+    let body = json!({"appid": second, "user": "bob", "data": null});
+    let key = api
+        .expect("POST", "/wx/getUserCryptoManager", Some(body), 200)
+        .await;
+    assert!(key.get("encryptedData").is_none(), "{key}");
+    let body = json!({"user": "carol", "data": "text"});
+    api.expect("POST", "/wx/getUserCryptoManager", Some(body), 409)
+        .await;
+    let body = json!({"appid": "nope", "user": "bob"});
+    api.expect("POST", "/wx/getUserCryptoManager", Some(body), 404)
+        .await;
+    let body = json!({"risk_rank": 2});
+    let carol = api.expect("PATCH", "/users/carol", Some(body), 200).await;
+    assert_eq!(carol["risk_rank"], 2, "{carol}");
+    let body = json!({"risk_rank": null});
+    let carol = api.expect("PATCH", "/users/carol", Some(body), 200).await;
+    assert_eq!(carol["risk_rank"], 4, "carol is high-risk: {carol}");
+    let body = json!({"checkencryptedmsg_unknown": "vaild_false"});
+    api.expect("PATCH", "/options", Some(body), 200).await;
     let body = json!({"profile_era": "legacy"});
     let app = api.expect("POST", "/apps", Some(body), 201).await;
     assert_eq!(app["profile_era"], "legacy", "{app}");
@@ -890,6 +914,23 @@ async fn answers_match_the_documented_schemas() {
             json!({"handle": "z", "phone": {"country_code": "1", "number": "1", "x": 1}}),
         ),
         ("PATCH", "/users/alice", json!({"high_risk": "yes"})),
+        ("POST", "/users", json!({"handle": "z", "risk_rank": 5})),
+        (
+            "POST",
+            "/users",
+            json!({"handle": "z", "risk_rank": "high"}),
+        ),
+        (
+            "PATCH",
+            "/options",
+            json!({"checkencryptedmsg_unknown": "maybe"}),
+        ),
+        (
+            "POST",
+            "/wx/getUserCryptoManager",
+            json!({"user": "bob", "key": "x"}),
+        ),
+        ("POST", "/wx/getUserCryptoManager", json!({"data": 1})),
         ("POST", "/wx/login", json!({})),
         (
             "POST",

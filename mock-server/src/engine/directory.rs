@@ -21,6 +21,19 @@ pub(super) struct User {
     pub profile: Profile,
     pub phone: Option<Phone>,
     pub high_risk: bool,
+    /// The getuserriskrank rank set through the control plane, if any.
+    pub risk_rank: Option<u8>,
+}
+
+/// The rank a high-risk user without a rank of its own answers: the highest.
+const HIGH_RISK_RANK: u8 = 4;
+
+impl User {
+    /// getuserriskrank's `risk_rank`: the one set, else 4 for a high-risk user, else 0.
+    pub fn risk_rank(&self) -> u8 {
+        self.risk_rank
+            .unwrap_or(if self.high_risk { HIGH_RISK_RANK } else { 0 })
+    }
 }
 
 #[derive(Default)]
@@ -143,6 +156,7 @@ impl Directory {
                 number: idgen.phone_number(&handle),
             }),
             high_risk: false,
+            risk_rank: None,
         };
         apply_user_spec(&mut user, spec)?;
         self.users.insert(handle.clone(), user);
@@ -163,6 +177,7 @@ impl Directory {
             profile: user.profile.clone(),
             phone: user.phone.clone(),
             high_risk: user.high_risk,
+            risk_rank: user.risk_rank,
         };
         apply_user_spec(&mut next, spec)?;
         *user = next;
@@ -237,6 +252,11 @@ fn apply_user_spec(user: &mut User, spec: UserSpec) -> Result<(), EngineError> {
         check_digits("phone.country_code", &p.country_code, 1, 4)?;
         check_digits("phone.number", &p.number, 4, 20)?;
     }
+    if let Some(Some(rank)) = spec.risk_rank
+        && rank > HIGH_RISK_RANK
+    {
+        return Err(invalid("risk_rank", "must be 0 to 4 (or null: none)"));
+    }
     for (_, value, slot) in texts {
         if let Some(v) = value {
             slot.clone_from(v);
@@ -258,6 +278,9 @@ fn apply_user_spec(user: &mut User, spec: UserSpec) -> Result<(), EngineError> {
     }
     if let Some(h) = spec.high_risk {
         user.high_risk = h;
+    }
+    if let Some(rank) = spec.risk_rank {
+        user.risk_rank = rank;
     }
     Ok(())
 }
@@ -335,6 +358,10 @@ pub struct Counts {
     pub sms_rate_windows: usize,
     /// Payments getpaidunionid still answers for (the last five minutes').
     pub payments: usize,
+    /// Hashes of phone-number encryptedData issued in the last 3 days, for checkencryptedmsg.
+    pub phone_data_hashes: usize,
+    /// User encrypt keys kept (at most 3 per app and user) for getuserencryptkey.
+    pub user_encrypt_keys: usize,
     /// Third-party platforms.
     pub platforms: usize,
     /// `wx.pluginLogin` codes not yet expired (used or not).
@@ -431,6 +458,10 @@ pub struct PhoneFacts {
     pub phone: Phone,
     /// When the code expires, Unix seconds.
     pub expires_at: i64,
+    /// The hex SHA-256 of the base64 `encryptedData` text: what a backend sends to
+    /// checkencryptedmsg (absent with `encryptedData`, and for a tampered payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_msg_hash: Option<String>,
 }
 
 impl Engine {
@@ -515,6 +546,8 @@ impl Engine {
                 sms_messages: st.sms.message_count(),
                 sms_rate_windows: st.sms.window_count(),
                 payments: st.payments.count(),
+                phone_data_hashes: st.encrypted_msgs.count(),
+                user_encrypt_keys: st.user_keys.count(),
                 platforms: st.platforms.count(),
                 plugin_codes: st.plugins.count(),
             },
@@ -546,6 +579,7 @@ fn user_view(st: &State, idgen: &Generator, handle: &UserHandle) -> UserView {
         profile: user.profile.clone(),
         phone: user.phone.clone(),
         high_risk: user.high_risk,
+        risk_rank: user.risk_rank(),
         apps: st
             .dir
             .app_order

@@ -40,6 +40,8 @@ struct Session {
     /// The key the mini-program got with its last `wx.login`: `wx.checkSession` succeeds while
     /// it is still the current one.
     handed_out: SessionKey,
+    /// The user's last `wx.login` in the app: the visit getuserriskrank asks about.
+    visited_at: Timestamp,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -81,6 +83,14 @@ impl Logins {
         self.sessions
             .get(&(appid.clone(), user.clone()))
             .map(|s| &s.current)
+    }
+
+    /// The user of `openid` in `appid` and the time of their last `wx.login` there, once the
+    /// user has logged in to the app.
+    pub fn last_visit(&self, appid: &AppId, openid: &str) -> Option<(&UserHandle, Timestamp)> {
+        let user = self.by_openid.get(openid)?;
+        let session = self.sessions.get(&(appid.clone(), user.clone()))?;
+        (session.openid.as_str() == openid).then_some((user, session.visited_at))
     }
 
     /// The openid, current and previous session_key of (app, user), once the user has logged in.
@@ -301,7 +311,8 @@ pub fn login_signature(session_key: &str, message: &[u8]) -> String {
 
 /// Checks sig_method, openid and signature against the session of the token's app
 /// (`token`, the outcome of [`tokens::token_app`]); returns the (app, user) key of the session.
-fn verify_session(
+/// getuserencryptkey checks its query the same way.
+pub(super) fn verify_session(
     st: &State,
     call: &SessionCheck,
     token: Result<AppId, WxError>,
@@ -481,8 +492,10 @@ fn mint(
             expires_at: ttl.map(|t| now.plus(t)),
             codes_minted: 0,
             handed_out: idgen.session_key(appid, user, 0),
+            visited_at: now,
         }
     });
+    session.visited_at = now;
     let expired = session.expires_at.is_some_and(|t| t <= now);
     if !rotated && (expired || session.rotated_at.plus(min_rotation) <= now) {
         let next = idgen.session_key(appid, user, session.generation);

@@ -7,12 +7,15 @@
 //! [`Clock`].
 
 mod directory;
+mod encrypt_key;
+mod encrypted_msg;
 mod login;
 mod opendata;
 mod payments;
 mod phone;
 mod platforms;
 mod plugins;
+mod risk;
 mod sms;
 mod tokens;
 
@@ -22,30 +25,36 @@ use std::time::Duration;
 
 use crate::catalogue::WxError;
 use crate::clock::{Clock, Timestamp};
+use crate::config::WireStyle;
 use crate::config::{Options, SeedFile};
 use crate::faults::{FaultBook, FaultPlan};
 use crate::ids::{AppId, Generator, UserHandle};
 use crate::reply::Answer;
 use crate::request::{Call, VendorRequest};
 use crate::tencent::{RequestIds, SmsConfig};
-use crate::wire::WireStyle;
 
 pub use crate::users::{Phone, Profile, UserAppView, UserView};
 pub use directory::{AppView, Counts, LoginFacts, LoginGrant, PhoneFacts, PhoneGrant, StateView};
+pub use encrypt_key::{USER_KEY_TTL, USER_KEYS_LISTED, UserKeyFacts, UserKeyGrant};
+pub use encrypted_msg::{PHONE_DATA_TTL, encrypted_msg_hash};
 pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
 pub use platforms::{PlatformView, TICKET_INTERVAL, TICKET_LIFETIME};
 pub use plugins::{PluginLoginFacts, PluginLoginGrant};
+pub use risk::VISIT_WINDOW;
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
 
 use directory::Directory;
+use encrypt_key::UserKeys;
+use encrypted_msg::EncryptedMsgs;
 use login::Logins;
 use payments::Payments;
 use phone::PhoneCodes;
 use platforms::Platforms;
 use plugins::PluginCodes;
+use risk::RiskRequests;
 use sms::Gateway;
 use tokens::Tokens;
 
@@ -138,6 +147,12 @@ struct State {
     opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
     next_sweep: Timestamp,
+    /// getuserriskrank's answered requests.
+    risk: RiskRequests,
+    /// Phone-number encryptedData issued lately, for checkencryptedmsg.
+    encrypted_msgs: EncryptedMsgs,
+    /// The encrypted network channel's user keys.
+    user_keys: UserKeys,
 }
 
 /// The mock's rules and state. Shared by the vendor surface and the control plane.
@@ -213,6 +228,9 @@ impl Engine {
             plugins: PluginCodes::default(),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
+            risk: RiskRequests::default(),
+            encrypted_msgs: EncryptedMsgs::default(),
+            user_keys: UserKeys::default(),
         };
         for platform in &seed.platforms {
             platforms::create(&mut st, idgen, platform.clone(), now)?;
@@ -325,6 +343,9 @@ fn answer(
         Call::Getuserphonenumber(c) => phone::get_user_phone_number(st, req, c, now),
         Call::SmsSend(c) => sms::send_sms(st, ids, idgen, req, c, now),
         Call::Getpaidunionid(c) => payments::get_paid_unionid(st, idgen, c, now),
+        Call::Getuserriskrank(c) => risk::get_user_risk_rank(st, idgen, req, c, now),
+        Call::Checkencryptedmsg(c) => encrypted_msg::check_encrypted_msg(st, req, c, now),
+        Call::Getuserencryptkey(c) => encrypt_key::get_user_encrypt_key(st, c, now),
         Call::ComponentToken(c) => platforms::component_token(st, idgen, req, c, now),
         Call::ComponentJscode2session(c) => platforms::component_jscode2session(st, idgen, c, now),
         Call::Getpluginopenpid(c) => plugins::get_plugin_openpid(st, idgen, req, c, now),
@@ -367,9 +388,13 @@ fn plan_fault(st: &mut State, req: &VendorRequest, now: Timestamp) -> Option<Fau
 fn context(st: &State, call: &Call, now: Timestamp) -> (Option<AppId>, Option<UserHandle>) {
     match call {
         Call::Jscode2session(c) => login::context(st, c),
-        Call::Checksession(c) | Call::Resetusersessionkey(c) => login::session_context(st, c, now),
+        Call::Checksession(c) | Call::Resetusersessionkey(c) | Call::Getuserencryptkey(c) => {
+            login::session_context(st, c, now)
+        }
         Call::Getuserphonenumber(c) => phone::context(st, c),
         Call::Getpaidunionid(c) => payments::context(st, c, now),
+        Call::Getuserriskrank(c) => risk::context(st, c, now),
+        Call::Checkencryptedmsg(c) => encrypted_msg::context(st, c, now),
         Call::ComponentJscode2session(c) => platforms::context(st, c),
         Call::Getpluginopenpid(c) => plugins::context(st, c, now),
         Call::Token(_)
@@ -392,6 +417,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.phones.sweep(now);
     st.payments.sweep(now);
     st.sms.sweep(now);
+    st.encrypted_msgs.sweep(now);
     st.plugins.sweep(now);
 }
 

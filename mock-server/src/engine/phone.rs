@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::directory::{PhoneFacts, PhoneGrant};
-use super::opendata;
 use super::{CODE_TTL, Engine, EngineError, Map, State, maybe_sweep, tokens};
+use super::{encrypted_msg, opendata};
 use crate::catalogue::WxError;
 use crate::clock::Timestamp;
 use crate::ids::{AppId, OpenId, PhoneCode, UserHandle};
@@ -192,6 +192,12 @@ impl Engine {
             st.dir.forget_user(user);
         }
         let (phone, sealed) = sealed?;
+        // Only what WeChat made counts for checkencryptedmsg: a tampered payload plays data
+        // that did not come from WeChat as it is.
+        let encrypted_msg_hash = sealed
+            .as_ref()
+            .filter(|_| tamper.is_none())
+            .map(|s| encrypted_msg::record(st, appid, user, &s.encrypted_data, now));
         if let Some(left) = st
             .dir
             .apps
@@ -231,6 +237,7 @@ impl Engine {
                 openid,
                 phone,
                 expires_at: expires_at.secs(),
+                encrypted_msg_hash,
             },
         })
     }

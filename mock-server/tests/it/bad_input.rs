@@ -256,6 +256,9 @@ const CHECK: &str = "/wxa/checksession";
 const RESET: &str = "/wxa/resetusersessionkey";
 const PHONE: &str = "/wxa/business/getuserphonenumber";
 const PAID: &str = "/wxa/getpaidunionid";
+const RISK: &str = "/wxa/getuserriskrank";
+const MSG: &str = "/wxa/business/checkencryptedmsg";
+const KEYS: &str = "/wxa/business/getuserencryptkey";
 const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
 const COMPONENT_J2S: &str = "/sns/component/jscode2session";
 const OPENPID: &str = "/wxa/getpluginopenpid";
@@ -830,6 +833,230 @@ fn phone_cases(v: &Vendor) -> Vec<VendorCase> {
             LONG_STRING,
             format!("{PHONE}?access_token={}", long(LONG_QUERY)),
             code(&json!(c)),
+            40001,
+        ),
+    ]
+}
+
+/// getuserriskrank: every case one change away from a body that would succeed.
+fn risk_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        appid: a,
+        token: t,
+        openid: o,
+        ..
+    } = v;
+    let at = format!("{RISK}?access_token={t}");
+    let p = |family, body: Vec<u8>, errcode| post(family, at.clone(), body, errcode);
+    // The good body with `over`'s fields replaced (`null`: left out).
+    let with = |over: Value| {
+        let mut body = json!({"appid": a, "openid": o, "scene": 0, "client_ip": "203.0.113.7"});
+        if let (Some(b), Some(o)) = (body.as_object_mut(), over.as_object()) {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                } else {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        bytes(&body)
+    };
+    let good = with(json!({}));
+    let good_text = String::from_utf8_lossy(&good).into_owned();
+    vec![
+        VendorCase {
+            headers: Vec::new(),
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: at.clone(),
+            body: Some(good.clone()),
+            expect: Expect::Errcode(43002),
+        },
+        p(MALFORMED, b"{".to_vec(), 47001),
+        p(MALFORMED, format!("{good_text} x").into_bytes(), 47001),
+        p(MALFORMED, format!("{good_text}{{}}").into_bytes(), 47001),
+        p(MALFORMED, format!(r#"{{appid:"{a}"}}"#).into_bytes(), 47001),
+        p(MALFORMED, deep(r#"{"appid":"#, 10_000), 47001),
+        p(WRONG_TYPE, b"null".to_vec(), 47001),
+        p(WRONG_TYPE, b"[]".to_vec(), 47001),
+        p(WRONG_TYPE, with(json!({"appid": 5})), 47001),
+        p(WRONG_TYPE, with(json!({"openid": [o]})), 47001),
+        p(WRONG_TYPE, with(json!({"client_ip": 203})), 47001),
+        p(WRONG_TYPE, with(json!({"is_test": "yes"})), 47001),
+        p(WRONG_TYPE, with(json!({"scene": "0"})), 40129),
+        p(WRONG_TYPE, with(json!({"scene": 0.5})), 40129),
+        p(MISSING, Vec::new(), 44002),
+        p(MISSING, b" \r\n".to_vec(), 44002),
+        p(MISSING, b"{}".to_vec(), 41002),
+        p(MISSING, with(json!({"appid": ""})), 41002),
+        p(MISSING, with(json!({"openid": null})), 40003),
+        p(MISSING, with(json!({"scene": null})), 40129),
+        p(MISSING, with(json!({"client_ip": null})), 47001),
+        p(MISSING, with(json!({"client_ip": ""})), 47001),
+        post(MISSING, RISK, good.clone(), 41001),
+        p(
+            DUPLICATED,
+            format!(
+                r#"{{"appid":"x","appid":"{a}","openid":"{o}","scene":0,"client_ip":"1.1.1.1"}}"#
+            )
+            .into_bytes(),
+            47001,
+        ),
+        post(
+            DUPLICATED,
+            format!("{RISK}?access_token=bogus&access_token={t}"),
+            good.clone(),
+            40001,
+        ),
+        too_large(Method::POST, at.clone()),
+        p(
+            INVALID_UTF8,
+            [b"{\"appid\":\"".as_slice(), a.as_bytes(), b"\xff\"}"].concat(),
+            47001,
+        ),
+        p(INVALID_UTF8, br#"{"openid":"\udfff"}"#.to_vec(), 47001),
+        post(
+            INVALID_UTF8,
+            format!("{RISK}?access_token=%FF"),
+            good.clone(),
+            40001,
+        ),
+        p(ABSURD_NUMBER, with(json!({"scene": -1})), 40129),
+        p(ABSURD_NUMBER, with(json!({"scene": u64::MAX})), 40129),
+        p(
+            ABSURD_NUMBER,
+            good_text
+                .replace(r#""scene":0"#, r#""scene":1e400"#)
+                .into_bytes(),
+            47001,
+        ),
+        p(
+            ABSURD_NUMBER,
+            good_text
+                .replace(r#""scene":0"#, r#""scene":99999999999999999999999999"#)
+                .into_bytes(),
+            40129,
+        ),
+        p(UNKNOWN_VALUE, with(json!({"scene": 2})), 40129),
+        p(
+            UNKNOWN_VALUE,
+            with(json!({"appid": "wx0000000000000000"})),
+            40013,
+        ),
+        p(
+            UNKNOWN_VALUE,
+            with(json!({"openid": "o-someone-else"})),
+            40003,
+        ),
+        p(
+            UNKNOWN_VALUE,
+            with(json!({"client_ip": "999.1.1.1"})),
+            47001,
+        ),
+        p(LONG_STRING, with(json!({"appid": long(LONG_BODY)})), 40013),
+        p(LONG_STRING, with(json!({"openid": long(LONG_BODY)})), 40003),
+        p(
+            LONG_STRING,
+            with(json!({"client_ip": long(LONG_BODY)})),
+            47001,
+        ),
+        post(
+            LONG_STRING,
+            format!("{RISK}?access_token={}", long(LONG_QUERY)),
+            good.clone(),
+            40001,
+        ),
+    ]
+}
+
+/// checkencryptedmsg: no phone data was issued, so even a well-formed hash is unknown (1).
+fn encrypted_msg_cases(v: &Vendor) -> Vec<VendorCase> {
+    let t = &v.token;
+    let at = format!("{MSG}?access_token={t}");
+    let p = |family, body: Vec<u8>, errcode| post(family, at.clone(), body, errcode);
+    let hash = |value: Value| bytes(&json!({ "encrypted_msg_hash": value }));
+    let h = "ab".repeat(32);
+    vec![
+        VendorCase {
+            headers: Vec::new(),
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: at.clone(),
+            body: Some(hash(json!(h))),
+            expect: Expect::Errcode(43002),
+        },
+        p(MALFORMED, b"{".to_vec(), 47001),
+        p(
+            MALFORMED,
+            format!(r#"{{"encrypted_msg_hash":"{h}"}} x"#).into_bytes(),
+            47001,
+        ),
+        p(
+            MALFORMED,
+            format!(r#"{{encrypted_msg_hash:"{h}"}}"#).into_bytes(),
+            47001,
+        ),
+        p(MALFORMED, deep(r#"{"encrypted_msg_hash":"#, 10_000), 47001),
+        p(WRONG_TYPE, b"null".to_vec(), 47001),
+        p(WRONG_TYPE, b"[]".to_vec(), 47001),
+        p(WRONG_TYPE, format!("\"{h}\"").into_bytes(), 47001),
+        p(WRONG_TYPE, hash(json!(5)), 40097),
+        p(WRONG_TYPE, hash(json!([h])), 40097),
+        p(WRONG_TYPE, hash(json!({ "hash": h })), 40097),
+        p(MISSING, Vec::new(), 44002),
+        p(MISSING, b"{}".to_vec(), 40097),
+        p(MISSING, hash(json!(null)), 40097),
+        p(MISSING, hash(json!("")), 40097),
+        post(MISSING, MSG, hash(json!(h)), 41001),
+        p(
+            DUPLICATED,
+            format!(r#"{{"encrypted_msg_hash":"x","encrypted_msg_hash":"{h}"}}"#).into_bytes(),
+            47001,
+        ),
+        post(
+            DUPLICATED,
+            format!("{MSG}?access_token=bogus&access_token={t}"),
+            hash(json!(h)),
+            40001,
+        ),
+        too_large(Method::POST, at.clone()),
+        p(
+            INVALID_UTF8,
+            [
+                b"{\"encrypted_msg_hash\":\"".as_slice(),
+                h.as_bytes(),
+                b"\xff\"}",
+            ]
+            .concat(),
+            47001,
+        ),
+        p(
+            INVALID_UTF8,
+            br#"{"encrypted_msg_hash":"\udfff"}"#.to_vec(),
+            47001,
+        ),
+        post(
+            INVALID_UTF8,
+            format!("{MSG}?access_token=%FF"),
+            hash(json!(h)),
+            40001,
+        ),
+        p(
+            ABSURD_NUMBER,
+            br#"{"encrypted_msg_hash":1e400}"#.to_vec(),
+            47001,
+        ),
+        p(ABSURD_NUMBER, hash(json!(u64::MAX)), 40097),
+        p(UNKNOWN_VALUE, hash(json!(h)), 1),
+        p(UNKNOWN_VALUE, hash(json!(h.to_uppercase())), 1),
+        p(UNKNOWN_VALUE, hash(json!(&h[1..])), 40097),
+        p(UNKNOWN_VALUE, hash(json!("g".repeat(64))), 40097),
+        p(LONG_STRING, hash(json!(long(LONG_BODY))), 40097),
+        post(
+            LONG_STRING,
+            format!("{MSG}?access_token={}", long(LONG_QUERY)),
+            hash(json!(h)),
             40001,
         ),
     ]
@@ -1496,6 +1723,9 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         component_exchange_cases(&v),
         openpid_cases(&v),
         sms_cases(&m),
+        risk_cases(&v),
+        encrypted_msg_cases(&v),
+        session_cases(KEYS, &v),
         unknown_path_cases(&v),
     ]
     .into_iter()
@@ -1813,6 +2043,7 @@ fn options_cases() -> Vec<ControlCase> {
         o(json!({"login_quota_per_minute": "100"})).field("login_quota_per_minute"),
         o(json!({"session_key_ttl": 5})).field("session_key_ttl"),
         o(json!({"journal_capacity": [1]})).field("journal_capacity"),
+        o(json!({"checkencryptedmsg_unknown": "vaild"})).field("checkencryptedmsg_unknown"),
         ctl(MALFORMED, r, deep(r#"{"strict":"#, 10_000)),
         ctl(MISSING, r, bytes(&json!({"journal_capacity": 0}))).field("journal_capacity"),
         ctl(
@@ -1943,6 +2174,10 @@ fn user_cases() -> Vec<ControlCase> {
             c(WRONG_TYPE, json!({"gender": "male"})).field("gender"),
             c(WRONG_TYPE, json!({"phone": "13800138000"})).field("phone"),
             c(WRONG_TYPE, json!({"high_risk": "yes"})).field("high_risk"),
+            c(WRONG_TYPE, json!({"risk_rank": "4"})).field("risk_rank"),
+            c(UNKNOWN_VALUE, json!({"risk_rank": 5})).field("risk_rank"),
+            c(ABSURD_NUMBER, json!({"risk_rank": 300})).field("risk_rank"),
+            c(ABSURD_NUMBER, json!({"risk_rank": -1})).field("risk_rank"),
             c(WRONG_TYPE, json!({"nickname": 5})).field("nickname"),
             c(MISSING, json!({"phone": {"number": "13800138000"}})).field("phone"),
             c(UNKNOWN_VALUE, json!({"gender": 7})).field("gender"),
@@ -2167,8 +2402,9 @@ fn wx_cases() -> Vec<ControlCase> {
     let profile = route("POST", "/wx/getUserProfile");
     let share = route("POST", "/wx/getShareInfo");
     let werun = route("POST", "/wx/getWeRunData");
+    let crypto = route("POST", "/wx/getUserCryptoManager");
     let mut cases = Vec::new();
-    for r in [login, check, phone, info, profile, share, werun] {
+    for r in [login, check, phone, info, profile, share, werun, crypto] {
         // A body that would be accepted, with one thing changed.
         let ok = |extra: Value| {
             let mut v = json!({"user": "alice"});
@@ -2203,7 +2439,7 @@ fn wx_cases() -> Vec<ControlCase> {
             ctl(INVALID_UTF8, r, b"{\"user\":\"alice\xff\",\"group\":\"g\"}"),
             ctl(INVALID_UTF8, r, br#"{"user":"\ud800","group":"g"}"#),
         ]);
-        if r == login || r == check {
+        if r == login || r == check || r == crypto {
             cases.push(c(UNKNOWN_VALUE, json!({"tamper": "flipped_byte"})).field("tamper"));
         } else {
             cases.extend([

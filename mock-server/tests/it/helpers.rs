@@ -291,3 +291,14 @@ async fn raw(resp: reqwest::Response) -> Raw {
 pub fn signature(session_key: &str) -> String {
     mock_server::engine::login_signature(session_key, b"")
 }
+
+/// Asserts a `wxa/*` error: the errcode/errmsg shape, `text` then ` rid: ...` as errmsg, and
+/// `application/json`.
+#[track_caller]
+pub fn assert_wxa_err(r: &Raw, errcode: i64, text: &str) {
+    r.assert_err(errcode);
+    assert_eq!(r.errmsg_base(), text, "{}", r.body);
+    let msg = r.json()["errmsg"].as_str().unwrap_or_default().to_owned();
+    assert!(msg.starts_with(&format!("{text} rid: ")), "{msg}");
+    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+}

@@ -1,9 +1,11 @@
 //! Model-based test of the mock: random sequences of operations (mint a code, exchange it from
 //! the right or the wrong app, exchange twice, move the clock across the 5-minute and 7200 s
-//! edges, rotate and reset session keys, fetch and force-refresh access tokens, arm faults, pay,
-//! create and authorise a third-party platform, push tickets and move across their 10-minute
-//! and 12-hour edges, fetch component tokens, exchange codes through the platform (also racing
-//! a plain exchange of the same code), mint and trade plugin codes) run
+//! edges, rotate and reset session keys, fetch and force-refresh access tokens, arm faults,
+//! change users' risk knobs and ask getuserriskrank, issue phone data and check it across its
+//! 3 days, make user encrypt keys and list them across their hour, create and authorise a
+//! third-party platform, push tickets and move across their 10-minute and 12-hour edges, fetch
+//! component tokens, exchange codes through the platform (also racing a plain exchange of the
+//! same code), mint and trade plugin codes) run
 //! against a fresh mock and against a small reference model of WeChat's rules written from
 //! `wechat-api.md`; every answer must agree. A failure shrinks to the shortest sequence.
 //!

@@ -36,7 +36,8 @@ impl fmt::Display for App {
     }
 }
 
-/// The users of every case; mallory is a high-risk user (40226 on every exchange).
+/// The users of every case; mallory starts as a high-risk user (40226 on every exchange, risk
+/// rank 4), until a risk knob says otherwise.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum User {
     Alice,
@@ -53,7 +54,8 @@ impl User {
         }
     }
 
-    pub fn high_risk(self) -> bool {
+    /// Whether the seed makes the user high-risk.
+    pub fn starts_high_risk(self) -> bool {
         self == User::Mallory
     }
 }
@@ -225,6 +227,12 @@ pub enum Edge {
     ForceGuard,
     /// A payment's 5-minute getpaidunionid window ends.
     PaymentExpiry,
+    /// Two hours after a user's last `wx.login` in an app (getuserriskrank's visit window).
+    VisitWindow,
+    /// 3 days after phone-number encryptedData was issued (checkencryptedmsg).
+    PhoneDataExpiry,
+    /// 3600 s after a user encrypt key was made.
+    UserKeyExpiry,
     /// The platform's next ten-minute ticket window begins.
     TicketWindow,
     /// A ticket seen reaches twelve hours since its push.
@@ -241,6 +249,9 @@ impl fmt::Display for Edge {
             Edge::StableRenewal => "next stable token renewal (300s left)",
             Edge::ForceGuard => "end of the force_refresh guard (+30s)",
             Edge::PaymentExpiry => "next end of a payment's window (payment + 300s)",
+            Edge::VisitWindow => "end of a visit's two hours (last wx.login + 7200s)",
+            Edge::PhoneDataExpiry => "end of issued phone data's 3 days (+259200s)",
+            Edge::UserKeyExpiry => "next user key expiry (made + 3600s)",
             Edge::TicketWindow => "next component_verify_ticket push (window + 600s)",
             Edge::TicketExpiry => "next ticket expiry (push + 12h)",
         })
@@ -259,6 +270,9 @@ pub enum FaultOn {
     Checksession,
     Resetusersessionkey,
     Getpaidunionid,
+    Getuserriskrank,
+    Checkencryptedmsg,
+    Getuserencryptkey,
     /// `consume_code` as for jscode2session.
     ComponentJscode2session {
         consume_code: bool,
@@ -275,6 +289,9 @@ impl FaultOn {
             FaultOn::Checksession => "checksession",
             FaultOn::Resetusersessionkey => "resetusersessionkey",
             FaultOn::Getpaidunionid => "getpaidunionid",
+            FaultOn::Getuserriskrank => "getuserriskrank",
+            FaultOn::Checkencryptedmsg => "checkencryptedmsg",
+            FaultOn::Getuserencryptkey => "getuserencryptkey",
             FaultOn::ComponentJscode2session { .. } => "component_jscode2session",
             FaultOn::Getpluginopenpid => "getpluginopenpid",
         }
@@ -287,6 +304,26 @@ impl FaultOn {
                 | FaultOn::ComponentJscode2session { consume_code: true }
         )
     }
+}
+
+/// A change to a user's risk knobs (`PATCH /__mock__/users/{handle}`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RiskChange {
+    /// `risk_rank`: 0 to 4.
+    Rank(u8),
+    /// `risk_rank: null`: back to what `high_risk` says.
+    ClearRank,
+    /// `high_risk`.
+    HighRisk(bool),
+}
+
+/// Which phone-number data a checkencryptedmsg call asks about.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DataPick {
+    /// Data the mock issued: the latest, the one before, or the first (any app or user).
+    Issued(Pick),
+    /// A hash of nothing the mock issued.
+    Unknown,
 }
 
 /// One step of a sequence.
@@ -314,6 +351,25 @@ pub enum Op {
     Pay(Subject),
     /// `wxa/getpaidunionid`.
     PaidUnionid(PaidCall),
+    /// Changes a user's risk knobs.
+    RiskKnob { user: User, change: RiskChange },
+    /// `wxa/getuserriskrank` for the subject, with a token of the subject's app.
+    RiskRank {
+        who: Subject,
+        token: (TokenKind, Pick),
+    },
+    /// The getPhoneNumber button (control plane): legacy encryptedData once logged in.
+    PhoneData(Subject),
+    /// `wxa/business/checkencryptedmsg` with a token of `app`.
+    CheckData {
+        app: App,
+        token: (TokenKind, Pick),
+        data: DataPick,
+    },
+    /// `wx.getUserCryptoManager().getLatestUserKey()` (control plane).
+    UserKey(Subject),
+    /// `wxa/business/getuserencryptkey`.
+    ListKeys(SessionCall),
     /// Creates the case's third-party platform (control plane; 409 the second time).
     CreatePlatform,
     /// Reads the platform's current ticket (control plane).
@@ -444,6 +500,24 @@ impl fmt::Debug for Op {
                 }
                 Ok(())
             }
+            Op::RiskKnob { user, change } => write!(f, "PATCH user {user}: {change:?}"),
+            Op::RiskRank {
+                who,
+                token: (kind, pick),
+            } => {
+                write!(f, "getuserriskrank({who:?}; token: {pick} {kind:?})")
+            }
+            Op::PhoneData(who) => write!(f, "getPhoneNumber button({who:?})"),
+            Op::CheckData {
+                app,
+                token: (kind, pick),
+                data,
+            } => write!(
+                f,
+                "checkencryptedmsg({data:?}; token: {pick} {kind:?} of {app})"
+            ),
+            Op::UserKey(who) => write!(f, "getLatestUserKey({who:?})"),
+            Op::ListKeys(c) => write!(f, "getuserencryptkey({c:?})"),
         }
     }
 }
@@ -544,6 +618,9 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Edge::StableRenewal),
         Just(Edge::ForceGuard),
         Just(Edge::PaymentExpiry),
+        Just(Edge::VisitWindow),
+        Just(Edge::PhoneDataExpiry),
+        Just(Edge::UserKeyExpiry),
         Just(Edge::TicketWindow),
         Just(Edge::TicketExpiry),
     ];
@@ -557,11 +634,23 @@ fn op() -> impl Strategy<Value = Op> {
         Just(FaultOn::Checksession),
         Just(FaultOn::Resetusersessionkey),
         Just(FaultOn::Getpaidunionid),
+        Just(FaultOn::Getuserriskrank),
+        Just(FaultOn::Checkencryptedmsg),
+        Just(FaultOn::Getuserencryptkey),
         Just(FaultOn::ComponentJscode2session {
             consume_code: false
         }),
         Just(FaultOn::ComponentJscode2session { consume_code: true }),
         Just(FaultOn::Getpluginopenpid),
+    ];
+    let change = prop_oneof![
+        (0u8..=4).prop_map(RiskChange::Rank),
+        Just(RiskChange::ClearRank),
+        prop::bool::ANY.prop_map(RiskChange::HighRisk),
+    ];
+    let data = prop_oneof![
+        4 => pick().prop_map(DataPick::Issued),
+        1 => Just(DataPick::Unknown),
     ];
     let ticket =
         prop_oneof![5 => pick().prop_map(TicketPick::Seen), 1 => Just(TicketPick::Unknown)];
@@ -585,6 +674,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => fault.prop_map(Op::Fault),
         2 => subject().prop_map(Op::Pay),
         3 => paid_call().prop_map(Op::PaidUnionid),
+        1 => (user(), change).prop_map(|(user, change)| Op::RiskKnob { user, change }),
+        3 => (subject(), token_kind(), pick())
+            .prop_map(|(who, kind, pick)| Op::RiskRank { who, token: (kind, pick) }),
+        2 => subject().prop_map(Op::PhoneData),
+        3 => (app(), token_kind(), pick(), data)
+            .prop_map(|(app, kind, pick, data)| Op::CheckData { app, token: (kind, pick), data }),
+        3 => subject().prop_map(Op::UserKey),
+        3 => session_call().prop_map(Op::ListKeys),
         1 => Just(Op::CreatePlatform),
         1 => Just(Op::ShowPlatform),
         1 => Just(Op::PushTicket),

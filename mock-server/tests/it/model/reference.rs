@@ -16,7 +16,8 @@
 //!   mock's `session_key_ttl` stays off).
 //! - checksession / resetusersessionkey: token errors first (none or unknown: 40001; expired:
 //!   42001, even if the token had been superseded or voided before (open: the reference does
-//!   not rank the two); superseded past its grace or voided: 40001), then an openid the token's
+//!   not rank the two); superseded past its grace or voided: 40001; a day past its expiry the
+//!   token is forgotten: 40001 (open)), then an openid the token's
 //!   app does not know: 40003, then a signature that is not HMAC-SHA256("") keyed by the
 //!   current key: 87009.
 //! - cgi-bin/token: a new 7200 s token per call; the previous one of the app stays valid 300 s
@@ -54,13 +55,25 @@
 //!   before any check and changes nothing, except that `consume_code` uses up the code if it is
 //!   a live, unused code of the requesting app, whoever its user (open: the reference only
 //!   reports that a -1 once used a code up).
+//! - Risk (7a): a user's `risk_rank` is the one set through the control plane, else 4 while
+//!   `high_risk`, else 0; `high_risk` also gives 40226 on jscode2session. getuserriskrank: token
+//!   errors, then an openid the app has not seen (no wx.login there): 40003, then no wx.login in
+//!   the last two hours: 61010 (open: the docs say "not visited in two hours", a visit read as
+//!   a wx.login); else the rank, with an id of its own per request.
+//! - Phone data (7a): the getPhoneNumber button gives legacy encryptedData once the user has
+//!   logged in to the app; checkencryptedmsg (token errors first) answers `vaild` with the
+//!   issue time for data issued to the token's app less than 3 days ago, else errcode 1.
+//! - User keys (7a): getLatestUserKey needs a login (else refused); it hands out the latest
+//!   key, a new one (next version from 1) when the latest is 3600 s old or there is none.
+//!   getuserencryptkey checks as checksession does, then lists the 3 most recent keys newest
+//!   first with the seconds they have left (0 once expired).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ops::{
-    App, CodePick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, PluginPick, SessionCall,
-    Subject, TicketPick, TokenKind, TradeBy, TradePick, User, Via,
+    App, CodePick, DataPick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, PluginPick,
+    RiskChange, SessionCall, Subject, TicketPick, TokenKind, TradeBy, TradePick, User, Via,
 };
 
 pub const CODE_TTL: i64 = 300;
@@ -72,6 +85,18 @@ pub const STABLE_RENEW_AT: i64 = 300;
 pub const FORCE_GUARD: i64 = 30;
 /// How long after a payment getpaidunionid answers for it.
 pub const PAYMENT_WINDOW: i64 = 300;
+/// How long an expired token still answers 42001; after that it is unknown (40001). (open: the
+/// reference shows 42001 for an expired token without saying for how long; the 3-day edges of
+/// phone data make the question come up.)
+pub const EXPIRED_TOKEN_KNOWN: i64 = 86_400;
+/// getuserriskrank answers only within this long of the user's last wx.login.
+pub const VISIT_WINDOW: i64 = 7200;
+/// checkencryptedmsg knows issued phone data this long.
+pub const PHONE_DATA_TTL: i64 = 3 * 86_400;
+/// A user encrypt key lives this long.
+pub const USER_KEY_TTL: i64 = 3600;
+/// getuserencryptkey lists this many keys.
+pub const KEYS_LISTED: usize = 3;
 /// WeChat pushes a platform a new ticket this often.
 pub const TICKET_INTERVAL: i64 = 600;
 /// A ticket works this long after its push.
@@ -94,6 +119,12 @@ pub enum Ident {
     Trade(u32),
     /// The n-th payment's `mch_id` and `out_trade_no`, as one text.
     Merchant(u32),
+    /// The n-th getuserriskrank answer's `unoin_id`.
+    Request(u32),
+    /// The hash of the n-th phone-number encryptedData issued.
+    PhoneData(u32),
+    /// The n-th user encrypt key made.
+    UserKey(u32),
     /// The ticket of the platform's n-th window.
     Ticket(u64),
     /// The n-th `wx.pluginLogin` code.
@@ -112,6 +143,9 @@ impl fmt::Debug for Ident {
             Ident::Token(n) => write!(f, "token#{n}"),
             Ident::Trade(n) => write!(f, "transaction#{n}"),
             Ident::Merchant(n) => write!(f, "merchant-order#{n}"),
+            Ident::Request(n) => write!(f, "unoin_id#{n}"),
+            Ident::PhoneData(n) => write!(f, "phone-data#{n}"),
+            Ident::UserKey(n) => write!(f, "user-key#{n}"),
             Ident::Ticket(n) => write!(f, "ticket#{n}"),
             Ident::PluginCode(n) => write!(f, "plugin-code#{n}"),
             Ident::Openpid(u) => write!(f, "openpid({u})"),
@@ -155,8 +189,18 @@ pub enum Outcome<I> {
     },
     /// getpaidunionid success.
     Unionid(I),
-    /// A control-plane refusal: its HTTP status.
-    Refused(u16),
+    /// getuserriskrank success.
+    Rank { rank: u8, id: I },
+    /// The phone button: the hash of its encryptedData, if it gave one.
+    PhoneData { hash: Option<I> },
+    /// checkencryptedmsg `vaild` with `create_time` (seconds since the start).
+    DataValid { created: i64 },
+    /// getLatestUserKey: the key, its version and when it expires (seconds since the start).
+    UserKey { key: I, version: u64, expires: i64 },
+    /// getuserencryptkey: (key, version, expire_in), newest first.
+    KeyList(Vec<(I, u64, i64)>),
+    /// A control-plane refusal, by its error code.
+    Refused(String),
     /// The platform's current ticket (control plane), pushed `pushed_at` seconds into the case.
     Platform { ticket: I, pushed_at: i64 },
     /// The answers of two exchanges sent at once: jscode2session's, the component one's.
@@ -225,7 +269,22 @@ impl<I> Outcome<I> {
                 opt(unionid)
             ),
             Outcome::Unionid(u) => format!("unionid {}", name(u)),
-            Outcome::Refused(status) => format!("refused, HTTP {status}"),
+            Outcome::Rank { rank, id } => format!("rank {rank}, unoin_id {}", name(id)),
+            Outcome::PhoneData { hash } => format!("phone data {}", opt(hash)),
+            Outcome::DataValid { created } => format!("vaild, created t={created}"),
+            Outcome::UserKey {
+                key,
+                version,
+                expires,
+            } => format!("user key {} v{version}, expires t={expires}", name(key)),
+            Outcome::KeyList(keys) => {
+                let keys: Vec<String> = keys
+                    .iter()
+                    .map(|(k, v, left)| format!("{} v{v} {left}s left", name(k)))
+                    .collect();
+                format!("keys [{}]", keys.join(", "))
+            }
+            Outcome::Refused(code) => format!("refused: {code}"),
             Outcome::Platform { ticket, pushed_at } => {
                 format!("ticket {} pushed at t={pushed_at}", name(ticket))
             }
@@ -334,6 +393,39 @@ impl<I> Outcome<I> {
             }
             (Outcome::Unionid(a), Outcome::Unionid(b))
             | (Outcome::Openpid(a), Outcome::Openpid(b)) => Some(vec![(a, b)]),
+            (Outcome::Rank { rank: r1, id: i1 }, Outcome::Rank { rank: r2, id: i2 })
+                if r1 == r2 =>
+            {
+                Some(vec![(i1, i2)])
+            }
+            (Outcome::PhoneData { hash: h1 }, Outcome::PhoneData { hash: h2 }) => opt(h1, h2),
+            (Outcome::DataValid { created: c1 }, Outcome::DataValid { created: c2 })
+                if c1 == c2 =>
+            {
+                Some(vec![])
+            }
+            (
+                Outcome::UserKey {
+                    key: k1,
+                    version: v1,
+                    expires: e1,
+                },
+                Outcome::UserKey {
+                    key: k2,
+                    version: v2,
+                    expires: e2,
+                },
+            ) if (v1, e1) == (v2, e2) => Some(vec![(k1, k2)]),
+            (Outcome::KeyList(a), Outcome::KeyList(b)) if a.len() == b.len() => {
+                let mut v = Vec::new();
+                for ((k1, v1, l1), (k2, v2, l2)) in a.iter().zip(b) {
+                    if (v1, l1) != (v2, l2) {
+                        return None;
+                    }
+                    v.push((k1, k2));
+                }
+                Some(v)
+            }
             (Outcome::Refused(a), Outcome::Refused(b)) => (a == b).then(Vec::new),
             (
                 Outcome::Platform {
@@ -406,6 +498,34 @@ pub enum Action {
         openid: Option<Ident>,
         trade: Option<Ident>,
     },
+    RiskKnob {
+        user: User,
+        change: RiskChange,
+    },
+    /// `openid` `None`: a made-up openid.
+    Risk {
+        token: Option<Ident>,
+        app: App,
+        openid: Option<Ident>,
+    },
+    PhoneData {
+        app: App,
+        user: User,
+    },
+    /// `data` `None`: a hash of nothing issued.
+    CheckData {
+        token: Option<Ident>,
+        data: Option<Ident>,
+    },
+    UserKey {
+        app: App,
+        user: User,
+    },
+    ListKeys {
+        token: Option<Ident>,
+        openid: Option<Ident>,
+        key: Option<Ident>,
+    },
     CreatePlatform,
     ShowPlatform,
     PushTicket,
@@ -439,6 +559,14 @@ pub enum Action {
     },
 }
 
+/// What a call with checksession's query does once its checks pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SessionUse {
+    Check,
+    Reset,
+    ListKeys,
+}
+
 /// The model's answer to one operation.
 pub struct Step {
     pub action: Action,
@@ -465,6 +593,13 @@ struct Payment {
 struct Session {
     key: u32,
     rotated_at: i64,
+}
+
+#[derive(Clone)]
+struct UserKey {
+    id: u32,
+    version: u64,
+    made: i64,
 }
 
 #[derive(Clone)]
@@ -539,6 +674,19 @@ pub struct Model {
     seen_tokens: BTreeMap<(App, TokenKind), Vec<u32>>,
     /// Payments, in the order they were made.
     payments: Vec<Payment>,
+    /// Users whose high_risk flag differs from the seed's.
+    high_risk: BTreeMap<User, bool>,
+    /// Risk ranks set.
+    ranks: BTreeMap<User, u8>,
+    /// Last wx.login per (app, user).
+    visits: BTreeMap<(App, User), i64>,
+    /// getuserriskrank answers so far.
+    requests: u32,
+    /// Phone data issued: (app, when), in order.
+    phone_data: Vec<(App, i64)>,
+    /// User keys per (app, user), oldest first (all of them; the list shows the last 3).
+    user_keys: BTreeMap<(App, User), Vec<UserKey>>,
+    keys_made: u32,
     platform: Option<Platform>,
     /// The platform's latest component token.
     latest_component: Option<u32>,
@@ -584,6 +732,13 @@ impl Model {
             seen_keys: BTreeMap::new(),
             seen_tokens: BTreeMap::new(),
             payments: Vec::new(),
+            high_risk: BTreeMap::new(),
+            ranks: BTreeMap::new(),
+            visits: BTreeMap::new(),
+            requests: 0,
+            phone_data: Vec::new(),
+            user_keys: BTreeMap::new(),
+            keys_made: 0,
             platform: None,
             latest_component: None,
             seen_component_tokens: Vec::new(),
@@ -591,6 +746,13 @@ impl Model {
             plugin_codes: Vec::new(),
             pending: Vec::new(),
         }
+    }
+
+    fn is_high_risk(&self, user: User) -> bool {
+        self.high_risk
+            .get(&user)
+            .copied()
+            .unwrap_or(user.starts_high_risk())
     }
 
     /// After an [`Outcome::Either`]: the state of the answer that happened (its index).
@@ -620,13 +782,13 @@ impl Model {
             }
             Op::Token { app } => self.basic_token(app),
             Op::StableToken { app, force } => self.stable_token(app, force),
-            Op::CheckSession(call) => self.session_call(call, false),
-            Op::ResetKey(call) => self.session_call(call, true),
             Op::Pay(who) => {
                 let (app, user) = self.subject(who);
                 self.pay(app, user)
             }
             Op::PaidUnionid(call) => self.paid_unionid(call),
+            Op::CheckSession(call) => self.session_call(call, SessionUse::Check),
+            Op::ResetKey(call) => self.session_call(call, SessionUse::Reset),
             Op::CreatePlatform => self.create_platform(),
             Op::ShowPlatform => self.show_platform(Action::ShowPlatform, false),
             Op::PushTicket => self.show_platform(Action::PushTicket, true),
@@ -643,6 +805,171 @@ impl Model {
                     expect: Outcome::Nothing,
                 }
             }
+            Op::RiskKnob { user, change } => {
+                match change {
+                    RiskChange::Rank(r) => {
+                        self.ranks.insert(user, r);
+                    }
+                    RiskChange::ClearRank => {
+                        self.ranks.remove(&user);
+                    }
+                    RiskChange::HighRisk(h) => {
+                        self.high_risk.insert(user, h);
+                    }
+                }
+                Step {
+                    action: Action::RiskKnob { user, change },
+                    expect: Outcome::Nothing,
+                }
+            }
+            Op::RiskRank { who, token } => self.risk_rank(who, token),
+            Op::PhoneData(who) => {
+                let (app, user) = self.subject(who);
+                let expect = if self.sessions.contains_key(&(app, user)) {
+                    let n = u32::try_from(self.phone_data.len()).expect("few");
+                    self.phone_data.push((app, self.now));
+                    Outcome::PhoneData {
+                        hash: Some(Ident::PhoneData(n)),
+                    }
+                } else {
+                    Outcome::PhoneData { hash: None }
+                };
+                Step {
+                    action: Action::PhoneData { app, user },
+                    expect,
+                }
+            }
+            Op::CheckData { app, token, data } => self.check_data(app, token, data),
+            Op::UserKey(who) => {
+                let (app, user) = self.subject(who);
+                self.user_key(app, user)
+            }
+            Op::ListKeys(call) => self.session_call(call, SessionUse::ListKeys),
+        }
+    }
+
+    /// A token of `app` the backend has seen, of `kind` (else of the other kind).
+    fn pick_token(&self, app: App, (kind, pick): (TokenKind, Pick)) -> Option<u32> {
+        let other_kind = match kind {
+            TokenKind::Basic => TokenKind::Stable,
+            TokenKind::Stable | TokenKind::Component => TokenKind::Basic,
+        };
+        pick_from(self.seen_tokens.get(&(app, kind)), pick)
+            .or_else(|| pick_from(self.seen_tokens.get(&(app, other_kind)), pick))
+    }
+
+    /// The token checks of a wxa call: the app of a working token, else the errcode.
+    fn token_app(&self, token: Option<u32>) -> Result<App, i64> {
+        let token = token.ok_or(40001)?;
+        match self.token_error(token) {
+            Some(e) => Err(e),
+            None => Ok(self.tokens[token as usize].app),
+        }
+    }
+
+    fn risk_rank(&mut self, who: Subject, token: (TokenKind, Pick)) -> Step {
+        let (app, user) = self.subject(who);
+        let token = self.pick_token(app, token);
+        // The runner knows the openid once the user logged in to the app.
+        let openid = self
+            .sessions
+            .contains_key(&(app, user))
+            .then_some((app, user));
+        let action = Action::Risk {
+            token: token.map(Ident::Token),
+            app,
+            openid: openid.map(|(a, u)| Ident::Openid(a, u)),
+        };
+        if self.fire("getuserriskrank").is_some() {
+            return Step {
+                action,
+                expect: Outcome::Err(-1),
+            };
+        }
+        let expect = match self.token_app(token) {
+            Err(e) => Outcome::Err(e),
+            Ok(_) if openid.is_none() => Outcome::Err(40003),
+            Ok(_)
+                if self
+                    .visits
+                    .get(&(app, user))
+                    .is_none_or(|t| self.now >= t + VISIT_WINDOW) =>
+            {
+                Outcome::Err(61010)
+            }
+            Ok(_) => {
+                let rank = self
+                    .ranks
+                    .get(&user)
+                    .copied()
+                    .unwrap_or(if self.is_high_risk(user) { 4 } else { 0 });
+                let id = Ident::Request(self.requests);
+                self.requests += 1;
+                Outcome::Rank { rank, id }
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn check_data(&mut self, app: App, token: (TokenKind, Pick), data: DataPick) -> Step {
+        let token = self.pick_token(app, token);
+        let issued = match data {
+            DataPick::Issued(pick) => {
+                let all: Vec<u32> =
+                    (0..u32::try_from(self.phone_data.len()).expect("few")).collect();
+                pick_from(Some(&all), pick)
+            }
+            DataPick::Unknown => None,
+        };
+        let action = Action::CheckData {
+            token: token.map(Ident::Token),
+            data: issued.map(Ident::PhoneData),
+        };
+        if self.fire("checkencryptedmsg").is_some() {
+            return Step {
+                action,
+                expect: Outcome::Err(-1),
+            };
+        }
+        let expect = match self.token_app(token) {
+            Err(e) => Outcome::Err(e),
+            Ok(token_app) => match issued.map(|n| self.phone_data[n as usize]) {
+                Some((of, made)) if of == token_app && self.now < made + PHONE_DATA_TTL => {
+                    Outcome::DataValid { created: made }
+                }
+                _ => Outcome::Err(1),
+            },
+        };
+        Step { action, expect }
+    }
+
+    fn user_key(&mut self, app: App, user: User) -> Step {
+        let action = Action::UserKey { app, user };
+        if !self.sessions.contains_key(&(app, user)) {
+            return Step {
+                action,
+                expect: Outcome::Refused("no_session".into()),
+            };
+        }
+        let now = self.now;
+        let keys = self.user_keys.entry((app, user)).or_default();
+        if keys.last().is_none_or(|k| now >= k.made + USER_KEY_TTL) {
+            let version = keys.last().map_or(1, |k| k.version + 1);
+            self.keys_made += 1;
+            keys.push(UserKey {
+                id: self.keys_made,
+                version,
+                made: now,
+            });
+        }
+        let latest = keys.last().expect("a key");
+        Step {
+            action,
+            expect: Outcome::UserKey {
+                key: Ident::UserKey(latest.id),
+                version: latest.version,
+                expires: latest.made + USER_KEY_TTL,
+            },
         }
     }
 
@@ -694,6 +1021,18 @@ impl Model {
                 .iter()
                 .map(|p| p.at + PAYMENT_WINDOW)
                 .collect(),
+            Edge::VisitWindow => self.visits.values().map(|t| t + VISIT_WINDOW).collect(),
+            Edge::PhoneDataExpiry => self
+                .phone_data
+                .iter()
+                .map(|(_, t)| t + PHONE_DATA_TTL)
+                .collect(),
+            Edge::UserKeyExpiry => self
+                .user_keys
+                .values()
+                .flatten()
+                .map(|k| k.made + USER_KEY_TTL)
+                .collect(),
             Edge::TicketWindow => self
                 .platform
                 .iter()
@@ -737,6 +1076,7 @@ impl Model {
             }
         };
         self.last_login = Some((app, user));
+        self.visits.insert((app, user), now);
         remember(self.seen_keys.entry((app, user)).or_default(), key);
         let code = u32::try_from(self.codes.len()).expect("few codes");
         self.codes.push(Code {
@@ -822,7 +1162,7 @@ impl Model {
         }
         match live {
             Err(e) => Outcome::Err(e),
-            Ok(i) if self.codes[i].user.high_risk() => Outcome::Err(40226),
+            Ok(i) if self.is_high_risk(self.codes[i].user) => Outcome::Err(40226),
             Ok(i) => {
                 let c = &mut self.codes[i];
                 c.used = true;
@@ -901,7 +1241,7 @@ impl Model {
 
     fn create_platform(&mut self) -> Step {
         let expect = if self.platform.is_some() {
-            Outcome::Refused(409)
+            Outcome::Refused("platform_exists".into())
         } else {
             self.platform = Some(Platform {
                 runs: vec![(0, self.now)],
@@ -919,7 +1259,7 @@ impl Model {
     fn show_platform(&mut self, action: Action, push: bool) -> Step {
         let now = self.now;
         let expect = match &mut self.platform {
-            None => Outcome::Refused(404),
+            None => Outcome::Refused("unknown_platform".into()),
             Some(p) => {
                 if push {
                     let (current, _) = p.current(now);
@@ -933,7 +1273,7 @@ impl Model {
 
     fn current_ticket(&mut self) -> Outcome<Ident> {
         let Some(p) = &self.platform else {
-            return Outcome::Refused(404);
+            return Outcome::Refused("unknown_platform".into());
         };
         let (window, pushed_at) = p.current(self.now);
         remember(&mut self.seen_tickets, window);
@@ -945,7 +1285,7 @@ impl Model {
 
     fn authorize(&mut self, app: App, on: bool) -> Step {
         let expect = match &mut self.platform {
-            None => Outcome::Refused(404),
+            None => Outcome::Refused("unknown_platform".into()),
             Some(p) if on => {
                 if !p.authorized.contains(&app) {
                     p.authorized.push(app);
@@ -956,7 +1296,7 @@ impl Model {
                 p.authorized.retain(|a| *a != app);
                 Outcome::Nothing
             }
-            Some(_) => Outcome::Refused(404),
+            Some(_) => Outcome::Refused("unknown_authorization".into()),
         };
         Step {
             action: Action::Authorize { app, on },
@@ -1121,7 +1461,9 @@ impl Model {
     /// The error a token gets now, if any.
     fn token_error(&self, id: u32) -> Option<i64> {
         let t = &self.tokens[id as usize];
-        if self.now >= t.expires {
+        if self.now >= t.expires + EXPIRED_TOKEN_KNOWN {
+            Some(40001)
+        } else if self.now >= t.expires {
             Some(42001)
         } else if t.invalid_from.is_some_and(|v| self.now >= v) {
             Some(40001)
@@ -1130,15 +1472,9 @@ impl Model {
         }
     }
 
-    fn session_call(&mut self, call: SessionCall, reset: bool) -> Step {
+    fn session_call(&mut self, call: SessionCall, using: SessionUse) -> Step {
         let (app, user) = self.subject(call.who);
-        let (kind, pick) = call.token;
-        let other_kind = match kind {
-            TokenKind::Basic => TokenKind::Stable,
-            TokenKind::Stable | TokenKind::Component => TokenKind::Basic,
-        };
-        let token = pick_from(self.seen_tokens.get(&(app, kind)), pick)
-            .or_else(|| pick_from(self.seen_tokens.get(&(app, other_kind)), pick));
+        let token = self.pick_token(app, call.token);
         let owner = match call.openid {
             OpenidPick::Own => (app, user),
             OpenidPick::OtherApp => (app.other(), user),
@@ -1149,51 +1485,65 @@ impl Model {
             KeyPick::Seen(p) => pick_from(self.seen_keys.get(&owner), p),
             KeyPick::Garbage => None,
         };
-        let action = Action::Session {
-            reset,
-            token: token.map(Ident::Token),
-            openid: openid.map(|(a, u)| Ident::Openid(a, u)),
-            key: key.map(Ident::Key),
-        };
-        let endpoint = if reset {
-            "resetusersessionkey"
-        } else {
-            "checksession"
+        let token_id = token.map(Ident::Token);
+        let openid_id = openid.map(|(a, u)| Ident::Openid(a, u));
+        let key_id = key.map(Ident::Key);
+        let (action, endpoint) = match using {
+            SessionUse::Check | SessionUse::Reset => (
+                Action::Session {
+                    reset: using == SessionUse::Reset,
+                    token: token_id,
+                    openid: openid_id,
+                    key: key_id,
+                },
+                if using == SessionUse::Reset {
+                    "resetusersessionkey"
+                } else {
+                    "checksession"
+                },
+            ),
+            SessionUse::ListKeys => (
+                Action::ListKeys {
+                    token: token_id,
+                    openid: openid_id,
+                    key: key_id,
+                },
+                "getuserencryptkey",
+            ),
         };
         let expect = if self.fire(endpoint).is_some() {
             Outcome::Err(-1)
         } else {
-            self.session_verdict(token, openid, key, reset)
+            match self.session_verdict(token, openid, key) {
+                Err(e) => Outcome::Err(e),
+                Ok(owner) => match using {
+                    SessionUse::Check => Outcome::Valid,
+                    SessionUse::Reset => self.reset_key(owner),
+                    SessionUse::ListKeys => self.list_keys(owner),
+                },
+            }
         };
         Step { action, expect }
     }
 
+    /// The checks of checksession and the calls that share them: the session's owner, else
+    /// the errcode.
     fn session_verdict(
-        &mut self,
+        &self,
         token: Option<u32>,
         openid: Option<(App, User)>,
         key: Option<u32>,
-        reset: bool,
-    ) -> Outcome<Ident> {
-        let Some(token) = token else {
-            return Outcome::Err(40001);
-        };
-        if let Some(e) = self.token_error(token) {
-            return Outcome::Err(e);
-        }
-        let app = self.tokens[token as usize].app;
-        let Some(owner) = openid.filter(|(a, _)| *a == app) else {
-            return Outcome::Err(40003);
-        };
-        let Some(session) = self.sessions.get(&owner) else {
-            return Outcome::Err(40003);
-        };
+    ) -> Result<(App, User), i64> {
+        let app = self.token_app(token)?;
+        let owner = openid.filter(|(a, _)| *a == app).ok_or(40003)?;
+        let session = self.sessions.get(&owner).ok_or(40003)?;
         if key != Some(session.key) {
-            return Outcome::Err(87009);
+            return Err(87009);
         }
-        if !reset {
-            return Outcome::Valid;
-        }
+        Ok(owner)
+    }
+
+    fn reset_key(&mut self, owner: (App, User)) -> Outcome<Ident> {
         let new = self.new_key();
         if let Some(s) = self.sessions.get_mut(&owner) {
             s.key = new;
@@ -1290,5 +1640,19 @@ impl Model {
         } else {
             Outcome::Err(89300)
         }
+    }
+
+    fn list_keys(&self, owner: (App, User)) -> Outcome<Ident> {
+        let keys = self.user_keys.get(&owner).map_or(&[][..], Vec::as_slice);
+        Outcome::KeyList(
+            keys.iter()
+                .rev()
+                .take(KEYS_LISTED)
+                .map(|k| {
+                    let left = (k.made + USER_KEY_TTL - self.now).max(0);
+                    (Ident::UserKey(k.id), k.version, left)
+                })
+                .collect(),
+        )
     }
 }

@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use mock_server::client::ClientError;
 use mock_server::config::{Config, SeedFile};
 use mock_server::faults::FaultSpec;
 use mock_server::ids::AppId;
 use mock_server::{Clock, MockHandle, Timestamp};
 use proptest::test_runner::{TestCaseError, TestCaseResult};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
-use super::ops::{App, Case};
+use super::ops::{App, Case, RiskChange};
 use super::reference::{Action, Ident, Model, Outcome};
 
 /// 2024-08-22T01:14:57Z, the helpers' start time.
@@ -30,6 +31,8 @@ const UNKNOWN_CODE: &str = "0ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
 const UNKNOWN_OPENID: &str = "oZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
 const MADE_UP_KEY: &str = "ZZZZZZZZZZZZZZZZZZZZZZ==";
 const UNKNOWN_TRADE: &str = "4200000000000000000000000000";
+/// A hash of no data the mock issued.
+const UNKNOWN_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const UNKNOWN_TICKET: &str =
     "ticket@@@ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
 
@@ -316,6 +319,124 @@ impl World {
                 let req = self.http.get(self.url("/wxa/getpaidunionid")).query(&query);
                 answer(req, |v| Some(Outcome::Unionid(text(v, "unionid")?))).await
             }
+            Action::RiskKnob { user, change } => {
+                let patch = match change {
+                    RiskChange::Rank(r) => json!({ "risk_rank": r }),
+                    RiskChange::ClearRank => json!({ "risk_rank": null }),
+                    RiskChange::HighRisk(h) => json!({ "high_risk": h }),
+                };
+                let url = self.url(&format!("/__mock__/users/{}", user.handle()));
+                match self.http.patch(url).json(&patch).send().await {
+                    Ok(r) if r.status() == 200 => Outcome::Nothing,
+                    Ok(r) => Outcome::Unexpected(format!("PATCH user: HTTP {}", r.status())),
+                    Err(e) => Outcome::Unexpected(format!("PATCH user failed: {e}")),
+                }
+            }
+            Action::Risk { token, app, openid } => {
+                let made_up_token = unknown_token();
+                let body = json!({
+                    "appid": self.app(app).appid,
+                    "openid": self.name_or(openid, UNKNOWN_OPENID),
+                    "scene": 1,
+                    "client_ip": "198.51.100.20",
+                });
+                let req = self
+                    .http
+                    .post(self.url("/wxa/getuserriskrank"))
+                    .query(&[("access_token", self.name_or(token, &made_up_token))])
+                    .body(body.to_string());
+                answer(req, |v| {
+                    (v.get("errmsg")?.as_str()? == "getuserriskrank succ").then_some(())?;
+                    Some(Outcome::Rank {
+                        rank: u8::try_from(v.get("risk_rank")?.as_u64()?).ok()?,
+                        id: v.get("unoin_id")?.as_u64()?.to_string(),
+                    })
+                })
+                .await
+            }
+            Action::PhoneData { app, user } => {
+                let appid = AppId::new(self.app(app).appid.clone());
+                match self
+                    .mock
+                    .control()
+                    .wx_phone_code(&appid, user.handle())
+                    .await
+                {
+                    Ok(g) => {
+                        // Hashed here, as a backend would; the mock's own figure must agree.
+                        let hash = g.encrypted_data.as_deref().map(sha256_hex);
+                        if hash != g.mock.encrypted_msg_hash {
+                            return Outcome::Unexpected(format!(
+                                "the mock says the hash is {:?}, it is {hash:?}",
+                                g.mock.encrypted_msg_hash
+                            ));
+                        }
+                        Outcome::PhoneData { hash }
+                    }
+                    Err(e) => Outcome::Unexpected(format!("getPhoneNumber failed: {e}")),
+                }
+            }
+            Action::CheckData { token, data } => {
+                let made_up_token = unknown_token();
+                let body = json!({ "encrypted_msg_hash": self.name_or(data, UNKNOWN_HASH) });
+                let req = self
+                    .http
+                    .post(self.url("/wxa/business/checkencryptedmsg"))
+                    .query(&[("access_token", self.name_or(token, &made_up_token))])
+                    .body(body.to_string());
+                answer(req, |v| {
+                    (v.get("vaild")? == true).then_some(())?;
+                    Some(Outcome::DataValid {
+                        created: v.get("create_time")?.as_i64()? - START,
+                    })
+                })
+                .await
+            }
+            Action::UserKey { app, user } => {
+                let appid = AppId::new(self.app(app).appid.clone());
+                match self
+                    .mock
+                    .control()
+                    .wx_user_key(&appid, user.handle(), None)
+                    .await
+                {
+                    Ok(g) => Outcome::UserKey {
+                        key: g.encrypt_key,
+                        version: g.version,
+                        expires: g.expire_time - START,
+                    },
+                    Err(ClientError::Api { code, .. }) => Outcome::Refused(code),
+                    Err(e) => Outcome::Unexpected(format!("getLatestUserKey failed: {e}")),
+                }
+            }
+            Action::ListKeys { token, openid, key } => {
+                let made_up_token = unknown_token();
+                let sig = signature(self.name_or(key, MADE_UP_KEY));
+                let req = self
+                    .http
+                    .get(self.url("/wxa/business/getuserencryptkey"))
+                    .query(&[
+                        ("access_token", self.name_or(token, &made_up_token)),
+                        ("openid", self.name_or(openid, UNKNOWN_OPENID)),
+                        ("signature", sig.as_str()),
+                        ("sig_method", "hmac_sha256"),
+                    ]);
+                answer(req, |v| {
+                    let list = v.get("key_info_list")?.as_array()?;
+                    let keys = list
+                        .iter()
+                        .map(|k| {
+                            Some((
+                                text(k, "encrypt_key")?,
+                                k.get("version")?.as_u64()?,
+                                k.get("expire_in")?.as_i64()?,
+                            ))
+                        })
+                        .collect::<Option<Vec<_>>>()?;
+                    Some(Outcome::KeyList(keys))
+                })
+                .await
+            }
             Action::CreatePlatform => {
                 let body = json!({"component_appid": PLATFORM_ID,
                     "component_appsecret": PLATFORM_SECRET});
@@ -342,7 +463,7 @@ impl World {
                 };
                 match req.send().await {
                     Ok(r) if r.status().as_u16() == 200 => Outcome::Nothing,
-                    Ok(r) => Outcome::Refused(r.status().as_u16()),
+                    Ok(r) => refusal(r).await,
                     Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
                 }
             }
@@ -393,7 +514,7 @@ impl World {
                             })
                         })
                         .unwrap_or_else(|| Outcome::Unexpected("a grant without a code".into())),
-                    Ok(r) => Outcome::Refused(r.status().as_u16()),
+                    Ok(r) => refusal(r).await,
                     Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
                 }
             }
@@ -423,6 +544,11 @@ impl World {
             }
         }
     }
+}
+
+/// hex(SHA-256(text)): checkencryptedmsg's `encrypted_msg_hash` of an encryptedData.
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl World {
@@ -475,9 +601,19 @@ impl World {
                     })
                 })
                 .unwrap_or_else(|| Outcome::Unexpected("a platform without its ticket".into())),
-            Ok(r) => Outcome::Refused(r.status().as_u16()),
+            Ok(r) => refusal(r).await,
             Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
         }
+    }
+}
+
+/// A control-plane refusal, by its error code.
+async fn refusal(r: reqwest::Response) -> Outcome<String> {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or_default();
+    match body["error"]["code"].as_str() {
+        Some(code) => Outcome::Refused(code.to_owned()),
+        None => Outcome::Unexpected(format!("HTTP {status} without an error code: {body}")),
     }
 }
 
@@ -605,6 +741,21 @@ fn resolved(action: &Action) -> String {
             opt(openid),
             opt(trade)
         ),
+        Action::Risk { token, openid, .. } => {
+            format!("  [token {}, openid {}]", opt(token), opt(openid))
+        }
+        Action::CheckData { token, data } => {
+            format!("  [token {}, data {}]", opt(token), opt(data))
+        }
+        Action::ListKeys { token, openid, key } => format!(
+            "  [token {}, openid {}, key {}]",
+            opt(token),
+            opt(openid),
+            opt(key)
+        ),
+        Action::PhoneData { app, user } | Action::UserKey { app, user } => {
+            format!("  [{app}, {user}]")
+        }
         _ => String::new(),
     }
 }
