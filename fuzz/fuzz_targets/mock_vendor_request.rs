@@ -15,7 +15,7 @@ use mock_server::faults::FaultSpec;
 use mock_server::ids::UserHandle;
 use mock_server::testing::InProcess;
 
-const PATHS: [&str; 18] = [
+const PATHS: [&str; 21] = [
     "/sns/jscode2session",
     "/cgi-bin/token",
     "/cgi-bin/stable_token",
@@ -26,6 +26,9 @@ const PATHS: [&str; 18] = [
     "/wxa/getuserriskrank",
     "/wxa/business/checkencryptedmsg",
     "/wxa/business/getuserencryptkey",
+    "/cgi-bin/component/api_component_token",
+    "/sns/component/jscode2session",
+    "/wxa/getpluginopenpid",
     "/SNS/jscode2session",
     "/",
     "/cgi-bin/openapi/quota/get",
@@ -49,6 +52,13 @@ struct Input {
     login: bool,
     /// Put a fresh phone code in a JSON body instead of `body`.
     phone_code: bool,
+    /// Prepend the `component_appid` and a valid `component_access_token` of a third-party
+    /// platform the default app authorised; an empty `body` becomes the platform's
+    /// `api_component_token` body, with its current ticket.
+    platform: bool,
+    /// Prepend a plugin app's `access_token` and put a fresh `wx.pluginLogin` code of it in a
+    /// JSON body (instead of `body`, unless `phone_code`).
+    plugin_code: bool,
     /// A fault rule on every endpoint: index into the catalogue, and whether it consumes codes.
     fault: Option<(u8, bool)>,
     /// Prepend the token of an official account and the openid of its follower.
@@ -152,12 +162,63 @@ fuzz_target!(|input: Input| {
             grant.code, grant.mock.openid, paid.transaction_id
         );
     }
+    let mut platform_body = None;
+    if input.platform {
+        let platform = engine
+            .create_platform(mock_server::config::PlatformSpec {
+                authorizations: vec![app.appid.clone()],
+                ..Default::default()
+            })
+            .expect("a platform");
+        let credentials = serde_json::json!({
+            "component_appid": platform.component_appid,
+            "component_appsecret": platform.component_appsecret,
+            "component_verify_ticket": platform.component_verify_ticket,
+        })
+        .to_string();
+        let minted = mock.request(
+            true,
+            "/cgi-bin/component/api_component_token",
+            &Default::default(),
+            Bytes::from(credentials.clone()),
+        );
+        let v = minted.json().expect("component token JSON");
+        query += &format!(
+            "component_appid={}&component_access_token={}&",
+            platform.component_appid,
+            v["component_access_token"].as_str().expect("a component token")
+        );
+        platform_body = Some(credentials);
+    }
+    let mut plugin_body = None;
+    if input.plugin_code {
+        let plugin = engine
+            .create_app(mock_server::config::AppSpec::default())
+            .expect("a plugin app");
+        let minted = mock.get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            plugin.appid, plugin.secret
+        ));
+        let v = minted.json().expect("token JSON");
+        query += &format!(
+            "access_token={}&",
+            v["access_token"].as_str().expect("a token for the plugin")
+        );
+        let grant = engine
+            .wx_plugin_login(None, &user, &plugin.appid)
+            .expect("wx.pluginLogin");
+        plugin_body = Some(format!("{{\"code\":\"{}\"}}", grant.code));
+    }
     query += &input.query;
     let body = if input.phone_code {
         let grant = engine
             .wx_phone_code(&app.appid, &user, None)
             .expect("getPhoneNumber");
         Bytes::from(format!("{{\"code\":\"{}\"}}", grant.code))
+    } else if let Some(code) = plugin_body {
+        Bytes::from(code)
+    } else if let (Some(credentials), true) = (platform_body, input.body.is_empty()) {
+        Bytes::from(credentials)
     } else {
         Bytes::from(input.body)
     };

@@ -275,6 +275,10 @@ fn rules() -> Vec<Rule> {
                     "the reference model: WeChat's rules in one place, written from the reference",
                 ),
                 (
+                    "mock-server/tests/it/model/runner.rs",
+                    "the model test's runner: every action of the reference model as its HTTP call, one match",
+                ),
+                (
                     "mock-server/src/control/openapi_check.rs",
                     "exercises every control route against its documented schema in one sequence",
                 ),

@@ -143,6 +143,35 @@ pub enum WxError {
     /// type's, or an `sns/*` API, which quota/get and rid/get do not serve (getApiQuota's
     /// errcode table and notes).
     CgiPathNoPermission,
+    /// 61003 `component is not authorized by this account`: the mini-program has not
+    /// authorised the third-party platform (captures on `cgi-bin/component/*`, 2020–2025;
+    /// `wechat-api.md` 7a for `sns/component/jscode2session`).
+    ComponentNotAuthorized,
+    /// 61005 `component ticket is expired`: a `component_verify_ticket` older than 12 hours
+    /// (captures on `api_component_token`, 2023–2025: `component ticket is expired rid: ...`).
+    TicketExpired,
+    /// 61006 `component ticket is invalid`: a ticket WeChat never pushed to that platform, or
+    /// none (captures 2021–2024; staff: the ticket of the failing request was empty).
+    TicketInvalid,
+    /// 61011 `invalid component`: `api_component_token` with an appid that is not a
+    /// third-party platform's (staff answer on a capture of 2025: an official account's
+    /// appid and secret sent instead of the platform's).
+    InvalidComponent,
+    /// 1000 (errmsg empty before the rid): getpluginopenpid's "system error" row; the mock
+    /// answers it for a `wx.pluginLogin` code used already (capture 2023:
+    /// `{"errcode":1000,"errmsg":" rid: ..."}`; which bad code gives it is not documented).
+    PluginSystemError,
+    /// 1001 (errmsg empty before the rid): getpluginopenpid's "invalid request parameter"
+    /// row; the mock answers it for no code, an unknown or expired code, or another plugin's.
+    PluginInvalidParam,
+    /// 1007 (errmsg empty before the rid): "openpid data does not exist": a `wx.login` code
+    /// sent to getpluginopenpid (many captures 2022–2024, all `{"errcode":1007,"errmsg":" rid:
+    /// ..."}`; one user found the cause: wx.login's code instead of wx.pluginLogin's).
+    OpenpidNotExist,
+    /// 1022 (errmsg empty before the rid): getpluginopenpid's "JSON data parse error" row, for
+    /// a body that is not a JSON object (the errmsg text is not captured; its siblings' is
+    /// empty).
+    PluginJsonError,
 }
 
 /// Every entry, for listing and for looking up fault errcodes.
@@ -183,6 +212,14 @@ pub const ALL: &[WxError] = &[
     WxError::RidNoPermission,
     WxError::CgiPathNotFound,
     WxError::CgiPathNoPermission,
+    WxError::ComponentNotAuthorized,
+    WxError::TicketExpired,
+    WxError::TicketInvalid,
+    WxError::InvalidComponent,
+    WxError::PluginSystemError,
+    WxError::PluginInvalidParam,
+    WxError::OpenpidNotExist,
+    WxError::PluginJsonError,
 ];
 
 impl WxError {
@@ -225,6 +262,14 @@ impl WxError {
             WxError::RidNoPermission => 76003,
             WxError::CgiPathNotFound => 76021,
             WxError::CgiPathNoPermission => 76022,
+            WxError::ComponentNotAuthorized => 61003,
+            WxError::TicketExpired => 61005,
+            WxError::TicketInvalid => 61006,
+            WxError::InvalidComponent => 61011,
+            WxError::PluginSystemError => 1000,
+            WxError::PluginInvalidParam => 1001,
+            WxError::OpenpidNotExist => 1007,
+            WxError::PluginJsonError => 1022,
         }
     }
 
@@ -277,6 +322,16 @@ impl WxError {
             WxError::RidNoPermission => "could not query this rid,no permission",
             WxError::CgiPathNotFound => "cgi_path not found, please check",
             WxError::CgiPathNoPermission => "could not use this cgi_path,no permission",
+            WxError::ComponentNotAuthorized => "component is not authorized by this account",
+            WxError::TicketExpired => "component ticket is expired",
+            WxError::TicketInvalid => "component ticket is invalid",
+            WxError::InvalidComponent => "invalid component",
+            // getpluginopenpid's errors carry no text: the errmsg is the rid suffix alone,
+            // leading space included (`" rid: 6374a31a-1d2ecec6-3d2c5d0a"`).
+            WxError::PluginSystemError
+            | WxError::PluginInvalidParam
+            | WxError::OpenpidNotExist
+            | WxError::PluginJsonError => "",
         }
     }
 
@@ -440,6 +495,26 @@ mod tests {
         ] {
             assert!(!is_rid_shaped(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn getpluginopenpid_errors_are_the_rid_alone() {
+        // Captured: `{"errcode":1007,"errmsg":" rid: 6374a31a-1d2ecec6-3d2c5d0a"}`.
+        let mut s = suffix(Family::Wxa, RidStyle::Current);
+        s.now_secs = 0x6374_a31a;
+        s.random = (0x1d2e_cec6, 0x3d2c_5d0a);
+        assert_eq!(
+            error_body(WxError::OpenpidNotExist, &s),
+            r#"{"errcode":1007,"errmsg":" rid: 6374a31a-1d2ecec6-3d2c5d0a"}"#
+        );
+        let ticket = errmsg(
+            WxError::TicketExpired,
+            &suffix(Family::CgiBin, RidStyle::Current),
+        );
+        assert_eq!(
+            ticket,
+            "component ticket is expired rid: 66c69111-4157f271-729ca238"
+        );
     }
 
     #[test]

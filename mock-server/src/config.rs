@@ -282,6 +282,21 @@ pub struct AppSpec {
     pub kind: Option<AppKind>,
 }
 
+/// A third-party platform to create (`POST /__mock__/platforms`, or the seed file's
+/// `platforms`): every field may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlatformSpec {
+    /// The platform's appid; left out: `wx` + 16 hex digits from the seed, as an app's.
+    pub component_appid: Option<AppId>,
+    /// Its AppSecret; left out: 32 hex digits from the seed.
+    pub component_appsecret: Option<AppSecret>,
+    /// A name for humans.
+    pub name: Option<String>,
+    /// Apps (mini-programs) that have authorised the platform from the start.
+    pub authorizations: Vec<AppId>,
+}
+
 /// A phone number with its country calling code (`"86"`, `"13800138000"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -330,7 +345,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// The seed file: options, apps and users loaded at start.
+/// The seed file: options, apps, users and third-party platforms loaded at start.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeedFile {
@@ -344,6 +359,9 @@ pub struct SeedFile {
     /// `PATCH /__mock__/sms/config`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms: Option<crate::tencent::SmsConfigPatch>,
+    /// Third-party platforms to create up front (after the apps they name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformSpec>,
 }
 
 impl SeedFile {

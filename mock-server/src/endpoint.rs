@@ -46,6 +46,12 @@ pub enum Endpoint {
     /// A path the mock does not model, answered `{"errcode":0,"errmsg":"ok"}` under the
     /// `stub_unmodelled` option (no path of its own: the engine files an unknown path here).
     Stubbed,
+    /// `POST /cgi-bin/component/api_component_token`: a third-party platform's token.
+    ComponentToken,
+    /// `GET /sns/component/jscode2session`: jscode2session on behalf of a mini-program.
+    ComponentJscode2session,
+    /// `POST /wxa/getpluginopenpid`
+    Getpluginopenpid,
     /// Any other path: 40066.
     Unknown,
 }
@@ -90,7 +96,7 @@ pub struct Row {
 }
 
 /// Every endpoint, in documentation order; the last row is the catch-all.
-pub const ENDPOINTS: [Row; 18] = [
+pub const ENDPOINTS: [Row; 21] = [
     Row {
         endpoint: Endpoint::Jscode2session,
         paths: &["/sns/jscode2session"],
@@ -227,6 +233,30 @@ pub const ENDPOINTS: [Row; 18] = [
         name: "stubbed",
         vendor: Vendor::WeChat,
         family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::ComponentToken,
+        paths: &["/cgi-bin/component/api_component_token"],
+        method: Method::Post,
+        name: "api_component_token",
+        vendor: Vendor::WeChat,
+        family: Family::CgiBin,
+    },
+    Row {
+        endpoint: Endpoint::ComponentJscode2session,
+        paths: &["/sns/component/jscode2session"],
+        method: Method::Get,
+        name: "component_jscode2session",
+        vendor: Vendor::WeChat,
+        family: Family::Sns,
+    },
+    Row {
+        endpoint: Endpoint::Getpluginopenpid,
+        paths: &["/wxa/getpluginopenpid"],
+        method: Method::Post,
+        name: "getpluginopenpid",
+        vendor: Vendor::WeChat,
+        family: Family::Wxa,
     },
     Row {
         endpoint: Endpoint::Unknown,

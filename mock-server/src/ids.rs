@@ -2,7 +2,8 @@
 //! them.
 //!
 //! Every identity the mock hands out (appids, secrets, openids, unionids, login codes,
-//! session keys, access tokens, phone-number codes) is derived from the seed with HMAC-SHA256, so
+//! session keys, access tokens, phone-number codes, `component_verify_ticket`s, plugin codes,
+//! openpids) is derived from the seed with HMAC-SHA256, so
 //! the same seed gives the same identities in every run, and a given user's n-th login code is the
 //! same whatever else happened in between.
 
@@ -98,6 +99,15 @@ string_id!(
     /// A phone-number code from the getPhoneNumber button (64 lowercase hex digits).
     PhoneCode, redacted
 );
+string_id!(
+    /// A `wx.pluginLogin` code (32 alphanumerics, starts with `0`, as `wx.login` codes),
+    /// valid 5 minutes, single use, for `wxa/getpluginopenpid` with the plugin's token.
+    PluginCode, redacted
+);
+string_id!(
+    /// A user's id within one plugin (28 chars, starts with `o`), not any app's openid.
+    OpenPid, plain
+);
 
 const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const URLSAFE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
@@ -107,6 +117,12 @@ const HEX: &[u8] = b"0123456789abcdef";
 pub const ACCESS_TOKEN_GENERATION: &str = "89";
 /// Total length of an access token as seen 2023–2025.
 pub const ACCESS_TOKEN_LEN: usize = 136;
+/// What every `component_verify_ticket` starts with (real ones: `ticket@@@` + 86 base64url
+/// characters).
+pub const TICKET_PREFIX: &str = "ticket@@@";
+/// Bytes behind a ticket's text: the window number (masked) and a MAC, 86 characters of
+/// unpadded base64url as real tickets have.
+const TICKET_BYTES: usize = 64;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -279,6 +295,73 @@ impl Generator {
         ))
     }
 
+    /// The n-th generated third-party platform's `component_appid`: `wx` + 16 hex digits, as
+    /// an app's (its secret comes from [`Generator::secret`], as an app's).
+    pub fn component_appid(&self, n: u64) -> AppId {
+        AppId(format!(
+            "wx{}",
+            self.chars(HEX, 16, "component_appid", &[&n.to_be_bytes()])
+        ))
+    }
+
+    /// The `component_verify_ticket` WeChat pushes to a platform in its ticket window number
+    /// `window`: `ticket@@@` + 86 base64url characters. The window number travels in the
+    /// ticket, masked, beside a MAC over (platform, window), so [`Generator::ticket_window`]
+    /// reads it back without any table of pushed tickets.
+    pub fn component_verify_ticket(&self, platform: &AppId, window: u64) -> String {
+        let mut raw = [0u8; TICKET_BYTES];
+        let (head, mac) = raw.split_at_mut(8);
+        head.copy_from_slice(&(window ^ self.ticket_mask(platform)).to_be_bytes());
+        self.fill(
+            "component_verify_ticket",
+            &[platform.0.as_bytes(), &window.to_be_bytes()],
+            mac,
+        );
+        format!(
+            "{TICKET_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        )
+    }
+
+    /// The window number of a ticket [`Generator::component_verify_ticket`] made for
+    /// `platform`; `None` for anything else (another platform's ticket included).
+    pub fn ticket_window(&self, platform: &AppId, ticket: &str) -> Option<u64> {
+        let body = ticket.strip_prefix(TICKET_PREFIX)?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .ok()?;
+        let head: [u8; 8] = raw.get(..8)?.try_into().ok()?;
+        let window = u64::from_be_bytes(head) ^ self.ticket_mask(platform);
+        (self.component_verify_ticket(platform, window) == ticket).then_some(window)
+    }
+
+    fn ticket_mask(&self, platform: &AppId) -> u64 {
+        self.number("component_verify_ticket-mask", &[platform.0.as_bytes()])
+    }
+
+    /// The n-th `wx.pluginLogin` code of a user in a plugin.
+    pub fn plugin_code(&self, plugin: &AppId, user: &UserHandle, n: u64) -> PluginCode {
+        let body = self.chars(
+            ALNUM,
+            31,
+            "plugin_code",
+            &[plugin.0.as_bytes(), user.0.as_bytes(), &n.to_be_bytes()],
+        );
+        PluginCode(format!("0{body}"))
+    }
+
+    /// A user's openpid in a plugin: shaped as an openid, derived apart from every openid.
+    pub fn openpid(&self, plugin: &AppId, user: &UserHandle) -> OpenPid {
+        let prefix = self.chars(URLSAFE, 5, "openpid-prefix", &[plugin.0.as_bytes()]);
+        let body = self.chars(
+            URLSAFE,
+            22,
+            "openpid",
+            &[plugin.0.as_bytes(), user.0.as_bytes()],
+        );
+        OpenPid(format!("o{prefix}{body}"))
+    }
+
     /// The openGId of a named chat group as seen by an app: 28 characters, `tG` + 26
     /// alphanumerics or `G` + 27 (`wechat-api.md` 3); stable per (app, group).
     pub fn open_gid(&self, appid: &AppId, group: &str) -> String {
@@ -396,6 +479,41 @@ mod tests {
         let y = g.openid(&app, &UserHandle::new("y"));
         assert_eq!(x.as_str()[..6], y.as_str()[..6]);
         assert_ne!(x, y);
+    }
+
+    #[test]
+    fn tickets_carry_their_window_and_belong_to_one_platform() {
+        let g = Generator::new("seed");
+        let (p, q) = (g.component_appid(0), g.component_appid(1));
+        assert!(p.as_str().starts_with("wx") && p.as_str().len() == 18);
+        assert_ne!(p, q);
+        let t = g.component_verify_ticket(&p, 7);
+        // As real tickets: `ticket@@@` + 86 base64url characters.
+        assert_eq!(t.len(), 95, "{t}");
+        assert!(
+            t[TICKET_PREFIX.len()..]
+                .bytes()
+                .all(|b| URLSAFE.contains(&b))
+        );
+        assert_eq!(g.ticket_window(&p, &t), Some(7));
+        assert_eq!(g.ticket_window(&q, &t), None, "another platform's");
+        assert_eq!(
+            g.ticket_window(&p, &t.replace("ticket@@@", "ticket@@")),
+            None
+        );
+        let mut forged = t.clone();
+        forged.pop();
+        forged.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(g.ticket_window(&p, &forged), None);
+        assert_ne!(g.component_verify_ticket(&p, 8), t);
+        assert_eq!(Generator::new("seed").component_verify_ticket(&p, 7), t);
+        let alice = UserHandle::new("alice");
+        let code = g.plugin_code(&p, &alice, 0);
+        assert!(is_js_code_shaped(code.as_str()));
+        assert_ne!(code.as_str(), g.js_code(&p, &alice, 0).as_str());
+        let openpid = g.openpid(&p, &alice);
+        assert_eq!(openpid.as_str().len(), 28);
+        assert_ne!(openpid.as_str(), g.openid(&p, &alice).as_str());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! here is JSON yet.
 
 use crate::catalogue::WxError;
-use crate::ids::{AccessToken, AppId, OpenId, SessionKey, UnionId, UserHandle};
+use crate::ids::{AccessToken, AppId, OpenId, OpenPid, SessionKey, UnionId, UserHandle};
 use crate::tencent::{SendStatus, TcError};
 
 /// What the engine answers to a vendor request, and whom it concerned (for faults and the
@@ -54,6 +54,18 @@ pub enum Reply {
     PaidUnionid {
         /// The payer's unionid.
         unionid: UnionId,
+    },
+    /// `api_component_token`: `{"component_access_token","expires_in"}`, no errcode.
+    ComponentToken {
+        /// The platform's token.
+        component_access_token: AccessToken,
+        /// Seconds left.
+        expires_in: u64,
+    },
+    /// `getpluginopenpid`: the ok envelope with `openpid`.
+    Openpid {
+        /// The user's id in the plugin.
+        openpid: OpenPid,
     },
     /// Tencent Cloud: every answer, error or not, carries a `RequestId`.
     Tencent(TencentReply),

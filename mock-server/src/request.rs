@@ -65,6 +65,12 @@ pub enum Call {
     RidGet(TokenBody),
     /// `cgi-bin/user/info`.
     UserInfo(UserInfoQuery),
+    /// `cgi-bin/component/api_component_token`.
+    ComponentToken(ComponentToken),
+    /// `sns/component/jscode2session`.
+    ComponentJscode2session(ComponentCodeExchange),
+    /// `wxa/getpluginopenpid`.
+    Getpluginopenpid(PluginOpenpid),
     /// A path the mock does not serve.
     Unknown {
         /// `appid` in the query, for the journal and fault rules.
@@ -230,6 +236,51 @@ pub struct UserInfoQuery {
     pub lang: Option<String>,
 }
 
+/// A third-party platform's credentials: the body of `api_component_token`.
+#[derive(Clone, Debug, Default)]
+pub struct ComponentCredentials {
+    /// `component_appid`.
+    pub component_appid: Option<AppId>,
+    /// `component_appsecret`.
+    pub component_appsecret: Option<String>,
+    /// `component_verify_ticket`.
+    pub component_verify_ticket: Option<String>,
+}
+
+/// The body of `api_component_token`.
+#[derive(Clone, Debug)]
+pub struct ComponentToken {
+    /// The credentials (empty strings count as absent), or 47001 for a body that is not a JSON
+    /// object of string fields.
+    pub body: Result<ComponentCredentials, WxError>,
+}
+
+/// The query of `sns/component/jscode2session`: jscode2session's, with the platform's
+/// `component_appid` and `component_access_token` in place of the app's secret.
+#[derive(Clone, Debug, Default)]
+pub struct ComponentCodeExchange {
+    /// `appid`: the mini-program's.
+    pub appid: Option<AppId>,
+    /// `js_code`.
+    pub js_code: Option<String>,
+    /// `grant_type`.
+    pub grant_type: Option<String>,
+    /// `component_appid`.
+    pub component_appid: Option<AppId>,
+    /// `component_access_token`.
+    pub component_access_token: Option<String>,
+}
+
+/// `getpluginopenpid`: the plugin's token in the query, `{"code"}` in the body.
+#[derive(Clone, Debug)]
+pub struct PluginOpenpid {
+    /// `access_token`.
+    pub access_token: Option<String>,
+    /// `code` (a non-empty string, else absent), or 1022 for a body that is not a JSON
+    /// object. No body at all: no code.
+    pub body: Result<Option<String>, WxError>,
+}
+
 /// Tencent Cloud `SendSms`: API 3.0's common parameters from the headers, and the body.
 #[derive(Clone, Debug)]
 pub struct SmsSend {
@@ -344,6 +395,22 @@ impl Call {
                 openid: text("openid"),
                 lang: text("lang"),
             }),
+            Endpoint::ComponentToken => Call::ComponentToken(ComponentToken {
+                body: component_body(body),
+            }),
+            Endpoint::ComponentJscode2session => {
+                Call::ComponentJscode2session(ComponentCodeExchange {
+                    appid: appid(),
+                    js_code: text("js_code"),
+                    grant_type: text("grant_type"),
+                    component_appid: p.get("component_appid").map(AppId::new),
+                    component_access_token: text("component_access_token"),
+                })
+            }
+            Endpoint::Getpluginopenpid => Call::Getpluginopenpid(PluginOpenpid {
+                access_token: text("access_token"),
+                body: plugin_body(body),
+            }),
             // Only reached for a Tencent Cloud endpoint given WeChat's parameters (never, as the
             // table stands), or the stub's name, which no path has: filed as unknown.
             Endpoint::SmsSend | Endpoint::Stubbed | Endpoint::Unknown => Call::Unknown {
@@ -363,13 +430,16 @@ impl Call {
             Call::SmsSend(s) => s.body.sdk_app_id.clone().map(AppId::new),
             Call::Unknown { appid, .. } => appid.clone(),
             Call::ClearQuotaV2(c) => c.body.as_ref().ok().and_then(|(a, _)| a.clone()),
+            Call::ComponentToken(c) => c.body.as_ref().ok().and_then(|b| b.component_appid.clone()),
+            Call::ComponentJscode2session(c) => c.appid.clone(),
             Call::Checksession(_)
             | Call::Resetusersessionkey(_)
             | Call::Getuserphonenumber(_)
             | Call::Getpaidunionid(_)
             | Call::Getuserriskrank(_)
             | Call::Checkencryptedmsg(_)
-            | Call::Getuserencryptkey(_) => None,
+            | Call::Getuserencryptkey(_)
+            | Call::Getpluginopenpid(_) => None,
             Call::QuotaGet(_) | Call::ClearQuota(_) | Call::RidGet(_) | Call::UserInfo(_) => None,
         }
     }
@@ -389,12 +459,16 @@ impl Call {
                 Some(c.access_token.as_deref())
             }
             Call::UserInfo(c) => Some(c.access_token.as_deref()),
+            Call::Getpluginopenpid(c) => Some(c.access_token.as_deref()),
             Call::Unknown { access_token, .. } => Some(access_token.as_deref()),
             Call::Jscode2session(_)
             | Call::Token(_)
             | Call::StableToken(_)
             | Call::SmsSend(_)
-            | Call::ClearQuotaV2(_) => None,
+            | Call::ClearQuotaV2(_)
+            // The platform's own token, which no app holds.
+            | Call::ComponentToken(_)
+            | Call::ComponentJscode2session(_) => None,
         }
     }
 }
@@ -570,6 +644,39 @@ fn encrypted_msg_body(body: &[u8]) -> Result<Option<String>, WxError> {
     let b: Body = required_json_object(body)?;
     Ok(match b.encrypted_msg_hash {
         Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    })
+}
+
+fn component_body(body: &[u8]) -> Result<ComponentCredentials, WxError> {
+    #[derive(Deserialize)]
+    struct Body {
+        component_appid: Option<String>,
+        component_appsecret: Option<String>,
+        component_verify_ticket: Option<String>,
+    }
+    let b: Body = from_json_object(body)?;
+    let given = |s: Option<String>| s.filter(|v| !v.is_empty());
+    Ok(ComponentCredentials {
+        component_appid: given(b.component_appid).map(AppId::new),
+        component_appsecret: given(b.component_appsecret),
+        component_verify_ticket: given(b.component_verify_ticket),
+    })
+}
+
+/// getpluginopenpid's body: its own errcode for JSON that does not parse (1022, the
+/// documented row), where the other wxa endpoints answer 47001.
+fn plugin_body(body: &[u8]) -> Result<Option<String>, WxError> {
+    #[derive(Deserialize)]
+    struct Body {
+        code: Option<serde_json::Value>,
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let b: Body = from_json_object(body).map_err(|_| WxError::PluginJsonError)?;
+    Ok(match b.code {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
         _ => None,
     })
 }

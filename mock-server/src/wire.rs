@@ -282,6 +282,17 @@ fn user_info_body(info: &FollowerInfo) -> serde_json::Result<String> {
     }
 }
 
+#[derive(Serialize)]
+struct ComponentTokenBody<'a> {
+    component_access_token: &'a str,
+    expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct OpenpidBody<'a> {
+    openpid: &'a str,
+}
+
 /// A WeChat success body; the bodies are plain data, so serialization cannot fail in practice.
 fn success_body(reply: &Reply) -> String {
     let json = match reply {
@@ -365,6 +376,16 @@ fn success_body(reply: &Reply) -> String {
                     },
                 )
                 .collect(),
+        })),
+        Reply::ComponentToken {
+            component_access_token,
+            expires_in,
+        } => serde_json::to_string(&ComponentTokenBody {
+            component_access_token: component_access_token.as_str(),
+            expires_in: *expires_in,
+        }),
+        Reply::Openpid { openpid } => serde_json::to_string(&OkEnvelope::with(OpenpidBody {
+            openpid: openpid.as_str(),
         })),
         // Rendered by [`tencent`]; reached only if a Tencent Cloud reply came back for a WeChat
         // endpoint, which the engine never does.

@@ -89,6 +89,11 @@ impl ControlError {
                 }
                 EngineError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
                 EngineError::WrongAppKind { .. } => (StatusCode::CONFLICT, "wrong_app_kind"),
+                EngineError::UnknownPlatform(_) => (StatusCode::NOT_FOUND, "unknown_platform"),
+                EngineError::PlatformExists(_) => (StatusCode::CONFLICT, "platform_exists"),
+                EngineError::NotAuthorized { .. } => {
+                    (StatusCode::NOT_FOUND, "unknown_authorization")
+                }
             },
         }
     }

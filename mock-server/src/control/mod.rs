@@ -1,6 +1,7 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
-//! the user's payments (`payments.rs`), moves the clock, reads the journal and manages fault
+//! the user's payments (`payments.rs`) and a plugin's `wx.pluginLogin` (`plugins.rs`), keeps
+//! third-party platforms (`platforms.rs`), moves the clock, reads the journal and manages fault
 //! rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
 //! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
 //! `openapi.json`, served at `/__mock__/openapi.json`.
@@ -14,6 +15,8 @@ mod followers;
 #[cfg(test)]
 mod openapi_check;
 mod payments;
+mod platforms;
+mod plugins;
 mod sms;
 
 use std::sync::Arc;
@@ -84,6 +87,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/payments"),
     ("POST", "/wx/getUserCryptoManager"),
     ("POST", "/apps/{appid}/followers"),
+    ("POST", "/platforms"),
+    ("GET", "/platforms/{component_appid}"),
+    ("POST", "/platforms/{component_appid}/authorizations"),
+    (
+        "DELETE",
+        "/platforms/{component_appid}/authorizations/{appid}",
+    ),
+    ("POST", "/platforms/{component_appid}/ticket"),
+    ("POST", "/wx/pluginLogin"),
 ];
 
 type Ctx = State<Arc<Shared>>;
@@ -116,6 +128,21 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/payments", post(payments::pay))
         .route("/wx/getUserCryptoManager", post(crypto::wx_user_crypto))
         .route("/apps/{appid}/followers", post(followers::follow))
+        .route("/platforms", post(platforms::create))
+        .route("/platforms/{component_appid}", get(platforms::show))
+        .route(
+            "/platforms/{component_appid}/authorizations",
+            post(platforms::authorize),
+        )
+        .route(
+            "/platforms/{component_appid}/authorizations/{appid}",
+            delete(platforms::withdraw),
+        )
+        .route(
+            "/platforms/{component_appid}/ticket",
+            post(platforms::push_ticket),
+        )
+        .route("/wx/pluginLogin", post(plugins::login))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared, authorize))

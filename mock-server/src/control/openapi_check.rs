@@ -240,6 +240,13 @@ fn every_error() -> Vec<ControlError> {
             expected: crate::config::AppKind::OfficialAccount,
         }
         .into(),
+        EngineError::UnknownPlatform("x".into()).into(),
+        EngineError::PlatformExists("x".into()).into(),
+        EngineError::NotAuthorized {
+            platform: "x".into(),
+            appid: "y".into(),
+        }
+        .into(),
     ];
     for e in &all {
         match e {
@@ -259,7 +266,10 @@ fn every_error() -> Vec<ControlError> {
                 | EngineError::NoStaleKey(_)
                 | EngineError::PhoneQuotaExhausted(_)
                 | EngineError::Invalid { .. }
-                | EngineError::WrongAppKind { .. } => {}
+                | EngineError::WrongAppKind { .. }
+                | EngineError::UnknownPlatform(_)
+                | EngineError::PlatformExists(_)
+                | EngineError::NotAuthorized { .. } => {}
             },
         }
     }
@@ -1086,4 +1096,99 @@ async fn the_bearer_token_is_documented() {
         (&scheme["type"], &scheme["scheme"]),
         (&json!("http"), &json!("bearer"))
     );
+}
+
+#[tokio::test]
+async fn platform_and_plugin_answers_match_the_documented_schemas() {
+    let (_, app) = fresh(&Config::default());
+    let api = Api {
+        doc: doc(),
+        app,
+        token: None,
+    };
+    let state = api.expect("GET", "/state", None, 200).await;
+    let host = state["apps"][0]["appid"]
+        .as_str()
+        .expect("appid")
+        .to_owned();
+    let plugin = api.expect("POST", "/apps", Some(json!({})), 201).await;
+    let plugin = plugin["appid"].as_str().expect("appid").to_owned();
+
+    let generated = api.expect("POST", "/platforms", Some(json!({})), 201).await;
+    assert!(
+        generated["component_verify_ticket"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ticket@@@") && t.len() == 95),
+        "{generated}"
+    );
+    let body = json!({"component_appid": "wxc0ffee", "component_appsecret": "s3cret",
+        "name": "isv", "authorizations": [host]});
+    let named = api.expect("POST", "/platforms", Some(body), 201).await;
+    assert_eq!(named["authorizations"], json!([host]), "{named}");
+    let body = json!({"component_appid": "wxc0ffee"});
+    api.expect("POST", "/platforms", Some(body), 409).await;
+    let body = json!({"authorizations": ["nope"]});
+    api.expect("POST", "/platforms", Some(body), 404).await;
+    api.expect("GET", "/platforms/wxc0ffee", None, 200).await;
+    api.expect("GET", "/platforms/nope", None, 404).await;
+    let body = json!({"appid": plugin});
+    let both = api
+        .expect(
+            "POST",
+            "/platforms/wxc0ffee/authorizations",
+            Some(body),
+            200,
+        )
+        .await;
+    assert_eq!(both["authorizations"], json!([host, plugin]), "{both}");
+    let body = json!({"appid": "nope"});
+    api.expect(
+        "POST",
+        "/platforms/wxc0ffee/authorizations",
+        Some(body),
+        404,
+    )
+    .await;
+    let body = json!({"appid": host});
+    api.expect("POST", "/platforms/nope/authorizations", Some(body), 404)
+        .await;
+    let uri = format!("/platforms/wxc0ffee/authorizations/{plugin}");
+    api.expect("DELETE", &uri, None, 200).await;
+    api.expect("DELETE", &uri, None, 404).await;
+    let pushed = api
+        .expect("POST", "/platforms/wxc0ffee/ticket", None, 200)
+        .await;
+    assert_ne!(
+        pushed["component_verify_ticket"],
+        named["component_verify_ticket"]
+    );
+    api.expect("POST", "/platforms/nope/ticket", None, 404)
+        .await;
+
+    let body = json!({"user": "alice", "plugin_appid": plugin});
+    let grant = api.expect("POST", "/wx/pluginLogin", Some(body), 200).await;
+    assert_eq!(grant["mock"]["appid"], host, "{grant}");
+    let body = json!({"appid": host, "user": "alice", "plugin_appid": "nope"});
+    api.expect("POST", "/wx/pluginLogin", Some(body), 404).await;
+    let body = json!({"user": "alice", "plugin_appid": host});
+    api.expect("POST", "/wx/pluginLogin", Some(body), 400).await;
+
+    let state = api.expect("GET", "/state", None, 200).await;
+    assert_eq!(state["counts"]["platforms"], 2, "{state}");
+    assert_eq!(state["counts"]["plugin_codes"], 1, "{state}");
+
+    for (method, uri, body) in [
+        ("POST", "/platforms", json!({"secret": "x"})),
+        ("POST", "/platforms", json!({"authorizations": "wx1"})),
+        ("POST", "/platforms", json!({"name": 5})),
+        ("POST", "/platforms/wxc0ffee/authorizations", json!({})),
+        ("POST", "/wx/pluginLogin", json!({"user": "alice"})),
+        (
+            "POST",
+            "/wx/pluginLogin",
+            json!({"user": "alice", "plugin_appid": 5}),
+        ),
+    ] {
+        api.refused(method, uri, body).await;
+    }
 }

@@ -323,7 +323,7 @@ fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), EngineError
     Ok(())
 }
 
-fn check_text(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
+pub(super) fn check_text(field: &'static str, v: &str, max: usize) -> Result<(), EngineError> {
     if v.is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
@@ -370,7 +370,8 @@ pub struct Counts {
     pub login_codes: usize,
     /// (app, user) pairs with a session_key.
     pub sessions: usize,
-    /// Access tokens kept (valid, or expired less than a day ago).
+    /// Access tokens kept (valid, or expired less than a day ago), third-party platforms'
+    /// component tokens included.
     pub access_tokens: usize,
     /// Phone-number codes not yet expired.
     pub phone_codes: usize,
@@ -391,6 +392,10 @@ pub struct Counts {
     /// Users official accounts know (following or not).
     #[serde(default)]
     pub followers: usize,
+    /// Third-party platforms.
+    pub platforms: usize,
+    /// `wx.pluginLogin` codes not yet expired (used or not).
+    pub plugin_codes: usize,
 }
 
 /// `GET /__mock__/state`.
@@ -412,6 +417,8 @@ pub struct StateView {
     pub counts: Counts,
     /// The Tencent Cloud SMS gateway's configuration.
     pub sms: crate::tencent::SmsConfigView,
+    /// Third-party platforms, with their current tickets and authorisations.
+    pub platforms: Vec<super::PlatformView>,
 }
 
 /// What `wx.login` answers: the success callback's shape plus what a test needs to know.
@@ -572,8 +579,11 @@ impl Engine {
                 phone_data_hashes: st.encrypted_msgs.count(),
                 user_encrypt_keys: st.user_keys.count(),
                 followers: st.followers.count(),
+                platforms: st.platforms.count(),
+                plugin_codes: st.plugins.count(),
             },
             sms: st.sms.view(),
+            platforms: super::platforms::views(&st, &self.idgen, now),
         }
     }
 }

@@ -169,11 +169,35 @@ fn exchange(
     if app.secret.as_str() != secret {
         return Err(WxError::InvalidAppsecret);
     }
+    check_grant_type(st, call.grant_type.as_deref())?;
+    redeem(st, idgen, appid, code, now, who)
+}
+
+/// 40002 unless `grant_type` is `authorization_code` (under the default
+/// `jscode2session_grant_type`).
+pub(super) fn check_grant_type(st: &State, grant_type: Option<&str>) -> Result<(), WxError> {
     if st.options.jscode2session_grant_type == GrantTypeCheck::Required
-        && call.grant_type.as_deref() != Some("authorization_code")
+        && grant_type != Some("authorization_code")
     {
         return Err(WxError::InvalidGrantType);
     }
+    Ok(())
+}
+
+/// Trades `code` for `appid`'s session: the code rules every exchange shares (jscode2session
+/// and the third-party platforms' `sns/component/jscode2session`), over the one code store,
+/// so a code is single use whichever endpoint spends it. In order: foreign codes adopted
+/// (`accept_foreign_codes`), the app-wide quota (45011), unknown, expired or another app's
+/// code (40029), the per-user quota (45011), used (40163), high-risk user (40226). `who` names
+/// the code's user for the journal, even when the call is refused.
+pub(super) fn redeem(
+    st: &mut State,
+    idgen: &Generator,
+    appid: &AppId,
+    code: &str,
+    now: Timestamp,
+    who: &mut Option<UserHandle>,
+) -> Result<Reply, WxError> {
     if st.options.accept_foreign_codes && !st.logins.codes.contains_key(code) {
         // A code real WeChat gave a mini-program without the shim: adopted for the configured
         // user as if the mock had minted it (then used once, like any code). A user the mock
@@ -221,12 +245,19 @@ fn exchange(
 
 /// Marks the request's code used (a fault that "still consumes the code").
 pub(super) fn consume(st: &mut State, call: &CodeExchange, now: Timestamp) {
-    if let Some(entry) = call
-        .js_code
-        .as_deref()
-        .and_then(|c| st.logins.codes.get_mut(c))
+    consume_code(st, call.appid.as_ref(), call.js_code.as_deref(), now);
+}
+
+/// Marks `code` used if it is a live code of `appid`, whichever exchange named it.
+pub(super) fn consume_code(
+    st: &mut State,
+    appid: Option<&AppId>,
+    code: Option<&str>,
+    now: Timestamp,
+) {
+    if let Some(entry) = code.and_then(|c| st.logins.codes.get_mut(c))
         && entry.expires_at > now
-        && Some(&entry.appid) == call.appid.as_ref()
+        && Some(&entry.appid) == appid
     {
         entry.used = true;
     }
@@ -234,13 +265,30 @@ pub(super) fn consume(st: &mut State, call: &CodeExchange, now: Timestamp) {
 
 /// App and user of a jscode2session request, for fault matching.
 pub(super) fn context(st: &State, call: &CodeExchange) -> (Option<AppId>, Option<UserHandle>) {
-    let user = call
-        .js_code
-        .as_deref()
-        .and_then(|c| st.logins.codes.get(c))
-        .filter(|e| Some(&e.appid) == call.appid.as_ref())
-        .map(|e| e.user.clone());
-    (call.appid.clone(), user)
+    (
+        call.appid.clone(),
+        code_user(st, call.appid.as_ref(), call.js_code.as_deref()),
+    )
+}
+
+/// The user of `code` when it is a code of `appid` (live or not).
+pub(super) fn code_user(
+    st: &State,
+    appid: Option<&AppId>,
+    code: Option<&str>,
+) -> Option<UserHandle> {
+    code.and_then(|c| st.logins.codes.get(c))
+        .filter(|e| Some(&e.appid) == appid)
+        .map(|e| e.user.clone())
+}
+
+/// Whether `code` is a `wx.login` code not yet expired (of any app): getpluginopenpid tells
+/// such a code from one it never saw (1007, not 1001).
+pub(super) fn is_live_login_code(st: &State, code: &str, now: Timestamp) -> bool {
+    st.logins
+        .codes
+        .get(code)
+        .is_some_and(|e| e.expires_at > now)
 }
 
 /// App and user of a checksession or resetusersessionkey request.

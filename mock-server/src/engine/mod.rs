@@ -15,6 +15,8 @@ mod openapi;
 mod opendata;
 mod payments;
 mod phone;
+mod platforms;
+mod plugins;
 mod quota;
 mod risk;
 mod sms;
@@ -43,6 +45,8 @@ pub use login::{CheckSessionGrant, login_signature};
 pub use opendata::{ShareInfoFacts, ShareInfoGrant, WeRunFacts, WeRunGrant};
 pub use payments::{PAYMENT_WINDOW, PaymentSpec, PaymentView};
 pub use phone::{PHONE_QUOTA_ERRNO, PhoneButton};
+pub use platforms::{PlatformView, TICKET_INTERVAL, TICKET_LIFETIME};
+pub use plugins::{PluginLoginFacts, PluginLoginGrant};
 pub use quota::{CLEARS_PER_MONTH, DEFAULT_DAILY_LIMIT, FORCE_REFRESH_DAILY_LIMIT, daily_limit};
 pub use risk::VISIT_WINDOW;
 pub use sms::{SmsFilter, SmsMessage, SmsOutbox, TIMESTAMP_TOLERANCE};
@@ -54,6 +58,8 @@ use followers::Followers;
 use login::Logins;
 use payments::Payments;
 use phone::PhoneCodes;
+use platforms::Platforms;
+use plugins::PluginCodes;
 use quota::Quotas;
 use risk::RiskRequests;
 use sms::Gateway;
@@ -108,6 +114,20 @@ pub enum EngineError {
     /// The app has used up its phone-number quota (`phone_quota`).
     #[error("app `{0}` has no phone-number quota left (phone_quota 0)")]
     PhoneQuotaExhausted(String),
+    /// No third-party platform with this `component_appid`.
+    #[error("unknown third-party platform `{0}`")]
+    UnknownPlatform(String),
+    /// A third-party platform with this `component_appid` exists already.
+    #[error("a third-party platform `{0}` exists already")]
+    PlatformExists(String),
+    /// The mini-program has not authorised the platform.
+    #[error("app `{appid}` has not authorised third-party platform `{platform}`")]
+    NotAuthorized {
+        /// The platform's `component_appid`.
+        platform: String,
+        /// The mini-program's appid.
+        appid: String,
+    },
     /// A field is missing or has a bad value.
     #[error("invalid `{field}`: {message}")]
     Invalid {
@@ -142,6 +162,10 @@ struct State {
     followers: Followers,
     /// The Tencent Cloud SMS gateway.
     sms: Gateway,
+    /// Third-party platforms, their tickets and authorisations.
+    platforms: Platforms,
+    /// `wx.pluginLogin` codes.
+    plugins: PluginCodes,
     /// Open-data payloads made per (app, user), for distinct IVs.
     opendata_counts: Map<(AppId, UserHandle), u64>,
     faults: FaultBook,
@@ -214,7 +238,7 @@ impl Engine {
                 field: "sms",
                 message: format!("`{field}` {message}"),
             })?;
-        Ok(State {
+        let mut st = State {
             faults: FaultBook::new(idgen.number("faults", &[])),
             options,
             dir,
@@ -225,12 +249,18 @@ impl Engine {
             quotas: Quotas::default(),
             followers: Followers::default(),
             sms: Gateway::new(sms),
+            platforms: Platforms::default(),
+            plugins: PluginCodes::default(),
             opendata_counts: Map::default(),
             next_sweep: now.plus(SWEEP_EVERY),
             risk: RiskRequests::default(),
             encrypted_msgs: EncryptedMsgs::default(),
             user_keys: UserKeys::default(),
-        })
+        };
+        for platform in &seed.platforms {
+            platforms::create(&mut st, idgen, platform.clone(), now)?;
+        }
+        Ok(st)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -398,6 +428,9 @@ fn dispatch(
         Call::ClearQuotaV2(c) => openapi::clear_quota_v2(st, req, c, now),
         Call::RidGet(c) => openapi::rid_get(st, req, c, now),
         Call::UserInfo(c) => followers::user_info(st, idgen, c, now),
+        Call::ComponentToken(c) => platforms::component_token(st, idgen, req, c, now),
+        Call::ComponentJscode2session(c) => platforms::component_jscode2session(st, idgen, c, now),
+        Call::Getpluginopenpid(c) => plugins::get_plugin_openpid(st, idgen, req, c, now),
         Call::Unknown {
             appid,
             access_token,
@@ -445,6 +478,8 @@ fn plan_fault(
         match &req.call {
             Call::Jscode2session(c) => login::consume(st, c, now),
             Call::Getuserphonenumber(c) => phone::consume(st, c, now),
+            Call::ComponentJscode2session(c) => platforms::consume(st, c, now),
+            Call::Getpluginopenpid(c) => plugins::consume(st, c, now),
             _ => {}
         }
     }
@@ -481,10 +516,13 @@ fn context(
         Call::Unknown { access_token, .. } if endpoint == Endpoint::Stubbed => {
             (token_app(access_token.as_deref()), None)
         }
+        Call::ComponentJscode2session(c) => platforms::context(st, c),
+        Call::Getpluginopenpid(c) => plugins::context(st, c, now),
         Call::Token(_)
         | Call::StableToken(_)
         | Call::SmsSend(_)
         | Call::ClearQuotaV2(_)
+        | Call::ComponentToken(_)
         | Call::Unknown { .. } => (call.named_appid(), None),
     }
 }
@@ -503,6 +541,7 @@ fn maybe_sweep(st: &mut State, now: Timestamp) {
     st.quotas.sweep(now);
     st.sms.sweep(now);
     st.encrypted_msgs.sweep(now);
+    st.plugins.sweep(now);
 }
 
 /// Minute window number of a timestamp (quota windows are calendar minutes: "retry next minute").

@@ -1,5 +1,7 @@
 //! Access tokens: `cgi-bin/token` and `cgi-bin/stable_token`, and the check every endpoint that
-//! needs a token makes (`wechat-api.md` section 5).
+//! needs a token makes (`wechat-api.md` section 5); third-party platforms' component access
+//! tokens live in the same store, minted by `platforms.rs` with cgi-bin/token's rules, and
+//! each kind of check refuses the other kind (40001).
 
 use std::time::Duration;
 
@@ -19,10 +21,14 @@ const FORCE_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 enum Kind {
     Basic,
     Stable,
+    /// A third-party platform's `component_access_token`; its "appid" is the platform's
+    /// `component_appid`.
+    Component,
 }
 
 struct TokenEntry {
     appid: AppId,
+    kind: Kind,
     expires_at: Timestamp,
     /// Set when a newer token replaced this one: it works until then.
     valid_until: Option<Timestamp>,
@@ -32,8 +38,10 @@ struct TokenEntry {
 struct AppTokens {
     basic: Option<AccessToken>,
     stable: Option<AccessToken>,
+    component: Option<AccessToken>,
     basic_minted: u64,
     stable_minted: u64,
+    component_minted: u64,
     last_forced: Option<Timestamp>,
 }
 
@@ -64,6 +72,7 @@ impl Tokens {
         let (current, minted, family) = match kind {
             Kind::Basic => (&mut slot.basic, &mut slot.basic_minted, "basic"),
             Kind::Stable => (&mut slot.stable, &mut slot.stable_minted, "stable"),
+            Kind::Component => (&mut slot.component, &mut slot.component_minted, "component"),
         };
         let token = idgen.access_token(appid, family, *minted);
         *minted += 1;
@@ -77,6 +86,7 @@ impl Tokens {
             token.clone(),
             TokenEntry {
                 appid: appid.clone(),
+                kind,
                 expires_at: now.plus(TOKEN_TTL),
                 valid_until: None,
             },
@@ -87,11 +97,42 @@ impl Tokens {
 
 /// The app of a valid `access_token` query parameter, or the token error (41001, 40001, 42001).
 pub(super) fn token_app(st: &State, token: Option<&str>, now: Timestamp) -> Result<AppId, WxError> {
+    owner(st, token, now, |k| k != Kind::Component)
+}
+
+/// The platform (`component_appid`) of a valid `component_access_token`, or the token error
+/// (41001, 40001, 42001); an app's token is no component token (40001).
+pub(super) fn component_owner(
+    st: &State,
+    token: Option<&str>,
+    now: Timestamp,
+) -> Result<AppId, WxError> {
+    owner(st, token, now, |k| k == Kind::Component)
+}
+
+/// A new component access token for a platform: a new one on every call, the previous one
+/// working five more minutes, as `cgi-bin/token`.
+pub(super) fn mint_component(
+    st: &mut State,
+    idgen: &Generator,
+    component_appid: &AppId,
+    now: Timestamp,
+) -> AccessToken {
+    st.tokens.mint(idgen, component_appid, Kind::Component, now)
+}
+
+fn owner(
+    st: &State,
+    token: Option<&str>,
+    now: Timestamp,
+    kind: impl Fn(Kind) -> bool,
+) -> Result<AppId, WxError> {
     let token = token.ok_or(WxError::AccessTokenMissing)?;
     let entry = st
         .tokens
         .tokens
         .get(token)
+        .filter(|e| kind(e.kind))
         .ok_or(WxError::InvalidCredential)?;
     // Forgotten a day after it expired, whether or not a sweep has removed it yet.
     if entry.expires_at.plus(REMEMBER_EXPIRED) <= now {

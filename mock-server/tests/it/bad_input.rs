@@ -247,6 +247,11 @@ struct Vendor {
     /// An official account's access token, and the openid of a user following it.
     oa_token: String,
     follower: String,
+    /// A third-party platform the default app authorised: its `component_appid`,
+    /// `component_appsecret`, current ticket and a `component_access_token`.
+    platform: [String; 4],
+    /// A plugin (another app): its access token and a `wx.pluginLogin` code of the user.
+    plugin: [String; 2],
 }
 
 const J2S: &str = "/sns/jscode2session";
@@ -264,6 +269,9 @@ const CLEAR: &str = "/cgi-bin/clear_quota";
 const CLEAR_V2: &str = "/cgi-bin/clear_quota/v2";
 const RID_GET: &str = "/cgi-bin/openapi/rid/get";
 const USER_INFO: &str = "/cgi-bin/user/info";
+const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
+const COMPONENT_J2S: &str = "/sns/component/jscode2session";
+const OPENPID: &str = "/wxa/getpluginopenpid";
 
 /// What is wrong with the answer to a vendor case: nothing, or a list of problems.
 fn vendor_problems(r: &Raw, case: &VendorCase) -> Vec<String> {
@@ -1631,6 +1639,268 @@ fn user_info_cases(v: &Vendor) -> Vec<VendorCase> {
     ]
 }
 
+fn component_token_cases(v: &Vendor) -> Vec<VendorCase> {
+    let [id, secret, ticket, _] = &v.platform;
+    let full = |appid: &Value, secret: &Value, ticket: &Value| {
+        bytes(
+            &json!({"component_appid": appid, "component_appsecret": secret,
+            "component_verify_ticket": ticket}),
+        )
+    };
+    let (i, s, t) = (json!(id), json!(secret), json!(ticket));
+    let good = full(&i, &s, &t);
+    let p = |family, body: Vec<u8>, errcode| post(family, COMPONENT_TOKEN, body, errcode);
+    let mut deep_body = deep(r#"{"component_appid":"#, 10_000);
+    deep_body.extend_from_slice(b"]");
+    vec![
+        VendorCase {
+            headers: Vec::new(),
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: COMPONENT_TOKEN.into(),
+            body: Some(good.clone()),
+            expect: Expect::Errcode(43002),
+        },
+        p(MALFORMED, Vec::new(), 47001),
+        p(MALFORMED, b"{".to_vec(), 47001),
+        p(MALFORMED, [good.as_slice(), b" x"].concat(), 47001),
+        p(MALFORMED, [b"\xef\xbb\xbf".as_slice(), &good].concat(), 47001),
+        p(MALFORMED, deep_body, 47001),
+        p(WRONG_TYPE, b"null".to_vec(), 47001),
+        p(WRONG_TYPE, b"[]".to_vec(), 47001),
+        p(WRONG_TYPE, full(&json!(5), &s, &t), 47001),
+        p(WRONG_TYPE, full(&i, &json!(true), &t), 47001),
+        p(WRONG_TYPE, full(&i, &s, &json!([ticket])), 47001),
+        p(MISSING, b"{}".to_vec(), 41002),
+        p(MISSING, full(&json!(""), &s, &t), 41002),
+        p(MISSING, bytes(&json!({"component_appid": id})), 41004),
+        p(MISSING, full(&i, &json!(null), &t), 41004),
+        // No ticket is an invalid one (staff: "the ticket in the request was empty").
+        p(MISSING, full(&i, &s, &json!(null)), 61006),
+        p(MISSING, full(&i, &s, &json!("")), 61006),
+        p(
+            DUPLICATED,
+            format!(
+                r#"{{"component_appid":"{id}","component_appid":"{id}","component_appsecret":"{secret}","component_verify_ticket":"{ticket}"}}"#
+            )
+            .into_bytes(),
+            47001,
+        ),
+        too_large(Method::POST, COMPONENT_TOKEN),
+        p(
+            INVALID_UTF8,
+            [&good[..good.len() - 2], b"\xff\"}"].concat(),
+            47001,
+        ),
+        p(INVALID_UTF8, br#"{"component_appid":"\ud800"}"#.to_vec(), 47001),
+        p(ABSURD_NUMBER, br#"{"component_appid":1e400}"#.to_vec(), 47001),
+        p(
+            ABSURD_NUMBER,
+            full(&json!(99_999_999_999_999_999_u64), &s, &t),
+            47001,
+        ),
+        p(UNKNOWN_VALUE, full(&json!("wx-nobody"), &s, &t), 40013),
+        // A mini-program's appid and secret where the platform's belong (a capture, 2025).
+        p(
+            UNKNOWN_VALUE,
+            full(&json!(v.appid), &json!(v.secret), &t),
+            61011,
+        ),
+        p(UNKNOWN_VALUE, full(&i, &json!("0".repeat(32)), &t), 40125),
+        p(
+            UNKNOWN_VALUE,
+            full(&i, &s, &json!(ticket.replace("ticket@@@", "ticket@@@A"))),
+            61006,
+        ),
+        p(
+            UNKNOWN_VALUE,
+            full(&i, &s, &json!(ticket.trim_start_matches("ticket@@@"))),
+            61006,
+        ),
+        p(LONG_STRING, full(&json!(long(LONG_BODY)), &s, &t), 40013),
+        p(LONG_STRING, full(&i, &json!(long(LONG_BODY)), &t), 40125),
+        p(LONG_STRING, full(&i, &s, &json!(long(LONG_BODY))), 61006),
+    ]
+}
+
+fn component_exchange_cases(v: &Vendor) -> Vec<VendorCase> {
+    let Vendor {
+        appid: a, code: c, ..
+    } = v;
+    let [id, _, _, ct] = &v.platform;
+    let q = |rest: &str| format!("{COMPONENT_J2S}?{rest}");
+    let full = |appid: &str, code: &str, component: &str, token: &str| {
+        q(&format!(
+            "appid={appid}&js_code={code}&grant_type=authorization_code&component_appid={component}&component_access_token={token}"
+        ))
+    };
+    vec![
+        get(MALFORMED, q("%zz=%&&=&appid"), 41001),
+        get(MALFORMED, full(a, c, id, "%"), 40001),
+        get(MALFORMED, full(&format!("{a}%"), c, id, ct), 40013),
+        get(MALFORMED, full(a, "%%%", id, ct), 40029),
+        get(
+            WRONG_TYPE,
+            q(&format!(
+                "appid={a}&js_code={c}&component_appid={id}&component_access_token[]={ct}"
+            )),
+            41001,
+        ),
+        get(WRONG_TYPE, full(a, c, &format!("[\"{id}\"]"), ct), 40001),
+        get(WRONG_TYPE, full(&format!("[\"{a}\"]"), c, id, ct), 40013),
+        get(MISSING, COMPONENT_J2S, 41001),
+        get(
+            MISSING,
+            q(&format!(
+                "appid={a}&js_code={c}&component_access_token={ct}"
+            )),
+            41002,
+        ),
+        get(
+            MISSING,
+            q(&format!(
+                "js_code={c}&component_appid={id}&component_access_token={ct}"
+            )),
+            41002,
+        ),
+        get(
+            MISSING,
+            q(&format!(
+                "appid={a}&component_appid={id}&component_access_token={ct}"
+            )),
+            41008,
+        ),
+        get(
+            MISSING,
+            q(&format!(
+                "appid={a}&js_code={c}&component_appid={id}&component_access_token={ct}"
+            )),
+            40002,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&component_access_token={ct}", full(a, c, id, "bogus")),
+            40001,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&appid={a}", full("bogus", c, id, ct)),
+            40013,
+        ),
+        get(
+            DUPLICATED,
+            format!("{}&js_code={c}", full(a, "bogus", id, ct)),
+            40029,
+        ),
+        too_large(Method::GET, full(a, c, id, ct)),
+        get(INVALID_UTF8, full(a, c, id, "%FF%FE"), 40001),
+        get(INVALID_UTF8, full(a, c, "%C3%28", ct), 40001),
+        get(INVALID_UTF8, full("%FF", c, id, ct), 40013),
+        get(INVALID_UTF8, full(a, "%ED%A0%80", id, ct), 40029),
+        get(ABSURD_NUMBER, full(a, c, id, "1e400"), 40001),
+        get(ABSURD_NUMBER, full("-1e400", c, id, ct), 40013),
+        get(
+            ABSURD_NUMBER,
+            full(a, "99999999999999999999999999999999", id, ct),
+            40029,
+        ),
+        // The token is the platform's; another component_appid is not its (40001). A cgi-bin
+        // token is no component token.
+        get(UNKNOWN_VALUE, full(a, c, "wx-other-platform", ct), 40001),
+        get(UNKNOWN_VALUE, full(a, c, id, &v.token), 40001),
+        get(
+            UNKNOWN_VALUE,
+            q(&format!(
+                "appid={a}&js_code={c}&grant_type=client_credential&component_appid={id}&component_access_token={ct}"
+            )),
+            40002,
+        ),
+        get(LONG_STRING, full(a, c, id, &long(LONG_QUERY)), 40001),
+        get(LONG_STRING, full(a, c, &long(LONG_QUERY), ct), 40001),
+        get(LONG_STRING, full(&long(LONG_QUERY), c, id, ct), 40013),
+        get(LONG_STRING, full(a, &long(LONG_QUERY), id, ct), 40029),
+    ]
+}
+
+fn openpid_cases(v: &Vendor) -> Vec<VendorCase> {
+    let [t, c] = &v.plugin;
+    let at = format!("{OPENPID}?access_token={t}");
+    let p = |family, body: Vec<u8>, errcode| post(family, at.clone(), body, errcode);
+    let code = |value: &Value| bytes(&json!({ "code": value }));
+    vec![
+        VendorCase {
+            headers: Vec::new(),
+            family: WRONG_METHOD,
+            method: Method::GET,
+            target: at.clone(),
+            body: Some(code(&json!(c))),
+            expect: Expect::Errcode(43002),
+        },
+        // JSON that does not parse is getpluginopenpid's own 1022, not 47001.
+        p(MALFORMED, b"{".to_vec(), 1022),
+        p(
+            MALFORMED,
+            format!(r#"{{"code":"{c}"}} x"#).into_bytes(),
+            1022,
+        ),
+        p(MALFORMED, format!(r#"{{code:"{c}"}}"#).into_bytes(), 1022),
+        p(MALFORMED, deep(r#"{"code":"#, 10_000), 1022),
+        p(WRONG_TYPE, b"null".to_vec(), 1022),
+        p(WRONG_TYPE, b"[]".to_vec(), 1022),
+        p(WRONG_TYPE, format!("\"{c}\"").into_bytes(), 1022),
+        p(WRONG_TYPE, code(&json!(5)), 1001),
+        p(WRONG_TYPE, code(&json!([c])), 1001),
+        p(MISSING, Vec::new(), 1001),
+        p(MISSING, b"{}".to_vec(), 1001),
+        p(MISSING, code(&json!(null)), 1001),
+        p(MISSING, code(&json!("")), 1001),
+        post(MISSING, OPENPID, code(&json!(c)), 41001),
+        p(
+            DUPLICATED,
+            format!(r#"{{"code":"bogus","code":"{c}"}}"#).into_bytes(),
+            1022,
+        ),
+        post(
+            DUPLICATED,
+            format!("{OPENPID}?access_token=bogus&access_token={t}"),
+            code(&json!(c)),
+            40001,
+        ),
+        too_large(Method::POST, at.clone()),
+        p(
+            INVALID_UTF8,
+            [b"{\"code\":\"".as_slice(), c.as_bytes(), b"\xff\"}"].concat(),
+            1022,
+        ),
+        p(INVALID_UTF8, br#"{"code":"\udfff"}"#.to_vec(), 1022),
+        post(
+            INVALID_UTF8,
+            format!("{OPENPID}?access_token=%FF"),
+            code(&json!(c)),
+            40001,
+        ),
+        p(ABSURD_NUMBER, br#"{"code":1e400}"#.to_vec(), 1022),
+        p(ABSURD_NUMBER, code(&json!(u64::MAX)), 1001),
+        p(UNKNOWN_VALUE, code(&json!(format!("{c}0"))), 1001),
+        // A wx.login code where the plugin's belongs: 1007, as WeChat answers (captures).
+        p(UNKNOWN_VALUE, code(&json!(v.code)), 1007),
+        // The host app's token is not the plugin's: the plugin's code is unknown to it.
+        post(
+            UNKNOWN_VALUE,
+            format!("{OPENPID}?access_token={}", v.token),
+            code(&json!(c)),
+            1001,
+        ),
+        p(LONG_STRING, code(&json!(long(LONG_BODY))), 1001),
+        post(
+            LONG_STRING,
+            format!("{OPENPID}?access_token={}", long(LONG_QUERY)),
+            code(&json!(c)),
+            40001,
+        ),
+    ]
+}
+
 fn unknown_path_cases(v: &Vendor) -> Vec<VendorCase> {
     let a = &v.appid;
     vec![
@@ -1712,6 +1982,44 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         )
         .await;
     assert_eq!(status, 200, "{follower}");
+    let body = json!({"authorizations": [m.app.appid]});
+    let (status, platform) = m.control(Method::POST, "/platforms", Some(body)).await;
+    assert_eq!(status, 201, "{platform}");
+    let pf = |name: &str| platform[name].as_str().expect("platform field").to_owned();
+    let r = m
+        .post(
+            COMPONENT_TOKEN,
+            &json!({"component_appid": pf("component_appid"),
+                "component_appsecret": pf("component_appsecret"),
+                "component_verify_ticket": pf("component_verify_ticket")})
+            .to_string(),
+        )
+        .await;
+    let component_token = r.json()["component_access_token"]
+        .as_str()
+        .expect("component token")
+        .to_owned();
+    let (status, plugin) = m.control(Method::POST, "/apps", Some(json!({}))).await;
+    assert_eq!(status, 201, "{plugin}");
+    let plugin_token = m
+        .get(&format!(
+            "{TOKEN}?grant_type=client_credential&appid={}&secret={}",
+            plugin["appid"].as_str().expect("appid"),
+            plugin["secret"].as_str().expect("secret")
+        ))
+        .await
+        .json()["access_token"]
+        .as_str()
+        .expect("plugin token")
+        .to_owned();
+    let (status, plugin_login) = m
+        .control(
+            Method::POST,
+            "/wx/pluginLogin",
+            Some(json!({"user": "alice", "plugin_appid": plugin["appid"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{plugin_login}");
     let v = Vendor {
         appid: m.app.appid.to_string(),
         secret: m.app.secret.clone(),
@@ -1727,6 +2035,16 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         rid,
         oa_token,
         follower: follower["openid"].as_str().expect("openid").to_owned(),
+        platform: [
+            pf("component_appid"),
+            pf("component_appsecret"),
+            pf("component_verify_ticket"),
+            component_token,
+        ],
+        plugin: [
+            plugin_token,
+            plugin_login["code"].as_str().expect("code").to_owned(),
+        ],
     };
     let cases: Vec<VendorCase> = [
         jscode2session_cases(&v),
@@ -1736,6 +2054,9 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         session_cases(RESET, &v),
         phone_cases(&v),
         paid_cases(&v),
+        component_token_cases(&v),
+        component_exchange_cases(&v),
+        openpid_cases(&v),
         sms_cases(&m),
         risk_cases(&v),
         encrypted_msg_cases(&v),
@@ -1853,6 +2174,18 @@ async fn every_vendor_endpoint_answers_bad_input_in_the_errcode_shape_and_writes
         ))
         .await;
     assert_eq!(r.json()["unionid"], payment["unionid"], "{}", r.body);
+    let r = m
+        .post(
+            &format!("{OPENPID}?access_token={}", v.plugin[0]),
+            &json!({ "code": v.plugin[1] }).to_string(),
+        )
+        .await;
+    assert_eq!(
+        r.json()["openpid"],
+        plugin_login["mock"]["openpid"],
+        "{}",
+        r.body
+    );
 
     // The SMS gateway sent nothing, so the number's limits are untouched: a send goes.
     assert!(
@@ -2368,6 +2701,104 @@ fn follower_cases(oa: &str, mini_program: &str) -> Vec<ControlCase> {
     ]
 }
 
+/// The platform and the plugin app the control-plane cases name.
+const PLATFORM: &str = "wxbad0input0platfm";
+const PLUGIN: &str = "wxbad0input0plugin";
+/// POST routes that take no body.
+const BODYLESS: [&str; 2] = ["/reset", "/platforms/{component_appid}/ticket"];
+
+fn platform_cases(appid: &str) -> Vec<ControlCase> {
+    let create = route("POST", "/platforms");
+    let authorize = route("POST", "/platforms/{component_appid}/authorizations");
+    let at = format!("/platforms/{PLATFORM}/authorizations");
+    let c = |family, body: Value| ctl(family, create, bytes(&body));
+    let a = |family, body: Value| ctl(family, authorize, bytes(&body)).at(at.clone());
+    vec![
+        c(MISSING, json!({"component_appid": ""})).field("component_appid"),
+        c(MISSING, json!({"component_appsecret": ""})).field("component_appsecret"),
+        c(WRONG_TYPE, json!({"component_appid": 5})).field("component_appid"),
+        c(WRONG_TYPE, json!({"authorizations": appid})).field("authorizations"),
+        c(WRONG_TYPE, json!({"name": ["isv"]})).field("name"),
+        c(ABSURD_NUMBER, json!({"component_appsecret": 1e300})).field("component_appsecret"),
+        c(
+            ABSURD_NUMBER,
+            json!({"authorizations": [-99_999_999_999_999_i64]}),
+        )
+        .field("authorizations[0]"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"authorizations": [appid, "wx-nobody"]}),
+        )
+        .answers(404, "unknown_app"),
+        c(UNKNOWN_VALUE, json!({"component_appid": PLATFORM})).answers(409, "platform_exists"),
+        c(UNKNOWN_VALUE, json!({"secret": "s"})).field("secret"),
+        c(LONG_STRING, json!({"component_appid": long(LONG_BODY)})).field("component_appid"),
+        c(LONG_STRING, json!({"name": long(LONG_BODY)})).field("name"),
+        ctl(DUPLICATED, create, br#"{"name":"a","name":"b"}"#).body_naming("name"),
+        ctl(INVALID_UTF8, create, b"{\"name\":\"isv\xff\"}"),
+        ctl(INVALID_UTF8, create, br#"{"component_appid":"\ud800"}"#),
+        a(MISSING, json!({})).body_naming("appid"),
+        a(MISSING, json!({"appid": ""})).answers(404, "unknown_app"),
+        a(WRONG_TYPE, json!({"appid": 5})).field("appid"),
+        a(WRONG_TYPE, json!({"appid": [appid]})).field("appid"),
+        a(ABSURD_NUMBER, json!({"appid": -99_999_999_999_999_i64})).field("appid"),
+        a(UNKNOWN_VALUE, json!({"appid": "wx-nobody"})).answers(404, "unknown_app"),
+        a(UNKNOWN_VALUE, json!({"appid": appid, "scope": "all"})).field("scope"),
+        a(UNKNOWN_VALUE, json!({"appid": appid}))
+            .at("/platforms/wx-nobody/authorizations")
+            .answers(404, "unknown_platform"),
+        a(LONG_STRING, json!({"appid": long(LONG_BODY)})).answers(404, "unknown_app"),
+        a(LONG_STRING, json!({"appid": appid}))
+            .at(format!("/platforms/{}/authorizations", long(LONG_QUERY)))
+            .answers(404, "unknown_platform"),
+        ctl(DUPLICATED, authorize, br#"{"appid":"a","appid":"b"}"#)
+            .at(at.clone())
+            .body_naming("appid"),
+        ctl(INVALID_UTF8, authorize, b"{\"appid\":\"wx\xff\"}").at(at.clone()),
+    ]
+}
+
+fn plugin_login_cases(appid: &str) -> Vec<ControlCase> {
+    let r = route("POST", "/wx/pluginLogin");
+    let c = |family, body: Value| ctl(family, r, bytes(&body));
+    let ok = |user: Value, plugin: Value| json!({"user": user, "plugin_appid": plugin});
+    vec![
+        c(MISSING, json!({"plugin_appid": PLUGIN})).body_naming("user"),
+        c(MISSING, json!({"user": "alice"})).body_naming("plugin_appid"),
+        c(MISSING, ok(json!(""), json!(PLUGIN))).field("user"),
+        c(WRONG_TYPE, ok(json!(5), json!(PLUGIN))).field("user"),
+        c(WRONG_TYPE, ok(json!("alice"), json!([PLUGIN]))).field("plugin_appid"),
+        c(ABSURD_NUMBER, ok(json!("alice"), json!(1e300))).field("plugin_appid"),
+        c(
+            ABSURD_NUMBER,
+            ok(json!(-99_999_999_999_999_i64), json!(PLUGIN)),
+        )
+        .field("user"),
+        c(UNKNOWN_VALUE, ok(json!("alice"), json!("wx-nobody"))).answers(404, "unknown_app"),
+        // A plugin is another app than its host.
+        c(UNKNOWN_VALUE, ok(json!("alice"), json!(appid))).field("plugin_appid"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"user": "alice", "plugin_appid": PLUGIN, "appid": "wx-nobody"}),
+        )
+        .answers(404, "unknown_app"),
+        c(
+            UNKNOWN_VALUE,
+            json!({"user": "alice", "plugin_appid": PLUGIN, "scope": 1}),
+        )
+        .field("scope"),
+        c(LONG_STRING, ok(json!(long(LONG_BODY)), json!(PLUGIN))).field("user"),
+        c(LONG_STRING, ok(json!("alice"), json!(long(LONG_BODY)))).answers(404, "unknown_app"),
+        ctl(
+            DUPLICATED,
+            r,
+            format!(r#"{{"user":"alice","user":"alice","plugin_appid":"{PLUGIN}"}}"#),
+        )
+        .body_naming("user"),
+        ctl(INVALID_UTF8, r, b"{\"user\":\"alice\xff\"}"),
+    ]
+}
+
 fn wx_cases() -> Vec<ControlCase> {
     let login = route("POST", "/wx/login");
     let check = route("POST", "/wx/checkSession");
@@ -2648,6 +3079,12 @@ fn parameter_cases() -> Vec<ControlCase> {
     let journal = route("GET", "/journal");
     let fault = route("DELETE", "/faults/{id}");
     let sms = route("GET", "/sms");
+    let platform = route("GET", "/platforms/{component_appid}");
+    let withdraw = route(
+        "DELETE",
+        "/platforms/{component_appid}/authorizations/{appid}",
+    );
+    let ticket = route("POST", "/platforms/{component_appid}/ticket");
     let none = |family, r: (&'static str, &'static str), path: String| ControlCase {
         family,
         route: r,
@@ -2692,6 +3129,33 @@ fn parameter_cases() -> Vec<ControlCase> {
         none(UNKNOWN_VALUE, sms, "/sms?phone=12345".into()).field("phone"),
         none(UNKNOWN_VALUE, sms, "/sms?code=1".into()).field("query"),
         none(LONG_STRING, sms, format!("/sms?phone={}", long(LONG_QUERY))).field("phone"),
+        none(
+            LONG_STRING,
+            platform,
+            format!("/platforms/{}", long(LONG_QUERY)),
+        )
+        .answers(404, "unknown_platform"),
+        none(UNKNOWN_VALUE, platform, "/platforms/%00".into()).answers(404, "unknown_platform"),
+        none(
+            UNKNOWN_VALUE,
+            withdraw,
+            format!("/platforms/{PLATFORM}/authorizations/wx-nobody"),
+        )
+        .answers(404, "unknown_authorization"),
+        none(
+            UNKNOWN_VALUE,
+            withdraw,
+            "/platforms/wx-nobody/authorizations/wx1".into(),
+        )
+        .answers(404, "unknown_platform"),
+        none(
+            LONG_STRING,
+            withdraw,
+            format!("/platforms/{PLATFORM}/authorizations/{}", long(LONG_QUERY)),
+        )
+        .answers(404, "unknown_authorization"),
+        none(UNKNOWN_VALUE, ticket, "/platforms/wx-nobody/ticket".into())
+            .answers(404, "unknown_platform"),
     ]
 }
 
@@ -2711,11 +3175,21 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         .await;
     assert_eq!(status, 201, "{oa}");
     let oa = oa["appid"].as_str().expect("appid").to_owned();
+    // A platform the default app authorised, and a plugin app.
+    let body = json!({"component_appid": PLATFORM, "authorizations": [appid]});
+    let (status, answer) = m.control(Method::POST, "/platforms", Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = m
+        .control(Method::POST, "/apps", Some(json!({"appid": PLUGIN})))
+        .await;
+    assert_eq!(status, 201, "{answer}");
 
     let body_routes: Vec<(&str, &str)> = ROUTES
         .iter()
         .copied()
-        .filter(|(method, path)| *method == "PATCH" || (*method == "POST" && *path != "/reset"))
+        .filter(|(method, path)| {
+            *method == "PATCH" || (*method == "POST" && !BODYLESS.contains(path))
+        })
         .collect();
     let mut cases = Vec::new();
     for r in &body_routes {
@@ -2734,6 +3208,10 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         if r.1.contains("{handle}") {
             generic = generic.into_iter().map(|c| c.at("/users/alice")).collect();
         }
+        if r.1.contains("{component_appid}") {
+            let path = r.1.replace("{component_appid}", PLATFORM);
+            generic = generic.into_iter().map(|c| c.at(path.clone())).collect();
+        }
         cases.extend(generic);
     }
     cases.extend(options_cases());
@@ -2745,6 +3223,8 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
     cases.extend(sms_config_cases());
     cases.extend(payment_cases());
     cases.extend(follower_cases(&oa, &appid));
+    cases.extend(platform_cases(&appid));
+    cases.extend(plugin_login_cases(&appid));
     cases.extend(parameter_cases());
 
     // Every route with a body covers every family; the others are covered below or by
@@ -2814,7 +3294,10 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
     // change nothing.
     let mut read_only = 0;
     for (method, path) in ROUTES.iter().filter(|(m, _)| *m == "GET") {
-        let path = path.replace("{appid}", &appid).replace("{handle}", "alice");
+        let path = path
+            .replace("{appid}", &appid)
+            .replace("{handle}", "alice")
+            .replace("{component_appid}", PLATFORM);
         for body in [b"{".as_slice(), b"\xff\xfe", b"[[[[[[[["] {
             let what = format!("{method} {path} with {body:?}");
             let r = answered(
@@ -2875,6 +3358,16 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         (Method::DELETE, "/__mock__/faults", 200),
         (Method::DELETE, "/__mock__/journal", 200),
         (Method::DELETE, "/__mock__/sms", 200),
+        (
+            Method::POST,
+            "/__mock__/platforms/wxbad0input0platfm/ticket",
+            200,
+        ),
+        (
+            Method::DELETE,
+            "/__mock__/platforms/wxbad0input0platfm/authorizations/wx-nobody",
+            404,
+        ),
         (Method::POST, "/__mock__/reset", 200),
     ];
     for (method, path, status) in mutating {
@@ -2891,6 +3384,7 @@ async fn every_control_route_refuses_bad_input_naming_the_field_and_changes_noth
         ("DELETE", "/journal"),
         ("DELETE", "/sms"),
         ("POST", "/reset"),
+        ("POST", "/platforms/{component_appid}/ticket"),
     ]);
     let missing: Vec<_> = ROUTES.iter().filter(|r| !exercised.contains(*r)).collect();
     assert!(missing.is_empty(), "routes without a case: {missing:?}");

@@ -550,9 +550,10 @@ async fn state_shows_apps_users_counts_and_options() {
         json!([get(&t, &format!("/apps/{}", t.app.appid)).await.1])
     );
     assert_eq!(state["users"], json!([]));
+    assert_eq!(state["platforms"], json!([]));
     assert_eq!(
         state["counts"],
-        json!({"login_codes": 0, "sessions": 0, "access_tokens": 0, "phone_codes": 0, "quota_windows": 0, "faults": 0, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0})
+        json!({"login_codes": 0, "sessions": 0, "access_tokens": 0, "phone_codes": 0, "quota_windows": 0, "faults": 0, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0, "platforms": 0, "plugin_codes": 0})
     );
     assert_eq!(state["options"], get(&t, "/options").await.1);
     assert_eq!(state["sms"], get(&t, "/sms/config").await.1);
@@ -578,7 +579,7 @@ async fn state_shows_apps_users_counts_and_options() {
     assert_eq!(state["users"][0], get(&t, "/users/alice").await.1);
     assert_eq!(
         state["counts"],
-        json!({"login_codes": 2, "sessions": 2, "access_tokens": 1, "phone_codes": 0, "quota_windows": 1, "faults": 1, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0})
+        json!({"login_codes": 2, "sessions": 2, "access_tokens": 1, "phone_codes": 0, "quota_windows": 1, "faults": 1, "sms_messages": 0, "sms_rate_windows": 0, "payments": 0, "phone_data_hashes": 0, "user_encrypt_keys": 0, "followers": 0, "platforms": 0, "plugin_codes": 0})
     );
 }
 

@@ -19,6 +19,8 @@ mod official_account;
 mod opendata;
 mod paid_unionid;
 mod phone;
+mod platform;
+mod plugin;
 mod quota;
 mod risk;
 mod session;

@@ -3,7 +3,10 @@
 //! edges, rotate and reset session keys, fetch and force-refresh access tokens, arm faults,
 //! change users' risk knobs and ask getuserriskrank, issue phone data and check it across its
 //! 3 days, make user encrypt keys and list them across their hour, pay, ask quota/get, clear the
-//! quota, cross midnight and the month in China) run
+//! quota, cross midnight and the month in China, create and authorise a
+//! third-party platform, push tickets and move across their 10-minute and 12-hour edges, fetch
+//! component tokens, exchange codes through the platform (also racing a plain exchange of the
+//! same code), mint and trade plugin codes) run
 //! against a fresh mock and against a small reference model of WeChat's rules written from
 //! `wechat-api.md`; every answer must agree. A failure shrinks to the shortest sequence.
 //!

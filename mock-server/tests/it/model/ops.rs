@@ -113,6 +113,8 @@ pub enum TokenKind {
     Basic,
     /// `POST /cgi-bin/stable_token`.
     Stable,
+    /// `POST /cgi-bin/component/api_component_token` (the platform's, not an app's).
+    Component,
 }
 
 /// Which of the values the backend has seen (tokens, session keys) a call sends; with too few
@@ -239,6 +241,10 @@ pub enum Edge {
     ChinaMidnight,
     /// The next 1st of a month in China: `clear_quota`'s 10 clears come back.
     ChinaMonth,
+    /// The platform's next ten-minute ticket window begins.
+    TicketWindow,
+    /// A ticket seen reaches twelve hours since its push.
+    TicketExpiry,
 }
 
 impl fmt::Display for Edge {
@@ -256,6 +262,8 @@ impl fmt::Display for Edge {
             Edge::UserKeyExpiry => "next user key expiry (made + 3600s)",
             Edge::ChinaMidnight => "next midnight in China (16:00 UTC)",
             Edge::ChinaMonth => "next first of the month in China",
+            Edge::TicketWindow => "next component_verify_ticket push (window + 600s)",
+            Edge::TicketExpiry => "next ticket expiry (push + 12h)",
         })
     }
 }
@@ -275,6 +283,11 @@ pub enum FaultOn {
     Getuserriskrank,
     Checkencryptedmsg,
     Getuserencryptkey,
+    /// `consume_code` as for jscode2session.
+    ComponentJscode2session {
+        consume_code: bool,
+    },
+    Getpluginopenpid,
 }
 
 impl FaultOn {
@@ -289,11 +302,17 @@ impl FaultOn {
             FaultOn::Getuserriskrank => "getuserriskrank",
             FaultOn::Checkencryptedmsg => "checkencryptedmsg",
             FaultOn::Getuserencryptkey => "getuserencryptkey",
+            FaultOn::ComponentJscode2session { .. } => "component_jscode2session",
+            FaultOn::Getpluginopenpid => "getpluginopenpid",
         }
     }
 
     pub fn consume_code(self) -> bool {
-        matches!(self, FaultOn::Jscode2session { consume_code: true })
+        matches!(
+            self,
+            FaultOn::Jscode2session { consume_code: true }
+                | FaultOn::ComponentJscode2session { consume_code: true }
+        )
     }
 }
 
@@ -400,6 +419,50 @@ pub enum Op {
     /// `cgi-bin/user/info` about a user's openid in C, with C's latest token (or, `by_mini`,
     /// A's: not its API).
     UserInfo { user: User, by_mini: bool },
+    /// Creates the case's third-party platform (control plane; 409 the second time).
+    CreatePlatform,
+    /// Reads the platform's current ticket (control plane).
+    ShowPlatform,
+    /// WeChat pushes the platform a fresh ticket now (control plane).
+    PushTicket,
+    /// An app authorises the platform, or withdraws (control plane).
+    Authorize { app: App, on: bool },
+    /// `cgi-bin/component/api_component_token` with a ticket seen (or a made-up one).
+    ComponentToken { ticket: TicketPick },
+    /// `sns/component/jscode2session` for the code's app (or the other one), with a
+    /// component token seen.
+    ComponentExchange {
+        code: CodePick,
+        via: Via,
+        token: Pick,
+    },
+    /// The same code sent at once to jscode2session (its app's credentials) and to
+    /// `sns/component/jscode2session` (the latest component token): one of them may win.
+    Race { code: CodePick },
+    /// A plugin's `wx.pluginLogin` (the plugin is app B, running inside app A).
+    PluginLogin(User),
+    /// `wxa/getpluginopenpid` with app B's token.
+    Openpid { code: PluginPick, token: Pick },
+}
+
+/// Which ticket an `api_component_token` call sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TicketPick {
+    /// A ticket the control plane showed (latest, previous, oldest).
+    Seen(Pick),
+    /// One WeChat never pushed.
+    Unknown,
+}
+
+/// Which code a `getpluginopenpid` call sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PluginPick {
+    /// The plugin code minted `n` plugin logins before the latest one.
+    Recent(u8),
+    /// The latest `wx.login` code (of any app): 1007 while it lives.
+    LoginCode,
+    /// A well-formed code never issued.
+    Unknown,
 }
 
 impl fmt::Debug for SessionCall {
@@ -408,6 +471,7 @@ impl fmt::Debug for SessionCall {
         let kind = match kind {
             TokenKind::Basic => "cgi-bin/token",
             TokenKind::Stable => "stable_token",
+            TokenKind::Component => "component token",
         };
         let openid = match self.openid {
             OpenidPick::Own => "",
@@ -454,6 +518,24 @@ impl fmt::Debug for Op {
             Op::CheckSession(c) => write!(f, "checksession({c:?})"),
             Op::ResetKey(c) => write!(f, "resetusersessionkey({c:?})"),
             Op::Pay(who) => write!(f, "pay({who:?})"),
+            Op::CreatePlatform => f.write_str("create the platform"),
+            Op::ShowPlatform => f.write_str("show the platform's ticket"),
+            Op::PushTicket => f.write_str("push a fresh ticket"),
+            Op::Authorize { app, on: true } => write!(f, "{app} authorises the platform"),
+            Op::Authorize { app, on: false } => write!(f, "{app} withdraws the platform"),
+            Op::ComponentToken { ticket } => write!(f, "api_component_token({ticket:?} ticket)"),
+            Op::ComponentExchange { code, via, token } => write!(
+                f,
+                "component jscode2session({code:?}, {via:?} app, {token} component token)"
+            ),
+            Op::Race { code } => write!(
+                f,
+                "race: jscode2session and component jscode2session of {code:?} at once"
+            ),
+            Op::PluginLogin(user) => write!(f, "wx.pluginLogin({user}, plugin B in A)"),
+            Op::Openpid { code, token } => {
+                write!(f, "getpluginopenpid({code:?}, {token} token of B)")
+            }
             Op::PaidUnionid(c) => write!(f, "getpaidunionid({c:?})"),
             Op::QuotaGet { app, path } => {
                 write!(f, "quota/get({app}, {}; latest token)", path.path())
@@ -608,6 +690,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Edge::PaymentExpiry),
         3 => Just(Edge::ChinaMidnight),
         1 => Just(Edge::ChinaMonth),
+        1 => Just(Edge::TicketWindow),
+        1 => Just(Edge::TicketExpiry),
     ];
     let fault = prop_oneof![
         Just(FaultOn::Jscode2session {
@@ -622,6 +706,11 @@ fn op() -> impl Strategy<Value = Op> {
         Just(FaultOn::Getuserriskrank),
         Just(FaultOn::Checkencryptedmsg),
         Just(FaultOn::Getuserencryptkey),
+        Just(FaultOn::ComponentJscode2session {
+            consume_code: false
+        }),
+        Just(FaultOn::ComponentJscode2session { consume_code: true }),
+        Just(FaultOn::Getpluginopenpid),
     ];
     let change = prop_oneof![
         (0u8..=4).prop_map(RiskChange::Rank),
@@ -632,9 +721,17 @@ fn op() -> impl Strategy<Value = Op> {
         4 => pick().prop_map(DataPick::Issued),
         1 => Just(DataPick::Unknown),
     ];
+    let ticket =
+        prop_oneof![5 => pick().prop_map(TicketPick::Seen), 1 => Just(TicketPick::Unknown)];
+    let plugin_code = prop_oneof![
+        5 => Just(PluginPick::Recent(0)),
+        2 => (1u8..3).prop_map(PluginPick::Recent),
+        1 => Just(PluginPick::LoginCode),
+        1 => Just(PluginPick::Unknown),
+    ];
     prop_oneof![
         6 => subject().prop_map(Op::Login),
-        6 => (code, via).prop_map(|(code, via)| Op::Exchange { code, via }),
+        6 => (code.clone(), via.clone()).prop_map(|(code, via)| Op::Exchange { code, via }),
         2 => prop::sample::select(&STEPS[..]).prop_map(|secs| Op::Advance { secs }),
         2 => (edge, prop::sample::select(&[0i8, -1, 1][..]))
             .prop_map(|(edge, offset)| Op::AdvanceTo { edge, offset }),
@@ -661,6 +758,16 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(user, subscribe)| Op::Follow { user, subscribe }),
         2 => (user(), prop::bool::weighted(0.15))
             .prop_map(|(user, by_mini)| Op::UserInfo { user, by_mini }),
+        1 => Just(Op::CreatePlatform),
+        1 => Just(Op::ShowPlatform),
+        1 => Just(Op::PushTicket),
+        2 => (app(), prop::bool::weighted(0.8)).prop_map(|(app, on)| Op::Authorize { app, on }),
+        2 => ticket.prop_map(|ticket| Op::ComponentToken { ticket }),
+        3 => (code.clone(), via.clone(), pick())
+            .prop_map(|(code, via, token)| Op::ComponentExchange { code, via, token }),
+        2 => code.clone().prop_map(|code| Op::Race { code }),
+        2 => user().prop_map(Op::PluginLogin),
+        2 => (plugin_code, pick()).prop_map(|(code, token)| Op::Openpid { code, token }),
     ]
 }
 

@@ -56,6 +56,22 @@
 //!   `cgi-bin/user/info` with C's token (token errors first; a mini-program's token: 48001)
 //!   about an openid C never saw (no follow, no unfollow): 40003; else subscribe 1 with the
 //!   follow time, or subscribe 0, both with the unionid. Counted as any token-checked call.
+//! - Third-party platforms (section 7a): one platform per case, created on the control plane.
+//!   WeChat pushes it a ticket every 10 minutes from its creation (window n pushed at
+//!   creation + 600 n); a push on the control plane starts a new window at once, the next
+//!   ones following every 10 minutes from it. A ticket works until 12 hours after its push
+//!   (61005 after), a ticket never pushed is 61006; an unknown platform 40013. Each
+//!   api_component_token call issues a new 7200 s component token, the previous one
+//!   staying valid 300 s (as cgi-bin/token). sns/component/jscode2session: the component
+//!   token first (none or made-up or superseded: 40001; expired: 42001), then an app that did
+//!   not authorise the platform: 61003, then the code as jscode2session, over the same codes:
+//!   a code spent by either endpoint is spent for both. Two exchanges of one code sent at once
+//!   answer as if one of them came first (either order).
+//! - Plugin login: `wx.pluginLogin` codes live 5 minutes, single use, bound to the plugin (app
+//!   B). getpluginopenpid with a token of B: token errors first, then a live unused plugin
+//!   code answers the user's openpid (one per plugin and user); a live used one 1000; a
+//!   `wx.login` code of any app within its 5 minutes 1007 (used or not); anything else 1001
+//!   (the mock's reading of the documented rows).
 //! - A fault rule (`errcode: -1`, `times: 1`) answers the next request to its endpoint with -1
 //!   before any check and changes nothing, except that `consume_code` uses up the code if it is
 //!   a live, unused code of the requesting app, whoever its user (open: the reference only
@@ -77,8 +93,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ops::{
-    App, CodePick, DataPick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, QuotaPath,
-    RiskChange, SessionCall, Subject, TokenKind, TradeBy, TradePick, User, Via,
+    App, CodePick, DataPick, Edge, FaultOn, KeyPick, Op, OpenidPick, PaidCall, Pick, PluginPick,
+    QuotaPath, RiskChange, SessionCall, Subject, TicketPick, TokenKind, TradeBy, TradePick, User,
+    Via,
 };
 
 pub const CODE_TTL: i64 = 300;
@@ -145,6 +162,10 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
         d,
     )
 }
+/// WeChat pushes a platform a new ticket this often.
+pub const TICKET_INTERVAL: i64 = 600;
+/// A ticket works this long after its push.
+pub const TICKET_LIFETIME: i64 = 12 * 3600;
 
 /// An identity the model names; the runner learns which string each one is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,6 +190,12 @@ pub enum Ident {
     PhoneData(u32),
     /// The n-th user encrypt key made.
     UserKey(u32),
+    /// The ticket of the platform's n-th window.
+    Ticket(u64),
+    /// The n-th `wx.pluginLogin` code.
+    PluginCode(u32),
+    /// A user's openpid in plugin B.
+    Openpid(User),
 }
 
 impl fmt::Debug for Ident {
@@ -184,6 +211,9 @@ impl fmt::Debug for Ident {
             Ident::Request(n) => write!(f, "unoin_id#{n}"),
             Ident::PhoneData(n) => write!(f, "phone-data#{n}"),
             Ident::UserKey(n) => write!(f, "user-key#{n}"),
+            Ident::Ticket(n) => write!(f, "ticket#{n}"),
+            Ident::PluginCode(n) => write!(f, "plugin-code#{n}"),
+            Ident::Openpid(u) => write!(f, "openpid({u})"),
         }
     }
 }
@@ -247,6 +277,16 @@ pub enum Outcome<I> {
         unionid: Option<I>,
         since: Option<i64>,
     },
+    /// The platform's current ticket (control plane), pushed `pushed_at` seconds into the case.
+    Platform { ticket: I, pushed_at: i64 },
+    /// The answers of two exchanges sent at once: jscode2session's, the component one's.
+    Race(Box<Outcome<I>>, Box<Outcome<I>>),
+    /// Predictions only: any one of these, the model following the one that happened.
+    Either(Vec<Outcome<I>>),
+    /// `wx.pluginLogin`: the code and the openpid it trades for.
+    PluginCode { code: I, openpid: I },
+    /// getpluginopenpid success.
+    Openpid(I),
     /// Anything the model never predicts (not HTTP 200, not JSON, missing fields).
     Unexpected(String),
 }
@@ -268,7 +308,11 @@ impl<I> Outcome<I> {
 
     /// Renders the outcome with `name` for each identity.
     pub fn render(&self, name: impl Fn(&I) -> String) -> String {
-        let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), &name);
+        self.render_with(&name)
+    }
+
+    fn render_with(&self, name: &dyn Fn(&I) -> String) -> String {
+        let opt = |u: &Option<I>| u.as_ref().map_or("none".to_owned(), name);
         match self {
             Outcome::Nothing => "-".into(),
             Outcome::Err(c) => format!("errcode {c}"),
@@ -346,6 +390,23 @@ impl<I> Outcome<I> {
                 name(openid),
                 opt(unionid)
             ),
+            Outcome::Platform { ticket, pushed_at } => {
+                format!("ticket {} pushed at t={pushed_at}", name(ticket))
+            }
+            Outcome::Race(plain, component) => format!(
+                "jscode2session: {}; component: {}",
+                plain.render_with(name),
+                component.render_with(name)
+            ),
+            Outcome::Either(all) => all
+                .iter()
+                .map(|o| o.render_with(name))
+                .collect::<Vec<_>>()
+                .join("  OR  "),
+            Outcome::PluginCode { code, openpid } => {
+                format!("plugin code {} for openpid {}", name(code), name(openpid))
+            }
+            Outcome::Openpid(o) => format!("openpid {}", name(o)),
             Outcome::Unexpected(s) => format!("unexpected answer: {s}"),
         }
     }
@@ -435,7 +496,8 @@ impl<I> Outcome<I> {
                 v.extend(opt(u1, u2)?);
                 Some(v)
             }
-            (Outcome::Unionid(a), Outcome::Unionid(b)) => Some(vec![(a, b)]),
+            (Outcome::Unionid(a), Outcome::Unionid(b))
+            | (Outcome::Openpid(a), Outcome::Openpid(b)) => Some(vec![(a, b)]),
             (Outcome::Rank { rank: r1, id: i1 }, Outcome::Rank { rank: r2, id: i2 })
                 if r1 == r2 =>
             {
@@ -490,6 +552,31 @@ impl<I> Outcome<I> {
             | (a @ Outcome::Clears(_), b @ Outcome::Clears(_)) => {
                 (a.numbers() == b.numbers()).then(Vec::new)
             }
+            (
+                Outcome::Platform {
+                    ticket: t1,
+                    pushed_at: p1,
+                },
+                Outcome::Platform {
+                    ticket: t2,
+                    pushed_at: p2,
+                },
+            ) if p1 == p2 => Some(vec![(t1, t2)]),
+            (Outcome::Race(p1, c1), Outcome::Race(p2, c2)) => {
+                let mut v = p1.zip(p2)?;
+                v.extend(c1.zip(c2)?);
+                Some(v)
+            }
+            (
+                Outcome::PluginCode {
+                    code: c1,
+                    openpid: o1,
+                },
+                Outcome::PluginCode {
+                    code: c2,
+                    openpid: o2,
+                },
+            ) => Some(vec![(c1, c2), (o1, o2)]),
             _ => None,
         }
     }
@@ -586,6 +673,37 @@ pub enum Action {
         token: Option<Ident>,
         openid: Option<Ident>,
     },
+    CreatePlatform,
+    ShowPlatform,
+    PushTicket,
+    Authorize {
+        app: App,
+        on: bool,
+    },
+    /// `None`: a made-up ticket.
+    ComponentToken {
+        ticket: Option<Ident>,
+    },
+    /// `None` fields: a made-up code or component token.
+    ComponentExchange {
+        code: Option<Ident>,
+        via: App,
+        token: Option<Ident>,
+    },
+    /// jscode2session with `via`'s credentials and the component exchange for `via`, at once.
+    Race {
+        code: Option<Ident>,
+        via: App,
+        token: Option<Ident>,
+    },
+    PluginLogin {
+        user: User,
+    },
+    /// `None` fields: a made-up token or code.
+    Openpid {
+        token: Option<Ident>,
+        code: Option<Ident>,
+    },
 }
 
 /// What a call with checksession's query does once its checks pass.
@@ -602,6 +720,7 @@ pub struct Step {
     pub expect: Outcome<Ident>,
 }
 
+#[derive(Clone)]
 struct Code {
     app: App,
     user: User,
@@ -610,23 +729,27 @@ struct Code {
     used: bool,
 }
 
+#[derive(Clone)]
 struct Payment {
     app: App,
     user: User,
     at: i64,
 }
 
+#[derive(Clone)]
 struct Session {
     key: u32,
     rotated_at: i64,
 }
 
+#[derive(Clone)]
 struct UserKey {
     id: u32,
     version: u64,
     made: i64,
 }
 
+#[derive(Clone)]
 struct Token {
     app: App,
     kind: TokenKind,
@@ -636,7 +759,46 @@ struct Token {
     invalid_from: Option<i64>,
 }
 
+#[derive(Clone)]
+struct PluginCode {
+    user: User,
+    minted: i64,
+    used: bool,
+}
+
+/// The case's third-party platform.
+#[derive(Clone)]
+struct Platform {
+    /// Runs of ticket windows: (first window's number, when it was pushed); a run's window k
+    /// is pushed 600 k seconds after its first.
+    runs: Vec<(u64, i64)>,
+    authorized: Vec<App>,
+}
+
+impl Platform {
+    /// The current window and when it was pushed.
+    fn current(&self, now: i64) -> (u64, i64) {
+        let (first, began) = *self.runs.last().expect("a run");
+        let k = (now - began).max(0) / TICKET_INTERVAL;
+        (
+            first + u64::try_from(k).expect("forward"),
+            began + k * TICKET_INTERVAL,
+        )
+    }
+
+    fn pushed_at(&self, window: u64) -> i64 {
+        let (first, began) = *self
+            .runs
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= window)
+            .expect("a window seen");
+        began + i64::try_from(window - first).expect("small") * TICKET_INTERVAL
+    }
+}
+
 /// WeChat's state as the reference describes it, plus what the backend has seen so far.
+#[derive(Clone)]
 pub struct Model {
     /// Seconds since the start of the case.
     pub now: i64,
@@ -682,9 +844,19 @@ pub struct Model {
     clears: BTreeMap<App, (i64, u32)>,
     /// C's followers: since when, while following (`None`: known, not following).
     followers: BTreeMap<User, Option<i64>>,
+    platform: Option<Platform>,
+    /// The platform's latest component token.
+    latest_component: Option<u32>,
+    /// Component tokens the backend received, oldest first.
+    seen_component_tokens: Vec<u32>,
+    /// Ticket windows the control plane showed, oldest first.
+    seen_tickets: Vec<u64>,
+    plugin_codes: Vec<PluginCode>,
+    /// The states after each answer an [`Outcome::Either`] allows, until [`Model::settle`].
+    pending: Vec<Model>,
 }
 
-fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
+fn pick_from<T: Copy>(list: Option<&Vec<T>>, pick: Pick) -> Option<T> {
     let list = list?;
     let i = match pick {
         Pick::Latest => list.len().checked_sub(1)?,
@@ -694,7 +866,7 @@ fn pick_from(list: Option<&Vec<u32>>, pick: Pick) -> Option<u32> {
     list.get(i).copied()
 }
 
-fn remember(list: &mut Vec<u32>, id: u32) {
+fn remember<T: Copy + PartialEq>(list: &mut Vec<T>, id: T) {
     if list.last() != Some(&id) {
         list.push(id);
     }
@@ -729,6 +901,12 @@ impl Model {
             forced: BTreeMap::new(),
             clears: BTreeMap::new(),
             followers: BTreeMap::new(),
+            platform: None,
+            latest_component: None,
+            seen_component_tokens: Vec::new(),
+            seen_tickets: Vec::new(),
+            plugin_codes: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -775,6 +953,12 @@ impl Model {
             .unwrap_or(user.starts_high_risk())
     }
 
+    /// After an [`Outcome::Either`]: the state of the answer that happened (its index).
+    pub fn settle(&mut self, branch: usize) {
+        let chosen = std::mem::take(&mut self.pending).swap_remove(branch);
+        *self = chosen;
+    }
+
     /// Applies one operation and predicts its answer.
     pub fn step(&mut self, op: &Op) -> Step {
         match *op {
@@ -807,6 +991,15 @@ impl Model {
             Op::ClearQuota { app, v2, times } => self.clear_quota(app, v2, times),
             Op::Follow { user, subscribe } => self.follow(user, subscribe),
             Op::UserInfo { user, by_mini } => self.user_info(user, by_mini),
+            Op::CreatePlatform => self.create_platform(),
+            Op::ShowPlatform => self.show_platform(Action::ShowPlatform, false),
+            Op::PushTicket => self.show_platform(Action::PushTicket, true),
+            Op::Authorize { app, on } => self.authorize(app, on),
+            Op::ComponentToken { ticket } => self.component_token(ticket),
+            Op::ComponentExchange { code, via, token } => self.component_exchange(code, via, token),
+            Op::Race { code } => self.race(code),
+            Op::PluginLogin(user) => self.plugin_login(user),
+            Op::Openpid { code, token } => self.openpid(code, token),
             Op::Fault(on) => {
                 self.faults.push(on);
                 Step {
@@ -861,7 +1054,7 @@ impl Model {
     fn pick_token(&self, app: App, (kind, pick): (TokenKind, Pick)) -> Option<u32> {
         let other_kind = match kind {
             TokenKind::Basic => TokenKind::Stable,
-            TokenKind::Stable => TokenKind::Basic,
+            TokenKind::Stable | TokenKind::Component => TokenKind::Basic,
         };
         pick_from(self.seen_tokens.get(&(app, kind)), pick)
             .or_else(|| pick_from(self.seen_tokens.get(&(app, other_kind)), pick))
@@ -1000,7 +1193,13 @@ impl Model {
     /// Every instant of the edge's kind.
     fn edges(&self, edge: Edge) -> Vec<i64> {
         match edge {
-            Edge::CodeExpiry => self.codes.iter().map(|c| c.minted + CODE_TTL).collect(),
+            Edge::CodeExpiry => self
+                .codes
+                .iter()
+                .map(|c| c.minted)
+                .chain(self.plugin_codes.iter().map(|c| c.minted))
+                .map(|t| t + CODE_TTL)
+                .collect(),
             Edge::KeyRotation => self
                 .sessions
                 .values()
@@ -1009,7 +1208,7 @@ impl Model {
             Edge::TokenGrace => self
                 .tokens
                 .iter()
-                .filter(|t| t.kind == TokenKind::Basic)
+                .filter(|t| t.kind != TokenKind::Stable)
                 .filter_map(|t| t.invalid_from)
                 .collect(),
             Edge::TokenExpiry => self.tokens.iter().map(|t| t.expires).collect(),
@@ -1035,6 +1234,17 @@ impl Model {
                 .values()
                 .flatten()
                 .map(|k| k.made + USER_KEY_TTL)
+                .collect(),
+            Edge::TicketWindow => self
+                .platform
+                .iter()
+                .map(|p| p.current(self.now).1 + TICKET_INTERVAL)
+                .collect(),
+            Edge::TicketExpiry => self
+                .platform
+                .iter()
+                .flat_map(|p| self.seen_tickets.iter().map(|w| p.pushed_at(*w)))
+                .map(|t| t + TICKET_LIFETIME)
                 .collect(),
             Edge::ChinaMidnight => vec![(self.day() + 1) * DAY - CHINA - START],
             Edge::ChinaMonth => {
@@ -1110,7 +1320,9 @@ impl Model {
         Ok(i)
     }
 
-    fn exchange(&mut self, pick: CodePick, via: Via) -> Step {
+    /// The code an exchange sends (its index; `None`: never issued) and the app whose
+    /// credentials go with it.
+    fn resolve_code(&self, pick: CodePick, via: Via) -> (Option<usize>, App) {
         let code = match pick {
             CodePick::Recent(n) => self
                 .codes
@@ -1124,31 +1336,260 @@ impl Model {
             Via::Own => own,
             Via::Other => own.other(),
         };
+        (code, via)
+    }
+
+    fn code_ident(code: Option<usize>) -> Option<Ident> {
+        code.map(|i| Ident::Code(u32::try_from(i).expect("few codes")))
+    }
+
+    fn exchange(&mut self, pick: CodePick, via: Via) -> Step {
+        let (code, via) = self.resolve_code(pick, via);
         let action = Action::Exchange {
-            code: code.map(|i| Ident::Code(u32::try_from(i).expect("few codes"))),
+            code: Self::code_ident(code),
             via,
         };
+        let expect = self.plain_verdict(code, via);
+        Step { action, expect }
+    }
+
+    fn plain_verdict(&mut self, code: Option<usize>, via: App) -> Outcome<Ident> {
+        let fault = self.fire("jscode2session");
+        self.redeem(code, via, fault)
+    }
+
+    /// The code rules both exchanges share: a fault rule answers -1 (using the code up if it
+    /// says so), else the code's checks, a success using it up.
+    fn redeem(&mut self, code: Option<usize>, via: App, fault: Option<FaultOn>) -> Outcome<Ident> {
         let live = self.live_code(code, via);
-        let expect = if let Some(fault) = self.fire("jscode2session") {
+        if let Some(fault) = fault {
             if let (true, Ok(i)) = (fault.consume_code(), live) {
                 self.codes[i].used = true;
             }
-            Outcome::Err(-1)
+            return Outcome::Err(-1);
+        }
+        match live {
+            Err(e) => Outcome::Err(e),
+            Ok(i) if self.is_high_risk(self.codes[i].user) => Outcome::Err(40226),
+            Ok(i) => {
+                let c = &mut self.codes[i];
+                c.used = true;
+                let (app, user, key) = (c.app, c.user, c.key);
+                remember(self.seen_keys.entry((app, user)).or_default(), key);
+                Outcome::Session {
+                    openid: Ident::Openid(app, user),
+                    unionid: app.bound().then_some(Ident::Unionid(user)),
+                    key: Ident::Key(key),
+                }
+            }
+        }
+    }
+
+    fn component_exchange(&mut self, pick: CodePick, via: Via, token: Pick) -> Step {
+        let (code, via) = self.resolve_code(pick, via);
+        let token = pick_from(Some(&self.seen_component_tokens), token);
+        let action = Action::ComponentExchange {
+            code: Self::code_ident(code),
+            via,
+            token: token.map(Ident::Token),
+        };
+        let expect = self.component_verdict(code, via, token);
+        Step { action, expect }
+    }
+
+    fn component_verdict(
+        &mut self,
+        code: Option<usize>,
+        via: App,
+        token: Option<u32>,
+    ) -> Outcome<Ident> {
+        if let Some(fault) = self.fire("component_jscode2session") {
+            return self.redeem(code, via, Some(fault));
+        }
+        let Some(token) = token else {
+            return Outcome::Err(40001);
+        };
+        if let Some(e) = self.token_error(token) {
+            return Outcome::Err(e);
+        }
+        if !self
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.authorized.contains(&via))
+        {
+            return Outcome::Err(61003);
+        }
+        self.redeem(code, via, None)
+    }
+
+    /// Both exchanges of one code at once: either may come first.
+    fn race(&mut self, pick: CodePick) -> Step {
+        let (code, via) = self.resolve_code(pick, Via::Own);
+        let token = self.seen_component_tokens.last().copied();
+        let action = Action::Race {
+            code: Self::code_ident(code),
+            via,
+            token: token.map(Ident::Token),
+        };
+        let mut plain_first = self.clone();
+        let p1 = plain_first.plain_verdict(code, via);
+        let c1 = plain_first.component_verdict(code, via, token);
+        let mut component_first = self.clone();
+        let c2 = component_first.component_verdict(code, via, token);
+        let p2 = component_first.plain_verdict(code, via);
+        self.pending = vec![plain_first, component_first];
+        Step {
+            action,
+            expect: Outcome::Either(vec![
+                Outcome::Race(Box::new(p1), Box::new(c1)),
+                Outcome::Race(Box::new(p2), Box::new(c2)),
+            ]),
+        }
+    }
+
+    fn create_platform(&mut self) -> Step {
+        let expect = if self.platform.is_some() {
+            Outcome::Refused("platform_exists".into())
         } else {
-            match live {
-                Err(e) => Outcome::Err(e),
-                Ok(i) if self.is_high_risk(self.codes[i].user) => Outcome::Err(40226),
-                Ok(i) => {
-                    let c = &mut self.codes[i];
-                    c.used = true;
-                    let (app, user, key) = (c.app, c.user, c.key);
-                    remember(self.seen_keys.entry((app, user)).or_default(), key);
-                    Outcome::Session {
-                        openid: Ident::Openid(app, user),
-                        unionid: app.bound().then_some(Ident::Unionid(user)),
-                        key: Ident::Key(key),
+            self.platform = Some(Platform {
+                runs: vec![(0, self.now)],
+                authorized: Vec::new(),
+            });
+            self.current_ticket()
+        };
+        Step {
+            action: Action::CreatePlatform,
+            expect,
+        }
+    }
+
+    /// The current ticket as the control plane shows it (after a push, when `push`).
+    fn show_platform(&mut self, action: Action, push: bool) -> Step {
+        let now = self.now;
+        let expect = match &mut self.platform {
+            None => Outcome::Refused("unknown_platform".into()),
+            Some(p) => {
+                if push {
+                    let (current, _) = p.current(now);
+                    p.runs.push((current + 1, now));
+                }
+                self.current_ticket()
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn current_ticket(&mut self) -> Outcome<Ident> {
+        let Some(p) = &self.platform else {
+            return Outcome::Refused("unknown_platform".into());
+        };
+        let (window, pushed_at) = p.current(self.now);
+        remember(&mut self.seen_tickets, window);
+        Outcome::Platform {
+            ticket: Ident::Ticket(window),
+            pushed_at,
+        }
+    }
+
+    fn authorize(&mut self, app: App, on: bool) -> Step {
+        let expect = match &mut self.platform {
+            None => Outcome::Refused("unknown_platform".into()),
+            Some(p) if on => {
+                if !p.authorized.contains(&app) {
+                    p.authorized.push(app);
+                }
+                Outcome::Nothing
+            }
+            Some(p) if p.authorized.contains(&app) => {
+                p.authorized.retain(|a| *a != app);
+                Outcome::Nothing
+            }
+            Some(_) => Outcome::Refused("unknown_authorization".into()),
+        };
+        Step {
+            action: Action::Authorize { app, on },
+            expect,
+        }
+    }
+
+    fn component_token(&mut self, pick: TicketPick) -> Step {
+        let ticket = match pick {
+            TicketPick::Seen(p) => pick_from(Some(&self.seen_tickets), p),
+            TicketPick::Unknown => None,
+        };
+        let action = Action::ComponentToken {
+            ticket: ticket.map(Ident::Ticket),
+        };
+        let expect = match (&self.platform, ticket) {
+            (None, _) => Outcome::Err(40013),
+            (Some(_), None) => Outcome::Err(61006),
+            (Some(p), Some(w)) if p.pushed_at(w) + TICKET_LIFETIME <= self.now => {
+                Outcome::Err(61005)
+            }
+            (Some(_), Some(_)) => {
+                let id = self.issue_token(App::A, TokenKind::Component);
+                if let Some(prev) = self.latest_component.replace(id) {
+                    self.tokens[prev as usize].invalid_from = Some(self.now + TOKEN_GRACE);
+                }
+                remember(&mut self.seen_component_tokens, id);
+                Outcome::Token {
+                    token: Ident::Token(id),
+                    expires_in: TOKEN_TTL,
+                }
+            }
+        };
+        Step { action, expect }
+    }
+
+    fn plugin_login(&mut self, user: User) -> Step {
+        let n = u32::try_from(self.plugin_codes.len()).expect("few codes");
+        self.plugin_codes.push(PluginCode {
+            user,
+            minted: self.now,
+            used: false,
+        });
+        Step {
+            action: Action::PluginLogin { user },
+            expect: Outcome::PluginCode {
+                code: Ident::PluginCode(n),
+                openpid: Ident::Openpid(user),
+            },
+        }
+    }
+
+    fn openpid(&mut self, pick: PluginPick, token: Pick) -> Step {
+        let token = pick_from(self.seen_tokens.get(&(App::B, TokenKind::Basic)), token)
+            .or_else(|| pick_from(self.seen_tokens.get(&(App::B, TokenKind::Stable)), token));
+        let last = |len: usize, back: usize| len.checked_sub(1).map(|l| l.saturating_sub(back));
+        let (plugin, login) = match pick {
+            PluginPick::Recent(n) => (last(self.plugin_codes.len(), usize::from(n)), None),
+            PluginPick::LoginCode => (None, last(self.codes.len(), 0)),
+            PluginPick::Unknown => (None, None),
+        };
+        let action = Action::Openpid {
+            token: token.map(Ident::Token),
+            code: plugin
+                .map(|i| Ident::PluginCode(u32::try_from(i).expect("few codes")))
+                .or_else(|| Self::code_ident(login)),
+        };
+        let expect = if self.fire("getpluginopenpid").is_some() {
+            Outcome::Err(-1)
+        } else if let Some(e) = token.map_or(Some(40001), |t| self.token_error(t)) {
+            Outcome::Err(e)
+        } else {
+            let now = self.now;
+            match (plugin, login) {
+                (Some(i), _) if now < self.plugin_codes[i].minted + CODE_TTL => {
+                    let c = &mut self.plugin_codes[i];
+                    if c.used {
+                        Outcome::Err(1000)
+                    } else {
+                        c.used = true;
+                        Outcome::Openpid(Ident::Openpid(c.user))
                     }
                 }
+                (_, Some(i)) if now < self.codes[i].minted + CODE_TTL => Outcome::Err(1007),
+                _ => Outcome::Err(1001),
             }
         };
         Step { action, expect }

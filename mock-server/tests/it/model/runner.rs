@@ -35,6 +35,12 @@ const MADE_UP_KEY: &str = "ZZZZZZZZZZZZZZZZZZZZZZ==";
 const UNKNOWN_TRADE: &str = "4200000000000000000000000000";
 /// A hash of no data the mock issued.
 const UNKNOWN_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const UNKNOWN_TICKET: &str =
+    "ticket@@@ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+
+/// The case's third-party platform (created by an operation) and plugin (app B, in A).
+const PLATFORM_ID: &str = "wx0d0d0d0d0d0d0d0d";
+const PLATFORM_SECRET: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
 
 fn unknown_token() -> String {
     format!("89_{}", "Z".repeat(133))
@@ -48,7 +54,7 @@ fn signature(session_key: &str) -> String {
 }
 
 /// The identity ⇄ string bijection learned from the mock's answers.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Names {
     text: HashMap<Ident, String>,
     ident: HashMap<String, Ident>,
@@ -221,24 +227,7 @@ impl World {
                     Err(e) => Outcome::Unexpected(format!("wx.login failed: {e}")),
                 }
             }
-            Action::Exchange { code, via } => {
-                let app = self.app(via);
-                let code = self.name_or(code, UNKNOWN_CODE);
-                let req = self.http.get(self.url("/sns/jscode2session")).query(&[
-                    ("appid", app.appid.as_str()),
-                    ("secret", app.secret.as_str()),
-                    ("js_code", code),
-                    ("grant_type", "authorization_code"),
-                ]);
-                answer(req, |v| {
-                    Some(Outcome::Session {
-                        openid: text(v, "openid")?,
-                        unionid: text(v, "unionid"),
-                        key: text(v, "session_key")?,
-                    })
-                })
-                .await
-            }
+            Action::Exchange { code, via } => self.plain_exchange(code, via).await,
             Action::Advance { secs } => {
                 let secs = u64::try_from(secs).expect("forward");
                 self.mock.clock().advance(Duration::from_secs(secs));
@@ -565,6 +554,98 @@ impl World {
                 })
                 .await
             }
+            Action::CreatePlatform => {
+                let body = json!({"component_appid": PLATFORM_ID,
+                    "component_appsecret": PLATFORM_SECRET});
+                self.platform_answer(self.http.post(self.url("/__mock__/platforms")).json(&body))
+                    .await
+            }
+            Action::ShowPlatform => {
+                let url = self.url(&format!("/__mock__/platforms/{PLATFORM_ID}"));
+                self.platform_answer(self.http.get(url)).await
+            }
+            Action::PushTicket => {
+                let url = self.url(&format!("/__mock__/platforms/{PLATFORM_ID}/ticket"));
+                self.platform_answer(self.http.post(url)).await
+            }
+            Action::Authorize { app, on } => {
+                let base = format!("/__mock__/platforms/{PLATFORM_ID}/authorizations");
+                let appid = &self.app(app).appid;
+                let req = if on {
+                    self.http
+                        .post(self.url(&base))
+                        .json(&json!({ "appid": appid }))
+                } else {
+                    self.http.delete(self.url(&format!("{base}/{appid}")))
+                };
+                match req.send().await {
+                    Ok(r) if r.status().as_u16() == 200 => Outcome::Nothing,
+                    Ok(r) => refusal(r).await,
+                    Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
+                }
+            }
+            Action::ComponentToken { ticket } => {
+                let body = json!({"component_appid": PLATFORM_ID,
+                    "component_appsecret": PLATFORM_SECRET,
+                    "component_verify_ticket": self.name_or(ticket, UNKNOWN_TICKET)});
+                let req = self
+                    .http
+                    .post(self.url("/cgi-bin/component/api_component_token"))
+                    .body(body.to_string());
+                answer(req, |v| {
+                    Some(Outcome::Token {
+                        token: text(v, "component_access_token")?,
+                        expires_in: v.get("expires_in")?.as_i64()?,
+                    })
+                })
+                .await
+            }
+            Action::ComponentExchange { code, via, token } => {
+                self.component_exchange(code, via, token).await
+            }
+            Action::Race { code, via, token } => {
+                let (plain, component) = tokio::join!(
+                    self.plain_exchange(code, via),
+                    self.component_exchange(code, via, token)
+                );
+                Outcome::Race(Box::new(plain), Box::new(component))
+            }
+            Action::PluginLogin { user } => {
+                let body = json!({"appid": self.a.appid, "user": user.handle(),
+                    "plugin_appid": self.b.appid});
+                let resp = self
+                    .http
+                    .post(self.url("/__mock__/wx/pluginLogin"))
+                    .json(&body)
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status().as_u16() == 200 => r
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|v| {
+                            Some(Outcome::PluginCode {
+                                code: text(&v, "code")?,
+                                openpid: v["mock"]["openpid"].as_str()?.to_owned(),
+                            })
+                        })
+                        .unwrap_or_else(|| Outcome::Unexpected("a grant without a code".into())),
+                    Ok(r) => refusal(r).await,
+                    Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
+                }
+            }
+            Action::Openpid { token, code } => {
+                let made_up_token = unknown_token();
+                let token = self.name_or(token, &made_up_token);
+                let body = json!({ "code": self.name_or(code, UNKNOWN_CODE) });
+                let req = self
+                    .http
+                    .post(self.url("/wxa/getpluginopenpid"))
+                    .query(&[("access_token", token)])
+                    .body(body.to_string());
+                answer(req, |v| Some(Outcome::Openpid(text(v, "openpid")?))).await
+            }
             Action::Fault(on) => {
                 let spec = FaultSpec {
                     endpoint: on.endpoint().into(),
@@ -585,6 +666,80 @@ impl World {
 /// hex(SHA-256(text)): checkencryptedmsg's `encrypted_msg_hash` of an encryptedData.
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl World {
+    async fn plain_exchange(&self, code: Option<Ident>, via: App) -> Outcome<String> {
+        let app = self.app(via);
+        let req = self.http.get(self.url("/sns/jscode2session")).query(&[
+            ("appid", app.appid.as_str()),
+            ("secret", app.secret.as_str()),
+            ("js_code", self.name_or(code, UNKNOWN_CODE)),
+            ("grant_type", "authorization_code"),
+        ]);
+        answer(req, session_answer).await
+    }
+
+    async fn component_exchange(
+        &self,
+        code: Option<Ident>,
+        via: App,
+        token: Option<Ident>,
+    ) -> Outcome<String> {
+        let made_up_token = unknown_token();
+        let req = self
+            .http
+            .get(self.url("/sns/component/jscode2session"))
+            .query(&[
+                ("appid", self.app(via).appid.as_str()),
+                ("js_code", self.name_or(code, UNKNOWN_CODE)),
+                ("grant_type", "authorization_code"),
+                ("component_appid", PLATFORM_ID),
+                (
+                    "component_access_token",
+                    self.name_or(token, &made_up_token),
+                ),
+            ]);
+        answer(req, session_answer).await
+    }
+
+    /// A control-plane answer carrying the platform's view: its current ticket and when it
+    /// was pushed (seconds into the case).
+    async fn platform_answer(&self, req: reqwest::RequestBuilder) -> Outcome<String> {
+        match req.send().await {
+            Ok(r) if r.status().is_success() => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| {
+                    Some(Outcome::Platform {
+                        ticket: text(&v, "component_verify_ticket")?,
+                        pushed_at: v["ticket_pushed_at"].as_i64()? - START,
+                    })
+                })
+                .unwrap_or_else(|| Outcome::Unexpected("a platform without its ticket".into())),
+            Ok(r) => refusal(r).await,
+            Err(e) => Outcome::Unexpected(format!("request failed: {e}")),
+        }
+    }
+}
+
+/// A control-plane refusal, by its error code.
+async fn refusal(r: reqwest::Response) -> Outcome<String> {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or_default();
+    match body["error"]["code"].as_str() {
+        Some(code) => Outcome::Refused(code.to_owned()),
+        None => Outcome::Unexpected(format!("HTTP {status} without an error code: {body}")),
+    }
+}
+
+fn session_answer(v: &Value) -> Option<Outcome<String>> {
+    Some(Outcome::Session {
+        openid: text(v, "openid")?,
+        unionid: text(v, "unionid"),
+        key: text(v, "session_key")?,
+    })
 }
 
 fn text(v: &Value, field: &str) -> Option<String> {
@@ -638,7 +793,22 @@ pub async fn run(case: &Case) -> TestCaseResult {
         let got = actual.render(|s| world.names.describe(s));
         let head = format!("{:>3}. t={:<6} {op:?}", i + 1, model.now);
         let resolved = resolved(&step.action);
-        match world.names.unify(&step.expect, &actual) {
+        let unified = match &step.expect {
+            // Any one branch, the model following it.
+            Outcome::Either(branches) => branches
+                .iter()
+                .enumerate()
+                .find_map(|(i, branch)| {
+                    let mut names = world.names.clone();
+                    names.unify(branch, &actual).ok()?;
+                    world.names = names;
+                    model.settle(i);
+                    Some(())
+                })
+                .ok_or_else(|| "no order of the two requests gives these answers".to_owned()),
+            expect => world.names.unify(expect, &actual),
+        };
+        match unified {
             Ok(()) => trace.push(format!("{head}{resolved}\n       -> {got}")),
             Err(why) => {
                 trace.push(format!(
@@ -672,6 +842,17 @@ fn resolved(action: &Action) -> String {
         }
         Action::UserInfo { token, openid } => {
             format!("  [token {}, openid {}]", opt(token), opt(openid))
+        }
+        Action::ComponentToken { ticket } => format!("  [ticket {}]", opt(ticket)),
+        Action::ComponentExchange { code, via, token } | Action::Race { code, via, token } => {
+            format!(
+                "  [{} via {via}, component token {}]",
+                opt(code),
+                opt(token)
+            )
+        }
+        Action::Openpid { token, code } => {
+            format!("  [token {}, code {}]", opt(token), opt(code))
         }
         Action::PaidUnionid {
             token,
