@@ -12,10 +12,13 @@
 //
 // Typed methods it has for the endpoints the mock serves: `getUtils().codeToSession` (no token),
 // `getAccessToken().getToken()/refresh()` (cgi-bin/token, or cgi-bin/stable_token with
-// `use_stable_access_token`), `getStableAccessToken(force)`, `getUtils().decryptSession` and, on
-// OpenPlatform, `getComponentAccessToken()`. getuserphonenumber, getpaidunionid, checksession and
-// resetusersessionkey have none: backends call them with `getClient().get/postJson`, which adds
-// the access token and resolves with WeChat's body whatever its errcode.
+// `use_stable_access_token`), `getStableAccessToken(force)`, `getUtils().decryptSession`, and on
+// OpenPlatform `getComponentAccessToken()` and the third-party login
+// `getMiniAppWithAccessToken(appid, ...).getUtils().code2Session` (sns/component/jscode2session),
+// both skipped while the mock does not serve them. getuserphonenumber, getpaidunionid,
+// checksession and resetusersessionkey have none: backends call them with
+// `getClient().get/postJson`, which adds the access token and resolves with WeChat's body
+// whatever its errcode.
 //
 // Run: MOCK_URL=http://127.0.0.1:PORT node --test sdk-conformance/node/  (or `bash .ci/sdk.sh`).
 
@@ -52,7 +55,8 @@ const advance = (duration) => control('POST', '/clock', { advance: duration });
 const newApp = ({ bound = true } = {}) => control('POST', '/apps', bound ? { open_platform: unique('op') } : {});
 const newUser = async (fields = {}) => (await control('POST', '/users', { handle: unique('u'), ...fields })).handle;
 const login = (app, user) => control('POST', '/wx/login', { appid: app.appid, user });
-const phoneGrant = (app, user, extra = {}) => control('POST', '/wx/getPhoneNumber', { appid: app.appid, user, ...extra });
+const phoneGrant = (app, user, extra = {}) =>
+  control('POST', '/wx/getPhoneNumber', { appid: app.appid, user, ...extra });
 const pay = (app, user) => control('POST', '/payments', { appid: app.appid, user });
 
 let seq0 = 0;
@@ -127,10 +131,10 @@ function miniApp(app, config = {}) {
   return isolate(application);
 }
 
-/** codeToSession throws `Error('code2Session error: <body>')` when the body has no openid. */
-async function codeToSessionError(application, code) {
-  const err = await application.getUtils().codeToSession(code).then(
-    (session) => assert.fail(`codeToSession resolved: ${JSON.stringify(session)}`),
+/** codeToSession and code2Session throw `Error('code2Session error: <body>')` when the body has no openid: the body. */
+async function code2SessionError(promise) {
+  const err = await promise.then(
+    (session) => assert.fail(`code2Session resolved: ${JSON.stringify(session)}`),
     (e) => e,
   );
   const match = /^code2Session error: (.*)$/s.exec(err.message);
@@ -169,7 +173,7 @@ describe(`node-easywechat ${SDK_VERSION}: getUtils().codeToSession (sns/jscode2s
   });
 
   test('an unknown code fails with 40029', async () => {
-    const body = await codeToSessionError(miniApp(await newApp()), `0${'a'.repeat(31)}`);
+    const body = await code2SessionError(miniApp(await newApp()).getUtils().codeToSession(`0${'a'.repeat(31)}`));
     assert.equal(body.errcode, 40029);
     assert.match(body.errmsg, /^invalid code, rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
   });
@@ -178,13 +182,13 @@ describe(`node-easywechat ${SDK_VERSION}: getUtils().codeToSession (sns/jscode2s
     const [app, user] = [await newApp(), await newUser()];
     const { code } = await login(app, user);
     await advance('301s');
-    assert.equal((await codeToSessionError(miniApp(app), code)).errcode, 40029);
+    assert.equal((await code2SessionError(miniApp(app).getUtils().codeToSession(code))).errcode, 40029);
   });
 
   test("another app's code fails with 40029", async () => {
     const [app, other, user] = [await newApp(), await newApp(), await newUser()];
     const { code } = await login(other, user);
-    assert.equal((await codeToSessionError(miniApp(app), code)).errcode, 40029);
+    assert.equal((await code2SessionError(miniApp(app).getUtils().codeToSession(code))).errcode, 40029);
   });
 
   test('a used code fails with 40163', async () => {
@@ -192,7 +196,7 @@ describe(`node-easywechat ${SDK_VERSION}: getUtils().codeToSession (sns/jscode2s
     const { code } = await login(app, user);
     const application = miniApp(app);
     await application.getUtils().codeToSession(code);
-    const body = await codeToSessionError(application, code);
+    const body = await code2SessionError(application.getUtils().codeToSession(code));
     assert.equal(body.errcode, 40163);
     assert.match(body.errmsg, /^code been used, rid: /);
   });
@@ -200,14 +204,14 @@ describe(`node-easywechat ${SDK_VERSION}: getUtils().codeToSession (sns/jscode2s
   test('a high-risk user fails with 40226', async () => {
     const [app, user] = [await newApp(), await newUser({ high_risk: true })];
     const { code } = await login(app, user);
-    assert.equal((await codeToSessionError(miniApp(app), code)).errcode, 40226);
+    assert.equal((await code2SessionError(miniApp(app).getUtils().codeToSession(code))).errcode, 40226);
   });
 
   test('a system error fails with -1, not retried', async () => {
     const [app, user] = [await newApp(), await newUser()];
     await control('POST', '/faults', { endpoint: 'jscode2session', appid: app.appid, errcode: -1, times: 1 });
     const { code } = await login(app, user);
-    assert.equal((await codeToSessionError(miniApp(app), code)).errcode, -1);
+    assert.equal((await code2SessionError(miniApp(app).getUtils().codeToSession(code))).errcode, -1);
     assert.deepEqual(shape(await calls(app)), [['jscode2session', -1]]);
   });
 });
@@ -235,12 +239,18 @@ describe('getAccessToken() (cgi-bin/token)', () => {
     for (let i = 0; i < 3; i++) {
       await application.getClient().get('wxa/getpaidunionid', { params: { openid, transaction_id } });
     }
-    assert.deepEqual(shape(await calls(app)), [['token', 0], ['getpaidunionid', 0], ['getpaidunionid', 0], ['getpaidunionid', 0]]);
+    assert.deepEqual(shape(await calls(app)), [
+      ['token', 0],
+      ['getpaidunionid', 0],
+      ['getpaidunionid', 0],
+      ['getpaidunionid', 0],
+    ]);
   });
 
   test('a wrong secret fails with 40125', async () => {
     const app = await newApp();
-    const err = await miniApp({ ...app, secret: '0'.repeat(32) }).getAccessToken().getToken().then(assert.fail, (e) => e);
+    const wrong = miniApp({ ...app, secret: '0'.repeat(32) });
+    const err = await wrong.getAccessToken().getToken().then(assert.fail, (e) => e);
     const match = /^Failed to get access_token: (.*)$/.exec(err.message);
     assert.ok(match, err.message);
     const body = JSON.parse(match[1]);
@@ -262,7 +272,12 @@ describe('getAccessToken() (cgi-bin/token)', () => {
     const retried = await application.getClient().postJson('wxa/business/getuserphonenumber', { code });
     assert.equal(retried.toObject().errcode, 0);
     const sent = await calls(app);
-    assert.deepEqual(shape(sent), [['token', 0], ['getuserphonenumber', 42001], ['token', 0], ['getuserphonenumber', 0]]);
+    assert.deepEqual(shape(sent), [
+      ['token', 0],
+      ['getuserphonenumber', 42001],
+      ['token', 0],
+      ['getuserphonenumber', 0],
+    ]);
     assert.equal(sent[1].params.access_token, first);
     assert.equal(sent[3].params.access_token, JSON.parse(sent[2].response).access_token);
   });
@@ -343,8 +358,9 @@ describe('getClient().postJson("wxa/business/getuserphonenumber") (no typed meth
     const user = await newUser({ phone: { country_code: '852', number: '61234567' } });
     const { code } = await phoneGrant(app, user);
     const res = await miniApp(app).getClient().postJson('wxa/business/getuserphonenumber', { code });
+    const { countryCode, purePhoneNumber, phoneNumber } = res.toObject().phone_info;
     assert.deepEqual(
-      (({ countryCode, purePhoneNumber, phoneNumber }) => ({ countryCode, purePhoneNumber, phoneNumber }))(res.toObject().phone_info),
+      { countryCode, purePhoneNumber, phoneNumber },
       { countryCode: '852', purePhoneNumber: '61234567', phoneNumber: '+85261234567' },
     );
   });
@@ -367,7 +383,9 @@ describe('getClient().postJson("wxa/business/getuserphonenumber") (no typed meth
     const [app, user, other] = [await newApp(), await newUser(), await newUser()];
     const { code } = await phoneGrant(app, user);
     const { mock } = await login(app, other);
-    const res = await miniApp(app).getClient().postJson('wxa/business/getuserphonenumber', { code, openid: mock.openid });
+    const res = await miniApp(app)
+      .getClient()
+      .postJson('wxa/business/getuserphonenumber', { code, openid: mock.openid });
     assert.equal(res.toObject().errcode, 40029);
   });
 
@@ -384,12 +402,19 @@ describe('getClient().postJson("wxa/business/getuserphonenumber") (no typed meth
     const opened = application.getUtils().decryptSession(mock.session_key, foreign.iv, foreign.encryptedData);
     assert.notEqual(opened.watermark.appid, app.appid);
     const broken = await phoneGrant(app, user, { tamper: 'wrong_iv_length' });
-    assert.throws(() => application.getUtils().decryptSession(mock.session_key, broken.iv, broken.encryptedData), /^Error: Fail to decrypt data: /);
+    assert.throws(
+      () => application.getUtils().decryptSession(mock.session_key, broken.iv, broken.encryptedData),
+      /^Error: Fail to decrypt data: /,
+    );
   });
 });
 
 describe('getClient().get("wxa/getpaidunionid") (no typed method)', () => {
-  const paid = (application, params) => application.getClient().get('wxa/getpaidunionid', { params }).then((r) => r.toObject());
+  const paid = (application, params) =>
+    application
+      .getClient()
+      .get('wxa/getpaidunionid', { params })
+      .then((r) => r.toObject());
 
   test('by transaction_id', async () => {
     const [app, user] = [await newApp(), await newUser()];
@@ -415,7 +440,8 @@ describe('getClient().get("wxa/getpaidunionid") (no typed method)', () => {
     const session = await application.getUtils().codeToSession((await login(app, user)).code);
     const p = await pay(app, user);
     assert.equal(p.openid, session.openid);
-    assert.equal((await paid(application, { openid: session.openid, transaction_id: p.transaction_id })).unionid, session.unionid);
+    const body = await paid(application, { openid: session.openid, transaction_id: p.transaction_id });
+    assert.equal(body.unionid, session.unionid);
   });
 
   test('an unknown trade gives 89300', async () => {
@@ -448,7 +474,9 @@ describe('getClient().get("wxa/checksession" / "wxa/resetusersessionkey") (no ty
     const client = miniApp(app).getClient();
     const check = (key) =>
       client
-        .get('wxa/checksession', { params: { openid: mock.openid, signature: signature(key), sig_method: 'hmac_sha256' } })
+        .get('wxa/checksession', {
+          params: { openid: mock.openid, signature: signature(key), sig_method: 'hmac_sha256' },
+        })
         .then((r) => r.toObject());
     assert.deepEqual(await check(mock.session_key), { errcode: 0, errmsg: 'ok' });
     const reset = (
@@ -468,46 +496,115 @@ describe('getClient().get("wxa/checksession" / "wxa/resetusersessionkey") (no ty
   });
 });
 
-describe('OpenPlatform getComponentAccessToken() (cgi-bin/component/api_component_token)', () => {
-  let served = true;
+describe('OpenPlatform: getComponentAccessToken(), getMiniAppWithAccessToken().getUtils().code2Session', () => {
+  // Skipped while the mock does not serve the paths; platforms come from the control plane's
+  // `POST /__mock__/platforms` (the current component_verify_ticket with them).
+  const skipReason = {};
   before(async () => {
-    const probe = await fetch(`${MOCK_URL}/cgi-bin/component/api_component_token`, { method: 'POST', body: '{}' });
-    served = (await probe.json()).errcode !== 40066;
+    const { paths } = await control('GET', '/openapi.json');
+    for (const [name, method, path] of [
+      ['token', 'POST', '/cgi-bin/component/api_component_token'],
+      ['login', 'GET', '/sns/component/jscode2session'],
+    ]) {
+      const res = await fetch(`${MOCK_URL}${path}`, { method, body: method === 'POST' ? '{}' : undefined });
+      const probe = await res.json();
+      if (probe.errcode === 40066) {
+        skipReason[name] = `mock-server does not serve ${method} ${path} (40066 invalid url)`;
+      } else if (!paths['/platforms']) {
+        skipReason[name] = 'mock-server has no POST /__mock__/platforms to create a platform';
+      }
+    }
+    skipReason.login ??= skipReason.token;
   });
-  const notServed = 'mock-server does not serve POST /cgi-bin/component/api_component_token (40066 invalid url)';
 
-  function platform(appid, secret) {
-    const application = new OpenPlatform({ app_id: appid, secret, token: 'token', aes_key: 'k'.repeat(43), http: { baseURL: `${MOCK_URL}/` } });
+  function openPlatform(appid, secret) {
+    const application = new OpenPlatform({
+      app_id: appid,
+      secret,
+      token: 'token',
+      aes_key: 'k'.repeat(43),
+      http: { baseURL: `${MOCK_URL}/` },
+    });
     application.setCache(new MemoryCache());
     return isolate(application);
   }
 
-  test('an unknown component appid fails with 40013', async (t) => {
-    if (!served) return t.skip(notServed);
-    const application = platform(`wx${'0'.repeat(16)}`, '0'.repeat(32));
-    await application.getVerifyTicket().setTicket(`ticket@@@${'0'.repeat(20)}`);
+  async function platform(body = {}) {
+    const view = await control('POST', '/platforms', body);
+    const application = openPlatform(view.component_appid, view.component_appsecret);
+    await application.getVerifyTicket().setTicket(view.component_verify_ticket);
+    return { view, application };
+  }
+
+  async function tokenError(application) {
     const err = await application.getComponentAccessToken().getToken().then(assert.fail, (e) => e);
     const match = /^Failed to get component_access_token: (.*)$/.exec(err.message);
     assert.ok(match, err.message);
-    assert.equal(JSON.parse(match[1]).errcode, 40013);
+    return JSON.parse(match[1]);
+  }
+
+  test('a platform with a pushed ticket gets a component_access_token, cached 100 s short of expires_in', async (t) => {
+    if (skipReason.token) return t.skip(skipReason.token);
+    const { view, application } = await platform();
+    const token = await application.getComponentAccessToken().getToken();
+    const key = application.getComponentAccessToken().getKey();
+    assert.equal(await application.getCache().get(key), token);
+    assert.equal(application.getCache().lifetimes.get(key), 7200 - 100);
+    assert.equal(await application.getComponentAccessToken().getToken(), token);
+    const { entries } = await control('GET', `/journal?since=${seq0}&endpoint=api_component_token`);
+    assert.equal(entries.length, 1);
+    assert.deepEqual(JSON.parse(entries[0].body), {
+      component_appid: view.component_appid,
+      component_appsecret: view.component_appsecret,
+      component_verify_ticket: view.component_verify_ticket,
+    });
+    assert.equal(JSON.parse(entries[0].response).component_access_token, token);
   });
 
-  test('a platform with a pushed ticket gets a component_access_token', async (t) => {
-    if (!served) return t.skip(notServed);
-    const fixture = await componentPlatform();
-    if (!fixture) return t.skip('mock-server serves api_component_token but its control plane names no platform fixture');
-    const application = platform(fixture.component_appid, fixture.component_appsecret);
-    await application.getVerifyTicket().setTicket(fixture.component_verify_ticket);
-    const token = await application.getComponentAccessToken().getToken();
-    const cache = application.getCache();
-    assert.equal(await cache.get(application.getComponentAccessToken().getKey()), token);
-    assert.equal(cache.lifetimes.get(application.getComponentAccessToken().getKey()), 7200 - 100);
+  test('an unknown component appid fails with 40013', async (t) => {
+    if (skipReason.token) return t.skip(skipReason.token);
+    const application = openPlatform(`wx${'0'.repeat(16)}`, '0'.repeat(32));
+    await application.getVerifyTicket().setTicket(`ticket@@@${'0'.repeat(86)}`);
+    assert.equal((await tokenError(application)).errcode, 40013);
+  });
+
+  test("another platform's ticket fails with 61006; one older than twelve hours with 61005", async (t) => {
+    if (skipReason.token) return t.skip(skipReason.token);
+    const [{ application }, { view: other }] = [await platform(), await platform()];
+    const own = await application.getVerifyTicket().getTicket();
+    await application.getVerifyTicket().setTicket(other.component_verify_ticket);
+    assert.equal((await tokenError(application)).errcode, 61006);
+    await application.getVerifyTicket().setTicket(own);
+    await advance('43201s');
+    assert.equal((await tokenError(application)).errcode, 61005);
+  });
+
+  test('code2Session for an authorising mini-program: openid, session_key, unionid', async (t) => {
+    if (skipReason.login) return t.skip(skipReason.login);
+    const [app, user] = [await newApp(), await newUser()];
+    const { view, application } = await platform({ authorizations: [app.appid] });
+    const { code, mock } = await login(app, user);
+    // The authorizer token is not used by code2Session, which carries the component token.
+    const mini = isolate(application.getMiniAppWithAccessToken(app.appid, 'unused-authorizer-token'));
+    const session = await mini.getUtils().code2Session(code);
+    assert.equal(session.openid, mock.openid);
+    assert.equal(session.session_key, mock.session_key);
+    assert.equal(session.unionid, mock.unionid);
+    const { entries } = await control('GET', `/journal?since=${seq0}&endpoint=component_jscode2session`);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].params.component_appid, view.component_appid);
+    assert.equal(entries[0].params.component_access_token, await application.getComponentAccessToken().getToken());
+    const again = await code2SessionError(mini.getUtils().code2Session(code));
+    assert.equal(again.errcode, 40163);
+  });
+
+  test('code2Session for a mini-program that did not authorise the platform fails with 61003', async (t) => {
+    if (skipReason.login) return t.skip(skipReason.login);
+    const [app, user] = [await newApp(), await newUser()];
+    const { application } = await platform();
+    const { code } = await login(app, user);
+    const mini = isolate(application.getMiniAppWithAccessToken(app.appid, 'unused-authorizer-token'));
+    const body = await code2SessionError(mini.getUtils().code2Session(code));
+    assert.equal(body.errcode, 61003);
   });
 });
-
-/** A third-party platform with a pushed verify ticket, from the control plane if it has one. */
-async function componentPlatform() {
-  const { paths } = await control('GET', '/openapi.json');
-  if (!paths['/platforms'] || !paths['/platforms'].post) return null;
-  return control('POST', '/platforms', {});
-}

@@ -15,7 +15,6 @@ instead of leaving the machine.
 Run: MOCK_URL=http://127.0.0.1:PORT python -m unittest -v test_wechatpy  (or `bash .ci/sdk.sh`).
 """
 
-import base64
 import hashlib
 import hmac
 import json
@@ -484,41 +483,70 @@ class SessionKeyChecks(MockCase):
 
 
 class ComponentToken(MockCase):
-    """`WeChatComponent.fetch_access_token()`: POST cgi-bin/component/api_component_token."""
+    """`WeChatComponent.fetch_access_token()`: POST cgi-bin/component/api_component_token, with the
+    `component_verify_ticket` a platform's backend keeps in `component.session`. Skipped while the
+    mock does not serve the path; the platform fixture comes from the control plane's
+    `POST /__mock__/platforms`."""
 
     def setUp(self):
-        super().setUp()
         probe = requests.post(f"{MOCK_URL}/cgi-bin/component/api_component_token", data="{}", timeout=10).json()
         if probe.get("errcode") == 40066:
             self.skipTest("mock-server does not serve POST /cgi-bin/component/api_component_token (40066 invalid url)")
+        super().setUp()
+
+    def platform(self):
+        if "/platforms" not in control("GET", "/openapi.json")["paths"]:
+            self.skipTest("mock-server serves api_component_token but has no POST /__mock__/platforms to create one")
+        return control("POST", "/platforms", {})
 
     def component(self, appid, secret, ticket):
-        component = WeChatComponent(appid, secret, "token", base64.b64encode(b"k" * 32).decode()[:43])
+        component = WeChatComponent(appid, secret, "token", "k" * 43)
         isolate(component._http)
-        if ticket is not None:
-            component.session.set(f"{appid}_component_verify_ticket", ticket)
+        component.session.set(f"{appid}_component_verify_ticket", ticket)
         return component
 
-    def test_unknown_component_appid_raises_40013(self):
-        component = self.component("wx" + "0" * 16, "0" * 32, "ticket@@@" + "0" * 20)
-        self.assertRaisesErrcode(40013, component.fetch_access_token)
-
     def test_fetch_component_access_token(self):
-        platform = component_platform()
-        if platform is None:
-            self.skipTest("mock-server serves api_component_token but its control plane names no platform fixture")
-        component = self.component(platform["component_appid"], platform["component_appsecret"], platform["component_verify_ticket"])
+        platform = self.platform()
+        ticket = platform["component_verify_ticket"]
+        component = self.component(platform["component_appid"], platform["component_appsecret"], ticket)
         result = component.fetch_access_token()
+        self.assertEqual(set(result), {"component_access_token", "expires_in"})
         self.assertEqual(result["expires_in"], 7200)
         self.assertEqual(component.access_token, result["component_access_token"])
+        [call] = control("GET", f"/journal?since={self.seq0}&endpoint=api_component_token")["entries"]
+        self.assertEqual(
+            json.loads(call["body"]),
+            {
+                "component_appid": platform["component_appid"],
+                "component_appsecret": platform["component_appsecret"],
+                "component_verify_ticket": ticket,
+            },
+        )
+        self.assertEqual(json.loads(call["response"])["component_access_token"], result["component_access_token"])
 
+    def test_unknown_component_appid_raises_40013(self):
+        component = self.component("wx" + "0" * 16, "0" * 32, "ticket@@@" + "0" * 86)
+        self.assertRaisesErrcode(40013, component.fetch_access_token)
 
-def component_platform():
-    """A third-party platform with a pushed verify ticket, from the control plane if it has one."""
-    paths = control("GET", "/openapi.json")["paths"]
-    if "/platforms" not in paths or "post" not in paths["/platforms"]:
-        return None
-    return control("POST", "/platforms", {})
+    def test_wrong_secret_raises_40125(self):
+        platform = self.platform()
+        component = self.component(platform["component_appid"], "0" * 32, platform["component_verify_ticket"])
+        self.assertRaisesErrcode(40125, component.fetch_access_token)
+
+    def test_another_platforms_ticket_raises_61006(self):
+        platform, other = self.platform(), self.platform()
+        component = self.component(
+            platform["component_appid"], platform["component_appsecret"], other["component_verify_ticket"]
+        )
+        self.assertRaisesErrcode(61006, component.fetch_access_token)
+
+    def test_ticket_older_than_twelve_hours_raises_61005(self):
+        platform = self.platform()
+        component = self.component(
+            platform["component_appid"], platform["component_appsecret"], platform["component_verify_ticket"]
+        )
+        advance("43201s")
+        self.assertRaisesErrcode(61005, component.fetch_access_token)
 
 
 if __name__ == "__main__":
