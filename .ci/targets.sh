@@ -7,6 +7,7 @@
 # at the end. Dependencies come pinned: requirements.txt (PyPI), package-lock.json (npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 cargo build --release --locked -p mock-server -p login-core -p harness
 BIN=$PWD/target/release
 work=$(mktemp -d)
@@ -18,19 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check -r examples/python-flask/requirements.txt
-npm ci --prefix examples/node-express --no-audit --no-fund --loglevel=error
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 300); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "nothing answers at $1" >&2
-  return 1
-}
+python_venv "$work/venv"
+node_express_deps
 
 # target NAME PROFILE EXPECT COMMAND...: starts a mock, then COMMAND (which reads MOCK_URL,
 # TARGET_PORT and DB), runs the library; EXPECT is `pass` or a file of expected failures.
