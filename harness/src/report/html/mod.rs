@@ -331,7 +331,7 @@ fn failure_block(out: &mut String, f: &Failure) {
     }
     for (title, text) in [("request", &f.request), ("answer", &f.response)] {
         if let Some(t) = text {
-            let _ = writeln!(out, "<h4>{title}</h4><pre>{}</pre>", esc(t));
+            let _ = writeln!(out, "<h4>{title}</h4><pre>{}</pre>", esc(&pretty_tail(t)));
         }
     }
     if !f.journal.is_empty() {
@@ -344,9 +344,39 @@ fn failure_block(out: &mut String, f: &Failure) {
     out.push_str("</div>\n");
 }
 
+/// A request or an answer as the runner wrote it (a head, then a body), its JSON body
+/// pretty-printed.
+fn pretty_tail(text: &str) -> String {
+    let (head, body) = match text.split_once("\n\n") {
+        Some((h, b)) => (h, b),
+        None => text.split_once('\n').unwrap_or((text, "")),
+    };
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) if v.is_object() || v.is_array() => format!(
+            "{head}\n\n{}",
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_owned())
+        ),
+        _ => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_bodies_are_pretty() {
+        assert_eq!(
+            pretty_tail("HTTP 401\n{\"a\":1}"),
+            "HTTP 401\n\n{\n  \"a\": 1\n}"
+        );
+        assert_eq!(
+            pretty_tail("GET http://x/a\nh: 1\n\n[1]"),
+            "GET http://x/a\nh: 1\n\n[\n  1\n]"
+        );
+        assert_eq!(pretty_tail("HTTP 500\nnot json"), "HTTP 500\nnot json");
+        assert_eq!(pretty_tail(""), "");
+    }
 
     #[test]
     fn escaping_covers_text_and_attributes() {
