@@ -245,3 +245,44 @@ async fn without_a_recording_the_page_still_explains_failures() {
     assert!(page.contains("bad-yaml.yaml:6:"));
     assert!(Path::new(&summary.entries[0].found.path).exists());
 }
+
+#[test]
+fn the_binary_writes_the_page_beside_the_other_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("out/html/report.html");
+    let json = dir.path().join("out/report.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--quiet", "--html"])
+        .arg(&page)
+        .arg("--json")
+        .arg(&json)
+        .arg(fixture("pass"))
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("HTML report: {}", page.display())),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(&page).expect("written, folders created");
+    assert_eq!(html.matches("<div class=\"diagram\"").count(), 2);
+    assert!(html.contains("POST /api/logout"), "the steps are drawn");
+    // The JSON report stays as it was: no trace in it.
+    let v = std::fs::read_to_string(&json).expect("json written");
+    assert!(!v.contains("\"trace\"") && !v.contains("exchanges"), "{v}");
+    // A page that cannot be written is an error naming it.
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "").expect("written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--quiet", "--html"])
+        .arg(blocked.join("report.html"))
+        .arg(fixture("pass"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the HTML report"));
+}
