@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Write a JSON report.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write an HTML report: one self-contained page with every scenario drawn as a sequence
+    /// diagram (mini-program, backend, WeChat) whose arrows open to the request and answer.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Your backend's base URL: run against it instead of the embedded login-core (overrides
     /// the profile's base_url).
     #[arg(long, value_name = "URL")]
@@ -234,6 +238,7 @@ async fn run_plan(
     } else {
         None
     };
+    options.record = args.html.is_some();
     if let Err(e) = options.prepare().await {
         return usage(&e);
     }
@@ -307,6 +312,15 @@ async fn run_plan(
             Ok(()) => say(&format!("JSON report: {}", path.display())),
             Err(e) => {
                 eprintln!("harness: cannot write the JSON report: {e}");
+                code = ExitCode::from(USAGE);
+            }
+        }
+    }
+    if let Some(path) = &args.html {
+        match harness::report::html::write(&summary, path) {
+            Ok(()) => say(&format!("HTML report: {}", path.display())),
+            Err(e) => {
+                eprintln!("harness: cannot write the HTML report: {e}");
                 code = ExitCode::from(USAGE);
             }
         }

@@ -251,6 +251,7 @@ mod tests {
                 steps_passed: 1,
                 steps_total: 3,
                 generated: None,
+                trace: None,
             },
         }
     }

@@ -1,6 +1,8 @@
-//! Reports: the console (for people), JUnit XML and JSON (for CI).
+//! Reports: the console (for people), JUnit XML and JSON (for CI), and an HTML page that draws
+//! every scenario as a sequence diagram.
 
 pub mod console;
+pub mod html;
 pub mod json;
 pub mod junit;
 

@@ -7,6 +7,7 @@ mod phone_login;
 mod semantic;
 pub mod shared;
 mod steps;
+pub mod trace;
 mod world;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,9 @@ pub struct RunOptions {
     /// The run's seed: with a target, every scenario's identities are salted with it and the
     /// scenario's path. Left out: a fresh one per run (see [`RunOptions::seed_used`]).
     pub seed: Option<String>,
+    /// Record every exchange of every step in [`ScenarioReport::trace`] (for the HTML
+    /// report); off, nothing extra is sent or kept.
+    pub record: bool,
     /// The run's shared state, made by the first scenario that needs it.
     run: Arc<tokio::sync::OnceCell<Result<Arc<TargetRun>, String>>>,
 }
@@ -46,6 +50,7 @@ impl RunOptions {
             target: Some(profile),
             mock_url: Some(mock_url),
             seed,
+            record: false,
             run: Arc::default(),
         }
     }
@@ -104,6 +109,9 @@ pub struct ScenarioReport {
     /// For scenarios with generated inputs: the cases run and, on failure, the inputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<Generated>,
+    /// Every step's exchanges, when the run recorded them ([`RunOptions::record`]).
+    #[serde(skip)]
+    pub trace: Option<trace::Trace>,
 }
 
 /// What the property exploration of a scenario did.
@@ -179,6 +187,7 @@ impl ScenarioReport {
             steps_passed: 0,
             steps_total: scenario.steps.len(),
             generated: None,
+            trace: None,
         }
     }
 
@@ -193,6 +202,7 @@ impl ScenarioReport {
             steps_passed: 0,
             steps_total: 0,
             generated: None,
+            trace: None,
         }
     }
 
@@ -420,8 +430,13 @@ async fn run_once(
             return report;
         }
     };
+    if options.record {
+        world.trace = Some(trace::Recorder::new(world.journal_since));
+    }
     for (i, step) in scenario.steps.iter().enumerate() {
-        if let Err(mut failure) = world.run(step).await {
+        let result = world.run(step).await;
+        world.record_step(i + 1, step, result.is_ok()).await;
+        if let Err(mut failure) = result {
             failure.step = i + 1;
             failure.label = label(step);
             failure.journal = world.journal_lines().await;
@@ -430,6 +445,7 @@ async fn run_once(
         }
         report.steps_passed += 1;
     }
+    report.trace = world.take_trace(&scenario.steps, &report.outcome);
     if let Err(message) = world.finish().await {
         if report.passed() {
             report.outcome = Outcome::Error { message };

@@ -77,10 +77,9 @@ impl World {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, Failure> {
-        self.control
-            .raw(method.clone(), path, body.as_ref())
-            .await
-            .map_err(|e| fail(format!("mock {method} {path}: {e}")))
+        let answer = self.control.raw(method.clone(), path, body.as_ref()).await;
+        self.record_control(&method, path, body.as_ref(), &answer);
+        answer.map_err(|e| fail(format!("mock {method} {path}: {e}")))
     }
 
     /// The appid of an app named in the scenario.
@@ -320,6 +319,18 @@ impl World {
 
     /// Sends a request; for the system under test, checks the invariants.
     pub(super) async fn send(&self, out: &Outgoing, to_target: bool) -> Result<Reply, Failure> {
+        let sent = self.transmit(out).await;
+        self.record_send(out, to_target, &sent).await;
+        let reply = sent?;
+        if to_target {
+            self.check_invariants(&reply)
+                .map_err(|f| with_exchange(f, out, Some(&reply)))?;
+        }
+        Ok(reply)
+    }
+
+    /// Sends a request and reads the whole answer.
+    async fn transmit(&self, out: &Outgoing) -> Result<Reply, Failure> {
         let mut req = self.http.request(out.method.clone(), &out.url);
         for (k, v) in &out.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -350,10 +361,6 @@ impl World {
             headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
         };
-        if to_target {
-            self.check_invariants(&reply)
-                .map_err(|f| with_exchange(f, out, Some(&reply)))?;
-        }
         Ok(reply)
     }
 

@@ -58,6 +58,8 @@ pub(super) struct World {
     /// Fault rules this scenario added.
     pub faults: Vec<u64>,
     pub undo: Shared,
+    /// The recording of what was sent and answered, when a report draws it.
+    pub trace: Option<std::sync::Mutex<super::trace::Recorder>>,
 }
 
 /// What the world needs to be built.
@@ -320,6 +322,7 @@ impl World {
             shared_mock,
             faults: Vec::new(),
             undo,
+            trace: None,
         };
         world.refresh_now().await.map_err(|f| f.message)?;
         Ok(world)
