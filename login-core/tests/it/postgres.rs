@@ -47,21 +47,9 @@ async fn a_database_that_goes_away_mid_request_answers_503_and_recovers_without_
         tokio::spawn(async move { app.login_code(&code).await })
     };
     let mut observer = schema.connect().await;
-    let mut waiting = false;
-    for _ in 0..300 {
-        waiting = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 \
-             AND wait_event_type = 'Lock')",
-        )
-        .bind(schema.schema())
-        .fetch_one(&mut observer)
-        .await
-        .expect("activity");
-        if waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiting = schema
+        .waits_for_a_lock(&mut observer, Duration::from_secs(3))
+        .await;
     assert!(waiting, "bob's login waits inside its transaction");
     assert!(schema.terminate_connections().await >= 1);
     sqlx::raw_sql("COMMIT")

@@ -112,6 +112,31 @@ impl TestDatabase {
             .expect("connects to the test server")
     }
 
+    /// Whether, within `within`, a connection a store opened to this schema comes to wait for a
+    /// lock (the server's `pg_stat_activity` says so). Asks on `observer` again as soon as each
+    /// answer arrives: the server's round trip paces the polling, no timer does.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be asked.
+    pub async fn waits_for_a_lock(&self, observer: &mut PgConnection, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 \
+                 AND wait_event_type = 'Lock')",
+            )
+            .bind(&self.schema)
+            .fetch_one(&mut *observer)
+            .await
+            .expect("activity");
+            if waiting {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Closes, from another connection, every connection a store opened to this schema;
     /// returns how many.
     ///

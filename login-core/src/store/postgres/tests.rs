@@ -204,21 +204,9 @@ async fn a_connection_broken_mid_transaction_writes_nothing_and_the_next_call_re
         tokio::spawn(async move { store.record_login(login("wxa", "o2", None, 2, T0)).await })
     };
     let mut observer = db.connect().await;
-    let mut waiting = false;
-    for _ in 0..200 {
-        waiting = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 \
-             AND wait_event_type = 'Lock')",
-        )
-        .bind(db.schema())
-        .fetch_one(&mut observer)
-        .await
-        .expect("activity");
-        if waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiting = db
+        .waits_for_a_lock(&mut observer, Duration::from_secs(3))
+        .await;
     assert!(waiting, "the login waits for the lock");
     assert!(db.terminate_connections().await >= 1);
     sqlx::raw_sql("COMMIT")
