@@ -363,14 +363,30 @@ pub struct Suffix<'a> {
 /// request time in hex, then the two random groups), the hint tag in the legacy style.
 pub fn rid(s: &Suffix<'_>) -> String {
     match s.style {
-        RidStyle::Current => format!(
-            "{:08x}-{:08x}-{:08x}",
-            u32::try_from(s.now_secs).unwrap_or(0),
-            s.random.0,
-            s.random.1
-        ),
+        RidStyle::Current => current_rid(s),
         RidStyle::Legacy => s.hint.to_owned(),
     }
+}
+
+/// The current-style rid of `s`, whatever its style (errmsgs name it in the current style),
+/// written digit by digit: every error answer formats one.
+fn current_rid(s: &Suffix<'_>) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let groups = [
+        u32::try_from(s.now_secs).unwrap_or(0),
+        s.random.0,
+        s.random.1,
+    ];
+    let mut rid = String::with_capacity(26);
+    for (i, group) in groups.into_iter().enumerate() {
+        if i > 0 {
+            rid.push('-');
+        }
+        for shift in (0..8).rev() {
+            rid.push(char::from(HEX[(group >> (shift * 4)) as usize & 0xf]));
+        }
+    }
+    rid
 }
 
 /// Whether `text` is shaped like a current-style rid: three groups of 8 lowercase hex digits.
@@ -386,33 +402,64 @@ pub fn is_rid_shaped(text: &str) -> bool {
 
 /// The full errmsg for an error: base text plus the rid suffix.
 pub fn errmsg(err: WxError, s: &Suffix<'_>) -> String {
+    errmsg_naming(err, s, &current_rid(s))
+}
+
+/// The errmsg of an error whose current-style rid is `rid`.
+fn errmsg_naming(err: WxError, s: &Suffix<'_>, rid: &str) -> String {
     let base = err.text(s.family);
-    let rid = rid(&Suffix {
-        style: RidStyle::Current,
-        ..*s
-    });
-    match (s.style, s.family) {
+    let mut msg = String::with_capacity(base.len() + s.hint.len() + rid.len() + 24);
+    msg.push_str(base);
+    let parts: [&str; 4] = match (s.style, s.family) {
         (RidStyle::Current, Family::Sns) if !err.space_separated_everywhere() => {
-            format!("{base}, rid: {rid}")
+            [", rid: ", rid, "", ""]
         }
-        (RidStyle::Current, _) if s.with_hint => format!("{base} hint: [{}] rid: {rid}", s.hint),
-        (RidStyle::Current, _) => format!("{base} rid: {rid}"),
-        (RidStyle::Legacy, Family::Sns) => format!("{base}, hints: [ req_id: {} ]", s.hint),
-        (RidStyle::Legacy, _) => format!("{base} hint: [{}]", s.hint),
+        (RidStyle::Current, _) if s.with_hint => [" hint: [", s.hint, "] rid: ", rid],
+        (RidStyle::Current, _) => [" rid: ", rid, "", ""],
+        (RidStyle::Legacy, Family::Sns) => [", hints: [ req_id: ", s.hint, " ]", ""],
+        (RidStyle::Legacy, _) => [" hint: [", s.hint, "]", ""],
+    };
+    for part in parts {
+        msg.push_str(part);
     }
+    msg
 }
 
 /// The compact error body `{"errcode":N,"errmsg":"..."}` with no trailing newline.
 pub fn error_body(err: WxError, s: &Suffix<'_>) -> String {
+    body_saying(err, &errmsg(err, s))
+}
+
+/// An error answer: its body, and the request id it names for the journal and
+/// `openapi/rid/get` (see [`rid`]); the rid is formatted once for both.
+pub struct ErrorAnswer {
+    /// The compact body, as [`error_body`] writes it.
+    pub body: String,
+    /// The request id, as [`rid`] gives it.
+    pub rid: String,
+}
+
+/// The body and the request id of an error answer.
+pub fn error_answer(err: WxError, s: &Suffix<'_>) -> ErrorAnswer {
+    let current = current_rid(s);
+    let body = body_saying(err, &errmsg_naming(err, s, &current));
+    let rid = match s.style {
+        RidStyle::Current => current,
+        RidStyle::Legacy => s.hint.to_owned(),
+    };
+    ErrorAnswer { body, rid }
+}
+
+/// `{"errcode":N,"errmsg":msg}`.
+fn body_saying(err: WxError, msg: &str) -> String {
     #[derive(Serialize)]
     struct Body<'a> {
         errcode: i32,
         errmsg: &'a str,
     }
-    let msg = errmsg(err, s);
     serde_json::to_string(&Body {
         errcode: err.code(),
-        errmsg: &msg,
+        errmsg: msg,
     })
     .unwrap_or_default()
 }
@@ -430,6 +477,38 @@ mod tests {
             hint: "XfmcTVNre-vGNNia",
             with_hint: false,
         }
+    }
+
+    #[test]
+    fn an_error_answer_is_the_error_body_and_names_the_rid_its_errmsg_shows() {
+        for style in [RidStyle::Current, RidStyle::Legacy] {
+            for family in [Family::Sns, Family::Wxa, Family::CgiBin] {
+                for err in [
+                    WxError::InvalidCode,
+                    WxError::DailyQuota,
+                    WxError::SystemError,
+                ] {
+                    let s = suffix(family, style);
+                    let answer = error_answer(err, &s);
+                    assert_eq!(
+                        answer.body,
+                        error_body(err, &s),
+                        "{err:?} {family:?} {style:?}"
+                    );
+                    assert_eq!(answer.rid, rid(&s));
+                    assert!(answer.body.contains(&answer.rid), "{}", answer.body);
+                }
+            }
+        }
+        let current = rid(&suffix(Family::Sns, RidStyle::Current));
+        assert_eq!(current, "66c69111-4157f271-729ca238");
+        assert!(is_rid_shaped(&current));
+        let zero = Suffix {
+            now_secs: -1,
+            random: (0, u32::MAX),
+            ..suffix(Family::Sns, RidStyle::Current)
+        };
+        assert_eq!(rid(&zero), "00000000-00000000-ffffffff");
     }
 
     #[test]

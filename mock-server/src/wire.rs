@@ -473,11 +473,9 @@ pub fn render(
                 hint: &hint,
                 with_hint,
             };
-            rid = Some(catalogue::rid(&suffix));
-            (
-                catalogue::error_body(err, &suffix),
-                Some(i64::from(err.code())),
-            )
+            let answer = catalogue::error_answer(err, &suffix);
+            rid = Some(answer.rid);
+            (answer.body, Some(i64::from(err.code())))
         }
     };
     Rendered {
