@@ -16,6 +16,7 @@ mod journal;
 mod jscode2session;
 mod model;
 mod official_account;
+mod openapi;
 mod opendata;
 mod paid_unionid;
 mod phone;
