@@ -17,6 +17,7 @@ mod jscode2session;
 mod model;
 mod official_account;
 mod openapi;
+mod openapi_answers;
 mod opendata;
 mod paid_unionid;
 mod phone;
