@@ -100,7 +100,8 @@ pub fn document() -> Result<Value, String> {
     Ok(doc)
 }
 
-/// Turns generated schemas into `components.schemas`; the same steps as login-core's.
+/// Turns generated schemas into `components.schemas`; login-core takes the same steps for its
+/// document.
 mod schemas {
     use super::*;
 
