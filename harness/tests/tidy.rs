@@ -279,10 +279,6 @@ fn rules() -> Vec<Rule> {
                     "the model test's runner: every action of the reference model as its HTTP call, one match",
                 ),
                 (
-                    "mock-server/src/control/openapi_check.rs",
-                    "exercises every control route against its documented schema in one sequence",
-                ),
-                (
                     "login-core/tests/it/props_journeys.rs",
                     "the journey property test: its operations, model and runner share private types",
                 ),

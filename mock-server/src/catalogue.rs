@@ -41,7 +41,9 @@ impl Family {
 }
 
 /// How the request id is appended to errmsg.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RidStyle {
     /// Since late 2021: `, rid: xxxxxxxx-xxxxxxxx-xxxxxxxx` (sns) or ` rid: ...` (cgi-bin, wxa).

@@ -285,6 +285,28 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// A duration as the control plane writes and reads it: the text [`parse_duration`] takes and
+/// [`format_duration`] writes. Only its JSON Schema is of use (fields holding such text name it
+/// with `#[schemars(with = "DurationText")]`).
+pub struct DurationText;
+
+impl schemars::JsonSchema for DurationText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: whole seconds (`\"300\"`) or one or more `<n><unit>` parts \
+                with units `ms`, `s`, `m`, `h`, `d` (`\"5m\"`, `\"301s\"`, `\"250ms\"`, \
+                `\"1h30m\"`). Shown in the largest unit that divides it exactly.",
+            "pattern": "^\\s*(\\d+|(\\d+(ms|s|m|h|d))+)\\s*$",
+            "examples": ["5m", "301s", "250ms", "1h30m"],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,19 +70,23 @@ impl Config {
     }
 }
 
-/// Whether the per-minute login quota counts per user (the documented unit) or per app.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the per-minute login quota counts.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaScope {
-    /// 100 calls a minute per user and app (docs; `wechat-api.md` 2.2).
+    /// Each (app, user) pair: the documented unit (`wechat-api.md` 2.2).
     #[default]
     User,
-    /// Count every call of an app together (one staff answer said so).
+    /// Every call of an app together (one staff answer said so).
     App,
 }
 
-/// Which Content-Type the vendor surface sends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The Content-Type of vendor answers.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ContentTypeMode {
     /// As WeChat: `text/plain` on sns, JSON types on cgi-bin and wxa, no charset.
@@ -92,8 +96,10 @@ pub enum ContentTypeMode {
     Json,
 }
 
-/// How jscode2session treats `grant_type`; the real behaviour was never observed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How jscode2session treats `grant_type` (WeChat's real behaviour was never observed).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantTypeCheck {
     /// Missing or other than `authorization_code`: 40002 (as on the token endpoints).
@@ -112,9 +118,11 @@ pub struct WireStyle {
     pub rid_style: RidStyle,
 }
 
-/// What checkencryptedmsg answers for a hash of no phone-number data WeChat issued to the app in
-/// the last 3 days; the docs list both (`wechat-api.md` 7a, L which).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What checkencryptedmsg answers for a hash of no phone-number encryptedData the app was issued in
+/// the last 3 days; the docs list both answers (`wechat-api.md` 7a).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownEncryptedMsg {
     /// errcode 1 `data not exit`: the docs' error table names this case.
@@ -125,21 +133,25 @@ pub enum UnknownEncryptedMsg {
     VaildFalse,
 }
 
-/// Behaviour switches. All have defaults; `PATCH /__mock__/options` changes any subset.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Behaviour switches. Every one has a default (shown per field); `PATCH /options` replaces the
+/// ones given, keeps the others and validates the result as a whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
-    /// Refuse `wx.login` for users that were not created first.
+    /// Refuse `/wx/login` and `/wx/getPhoneNumber` for users that were not created first
+    /// (`unknown_user`); otherwise such users are created on the fly.
     pub strict: bool,
-    /// jscode2session calls allowed per minute before 45011.
+    /// jscode2session calls allowed per minute before errcode 45011.
     pub login_quota_per_minute: u32,
     /// What the quota counts.
     pub quota_scope: QuotaScope,
     /// A new login code rotates the session_key only if the last rotation is at least this old.
     #[serde(with = "duration_text")]
+    #[schemars(with = "crate::clock::DurationText")]
     pub session_key_min_rotation: Duration,
-    /// Lifetime of a session_key from its rotation; none means it never expires by itself.
+    /// Lifetime of a session_key from its rotation; `null`: it never expires by itself.
     #[serde(with = "opt_duration_text")]
+    #[schemars(with = "Option<crate::clock::DurationText>")]
     pub session_key_ttl: Option<Duration>,
     /// Content-Type policy of the vendor surface.
     pub content_type: ContentTypeMode,
@@ -147,27 +159,36 @@ pub struct Options {
     pub rid_style: RidStyle,
     /// grant_type policy of jscode2session.
     pub jscode2session_grant_type: GrantTypeCheck,
-    /// Accept `"force_refresh":"true"` (a string, as one Rust SDK sends) on stable_token;
-    /// when false such a body gets 47001.
+    /// Accept `"force_refresh":"true"` (a string) on stable_token; when false such a body gets
+    /// 47001.
     pub lenient_force_refresh: bool,
-    /// Entries the journal keeps before it drops the oldest (and says how many it dropped).
+    /// Entries the journal keeps before it drops the oldest (and counts them in `dropped`).
+    #[schemars(range(min = 1))]
     pub journal_capacity: usize,
-    /// Accept, once, a `wx.login` code the mock never minted (one real WeChat gave a
-    /// mini-program running without the shim), as a code of `foreign_code_user`. Login only:
-    /// the mini-program's open data stays sealed with real WeChat's key, which the mock never
-    /// had. Off by default: a faithful server answers 40029.
+    /// Accept, once, a `wx.login` code the mock never minted (one real WeChat gave a mini-program
+    /// running without the wx-login-kit shim) as a code of `foreign_code_user`: jscode2session
+    /// exchanges it like a code of the mock's own (quota, high-risk and single use apply). Login
+    /// only: the mini-program's open data stays sealed with real WeChat's key, which the mock never
+    /// had. An adopted code is forgotten 5 minutes after adoption. Off by default: a faithful
+    /// server answers 40029.
     pub accept_foreign_codes: bool,
-    /// The user foreign codes log in as (created on first use unless `strict`).
+    /// The user foreign codes log in as (created on first use unless `strict`; under `strict` an
+    /// unknown one leaves foreign codes at 40029). 1 to 128 bytes, no control characters.
+    #[schemars(length(min = 1, max = 128))]
     pub foreign_code_user: UserHandle,
-    /// checkencryptedmsg's answer for data WeChat did not issue (or issued over 3 days ago).
+    /// checkencryptedmsg's answer for data WeChat did not issue to the app, or issued over 3 days
+    /// ago.
     pub checkencryptedmsg_unknown: UnknownEncryptedMsg,
-    /// `cgi-bin/token` calls an app may make per day (China time) before 45009; the
-    /// reference shows 10,000 for mini-programs (`wechat-api.md` 7a). `clear_quota` or the next
-    /// day gives the calls back.
+    /// `cgi-bin/token` calls an app may make per day (China time, UTC+8) before errcode 45009
+    /// `reach max api daily quota limit`; the next day or `clear_quota` gives them back. The
+    /// reference shows 10,000 for mini-programs.
+    #[schemars(range(min = 1))]
     pub token_daily_limit: u32,
-    /// Answer a path the mock does not model, with a valid access token of any app,
-    /// `{"errcode":0,"errmsg":"ok"}` (the token checks as on any endpoint that needs one: 41001,
-    /// 40001, 42001), journaled as `stubbed`. Off: such paths answer 40066, as WeChat does.
+    /// Answer a vendor path the mock does not model `{"errcode":0,"errmsg":"ok"}` (in its family's
+    /// Content-Type) when it carries a valid access token of any app; no token: 41001, a bad one:
+    /// 40001/42001, as any endpoint that needs a token. Such calls are journaled as `stubbed` with
+    /// the token's app, and fault rules can name `stubbed`. Off: 40066 `invalid url`, as WeChat
+    /// answers.
     pub stub_unmodelled: bool,
 }
 
@@ -229,12 +250,14 @@ impl Options {
     }
 }
 
-/// What kind of WeChat account an app is. Both get tokens the same way; the login and
-/// open-data calls are mini-programs', the followers and `cgi-bin/user/info` official accounts'.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What kind of WeChat account an app is. Both fetch tokens; apps of both kinds under one
+/// open-platform account give a user the same unionid.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AppKind {
-    /// A mini-program (`wx.login`, jscode2session, the phone button, ...).
+    /// A mini-program: `wx.login`, jscode2session, the phone button, open data, payments.
     #[default]
     MiniProgram,
     /// An official account (公众号): users follow it; `cgi-bin/user/info` tells about them.
@@ -259,37 +282,48 @@ impl AppKind {
     }
 }
 
-/// An app to create: every field may be left out and is then generated from the seed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// An app to create (`POST /apps`) or the fields of an app to change (`PATCH /apps/{appid}`). Every
+/// field may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppSpec {
-    /// The appid (`wx` + 16 hex digits is the real shape; any non-empty text is accepted).
+    /// The appid (`wx` + 16 hex digits is the real shape; any non-empty text of at most 64 bytes
+    /// without control characters is accepted). Left out on create: generated from the seed. On
+    /// `PATCH` it may only repeat the appid of the path.
+    #[schemars(length(min = 1))]
     pub appid: Option<AppId>,
-    /// The AppSecret.
+    /// The AppSecret (at most 128 bytes). Left out on create: 32 hex digits derived from the seed;
+    /// on `PATCH`: unchanged.
+    #[schemars(length(min = 1))]
     pub secret: Option<AppSecret>,
-    /// Open-platform account the app is bound to; unionids are returned only when set.
+    /// Open-platform account the app is bound to (at most 64 bytes); unionids are returned only
+    /// when set. Left out or `null` on `PATCH`: unchanged (a binding cannot be removed).
+    #[schemars(length(min = 1))]
     pub open_platform: Option<PlatformId>,
-    /// A name for humans.
+    /// A name for humans. Left out or `null` on `PATCH`: unchanged.
     pub name: Option<String>,
-    /// The user-info rules the app's `wx.getUserInfo` / `wx.getUserProfile` follow; left out:
-    /// anonymous, WeChat's current behaviour. On change, left out keeps the current value.
+    /// User-info rules of the app's `wx.getUserInfo` / `wx.getUserProfile`. Left out or `null` on
+    /// create: anonymous (WeChat's current behaviour); on `PATCH`: unchanged.
     pub profile_era: Option<crate::opendata::RuleEra>,
-    /// Successful phone-number buttons (`getPhoneNumber` and `getRealtimePhoneNumber`) the app
-    /// has left; at 0 the button answers `errno` 1400001. Left out on create: unlimited; on
-    /// change, left out keeps the current value.
+    /// Successful phone-number buttons (`getPhoneNumber` and `getRealtimePhoneNumber` together) the
+    /// app has left; each grant uses one, and at 0 the button answers `errno` 1400001. Left out or
+    /// `null` on create: unlimited; on `PATCH`: unchanged.
     pub phone_quota: Option<u64>,
-    /// A mini-program (left out on create) or an official account; it cannot be changed.
+    /// Left out or `null` on create: `mini_program`. It cannot be changed: on `PATCH` only the
+    /// app's own kind (or nothing) is taken.
     pub kind: Option<AppKind>,
 }
 
-/// A third-party platform to create (`POST /__mock__/platforms`, or the seed file's
-/// `platforms`): every field may be left out.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A third-party platform to create (also the seed file's `platforms` entries). Every field may be
+/// left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlatformSpec {
-    /// The platform's appid; left out: `wx` + 16 hex digits from the seed, as an app's.
+    /// The platform's appid; left out or `null`: `wx` + 16 hex digits from the seed.
+    #[schemars(length(min = 1))]
     pub component_appid: Option<AppId>,
-    /// Its AppSecret; left out: 32 hex digits from the seed.
+    /// Its AppSecret; left out or `null`: 32 hex digits from the seed.
+    #[schemars(length(min = 1))]
     pub component_appsecret: Option<AppSecret>,
     /// A name for humans.
     pub name: Option<String>,
@@ -297,45 +331,55 @@ pub struct PlatformSpec {
     pub authorizations: Vec<AppId>,
 }
 
-/// A phone number with its country calling code (`"86"`, `"13800138000"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A phone number with its country calling code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneSpec {
-    /// Country calling code without `+`, digits only.
+    /// Country calling code without `+`, 1 to 4 digits.
+    #[schemars(regex(pattern = r"^[0-9]{1,4}$"))]
     pub country_code: String,
-    /// The number without the country code, digits only.
+    /// The number without the country code, 4 to 20 digits.
+    #[schemars(regex(pattern = r"^[0-9]{4,20}$"))]
     pub number: String,
 }
 
-/// A WeChat user to create or change. On create only `handle` is needed; everything else is
-/// derived from the seed. On change, fields left out stay as they are.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A WeChat user to create (`POST /users`, only `handle` needed; everything else derived from the
+/// seed) or the fields of a user to change (`PATCH /users/{handle}`). Apart from `phone` and
+/// `risk_rank`, a field left out or `null` keeps its value (or default).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserSpec {
-    /// The stable handle tests use (`alice`).
+    /// The stable handle tests name the user by (`alice`): non-empty, at most 128 bytes, no control
+    /// characters. Required on create; on `PATCH` it may only repeat the handle of the path.
+    #[schemars(length(min = 1, max = 128))]
     pub handle: Option<UserHandle>,
-    /// Nickname.
+    /// Nickname. Default on create: the handle. At most 1024 bytes.
     pub nickname: Option<String>,
-    /// Avatar URL.
+    /// Avatar URL. Default on create: derived. At most 1024 bytes.
     pub avatar_url: Option<String>,
-    /// 0 unknown, 1 male, 2 female.
+    /// 0 unknown, 1 male, 2 female. Default on create: 1 or 2, derived.
+    #[schemars(range(max = 2))]
     pub gender: Option<u8>,
-    /// Country as WeChat reports it (`CN`).
+    /// Country as WeChat reports it. Default `CN`. At most 1024 bytes.
     pub country: Option<String>,
-    /// Province.
+    /// Province. Default `Guangdong`. At most 1024 bytes.
     pub province: Option<String>,
-    /// City.
+    /// City. Default `Guangzhou`. At most 1024 bytes.
     pub city: Option<String>,
-    /// Language (`zh_CN`).
+    /// Language. Default `zh_CN`. At most 1024 bytes.
     pub language: Option<String>,
-    /// Phone number; left out: a derived mainland number; `null`: no phone.
+    /// Phone number. Left out: on create a derived mainland number (`86`, 11 digits), on `PATCH`
+    /// unchanged. `null`: the user has no phone (then `/wx/getPhoneNumber` answers `no_phone`).
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub phone: Option<Option<PhoneSpec>>,
-    /// High-risk users get 40226 `code blocked` on jscode2session.
+    /// High-risk users get 40226 `code blocked` on jscode2session. Default false.
     pub high_risk: Option<bool>,
-    /// The user's getuserriskrank `risk_rank`, 0 to 4; left out: unchanged (on create: none);
-    /// `null`: none. Without one, a user answers 4 while `high_risk`, else 0.
+    /// What getuserriskrank answers as `risk_rank` for the user, 0 (lowest) to 4. Left out: on
+    /// create none, on `PATCH` unchanged; `null`: none. Without a rank of its own a user answers 4
+    /// while `high_risk` is true, else 0: setting `high_risk` alone makes the rank 4, an explicit
+    /// rank wins over `high_risk`.
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 4))]
     pub risk_rank: Option<Option<u8>>,
 }
 

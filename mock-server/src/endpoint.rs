@@ -268,6 +268,44 @@ pub const ENDPOINTS: [Row; 21] = [
     },
 ];
 
+/// An endpoint's short name ([`Row::name`]), as the journal shows it and fault rules take it.
+/// Only its JSON Schema is of use: the names and what each stands for, read from [`ENDPOINTS`].
+pub struct EndpointName;
+
+impl schemars::JsonSchema for EndpointName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EndpointName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let described: Vec<String> = ENDPOINTS
+            .iter()
+            .map(|row| {
+                let method = match row.method {
+                    Method::Get => "GET",
+                    Method::Post => "POST",
+                };
+                let paths = row.paths.join("` or `");
+                let what = match row.endpoint {
+                    Endpoint::Stubbed => "a path the mock does not model, answered under the \
+                                          `stub_unmodelled` option"
+                        .to_owned(),
+                    Endpoint::Unknown => "any other path".to_owned(),
+                    Endpoint::SmsSend => format!("`{method} {paths}`: Tencent Cloud SMS `SendSms`"),
+                    _ => format!("`{method} {paths}`"),
+                };
+                format!("`{}` ({what})", row.name)
+            })
+            .collect();
+        let names: Vec<&str> = ENDPOINTS.iter().map(|row| row.name).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": format!("A vendor endpoint: {}.", described.join(", ")),
+            "enum": names,
+        })
+    }
+}
+
 impl Endpoint {
     /// Every endpoint, in documentation order.
     pub const ALL: [Endpoint; ENDPOINTS.len()] = {

@@ -16,7 +16,7 @@ use crate::ids::{AppId, UserHandle};
 use crate::tencent::TcCode;
 
 /// What goes wrong at the transport level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// Close the connection without answering.
@@ -29,37 +29,62 @@ pub enum Transport {
     Malformed,
 }
 
-/// A fault rule as the control plane takes it (`POST /__mock__/faults`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A fault rule to add. It needs one of `errcode`, `tencent_error`, `http_status`, `transport` (at
+/// most one of these four) or `delay`; violations are `invalid_field`. `errcode` is refused on
+/// `sms_send` and `tencent_error` on the WeChat endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schemars(transform = require_endpoint)]
 pub struct FaultSpec {
-    /// An endpoint's short name from the endpoint table (`endpoint.rs`: `jscode2session`,
-    /// `getuserphonenumber`, `sms_send`, `unknown`, ...), its path, or `*` for all (an `errcode` rule then fires on WeChat endpoints only, a `tencent_error` rule on
-    /// the SMS endpoint only).
+    /// Endpoint name (see `EndpointName`), its path (`/sns/jscode2session`), or `*` for all (an
+    /// `errcode` rule then fires on the WeChat endpoints only, a `tencent_error` rule on `sms_send`
+    /// only).
+    #[schemars(length(min = 1))]
     pub endpoint: String,
     /// Only requests for this app (for `sms_send`: this SmsSdkAppId).
     pub appid: Option<AppId>,
     /// Only requests concerning this user (resolved from the code, phone code or openid).
     pub user: Option<UserHandle>,
-    /// Answer this catalogue errcode (HTTP 200, as WeChat does); WeChat endpoints only.
+    /// Answer this catalogue errcode (HTTP 200, as WeChat does); must be in the mock's catalogue.
+    /// WeChat endpoints only: with `endpoint` `*` the rule fires on WeChat endpoints alone.
     pub errcode: Option<i64>,
-    /// Answer this Tencent Cloud error code (`LimitExceeded.PhoneNumberDailyLimit`), as the
-    /// whole request's error or as every number's status, as the code comes; `sms_send` only.
+    /// Answer this Tencent Cloud error code (HTTP 200, as Tencent Cloud does): the whole request's
+    /// error, or every number's status for the per-number codes (see `TencentErrorCode`). Only on
+    /// `sms_send`; left out, the rule shows no `tencent_error`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<TcCode>")]
     pub tencent_error: Option<String>,
-    /// Answer this HTTP status with a gateway error page.
+    /// Answer this HTTP status with a gateway error page (100 to 599, not 200).
+    #[schemars(range(min = 100, max = 599), extend("not" = {"const": 200}))]
     pub http_status: Option<u16>,
     /// Fail the connection or the body.
     pub transport: Option<Transport>,
-    /// Wait this long first (`"3s"`, `"250ms"`); alone, the request is then served normally.
+    /// Wait this long first (at most `10m`); alone, the request is then served normally.
+    #[schemars(with = "Option<crate::clock::DurationText>")]
     pub delay: Option<String>,
     /// Fire this many times, then retire; left out: every time.
+    #[schemars(range(min = 1))]
     pub times: Option<u32>,
-    /// Fire with this probability (0 to 1), drawn from the seeded generator.
+    /// Fire with this probability, drawn from the seeded generator.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub probability: Option<f64>,
-    /// Whether a failed code exchange still uses up the code (a -1 that consumed the code was
-    /// seen on sns/oauth2 [C17]). Default false.
+    /// Whether a failed code exchange still uses up the code (a -1 that consumed the code was seen
+    /// on sns/oauth2 [C17]).
     pub consume_code: bool,
+}
+
+/// `endpoint` has a default, so that a rule without one is refused by the check that names it;
+/// its schema says what that check holds: a rule needs an endpoint.
+fn require_endpoint(schema: &mut schemars::Schema) {
+    let required = schema
+        .ensure_object()
+        .entry("required")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let serde_json::Value::Array(names) = required
+        && !names.iter().any(|n| n == "endpoint")
+    {
+        names.insert(0, "endpoint".into());
+    }
 }
 
 /// What a firing rule does instead of (or before) the normal answer.
@@ -92,10 +117,11 @@ pub struct FaultPlan {
     pub user: Option<UserHandle>,
 }
 
-/// A rule as stored and shown.
-#[derive(Clone, Debug, Serialize)]
+/// A fault rule as stored: the rule as given, with its id and counters.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct FaultRule {
     /// Id to delete it by.
+    #[schemars(range(min = 1))]
     pub id: u64,
     /// The rule as given.
     #[serde(flatten)]

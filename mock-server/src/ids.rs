@@ -18,7 +18,9 @@ macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $debug:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(schemars::JsonSchema)]
         #[serde(transparent)]
+        #[schemars(inline)]
         pub struct $name(String);
 
         impl $name {

@@ -93,48 +93,61 @@ pub fn split_target(target: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// A journal entry as `GET /__mock__/journal` shows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// One recorded vendor request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct JournalEntry {
-    /// Sequence number, from 1, never reused.
+    /// Sequence number, from 1, never reused (not even after a clear).
+    #[schemars(range(min = 1))]
     pub seq: u64,
-    /// Virtual time, Unix milliseconds.
+    /// Virtual time of arrival, Unix milliseconds.
     pub time_ms: i64,
-    /// Virtual time, RFC 3339.
+    /// Virtual time of arrival, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub time: String,
     /// HTTP method.
     pub method: String,
-    /// Path.
+    /// Request path.
     pub path: String,
     /// Endpoint name (`jscode2session`, ..., `unknown`).
+    #[schemars(with = "crate::endpoint::EndpointName")]
     pub endpoint: String,
     /// Raw query string.
     pub query: String,
     /// Query parameters (first value of each name).
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Request body (UTF-8, invalid bytes replaced).
     pub body: String,
-    /// App concerned.
+    /// App concerned, when known.
     pub appid: Option<String>,
-    /// User concerned.
+    /// User concerned, when known.
     pub user: Option<String>,
-    /// HTTP status (0: no answer).
+    /// HTTP status answered (0: no answer, the connection was dropped or reset).
+    #[schemars(range(max = 599))]
     pub status: u16,
-    /// errcode answered.
+    /// errcode answered (0 for success bodies); `null` for non-WeChat answers (gateway pages,
+    /// Tencent Cloud answers).
     pub errcode: Option<i64>,
-    /// Tencent Cloud code answered (`Ok`, or an error code), for the SMS endpoint only.
+    /// Only on `sms_send` entries: the Tencent Cloud code answered: the error's `Code`, `Ok` when
+    /// every number was sent, else the first refused number's `Code`; absent when the connection
+    /// broke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tencent_code: Option<String>,
-    /// The Tencent Cloud request's common-parameter headers, for the SMS endpoint only.
+    /// Only on `sms_send` entries: the headers that carry API 3.0's common parameters and the
+    /// signature (`host`, `content-type`, `authorization`, `x-tc-*`; names lowercase, first value
+    /// of each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Fault applied, e.g. `rule 3: errcode -1`.
+    /// The fault that shaped the answer, e.g. `rule 3: errcode -1`.
     pub fault: Option<String>,
-    /// Response body.
+    /// Response body as sent (before any truncation).
     pub response: String,
-    /// Latency, microseconds.
+    /// Wall-clock time spent answering, microseconds.
     pub latency_us: u64,
-    /// The request id of a WeChat error answer (`openapi/rid/get` looks it up).
+    /// The request id a WeChat error answer named in its errmsg (`xxxxxxxx-xxxxxxxx-xxxxxxxx`;
+    /// under `rid_style: legacy`, the hint tag); `null` for successes and non-WeChat answers. `POST
+    /// /cgi-bin/openapi/rid/get` looks it up.
     #[serde(default)]
     pub rid: Option<String>,
 }
@@ -160,8 +173,8 @@ pub struct JournalFilter {
     pub rid: Option<String>,
 }
 
-/// `GET /__mock__/journal`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// The journal, filtered.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct JournalPage {
     /// Matching entries, oldest first.
     pub entries: Vec<JournalEntry>,
@@ -170,6 +183,7 @@ pub struct JournalPage {
     /// Oldest entries dropped because the journal was full.
     pub dropped: u64,
     /// How many entries the journal keeps.
+    #[schemars(range(min = 1))]
     pub capacity: usize,
     /// The sequence number of the latest request recorded (0: none yet); give it as `since`
     /// later to read only what came after.

@@ -7,26 +7,27 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AppId, OpenId, UnionId, UserHandle};
 
 /// A user's profile as the mini-program's user-info APIs report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Profile {
     /// Nickname.
     pub nickname: String,
     /// Avatar URL.
     pub avatar_url: String,
     /// 0 unknown, 1 male, 2 female.
+    #[schemars(range(max = 2))]
     pub gender: u8,
-    /// Country.
+    /// Country (`CN`).
     pub country: String,
     /// Province.
     pub province: String,
     /// City.
     pub city: String,
-    /// Language.
+    /// Language (`zh_CN`).
     pub language: String,
 }
 
-/// A phone number as stored: country code and the pure number.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A phone number as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Phone {
     /// Country calling code, digits (`86`).
     pub country_code: String,
@@ -47,11 +48,11 @@ impl Phone {
 }
 
 /// A user's identity in one app.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserAppView {
     /// The app.
     pub appid: AppId,
-    /// openid in that app.
+    /// openid in that app (28 characters, starts with `o`).
     pub openid: OpenId,
     /// unionid, when the app is bound to an open-platform account.
     pub unionid: Option<UnionId>,
@@ -59,8 +60,9 @@ pub struct UserAppView {
     pub session_key: Option<String>,
 }
 
-/// A user as the control plane shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A user as the control plane shows it: the handle, the profile fields (flattened), phone,
+/// high-risk flag and the identity in every app.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserView {
     /// Handle.
     pub handle: UserHandle,
@@ -71,10 +73,11 @@ pub struct UserView {
     pub phone: Option<Phone>,
     /// High-risk flag.
     pub high_risk: bool,
-    /// Identity in every app.
+    /// Identity in every app, in creation order.
     pub apps: Vec<UserAppView>,
-    /// What getuserriskrank answers for the user: the rank set, else 4 while `high_risk`,
+    /// What getuserriskrank answers for the user: the `risk_rank` set, else 4 while `high_risk`,
     /// else 0.
     #[serde(default)]
+    #[schemars(range(max = 4))]
     pub risk_rank: u8,
 }

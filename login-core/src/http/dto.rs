@@ -7,73 +7,96 @@ use crate::clock::UnixMs;
 use crate::store::{Profile, UserRecord};
 use crate::wechat::PhoneInfo;
 
-/// `POST /api/login`: the code, and optionally the user's number from WeChat (a
-/// getPhoneNumber `phone_code`, or the legacy `encryptedData` + `iv`).
-#[derive(Debug, Deserialize)]
+/// `POST /api/login`: the `wx.login` code and, optionally, the user's number from WeChat (a
+/// getPhoneNumber `phone_code`, or the legacy `encryptedData` and `iv`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LoginRequest")]
 pub struct LoginBody {
-    /// The `wx.login` code.
+    /// The wx.login code.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub code: String,
-    /// The app, when the server serves several.
+    /// The app; default: the first configured.
     #[serde(default)]
     pub appid: Option<String>,
-    /// A getPhoneNumber code.
+    /// A getPhoneNumber code: register or join by the user's WeChat number when no account knows
+    /// this WeChat user.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub phone_code: Option<String>,
-    /// The legacy getPhoneNumber `encryptedData`.
+    /// Legacy getPhoneNumber data (made after this wx.login), with `iv`; instead of `phone_code`.
     #[serde(default, rename = "encryptedData")]
     pub encrypted_data: Option<String>,
-    /// The legacy getPhoneNumber `iv`.
+    /// With `encryptedData`.
     #[serde(default)]
     pub iv: Option<String>,
 }
 
 /// `POST /api/sms/send`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SmsSendRequest")]
 pub struct SmsSendBody {
-    /// The number: `+8613800138000` (E.164) or `13800138000` (mainland China).
+    /// `+` country code and number (E.164: `+8613800138000`, `+85251234567`; 7 to 15 digits), or an
+    /// 11-digit mainland China mobile number (`13800138000`, read as +86). Spaces and hyphens
+    /// between digits are ignored.
     pub phone: String,
-    /// What the code is for: `login`.
+    /// What the code is for.
+    #[schemars(extend("enum" = ["login"]))]
     pub purpose: String,
 }
 
 /// `POST /api/login/sms`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SmsLoginRequest")]
 pub struct SmsLoginBody {
-    /// The number the code was sent to.
+    /// `+` country code and number (E.164: `+8613800138000`, `+85251234567`; 7 to 15 digits), or an
+    /// 11-digit mainland China mobile number (`13800138000`, read as +86). Spaces and hyphens
+    /// between digits are ignored.
     pub phone: String,
-    /// The 6-digit code.
+    /// The 6-digit code the SMS carried.
+    #[schemars(regex(pattern = r"^[0-9]{6}$"))]
     pub code: String,
-    /// A registration ticket, to bind its WeChat identity.
+    /// `registration.ticket` of a `registration_required` answer: binds that WeChat identity.
     #[serde(default)]
+    #[schemars(length(min = 43, max = 43))]
     pub ticket: Option<String>,
-    /// The app of the session.
+    /// The app of the session; default: the first configured (with a ticket: the ticket's, which
+    /// `appid` must then match).
     #[serde(default)]
     pub appid: Option<String>,
 }
 
 /// `POST /api/login/password`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PasswordLoginRequest")]
 pub struct PasswordLoginBody {
-    /// The number.
+    /// `+` country code and number (E.164: `+8613800138000`, `+85251234567`; 7 to 15 digits), or an
+    /// 11-digit mainland China mobile number (`13800138000`, read as +86). Spaces and hyphens
+    /// between digits are ignored.
     pub phone: String,
-    /// The password (a new number is registered with it).
+    /// A new number is registered with it: then 8 (`phone.password_min_chars`) to 128 characters,
+    /// no control characters.
+    #[schemars(length(min = 1, max = 128))]
     pub password: String,
-    /// A registration ticket, to bind its WeChat identity.
+    /// `registration.ticket` of a `registration_required` answer: binds that WeChat identity.
     #[serde(default)]
+    #[schemars(length(min = 43, max = 43))]
     pub ticket: Option<String>,
-    /// The app of the session.
+    /// The app of the session; default: the first configured (with a ticket: the ticket's, which
+    /// `appid` must then match).
     #[serde(default)]
     pub appid: Option<String>,
 }
 
 /// `POST /api/sms/send` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsSent")]
 pub struct SmsSentView {
     /// Always true: the gateway took the message.
+    #[schemars(extend("const" = true))]
     pub sent: bool,
     /// Seconds the code stays usable.
     pub expires_in: u64,
@@ -83,8 +106,9 @@ pub struct SmsSentView {
 
 /// `POST /api/me/profile`: either the encrypted user info (as `wx.getUserProfile` returns it,
 /// forwarded whole if the client likes) or plain `nickName`/`avatarUrl`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ProfileRequest")]
 pub struct ProfileBody {
     /// `encryptedData`.
     pub encrypted_data: Option<String>,
@@ -94,26 +118,33 @@ pub struct ProfileBody {
     pub raw_data: Option<String>,
     /// `signature`.
     pub signature: Option<String>,
-    /// `nickName` (fill-in).
+    /// Trimmed; 1 to 64 characters, no control characters.
+    #[schemars(length(min = 1, max = 64))]
     pub nick_name: Option<String>,
-    /// `avatarUrl` (fill-in).
+    /// An http(s) URL of the uploaded avatar (wxfile:// paths are local to the phone).
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://\S+$"))]
     pub avatar_url: Option<String>,
-    /// Forwarded from the callback; ignored (not trusted).
+    /// Forwarded from the callback; ignored.
     #[serde(default, rename = "userInfo")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub _user_info: Option<serde::de::IgnoredAny>,
     /// Forwarded from the callback; ignored.
     #[serde(default, rename = "cloudID")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub _cloud_id: Option<serde::de::IgnoredAny>,
     /// Forwarded from the callback; ignored.
     #[serde(default, rename = "errMsg")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub _err_msg: Option<serde::de::IgnoredAny>,
 }
 
 /// `POST /api/me/phone`: a phone-number `code`, or the legacy `encryptedData` + `iv`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "PhoneRequest")]
 pub struct PhoneBody {
     /// The getPhoneNumber code.
+    #[schemars(length(max = 256))]
     pub code: Option<String>,
     /// `encryptedData`.
     pub encrypted_data: Option<String>,
@@ -121,18 +152,21 @@ pub struct PhoneBody {
     pub iv: Option<String>,
     /// Forwarded from the callback; ignored.
     #[serde(default, rename = "cloudID")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub _cloud_id: Option<serde::de::IgnoredAny>,
     /// Forwarded from the callback; ignored.
     #[serde(default, rename = "errMsg")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub _err_msg: Option<serde::de::IgnoredAny>,
 }
 
 /// A user as clients see it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "User")]
 pub struct UserView {
     /// The user's id.
     pub id: i64,
-    /// Whether this login created the user (login answers only).
+    /// Login answers only: whether this login created the user.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub is_new: Option<bool>,
     /// Whether a phone number is bound.
@@ -141,7 +175,7 @@ pub struct UserView {
     pub phone: Option<PhoneInfo>,
     /// The profile, once set.
     pub profile: Option<Profile>,
-    /// The apps the user has logged in to.
+    /// Appids the user has logged in to.
     pub apps: Vec<String>,
 }
 
@@ -167,15 +201,19 @@ impl UserView {
 }
 
 /// A login token and its lifetime.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Token")]
 pub struct TokenView {
     /// The token, for `Authorization: Bearer`.
+    #[schemars(length(min = 43, max = 43))]
     pub token: String,
     /// Always `Bearer`.
+    #[schemars(extend("const" = "Bearer"))]
     pub token_type: String,
-    /// When the session ends unless used: Unix seconds.
+    /// Unix seconds; slides forward with use.
     pub expires_at: i64,
     /// Seconds from now until `expires_at`.
+    #[schemars(range(min = 0))]
     pub expires_in: i64,
 }
 
@@ -192,7 +230,8 @@ impl TokenView {
 }
 
 /// `POST /api/login` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Login")]
 pub struct LoginView {
     /// The token.
     #[serde(flatten)]
@@ -202,16 +241,19 @@ pub struct LoginView {
 }
 
 /// `GET /api/session/check` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Check")]
 pub struct CheckView {
     /// Always true (a stale session is a 401).
+    #[schemars(extend("const" = true))]
     pub valid: bool,
     /// When the session ends unless used: Unix seconds.
     pub expires_at: i64,
 }
 
 /// `POST /api/me/profile` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ProfileResult")]
 pub struct ProfileView {
     /// False when WeChat gave anonymous data and the stored profile was kept.
     pub updated: bool,
@@ -220,11 +262,11 @@ pub struct ProfileView {
 }
 
 /// `POST /api/me/phone` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "PhoneResult")]
 pub struct PhoneView {
     /// The account the number is bound to; after a join, the existing account.
     pub user: UserView,
-    /// True when this WeChat identity joined the account that already had the number; the
-    /// session now belongs to that account.
+    /// True when this identity joined the account that already had the number.
     pub joined: bool,
 }

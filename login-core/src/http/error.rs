@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use crate::service::Error;
 
-/// The error body.
-#[derive(Debug, Serialize, serde::Deserialize)]
+/// Every error: a stable machine `code` and a message for humans; a `registration_required` answer
+/// adds the registration ticket.
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -19,22 +21,25 @@ pub struct ErrorBody {
 }
 
 /// The registration ticket of a `registration_required` answer.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Registration")]
 pub struct RegistrationDetail {
-    /// The ticket: single use, for `POST /api/login/sms` or `/api/login/password`.
+    /// Single use; stands for this WeChat identity (its session_key kept on the server): for `POST
+    /// /api/login/sms` or `/api/login/password`.
+    #[schemars(length(min = 43, max = 43))]
     pub ticket: String,
     /// When it stops working: Unix seconds.
     pub expires_at: i64,
-    /// Seconds until then.
+    /// Seconds until then (`phone.ticket_ttl`, default 600).
     pub expires_in: u64,
 }
 
 /// The error's code and message.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorDetail {
     /// Stable machine code.
     pub code: String,
-    /// For humans.
+    /// For humans; names the field for input errors.
     pub message: String,
 }
 

@@ -5,6 +5,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 mod handlers;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -27,7 +27,7 @@ pub use phone_first::{
 };
 
 /// A user's profile: nickname and avatar, plus what older user-info APIs gave.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// Nickname.

@@ -49,8 +49,11 @@ pub struct IssuedToken {
 }
 
 /// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "Phone")]
 pub struct PhoneInfo {
     /// The number with the country prefix for non-mainland numbers.
     pub phone_number: String,

@@ -1,6 +1,6 @@
 //! The HTTP surface as a whole: the OpenAPI document against the router, methods and unknown
 //! paths, malformed bodies, limits, health and metrics endpoints, and response bodies checked
-//! against the documented schemas.
+//! against the documented schemas (`openapi::problems`, the `jsonschema` crate).
 
 use std::collections::BTreeSet;
 
@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::openapi::problems;
 
 async fn openapi(app: &TestApp) -> Value {
     // The document itself says where the session_key stays: skip `send`'s check.
@@ -350,75 +351,6 @@ async fn metrics_count_logins_and_requests() {
     assert!(!text.contains("session_key"));
 }
 
-/// Problems with `value` against `schema` (a small subset of JSON Schema: `$ref`, `oneOf`,
-/// `type`, `const`, object `properties`/`required`/`additionalProperties: false`, `items`).
-fn check(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
-    if let Some(r) = schema["$ref"].as_str() {
-        let target = resolve(doc, r).unwrap_or_else(|| panic!("dangling {r}"));
-        return check(doc, target, value, at, out);
-    }
-    if let Some(alts) = schema["oneOf"].as_array() {
-        let fits = alts
-            .iter()
-            .filter(|s| {
-                let mut errs = Vec::new();
-                check(doc, s, value, at, &mut errs);
-                errs.is_empty()
-            })
-            .count();
-        if fits != 1 {
-            out.push(format!("{at}: {fits} oneOf alternatives match {value}"));
-        }
-        return;
-    }
-    if let Some(c) = schema.get("const") {
-        if c != value {
-            out.push(format!("{at}: {value} is not {c}"));
-        }
-    }
-    let types: Vec<&str> = match &schema["type"] {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    let is = |t: &str| match t {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "null" => value.is_null(),
-        _ => false,
-    };
-    if !types.is_empty() && !types.iter().any(|t| is(t)) {
-        out.push(format!("{at}: {value} is not {types:?}"));
-        return;
-    }
-    if let (Some(obj), Some(props)) = (value.as_object(), schema["properties"].as_object()) {
-        for req in schema["required"].as_array().into_iter().flatten() {
-            let key = req.as_str().expect("required names");
-            if !obj.contains_key(key) {
-                out.push(format!("{at}: required `{key}` missing"));
-            }
-        }
-        for (k, v) in obj {
-            match props.get(k) {
-                Some(s) => check(doc, s, v, &format!("{at}.{k}"), out),
-                None if schema["additionalProperties"] == false => {
-                    out.push(format!("{at}: `{k}` is not a documented property"));
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in arr.iter().enumerate() {
-            check(doc, items, v, &format!("{at}[{i}]"), out);
-        }
-    }
-}
-
 /// Asserts `r` matches the schema documented for `method path` and its status.
 #[track_caller]
 fn assert_documented(doc: &Value, method: &str, path: &str, r: &Resp) {
@@ -434,25 +366,22 @@ fn assert_documented(doc: &Value, method: &str, path: &str, r: &Resp) {
         "{method} {path} {}: no JSON schema",
         r.status
     );
-    let mut problems = Vec::new();
-    check(doc, schema, &r.json(), "$", &mut problems);
+    let wrong = problems(doc, schema, &r.json());
     assert!(
-        problems.is_empty(),
-        "{method} {path} {}: {problems:#?}\n{}",
+        wrong.is_empty(),
+        "{method} {path} {}: the answer breaks its schema: {wrong:#?}\n{}",
         r.status,
         r.text
     );
 }
 
 #[tokio::test]
-async fn the_schema_checker_catches_mistakes() {
+async fn an_answer_that_breaks_its_schema_fails() {
     let app = TestApp::new().await;
     let doc = openapi(&app).await;
     let user = json!({"$ref": "#/components/schemas/User"});
     let good = json!({"id": 1, "phone_bound": false, "phone": null, "profile": null, "apps": []});
-    let mut problems = Vec::new();
-    check(&doc, &user, &good, "$", &mut problems);
-    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(problems(&doc, &user, &good), Vec::<String>::new());
     for bad in [
         json!({"id": 1, "phone_bound": false, "phone": null, "profile": null}),
         json!({"id": 1, "phone_bound": false, "phone": null, "profile": null, "apps": [], "x": 1}),
@@ -460,9 +389,10 @@ async fn the_schema_checker_catches_mistakes() {
         json!({"id": 1, "phone_bound": false, "phone": {"countryCode": 86}, "profile": null, "apps": []}),
         json!({"id": 1, "phone_bound": false, "phone": null, "profile": {"nick": "a"}, "apps": [1]}),
     ] {
-        let mut problems = Vec::new();
-        check(&doc, &user, &bad, "$", &mut problems);
-        assert!(!problems.is_empty(), "{bad} should not conform");
+        assert!(
+            !problems(&doc, &user, &bad).is_empty(),
+            "{bad} should not conform"
+        );
     }
 }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod key_rotation;
 mod lifecycle;
 mod login;
+mod openapi;
 mod password;
 mod phone;
 mod postgres;

@@ -11,16 +11,16 @@ use crate::engine::UserKeyGrant;
 use crate::ids::{AppId, UserHandle};
 
 /// Body of `POST /wx/getUserCryptoManager`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCryptoCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle; the user must have logged in to the app.
     pub user: UserHandle,
-    /// Data the mini-program encrypts with the key: a string is encrypted as its text, any
-    /// other JSON value as its compact JSON; left out or `null`: nothing is encrypted.
+    /// Data the mini-program encrypts with the key: a string as its UTF-8 text, any other JSON
+    /// value as its compact JSON. Left out or `null`: nothing is encrypted.
     #[serde(default)]
     pub data: Option<serde_json::Value>,
 }

@@ -49,20 +49,153 @@ pub enum ControlError {
     Engine(#[from] EngineError),
 }
 
-/// The error body.
-#[derive(Debug, Serialize, Deserialize)]
+/// Every control-plane error: a stable machine-readable code and a message for humans.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// Code and message.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code.
+    #[schemars(with = "ErrorCode")]
     pub code: String,
-    /// For humans.
+    /// For humans; may change between versions.
     pub message: String,
+}
+
+/// A control-plane error's stable code; `x-http-status` gives the HTTP status each is answered
+/// with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(transform = ErrorCode::http_statuses)]
+pub enum ErrorCode {
+    /// 400: the body is missing, is not a JSON object, or does not have the expected shape (for
+    /// `POST /clock`: asks for nothing).
+    InvalidBody,
+    /// 400: a field, path parameter or query parameter has a bad value; the message names it.
+    InvalidField,
+    /// 401: the server was started with `--control-token` and the request has no or a wrong
+    /// `Authorization: Bearer <token>`.
+    Unauthorized,
+    /// 404: no control-plane route for this path.
+    NotFound,
+    /// 405: a known path with a method it does not take.
+    MethodNotAllowed,
+    /// 404: no app with this appid.
+    UnknownApp,
+    /// 404: no user with this handle (a lookup, or a `/wx/*` call in `strict` mode).
+    UnknownUser,
+    /// 404: no fault rule with this id.
+    UnknownFault,
+    /// 409: an app with this appid exists already.
+    AppExists,
+    /// 409: a user with this handle exists already.
+    UserExists,
+    /// 409: the user has no phone number to share.
+    NoPhone,
+    /// 409: the user has never logged in to the app (`POST /wx/login`), so there is no
+    /// session_key to encrypt open data with.
+    NoSession,
+    /// 409: the `stale_key` tamper was asked for, but the user's session_key in the app has never
+    /// changed.
+    NoStaleKey,
+    /// 409: the app has no phone-number quota left (`phone_quota` 0). `POST /wx/getPhoneNumber`
+    /// answers this as the button does (200, `errno` 1400001), not as an error.
+    PhoneQuotaExhausted,
+    /// 409: the app is not of the kind the call needs: a mini-program's call (`/wx/*`,
+    /// `/payments`) for an official account, or followers for a mini-program.
+    WrongAppKind,
+    /// 404: no third-party platform with this `component_appid`.
+    UnknownPlatform,
+    /// 409: a third-party platform with this `component_appid` exists already.
+    PlatformExists,
+    /// 404: the app has not authorised the third-party platform
+    /// (`DELETE .../authorizations/{appid}`).
+    UnknownAuthorization,
+}
+
+impl ErrorCode {
+    /// Every code, in the order the document lists them.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidField,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnknownApp,
+        ErrorCode::UnknownUser,
+        ErrorCode::UnknownFault,
+        ErrorCode::AppExists,
+        ErrorCode::UserExists,
+        ErrorCode::NoPhone,
+        ErrorCode::NoSession,
+        ErrorCode::NoStaleKey,
+        ErrorCode::PhoneQuotaExhausted,
+        ErrorCode::WrongAppKind,
+        ErrorCode::UnknownPlatform,
+        ErrorCode::PlatformExists,
+        ErrorCode::UnknownAuthorization,
+    ];
+
+    /// The code as the body carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnknownApp => "unknown_app",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::UnknownFault => "unknown_fault",
+            ErrorCode::AppExists => "app_exists",
+            ErrorCode::UserExists => "user_exists",
+            ErrorCode::NoPhone => "no_phone",
+            ErrorCode::NoSession => "no_session",
+            ErrorCode::NoStaleKey => "no_stale_key",
+            ErrorCode::PhoneQuotaExhausted => "phone_quota_exhausted",
+            ErrorCode::WrongAppKind => "wrong_app_kind",
+            ErrorCode::UnknownPlatform => "unknown_platform",
+            ErrorCode::PlatformExists => "platform_exists",
+            ErrorCode::UnknownAuthorization => "unknown_authorization",
+        }
+    }
+
+    /// The HTTP status an error with this code is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidBody | ErrorCode::InvalidField => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::NotFound
+            | ErrorCode::UnknownApp
+            | ErrorCode::UnknownUser
+            | ErrorCode::UnknownFault
+            | ErrorCode::UnknownPlatform
+            | ErrorCode::UnknownAuthorization => StatusCode::NOT_FOUND,
+            ErrorCode::AppExists
+            | ErrorCode::UserExists
+            | ErrorCode::NoPhone
+            | ErrorCode::NoSession
+            | ErrorCode::NoStaleKey
+            | ErrorCode::PhoneQuotaExhausted
+            | ErrorCode::WrongAppKind
+            | ErrorCode::PlatformExists => StatusCode::CONFLICT,
+        }
+    }
+
+    /// Adds `x-http-status`, each code's status, to the schema.
+    fn http_statuses(schema: &mut schemars::Schema) {
+        let statuses: serde_json::Map<String, serde_json::Value> = Self::ALL
+            .iter()
+            .map(|c| (c.as_str().to_owned(), c.status().as_u16().into()))
+            .collect();
+        schema.insert("x-http-status".into(), statuses.into());
+    }
 }
 
 impl ControlError {

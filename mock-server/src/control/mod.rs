@@ -12,8 +12,7 @@
 mod crypto;
 mod error;
 mod followers;
-#[cfg(test)]
-mod openapi_check;
+pub mod openapi;
 mod payments;
 mod platforms;
 mod plugins;
@@ -34,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use crypto::UserCryptoCall;
-pub use error::{ControlError, ErrorBody, ErrorDetail};
+pub use error::{ControlError, ErrorBody, ErrorCode, ErrorDetail};
 
 use crate::clock::{Timestamp, parse_duration};
 use crate::config::{AppSpec, Options, UserSpec};
@@ -265,8 +264,12 @@ async fn state(State(s): Ctx) -> Json<StateView> {
     Json(s.engine.state_view())
 }
 
-#[derive(Serialize)]
+/// Done.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Ok")]
 struct Done {
+    /// Always true.
+    #[schemars(extend("const" = true))]
     ok: bool,
 }
 
@@ -374,13 +377,13 @@ async fn patch_user(State(s): Ctx, handle: PathParam, Body(spec): Body<UserSpec>
 }
 
 /// Body of the simulated mini-program calls.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WxCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle. Unless `strict`, an unknown user is created on the fly.
     pub user: UserHandle,
 }
 
@@ -432,28 +435,29 @@ fn app_or_default(s: &Shared, appid: &Option<AppId>) -> AppId {
 }
 
 /// Body of `POST /wx/getPhoneNumber`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle. Unless `strict`, an unknown user is created on the fly.
     pub user: UserHandle,
     /// Which button: `getPhoneNumber` (fast, the default) or `getRealtimePhoneNumber`.
     #[serde(default)]
     pub kind: PhoneButton,
-    /// The user declines to share the number.
+    /// The user declines to share the number: the answer is `<kind>:fail user deny`, nothing is
+    /// minted.
     #[serde(default)]
     pub deny: bool,
-    /// A way to spoil the legacy `encryptedData`, for negative tests.
+    /// Spoil the payload (left out or `null`: an honest one).
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
 
-/// What the button's handler gets in `e.detail`: a grant, or a refusal (the user declined,
-/// or the app's quota is used up).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What the button's handler gets in `e.detail` (plus `mock`, facts for tests, on a grant): a grant
+/// or a refusal.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PhoneAnswer {
     /// `<kind>:ok` with the code (and the legacy encrypted number).
@@ -462,14 +466,16 @@ pub enum PhoneAnswer {
     Refused(PhoneRefusal),
 }
 
-/// A phone-number button that gave no number.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A phone-number button that gave no number, as the handler's `e.detail`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhoneRefusal {
-    /// `getPhoneNumber:fail user deny`, or a failure with `errno`.
+    /// `<kind>:fail user deny` when the user declined; `<kind>:fail no quota` when the app's quota
+    /// is used up (WeChat documents only the `errno` of that case: check `errno`, not the text).
     #[serde(rename = "errMsg")]
     pub err_msg: String,
-    /// 1400001 when the app's quota is used up; absent when the user declined.
+    /// The app's phone-number quota is used up; absent when the user declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("const" = PHONE_QUOTA_ERRNO))]
     pub errno: Option<i64>,
 }
 
@@ -500,18 +506,18 @@ async fn wx_phone(State(s): Ctx, Body(call): Body<PhoneCall>) -> Res<PhoneAnswer
 }
 
 /// Body of `POST /wx/getUserInfo` and `POST /wx/getUserProfile`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInfoCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle; the user must have logged in to the app (`POST /wx/login`).
     pub user: UserHandle,
-    /// The rules for this call; left out: the app's `profile_era`, else anonymous.
+    /// Rules for this call; left out: the app's `profile_era`, else anonymous.
     #[serde(default)]
     pub era: Option<RuleEra>,
-    /// A way to spoil the payload, for negative tests.
+    /// Spoil the payload (left out or `null`: an honest one).
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
@@ -534,17 +540,18 @@ async fn wx_get_user_profile(State(s): Ctx, Body(call): Body<UserInfoCall>) -> R
 }
 
 /// Body of `POST /wx/getShareInfo`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareInfoCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle; the user must have logged in to the app (`POST /wx/login`).
     pub user: UserHandle,
-    /// Name of the chat group the share card was opened in; its openGId is stable per app.
+    /// Name of the chat group the share card was opened in; its openGId is stable per (app, group).
+    #[schemars(length(min = 1))]
     pub group: String,
-    /// A way to spoil the payload, for negative tests.
+    /// Spoil the payload (left out or `null`: an honest one).
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
@@ -559,18 +566,20 @@ async fn wx_share_info(State(s): Ctx, Body(call): Body<ShareInfoCall>) -> Res<Sh
 }
 
 /// Body of `POST /wx/getWeRunData`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeRunCall {
-    /// App; left out: the default app.
+    /// The app; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle; the user must have logged in to the app (`POST /wx/login`).
     pub user: UserHandle,
-    /// Exactly 31 step counts, oldest day first; left out: derived from the seed.
+    /// Exactly 31 step counts, oldest day first (30 days ago .. today); left out: derived from the
+    /// seed.
     #[serde(default)]
+    #[schemars(length(min = 31, max = 31))]
     pub steps: Option<Vec<u32>>,
-    /// A way to spoil the payload, for negative tests.
+    /// Spoil the payload (left out or `null`: an honest one).
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
@@ -584,14 +593,15 @@ async fn wx_werun(State(s): Ctx, Body(call): Body<WeRunCall>) -> Res<WeRunGrant>
     ))
 }
 
-/// The clock as the control plane shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The virtual clock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ClockView {
-    /// Unix milliseconds.
+    /// Virtual time, Unix milliseconds.
     pub now_ms: i64,
-    /// RFC 3339.
+    /// Virtual time, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub now: String,
-    /// Whether it is frozen.
+    /// Whether the clock is frozen.
     pub frozen: bool,
 }
 
@@ -609,27 +619,32 @@ async fn clock(State(s): Ctx) -> Json<ClockView> {
     Json(clock_view(&s))
 }
 
-/// A time to set: Unix seconds or RFC 3339 text.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A time: Unix seconds or RFC 3339 text.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum SetTime {
     /// Unix seconds.
     Secs(i64),
-    /// RFC 3339.
+    /// RFC 3339 text.
+    #[schemars(extend("format" = "date-time"))]
     Text(String),
 }
 
-/// `POST /__mock__/clock`; applied in the order freeze/resume, set, advance.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Clock changes, applied in the order freeze/resume, set, advance. At least one is needed
+/// (`invalid_body` otherwise); `freeze` and `resume` together are refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClockRequest {
     /// Stop the clock.
     pub freeze: bool,
     /// Let it run again.
     pub resume: bool,
-    /// Jump to this time.
+    /// Jump to this time, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (the times an HTTP
+    /// `Date` header can show; `invalid_field` otherwise).
     pub set: Option<SetTime>,
-    /// Move forward by this duration (`"5m"`, `"301s"`).
+    /// Move forward by this duration (`"5m"`, `"301s"`); refused with `invalid_field` if it would
+    /// take the clock past 9999-12-31T23:59:59Z.
+    #[schemars(with = "Option<crate::clock::DurationText>")]
     pub advance: Option<String>,
 }
 
@@ -715,8 +730,8 @@ async fn clear_journal(State(s): Ctx) -> Json<Done> {
     Json(Done { ok: true })
 }
 
-/// `GET /__mock__/faults`.
-#[derive(Debug, Serialize)]
+/// The fault rules in force.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct FaultList {
     /// Rules in the order they are tried.
     pub faults: Vec<FaultRule>,
@@ -742,8 +757,10 @@ async fn add_fault(
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
-#[derive(Serialize)]
+/// Fault rules removed.
+#[derive(Serialize, schemars::JsonSchema)]
 struct Removed {
+    /// How many rules were removed.
     removed: usize,
 }
 

@@ -25,11 +25,12 @@ pub(super) async fn show(State(s): Ctx, id: PathParam) -> Res<PlatformView> {
     Ok(Json(s.engine.platform(&AppId::new(id))?))
 }
 
-/// Body of `POST /platforms/{component_appid}/authorizations`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The mini-program that authorises the platform.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PlatformAuthorization")]
 pub struct Authorization {
-    /// The mini-program (an app of the mock) that authorises the platform.
+    /// An app of the mock.
     pub appid: AppId,
 }
 

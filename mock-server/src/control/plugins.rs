@@ -9,16 +9,16 @@ use super::{Body, Ctx, Res, wx_error};
 use crate::engine::PluginLoginGrant;
 use crate::ids::{AppId, UserHandle};
 
-/// Body of `POST /wx/pluginLogin`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A plugin's `wx.pluginLogin` inside a host mini-program.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginLoginCall {
-    /// The host mini-program; left out: the default app.
+    /// The host mini-program; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// User handle.
+    /// User handle. Unless `strict`, an unknown user is created on the fly.
     pub user: UserHandle,
-    /// The plugin (an app of the mock other than the host).
+    /// The plugin: an app of the mock other than the host.
     pub plugin_appid: AppId,
 }
 

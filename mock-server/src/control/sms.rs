@@ -30,9 +30,10 @@ pub(super) async fn outbox(State(s): Ctx, uri: Uri) -> Res<SmsOutbox> {
     Ok(Json(s.engine.sms_outbox(&filter)?))
 }
 
-/// `DELETE /sms`.
-#[derive(serde::Serialize)]
+/// Messages removed from the outbox (`DELETE /sms`).
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub(super) struct Cleared {
+    /// How many messages were removed.
     removed: usize,
 }
 

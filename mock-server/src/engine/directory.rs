@@ -342,7 +342,7 @@ fn check_digits(field: &'static str, v: &str, min: usize, max: usize) -> Result<
 }
 
 /// An app as the control plane shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppView {
     /// The appid.
     pub appid: AppId,
@@ -354,9 +354,9 @@ pub struct AppView {
     pub name: Option<String>,
     /// Whether this is the app the mock starts with.
     pub default: bool,
-    /// User-info rules of the app; `None`: anonymous (WeChat's current behaviour).
+    /// User-info rules of the app; `null`: anonymous.
     pub profile_era: Option<RuleEra>,
-    /// Successful phone-number buttons left; `None`: unlimited.
+    /// Successful phone-number buttons left; `null`: unlimited.
     pub phone_quota: Option<u64>,
     /// A mini-program or an official account.
     #[serde(default)]
@@ -364,14 +364,14 @@ pub struct AppView {
 }
 
 /// Counts of live entries, to watch memory in long runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Login codes not yet expired (used or not).
     pub login_codes: usize,
     /// (app, user) pairs with a session_key.
     pub sessions: usize,
-    /// Access tokens kept (valid, or expired less than a day ago), third-party platforms'
-    /// component tokens included.
+    /// Access tokens kept (valid, or expired less than a day ago); third-party platforms' component
+    /// tokens included.
     pub access_tokens: usize,
     /// Phone-number codes not yet expired.
     pub phone_codes: usize,
@@ -381,13 +381,13 @@ pub struct Counts {
     pub faults: usize,
     /// Messages in the SMS outbox.
     pub sms_messages: usize,
-    /// (SmsSdkAppId, number) pairs whose recent sends the SMS limits count.
+    /// (SmsSdkAppId, number) pairs whose sends of the last day the SMS frequency limits count.
     pub sms_rate_windows: usize,
     /// Payments getpaidunionid still answers for (the last five minutes').
     pub payments: usize,
-    /// Hashes of phone-number encryptedData issued in the last 3 days, for checkencryptedmsg.
+    /// Phone-number encryptedData issued in the last 3 days, kept by hash for checkencryptedmsg.
     pub phone_data_hashes: usize,
-    /// User encrypt keys kept (at most 3 per app and user) for getuserencryptkey.
+    /// User encrypt keys kept for getuserencryptkey (at most 3 per app and user).
     pub user_encrypt_keys: usize,
     /// Users official accounts know (following or not).
     #[serde(default)]
@@ -398,47 +398,49 @@ pub struct Counts {
     pub plugin_codes: usize,
 }
 
-/// `GET /__mock__/state`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The whole state.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StateView {
     /// Virtual time, Unix milliseconds.
     pub now_ms: i64,
     /// Virtual time, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub now: String,
     /// Whether the clock is frozen.
     pub frozen: bool,
     /// Options in force.
     pub options: crate::config::Options,
-    /// Apps.
+    /// Apps, in creation order.
     pub apps: Vec<AppView>,
-    /// Users.
+    /// Users, in creation order.
     pub users: Vec<UserView>,
     /// Live entry counts.
     pub counts: Counts,
     /// The Tencent Cloud SMS gateway's configuration.
     pub sms: crate::tencent::SmsConfigView,
-    /// Third-party platforms, with their current tickets and authorisations.
+    /// Third-party platforms, in creation order, with their current tickets.
     pub platforms: Vec<super::PlatformView>,
 }
 
 /// What `wx.login` answers: the success callback's shape plus what a test needs to know.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginGrant {
-    /// The login code.
+    /// The login code for jscode2session (32 alphanumerics; valid 5 minutes, single use).
     pub code: String,
-    /// `login:ok`.
+    /// As in the real success callback.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("const" = "login:ok"))]
     pub err_msg: String,
     /// What the code will map to (not part of the real callback).
     pub mock: LoginFacts,
 }
 
-/// Facts about a minted login code.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Facts about a minted login code (not part of the real callback).
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginFacts {
     /// App.
     pub appid: AppId,
-    /// User.
+    /// User handle.
     pub user: UserHandle,
     /// openid the code exchanges to.
     pub openid: OpenId,
@@ -452,35 +454,39 @@ pub struct LoginFacts {
     pub expires_at: i64,
 }
 
-/// What the getPhoneNumber button answers: a phone-number code and the legacy encrypted number.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What the getPhoneNumber button answers: a phone-number code and, once the user has logged in to
+/// the app, the legacy `encryptedData` of the same number.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhoneGrant {
-    /// The phone-number code for `getuserphonenumber`.
+    /// The phone-number code for getuserphonenumber (64 lowercase hex digits; valid 5 minutes,
+    /// single use).
     pub code: String,
-    /// `getPhoneNumber:ok` (`getRealtimePhoneNumber:ok` for the real-time button).
+    /// As in the real success callback of the button.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("enum" = ["getPhoneNumber:ok", "getRealtimePhoneNumber:ok"]))]
     pub err_msg: String,
-    /// The legacy `encryptedData` of the same number, under the user's current session_key;
-    /// absent when the user has never logged in to the app.
+    /// Legacy payload `{"phoneNumber","purePhoneNumber","countryCode","watermark"}` under the
+    /// current session_key (AES-128-CBC, base64). Absent when the user has never logged in to the
+    /// app.
     #[serde(
         rename = "encryptedData",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub encrypted_data: Option<String>,
-    /// The `iv` of `encryptedData`; absent with it.
+    /// The iv of `encryptedData` (base64); absent with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iv: Option<String>,
-    /// Facts for tests.
+    /// Facts for tests (not part of the real callback).
     pub mock: PhoneFacts,
 }
 
 /// Facts about a minted phone-number code.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhoneFacts {
     /// App.
     pub appid: AppId,
-    /// User.
+    /// User handle.
     pub user: UserHandle,
     /// openid of the user in the app.
     pub openid: OpenId,
@@ -488,8 +494,9 @@ pub struct PhoneFacts {
     pub phone: Phone,
     /// When the code expires, Unix seconds.
     pub expires_at: i64,
-    /// The hex SHA-256 of the base64 `encryptedData` text: what a backend sends to
-    /// checkencryptedmsg (absent with `encryptedData`, and for a tampered payload).
+    /// The lowercase hex SHA-256 of the base64 `encryptedData` text: what a backend sends to
+    /// checkencryptedmsg, which answers `vaild` for 3 days. Absent with `encryptedData`, and for a
+    /// tampered payload (which WeChat did not make as it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_msg_hash: Option<String>,
 }

@@ -56,43 +56,48 @@ impl UserKeys {
     }
 }
 
-/// What `UserCryptoManager.getLatestUserKey` hands its success callback, plus the ciphertext of
-/// the data the mini-program would send with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What `UserCryptoManager.getLatestUserKey` hands its success callback. Keys live 3600 s; the
+/// latest one is handed out until it expires, then a new one (the next `version`) is made. A
+/// backend reads the same keys with `GET /wxa/business/getuserencryptkey` (the 3 most recent,
+/// newest first, expired ones with `expire_in` 0) and decrypts with AES-128-CBC, key =
+/// base64-decoded `encryptKey`, IV = the 16 bytes of `iv`, PKCS#7.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserKeyGrant {
     /// `getLatestUserKey:ok`.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("const" = "getLatestUserKey:ok"))]
     pub err_msg: String,
-    /// `encryptKey`: base64 of the 16-byte AES key.
+    /// base64 of the 16-byte AES key.
     #[serde(rename = "encryptKey")]
     pub encrypt_key: String,
-    /// `iv`: 16 characters, the IV's 16 bytes.
+    /// 16 lowercase hex characters, as WeChat shows it; its 16 characters are the IV's 16 bytes.
     pub iv: String,
-    /// `version`.
+    /// The key's version: 1, 2, ... per app and user.
+    #[schemars(range(min = 1))]
     pub version: u64,
-    /// `expireTime`: when the key expires, Unix seconds.
+    /// When the key expires, Unix seconds.
     #[serde(rename = "expireTime")]
     pub expire_time: i64,
-    /// The `data` given, AES-128-CBC/PKCS#7 under this key and iv, base64 (not part of the
-    /// real callback: what the mini-program would send its backend).
+    /// Only with `data`: base64 of `data` under this key and iv (AES-128-CBC, PKCS#7), what the
+    /// mini-program would send its backend. Not part of the real callback.
     #[serde(
         rename = "encryptedData",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub encrypted_data: Option<String>,
-    /// Facts for tests.
+    /// Facts for tests (not part of the real callback).
     pub mock: UserKeyFacts,
 }
 
-/// Facts about a user key, for tests.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Facts for tests (not part of the real callback).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserKeyFacts {
-    /// The user's openid in the app: getuserencryptkey's `openid`.
+    /// The user's openid in the app.
     pub openid: OpenId,
     /// When the key was made, Unix seconds (`create_time` in getuserencryptkey).
     pub create_time: i64,
-    /// hex(HMAC-SHA256(key = the current session_key, "")): getuserencryptkey's `signature`.
+    /// hex(HMAC-SHA256(key = the user's current session_key, "")): getuserencryptkey's `signature`.
     pub signature: String,
 }
 

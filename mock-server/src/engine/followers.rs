@@ -68,52 +68,67 @@ impl Followers {
     }
 }
 
-/// `POST /__mock__/apps/{appid}/followers`: a user follows the account (`subscribe`, the
-/// default) or stops following it. Fields left out keep what the account knew (defaults for a
-/// user it never saw: `ADD_SCENE_SEARCH`, `qr_scene` 0, empty texts and tags).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A user follows (or stops following) an official account. Fields left out keep what the account
+/// knew of the user; for a user it never saw: `ADD_SCENE_SEARCH`, `qr_scene` 0, empty texts and
+/// tags.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowerSpec {
-    /// The user (created on the fly unless `strict`).
+    /// The user. Unless `strict`, an unknown user is created on the fly.
     pub user: UserHandle,
-    /// Follow (true, the default) or unfollow (false).
+    /// Follow (`true`, the default) or unfollow (`false`). Following again after an unfollow sets a
+    /// new `subscribe_time`; following while following keeps it. An unfollow of a user the account
+    /// never saw records them as not following (an openid the account knows, as from a web
+    /// authorization).
     #[serde(default)]
     pub subscribe: Option<bool>,
-    /// How they came: one of [`SUBSCRIBE_SCENES`].
+    /// How the user came, as `cgi-bin/user/info` says it.
     #[serde(default)]
+    #[schemars(schema_with = "scene_schema")]
     pub subscribe_scene: Option<String>,
     /// The QR code's scene id.
     #[serde(default)]
     pub qr_scene: Option<u32>,
     /// The QR code's scene text (at most 64 characters).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub qr_scene_str: Option<String>,
     /// The account's remark on the follower (at most 30 characters).
     #[serde(default)]
+    #[schemars(length(max = 30))]
     pub remark: Option<String>,
     /// The account's tags on the follower (at most 20).
     #[serde(default)]
+    #[schemars(length(max = 20))]
     pub tagid_list: Option<Vec<u32>>,
 }
 
-/// A user's standing with an official account, as the control plane shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// `subscribe_scene` as a request gives it: one of [`SUBSCRIBE_SCENES`], or `null`.
+fn scene_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut scenes: Vec<serde_json::Value> = SUBSCRIBE_SCENES.iter().map(|&s| s.into()).collect();
+    scenes.push(serde_json::Value::Null);
+    schemars::json_schema!({"type": ["string", "null"], "enum": scenes})
+}
+
+/// A user's standing with an official account: the openid its backend asks `cgi-bin/user/info`
+/// with, and what that answers.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FollowerView {
     /// The official account.
     pub appid: AppId,
     /// The user.
     pub user: UserHandle,
-    /// The user's openid in the account: what `cgi-bin/user/info` is asked with.
+    /// The user's openid in the account (derived as in any app).
     pub openid: OpenId,
-    /// The unionid `cgi-bin/user/info` answers; absent when the account is bound to no open
-    /// platform.
+    /// The unionid `cgi-bin/user/info` answers, the same as the user's in every app of the
+    /// open-platform account; absent when the account is bound to none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unionid: Option<UnionId>,
     /// Whether the user follows the account now.
     pub subscribe: bool,
-    /// When the user last followed, Unix seconds; `null` while not following.
+    /// When the user last followed, Unix seconds on the virtual clock; `null` while not following.
     pub subscribe_time: Option<i64>,
-    /// How they came.
+    /// How the user came.
     pub subscribe_scene: String,
     /// The QR code's scene id.
     pub qr_scene: u32,

@@ -397,16 +397,18 @@ pub(super) fn reset_session_key(
     }
 }
 
-/// What `wx.checkSession` answers: `checkSession:ok` while the session_key of the last
-/// `wx.login` is valid (`wechat-api.md`, client side), else `checkSession:fail`.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+/// What `wx.checkSession` answers.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CheckSessionGrant {
-    /// `checkSession:ok` or `checkSession:fail`.
+    /// `checkSession:ok` while the session_key the last `wx.login` handed out is still the user's
+    /// current, unexpired key in the app; else `checkSession:fail`.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("enum" = ["checkSession:ok", "checkSession:fail"]))]
     pub err_msg: String,
-    /// Why it failed (not part of the real callback): `never_logged_in`, `expired` or
-    /// `reset` (resetusersessionkey replaced the key since the last wx.login).
+    /// Why it failed (not part of the real callback): no `wx.login` yet in this app, the key
+    /// expired (`session_key_ttl`), or resetusersessionkey replaced it since the last `wx.login`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["never_logged_in", "expired", "reset"]))]
     pub reason: Option<String>,
 }
 

@@ -11,49 +11,51 @@ use crate::opendata::{
     UserInfoRequest, WERUN_DAYS, Watermark,
 };
 
-/// What `wx.getShareInfo` answers: the sealed `{"openGId","watermark"}` plus the group id for
-/// tests.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What `wx.getShareInfo` answers; `encryptedData` decrypts to `{"openGId","watermark"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShareInfoGrant {
     /// `getShareInfo:ok`.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("const" = "getShareInfo:ok"))]
     pub err_msg: String,
-    /// `encryptedData`.
+    /// base64 ciphertext.
     #[serde(rename = "encryptedData")]
     pub encrypted_data: String,
-    /// `iv`.
+    /// base64 iv.
     pub iv: String,
     /// What the payload holds (not part of the real callback).
     pub mock: ShareInfoFacts,
 }
 
-/// What a share-info payload holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What the payload holds (not part of the real callback).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShareInfoFacts {
-    /// The group's openGId in the app.
+    /// The group's id in the app: 28 characters starting `tG` or `G`.
     #[serde(rename = "openGId")]
     pub open_g_id: String,
 }
 
-/// What `wx.getWeRunData` answers: the sealed step list plus the list for tests.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What `wx.getWeRunData` answers; `encryptedData` decrypts to `{"stepInfoList":[...31
+/// days...],"watermark"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WeRunGrant {
     /// `getWeRunData:ok`.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("const" = "getWeRunData:ok"))]
     pub err_msg: String,
-    /// `encryptedData`.
+    /// base64 ciphertext.
     #[serde(rename = "encryptedData")]
     pub encrypted_data: String,
-    /// `iv`.
+    /// base64 iv.
     pub iv: String,
     /// What the payload holds (not part of the real callback).
     pub mock: WeRunFacts,
 }
 
-/// What a WeRun payload holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What the payload holds (not part of the real callback).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WeRunFacts {
-    /// The 31 days, oldest first, ending today (local midnights, UTC+8).
+    /// 31 days, oldest first, ending today.
     #[serde(rename = "stepInfoList")]
     pub step_info_list: Vec<StepInfo>,
 }

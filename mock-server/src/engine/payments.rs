@@ -72,37 +72,42 @@ impl Payments {
     }
 }
 
-/// A payment to record: `POST /__mock__/payments`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A payment by a user in a mini-program. The order numbers left out are generated from the seed;
+/// each names one payment.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSpec {
-    /// The mini-program paid in; left out: the default app.
+    /// The mini-program paid in; left out or `null`: the default app.
     #[serde(default)]
     pub appid: Option<AppId>,
-    /// Who paid.
+    /// Who paid. Unless `strict`, an unknown user is created on the fly.
     pub user: UserHandle,
-    /// WeChat Pay's order number; left out: generated (28 digits, `42000` first, as WeChat Pay's).
+    /// WeChat Pay's order number (1 to 32 letters, digits or `_-|*`); left out: 28 digits starting
+    /// `42000`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 32))]
     pub transaction_id: Option<String>,
-    /// The merchant number; left out: generated (10 digits).
+    /// The merchant number; left out: 10 digits, the same for every generated payment.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 32))]
     pub mch_id: Option<String>,
-    /// The merchant's order number; left out: generated.
+    /// The merchant's order number, unique per merchant; left out: 20 digits.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 32))]
     pub out_trade_no: Option<String>,
 }
 
-/// A recorded payment.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A recorded payment: what the backend's `getpaidunionid` call names, and what it answers.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PaymentView {
     /// The mini-program paid in.
     pub appid: AppId,
     /// Who paid.
     pub user: UserHandle,
-    /// The payer's openid in the app: what `getpaidunionid` is asked with.
+    /// The payer's openid in the app: the `openid` parameter of getpaidunionid.
     pub openid: OpenId,
-    /// The unionid `getpaidunionid` answers; absent when the app has no open-platform account
-    /// (the call then answers 89002).
+    /// The unionid getpaidunionid answers; absent when the app is bound to no open-platform account
+    /// (the call then answers 89002 `open not exists`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<UnionId>,
     /// WeChat Pay's order number.
@@ -111,7 +116,8 @@ pub struct PaymentView {
     pub mch_id: String,
     /// The merchant's order number.
     pub out_trade_no: String,
-    /// When `getpaidunionid` stops answering for it, Unix seconds.
+    /// When getpaidunionid stops answering for this payment (five minutes after it), Unix seconds
+    /// on the virtual clock.
     pub expires_at: i64,
 }
 

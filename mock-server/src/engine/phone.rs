@@ -118,8 +118,11 @@ pub(super) fn context(st: &State, call: &PhoneNumber) -> (Option<AppId>, Option<
     }
 }
 
-/// The two phone-number buttons (`open-type`), billed apart on real WeChat.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The phone-number button's `open-type`, which prefixes the handler's `errMsg`. Billed apart on
+/// real WeChat; one `phone_quota` here.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum PhoneButton {
     /// `open-type="getPhoneNumber"`, the fast check.
     #[default]

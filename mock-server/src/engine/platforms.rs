@@ -86,8 +86,8 @@ impl Platforms {
     }
 }
 
-/// A third-party platform as the control plane shows it, with the ticket WeChat pushed last.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A third-party platform, with the `component_verify_ticket` WeChat pushed it last.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlatformView {
     /// The platform's appid.
     pub component_appid: AppId,
@@ -95,13 +95,15 @@ pub struct PlatformView {
     pub component_appsecret: String,
     /// A name for humans.
     pub name: Option<String>,
-    /// The ticket WeChat pushed last: what `api_component_token` takes.
+    /// The ticket of the current ten-minute window: `ticket@@@` + 86 base64url characters, as
+    /// WeChat's. What `api_component_token` takes.
     pub component_verify_ticket: String,
-    /// When it was pushed, Unix seconds.
+    /// When it was pushed, Unix seconds (virtual clock).
     pub ticket_pushed_at: i64,
     /// When it stops working (61005), Unix seconds: twelve hours after its push.
     pub ticket_expires_at: i64,
-    /// When WeChat pushes the next one, Unix seconds: ten minutes after this one.
+    /// When WeChat pushes the next one, Unix seconds: ten minutes after this one (or at once, `POST
+    /// .../ticket`).
     pub next_ticket_at: i64,
     /// The mini-programs that authorised the platform, in the order they did.
     pub authorizations: Vec<AppId>,

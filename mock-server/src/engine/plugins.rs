@@ -48,28 +48,29 @@ impl PluginCodes {
     }
 }
 
-/// What `wx.pluginLogin` answers: the code, plus what a test needs to know.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What `wx.pluginLogin` answers: the success callback's shape plus what a test needs to know.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginLoginGrant {
-    /// The code for `getpluginopenpid`.
+    /// The code for `getpluginopenpid` (32 alphanumerics; valid 5 minutes, single use).
     pub code: String,
-    /// `pluginLogin:ok`.
+    /// As in the real success callback.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("const" = "pluginLogin:ok"))]
     pub err_msg: String,
     /// What the code will map to (not part of the real callback).
     pub mock: PluginLoginFacts,
 }
 
-/// Facts about a minted plugin code.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Facts about a minted plugin code (not part of the real callback).
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginLoginFacts {
-    /// The host mini-program the plugin runs in.
+    /// The host mini-program.
     pub appid: AppId,
-    /// The plugin (an app of the mock): its access token trades the code.
+    /// The plugin: its access token trades the code.
     pub plugin_appid: AppId,
-    /// User.
+    /// User handle.
     pub user: UserHandle,
-    /// The openpid the code trades for.
+    /// The openpid the code trades for: 28 characters, one per (plugin, user).
     pub openpid: OpenPid,
     /// When the code expires, Unix seconds.
     pub expires_at: i64,

@@ -35,24 +35,26 @@ const CHINA_OFFSET_SECS: i64 = 8 * 3600;
 /// Sends are remembered this long for the limits (the daily window is never longer).
 const REMEMBER: Duration = Duration::from_secs(24 * 3600);
 
-/// One message the gateway accepted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A message the SMS gateway accepted (its number's status was `Ok`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsMessage {
     /// Sequence number, from 1, never reused (not even after a clear).
+    #[schemars(range(min = 1))]
     pub seq: u64,
     /// Virtual time of sending, Unix milliseconds.
     pub time_ms: i64,
     /// Virtual time of sending, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub time: String,
-    /// The `RequestId` of the SendSms answer.
+    /// The answer's `RequestId`.
     pub request_id: String,
-    /// The status's `SerialNo`.
+    /// The number's `SerialNo`.
     pub serial_no: String,
-    /// The number in E.164 (`+8613800138000`).
+    /// The number in E.164.
     pub phone: String,
     /// The number as the request gave it.
     pub phone_as_sent: String,
-    /// The status's `IsoCode`.
+    /// The number's region (`CN`; `DEF` when not recognised).
     pub iso_code: String,
     /// `SmsSdkAppId`.
     pub sdk_app_id: String,
@@ -64,16 +66,18 @@ pub struct SmsMessage {
     pub params: Vec<String>,
     /// The text the phone shows: `【SignName】` and the template with its parameters.
     pub content: String,
-    /// For a verification template, its first parameter: the code the user types.
+    /// For a verification template, its first parameter: the code the user types; `null` for
+    /// notifications.
     pub code: Option<String>,
-    /// The status's `Fee`: 1 up to 70 characters, else one per 67.
+    /// The number's `Fee`: 1 up to 70 characters (sign included), else one per 67.
+    #[schemars(range(min = 1))]
     pub fee: u32,
     /// `SessionContext`.
     pub session_context: String,
 }
 
-/// `GET /__mock__/sms`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The outbox, filtered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsOutbox {
     /// Matching messages, oldest first.
     pub messages: Vec<SmsMessage>,
@@ -82,8 +86,10 @@ pub struct SmsOutbox {
     /// Oldest messages dropped because the outbox was full.
     pub dropped: u64,
     /// How many messages the outbox keeps.
+    #[schemars(range(min = 1))]
     pub capacity: usize,
-    /// The sequence number of the latest message (0: none yet); give it as `since` later.
+    /// The sequence number of the latest message (0: none yet); give it as `since` later to read
+    /// only what came after.
     pub last_seq: u64,
 }
 

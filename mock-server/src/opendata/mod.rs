@@ -246,33 +246,40 @@ pub use plaintext::*;
 // ---------------------------------------------------------------------------------------------
 // Sealing and tampering
 
-/// A way to spoil open data, for negative tests (`wechat-api.md` 8.5). Each variant makes a
-/// strict decryptor fail as noted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+/// A way to spoil open data, for negative tests (`wechat-api.md` 8.5): each makes a strict
+/// decryptor fail as noted.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tamper {
-    /// The watermark names another app ([`FOREIGN_APPID`]): decryption works, the appid check
-    /// fails ([`OpenDataError::AppIdMismatch`]).
+    /// Decrypts, but `watermark.appid` names another app: the appid check fails.
     ForeignWatermark,
-    /// The watermark timestamp is [`EXPIRED_AGE_SECS`] in the past: decryption and the appid
-    /// check work, a freshness check ([`check_fresh`]) with a limit under a day fails.
+    /// Decrypts with the right `watermark.appid`, but the watermark is one day old: a freshness
+    /// check with a limit under a day fails.
     ExpiredTimestamp,
-    /// Encrypted (and signed) with the user's previous session_key: decrypting with the current
-    /// key fails ([`OpenDataError::BadPadding`], or unparseable JSON in the rare case the garbage
-    /// happens to end in valid padding).
+    /// Encrypted (and signed) with the user's previous session_key: decrypting with the current key
+    /// fails (bad padding, or JSON that does not parse in the rare case the garbage ends in valid
+    /// padding). Without a previous key: 409 `no_stale_key`.
     StaleKey,
-    /// Flips the top bit of the last byte of the second-to-last ciphertext block (of the IV
-    /// when there is one block), which flips the same bit of the final padding byte: it becomes
-    /// 0x81..=0x90, never valid PKCS#7, so strict decryption always fails
-    /// ([`OpenDataError::BadPadding`]); lenient decryptors that strip 1..=32 bytes strip nothing
-    /// and the trailing padding bytes break the JSON.
+    /// Flips the top bit of the last byte of the second-to-last ciphertext block (of the iv when
+    /// there is one block), which flips the same bit of the final padding byte: it becomes 0x81 to
+    /// 0x90, never valid PKCS#7, so strict decryption always fails; lenient decryptors that strip 1
+    /// to 32 bytes strip nothing and the trailing padding bytes break the JSON.
     FlippedByte,
-    /// Cuts the last five base64 characters: the text is not a multiple of 4 characters
-    /// ([`OpenDataError::InvalidBase64`]), and lenient decoders get 12 to 14 bytes past a block
-    /// boundary ([`OpenDataError::BadLength`]).
+    /// Cuts the last five base64 characters: the text is not a multiple of 4 characters, and
+    /// lenient decoders get 12 to 14 bytes past a block boundary.
     TruncatedBase64,
-    /// The iv is base64 of its first 12 bytes (16 characters): [`OpenDataError::InvalidIv`],
-    /// the official demo's -41002.
+    /// The iv is base64 of its first 12 bytes (16 characters): the official demo's -41002.
     WrongIvLength,
 }
 
@@ -379,24 +386,28 @@ pub fn seal(
     })
 }
 
-/// What `wx.getUserInfo` / `wx.getUserProfile` hand the mini-program on success.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What `wx.getUserInfo` / `wx.getUserProfile` answer. `encryptedData` decrypts (AES-128-CBC, key
+/// the session_key) to `openId, nickName, gender, language, city, province, country, avatarUrl,
+/// unionId (bound apps only), watermark` for getUserInfo, and to the userInfo fields (plus
+/// `is_demote`) and watermark, without openId/unionId, for getUserProfile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserInfoGrant {
     /// `errMsg`: `getUserInfo:ok` or `getUserProfile:ok`.
     #[serde(rename = "errMsg")]
+    #[schemars(extend("enum" = ["getUserInfo:ok", "getUserProfile:ok"]))]
     pub err_msg: String,
-    /// `rawData`: compact JSON of `userInfo`.
+    /// Compact JSON of `userInfo`.
     #[serde(rename = "rawData")]
     pub raw_data: String,
     /// `userInfo`.
     #[serde(rename = "userInfo")]
     pub user_info: ClientUserInfo,
-    /// `signature`: [`raw_data_signature`] with the key the data was encrypted with.
+    /// hex(sha1(rawData + session_key)), with the key the data was encrypted with.
     pub signature: String,
-    /// `encryptedData`.
+    /// base64 ciphertext.
     #[serde(rename = "encryptedData")]
     pub encrypted_data: String,
-    /// `iv`.
+    /// base64 iv.
     pub iv: String,
 }
 

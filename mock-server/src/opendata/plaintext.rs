@@ -36,12 +36,13 @@ impl Watermark {
 
 /// The seven user-info fields in WeChat's order: the `userInfo` object, `rawData` and the body
 /// of the user-info plaintexts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo {
     /// `nickName`.
     pub nick_name: String,
     /// `gender`: 0 unknown, 1 male, 2 female.
+    #[schemars(range(max = 2))]
     pub gender: u8,
     /// `language`, e.g. `zh_CN`.
     pub language: String,
@@ -93,16 +94,15 @@ impl From<&UserView> for UserInfo {
     }
 }
 
-/// The `userInfo` object `wx.getUserInfo` / `wx.getUserProfile` hand the mini-program: the
-/// seven fields, plus `"is_demote":true` when `wx.getUserProfile` was demoted to the anonymous
-/// profile. Its compact JSON is `rawData`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `userInfo` object; its compact JSON is `rawData`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClientUserInfo {
     /// The seven user-info fields.
     #[serde(flatten)]
     pub info: UserInfo,
-    /// `is_demote`, present (and `true`) only on demoted `wx.getUserProfile` answers.
+    /// Only on demoted (anonymous-era) `wx.getUserProfile` answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("const" = true))]
     pub is_demote: Option<bool>,
 }
 
@@ -128,7 +128,18 @@ impl UserInfoApi {
 }
 
 /// Which of WeChat's user-info rules apply (`wechat-api.md` 8.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleEra {
     /// Before the 2021-04-28 (getUserInfo) and 2022-11-08 (getUserProfile) changes: the real
@@ -328,8 +339,8 @@ pub fn share_info_plaintext(open_gid: &str, watermark: &Watermark) -> String {
     })
 }
 
-/// One day of WeRun data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One WeRun day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepInfo {
     /// The day's local (UTC+8) midnight, Unix seconds.
     pub timestamp: i64,

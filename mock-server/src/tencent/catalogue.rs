@@ -153,6 +153,33 @@ pub const ALL: &[TcCode] = &[
     TcCode::DailyLimit,
 ];
 
+/// A code as the control plane names it (a fault rule's `tencent_error`): its text on the wire.
+impl schemars::JsonSchema for TcCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TencentErrorCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let per_number: Vec<String> = ALL
+            .iter()
+            .filter(|c| c.scope() == Scope::Number)
+            .map(|c| format!("`{}`", c.code()))
+            .collect();
+        let codes: Vec<&str> = ALL.iter().map(|c| c.code()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": format!(
+                "A Tencent Cloud error code the SMS gateway answers. Most refuse the whole request \
+                 (`{{\"Response\":{{\"Error\":{{\"Code\",\"Message\"}},\"RequestId\"}}}}`); these \
+                 refuse one number in `SendStatusSet` (and, as a fault, every number of the \
+                 request): {}.",
+                per_number.join(", ")
+            ),
+            "enum": codes,
+        })
+    }
+}
+
 /// The `Code` of a number that was sent.
 pub const OK: &str = "Ok";
 /// Its `Message` [doc-example] [captured].

@@ -7,13 +7,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::Generator;
 
-/// A sign name (`SignName`) and whether it passed review.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A sign name (`SignName`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignSpec {
-    /// The name as requests give it (`腾讯云`).
+    /// The name as requests give it; 1 to 64 bytes, no control characters, each once.
     pub name: String,
-    /// Approved signs can be sent with; default true.
+    /// Only approved signs can be sent with (else FailedOperation.SignatureIncorrectOrUnapproved).
     #[serde(default = "approved")]
     pub approved: bool,
 }
@@ -23,7 +23,9 @@ fn approved() -> bool {
 }
 
 /// What kind of message a template is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// A verification code: every parameter must be 0 to 6 digits
@@ -35,22 +37,22 @@ pub enum TemplateKind {
     Notification,
 }
 
-/// A body template (`TemplateId`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A body template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSpec {
-    /// The id as requests give it.
+    /// The id as requests give it (`TemplateId`); 1 to 64 bytes, each once.
     pub id: String,
-    /// The text, parameters written `{1}`, `{2}`, ...: a request must give as many parameters
-    /// as the highest number.
+    /// The text, parameters written `{1}`, `{2}`, ... (no number may be skipped); a request must
+    /// give as many parameters as the highest number. 1 to 1024 bytes.
     pub content: String,
-    /// Approved templates can be sent; default true.
+    /// Only approved templates can be sent (else FailedOperation.TemplateIncorrectOrUnapproved).
     #[serde(default = "approved")]
     pub approved: bool,
     /// Default `verification`.
     #[serde(default)]
     pub kind: TemplateKind,
-    /// A template for numbers outside the Chinese mainland (and only those); default false.
+    /// A template for numbers outside the Chinese mainland, and only those.
     #[serde(default)]
     pub international: bool,
 }
@@ -92,8 +94,8 @@ fn placeholders(content: &str) -> impl Iterator<Item = (usize, usize, usize)> + 
     })
 }
 
-/// A template as the control plane shows it: the spec and its parameter count.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A template and its parameter count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TemplateView {
     /// The template.
     #[serde(flatten)]
@@ -102,19 +104,19 @@ pub struct TemplateView {
     pub params: usize,
 }
 
-/// Messages one number may get from one SmsSdkAppId; `None`: no limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Messages one number may get from one SmsSdkAppId (`null`: no limit). Refusals are the number's
+/// status, the others of the request still go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SmsLimits")]
 pub struct Limits {
-    /// In any 30 seconds (LimitExceeded.PhoneNumberThirtySecondLimit). Default 1: Tencent's
-    /// documented default ("same number, same content: at most 1 in 30 seconds"); the mock
-    /// counts every message, as the error's wording does.
+    /// In any 30 seconds (LimitExceeded.PhoneNumberThirtySecondLimit); default 1, Tencent Cloud's
+    /// documented default.
     pub thirty_seconds: Option<u32>,
-    /// In any hour (LimitExceeded.PhoneNumberOneHourLimit). Default 5: the console's usual
-    /// setting, not a documented default.
+    /// In any hour (LimitExceeded.PhoneNumberOneHourLimit); default 5 (not a documented Tencent
+    /// Cloud default).
     pub one_hour: Option<u32>,
-    /// In a calendar day in China (UTC+8) (LimitExceeded.PhoneNumberDailyLimit). Default 10:
-    /// Tencent's FAQ (382/13303) said 10 for years; its latest edition says 2.
+    /// In a calendar day in China, UTC+8 (LimitExceeded.PhoneNumberDailyLimit); default 10.
     pub daily: Option<u32>,
 }
 
@@ -311,38 +313,44 @@ fn unique<'a>(
     Ok(())
 }
 
-/// The configuration as `GET /__mock__/sms/config` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The SMS gateway's configuration. Every value has a default derived from the seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "SmsConfig")]
 pub struct SmsConfigView {
-    /// SecretId.
+    /// The API key's SecretId (default `AKID` and 32 alphanumerics); any other in `Authorization`
+    /// is AuthFailure.SecretIdNotFound.
     pub secret_id: String,
-    /// SecretKey (the mock shows it: tests sign with it).
+    /// The API key's SecretKey (shown: tests sign with it).
     pub secret_key: String,
-    /// The account's SmsSdkAppIds.
+    /// The account's SmsSdkAppIds (default one, `1400` and 6 digits); any other is
+    /// UnauthorizedOperation.SmsSdkAppIdVerifyFail.
     pub sdk_app_ids: Vec<String>,
-    /// Sign names.
+    /// Sign names (default `登录验证`).
     pub sign_names: Vec<SignSpec>,
-    /// Templates with their parameter counts.
+    /// Templates (default two approved verification templates:
+    /// `{1}为您的登录验证码，请于{2}分钟内填写，如非本人操作，请忽略本短信。` and `您的验证码为：{1}，该验证码5分钟内有效，请勿泄漏于他人！`, 7-digit ids
+    /// from the seed).
     pub templates: Vec<TemplateView>,
     /// Frequency limits.
     pub limits: Limits,
-    /// Outbox size.
+    /// Messages the outbox keeps before it drops the oldest (default 10000).
+    #[schemars(range(min = 1))]
     pub outbox_capacity: usize,
 }
 
-/// Changes to the configuration (`PATCH /__mock__/sms/config`, the seed file's `sms`): a field
-/// given replaces the current one (lists whole); in `limits`, each limit given replaces that
-/// limit, `null` lifting it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Changes to the SMS gateway's configuration (also the seed file's `sms`): a field given replaces
+/// the current one, lists whole; `limits` changes the limits given. Validated whole before anything
+/// changes; errors are `invalid_field` naming the field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfigPatch {
-    /// SecretId.
+    /// SecretId; 1 to 128 visible ASCII characters without `/` or `,`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_id: Option<String>,
-    /// SecretKey.
+    /// SecretKey; 1 to 128 visible ASCII characters without `/` or `,`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
-    /// SmsSdkAppIds.
+    /// SmsSdkAppIds; 1 to 64 bytes each, each once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sdk_app_ids: Option<Vec<String>>,
     /// Sign names.
@@ -354,14 +362,18 @@ pub struct SmsConfigPatch {
     /// Limits to change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsPatch>,
-    /// Outbox size.
+    /// Outbox size; a smaller one drops the oldest messages at once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub outbox_capacity: Option<usize>,
 }
 
 /// Limits to change: left out keeps, `null` lifts, a number sets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(default, deny_unknown_fields)]
+#[schemars(rename = "SmsLimitsPatch")]
 pub struct LimitsPatch {
     /// In any 30 seconds.
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
@@ -369,7 +381,7 @@ pub struct LimitsPatch {
     /// In any hour.
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub one_hour: Option<Option<u32>>,
-    /// In a calendar day (UTC+8).
+    /// In a calendar day in China (UTC+8).
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub daily: Option<Option<u32>>,
 }

@@ -16,6 +16,8 @@ mod journal;
 mod jscode2session;
 mod model;
 mod official_account;
+mod openapi;
+mod openapi_answers;
 mod opendata;
 mod paid_unionid;
 mod phone;
