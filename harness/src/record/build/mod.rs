@@ -1,0 +1,777 @@
+//! From a recording to a scenario: the journal's two halves merged in order, then each event
+//! mapped onto the scenario's own actions. The simulated mini-program's calls become `wx.*`
+//! steps (`control.rs`, with faults, clock moves and the mock's settings); a backend's or
+//! curl's jscode2session becomes a `login` through the backend under test, a getuserphonenumber
+//! a `bind_phone` (here); the time that passed on a running clock becomes `clock` steps; and
+//! the setup gets the apps, users and options the journey needs (`setup.rs`).
+
+mod control;
+mod setup;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mock_server::journal::{ControlEntry, JournalEntry};
+use serde_json::{Value, json};
+
+use super::expect::{self, Call};
+use super::names::{Names, literal};
+use super::render::Recorded;
+use super::{RecordError, Recording};
+use crate::scenario::{Action, ClockStep, Expect, HttpCall, LoginCall, PhoneCall, Scenario, Step};
+use crate::target::TargetProfile;
+
+/// How to build.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The team's profile the scenario will run against: its apps keep their names. `None`:
+    /// the embedded login-core.
+    pub target: Option<TargetProfile>,
+}
+
+/// The handle of the user behind a code nobody issued.
+const NOBODY: &str = "nobody";
+
+/// One step with its comments and the WeChat calls it causes.
+pub(super) struct Draft {
+    pub step: Step,
+    pub notes: Vec<String>,
+    pub calls: Vec<Call>,
+}
+
+/// One event of the session, in order.
+enum Item<'a> {
+    /// A control-plane call.
+    Control(&'a ControlEntry),
+    /// jscode2session for one code: the first call, and the calls a backend made again after
+    /// a failure it may retry.
+    Exchange(Vec<&'a JournalEntry>),
+    /// Any other WeChat request.
+    Vendor(&'a JournalEntry),
+}
+
+/// A login code the recording minted.
+#[derive(Clone, Debug)]
+struct Code {
+    /// The variable holding it; `None` when its `wx.login` was folded into a `login`.
+    var: Option<String>,
+    user: String,
+    appid: Option<String>,
+    minted_ms: i64,
+}
+
+/// Builds the scenario from a recording.
+pub fn build(rec: &Recording, options: &Options) -> Result<Recorded, RecordError> {
+    let items = items(rec);
+    if items.is_empty() {
+        return Err(RecordError::Empty(empty_message(rec)));
+    }
+    let mut b = Builder::new(rec, options);
+    b.start(&items);
+    let mut i = 0;
+    while i < items.len() {
+        let next = items.get(i + 1);
+        let folded = match &items[i] {
+            Item::Control(c) => b.control(c, next),
+            Item::Exchange(g) => {
+                b.exchange(g);
+                false
+            }
+            Item::Vendor(e) => {
+                b.vendor(e);
+                false
+            }
+        };
+        i += if folded { 2 } else { 1 };
+    }
+    if b.drafts.is_empty() {
+        return Err(RecordError::Empty(format!(
+            "{} None of it becomes a step: {}",
+            window_text(rec),
+            b.seen.join("; ")
+        )));
+    }
+    Ok(b.finish(options))
+}
+
+fn window_text(rec: &Recording) -> String {
+    format!(
+        "The mock at {} holds {} and {} since {}.",
+        rec.source,
+        expect::plural(rec.vendor.len(), "WeChat request"),
+        expect::plural(rec.control.len(), "control-plane change"),
+        rec.window
+    )
+}
+
+fn empty_message(rec: &Recording) -> String {
+    let mut m = format!(
+        "nothing to record: the mock at {} has journaled no WeChat request and no \
+         control-plane change since {}",
+        rec.source, rec.window
+    );
+    if let super::Since::Seq(n) = rec.window {
+        if n >= rec.last_seq {
+            m.push_str(&format!(
+                " (its last WeChat request is #{}; --since {n} leaves out everything up to it)",
+                rec.last_seq
+            ));
+        }
+    }
+    m.push_str(
+        ". Make the journey first: the mini-program's calls through the control plane \
+         (POST /__mock__/wx/login {\"user\":\"alice\"}), then your backend's (or curl's) calls to \
+         WeChat; then run harness record.",
+    );
+    m
+}
+
+/// The journal's two halves in one order: a control-plane call comes after the WeChat
+/// request it names (`after_seq`); jscode2session calls a backend made again after a failure
+/// it may retry join the first. A reset or a cleared journal begins the session.
+fn items(rec: &Recording) -> Vec<Item<'_>> {
+    enum Ev<'a> {
+        C(&'a ControlEntry),
+        V(&'a JournalEntry),
+    }
+    let mut evs: Vec<((u64, u8, u64), Ev<'_>)> = rec
+        .vendor
+        .iter()
+        .map(|e| ((e.seq, 0, 0), Ev::V(e)))
+        .chain(
+            rec.control
+                .iter()
+                .map(|c| ((c.after_seq, 1, c.seq), Ev::C(c))),
+        )
+        .collect();
+    evs.sort_by_key(|(k, _)| *k);
+    let mut out: Vec<Item<'_>> = Vec::new();
+    for (_, ev) in evs {
+        match ev {
+            Ev::C(c) => {
+                let path = c.path.split('?').next().unwrap_or_default();
+                let marker = matches!(
+                    (c.method.as_str(), path),
+                    ("POST", "/reset") | ("DELETE", "/journal") | ("DELETE", "/sms")
+                );
+                if !marker {
+                    out.push(Item::Control(c));
+                }
+            }
+            Ev::V(e) if e.endpoint == "jscode2session" => {
+                if let Some(Item::Exchange(g)) = out.last_mut() {
+                    let last = g[g.len() - 1];
+                    if expect::retryable(last) && param(last, "js_code") == param(e, "js_code") {
+                        g.push(e);
+                        continue;
+                    }
+                }
+                out.push(Item::Exchange(vec![e]));
+            }
+            Ev::V(e) => out.push(Item::Vendor(e)),
+        }
+    }
+    out
+}
+
+/// A query parameter of a journaled request.
+fn param<'e>(e: &'e JournalEntry, name: &str) -> Option<&'e str> {
+    e.params.get(name).and_then(Value::as_str)
+}
+
+/// `6m12s`, `1h`, `1d2h`.
+fn duration_text(secs: i64) -> String {
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        let n = rest / size;
+        rest %= size;
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+pub(super) struct Builder<'a> {
+    rec: &'a Recording,
+    names: Names,
+    drafts: Vec<Draft>,
+    /// Comments for the next step.
+    pending: Vec<String>,
+    /// Comments for the top of the file.
+    header: Vec<String>,
+    /// What was seen, for a recording that becomes no step.
+    seen: Vec<String>,
+    codes: BTreeMap<String, Code>,
+    /// How many exchanges use each code.
+    uses: BTreeMap<String, usize>,
+    /// Phone codes: the variable holding each, and its user.
+    phone_codes: BTreeMap<String, (String, String)>,
+    /// The latest successful login of each user: the variable holding it.
+    sessions: BTreeMap<String, String>,
+    /// Recorded fault rules: whether each answers the same in every replay.
+    rules: BTreeMap<u64, bool>,
+    live_rules: Vec<u64>,
+    counters: BTreeMap<String, u32>,
+    /// The replay's clock, Unix milliseconds.
+    now_ms: i64,
+    start_ms: i64,
+    gap_said: bool,
+    /// Users the steps name (as `user:` of a step).
+    step_users: BTreeSet<String>,
+    setup: setup::SetupDraft,
+    /// WeChat calls a backend makes for itself, by endpoint.
+    plumbing: BTreeMap<String, usize>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(rec: &'a Recording, options: &Options) -> Self {
+        Self {
+            rec,
+            names: Names::new(&rec.world, options.target.as_ref()),
+            drafts: Vec::new(),
+            pending: Vec::new(),
+            header: Vec::new(),
+            seen: Vec::new(),
+            codes: BTreeMap::new(),
+            uses: BTreeMap::new(),
+            phone_codes: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            live_rules: Vec::new(),
+            counters: BTreeMap::new(),
+            now_ms: 0,
+            start_ms: 0,
+            gap_said: false,
+            step_users: BTreeSet::new(),
+            setup: setup::SetupDraft::default(),
+            plumbing: BTreeMap::new(),
+        }
+    }
+
+    /// The replay's clock starts when the session did; codes are counted per exchange.
+    fn start(&mut self, items: &[Item<'_>]) {
+        let first = match &items[0] {
+            Item::Control(c) => control::start_of(c),
+            Item::Exchange(g) => g[0].time_ms,
+            Item::Vendor(e) => e.time_ms,
+        };
+        self.start_ms = first.div_euclid(1000) * 1000;
+        self.now_ms = self.start_ms;
+        for item in items {
+            if let Item::Exchange(g) = item {
+                if let Some(code) = param(g[0], "js_code") {
+                    *self.uses.entry(code.to_owned()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, step: Step, calls: Vec<Call>) {
+        self.drafts.push(Draft {
+            step,
+            notes: std::mem::take(&mut self.pending),
+            calls,
+        });
+    }
+
+    fn note(&mut self, text: impl Into<String>) {
+        self.pending.push(text.into());
+    }
+
+    /// A fresh variable name: `alice_code1`, `alice_code2`, ...
+    fn var(&mut self, stem: &str) -> String {
+        let n = self.counters.entry(stem.to_owned()).or_default();
+        *n += 1;
+        format!("{stem}{n}")
+    }
+
+    /// The scenario's handle of a mock user, noted as named by a step.
+    fn step_user(&mut self, handle: &str) -> String {
+        let h = self.names.user(handle);
+        self.step_users.insert(h.clone());
+        h
+    }
+
+    /// Time passed on the mock's running clock before `t_ms`: a `clock` step keeps it (whole
+    /// seconds), so codes expire and quota minutes turn as they did.
+    fn catch_up(&mut self, t_ms: i64) {
+        let secs = (t_ms - self.now_ms).div_euclid(1000);
+        if secs < 1 {
+            return;
+        }
+        if !self.gap_said {
+            self.gap_said = true;
+            self.note(
+                "The mock's clock ran on between the recorded calls: `clock` steps without a \
+                 comment keep the time that passed, so codes expire and quota minutes turn as \
+                 they did.",
+            );
+        }
+        self.now_ms += secs * 1000;
+        self.push(
+            Step {
+                name: None,
+                action: Action::Clock(ClockStep {
+                    advance: Some(duration_text(secs)),
+                    set: None,
+                }),
+            },
+            Vec::new(),
+        );
+    }
+
+    /// A successful login of `user` made before `what` needs one (binding a phone number
+    /// needs a session): a `login` of a fresh code.
+    fn session_of(&mut self, user: &str, why: &str) -> String {
+        if let Some(v) = self.sessions.get(user) {
+            return v.clone();
+        }
+        self.note(format!(
+            "Added: {why} needs a logged-in session of {user}, which the recording does not hold; \
+             this login makes one (one jscode2session more than recorded)."
+        ));
+        self.push(
+            login_step(user, None, None, None, None, None),
+            vec![Call {
+                endpoint: "jscode2session",
+                errcode: Some(0),
+                user: Some(user.to_owned()),
+                certain: true,
+            }],
+        );
+        self.sessions.insert(user.to_owned(), user.to_owned());
+        user.to_owned()
+    }
+
+    /// jscode2session: a login through the backend under test, with the recorded code when
+    /// the recording minted it; a request no backend sends is replayed as made.
+    fn exchange(&mut self, group: &[&JournalEntry]) {
+        let first = group[0];
+        let last = group[group.len() - 1];
+        self.catch_up(first.time_ms);
+        let appid = param(first, "appid");
+        let known_app = appid.and_then(|a| self.names.app(a));
+        let malformed = first
+            .errcode
+            .is_some_and(|c| expect::MALFORMED.contains(&c))
+            || known_app.is_none()
+            || param(first, "js_code").is_none();
+        if malformed {
+            for e in group {
+                self.replay_as_made(e);
+            }
+            return;
+        }
+        let app = self.names.app_field(appid);
+        let js_code = param(first, "js_code").unwrap_or_default().to_owned();
+        let certain = group.iter().all(|e| expect::certain(e, &self.rules));
+        let errcode = last.errcode.unwrap_or(-1);
+        let minted = self
+            .codes
+            .get(&js_code)
+            .filter(|c| c.var.is_some())
+            .cloned();
+        let (user, code, why) = match minted {
+            Some(c) => {
+                let why = self.why(first, Some(&c));
+                let var = c.var.clone().unwrap_or_default();
+                (c.user.clone(), Some(format!("${{{var}.code}}")), why)
+            }
+            None => match &first.user {
+                Some(u) => {
+                    let user = self.step_user(u);
+                    self.note(format!(
+                        "{user}'s code was minted before the recording began: this login asks for \
+                         a fresh one."
+                    ));
+                    (user, None, self.why(first, None))
+                }
+                None => {
+                    let user = self.step_user(NOBODY);
+                    (user, Some(literal(&js_code)), self.why(first, None))
+                }
+            },
+        };
+        let minted_here = code.is_some() || errcode == 0;
+        // WeChat failed first and the call made again succeeded: a backend that tries again
+        // logs in (how many calls that takes is its own business).
+        let retried = group.len() > 1
+            && errcode == 0
+            && expect::certain(last, &self.rules)
+            && group[..group.len() - 1]
+                .iter()
+                .all(|e| expect::retryable(e));
+        let outcome = if (certain || retried) && minted_here {
+            expect::login_outcome(errcode)
+        } else {
+            None
+        };
+        if retried {
+            let failures: Vec<String> = group[..group.len() - 1]
+                .iter()
+                .map(|e| expect::answer(e))
+                .collect();
+            self.note(format!(
+                "WeChat answered {} first, and the same code again succeeded: a backend that \
+                 tries again logs in.",
+                failures.join(", then ")
+            ));
+        }
+        let expect = match outcome {
+            Some(o) => expect::expecting(o),
+            None => {
+                let answers: Vec<String> = group.iter().map(|e| expect::answer(e)).collect();
+                self.note(format!(
+                    "FILL IN: what your backend answers here. WeChat answered {} (a failure a \
+                     backend may retry, or an answer another replay may not repeat); login-core \
+                     tries -1 again (upstream.attempts, 3 by default) and answers \
+                     `upstream_unavailable` when every try fails. Write `expect: {{ outcome: ... }}`.",
+                    answers.join(", then ")
+                ));
+                Some(Expect::default())
+            }
+        };
+        let ok = outcome == Some(crate::target::OutcomeName::Ok);
+        let save = if ok {
+            self.sessions.insert(user.clone(), user.clone());
+            None
+        } else {
+            Some(self.var(&format!("{user}_refused")))
+        };
+        let who = if user == NOBODY {
+            "a login".to_owned()
+        } else {
+            format!("{user} logs in")
+        };
+        let name = if retried {
+            Some(format!(
+                "{who} after WeChat answers {}{why}",
+                expect::answer(first)
+            ))
+        } else if ok && code.is_none() {
+            None
+        } else if ok {
+            Some(who)
+        } else {
+            Some(format!(
+                "{who}: WeChat answers {}{why}",
+                expect::answer(last)
+            ))
+        };
+        let calls = group
+            .iter()
+            .map(|e| expect::call(e, "jscode2session", Some(&user), &self.rules))
+            .collect();
+        let mut step = login_step(&user, app, save, code, None, expect);
+        step.name = name;
+        self.push(step, calls);
+    }
+
+    /// Why WeChat refused a code, as far as the recording tells: ` (the code expired)`.
+    fn why(&self, e: &JournalEntry, code: Option<&Code>) -> String {
+        let reason = match (e.errcode, code) {
+            (_, _) if e.fault.is_some() => "a fault rule",
+            (Some(40029), Some(c)) if c.appid.as_deref() != param(e, "appid") => {
+                "another app's code"
+            }
+            (Some(40029), Some(c)) if e.time_ms - c.minted_ms >= 300_000 => "the code expired",
+            (Some(40029), None) if e.user.is_none() => "a code WeChat never issued",
+            (Some(40163), _) => "the code was used before",
+            (Some(40226), _) => "a high-risk user",
+            (Some(45011), _) => "over the minute's quota",
+            (Some(45009), _) => "over the day's quota",
+            _ => return String::new(),
+        };
+        format!(" ({reason})")
+    }
+
+    /// A WeChat request replayed as it was made (appids, secrets and recorded codes as
+    /// variables), expecting the same errcode.
+    fn replay_as_made(&mut self, e: &JournalEntry) {
+        let mut query = BTreeMap::new();
+        for (k, v) in &e.params {
+            let text = v.as_str().unwrap_or_default();
+            let value = match self.codes.get(text).and_then(|c| c.var.clone()) {
+                Some(var) if k == "js_code" => json!(format!("${{{var}.code}}")),
+                _ => self.names.rewrite(v),
+            };
+            query.insert(k.clone(), value);
+        }
+        let expect = match e.errcode {
+            Some(c) if e.status == 200 => Expect {
+                json: Some(json!({ "errcode": c })),
+                ..Expect::default()
+            },
+            _ => Expect {
+                status: serde_json::from_value(json!(e.status)).ok(),
+                ..Expect::default()
+            },
+        };
+        self.note(format!(
+            "Made by hand: no backend sends this request ({}), so it goes to WeChat as made.",
+            expect::answer(e)
+        ));
+        let body = (!e.body.is_empty()).then(|| literal(&e.body));
+        let endpoint = expect::ASSERTED
+            .iter()
+            .find(|n| **n == e.endpoint)
+            .copied()
+            .unwrap_or("other");
+        let call = expect::call(e, endpoint, None, &self.rules);
+        self.push(
+            Step {
+                name: Some(format!(
+                    "WeChat answers {} to {} {}",
+                    expect::answer(e),
+                    e.method,
+                    e.path
+                )),
+                action: Action::WeChat(HttpCall {
+                    method: (e.method != "GET").then(|| e.method.clone()),
+                    path: literal(&e.path),
+                    query,
+                    headers: BTreeMap::new(),
+                    json: None,
+                    body,
+                    auth: None,
+                    expect: Some(expect),
+                    save: BTreeMap::new(),
+                }),
+            },
+            vec![call],
+        );
+    }
+
+    /// Any other WeChat request: getuserphonenumber becomes a `bind_phone`; what a backend
+    /// does for itself (tokens) is counted; the rest is said, not replayed.
+    fn vendor(&mut self, e: &JournalEntry) {
+        if expect::PLUMBING.contains(&e.endpoint.as_str()) {
+            *self.plumbing.entry(e.path.clone()).or_default() += 1;
+            self.seen
+                .push(format!("{} {} (an access token)", e.method, e.path));
+            return;
+        }
+        if e.endpoint == "getuserphonenumber" && matches!(e.errcode, Some(0 | 40029)) {
+            self.phone(e);
+            return;
+        }
+        self.seen.push(format!("{} {}", e.method, e.path));
+        self.note(format!(
+            "Not replayed: WeChat also got {} {} and answered {}: no step of a scenario makes a \
+             backend send it.",
+            e.method,
+            e.path,
+            expect::answer(e)
+        ));
+    }
+
+    /// getuserphonenumber: the backend binds the number of the recorded phone code.
+    fn phone(&mut self, e: &JournalEntry) {
+        self.catch_up(e.time_ms);
+        let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+        let sent = body["code"].as_str().unwrap_or_default().to_owned();
+        let (code, user) = match self.phone_codes.get(&sent) {
+            Some((var, user)) => (json!(format!("${{{var}.code}}")), user.clone()),
+            None => {
+                let user = match (&e.user, self.sessions.keys().next_back()) {
+                    (Some(u), _) => self.step_user(u),
+                    (None, Some(u)) => u.clone(),
+                    (None, None) => self.step_user(NOBODY),
+                };
+                (json!(literal(&sent)), user)
+            }
+        };
+        let session = self.session_of(&user, "binding a phone number");
+        let errcode = e.errcode.unwrap_or(-1);
+        let expect = match expect::phone_outcome(errcode) {
+            Some(o) if expect::certain(e, &self.rules) => expect::expecting(o),
+            _ => {
+                self.note(
+                    "FILL IN: what your backend answers here: WeChat's answer came from a rule \
+                     another replay may not repeat. Write `expect: { outcome: ... }`.",
+                );
+                Some(Expect::default())
+            }
+        };
+        let name = (errcode != 0).then(|| {
+            format!(
+                "{user} binds a phone number: WeChat answers {}{}",
+                expect::answer(e),
+                if e.fault.is_some() {
+                    " (a fault rule)"
+                } else {
+                    ""
+                }
+            )
+        });
+        let call = expect::call(e, "getuserphonenumber", Some(&user), &self.rules);
+        self.push(
+            Step {
+                name,
+                action: Action::BindPhone(PhoneCall {
+                    session,
+                    code: Some(code),
+                    encrypted: None,
+                    expect,
+                }),
+            },
+            vec![call],
+        );
+    }
+
+    /// The scenario, its comments and its final checks.
+    fn finish(mut self, options: &Options) -> Recorded {
+        let calls: Vec<Vec<Call>> = self.drafts.iter().map(|d| d.calls.clone()).collect();
+        for (step, notes) in expect::final_checks(&calls) {
+            self.pending.extend(notes);
+            self.push(step, Vec::new());
+        }
+        let trailer = std::mem::take(&mut self.pending);
+        if !self.plumbing.is_empty() {
+            let list: Vec<String> = self
+                .plumbing
+                .iter()
+                .map(|(p, n)| format!("{p} ×{n}"))
+                .collect();
+            self.header.push(format!(
+                "Not replayed: {} (a backend fetches its own access tokens, as many as its cache \
+                 needs).",
+                list.join(", ")
+            ));
+        }
+        let setup = setup::finish(&mut self);
+        let scenario = Scenario {
+            name: self.title(),
+            description: Some(self.description()),
+            tags: self.tags(),
+            generate: BTreeMap::new(),
+            cases: None,
+            setup,
+            steps: self.drafts.iter().map(|d| d.step.clone()).collect(),
+        };
+        let mut warnings = Vec::new();
+        if self.rec.dropped > 0 {
+            warnings.push(format!(
+                "the mock's journal dropped {} older entries for room: the recording may begin in \
+                 the middle of the journey (raise the mock's journal_capacity option)",
+                self.rec.dropped
+            ));
+        }
+        let (profile, embedded) = match &options.target {
+            Some(p) => (p.clone(), false),
+            None => (TargetProfile::shipped().clone(), true),
+        };
+        let needs = crate::runner::needs::analyse(&scenario, &profile, embedded);
+        if let Some(why) = needs.skip {
+            warnings.push(format!(
+                "against this target the scenario would be skipped: it {why}"
+            ));
+        }
+        Recorded::new(
+            scenario,
+            std::mem::take(&mut self.header),
+            self.drafts.into_iter().map(|d| d.notes).collect(),
+            trailer,
+            warnings,
+        )
+    }
+
+    fn logins(&self) -> (usize, usize, BTreeSet<String>) {
+        let mut total = 0;
+        let mut refused = 0;
+        let mut users = BTreeSet::new();
+        for d in &self.drafts {
+            if let Action::Login(l) = &d.step.action {
+                total += 1;
+                if l.expect.is_some() {
+                    refused += 1;
+                }
+                if l.user != NOBODY {
+                    users.insert(l.user.clone());
+                }
+            }
+        }
+        (total, refused, users)
+    }
+
+    fn title(&self) -> String {
+        let (total, refused, users) = self.logins();
+        if total == 0 {
+            return format!(
+                "Recorded journey: {}",
+                expect::plural(self.drafts.len(), "step")
+            );
+        }
+        let who: Vec<&str> = users.iter().map(String::as_str).collect();
+        let who = match who.as_slice() {
+            [] => String::new(),
+            [one] => format!(" by {one}"),
+            [init @ .., last] => format!(" by {} and {last}", init.join(", ")),
+        };
+        let refused = if refused > 0 {
+            format!(", {refused} refused or in doubt")
+        } else {
+            String::new()
+        };
+        format!(
+            "Recorded journey: {}{who}{refused}",
+            expect::plural(total, "login")
+        )
+    }
+
+    fn description(&self) -> String {
+        let first = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |n| format!("#{n}"));
+        format!(
+            "Recorded by `harness record` from the mock at {} (WeChat requests {} to {}, \
+             control-plane calls {} to {}). Each backend step expects what a correct backend \
+             answers to WeChat's recorded answer; the last steps check that WeChat got the same \
+             calls, in the same order.",
+            self.rec.source,
+            first(self.rec.vendor.first().map(|e| e.seq)),
+            first(self.rec.vendor.last().map(|e| e.seq)),
+            first(self.rec.control.first().map(|c| c.seq)),
+            first(self.rec.control.last().map(|c| c.seq)),
+        )
+    }
+
+    fn tags(&self) -> Vec<String> {
+        let mut tags = vec!["recorded".to_owned()];
+        let has = |f: fn(&Action) -> bool| self.drafts.iter().any(|d| f(&d.step.action));
+        if has(|a| matches!(a, Action::Login(_))) {
+            tags.push("login".into());
+        }
+        if has(|a| matches!(a, Action::BindPhone(_) | Action::WxGetPhoneNumber(_))) {
+            tags.push("phone".into());
+        }
+        if has(|a| matches!(a, Action::Fault(_))) {
+            tags.push("wechat-errors".into());
+        }
+        tags
+    }
+}
+
+/// A `login` step.
+fn login_step(
+    user: &str,
+    app: Option<String>,
+    save: Option<String>,
+    code: Option<String>,
+    phone_code: Option<String>,
+    expect: Option<Expect>,
+) -> Step {
+    Step {
+        name: None,
+        action: Action::Login(LoginCall {
+            user: user.to_owned(),
+            app,
+            save,
+            code,
+            phone_code,
+            expect,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
