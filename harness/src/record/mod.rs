@@ -134,7 +134,8 @@ pub struct Recording {
     pub vendor: Vec<JournalEntry>,
     /// Control-plane calls that changed something, oldest first.
     pub control: Vec<ControlEntry>,
-    /// Entries the journal dropped for room before the oldest one kept.
+    /// Entries the journal dropped for room before the oldest one kept (0 when the window
+    /// does not reach back to them).
     pub dropped: u64,
     /// The journal's latest WeChat request number when it was read.
     pub last_seq: u64,
@@ -150,6 +151,10 @@ impl Recording {
         match since {
             Since::Everything => {}
             Since::Seq(n) => {
+                // Dropped entries matter only when the window reaches back into them.
+                if self.vendor.first().is_some_and(|e| e.seq <= n + 1) {
+                    self.dropped = 0;
+                }
                 self.vendor.retain(|e| e.seq > n);
                 self.control.retain(|c| c.after_seq >= n);
             }

@@ -424,18 +424,36 @@ impl<'a> Builder<'a> {
     }
 
     fn description(&self) -> String {
-        let first = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |n| format!("#{n}"));
-        format!(
-            "Recorded by `harness record` from the mock at {} (WeChat requests {} to {}, \
-             control-plane calls {} to {}). Each backend step expects what a correct backend \
-             answers to WeChat's recorded answer; the last steps check that WeChat got the same \
-             calls, in the same order.",
+        /// `WeChat requests #3 to #9`, `WeChat request #3`, `no WeChat request`.
+        fn span(what: &str, first: Option<u64>, last: Option<u64>) -> String {
+            match (first, last) {
+                (Some(a), Some(b)) if a != b => format!("{what}s #{a} to #{b}"),
+                (Some(a), _) => format!("{what} #{a}"),
+                _ => format!("no {what}"),
+            }
+        }
+        let (v, c) = (&self.rec.vendor, &self.rec.control);
+        let mut text = format!(
+            "Recorded by `harness record` from the mock at {} ({}, {}).",
             self.rec.source,
-            first(self.rec.vendor.first().map(|e| e.seq)),
-            first(self.rec.vendor.last().map(|e| e.seq)),
-            first(self.rec.control.first().map(|c| c.seq)),
-            first(self.rec.control.last().map(|c| c.seq)),
-        )
+            span(
+                "WeChat request",
+                v.first().map(|e| e.seq),
+                v.last().map(|e| e.seq)
+            ),
+            span(
+                "control-plane call",
+                c.first().map(|e| e.seq),
+                c.last().map(|e| e.seq)
+            ),
+        );
+        if self.drafts.iter().any(|d| !d.calls.is_empty()) {
+            text.push_str(
+                " Each backend step expects what a correct backend answers to WeChat's recorded \
+                 answer; the last steps check that WeChat got the same calls, in the same order.",
+            );
+        }
+        text
     }
 
     fn tags(&self) -> Vec<String> {

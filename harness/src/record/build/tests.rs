@@ -509,3 +509,59 @@ fn the_window_and_what_is_not_a_step() {
         "{e}"
     );
 }
+
+#[test]
+fn a_fault_planted_before_the_recording_is_planted_again_or_asked_for() {
+    let mut r = Rec::new();
+    r.rec.world.faults = vec![json!({
+        "id": 7, "endpoint": "jscode2session", "appid": APPID, "user": null, "errcode": 40029,
+        "http_status": null, "transport": null, "delay": null, "times": 2, "probability": null,
+        "consume_code": false, "hits": 1, "remaining": 1,
+    })];
+    r.wx_login(0, "alice", "c1");
+    r.exchange_as(
+        0,
+        "c1",
+        SECRET,
+        Some("alice"),
+        Some(40029),
+        Some("rule 7: errcode 40029"),
+    );
+    r.wx_login(0, "bob", "c2");
+    r.exchange_as(
+        0,
+        "c2",
+        SECRET,
+        Some("bob"),
+        Some(40029),
+        Some("rule 9: errcode 40029"),
+    );
+    let out = r.build();
+    let faults: Vec<&Value> = actions(&out)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Fault(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        faults,
+        [
+            &json!({"endpoint": "jscode2session", "appid": "${apps.default.appid}",
+            "errcode": 40029, "times": 2})
+        ],
+        "with the firings it had when the recording began"
+    );
+    let l = logins(&out);
+    assert_eq!(outcome(l[0]), Some(OutcomeName::Relogin));
+    assert_eq!(
+        l[1].expect.as_ref().map(|e| e.outcome),
+        Some(None),
+        "rule 9 is gone"
+    );
+    assert_eq!(
+        out.fill_ins(),
+        3,
+        "bob's rule, his outcome, the count of calls"
+    );
+}

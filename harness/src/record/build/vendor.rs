@@ -45,6 +45,7 @@ impl Builder<'_> {
         let first = group[0];
         let last = group[group.len() - 1];
         self.catch_up(first.time_ms);
+        self.planted_before(group);
         let appid = param(first, "appid");
         let known_app = appid.and_then(|a| self.names.app(a));
         let malformed = first
@@ -163,6 +164,74 @@ impl Builder<'_> {
         self.push(step, calls);
     }
 
+    /// A fault rule that answered these calls but was planted before the recording began: a
+    /// `fault` step here when the mock still holds it (with the firings it had left when the
+    /// recording began), else a note for a person to add one.
+    fn planted_before(&mut self, entries: &[&JournalEntry]) {
+        for e in entries {
+            let Some(id) = e.fault.as_deref().and_then(expect::rule_of) else {
+                continue;
+            };
+            if self.rules.contains_key(&id) {
+                continue;
+            }
+            let live = self
+                .rec
+                .world
+                .faults
+                .iter()
+                .find(|r| r["id"].as_u64() == Some(id))
+                .cloned();
+            let Some(mut rule) = live else {
+                self.rules.insert(id, false);
+                self.note(format!(
+                    "FILL IN: WeChat's answer here came from fault rule {id}, planted before the \
+                     recording began and gone since: add its `fault:` step above, such as \
+                     `fault: {{ endpoint: {}, errcode: {}, times: 1 }}`.",
+                    e.endpoint,
+                    e.errcode.unwrap_or(-1)
+                ));
+                continue;
+            };
+            let fired_here = self
+                .rec
+                .vendor
+                .iter()
+                .filter(|v| v.fault.as_deref().and_then(expect::rule_of) == Some(id))
+                .count();
+            let times = rule["remaining"]
+                .as_u64()
+                .map(|left| left + u64::try_from(fired_here).unwrap_or(0));
+            if let Value::Object(m) = &mut rule {
+                for k in ["id", "hits", "remaining"] {
+                    m.remove(k);
+                }
+                m.retain(|_, v| !v.is_null() && *v != Value::Bool(false));
+            }
+            rule["times"] = json!(times);
+            if times.is_none() {
+                if let Value::Object(m) = &mut rule {
+                    m.remove("times");
+                }
+            }
+            self.rules.insert(id, expect::rule_is_certain(&rule));
+            let mut spec = self.names.rewrite(&rule);
+            if let Some(u) = rule["user"].as_str() {
+                spec["user"] = json!(self.step_user(u));
+            }
+            self.note(format!(
+                "Fault rule {id} was planted before the recording began; the mock still holds it."
+            ));
+            self.push(
+                Step {
+                    name: None,
+                    action: Action::Fault(spec),
+                },
+                Vec::new(),
+            );
+        }
+    }
+
     /// Why WeChat refused a code, as far as the recording tells: ` (the code expired)`.
     fn why(&self, e: &JournalEntry, code: Option<&Code>) -> String {
         let reason = match (e.errcode, code) {
@@ -264,6 +333,7 @@ impl Builder<'_> {
     /// getuserphonenumber: the backend binds the number of the recorded phone code.
     fn phone(&mut self, e: &JournalEntry) {
         self.catch_up(e.time_ms);
+        self.planted_before(&[e]);
         let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
         let sent = body["code"].as_str().unwrap_or_default().to_owned();
         let (code, user) = match self.phone_codes.get(&sent) {
