@@ -17,8 +17,14 @@ pub struct RecordArgs {
     /// The running mock's base URL.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9100")]
     mock: String,
-    /// The mock's control-plane token, when it was started with one.
-    #[arg(long, value_name = "TOKEN", env = "MOCK_CONTROL_TOKEN")]
+    /// The mock's control-plane token, when it was started with one (the help never shows
+    /// the environment's value).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MOCK_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
     control_token: Option<String>,
     /// Record only what came after: a journal sequence number (the `last_seq` of
     /// GET /__mock__/journal, read before the journey) or a time of the mock's clock (RFC 3339)

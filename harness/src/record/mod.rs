@@ -3,7 +3,7 @@
 //! the mock's journal and turned into a scenario that replays it.
 //!
 //! [`fetch`] reads the mock (`fetch.rs`); [`Recording::since`] keeps a window of it;
-//! [`build`] maps it onto the scenario types (`build.rs`, with the app and user names of
+//! [`build`] maps it onto the scenario types (`build/`, with the app and user names of
 //! `names.rs` and the expectations of `expect.rs`); [`Recorded::to_yaml`] writes the file with
 //! its comments and reads it back before anyone else does (`render.rs`).
 //!
