@@ -44,15 +44,12 @@ impl Builder<'_> {
             ("POST", ["clock"]) => self.clock(c),
             ("POST", ["faults"]) => {
                 self.catch_up(c.time_ms);
-                let spec = self.names.rewrite(&c.body);
+                let mut spec = self.names.rewrite(&c.body);
                 if let Some(u) = c.body["user"].as_str() {
                     // The runner salts a fault's `user` itself: the handle goes as it is.
-                    let mut spec = spec;
                     spec["user"] = json!(self.step_user(u));
-                    self.push_fault(c, spec);
-                } else {
-                    self.push_fault(c, spec);
                 }
+                self.push_fault(c, spec);
             }
             ("DELETE", ["faults"]) => {
                 self.catch_up(c.time_ms);
@@ -75,9 +72,9 @@ impl Builder<'_> {
             }
             ("PATCH", ["options"]) => self.options(c),
             ("POST", ["users"]) => self.create_user(c),
-            ("PATCH", ["users", handle]) => self.patch_user(c, handle),
+            ("PATCH", ["users", handle]) => self.patch_user(c, &decoded(handle)),
             ("POST", ["apps"]) => self.create_app(c),
-            ("PATCH", ["apps", appid]) => self.patch_app(c, appid),
+            ("PATCH", ["apps", appid]) => self.patch_app(c, &decoded(appid)),
             _ => self.as_made(c, &path),
         }
         false
@@ -394,16 +391,40 @@ impl Builder<'_> {
         for (i, seg) in segments.iter().enumerate() {
             let parent = if i == 2 { segments[1] } else { "" };
             out.push(match parent {
-                "users" => self.names.user(seg),
+                "users" => self.names.user(&decoded(seg)),
                 "apps" => self
                     .names
-                    .app(seg)
+                    .app(&decoded(seg))
                     .map_or_else(|| literal(seg), |n| format!("${{apps.{n}.appid}}")),
                 _ => literal(seg),
             });
         }
         out.join("/")
     }
+}
+
+/// A path segment as the control plane read it: `%XX` decoded (invalid UTF-8 replaced).
+fn decoded(seg: &str) -> String {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A simulated mini-program call.
@@ -441,5 +462,18 @@ fn mock_step(method: &str, path: &str, json: Option<Value>) -> Step {
             expect: None,
             save: std::collections::BTreeMap::new(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decoded;
+
+    #[test]
+    fn path_segments_are_read_as_the_control_plane_reads_them() {
+        assert_eq!(decoded("bob%20smith"), "bob smith");
+        assert_eq!(decoded("%E5%B0%8F%E6%98%8E"), "小明");
+        assert_eq!(decoded("50%"), "50%", "a lone % stays");
+        assert_eq!(decoded("%zz%4"), "%zz%4");
     }
 }
