@@ -4,6 +4,7 @@ pub mod bench;
 pub mod context;
 pub mod discover;
 pub mod matching;
+pub mod record;
 pub mod report;
 pub mod run_many;
 pub mod runner;

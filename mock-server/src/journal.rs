@@ -1,5 +1,8 @@
-//! The request journal: every vendor request with its time, what was asked and what was answered.
-//! Capped; when full it drops the oldest entries and counts them, so a reader knows it is partial.
+//! The request journal: every vendor request with its time, what was asked and what was answered;
+//! beside it, the control-plane calls that changed something (the simulated mini-program's
+//! `wx.*` calls, the clock, faults, users, ...), each placed between two vendor requests, so a
+//! session can be read back in order. Capped; when full it drops the oldest entries and counts
+//! them, so a reader knows it is partial.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -190,11 +193,140 @@ pub struct JournalPage {
     pub last_seq: u64,
 }
 
-struct Inner {
-    entries: VecDeque<(u64, Record)>,
+/// One control-plane call that succeeded and was not a read (`POST`, `PATCH`, `DELETE`
+/// answered 2xx).
+#[derive(Clone, Debug)]
+pub struct ControlRecord {
+    /// Virtual time when it was answered (after a clock change: the new time).
+    pub time: Timestamp,
+    /// HTTP method.
+    pub method: Method,
+    /// Path relative to `/__mock__`, with its query string if any.
+    pub target: String,
+    /// Raw request body (empty when the route reads none).
+    pub body: Bytes,
+    /// HTTP status answered.
+    pub status: u16,
+    /// Response body.
+    pub response: Bytes,
+}
+
+/// One control-plane call that changed something.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ControlEntry {
+    /// Sequence number among control-plane calls, from 1, never reused (not even after a
+    /// clear).
+    #[schemars(range(min = 1))]
+    pub seq: u64,
+    /// The vendor journal's `last_seq` when the call was answered: it came after vendor
+    /// request `after_seq` and before the next one.
+    pub after_seq: u64,
+    /// Virtual time when it was answered (after a clock change: the new time), Unix
+    /// milliseconds.
+    pub time_ms: i64,
+    /// The same time, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path relative to `/__mock__` (`/wx/login`), with its query string if any.
+    pub path: String,
+    /// The request body as JSON (`null` when there was none; text when it was not JSON).
+    pub body: serde_json::Value,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The answer as JSON.
+    pub response: serde_json::Value,
+}
+
+/// Filters for reading the control-plane calls.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlFilter {
+    /// Only calls after this control sequence number (a `last_seq` read earlier).
+    pub since: Option<u64>,
+}
+
+/// The control-plane calls that changed something.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct ControlPage {
+    /// Matching calls, oldest first.
+    pub entries: Vec<ControlEntry>,
+    /// Calls recorded since start or the last clear.
+    pub recorded: u64,
+    /// Oldest calls dropped because the journal was full.
+    pub dropped: u64,
+    /// How many calls are kept (the journal's capacity).
+    #[schemars(range(min = 1))]
+    pub capacity: usize,
+    /// The sequence number of the latest call recorded (0: none yet); give it as `since`
+    /// later to read only what came after.
+    pub last_seq: u64,
+}
+
+/// One of the two queues: entries with their sequence numbers, capped.
+struct Queue<T> {
+    entries: VecDeque<(u64, T)>,
     next_seq: u64,
     recorded: u64,
     dropped: u64,
+}
+
+impl<T> Queue<T> {
+    fn new() -> Self {
+        Self {
+            entries: VecDeque::new(),
+            next_seq: 1,
+            recorded: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Appends, dropping the oldest to stay within `capacity`; returns the entry that made
+    /// room, to be freed after the lock is released.
+    fn push(&mut self, item: T, capacity: usize) -> Option<(u64, T)> {
+        let mut evicted = None;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.recorded += 1;
+        while self.entries.len() >= capacity {
+            evicted = self.entries.pop_front();
+            self.dropped += 1;
+        }
+        self.entries.push_back((seq, item));
+        evicted
+    }
+
+    fn shrink(&mut self, capacity: usize) {
+        while self.entries.len() > capacity {
+            self.entries.pop_front();
+            self.dropped += 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.recorded = 0;
+        self.dropped = 0;
+    }
+
+    /// The entries after `since`: sequence numbers grow along the queue, so the older part
+    /// is skipped without looking at it.
+    fn after(&self, since: u64) -> impl Iterator<Item = &(u64, T)> {
+        let first = self.entries.partition_point(|(seq, _)| *seq <= since);
+        self.entries.range(first..)
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+}
+
+struct Inner {
+    vendor: Queue<Record>,
+    /// Control-plane calls, each with the vendor `last_seq` at the time.
+    control: Queue<(u64, ControlRecord)>,
     capacity: usize,
 }
 
@@ -208,10 +340,8 @@ impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                entries: VecDeque::new(),
-                next_seq: 1,
-                recorded: 0,
-                dropped: 0,
+                vendor: Queue::new(),
+                control: Queue::new(),
                 capacity: capacity.max(1),
             }),
         }
@@ -224,18 +354,20 @@ impl Journal {
 
     /// Records a request.
     pub fn record(&self, r: Record) {
-        let mut evicted = None;
         let mut j = self.lock();
-        let seq = j.next_seq;
-        j.next_seq += 1;
-        j.recorded += 1;
-        while j.entries.len() >= j.capacity {
-            evicted = j.entries.pop_front();
-            j.dropped += 1;
-        }
-        j.entries.push_back((seq, r));
+        let capacity = j.capacity;
+        let evicted = j.vendor.push(r, capacity);
         drop(j);
         // The entry that made room is freed after the lock is released.
+        drop(evicted);
+    }
+
+    /// Records a control-plane call, after the vendor requests journaled so far.
+    pub fn record_control(&self, r: ControlRecord) {
+        let mut j = self.lock();
+        let (capacity, after) = (j.capacity, j.vendor.last_seq());
+        let evicted = j.control.push((after, r), capacity);
+        drop(j);
         drop(evicted);
     }
 
@@ -243,18 +375,33 @@ impl Journal {
     pub fn set_capacity(&self, capacity: usize) {
         let mut j = self.lock();
         j.capacity = capacity.max(1);
-        while j.entries.len() > j.capacity {
-            j.entries.pop_front();
-            j.dropped += 1;
-        }
+        let capacity = j.capacity;
+        j.vendor.shrink(capacity);
+        j.control.shrink(capacity);
     }
 
-    /// Forgets everything (sequence numbers keep counting).
+    /// Forgets everything, control-plane calls included (sequence numbers keep counting).
     pub fn clear(&self) {
         let mut j = self.lock();
-        j.entries.clear();
-        j.recorded = 0;
-        j.dropped = 0;
+        j.vendor.clear();
+        j.control.clear();
+    }
+
+    /// Control-plane calls after `f.since`, oldest first.
+    pub fn read_control(&self, f: &ControlFilter) -> ControlPage {
+        let j = self.lock();
+        let entries = j
+            .control
+            .after(f.since.unwrap_or(0))
+            .map(|(seq, (after, r))| control_view(*seq, *after, r))
+            .collect();
+        ControlPage {
+            entries,
+            recorded: j.control.recorded,
+            dropped: j.control.dropped,
+            capacity: j.capacity,
+            last_seq: j.control.last_seq(),
+        }
     }
 
     /// Entries matching the filter, oldest first.
@@ -263,13 +410,10 @@ impl Journal {
             .endpoint
             .as_deref()
             .map(|e| Endpoint::parse(e).map(Endpoint::name).unwrap_or(e));
-        let since = f.since.unwrap_or(0);
         let j = self.lock();
-        // Sequence numbers grow along the queue: skip the older part without looking at it.
-        let first = j.entries.partition_point(|(seq, _)| *seq <= since);
         let entries = j
-            .entries
-            .range(first..)
+            .vendor
+            .after(f.since.unwrap_or(0))
             .filter(|(_, r)| {
                 endpoint.is_none_or(|e| r.endpoint.name() == e)
                     && f.appid
@@ -288,10 +432,10 @@ impl Journal {
             .collect();
         JournalPage {
             entries,
-            recorded: j.recorded,
-            dropped: j.dropped,
+            recorded: j.vendor.recorded,
+            dropped: j.vendor.dropped,
             capacity: j.capacity,
-            last_seq: j.next_seq - 1,
+            last_seq: j.vendor.last_seq(),
         }
     }
 }
@@ -304,6 +448,7 @@ impl Journal {
     pub fn rid_info(&self, appid: &AppId, rid: &str, now: Timestamp) -> Result<Reply, WxError> {
         let j = self.lock();
         let r = j
+            .vendor
             .entries
             .iter()
             .rev()
@@ -328,6 +473,29 @@ impl Journal {
                 |ip| ip.to_canonical().to_string(),
             ),
         }))
+    }
+}
+
+/// A body as JSON: `null` when empty, the text when it is not JSON.
+fn json_or_text(bytes: &[u8]) -> serde_json::Value {
+    if bytes.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn control_view(seq: u64, after_seq: u64, r: &ControlRecord) -> ControlEntry {
+    ControlEntry {
+        seq,
+        after_seq,
+        time_ms: r.time.millis(),
+        time: r.time.rfc3339(),
+        method: r.method.as_str().to_owned(),
+        path: r.target.clone(),
+        body: json_or_text(&r.body),
+        status: r.status,
+        response: json_or_text(&r.response),
     }
 }
 

@@ -3,6 +3,7 @@
 //! 2 a usage error (bad flag, no scenarios, bad target profile).
 
 mod bench;
+mod record;
 mod run;
 mod up;
 
@@ -67,6 +68,21 @@ enum Command {
     /// Exit status: 0 measured (targets missed are reported, not an error), 1 a measurement
     /// could not be taken, 2 usage error.
     Bench(bench::BenchArgs),
+    /// Turn a session made by hand against a running mock into a scenario file.
+    ///
+    /// Reads the mock's journal: the control-plane calls that changed something (the
+    /// mini-program's wx.login, getPhoneNumber and user-info calls, fault rules, clock moves,
+    /// users, apps, options) and the WeChat requests your backend or curl made. Writes a
+    /// scenario that replays them: the mini-program's calls as wx.* steps, each jscode2session
+    /// as a login through the backend under test (getuserphonenumber as bind_phone) expecting
+    /// what a correct backend answers to WeChat's recorded answer, faults and clock moves where
+    /// they happened, and at the end checks that WeChat got the same calls, in order, with the
+    /// same errcodes. Codes, openids, session keys and times are never asserted. Places that
+    /// need a person are marked FILL IN.
+    ///
+    /// Exit status: 0 written, 1 the mock could not be read or holds nothing to record, 2 usage
+    /// error (bad --since, bad --target profile, output exists).
+    Record(record::RecordArgs),
 }
 
 /// Exit code of usage errors.
@@ -83,6 +99,10 @@ pub fn main() -> ExitCode {
         Command::Up(args) => {
             init_tracing("info");
             up::up(args)
+        }
+        Command::Record(args) => {
+            init_tracing("off");
+            record::record(args)
         }
         Command::Bench(args) => {
             init_tracing("off");

@@ -1,8 +1,8 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
 //! the user's payments (`payments.rs`) and a plugin's `wx.pluginLogin` (`plugins.rs`), keeps
-//! third-party platforms (`platforms.rs`), moves the clock, reads the journal and manages fault
-//! rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
+//! third-party platforms (`platforms.rs`), moves the clock, reads the journal (its own changing
+//! calls included, `log.rs`) and manages fault rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
 //! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
 //! `openapi.json`, served at `/__mock__/openapi.json`.
 //! the user's payments (`payments.rs`) and follows of official accounts (`followers.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
@@ -12,6 +12,7 @@
 mod crypto;
 mod error;
 mod followers;
+mod log;
 pub mod openapi;
 mod payments;
 mod platforms;
@@ -75,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/clock"),
     ("GET", "/journal"),
     ("DELETE", "/journal"),
+    ("GET", "/journal/control"),
     ("GET", "/faults"),
     ("POST", "/faults"),
     ("DELETE", "/faults"),
@@ -120,6 +122,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/wx/getWeRunData", post(wx_werun))
         .route("/clock", get(clock).post(set_clock))
         .route("/journal", get(journal).delete(clear_journal))
+        .route("/journal/control", get(log::read))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/faults/{id}", delete(remove_fault))
         .route("/sms", get(sms::outbox).delete(sms::clear))
@@ -144,6 +147,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/wx/pluginLogin", post(plugins::login))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(shared.clone(), log::record))
         .layer(middleware::from_fn_with_state(shared, authorize))
 }
 
@@ -182,9 +186,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ControlError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let slot = req.extensions().get::<log::BodySlot>().cloned();
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ControlError::InvalidBody(format!("cannot read body: {e}")))?;
+        if let Some(slot) = slot {
+            slot.fill(&bytes);
+        }
         parse_json(&bytes).map(Body)
     }
 }

@@ -22,7 +22,7 @@ use crate::engine::{
     PlatformView, PluginLoginGrant, ShareInfoGrant, SmsOutbox, StateView, UserKeyGrant, WeRunGrant,
 };
 use crate::faults::{FaultRule, FaultSpec};
-use crate::journal::JournalPage;
+use crate::journal::{ControlPage, JournalPage};
 use crate::opendata::UserInfoGrant;
 use crate::tencent::{SmsConfigPatch, SmsConfigView};
 use crate::users::UserView;
@@ -67,6 +67,7 @@ fn answers(g: &mut SchemaGenerator) {
     g.subschema_for::<WeRunGrant>();
     g.subschema_for::<ClockView>();
     g.subschema_for::<JournalPage>();
+    g.subschema_for::<ControlPage>();
     g.subschema_for::<FaultList>();
     g.subschema_for::<FaultRule>();
     g.subschema_for::<Removed>();

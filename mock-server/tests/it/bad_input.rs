@@ -3077,6 +3077,7 @@ fn parameter_cases() -> Vec<ControlCase> {
     let app = route("GET", "/apps/{appid}");
     let user = route("GET", "/users/{handle}");
     let journal = route("GET", "/journal");
+    let control_journal = route("GET", "/journal/control");
     let fault = route("DELETE", "/faults/{id}");
     let sms = route("GET", "/sms");
     let platform = route("GET", "/platforms/{component_appid}");
@@ -3108,6 +3109,36 @@ fn parameter_cases() -> Vec<ControlCase> {
         q(UNKNOWN_VALUE, "limit=10"),
         q(DUPLICATED, "appid=a&appid=b"),
         q(MALFORMED, "errcode=%zz"),
+        none(
+            WRONG_TYPE,
+            control_journal,
+            "/journal/control?since=abc".into(),
+        )
+        .field("query"),
+        none(
+            ABSURD_NUMBER,
+            control_journal,
+            "/journal/control?since=-1".into(),
+        )
+        .field("query"),
+        none(
+            ABSURD_NUMBER,
+            control_journal,
+            "/journal/control?since=99999999999999999999999".into(),
+        )
+        .field("query"),
+        none(
+            UNKNOWN_VALUE,
+            control_journal,
+            "/journal/control?endpoint=wx".into(),
+        )
+        .field("query"),
+        none(
+            DUPLICATED,
+            control_journal,
+            "/journal/control?since=1&since=2".into(),
+        )
+        .field("query"),
         none(WRONG_TYPE, fault, "/faults/abc".into()).field("id"),
         none(ABSURD_NUMBER, fault, "/faults/-1".into()).field("id"),
         none(ABSURD_NUMBER, fault, "/faults/1.5".into()).field("id"),

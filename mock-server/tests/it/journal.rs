@@ -373,3 +373,135 @@ async fn since_reads_what_came_after_a_sequence_number() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_field", "{body}");
 }
+
+/// `GET /__mock__/journal/control?{query}`.
+async fn control_page(t: &TestMock, query: &str) -> Value {
+    let (status, body) = t
+        .control(Method::GET, &format!("/journal/control?{query}"), None)
+        .await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn control_plane_changes_are_journaled_between_the_vendor_requests() {
+    let t = TestMock::new().await;
+    let (status, grant) = t
+        .control(Method::POST, "/wx/login", Some(json!({"user": "alice"})))
+        .await;
+    assert_eq!(status, 200, "{grant}");
+    let code = grant["code"].as_str().expect("code").to_owned();
+    t.exchange(&code).await;
+    let fault = json!({"endpoint": "jscode2session", "errcode": 40029, "times": 1});
+    assert_eq!(
+        t.control(Method::POST, "/faults", Some(fault.clone()))
+            .await
+            .0,
+        201
+    );
+    let (status, _) = t
+        .control(Method::POST, "/clock", Some(json!({"advance": "6m"})))
+        .await;
+    assert_eq!(status, 200);
+    // Reads and refused changes are not journaled: they changed nothing.
+    t.control(Method::GET, "/state", None).await;
+    let (status, _) = t
+        .control(Method::POST, "/wx/login", Some(json!({"usr": "bob"})))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(t.control(Method::DELETE, "/faults", None).await.0, 200);
+
+    let page = control_page(&t, "").await;
+    let calls = page["entries"].as_array().expect("entries");
+    let shape: Vec<(&str, &str, u64, u64)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["method"].as_str().expect("method"),
+                c["path"].as_str().expect("path"),
+                c["seq"].as_u64().expect("seq"),
+                c["after_seq"].as_u64().expect("after_seq"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("POST", "/wx/login", 1, 0),
+            ("POST", "/faults", 2, 1),
+            ("POST", "/clock", 3, 1),
+            ("DELETE", "/faults", 4, 1),
+        ]
+    );
+    let login = &calls[0];
+    assert_eq!(login["body"], json!({"user": "alice"}));
+    assert_eq!(login["status"], 200);
+    assert_eq!(login["response"]["code"], code.as_str());
+    assert_eq!(login["time_ms"], START * 1000);
+    assert_eq!(calls[1]["body"], fault);
+    assert_eq!(calls[1]["status"], 201);
+    assert_eq!(calls[1]["response"]["id"], 1);
+    // A clock change is dated after it: its answer's time.
+    assert_eq!(calls[2]["time_ms"], (START + 360) * 1000);
+    assert_eq!(calls[2]["response"]["now_ms"], (START + 360) * 1000);
+    // A route that reads no body journals none.
+    assert_eq!(calls[3]["body"], Value::Null);
+    assert_eq!(
+        page,
+        json!({"entries": calls, "recorded": 4, "dropped": 0, "capacity": 10000, "last_seq": 4})
+    );
+    assert_eq!(
+        control_page(&t, "since=2").await["entries"]
+            .as_array()
+            .map(|e| e.iter().map(|c| c["seq"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(3), json!(4)])
+    );
+    // The vendor journal is untouched: its numbers count vendor requests only.
+    assert_eq!(page_of_vendor(&t).await, (1, 1));
+
+    let (status, body) = t
+        .control(Method::GET, "/journal/control?since=-1", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_field");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("invalid `query`: "), "{message}");
+
+    // A clear empties both halves; the clear itself is then the first call.
+    t.control(Method::DELETE, "/journal", None).await;
+    let page = control_page(&t, "").await;
+    assert_eq!(page["recorded"], 1, "{page}");
+    assert_eq!(page["entries"][0]["path"], "/journal");
+    assert_eq!(page["entries"][0]["seq"], 5);
+}
+
+/// The vendor journal's `recorded` and `last_seq`.
+async fn page_of_vendor(t: &TestMock) -> (u64, u64) {
+    let p = page(t, "").await;
+    (
+        p["recorded"].as_u64().expect("recorded"),
+        p["last_seq"].as_u64().expect("last_seq"),
+    )
+}
+
+#[tokio::test]
+async fn the_control_journal_keeps_the_journal_capacity() {
+    let t = TestMock::new().await;
+    t.set_options(json!({"journal_capacity": 2})).await;
+    for user in ["a", "b", "c"] {
+        t.login(user).await;
+    }
+    let page = control_page(&t, "").await;
+    let users: Vec<&Value> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|c| &c["body"]["user"])
+        .collect();
+    assert_eq!(users, [&json!("b"), &json!("c")]);
+    // The options change and the first login made room.
+    assert_eq!(
+        (page["recorded"].clone(), page["dropped"].clone()),
+        (json!(4), json!(2))
+    );
+}

@@ -381,7 +381,34 @@ async fn answers_match_the_documented_schemas() {
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
     api.expect("GET", "/journal?errcode=x", None, 400).await;
     api.expect("GET", "/journal?nope=1", None, 400).await;
+    // The control plane's own changes so far, each after the vendor requests before it.
+    let page = api.expect("GET", "/journal/control", None, 200).await;
+    let calls = page["entries"].as_array().expect("entries");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["path"] == "/wx/login" && c["after_seq"] == 0),
+        "{page}"
+    );
+    assert!(
+        calls.iter().all(|c| c["method"] != "GET"),
+        "reads are not journaled: {page}"
+    );
+    let since = page["last_seq"].as_u64().expect("last_seq");
+    let page = api
+        .expect("GET", &format!("/journal/control?since={since}"), None, 200)
+        .await;
+    assert_eq!(page["entries"], json!([]), "{page}");
+    api.expect("GET", "/journal/control?since=x", None, 400)
+        .await;
+    api.expect("GET", "/journal/control?nope=1", None, 400)
+        .await;
+    let vendor_last = api.expect("GET", "/journal", None, 200).await["last_seq"].clone();
     api.expect("DELETE", "/journal", None, 200).await;
+    let page = api.expect("GET", "/journal/control", None, 200).await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["entries"][0]["path"], "/journal", "{page}");
+    assert_eq!(page["entries"][0]["after_seq"], vendor_last, "{page}");
     api.expect("DELETE", "/sms", None, 200).await;
 
     // The SMS gateway: configuration, a message sent, the outbox.
