@@ -27,4 +27,5 @@ mod session;
 mod sms;
 mod stub;
 mod tokens;
+mod ui;
 mod wire;
