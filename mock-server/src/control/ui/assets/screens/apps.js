@@ -36,7 +36,7 @@ function drawApps() {
         { dataset: { appid: a.appid } },
         h("th", { scope: "row", class: "mono" }, a.appid, a.default ? h("span", { class: "pill" }, "default") : null),
         h("td", {}, a.name ?? none()),
-        h("td", {}, a.kind === "official_account" ? "official account" : "mini-program"),
+        h("td", { class: "nowrap" }, a.kind === "official_account" ? "official account" : "mini-program"),
         h("td", { class: "mono secret" }, h("span", {}, a.secret), copyButton(`the AppSecret of ${a.appid}`, a.secret)),
         h("td", { class: "mono" }, a.open_platform ?? none()),
         h("td", {}, a.profile_era ?? "anonymous"),

@@ -98,9 +98,9 @@ function clearRows() {
   count();
 }
 
-/** Whether the entry is an error of any kind: errcode, Tencent Cloud code, HTTP status, fault. */
-function isBad(e) {
-  return (e.errcode !== null && e.errcode !== 0) || e.status !== 200 || (e.tencent_code ?? "Ok") !== "Ok" || e.fault !== null;
+/** Whether the answer was an error: a non-zero errcode, a Tencent Cloud error, not HTTP 200. */
+function isError(e) {
+  return (e.errcode !== null && e.errcode !== 0) || e.status !== 200 || (e.tencent_code ?? "Ok") !== "Ok";
 }
 
 function add(e) {
@@ -115,12 +115,12 @@ function add(e) {
   const row = h(
     "tr",
     {
-      class: ["entry", isBad(e) ? "bad" : "", e.fault ? "faulted" : ""].join(" ").trim(),
+      class: ["entry", isError(e) ? "bad" : "", e.fault ? "faulted" : ""].join(" ").trim(),
       dataset: { seq: e.seq, endpoint: e.endpoint, errcode: e.errcode ?? "" },
     },
     h("td", {}, toggle),
     h("td", { class: "mono nowrap" }, h("time", { datetime: e.time, title: e.time }, shortTime(e.time_ms))),
-    h("td", {}, h("b", {}, e.endpoint), h("div", { class: "muted mono small nowrap" }, `${e.method} ${e.path}`)),
+    h("td", {}, h("b", {}, e.endpoint), h("div", { class: "muted mono small" }, `${e.method} ${e.path}`)),
     h("td", { class: "mono" }, e.appid ?? h("span", { class: "muted" }, "none"), appName(e.appid)),
     h("td", {}, e.user ?? h("span", { class: "muted" }, "none")),
     h("td", { class: e.status === 200 ? "num" : "num bad-text" }, e.status === 0 ? "no answer" : e.status),
@@ -192,7 +192,7 @@ function filter() {
     (!endpoint || e.endpoint === endpoint) &&
     (!appid || e.appid === appid) &&
     (!code || String(e.errcode) === code || e.tencent_code === code) &&
-    (!errorsOnly || isBad(e)) &&
+    (!errorsOnly || isError(e) || e.fault !== null) &&
     (!q ||
       [e.method, e.path, e.query, e.body, e.response, e.user, e.appid, e.rid, e.fault, e.endpoint, e.tencent_code]
         .some((x) => x && String(x).toLowerCase().includes(q)));
