@@ -125,7 +125,10 @@ const test = base.test.extend({
     }
   },
   // Every page of a test: a console error, an uncaught exception or a CSP violation fails it.
-  page: async ({ page }, use) => {
+  // It needs the mock, so the mock outlives the check: a poll that finds the mock gone after
+  // the test is no error of the page's.
+  page: async ({ page, mock }, use) => {
+    void mock;
     const problems = [];
     page.on("pageerror", (e) => problems.push(`uncaught: ${e.message}`));
     page.on("console", (m) => {

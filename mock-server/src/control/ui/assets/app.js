@@ -97,7 +97,8 @@ function current() {
 }
 
 function render(moveFocus) {
-  if (authWait) return;
+  // Until the control plane has answered (and while the token is asked for), the screens wait.
+  if (authWait || !started) return;
   const screen = current();
   for (const s of document.querySelectorAll("main > .screen")) s.hidden = true;
   for (const a of document.querySelectorAll("nav a[data-screen]")) {

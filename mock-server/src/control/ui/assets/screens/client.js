@@ -94,6 +94,7 @@ async function press(name, button) {
     history.unshift(entry);
     history.length = Math.min(history.length, 10);
     draw(entry);
+    ctx.toast(`${call.title} answered ${answer.errMsg ?? ""}`.trim());
     ctx.store.refresh().catch(() => {});
   } catch (err) {
     drawError(call, err);

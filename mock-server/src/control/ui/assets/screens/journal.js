@@ -105,6 +105,11 @@ function isError(e) {
 
 function add(e) {
   if (rows.has(e.seq)) return;
+  const endpoints = byId("jf-endpoint");
+  // An endpoint the mock's document did not list (an older document) can still be picked.
+  if (![...endpoints.options].some((o) => o.value === e.endpoint)) {
+    endpoints.append(h("option", { value: e.endpoint }, e.endpoint));
+  }
   const id = `entry-${e.seq}`;
   const toggle = h(
     "button",
