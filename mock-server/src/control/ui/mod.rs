@@ -11,7 +11,10 @@
 //!
 //! The files are served without the control token: they hold no data. Everything the page shows
 //! comes from control-plane calls, which need the token as before; the page asks for it, keeps
-//! it in `sessionStorage` and sends it as `Authorization: Bearer <token>`.
+//! it in `sessionStorage` and sends it as `Authorization: Bearer <token>`. It polls (the journal
+//! once a second with `GET /__mock__/journal?since=<last_seq>`, only what is new) rather than
+//! stream: so it needs no route the control plane lacks, and every call carries the token in
+//! the header the control plane reads (a browser's `EventSource` cannot send one).
 //!
 //! Paths under `/__mock__/ui/` without a file extension are the page's screens (`journal`,
 //! `faults`, ...): they answer `index.html`, and the page picks the screen from the path. A
@@ -21,7 +24,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::OriginalUri;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -63,7 +66,7 @@ macro_rules! asset {
     };
 }
 
-/// Every file of the dashboard (a unit test checks this list against `assets/`).
+/// Every file of the dashboard, the page first (a unit test checks this list against `assets/`).
 pub const ASSETS: &[Asset] = &[
     asset!("index.html", HTML),
     asset!("style.css", CSS),
@@ -93,12 +96,13 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/ui/{*path}", get(file))
 }
 
+/// The page: `index.html`, the table's first row.
 fn index() -> &'static Asset {
-    asset("index.html").unwrap_or(&ASSETS[0])
+    &ASSETS[0]
 }
 
 /// A file, a screen (the page itself) or `not_found`.
-async fn file(OriginalUri(uri): OriginalUri) -> Response {
+async fn file(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     // The path as sent: asset paths are plain ASCII, so nothing needs decoding.
     let path = uri.path().strip_prefix(BASE).unwrap_or_default();
     if let Some(a) = asset(path) {
@@ -107,7 +111,7 @@ async fn file(OriginalUri(uri): OriginalUri) -> Response {
     let last = path.rsplit('/').next().unwrap_or_default();
     if last.contains('.') {
         return ControlError::NoRoute {
-            method: "GET".into(),
+            method: method.to_string(),
             path: uri.path().to_owned(),
         }
         .into_response();
@@ -157,6 +161,7 @@ mod tests {
                 }
             }
         }
+        assert_eq!(index().path, "index.html", "the table opens with the page");
         let mut on_disk = BTreeSet::new();
         walk(&assets_dir(), &assets_dir(), &mut on_disk);
         let listed: BTreeSet<String> = ASSETS.iter().map(|a| a.path.to_owned()).collect();
