@@ -1,5 +1,8 @@
 // Playwright drives the machine's Chromium (Debian's package, found on PATH), never a browser
 // build of its own: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 at install, executablePath here.
+// Two suites: harness's HTML report (`report`, after `report-setup` has made the reports) and
+// the mock's dashboard (`dashboard`, a mock-server process per test). `--project dashboard`
+// runs the dashboard alone, without making the reports.
 "use strict";
 const { defineConfig } = require("@playwright/test");
 const { execFileSync } = require("node:child_process");
@@ -15,8 +18,6 @@ function chromium() {
 
 module.exports = defineConfig({
   testDir: "tests",
-  // The reports are made once, for every test (the whole scenario library takes a while).
-  globalSetup: require.resolve("./tests/setup.js"),
   timeout: 120_000,
   workers: 1,
   reporter: [["list"]],
@@ -27,4 +28,10 @@ module.exports = defineConfig({
     viewport: { width: 1280, height: 900 },
     launchOptions: { executablePath: chromium() },
   },
+  projects: [
+    // The reports are made once, for every report test (the whole scenario library takes a while).
+    { name: "report-setup", testMatch: /report\.setup\.js$/, timeout: 30 * 60_000 },
+    { name: "report", testMatch: /report\.spec\.js$/, dependencies: ["report-setup"] },
+    { name: "dashboard", testMatch: /dashboard\.spec\.js$/ },
+  ],
 });

@@ -1,5 +1,6 @@
-// Makes the two reports the tests open: the whole scenario library (which must pass), and the
-// harness's own fixtures, one of them failing on purpose (for the "failed only" filter).
+// Makes the two reports the report tests open (report.setup.js runs it): the whole scenario
+// library (which must pass), and the harness's own fixtures, one of them failing on purpose (for
+// the "failed only" filter).
 // HARNESS_BIN names the harness binary; otherwise the release build, else the debug build,
 // else `cargo run --release`.
 "use strict";

@@ -1,13 +1,12 @@
 //! The control plane under `/__mock__/`: JSON in and out, never mixed with vendor routes. It seeds
 //! apps and users, plays the mini-program's `wx.login`, getPhoneNumber and open-data calls and
-//! the user's payments (`payments.rs`) and a plugin's `wx.pluginLogin` (`plugins.rs`), keeps
-//! third-party platforms (`platforms.rs`), moves the clock, reads the journal (its own changing
-//! calls included, `log.rs`) and manages fault rules; for the Tencent Cloud SMS gateway it shows and changes the configuration and reads the
-//! outbox; it hands out the encrypted network channel's user keys (`crypto.rs`). Described by
-//! `openapi.json`, served at `/__mock__/openapi.json`.
-//! the user's payments (`payments.rs`) and follows of official accounts (`followers.rs`), moves the clock, reads the journal and manages fault rules; for the Tencent Cloud SMS gateway it
-//! shows and changes the configuration and reads the outbox. Described by `openapi.json`, served at
-//! `/__mock__/openapi.json`.
+//! the user's payments (`payments.rs`), follows of official accounts (`followers.rs`) and a
+//! plugin's `wx.pluginLogin` (`plugins.rs`), keeps third-party platforms (`platforms.rs`), moves
+//! the clock, reads the journal (its own changing calls included, `log.rs`) and manages fault rules; for the Tencent Cloud SMS gateway it
+//! shows and changes the configuration and reads the outbox; it hands out the encrypted network
+//! channel's user keys (`crypto.rs`). Described by `openapi.json`, served at
+//! `/__mock__/openapi.json`. The dashboard at `/__mock__/ui/` (`ui/`) is a page over these
+//! routes; its files are served without the control token, every route here needs it.
 
 mod crypto;
 mod error;
@@ -18,6 +17,7 @@ mod payments;
 mod platforms;
 mod plugins;
 mod sms;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -102,9 +102,10 @@ pub const ROUTES: &[(&str, &str)] = &[
 type Ctx = State<Arc<Shared>>;
 type Res<T> = Result<Json<T>, ControlError>;
 
-/// Routes, relative to `/__mock__`.
+/// Routes, relative to `/__mock__`: the control plane's (behind the token, when one is set) and
+/// the dashboard's files (without it: they hold no data, see `ui/`).
 pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
+    let control = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/state", get(state))
         .route("/reset", post(reset))
@@ -148,7 +149,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(shared.clone(), log::record))
-        .layer(middleware::from_fn_with_state(shared, authorize))
+        .layer(middleware::from_fn_with_state(shared, authorize));
+    ui::router()
+        .method_not_allowed_fallback(wrong_method)
+        .merge(control)
 }
 
 async fn authorize(State(shared): Ctx, req: Request, next: Next) -> Response {

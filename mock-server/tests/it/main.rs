@@ -29,4 +29,5 @@ mod session;
 mod sms;
 mod stub;
 mod tokens;
+mod ui;
 mod wire;
