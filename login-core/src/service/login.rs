@@ -91,13 +91,10 @@ impl Services {
         };
         let app = self.app(req.appid.as_deref())?.clone();
         let now = self.now();
-        self.admit_login_from(&req.client, now)?;
+        self.admit_login_from(&req.client, now).await?;
         self.per_code
-            .hit(&code.fingerprint(), now)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "attempts with this code",
-                retry_after,
-            })?;
+            .admit(&code.fingerprint(), now, "attempts with this code")
+            .await?;
 
         let session = self
             .wechat
