@@ -214,23 +214,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // stdout carries the facts a script needs; logs go to stderr.
-    println!("login-core listening on {}", handle.base_url());
-    println!(
-        "apps: {}",
-        config
+    // stdout carries the facts a script needs; logs go to stderr. A reader that went away
+    // (a closed pipe) is no reason to stop serving.
+    let facts = format!(
+        "login-core listening on {url}\napps: {apps}\nWeChat at {wechat}\nAPI: {url}/openapi.json\ninstance: {instance}\n",
+        url = handle.base_url(),
+        apps = config
             .apps
             .iter()
             .map(|a| a.appid.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        wechat = config.wechat_base_url,
+        instance = config.instance_id.as_deref().unwrap_or_default(),
     );
-    println!("WeChat at {}", config.wechat_base_url);
-    println!("API: {}/openapi.json", handle.base_url());
-    println!(
-        "instance: {}",
-        config.instance_id.as_deref().unwrap_or_default()
-    );
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(facts.as_bytes()).and_then(|()| out.flush());
+    }
     login_core::server::shutdown_signal().await;
     match handle.drain(config.drain_timeout).await {
         Drained::Done => {

@@ -37,6 +37,8 @@ mod phone_login;
 mod rows;
 mod schema;
 mod shared;
+#[cfg(test)]
+mod shared_tests;
 pub mod testing;
 #[cfg(test)]
 mod tests;
