@@ -35,6 +35,14 @@ pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> 
             n.users.insert(h.to_owned());
         }
     }
+    let cluster = setup.instances.is_some_and(|n| n > 1);
+    if cluster && !embedded {
+        n.skip = Some(
+            "runs several login-core instances (`setup.instances`); it runs against the embedded login-core".into(),
+        );
+    } else if cluster && matches!(crate::cluster::test_server(), Ok(None)) {
+        n.skip = Some(crate::cluster::skip_reason());
+    }
     if !embedded {
         if scenario.tags.iter().any(|t| t == "login-core") {
             n.skip = Some(
