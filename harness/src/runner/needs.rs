@@ -385,6 +385,21 @@ mod tests {
     }
 
     #[test]
+    fn several_instances_run_only_against_the_embedded_login_core() {
+        let s = scenario("name: x\nsetup: { instances: 3 }\nsteps:\n  - login: { user: a }\n");
+        let full = TargetProfile::login_core("http://x".into());
+        let why = analyse(&s, &full, false).skip.expect("skipped");
+        assert!(why.contains("setup.instances"), "{why}");
+        // Embedded, the reason to skip can only be a missing PostgreSQL server.
+        match (crate::cluster::test_server(), analyse(&s, &full, true).skip) {
+            (Ok(None), Some(why)) => assert!(why.contains("LOGIN_CORE_TEST_POSTGRES"), "{why}"),
+            (_, skip) => assert_eq!(skip, None),
+        }
+        let one = scenario("name: x\nsetup: { instances: 1 }\nsteps:\n  - login: { user: a }\n");
+        assert_eq!(analyse(&one, &full, true).skip, None);
+    }
+
+    #[test]
     fn login_core_scenarios_and_second_apps() {
         let s = scenario("name: x\ntags: [login-core]\nsteps:\n  - login: { user: a }\n");
         assert!(analyse(&s, &bare_profile(), false).skip.is_some());

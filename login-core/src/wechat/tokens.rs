@@ -107,7 +107,18 @@ impl TokenVault {
     /// instance does not have: it is then fetched again).
     fn open(&self, appid: &AppId, row: &StoredToken) -> Option<AccessToken> {
         let clear = match &self.seal {
-            Some((key, _)) => key.open(&Self::aad(appid), &row.sealed).ok()?,
+            Some((key, _)) => match key.open(&Self::aad(appid), &row.sealed) {
+                Ok(clear) => clear,
+                Err(_) => {
+                    let key_id = SealKey::id_of(&row.sealed).unwrap_or_default();
+                    tracing::warn!(
+                        %appid, %key_id,
+                        "the stored access token does not open with this instance's server keys \
+                         (a retired key, or instances with different keys?); fetching another"
+                    );
+                    return None;
+                }
+            },
             None => row.sealed.clone(),
         };
         String::from_utf8(clear).ok().map(AccessToken::new)
