@@ -20,6 +20,7 @@ use crate::wechat::{AppCredentials, CodeSession, Endpoint, PhoneInfo, WeChatErro
 
 use super::opendata::Forwarded;
 use super::phone::{PHONE_DATA, phone_of_open_data, plausible};
+use super::ratelimit::admit_all;
 use super::{Error, Services};
 use crate::config::Registration;
 
@@ -91,10 +92,16 @@ impl Services {
         };
         let app = self.app(req.appid.as_deref())?.clone();
         let now = self.now();
-        self.admit_login_from(&req.client, now).await?;
-        self.per_code
-            .admit(&code.fingerprint(), now, "attempts with this code")
-            .await?;
+        // Both limits in one call to the store.
+        let fingerprint = code.fingerprint();
+        admit_all(
+            &[
+                (&self.per_address, &req.client, "logins from this address"),
+                (&self.per_code, &fingerprint, "attempts with this code"),
+            ],
+            now,
+        )
+        .await?;
 
         let session = self
             .wechat

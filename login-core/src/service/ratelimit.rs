@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::UnixMs;
-use crate::store::shared::{Counters, Hit};
+use crate::store::shared::{Count, Counters, Hit};
 
 use super::Error;
 
@@ -72,36 +72,44 @@ impl RateLimiter {
         }
     }
 
-    /// Counts a hit; `Ok(Some(seconds until the window ends))` when over the limit.
-    pub async fn hit(
-        &self,
-        key: &str,
-        now: UnixMs,
-    ) -> Result<Option<u64>, crate::store::StoreError> {
+    /// The hit of `key` at `now`; `None` when the limit is off.
+    fn hit_of<'a>(&'a self, key: &'a str, now: UnixMs) -> Option<Hit<'a>> {
         if self.limit == 0 {
-            return Ok(None);
+            return None;
         }
         let start = if self.aligned {
             now.0 - now.0.rem_euclid(self.window_ms)
         } else {
             now.0
         };
-        let count = self
-            .counters
-            .hit(Hit {
-                limit: self.name,
-                key,
-                now,
-                window_end: UnixMs(start.saturating_add(self.window_ms)),
-            })
-            .await?;
+        Some(Hit {
+            limit: self.name,
+            key,
+            now,
+            window_end: UnixMs(start.saturating_add(self.window_ms)),
+        })
+    }
+
+    /// Seconds until the window ends, when `count` is over the limit.
+    fn over(&self, count: Count, now: UnixMs) -> Option<u64> {
         if count.hits <= self.limit {
-            return Ok(None);
+            return None;
         }
         let left_ms = count.window_end.0 - now.0;
-        Ok(Some(
-            u64::try_from(left_ms).unwrap_or(0).div_ceil(1000).max(1),
-        ))
+        Some(u64::try_from(left_ms).unwrap_or(0).div_ceil(1000).max(1))
+    }
+
+    /// Counts a hit; `Ok(Some(seconds until the window ends))` when over the limit.
+    pub async fn hit(
+        &self,
+        key: &str,
+        now: UnixMs,
+    ) -> Result<Option<u64>, crate::store::StoreError> {
+        let Some(hit) = self.hit_of(key, now) else {
+            return Ok(None);
+        };
+        let count = self.counters.hit(hit).await?;
+        Ok(self.over(count, now))
     }
 
     /// Counts a hit; over the limit, [`Error::RateLimited`] naming `what` is limited.
@@ -111,6 +119,29 @@ impl RateLimiter {
             Some(retry_after) => Err(Error::RateLimited { what, retry_after }),
         }
     }
+}
+
+/// Counts one hit on each of several limits (sharing their counters) in one call to the store;
+/// [`Error::RateLimited`] for the first, in order, that is over: `(limiter, key, what)`.
+pub async fn admit_all(
+    limits: &[(&RateLimiter, &str, &'static str)],
+    now: UnixMs,
+) -> Result<(), Error> {
+    let on: Vec<(&RateLimiter, Hit<'_>, &'static str)> = limits
+        .iter()
+        .filter_map(|(l, key, what)| l.hit_of(key, now).map(|h| (*l, h, *what)))
+        .collect();
+    let Some((first, _, _)) = on.first() else {
+        return Ok(());
+    };
+    let hits: Vec<Hit<'_>> = on.iter().map(|(_, h, _)| *h).collect();
+    let counts = first.counters.hit_all(&hits).await?;
+    for ((limiter, _, what), count) in on.iter().zip(counts) {
+        if let Some(retry_after) = limiter.over(count, now) {
+            return Err(Error::RateLimited { what, retry_after });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,5 +208,47 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(off.hit("x", t).await.expect("counts"), None);
         }
+    }
+
+    #[tokio::test]
+    async fn several_limits_are_counted_together_and_the_first_over_is_named() {
+        let counters = memory();
+        let address = RateLimiter::aligned("address", 3, Duration::from_secs(60), counters.clone());
+        let code = RateLimiter::from_first_hit("code", 1, Duration::from_secs(300), counters);
+        let off = RateLimiter::aligned("off", 0, Duration::from_secs(60), memory());
+        let t = UnixMs(0);
+        let both = |c: &'static str| {
+            [
+                (&address, "1.2.3.4", "address"),
+                (&code, c, "code"),
+                (&off, "x", "off"),
+            ]
+        };
+        admit_all(&both("c1"), t).await.expect("first");
+        let e = admit_all(&both("c1"), t).await;
+        assert!(
+            matches!(
+                e,
+                Err(Error::RateLimited {
+                    what: "code",
+                    retry_after: 300
+                })
+            ),
+            "{e:?}"
+        );
+        // Both limits counted that attempt: the address is at 2, then 3, then over.
+        admit_all(&both("c2"), t).await.expect("third");
+        let e = admit_all(&both("c3"), t).await;
+        assert!(
+            matches!(
+                e,
+                Err(Error::RateLimited {
+                    what: "address",
+                    retry_after: 60
+                })
+            ),
+            "{e:?}"
+        );
+        admit_all(&[(&off, "x", "off")], t).await.expect("off");
     }
 }

@@ -208,6 +208,16 @@ pub trait Counters: Send + Sync + 'static {
     /// `hit.window_end`) when the last one ended.
     async fn hit(&self, hit: Hit<'_>) -> Result<Count, StoreError>;
 
+    /// Counts several hits of different (limit, key) pairs at once (one round trip where the
+    /// store can); the counts in the order of `hits`.
+    async fn hit_all(&self, hits: &[Hit<'_>]) -> Result<Vec<Count>, StoreError> {
+        let mut counts = Vec::with_capacity(hits.len());
+        for hit in hits {
+            counts.push(self.hit(*hit).await?);
+        }
+        Ok(counts)
+    }
+
     /// Forgets the windows that ended before `now`; returns how many.
     async fn purge(&self, now: UnixMs) -> Result<u64, StoreError>;
 }

@@ -174,6 +174,52 @@ impl Counters for PostgresStore {
         })
     }
 
+    /// One statement for all the hits (a login counts two limits): one round trip.
+    async fn hit_all(&self, hits: &[Hit<'_>]) -> Result<Vec<Count>, StoreError> {
+        let pairs: std::collections::HashSet<(&str, &str)> =
+            hits.iter().map(|h| (h.limit, h.key)).collect();
+        let now = hits.first().map(|h| h.now);
+        if pairs.len() != hits.len() || hits.iter().any(|h| Some(h.now) != now) {
+            // One statement cannot update a row twice: count such hits one by one.
+            let mut counts = Vec::with_capacity(hits.len());
+            for hit in hits {
+                counts.push(Counters::hit(self, *hit).await?);
+            }
+            return Ok(counts);
+        }
+        let Some(now) = now else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
+            "INSERT INTO rate_limits AS r (name, key, window_end, hits) \
+             SELECT n, k, e, 1 FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(n, k, e) \
+             ON CONFLICT (name, key) DO UPDATE SET \
+             hits = CASE WHEN r.window_end <= $4 THEN 1 ELSE LEAST(r.hits, 2147483646) + 1 END, \
+             window_end = CASE WHEN r.window_end <= $4 THEN excluded.window_end \
+                          ELSE r.window_end END \
+             RETURNING name, key, hits, window_end",
+        )
+        .bind(hits.iter().map(|h| h.limit).collect::<Vec<_>>())
+        .bind(hits.iter().map(|h| h.key).collect::<Vec<_>>())
+        .bind(hits.iter().map(|h| h.window_end.0).collect::<Vec<_>>())
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        hits.iter()
+            .map(|h| {
+                rows.iter()
+                    .find(|(n, k, _, _)| n == h.limit && k == h.key)
+                    .map(|(_, _, hits, end)| Count {
+                        hits: u32::try_from(*hits).unwrap_or(0),
+                        window_end: UnixMs(*end),
+                    })
+                    .ok_or(StoreError::Corrupt(
+                        "a rate limit's count went missing".into(),
+                    ))
+            })
+            .collect()
+    }
+
     async fn purge(&self, now: UnixMs) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM rate_limits WHERE window_end <= $1")
             .bind(now.0)

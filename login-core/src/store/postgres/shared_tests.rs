@@ -235,4 +235,43 @@ async fn instances_count_against_one_limit() {
     assert_eq!(seen, (1..=64).collect::<Vec<u32>>());
     assert_eq!(Counters::purge(&a, UnixMs(120)).await.expect("purges"), 2);
     assert_eq!(Counters::purge(&b, UnixMs(1000)).await.expect("purges"), 1);
+
+    // Several limits in one statement, counted as one by one would count them, in order.
+    let two = |now, end| {
+        [
+            Hit {
+                limit: "login_per_address",
+                key: "1.2.3.4",
+                now: UnixMs(now),
+                window_end: UnixMs(end),
+            },
+            Hit {
+                limit: "login_per_code",
+                key: "c0de",
+                now: UnixMs(now),
+                window_end: UnixMs(end + 240),
+            },
+        ]
+    };
+    assert_eq!(
+        Counters::hit_all(&a, &two(2000, 2060)).await.expect("a"),
+        [count(1, 2060), count(1, 2300)]
+    );
+    assert_eq!(
+        Counters::hit_all(&b, &two(2010, 2070)).await.expect("b"),
+        [count(2, 2060), count(2, 2300)]
+    );
+    assert_eq!(
+        Counters::hit(&a, hit("1.2.3.4", 2020, 2080))
+            .await
+            .expect("a"),
+        count(3, 2060)
+    );
+    // The same pair twice is counted twice (one by one).
+    let twice = [hit("5.5.5.5", 3000, 3060), hit("5.5.5.5", 3000, 3060)];
+    assert_eq!(
+        Counters::hit_all(&a, &twice).await.expect("a"),
+        [count(1, 3060), count(2, 3060)]
+    );
+    assert_eq!(Counters::hit_all(&a, &[]).await.expect("nothing"), []);
 }
