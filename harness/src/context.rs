@@ -94,6 +94,17 @@ pub async fn start_core(
     patch: Option<&Value>,
     phone_first: &[String],
 ) -> Result<LoginCoreHandle, ContextError> {
+    let config = core_config(mock, patch, phone_first)?;
+    spawn_core(mock, config, core_seed(seed, 0)).await
+}
+
+/// The configuration [`start_core`] gives login-core: `patch` over the defaults, the mock as
+/// WeChat (every app it knows, SMS through its gateway), an in-memory store, loopback port 0.
+pub fn core_config(
+    mock: &MockHandle,
+    patch: Option<&Value>,
+    phone_first: &[String],
+) -> Result<login_core::Config, ContextError> {
     // Unset keys take login-core's defaults.
     let mut config: login_core::Config =
         serde_json::from_value(patch.cloned().unwrap_or_else(|| json!({})))
@@ -113,13 +124,28 @@ pub async fn start_core(
     if patch.and_then(|p| p.pointer("/upstream/backoff")).is_none() {
         config.upstream.backoff = Duration::from_millis(1);
     }
+    Ok(config)
+}
+
+/// The seed of login-core's randomness for a run's `seed`: instance `instance` of a cluster
+/// draws its own numbers.
+pub fn core_seed(seed: &str, instance: u64) -> u64 {
+    mock_server::ids::Generator::new(seed)
+        .number("login-core random", &[])
+        .wrapping_add(instance)
+}
+
+/// Starts login-core with `config` on the mock's clock, its randomness seeded by `random`.
+pub async fn spawn_core(
+    mock: &MockHandle,
+    config: login_core::Config,
+    random: u64,
+) -> Result<LoginCoreHandle, ContextError> {
     Ok(login_core::spawn_with(
         config,
         Deps {
             clock: Arc::new(SharedClock(mock.clock().clone())),
-            random: Arc::new(SeededRandom::new(
-                mock_server::ids::Generator::new(seed).number("login-core random", &[]),
-            )),
+            random: Arc::new(SeededRandom::new(random)),
             ..Deps::default()
         },
     )
@@ -148,7 +174,16 @@ pub fn mock_apps(mock: &MockHandle) -> Vec<login_core::config::AppConfig> {
 /// key, first SmsSdkAppId, first approved sign name and first approved verification template
 /// (its parameters: the code, then the minutes, as many as it takes).
 pub fn sms_through_mock(config: &mut login_core::Config, mock: &MockHandle) {
-    let gateway = mock.sms_config();
+    sms_through_gateway(config, &mock.sms_config(), &mock.sms_url());
+}
+
+/// Like [`sms_through_mock`], from the gateway's configuration as the mock's control plane
+/// shows it (`GET /__mock__/sms/config`) and its URL.
+pub fn sms_through_gateway(
+    config: &mut login_core::Config,
+    gateway: &mock_server::tencent::SmsConfigView,
+    sms_url: &str,
+) {
     let template = gateway
         .templates
         .iter()
@@ -165,7 +200,7 @@ pub fn sms_through_mock(config: &mut login_core::Config, mock: &MockHandle) {
     };
     config.sms.provider = login_core::config::SmsProvider::Tencent;
     let t = &mut config.sms.tencent;
-    t.endpoint = mock.sms_url();
+    t.endpoint = sms_url.to_owned();
     t.secret_id.clone_from(&gateway.secret_id);
     t.secret_key = login_core::config::TencentSecretKey(gateway.secret_key.clone());
     t.sms_sdk_app_id.clone_from(sdk_app_id);

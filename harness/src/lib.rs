@@ -1,6 +1,7 @@
 //! harness: scenario files in, reports out, against login-core or any backend.
 
 pub mod bench;
+pub mod cluster;
 pub mod context;
 pub mod discover;
 pub mod matching;

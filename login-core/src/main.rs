@@ -1,15 +1,18 @@
 //! The `login-core` binary: reads configuration (file, environment, flags), sets up tracing,
-//! binds, serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+//! binds, serves until Ctrl-C or SIGTERM, then stops accepting and finishes the requests in
+//! flight within `drain_timeout` (exit 0; 1 when some were cut).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use login_core::config::{
     AppConfig, Config, Registration, ServerKeyText, SmsProvider, TencentSecretKey, apps_from_mock,
 };
 use login_core::ids::{AppId, AppSecret, PlatformId};
+use login_core::server::Drained;
 
 /// A reference login service for WeChat mini-programs.
 ///
@@ -65,9 +68,14 @@ struct Args {
         value_delimiter = ','
     )]
     previous_server_keys: Vec<String>,
-    /// A name for this instance: every metric series carries it as `instance_id`.
+    /// A name for this instance: every metric series carries it as `instance_id`
+    /// [default: the file's instance_id, else HOSTNAME-PID].
     #[arg(long, env = "LOGIN_CORE_INSTANCE_ID")]
     instance_id: Option<String>,
+    /// How long requests in flight may take to finish after SIGTERM (`30s`)
+    /// [default: the file's drain_timeout, else 30s].
+    #[arg(long, env = "LOGIN_CORE_DRAIN_TIMEOUT", value_parser = parse_duration)]
+    drain_timeout: Option<Duration>,
     /// The registration policy of every app: `auto` or `phone_required` (overrides the file).
     #[arg(long, env = "LOGIN_CORE_REGISTRATION")]
     registration: Option<Registration>,
@@ -83,6 +91,24 @@ struct Args {
     /// The Tencent Cloud SecretKey.
     #[arg(long, env = "LOGIN_CORE_SMS_SECRET_KEY", hide_env_values = true)]
     sms_secret_key: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime_serde::re::humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (a duration such as 30s or 2m)"))
+}
+
+/// This process's name among the instances: the host name and the process id.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "login-core".into());
+    let mut id = format!("{host}-{}", std::process::id());
+    id.truncate(64);
+    id
 }
 
 async fn load(args: &Args) -> Result<Config, String> {
@@ -104,6 +130,12 @@ async fn load(args: &Args) -> Result<Config, String> {
     }
     if let Some(id) = &args.instance_id {
         config.instance_id = Some(id.clone());
+    }
+    if config.instance_id.is_none() {
+        config.instance_id = Some(default_instance_id());
+    }
+    if let Some(d) = args.drain_timeout {
+        config.drain_timeout = d;
     }
     if !args.previous_server_keys.is_empty() {
         config.previous_server_keys = args
@@ -175,36 +207,46 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut handle = match login_core::spawn(config.clone()).await {
+    let handle = match login_core::spawn(config.clone()).await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("login-core: {e}");
             return ExitCode::from(1);
         }
     };
-    // stdout carries the facts a script needs; logs go to stderr.
-    println!("login-core listening on {}", handle.base_url());
-    println!(
-        "apps: {}",
-        config
+    // stdout carries the facts a script needs; logs go to stderr. A reader that went away
+    // (a closed pipe) is no reason to stop serving.
+    let facts = format!(
+        "login-core listening on {url}\napps: {apps}\nWeChat at {wechat}\nAPI: {url}/openapi.json\ninstance: {instance}\n",
+        url = handle.base_url(),
+        apps = config
             .apps
             .iter()
             .map(|a| a.appid.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        wechat = config.wechat_base_url,
+        instance = config.instance_id.as_deref().unwrap_or_default(),
     );
-    println!("WeChat at {}", config.wechat_base_url);
-    println!("API: {}/openapi.json", handle.base_url());
-    let stop = handle.take_shutdown();
-    tokio::spawn(async move {
-        login_core::server::shutdown_signal().await;
-        if let Some(tx) = stop {
-            let _ = tx.send(());
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(facts.as_bytes()).and_then(|()| out.flush());
+    }
+    login_core::server::shutdown_signal().await;
+    match handle.drain(config.drain_timeout).await {
+        Drained::Done => {
+            tracing::info!("drained: every request in flight finished");
+            ExitCode::SUCCESS
         }
-    });
-    match handle.wait().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Drained::Cut => {
+            tracing::error!(
+                drain_timeout = ?config.drain_timeout,
+                "requests were still running at the drain deadline; they were cut"
+            );
+            ExitCode::from(1)
+        }
+        Drained::Failed(e) => {
             eprintln!("login-core: {e}");
             ExitCode::from(1)
         }

@@ -26,7 +26,8 @@ use crate::sms::tencent::TencentSms;
 use crate::sms::{NoSms, SmsSender};
 use crate::store::{Store, StoreError};
 use crate::wechat::http::HttpWeChat;
-use crate::wechat::{RetryPolicy, WeChat, WeChatApi};
+use crate::wechat::tokens::lock_wait;
+use crate::wechat::{RetryPolicy, TokenVault, WeChat, WeChatApi};
 
 /// What the service is given rather than configured: time, randomness and, optionally, a
 /// WeChat implementation in place of the HTTP client and an SMS gateway in place of the
@@ -79,7 +80,8 @@ pub enum StartError {
 /// Builds the services: opens (and migrates) the store, loads the server key, wires WeChat.
 pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartError> {
     config.validate()?;
-    let store: Arc<dyn Store> = crate::store::open(&config.database_url).await?;
+    let store: Arc<dyn Store> =
+        crate::store::open_with(&config.database_url, config.database.pool()).await?;
     let key = server_key(config, &deps)?;
     let sms: Arc<dyn SmsSender> = match (deps.sms.clone(), config.sms.provider) {
         (Some(sms), _) => sms,
@@ -109,18 +111,29 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
         ),
     };
     let metrics = Arc::new(Metrics::labelled(config.instance_id.as_deref()));
-    let wechat = WeChat::new(
+    let seal = SealKey::rotated(key, &previous_keys(config)?);
+    let retry = RetryPolicy {
+        attempts: config.upstream.attempts,
+        base_delay: config.upstream.backoff,
+        max_delay: config.upstream.backoff.saturating_mul(8),
+    };
+    // Tokens in the database when it is shared (sealed: they are credentials), else in memory.
+    let vault = match store.shared_tokens() {
+        Some(rows) => TokenVault {
+            rows,
+            seal: Some((seal.clone(), deps.random.clone())),
+            lock_wait: lock_wait(config.upstream.timeout, retry.attempts, retry.max_delay),
+        },
+        None => TokenVault::memory(),
+    };
+    let wechat = WeChat::with_vault(
         api,
         deps.clock.clone(),
         config.upstream.access_token,
-        RetryPolicy {
-            attempts: config.upstream.attempts,
-            base_delay: config.upstream.backoff,
-            max_delay: config.upstream.backoff.saturating_mul(8),
-        },
+        retry,
         metrics.clone(),
+        vault,
     );
-    let seal = SealKey::rotated(key, &previous_keys(config)?);
     tracing::info!(
         key_id = %seal.current_id(),
         previous_keys = seal.previous_count(),
@@ -326,6 +339,33 @@ impl LoginCoreHandle {
         }
     }
 
+    /// Stops accepting connections at once, lets the requests in flight finish within
+    /// `deadline`, then closes the database's connections. [`Drained::Cut`] when requests were
+    /// still running at the deadline (they are dropped).
+    pub async fn drain(mut self, deadline: Duration) -> Drained {
+        self.purge.abort();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let outcome = match self.task.take() {
+            None => Drained::Done,
+            Some(mut task) => match tokio::time::timeout(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => Drained::Done,
+                Ok(Ok(Err(e))) => Drained::Failed(e.to_string()),
+                Ok(Err(e)) => Drained::Failed(e.to_string()),
+                Err(_) => {
+                    task.abort();
+                    Drained::Cut
+                }
+            },
+        };
+        // Connections are closed only once no request can use them.
+        if outcome != Drained::Cut {
+            self.services.store().close().await;
+        }
+        outcome
+    }
+
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(mut self) -> io::Result<()> {
         match self.task.take() {
@@ -338,6 +378,17 @@ impl LoginCoreHandle {
     pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
         self.shutdown.take()
     }
+}
+
+/// How a [`LoginCoreHandle::drain`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// Every request in flight finished.
+    Done,
+    /// Requests were still running at the deadline.
+    Cut,
+    /// The server failed.
+    Failed(String),
 }
 
 impl Drop for LoginCoreHandle {

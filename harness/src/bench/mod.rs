@@ -1,7 +1,7 @@
 //! Measuring the servers (`harness bench`): a closed-loop HTTP/1.1 load generator with one
 //! keep-alive connection per worker ([`load`]) and the bare hyper server every figure is
-//! compared to ([`bare`]); the groups of measurements ([`mock`], [`login_core`], [`startup`],
-//! [`scenarios`], each run through [`runs`] where it loads a server), what they report
+//! compared to ([`bare`]); the groups of measurements ([`mock`], [`login_core`], [`cluster`],
+//! [`startup`], [`scenarios`], each run through [`runs`] where it loads a server), what they report
 //! ([`report`]: the rows, the Markdown table, the JSON), the machine they ran on ([`machine`])
 //! and login-core's own figures ([`prometheus`]).
 //!
@@ -25,6 +25,7 @@
 //! ```
 
 pub mod bare;
+pub mod cluster;
 pub mod load;
 pub mod login_core;
 pub mod machine;

@@ -115,12 +115,21 @@ fn goal(v: f64, unit: Unit) -> String {
     }
 }
 
-/// Where a row goes in the table: the limit, the mock, startup, spawn, login-core, scenarios.
+/// Where a row goes in the table: the limit, the mock, startup, spawn, login-core, its
+/// clusters, scenarios.
 pub fn order(key: &str) -> usize {
-    ["bare", "mock", "startup", "spawn", "core", "scenarios"]
-        .iter()
-        .position(|p| key.split('.').next() == Some(*p))
-        .unwrap_or(usize::MAX)
+    [
+        "bare",
+        "mock",
+        "startup",
+        "spawn",
+        "core",
+        "cluster",
+        "scenarios",
+    ]
+    .iter()
+    .position(|p| key.split('.').next() == Some(*p))
+    .unwrap_or(usize::MAX)
 }
 
 /// `n` with a comma every three digits (`12,345`).

@@ -5,7 +5,9 @@
 //! `--json FILE` writes the same with every run's details.
 //!
 //! Groups (`--only`): `mock` (jscode2session with fresh codes, the 40029 path, the control
-//! plane's wx/login), `login-core` (end-to-end durable logins), `startup` (the binaries from
+//! plane's wx/login), `login-core` (end-to-end durable logins), `cluster` (durable logins on
+//! PostgreSQL with one and two instances, next to SQLite; needs `LOGIN_CORE_TEST_POSTGRES`,
+//! not part of the default set), `startup` (the binaries from
 //! process start to the first answer, and in-process spawns), `scenarios` (the library's wall
 //! time). The bare server runs whenever `mock` or `login-core` does.
 
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use harness::bench::load::Settings;
 use harness::bench::report::Results;
-use harness::bench::{login_core, machine, mock, runs, scenarios, startup};
+use harness::bench::{cluster, login_core, machine, mock, runs, scenarios, startup};
 use serde_json::json;
 
 use super::{USAGE, runtime};
@@ -60,6 +62,9 @@ enum Group {
     Mock,
     /// login-core end to end (with the bare server).
     LoginCore,
+    /// login-core on PostgreSQL, one and two instances, next to SQLite (with the bare
+    /// server); only when asked for, with LOGIN_CORE_TEST_POSTGRES naming the server.
+    Cluster,
     /// Process starts and in-process spawns.
     Startup,
     /// The scenario library's wall time.
@@ -73,7 +78,8 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         return ExitCode::from(USAGE);
     }
     let all = args.only.is_empty();
-    let wants = |g: Group| all || args.only.contains(&g);
+    // The cluster group needs a PostgreSQL server: it runs when asked for by name.
+    let wants = |g: Group| (all && g != Group::Cluster) || args.only.contains(&g);
     let library = args
         .scenarios
         .clone()
@@ -110,7 +116,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
             startup::binaries(args.starts, &mut res).await;
             startup::spawns(args.spawns, &mut res).await;
         }
-        let bare = if wants(Group::Mock) || wants(Group::LoginCore) {
+        let bare = if wants(Group::Mock) || wants(Group::LoginCore) || wants(Group::Cluster) {
             runs::limit(&settings, &mut res).await
         } else {
             None
@@ -121,6 +127,9 @@ pub fn bench(args: BenchArgs) -> ExitCode {
             if let Err(e) = login_core::run(&settings, bare.as_ref(), &mut res).await {
                 res.skip("login-core end to end", &e);
             }
+        }
+        if wants(Group::Cluster) {
+            cluster::run(&settings, bare.as_ref(), &mut res).await;
         }
         if wants(Group::Mock) {
             mock::runs(&settings, bare.as_ref(), &mut res).await;

@@ -3,6 +3,7 @@
 //! 2 a usage error (bad flag, no scenarios, bad target profile).
 
 mod bench;
+mod instance;
 mod record;
 mod run;
 mod up;
@@ -48,7 +49,13 @@ enum Command {
     /// in DIR/server.key) and serves the apps the mock has at start. Point a backend's WeChat
     /// base URL at the mock, or a client at login-core. Ctrl-C or SIGTERM stops both, finishing
     /// requests in flight.
+    ///
+    /// With --instances N (and --database-url postgres://...), N login-core processes share a
+    /// new schema of that database (dropped at the end) behind a round-robin proxy at --listen.
     Up(up::UpArgs),
+    /// One login-core instance of a cluster, as `harness up --instances` starts them.
+    #[command(hide = true)]
+    Instance(instance::InstanceArgs),
     /// Print the JSON Schema of scenario files (kept in scenarios/schema.json), or with
     /// --target-profile of target profiles (scenarios/target-profile.schema.json).
     Schema {
@@ -103,6 +110,10 @@ pub fn main() -> ExitCode {
         Command::Record(args) => {
             init_tracing("off");
             record::record(args)
+        }
+        Command::Instance(args) => {
+            init_tracing("warn");
+            instance::instance(args)
         }
         Command::Bench(args) => {
             init_tracing("off");

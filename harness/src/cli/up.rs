@@ -1,5 +1,6 @@
 //! `harness up`: the mock (system clock) and login-core (SQLite file) for manual use: the way a
-//! developer points a mini-program's backend, or a mini-program, at an offline WeChat.
+//! developer points a mini-program's backend, or a mini-program, at an offline WeChat. With
+//! `--instances N`, N login-core processes on one PostgreSQL schema behind a round-robin proxy.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,14 @@ pub struct UpArgs {
     /// Serve the mock's control plane without a token on a non-loopback address.
     #[arg(long)]
     open_control_plane: bool,
+    /// How many login-core instances: more than one run as processes of their own on one
+    /// PostgreSQL database (--database-url), behind a round-robin proxy at --listen.
+    #[arg(long, value_name = "N", default_value = "1")]
+    instances: u32,
+    /// The PostgreSQL server the instances share (postgres://USER@HOST:PORT/DATABASE): they
+    /// work in a new schema of it, dropped when `harness up` ends. Needed with --instances.
+    #[arg(long, value_name = "URL", env = "HARNESS_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 /// `harness up`.
@@ -58,6 +67,9 @@ pub fn up(args: UpArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if args.instances > 1 || args.database_url.is_some() {
+            return up_cluster(&args, mock).await;
+        }
         let core = match start_core_on_disk(&mock, args.listen, &args.data).await {
             Ok(c) => c,
             Err(e) => {
@@ -72,6 +84,92 @@ pub fn up(args: UpArgs) -> ExitCode {
         mock.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// `harness up --instances N`: the processes, their proxy, until a signal; then each drains.
+async fn up_cluster(args: &UpArgs, mock: MockHandle) -> ExitCode {
+    let Some(server) = args
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    else {
+        eprintln!(
+            "harness: --instances {} needs a PostgreSQL database the instances share: \
+             pass --database-url postgres://USER@HOST:PORT/DATABASE (or HARNESS_DATABASE_URL)",
+            args.instances
+        );
+        return ExitCode::from(super::USAGE);
+    };
+    let exe = match harness::cluster::processes::harness_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("harness: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mock_url = local_url(mock.addr());
+    let mut cluster = match harness::cluster::processes::Processes::start(
+        &exe,
+        &mock_url,
+        server,
+        args.instances,
+        args.listen,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("harness: login-core cluster: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = mock.default_app();
+    let proxy = local_url(cluster.proxy.addr());
+    println!("mock (WeChat API)  {mock_url}    use it in place of https://api.weixin.qq.com");
+    println!("control plane      {mock_url}/__mock__/");
+    println!(
+        "login-core         {proxy}    (round-robin over {} instances; x-harness-instance: N pins one)",
+        args.instances
+    );
+    for (i, instance) in cluster.instances().iter().enumerate() {
+        println!(
+            "  core-{i}           {}    (pid {})",
+            instance.url(),
+            instance.pid().unwrap_or_default()
+        );
+    }
+    println!(
+        "database           schema {} (dropped when this ends)",
+        cluster.schema().schema()
+    );
+    println!(
+        "default app        appid={} secret={}",
+        app.appid.as_str(),
+        app.secret.as_str()
+    );
+    println!();
+    println!("Ctrl-C stops everything: each instance finishes its requests in flight.");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    eprintln!("harness: stopping the instances (each drains), then the mock");
+    let mut code = ExitCode::SUCCESS;
+    for (i, status) in cluster.stop().await.into_iter().enumerate() {
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("harness: core-{i} ended with {s}");
+                code = ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("harness: core-{i}: {e}");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    drop(cluster);
+    mock.shutdown().await;
+    code
 }
 
 /// login-core on the system clock with an SQLite file under `data`, calling the mock as WeChat

@@ -35,6 +35,14 @@ pub fn analyse(scenario: &Scenario, profile: &TargetProfile, embedded: bool) -> 
             n.users.insert(h.to_owned());
         }
     }
+    let cluster = setup.instances.is_some_and(|n| n > 1);
+    if cluster && !embedded {
+        n.skip = Some(
+            "runs several login-core instances (`setup.instances`); it runs against the embedded login-core".into(),
+        );
+    } else if cluster && matches!(crate::cluster::test_server(), Ok(None)) {
+        n.skip = Some(crate::cluster::skip_reason());
+    }
     if !embedded {
         if scenario.tags.iter().any(|t| t == "login-core") {
             n.skip = Some(
@@ -374,6 +382,21 @@ mod tests {
         let s = scenario("name: x\nsteps:\n  - wechat: { path: /cgi-bin/token }\n");
         let n = analyse(&s, &bare_profile(), false);
         assert!(!n.backend && !n.exclusive);
+    }
+
+    #[test]
+    fn several_instances_run_only_against_the_embedded_login_core() {
+        let s = scenario("name: x\nsetup: { instances: 3 }\nsteps:\n  - login: { user: a }\n");
+        let full = TargetProfile::login_core("http://x".into());
+        let why = analyse(&s, &full, false).skip.expect("skipped");
+        assert!(why.contains("setup.instances"), "{why}");
+        // Embedded, the reason to skip can only be a missing PostgreSQL server.
+        match (crate::cluster::test_server(), analyse(&s, &full, true).skip) {
+            (Ok(None), Some(why)) => assert!(why.contains("LOGIN_CORE_TEST_POSTGRES"), "{why}"),
+            (_, skip) => assert_eq!(skip, None),
+        }
+        let one = scenario("name: x\nsetup: { instances: 1 }\nsteps:\n  - login: { user: a }\n");
+        assert_eq!(analyse(&one, &full, true).skip, None);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub(super) struct World {
     _mock: Option<MockHandle>,
     /// The embedded backend, when there is one.
     _core: Option<LoginCoreHandle>,
+    /// The embedded backend's instances behind their proxy, when the scenario asks for several.
+    _cluster: Option<crate::cluster::InProcess>,
     pub mock_url: String,
     pub control: ControlClient,
     pub target: TargetProfile,
@@ -250,8 +252,13 @@ impl World {
             .collect();
         // The backend.
         let mut timeout = p.target.and_then(TargetProfile::upstream_timeout);
-        let (core, target) = match p.target {
-            Some(t) => (None, t.clone()),
+        let instances = setup.instances.unwrap_or(1);
+        let max = crate::cluster::MAX_INSTANCES;
+        if !(1..=max).contains(&instances) {
+            return Err(format!("setup.instances: {instances}; give 1 to {max}"));
+        }
+        let (core, cluster, target) = match p.target {
+            Some(t) => (None, None, t.clone()),
             None => {
                 let Some(m) = &mock else {
                     return Err("the embedded backend needs its own mock".into());
@@ -281,11 +288,28 @@ impl World {
                     .filter_map(|a| apps.iter().find(|(n, _)| *n == a.name))
                     .filter_map(|(_, v)| v["appid"].as_str().map(str::to_owned))
                     .collect();
-                let core = start_core(m, p.seed, setup_backend.as_ref(), &phone_first)
+                if instances == 1 {
+                    let core = start_core(m, p.seed, setup_backend.as_ref(), &phone_first)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let profile = TargetProfile::login_core(core.base_url());
+                    (Some(core), None, profile)
+                } else {
+                    let server =
+                        crate::cluster::test_server()?.ok_or_else(crate::cluster::skip_reason)?;
+                    let cluster = crate::cluster::InProcess::start(
+                        m,
+                        p.seed,
+                        setup_backend.as_ref(),
+                        &phone_first,
+                        instances,
+                        &server,
+                    )
                     .await
-                    .map_err(|e| e.to_string())?;
-                let profile = TargetProfile::login_core(core.base_url());
-                (Some(core), profile)
+                    .map_err(|e| format!("setup.instances: {e}"))?;
+                    let profile = TargetProfile::login_core(cluster.proxy.base_url());
+                    (None, Some(cluster), profile)
+                }
             }
         };
         let mut vars = initial_vars(&apps);
@@ -310,6 +334,7 @@ impl World {
         let mut world = Self {
             _mock: mock,
             _core: core,
+            _cluster: cluster,
             mock_url,
             control,
             target,

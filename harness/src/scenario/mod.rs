@@ -67,6 +67,12 @@ pub struct Setup {
     /// as in its TOML file. Ignored with `--target`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Value>,
+    /// Embedded login-core instances (1 to 8; default 1). Several share a new PostgreSQL schema
+    /// behind a round-robin proxy: a request goes to the next one, or to the one its
+    /// `x-harness-instance: N` header names (from 0), which every answer names. Needs
+    /// `LOGIN_CORE_TEST_POSTGRES` (else skipped, saying so); skipped against a team's backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
 }
 
 /// An app in the mock.

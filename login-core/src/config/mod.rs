@@ -29,6 +29,12 @@ pub struct Config {
     /// Database URL: `sqlite://PATH` (created if missing), `sqlite::memory:`, or
     /// `postgres://USER@HOST:PORT/DATABASE` (also `postgresql://`). Anything else is refused.
     pub database_url: String,
+    /// The database's connections and readiness probe.
+    pub database: DatabaseConfig,
+    /// On SIGTERM or Ctrl-C: how long requests in flight may take to finish (new connections
+    /// are refused at once); past it, the process exits anyway, with status 1.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
     /// WeChat's base URL; point it at the mock for offline runs.
     pub wechat_base_url: String,
     /// The server key that seals session_keys at rest: base64 of 32 bytes. When absent, the key
@@ -52,7 +58,7 @@ pub struct Config {
     /// The SMS gateway.
     pub sms: SmsConfig,
     /// A name for this instance when several serve one database: every metric series carries
-    /// it as `instance_id`. Left out: no such label.
+    /// it as `instance_id`. Left out: the host name and the process id (`host-1234`).
     pub instance_id: Option<String>,
 }
 
@@ -61,6 +67,8 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://data/login-core.db".into(),
+            database: DatabaseConfig::default(),
+            drain_timeout: Duration::from_secs(30),
             wechat_base_url: "https://api.weixin.qq.com".into(),
             server_key: None,
             server_key_file: PathBuf::from("data/server.key"),
@@ -73,6 +81,86 @@ impl Default for Config {
             sms: SmsConfig::default(),
             instance_id: None,
         }
+    }
+}
+
+/// The database's connections and readiness probe.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL only: connections at most, per instance (N instances open up to N times
+    /// this many; keep the total under the server's `max_connections`). Default 16.
+    pub max_connections: Option<u32>,
+    /// PostgreSQL only: how long a request waits for a connection before it is answered 503
+    /// `store_unavailable`. Default 5 s.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Option<Duration>,
+    /// `/readyz` answers 503 unless the database answers a ping within this.
+    #[serde(with = "humantime_serde")]
+    pub ping_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            acquire_timeout: None,
+            ping_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Most connections one instance may ask for: PostgreSQL's own default `max_connections` is
+/// 100, and a pool larger than this is a typo more often than a plan.
+const MAX_POOL: u32 = 1000;
+
+impl DatabaseConfig {
+    /// The pool of a PostgreSQL store.
+    pub fn pool(&self) -> crate::store::PoolConfig {
+        let d = crate::store::PoolConfig::default();
+        crate::store::PoolConfig {
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            acquire_timeout: self.acquire_timeout.unwrap_or(d.acquire_timeout),
+        }
+    }
+
+    fn validate(&self, url: &crate::store::DatabaseUrl) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if matches!(url, crate::store::DatabaseUrl::Sqlite(_)) {
+            for (key, set) in [
+                ("max_connections", self.max_connections.is_some()),
+                ("acquire_timeout", self.acquire_timeout.is_some()),
+            ] {
+                if set {
+                    return bad(format!(
+                        "database.{key} applies to PostgreSQL only; SQLite has one writer \
+                         connection and a fixed set of readers: remove it, or use a \
+                         postgres:// database_url"
+                    ));
+                }
+            }
+        }
+        if let Some(n) = self.max_connections {
+            if n == 0 || n > MAX_POOL {
+                return bad(format!(
+                    "database.max_connections must be between 1 and {MAX_POOL}, not {n}"
+                ));
+            }
+        }
+        if self
+            .acquire_timeout
+            .is_some_and(|t| t < Duration::from_millis(10))
+        {
+            return bad("database.acquire_timeout must be at least 10ms (e.g. \"5s\")".to_owned());
+        }
+        if self.ping_timeout < Duration::from_millis(10)
+            || self.ping_timeout > Duration::from_secs(60)
+        {
+            return bad(
+                "database.ping_timeout must be between 10ms and 60s (e.g. \"1s\")".to_owned(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -273,8 +361,19 @@ impl Config {
         {
             return bad("wechat_base_url must be an http:// or https:// URL");
         }
-        crate::store::DatabaseUrl::parse(&self.database_url)
+        let url = crate::store::DatabaseUrl::parse(&self.database_url)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.database.validate(&url)?;
+        if self.drain_timeout > Duration::from_secs(3600) {
+            return bad("drain_timeout must be at most 1h (e.g. \"30s\")");
+        }
+        if self
+            .instance_id
+            .as_deref()
+            .is_some_and(|id| id.is_empty() || id.len() > 64 || id.chars().any(char::is_control))
+        {
+            return bad("instance_id must be 1 to 64 characters, without control characters");
+        }
         phone::validate(self)
     }
 
@@ -385,6 +484,9 @@ mod tests {
         let d = Config::default();
         assert_eq!(cfg.listen, d.listen);
         assert_eq!(cfg.database_url, d.database_url);
+        assert_eq!(format!("{:?}", cfg.database), format!("{:?}", d.database));
+        assert_eq!(cfg.drain_timeout, d.drain_timeout);
+        assert_eq!(cfg.instance_id, d.instance_id);
         assert_eq!(cfg.sessions.ttl, d.sessions.ttl);
         assert_eq!(cfg.sessions.max_lifetime, d.sessions.max_lifetime);
         assert_eq!(cfg.sessions.renew_interval, d.sessions.renew_interval);
@@ -465,6 +567,63 @@ mod tests {
         assert!("sometimes".parse::<Registration>().is_err());
         assert_eq!("tencent".parse(), Ok(SmsProvider::Tencent));
         assert!("twilio".parse::<SmsProvider>().is_err());
+    }
+
+    #[test]
+    fn pool_settings_are_checked_and_refused_where_they_cannot_apply() {
+        let base = "[[apps]]\nappid = \"wx1\"\nsecret = \"s\"\n";
+        let pg = "database_url = \"postgres://u@db.internal/login\"\n";
+        let cfg = Config::from_toml(&format!(
+            "{pg}[database]\nmax_connections = 40\nacquire_timeout = \"2s\"\nping_timeout = \"250ms\"\n{base}"
+        ))
+        .expect("parses");
+        cfg.validate().expect("valid");
+        let pool = cfg.database.pool();
+        assert_eq!(pool.max_connections, 40);
+        assert_eq!(pool.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.database.ping_timeout, Duration::from_millis(250));
+        assert_eq!(
+            Config::default().database.pool(),
+            crate::store::PoolConfig::default()
+        );
+
+        let refused = |toml: String, needle: &str| {
+            let e = Config::from_toml(&toml)
+                .expect("parses")
+                .validate()
+                .expect_err(&toml)
+                .to_string();
+            assert!(e.contains(needle), "{toml}: {e}");
+        };
+        // SQLite has no pool to size: the setting is refused, not ignored.
+        refused(
+            format!("[database]\nmax_connections = 4\n{base}"),
+            "database.max_connections applies to PostgreSQL only",
+        );
+        refused(
+            format!("[database]\nacquire_timeout = \"1s\"\n{base}"),
+            "database.acquire_timeout applies to PostgreSQL only",
+        );
+        refused(
+            format!("{pg}[database]\nmax_connections = 0\n{base}"),
+            "between 1 and 1000, not 0",
+        );
+        refused(
+            format!("{pg}[database]\nacquire_timeout = \"0s\"\n{base}"),
+            "database.acquire_timeout must be at least 10ms",
+        );
+        refused(
+            format!("[database]\nping_timeout = \"2m\"\n{base}"),
+            "database.ping_timeout must be between 10ms and 60s",
+        );
+        refused(format!("drain_timeout = \"2h\"\n{base}"), "drain_timeout");
+        refused(format!("instance_id = \"\"\n{base}"), "instance_id");
+        let e = Config::from_toml(&format!("[database]\nmax_conections = 4\n{base}"))
+            .expect_err("unknown key");
+        assert!(e.contains("max_conections"), "{e}");
+        let e = Config::from_toml(&format!("[database]\nmax_connections = -1\n{base}"))
+            .expect_err("negative");
+        assert!(e.contains("max_connections"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::wechat::{AppCredentials, CodeSession, Endpoint, PhoneInfo, WeChatErro
 
 use super::opendata::Forwarded;
 use super::phone::{PHONE_DATA, phone_of_open_data, plausible};
+use super::ratelimit::admit_all;
 use super::{Error, Services};
 use crate::config::Registration;
 
@@ -91,13 +92,16 @@ impl Services {
         };
         let app = self.app(req.appid.as_deref())?.clone();
         let now = self.now();
-        self.admit_login_from(&req.client, now)?;
-        self.per_code
-            .hit(&code.fingerprint(), now)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "attempts with this code",
-                retry_after,
-            })?;
+        // Both limits in one call to the store.
+        let fingerprint = code.fingerprint();
+        admit_all(
+            &[
+                (&self.per_address, &req.client, "logins from this address"),
+                (&self.per_code, &fingerprint, "attempts with this code"),
+            ],
+            now,
+        )
+        .await?;
 
         let session = self
             .wechat

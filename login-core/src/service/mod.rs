@@ -33,6 +33,7 @@ use crate::password::Passwords;
 use crate::random::SharedRandom;
 use crate::sms::SmsSender;
 use crate::store::Store;
+use crate::store::shared::{Counters, MemoryCounters};
 use crate::wechat::{AppCredentials, Endpoint, MISCONFIGURATION, WeChat, WeChatError};
 use ratelimit::RateLimiter;
 
@@ -62,6 +63,10 @@ pub struct Services {
     sms_per_address: RateLimiter,
     password_per_number: RateLimiter,
     password_per_address: RateLimiter,
+    /// Where the limits count (the database's, or this process's memory).
+    counters: Arc<dyn Counters>,
+    /// How long `/readyz` waits for the database's answer.
+    ping_timeout: Duration,
 }
 
 impl std::fmt::Debug for Services {
@@ -114,6 +119,11 @@ impl Services {
                 )
             })
             .collect();
+        let counters = parts
+            .store
+            .shared_counters()
+            .unwrap_or_else(|| Arc::new(MemoryCounters::default()));
+        let c = || counters.clone();
         Ok(Self {
             store: parts.store,
             wechat: parts.wechat,
@@ -125,13 +135,17 @@ impl Services {
             sessions: config.sessions.clone(),
             limits: config.limits.clone(),
             per_address: RateLimiter::aligned(
+                "login_per_address",
                 config.limits.logins_per_address_per_minute,
                 Duration::from_secs(60),
+                c(),
             ),
             // A code lives five minutes: count its attempts over that span.
             per_code: RateLimiter::from_first_hit(
+                "login_per_code",
                 config.limits.attempts_per_code,
                 Duration::from_secs(300),
+                c(),
             ),
             metrics: parts.metrics,
             registration: config
@@ -145,25 +159,37 @@ impl Services {
             code_key: parts.code_key,
             // "0s": no interval.
             sms_interval: RateLimiter::from_first_hit(
+                "sms_interval",
                 u32::from(!config.phone.sms_interval.is_zero()),
                 config.phone.sms_interval,
+                c(),
             ),
             sms_per_number: RateLimiter::from_first_hit(
+                "sms_per_number",
                 config.phone.sms_per_number_per_hour,
                 Duration::from_secs(3600),
+                c(),
             ),
             sms_per_address: RateLimiter::from_first_hit(
+                "sms_per_address",
                 config.phone.sms_per_address_per_hour,
                 Duration::from_secs(3600),
+                c(),
             ),
             password_per_number: RateLimiter::from_first_hit(
+                "password_per_number",
                 config.phone.password_attempts_per_number,
                 config.phone.password_window,
+                c(),
             ),
             password_per_address: RateLimiter::from_first_hit(
+                "password_per_address",
                 config.phone.password_attempts_per_address,
                 config.phone.password_window,
+                c(),
             ),
+            counters,
+            ping_timeout: config.database.ping_timeout,
         })
     }
 
@@ -177,18 +203,34 @@ impl Services {
         &self.metrics
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers a ping within `database.ping_timeout`.
     pub async fn ready(&self) -> bool {
-        self.store.stats().await.is_ok()
+        let timeout = self.ping_timeout;
+        match tokio::time::timeout(timeout, self.store.ping()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "not ready: the database failed the ping");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    ?timeout,
+                    "not ready: the database did not answer the ping in time"
+                );
+                false
+            }
+        }
     }
 
-    /// Deletes sessions that ended more than a day ago, and registration tickets and SMS
-    /// codes that expired; the server runs this periodically.
+    /// Deletes sessions that ended more than a day ago, registration tickets and SMS codes
+    /// that expired, and the rate limits' ended windows; the server runs this periodically.
     pub async fn purge_sessions(&self) -> Result<u64, Error> {
         let now = self.now();
         let before = UnixMs(now.0 - 86_400_000);
         let sessions = self.store.purge_sessions(before).await?;
-        Ok(sessions + self.store.purge_phone_state(now).await?)
+        let phone = self.store.purge_phone_state(now).await?;
+        self.counters.purge(now).await?;
+        Ok(sessions + phone)
     }
 
     fn now(&self) -> UnixMs {
@@ -197,13 +239,10 @@ impl Services {
 
     /// Counts a login attempt from `client` against the per-address limit, whatever the way
     /// in (WeChat, SMS, password).
-    fn admit_login_from(&self, client: &str, now: UnixMs) -> Result<(), Error> {
+    async fn admit_login_from(&self, client: &str, now: UnixMs) -> Result<(), Error> {
         self.per_address
-            .hit(client, now)
-            .map_err(|retry_after| Error::RateLimited {
-                what: "logins from this address",
-                retry_after,
-            })
+            .admit(client, now, "logins from this address")
+            .await
     }
 
     fn app(&self, appid: Option<&str>) -> Result<&AppCredentials, Error> {
@@ -277,6 +316,14 @@ impl Services {
                 Error::UpstreamFailed
             }
             WeChatError::Timeout(_) => Error::UpstreamTimeout,
+            WeChatError::Store { unavailable, .. } => {
+                tracing::warn!(%app, endpoint = endpoint.as_str(), error = %e, "the access token store failed");
+                if *unavailable {
+                    Error::StoreUnavailable
+                } else {
+                    Error::Internal
+                }
+            }
             WeChatError::Connect(_) | WeChatError::Status(_) | WeChatError::Body(_) => {
                 tracing::warn!(%app, endpoint = endpoint.as_str(), error = %e, "WeChat unreachable or unusable");
                 Error::UpstreamFailed

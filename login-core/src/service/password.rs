@@ -61,14 +61,13 @@ impl Services {
         let wechat = parse_ticket(req.ticket.as_deref())?;
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
-        let limited = |what| move |retry_after| Error::RateLimited { what, retry_after };
-        self.admit_login_from(&req.client, now)?;
+        self.admit_login_from(&req.client, now).await?;
         self.password_per_address
-            .hit(&req.client, now)
-            .map_err(limited("password attempts from this address"))?;
+            .admit(&req.client, now, "password attempts from this address")
+            .await?;
         self.password_per_number
-            .hit(&phone.e164(), now)
-            .map_err(limited("password attempts for this number"))?;
+            .admit(&phone.e164(), now, "password attempts for this number")
+            .await?;
 
         for _ in 0..TRIES {
             let proof = match self.store.password_of(&phone).await? {

@@ -100,17 +100,16 @@ impl Services {
         let phone = parse_phone(&req.phone)?;
         let purpose = parse_purpose(&req.purpose)?;
         let now = self.now();
-        let limited = |what| move |retry_after| Error::RateLimited { what, retry_after };
         self.sms_per_address
-            .hit(&req.client, now)
-            .map_err(limited("codes requested from this address"))?;
+            .admit(&req.client, now, "codes requested from this address")
+            .await?;
         let key = phone.e164();
         self.sms_interval
-            .hit(&key, now)
-            .map_err(limited("codes sent to this number (one per interval)"))?;
+            .admit(&key, now, "codes sent to this number (one per interval)")
+            .await?;
         self.sms_per_number
-            .hit(&key, now)
-            .map_err(limited("codes sent to this number this hour"))?;
+            .admit(&key, now, "codes sent to this number this hour")
+            .await?;
 
         let code = self.new_code();
         let code_hash = self.code_hash(purpose, &phone, &code);
@@ -211,7 +210,7 @@ impl Services {
         let wechat = parse_ticket(req.ticket.as_deref())?;
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
-        self.admit_login_from(&req.client, now)?;
+        self.admit_login_from(&req.client, now).await?;
         let purpose = PURPOSES[0];
         let (token, session) = self.new_session();
         let write = PhoneLoginWrite {

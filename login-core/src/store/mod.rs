@@ -8,9 +8,12 @@
 mod open;
 mod phone_first;
 pub mod postgres;
+pub mod shared;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -20,11 +23,12 @@ use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
 use crate::phone::PhoneNumber;
 use crate::wechat::PhoneInfo;
 
-pub use open::{DatabaseUrl, open};
+pub use open::{DatabaseUrl, PoolConfig, open, open_with};
 pub use phone_first::{
     AppChoice, NewSmsCode, NewTicket, PasswordLookup, PasswordProof, PhoneLoginOutcome,
     PhoneLoginWrite, PhoneProof, PhoneRefusal, WeChatIdentity, WeChatSource,
 };
+pub use shared::{Counters, TokenRows};
 
 /// A user's profile: nickname and avatar, plus what older user-info APIs gave.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -231,13 +235,14 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         // PostgreSQL's SQLSTATEs: connection exceptions (class 08), the server shutting down
-        // or starting (57P01 to 57P03), too many connections (53300), and the transient
-        // conflicts the store retries a few times (40001, 40P01).
+        // or starting (57P01 to 57P03), too many connections (53300), the transient conflicts
+        // the store retries a few times (40001, 40P01), and a lock not granted within its
+        // wait (55P03: another instance held an app's token lock too long).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08")
                 || matches!(
                     &*code,
-                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03"
                 )
         }),
         _ => false,
@@ -326,6 +331,24 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes sessions that ended (expired or revoked) before `before`; returns how many.
     async fn purge_sessions(&self, before: UnixMs) -> Result<u64, StoreError>;
 
-    /// Row counts; also the readiness probe.
+    /// Row counts.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// One round trip to the database: the readiness probe (the caller bounds its time).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The apps' access tokens, when the database shares them between the instances using
+    /// it; `None`: this store is one process's own, which keeps them in memory.
+    fn shared_tokens(&self) -> Option<Arc<dyn TokenRows>> {
+        None
+    }
+
+    /// The counters of rate limits, when the database shares them between the instances
+    /// using it; `None`: this store is one process's own, which counts in memory.
+    fn shared_counters(&self) -> Option<Arc<dyn Counters>> {
+        None
+    }
+
+    /// Finishes what is queued and closes the connections (on shutdown).
+    async fn close(&self);
 }

@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -75,11 +76,35 @@ fn is_scheme_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
 }
 
+/// The connection pool of a PostgreSQL store (SQLite's are fixed: one writer, a few
+/// readers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Connections at most, per instance.
+    pub max_connections: u32,
+    /// How long a request waits for a connection (a new one included) before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Opens (and migrates) the store `url` names; see [`DatabaseUrl::parse`] for the URLs.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, PoolConfig::default()).await
+}
+
+/// Like [`open`], with the pool of a PostgreSQL store sized by `pool`.
+pub async fn open_with(url: &str, pool: PoolConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match DatabaseUrl::parse(url)? {
         DatabaseUrl::Sqlite(url) => Arc::new(SqliteStore::open(&url).await?),
-        DatabaseUrl::Postgres(url) => Arc::new(PostgresStore::open(&url).await?),
+        DatabaseUrl::Postgres(url) => Arc::new(PostgresStore::open_with(&url, pool).await?),
     })
 }
 

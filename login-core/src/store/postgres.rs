@@ -36,11 +36,15 @@ mod phone;
 mod phone_login;
 mod rows;
 mod schema;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 pub mod testing;
 #[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,21 +54,16 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use crate::clock::UnixMs;
 use crate::ids::{AppId, OpenId, TokenHash, UserId};
 use crate::phone::PhoneNumber;
+use crate::store::shared::{Counters, TokenRows};
 use crate::store::{
     LoginOutcome, LoginWrite, NewSession, NewSmsCode, NewTicket, PasswordLookup, PhoneLoginOutcome,
-    PhoneLoginWrite, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store, StoreError,
-    StoreStats, UserRecord,
+    PhoneLoginWrite, PhoneOutcome, PhoneWrite, PoolConfig, Profile, SessionRecord, Store,
+    StoreError, StoreStats, UserRecord,
 };
 use login::{Create, insert_session};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
-
-/// Connections in the pool.
-const MAX_CONNECTIONS: u32 = 16;
-
-/// How long a request waits for a connection (a new one included) before it fails.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long opening the store waits for its first connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -177,8 +176,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, also
     /// `postgresql://`), migrates the schema, and keeps a pool of connections made on demand.
-    /// A server that cannot be reached is [`StoreError::Unreachable`], at once.
+    /// A server that cannot be reached is [`StoreError::Unreachable`], at once. The pool has
+    /// [`PoolConfig::default`]'s size.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        Self::open_with(url, PoolConfig::default()).await
+    }
+
+    /// Like [`PostgresStore::open`], with the pool sized by `pool`.
+    pub async fn open_with(url: &str, pool: PoolConfig) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Url(format!("database_url is not a PostgreSQL URL: {e}")))?;
         let unreachable = |e: String| StoreError::Unreachable {
@@ -195,17 +200,12 @@ impl PostgresStore {
         schema::migrate(&mut conn).await?;
         let _ = conn.close().await;
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(pool.max_connections.max(1))
             .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(pool.acquire_timeout)
             .test_before_acquire(true)
             .connect_lazy_with(options);
         Ok(PostgresStore { pool })
-    }
-
-    /// Closes every connection, waiting for those in use to come back (call on shutdown).
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 
     /// Starts a transaction of `isolation`.
@@ -461,5 +461,26 @@ impl Store for PostgresStore {
             sms_codes: count(sms_codes)?,
             passwords: count(passwords)?,
         })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// In the table `access_tokens`, refreshed under an advisory lock per app; see
+    /// `postgres/shared.rs`.
+    fn shared_tokens(&self) -> Option<Arc<dyn TokenRows>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    /// In the unlogged table `rate_limits`; see `postgres/shared.rs`.
+    fn shared_counters(&self) -> Option<Arc<dyn Counters>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }

@@ -483,4 +483,16 @@ impl Store for SqliteStore {
             passwords: count(passwords)?,
         })
     }
+
+    /// A query on a reader: the file opens and its schema is readable.
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::tokens::{AccessTokens, TokenMode};
+use super::tokens::{AccessTokens, Token, TokenMode, TokenVault};
 use super::{
     AppCredentials, CodeSession, Endpoint, IssuedToken, MISCONFIGURATION, PhoneInfo, TokenRequest,
     UpstreamObserver, WeChatApi, WeChatError,
@@ -67,7 +67,8 @@ impl std::fmt::Debug for WeChat {
 }
 
 impl WeChat {
-    /// The policy over `api`; token expiry is judged by `clock`, `mode` picks the token API.
+    /// The policy over `api`, with access tokens in this process's memory; token expiry is
+    /// judged by `clock`, `mode` picks the token API.
     pub fn new(
         api: Arc<dyn WeChatApi>,
         clock: SharedClock,
@@ -75,9 +76,22 @@ impl WeChat {
         retry: RetryPolicy,
         observer: Arc<dyn UpstreamObserver>,
     ) -> Self {
+        Self::with_vault(api, clock, mode, retry, observer, TokenVault::memory())
+    }
+
+    /// Like [`WeChat::new`], with access tokens kept in `vault` (shared by the instances on a
+    /// database).
+    pub fn with_vault(
+        api: Arc<dyn WeChatApi>,
+        clock: SharedClock,
+        mode: TokenMode,
+        retry: RetryPolicy,
+        observer: Arc<dyn UpstreamObserver>,
+        vault: TokenVault,
+    ) -> Self {
         Self {
             api,
-            tokens: AccessTokens::new(clock, mode),
+            tokens: AccessTokens::new(clock, mode, vault),
             retry,
             observer,
         }
@@ -143,8 +157,12 @@ impl WeChat {
         .await
     }
 
-    /// The app's access token, from the cache or freshly fetched.
+    /// The app's access token, as stored or freshly fetched.
     pub async fn access_token(&self, app: &AppCredentials) -> Result<AccessToken, WeChatError> {
+        Ok(self.token(app).await?.token)
+    }
+
+    async fn token(&self, app: &AppCredentials) -> Result<Token, WeChatError> {
         self.tokens
             .get(&app.appid, |request| self.fetch_token(app, request))
             .await
@@ -169,8 +187,8 @@ impl WeChat {
     }
 
     /// Runs a call that needs the app's token. When WeChat rejects the token (40001, 40014,
-    /// 42001), drops it, fetches another and runs the call once more. A failed token fetch is
-    /// returned as is.
+    /// 42001), gets another (a new one only if nobody has replaced the rejected one yet) and
+    /// runs the call once more. A failed token fetch is returned as is.
     async fn with_token<T, F, Fut>(
         &self,
         endpoint: Endpoint,
@@ -181,9 +199,9 @@ impl WeChat {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, WeChatError>>,
     {
-        let token = self.access_token(app).await?;
+        let token = self.token(app).await?;
         let mut result = self
-            .retrying(endpoint, &app.appid, || call(token.clone()))
+            .retrying(endpoint, &app.appid, || call(token.token.clone()))
             .await
             .result;
         if let Err(e) = &result
@@ -195,10 +213,12 @@ impl WeChat {
                 errcode = e.errcode(),
                 "access token rejected; refreshing it and trying once more"
             );
-            self.tokens.invalidate(&app.appid, &token).await;
-            let token = self.access_token(app).await?;
+            let token = self
+                .tokens
+                .replace(&app.appid, &token, |request| self.fetch_token(app, request))
+                .await?;
             result = self
-                .retrying(endpoint, &app.appid, || call(token.clone()))
+                .retrying(endpoint, &app.appid, || call(token.token.clone()))
                 .await
                 .result;
         }

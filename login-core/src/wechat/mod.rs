@@ -1,13 +1,14 @@
 //! Talking to WeChat: the port ([`WeChatApi`], one method per server API, no policy), the
-//! reqwest adapter ([`http::HttpWeChat`]), and the policy on top ([`WeChat`]): access tokens
-//! cached per app and refreshed one at a time, refresh-and-retry once on 40001/42001, bounded
-//! retries of `-1 system error`.
+//! reqwest adapter ([`http::HttpWeChat`]), and the policy on top ([`WeChat`]): one access token
+//! per app shared by every instance on the database and refreshed by one caller at a time,
+//! refresh-and-retry once on 40001/42001, bounded retries of `-1 system error`.
 
 /// The calling policy over the port: [`WeChat`] and its [`RetryPolicy`].
 pub mod client;
 /// The reqwest adapter of the port: [`http::HttpWeChat`].
 pub mod http;
-/// The per-app access-token cache and the [`TokenMode`] choosing the token API.
+/// The apps' access tokens (shared rows, one refresh at a time) and the [`TokenMode`]
+/// choosing the token API.
 pub mod tokens;
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use crate::ids::{AccessToken, AppId, AppSecret, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
 
 pub use client::{RetryPolicy, WeChat};
-pub use tokens::TokenMode;
+pub use tokens::{TokenMode, TokenVault};
 
 /// An app's credentials, as the adapter needs them.
 #[derive(Clone, Debug)]
@@ -157,6 +158,15 @@ pub enum WeChatError {
     /// A 200 whose body is not the JSON expected.
     #[error("WeChat answered a body that is not the expected JSON: {0}")]
     Body(String),
+    /// The store of access tokens failed (or another instance's refresh held the app's token
+    /// lock past the wait): WeChat was not asked.
+    #[error("the access token store failed: {message}")]
+    Store {
+        /// The failure is transient (the database is unreachable or busy).
+        unavailable: bool,
+        /// What failed.
+        message: String,
+    },
 }
 
 impl WeChatError {
@@ -176,6 +186,7 @@ impl WeChatError {
             Self::Connect(_) => "connect".into(),
             Self::Status(s) => format!("http_{s}"),
             Self::Body(_) => "bad_body".into(),
+            Self::Store { .. } => "token_store".into(),
         }
     }
 

@@ -1,6 +1,20 @@
-//! The access-token cache: one token per app, refreshed ahead of its expiry by one caller at a
-//! time (the others wait for that refresh instead of calling WeChat themselves), and dropped when
-//! WeChat rejects it.
+//! Access tokens: one per app, kept in [`TokenRows`] (PostgreSQL's `access_tokens`, shared by
+//! every instance on the database, or memory for a store of one process), refreshed ahead of
+//! expiry by one caller at a time across all instances.
+//!
+//! - A caller reads the row; a token that is neither due for refresh nor rejected is used as is.
+//! - Otherwise it takes the app's lock (first the instance's own mutex, so one task per
+//!   instance queues at the database, then the store's lock) and reads the row again: another
+//!   instance may have refreshed it meanwhile. Only if it is still due does it ask WeChat.
+//! - When WeChat rejects a token (40001, 40014, 42001), the caller names the generation it
+//!   used: a refresh happens only if the row still holds that generation, and in stable mode
+//!   only then with `force_refresh` (which voids the token for everyone, and which WeChat
+//!   allows 20 times a day). A row already replaced is used as it is.
+//! - A refresh that fails leaves the stored token in use while it has not expired (unless it
+//!   was rejected).
+//!
+//! Tokens are stored sealed under the server key, bound to the appid: a stolen database does
+//! not give working credentials away.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,8 +22,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{IssuedToken, TokenRequest, WeChatError};
-use crate::clock::{SharedClock, UnixMs};
+use crate::clock::SharedClock;
+use crate::crypto::SealKey;
 use crate::ids::{AccessToken, AppId};
+use crate::random::SharedRandom;
+use crate::store::StoreError;
+use crate::store::shared::{MemoryTokens, NewToken, StoredToken, TokenRows};
 
 /// The most a token is refreshed ahead of its expiry.
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -18,7 +36,8 @@ const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TokenMode {
     /// `GET /cgi-bin/token`: every refresh issues a new token and voids the previous one five
-    /// minutes later, so only one process may use this mode per app.
+    /// minutes later. Instances sharing a database share the token, so they do not void each
+    /// other's; any other system fetching tokens for the app would.
     #[serde(rename = "token")]
     Plain,
     /// `POST /cgi-bin/stable_token`: the same token for every caller until it nears expiry, so
@@ -28,37 +47,108 @@ pub enum TokenMode {
     Stable,
 }
 
+/// A token as handed to a caller: its generation says which one it was, should WeChat reject
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The token.
+    pub token: AccessToken,
+    /// The row's generation when it was read (0: not from a row).
+    pub generation: i64,
+}
+
+/// Where the tokens are kept and how they are sealed there.
 #[derive(Clone)]
-struct Cached {
-    token: AccessToken,
-    /// When WeChat stops accepting it (measured from when we asked for it).
-    expires_at: UnixMs,
-    /// When to fetch a new one: `expires_at` minus the refresh margin.
-    refresh_at: UnixMs,
+pub struct TokenVault {
+    /// The rows.
+    pub rows: Arc<dyn TokenRows>,
+    /// The server key sealing tokens at rest, and the randomness of its nonces; `None`: the
+    /// rows hold the token's bytes as they are (memory only).
+    pub seal: Option<(SealKey, SharedRandom)>,
+    /// How long a caller waits for another instance's refresh before giving up.
+    pub lock_wait: Duration,
 }
 
-#[derive(Default)]
-struct Slot {
-    cached: Option<Cached>,
-    /// The cached token was rejected: in stable mode, ask for a new one with force_refresh,
-    /// since the normal call would hand back the very token WeChat just refused.
-    force_next: bool,
+impl std::fmt::Debug for TokenVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVault")
+            .field("sealed", &self.seal.is_some())
+            .field("lock_wait", &self.lock_wait)
+            .finish_non_exhaustive()
+    }
 }
 
-/// Access tokens cached per app.
-///
-/// Each app has its own async mutex, held across the refresh: N concurrent callers that find
-/// the token stale cause exactly one upstream call, and callers for other apps are not blocked.
+impl TokenVault {
+    /// Tokens in this process's memory, unsealed.
+    pub fn memory() -> Self {
+        Self {
+            rows: Arc::new(MemoryTokens::default()),
+            seal: None,
+            lock_wait: Duration::from_secs(30),
+        }
+    }
+
+    fn aad(appid: &AppId) -> Vec<u8> {
+        format!("access_token\0{appid}").into_bytes()
+    }
+
+    fn seal(&self, appid: &AppId, token: &AccessToken) -> Vec<u8> {
+        match &self.seal {
+            Some((key, random)) => key.seal(
+                random.as_ref(),
+                &Self::aad(appid),
+                token.expose().as_bytes(),
+            ),
+            None => token.expose().as_bytes().to_vec(),
+        }
+    }
+
+    /// The stored token in clear; `None` when it does not open (sealed under a key this
+    /// instance does not have: it is then fetched again).
+    fn open(&self, appid: &AppId, row: &StoredToken) -> Option<AccessToken> {
+        let clear = match &self.seal {
+            Some((key, _)) => match key.open(&Self::aad(appid), &row.sealed) {
+                Ok(clear) => clear,
+                Err(_) => {
+                    let key_id = SealKey::id_of(&row.sealed).unwrap_or_default();
+                    tracing::warn!(
+                        %appid, %key_id,
+                        "the stored access token does not open with this instance's server keys \
+                         (a retired key, or instances with different keys?); fetching another"
+                    );
+                    return None;
+                }
+            },
+            None => row.sealed.clone(),
+        };
+        String::from_utf8(clear).ok().map(AccessToken::new)
+    }
+}
+
+/// Why a token is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Need {
+    /// Any good token.
+    Current,
+    /// One other than this generation, which WeChat rejected.
+    Replacing(i64),
+}
+
+/// The apps' access tokens.
 pub struct AccessTokens {
     clock: SharedClock,
     mode: TokenMode,
-    slots: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<Slot>>>>,
+    vault: TokenVault,
+    /// One mutex per app: the tasks of this instance queue here, so one at a time waits for
+    /// the store's lock.
+    local: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccessTokens")
             .field("mode", &self.mode)
+            .field("vault", &self.vault)
             .finish_non_exhaustive()
     }
 }
@@ -69,13 +159,22 @@ fn refresh_margin(lifetime: Duration) -> Duration {
     MAX_REFRESH_MARGIN.min(lifetime / 2)
 }
 
+/// A store failure, as the WeChat policy reports it.
+fn store_failure(e: &StoreError) -> WeChatError {
+    WeChatError::Store {
+        unavailable: e.is_unavailable(),
+        message: e.to_string(),
+    }
+}
+
 impl AccessTokens {
-    /// An empty cache reading time from `clock`.
-    pub fn new(clock: SharedClock, mode: TokenMode) -> Self {
+    /// Tokens in `vault`, expiry judged by `clock`, fetched with the `mode` API.
+    pub fn new(clock: SharedClock, mode: TokenMode, vault: TokenVault) -> Self {
         Self {
             clock,
             mode,
-            slots: Mutex::new(HashMap::new()),
+            vault,
+            local: Mutex::new(HashMap::new()),
         }
     }
 
@@ -84,300 +183,162 @@ impl AccessTokens {
         self.mode
     }
 
-    fn slot(&self, appid: &AppId) -> Arc<tokio::sync::Mutex<Slot>> {
-        // Only map lookups and inserts happen under this lock: nothing is left half-done by a
-        // panic elsewhere, so a poisoned map is still sound.
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.entry(appid.clone()).or_default().clone()
+    fn local(&self, appid: &AppId) -> Arc<tokio::sync::Mutex<()>> {
+        // Only map lookups and inserts happen under this lock: a poisoned map is still sound.
+        let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        local.entry(appid.clone()).or_default().clone()
     }
 
-    /// The app's token: the cached one unless it is within the refresh margin of its expiry,
-    /// else a new one from `fetch`, called with the [`TokenRequest`] to make.
-    ///
-    /// If the refresh fails while the cached token has not yet expired (and was not rejected),
-    /// the cached token is returned: it still works, and the next call tries again.
-    pub async fn get<F, Fut>(&self, appid: &AppId, fetch: F) -> Result<AccessToken, WeChatError>
+    /// The row's token if it may be used now for `need`.
+    fn usable(&self, appid: &AppId, row: Option<&StoredToken>, need: Need) -> Option<Token> {
+        let row = row?;
+        let replaced = match need {
+            Need::Current => true,
+            Need::Replacing(generation) => row.generation != generation,
+        };
+        if row.rejected || !replaced || self.clock.now() >= row.refresh_at {
+            return None;
+        }
+        Some(Token {
+            token: self.vault.open(appid, row)?,
+            generation: row.generation,
+        })
+    }
+
+    /// The app's token: the stored one unless it is due for refresh or rejected, else a new
+    /// one from `fetch`, called with the [`TokenRequest`] to make.
+    pub async fn get<F, Fut>(&self, appid: &AppId, fetch: F) -> Result<Token, WeChatError>
     where
         F: FnOnce(TokenRequest) -> Fut,
         Fut: Future<Output = Result<IssuedToken, WeChatError>>,
     {
-        let slot = self.slot(appid);
-        let mut slot = slot.lock().await;
-        let now = self.clock.now();
-        if let Some(c) = &slot.cached
-            && now < c.refresh_at
-        {
-            return Ok(c.token.clone());
+        self.obtain(appid, Need::Current, fetch).await
+    }
+
+    /// A token to use after WeChat rejected `rejected`: the stored one if another caller has
+    /// already replaced it, else a new one from `fetch` (forced, in stable mode).
+    pub async fn replace<F, Fut>(
+        &self,
+        appid: &AppId,
+        rejected: &Token,
+        fetch: F,
+    ) -> Result<Token, WeChatError>
+    where
+        F: FnOnce(TokenRequest) -> Fut,
+        Fut: Future<Output = Result<IssuedToken, WeChatError>>,
+    {
+        self.obtain(appid, Need::Replacing(rejected.generation), fetch)
+            .await
+    }
+
+    async fn obtain<F, Fut>(
+        &self,
+        appid: &AppId,
+        need: Need,
+        fetch: F,
+    ) -> Result<Token, WeChatError>
+    where
+        F: FnOnce(TokenRequest) -> Fut,
+        Fut: Future<Output = Result<IssuedToken, WeChatError>>,
+    {
+        let rows = &self.vault.rows;
+        let read = |e: StoreError| store_failure(&e);
+        if let Some(t) = self.usable(appid, rows.read(appid).await.map_err(read)?.as_ref(), need) {
+            return Ok(t);
         }
+        let local = self.local(appid);
+        let _local = local.lock().await;
+        // Another task of this instance may have refreshed it while this one queued.
+        if let Some(t) = self.usable(appid, rows.read(appid).await.map_err(read)?.as_ref(), need) {
+            return Ok(t);
+        }
+        let lock = rows.lock(appid, self.vault.lock_wait).await.map_err(|e| {
+            tracing::warn!(%appid, error = %e, "could not take the access token's lock");
+            store_failure(&e)
+        })?;
+        let stored = lock.stored().cloned();
+        // And another instance, while this one waited for the lock.
+        if let Some(t) = self.usable(appid, stored.as_ref(), need) {
+            return Ok(t);
+        }
+        // The stored token is the one WeChat refused (or one marked so): only then is a new
+        // token forced, which voids the current one for every caller.
+        let known_bad = stored
+            .as_ref()
+            .is_some_and(|s| s.rejected || matches!(need, Need::Replacing(g) if g == s.generation));
         let request = match self.mode {
             TokenMode::Plain => TokenRequest::Plain,
             TokenMode::Stable => TokenRequest::Stable {
-                force_refresh: slot.force_next,
+                force_refresh: known_bad,
             },
         };
         // The lifetime counts from before the request: WeChat's clock started no later.
-        let asked_at = now;
+        let asked_at = self.clock.now();
         match fetch(request).await {
             Ok(issued) => {
                 let lifetime = Duration::from_secs(issued.expires_in);
-                let expires_at = asked_at.plus(lifetime);
-                let refresh_at = asked_at.plus(lifetime.saturating_sub(refresh_margin(lifetime)));
-                slot.cached = Some(Cached {
-                    token: issued.token.clone(),
-                    expires_at,
-                    refresh_at,
-                });
-                slot.force_next = false;
-                Ok(issued.token)
+                let previous = stored.as_ref().and_then(|s| self.vault.open(appid, s));
+                let row = lock
+                    .save(NewToken {
+                        sealed: self.vault.seal(appid, &issued.token),
+                        changed: previous.as_ref() != Some(&issued.token),
+                        expires_at: asked_at.plus(lifetime),
+                        refresh_at: asked_at
+                            .plus(lifetime.saturating_sub(refresh_margin(lifetime))),
+                        now: asked_at,
+                    })
+                    .await
+                    .map_err(|e| store_failure(&e))?;
+                Ok(Token {
+                    token: issued.token,
+                    generation: row.generation,
+                })
+            }
+            Err(e) if known_bad => {
+                // Nobody should use the refused token again; the next caller forces anew.
+                if let Err(se) = lock.reject().await {
+                    tracing::warn!(%appid, error = %se, "could not mark the access token rejected");
+                }
+                Err(e)
             }
             Err(e) => {
-                let now = self.clock.now();
-                match &slot.cached {
-                    Some(c) if now < c.expires_at => {
-                        tracing::warn!(
-                            appid = %appid,
-                            error = %e,
-                            "access token refresh failed; the current token is still valid"
-                        );
-                        Ok(c.token.clone())
-                    }
-                    _ => Err(e),
-                }
+                drop(lock);
+                self.still_valid(appid, stored.as_ref(), &e).ok_or(e)
             }
         }
     }
 
-    /// Drops the app's cached token if it is still `failed` (a caller that got the same
-    /// rejection earlier may already have replaced it). Returns whether it was dropped.
-    pub async fn invalidate(&self, appid: &AppId, failed: &AccessToken) -> bool {
-        let slot = self.slot(appid);
-        let mut slot = slot.lock().await;
-        if slot.cached.as_ref().is_some_and(|c| &c.token == failed) {
-            slot.cached = None;
-            slot.force_next = true;
-            true
-        } else {
-            false
-        }
+    /// After a failed refresh: the stored token if it has not expired.
+    fn still_valid(
+        &self,
+        appid: &AppId,
+        stored: Option<&StoredToken>,
+        e: &WeChatError,
+    ) -> Option<Token> {
+        let row = stored.filter(|s| !s.rejected && self.clock.now() < s.expires_at)?;
+        let token = self.vault.open(appid, row)?;
+        tracing::warn!(
+            appid = %appid,
+            error = %e,
+            "access token refresh failed; the current token is still valid"
+        );
+        Some(Token {
+            token,
+            generation: row.generation,
+        })
     }
+}
+
+/// The time a refresh may hold an app's token lock: every try to its timeout, and the waits
+/// between them, plus a second.
+pub fn lock_wait(timeout: Duration, attempts: u32, max_backoff: Duration) -> Duration {
+    let attempts = attempts.max(1);
+    timeout
+        .saturating_mul(attempts)
+        .saturating_add(max_backoff.saturating_mul(attempts))
+        .saturating_add(Duration::from_secs(1))
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    use super::*;
-    use crate::clock::ManualClock;
-
-    fn cache(mode: TokenMode) -> (AccessTokens, ManualClock) {
-        let clock = ManualClock::new(UnixMs(1_700_000_000_000));
-        (AccessTokens::new(Arc::new(clock.clone()), mode), clock)
-    }
-
-    /// A stand-in for WeChat's token endpoint: counts its calls and records the requests.
-    #[derive(Default)]
-    struct Upstream {
-        calls: AtomicU32,
-        requests: Mutex<Vec<TokenRequest>>,
-    }
-
-    impl Upstream {
-        /// A fetch that counts its call, records the request and issues `tok-N` for 7200 s.
-        fn issuing(
-            &self,
-        ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> + '_
-        {
-            move |r| {
-                let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-                self.requests.lock().expect("not poisoned").push(r);
-                std::future::ready(Ok(IssuedToken {
-                    token: AccessToken::new(format!("tok-{n}")),
-                    expires_in: 7200,
-                }))
-            }
-        }
-
-        /// A fetch that counts its call and fails with `-1`.
-        fn failing(
-            &self,
-        ) -> impl FnOnce(TokenRequest) -> std::future::Ready<Result<IssuedToken, WeChatError>> + '_
-        {
-            move |_| {
-                self.calls.fetch_add(1, Ordering::SeqCst);
-                std::future::ready(Err(WeChatError::Api {
-                    errcode: -1,
-                    errmsg: "system error".into(),
-                }))
-            }
-        }
-
-        /// The cached token of `app`, or one fetched by [`Upstream::issuing`].
-        async fn get(
-            &self,
-            tokens: &AccessTokens,
-            app: &AppId,
-        ) -> Result<AccessToken, WeChatError> {
-            tokens.get(app, self.issuing()).await
-        }
-
-        /// The cached token of `app`, or the failure of [`Upstream::failing`].
-        async fn get_failing(
-            &self,
-            tokens: &AccessTokens,
-            app: &AppId,
-        ) -> Result<AccessToken, WeChatError> {
-            tokens.get(app, self.failing()).await
-        }
-
-        fn calls(&self) -> u32 {
-            self.calls.load(Ordering::SeqCst)
-        }
-
-        fn requests(&self) -> Vec<TokenRequest> {
-            self.requests.lock().expect("not poisoned").clone()
-        }
-    }
-
-    #[test]
-    fn refresh_margin_is_five_minutes_or_half_the_lifetime() {
-        assert_eq!(
-            refresh_margin(Duration::from_secs(7200)),
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            refresh_margin(Duration::from_secs(345)),
-            Duration::from_millis(172_500)
-        );
-        assert_eq!(
-            refresh_margin(Duration::from_secs(1)),
-            Duration::from_millis(500)
-        );
-    }
-
-    #[test]
-    fn mode_names_in_configuration() {
-        let m: TokenMode = serde_json::from_str(r#""token""#).expect("known name");
-        assert_eq!(m, TokenMode::Plain);
-        let m: TokenMode = serde_json::from_str(r#""stable_token""#).expect("known name");
-        assert_eq!(m, TokenMode::Stable);
-        assert!(serde_json::from_str::<TokenMode>(r#""Plain""#).is_err());
-        assert_eq!(TokenMode::default(), TokenMode::Stable);
-    }
-
-    #[tokio::test]
-    async fn cached_until_the_margin_then_refreshed() {
-        let (tokens, clock) = cache(TokenMode::Plain);
-        let app = AppId::new("wx1");
-        let wechat = Upstream::default();
-        let t1 = wechat.get(&tokens, &app).await;
-        assert_eq!(t1.expect("issued").expose(), "tok-1");
-        clock.advance(Duration::from_secs(6899));
-        let again = wechat.get(&tokens, &app).await;
-        assert_eq!(again.expect("cached").expose(), "tok-1");
-        assert_eq!(wechat.calls(), 1);
-        clock.advance(Duration::from_secs(1));
-        let t2 = wechat.get(&tokens, &app).await;
-        assert_eq!(t2.expect("refreshed").expose(), "tok-2");
-        assert_eq!(wechat.calls(), 2);
-        assert_eq!(
-            wechat.requests(),
-            vec![TokenRequest::Plain, TokenRequest::Plain]
-        );
-        // Another app has its own token.
-        let other = wechat.get(&tokens, &AppId::new("wx2")).await;
-        assert_eq!(other.expect("issued").expose(), "tok-3");
-    }
-
-    #[tokio::test]
-    async fn invalidate_only_drops_the_failed_token_and_forces_in_stable_mode() {
-        let (tokens, _clock) = cache(TokenMode::Stable);
-        let app = AppId::new("wx1");
-        let wechat = Upstream::default();
-        let t1 = wechat.get(&tokens, &app).await.expect("issued");
-        // A token nobody holds any more: nothing happens.
-        assert!(!tokens.invalidate(&app, &AccessToken::new("stale")).await);
-        assert_eq!(wechat.get(&tokens, &app).await.expect("cached"), t1);
-        assert!(tokens.invalidate(&app, &t1).await);
-        // Twice: the second caller with the same rejection finds it gone.
-        assert!(!tokens.invalidate(&app, &t1).await);
-        let t2 = wechat.get(&tokens, &app).await.expect("refreshed");
-        assert_eq!(t2.expose(), "tok-2");
-        // The refreshed token is not dropped for the old one's rejection.
-        assert!(!tokens.invalidate(&app, &t1).await);
-        let t3 = wechat.get(&tokens, &app).await;
-        assert_eq!(t3.expect("cached"), t2);
-        assert_eq!(
-            wechat.requests(),
-            vec![
-                TokenRequest::Stable {
-                    force_refresh: false
-                },
-                TokenRequest::Stable {
-                    force_refresh: true
-                },
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_failed_refresh_keeps_a_token_that_has_not_expired() {
-        let (tokens, clock) = cache(TokenMode::Plain);
-        let app = AppId::new("wx1");
-        let wechat = Upstream::default();
-
-        // Nothing cached: the failure is returned as is.
-        let err = wechat
-            .get_failing(&tokens, &app)
-            .await
-            .expect_err("no token");
-        assert_eq!(err.errcode(), Some(-1));
-
-        let t1 = wechat.get(&tokens, &app).await.expect("issued");
-        clock.advance(Duration::from_secs(7000));
-        let kept = wechat.get_failing(&tokens, &app).await;
-        assert_eq!(kept.expect("still valid"), t1);
-        clock.advance(Duration::from_secs(200));
-        let err = wechat
-            .get_failing(&tokens, &app)
-            .await
-            .expect_err("expired");
-        assert_eq!(err.errcode(), Some(-1));
-        // A rejected token is not handed out again even if its lifetime says it is valid.
-        let t2 = wechat.get(&tokens, &app).await.expect("issued");
-        assert!(tokens.invalidate(&app, &t2).await);
-        assert!(wechat.get_failing(&tokens, &app).await.is_err());
-        assert_eq!(wechat.calls(), 6);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_callers_share_one_refresh() {
-        let (tokens, _clock) = cache(TokenMode::Plain);
-        let tokens = Arc::new(tokens);
-        let calls = Arc::new(AtomicU32::new(0));
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..64 {
-            let tokens = tokens.clone();
-            let calls = calls.clone();
-            set.spawn(async move {
-                tokens
-                    .get(&AppId::new("wx1"), |_| async move {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        // Long enough for every other caller to queue behind this refresh.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        Ok(IssuedToken {
-                            token: AccessToken::new("shared"),
-                            expires_in: 7200,
-                        })
-                    })
-                    .await
-            });
-        }
-        let mut got = 0;
-        while let Some(r) = set.join_next().await {
-            assert_eq!(r.expect("task ran").expect("token").expose(), "shared");
-            got += 1;
-        }
-        assert_eq!(got, 64);
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
-    }
-}
+#[path = "tokens_tests.rs"]
+mod tests;

@@ -391,7 +391,7 @@ impl TestApp {
 /// Starts a login-core on `database_url` and `dir/server.key`, serving the mock's apps, on the
 /// mock's clock, with random numbers seeded by `seed`, sending SMS to `outbox`, hashing
 /// passwords with little work.
-async fn start_core(
+pub async fn start_core(
     mock: &MockHandle,
     dir: &std::path::Path,
     database_url: &str,

@@ -79,21 +79,23 @@ fn phone_from_columns(
     }
 }
 
-/// The users among `ids` that exist, with their identities (sorted by appid, then openid),
-/// in one statement (one snapshot) whatever the number of ids.
-pub(super) async fn load_users(
+/// The user `id` if it exists, with its identities (sorted by appid, then openid), in one
+/// statement (one snapshot), keyed by id.
+///
+/// An equality on the primary key, not `= ANY($1)`: the statement is prepared once per
+/// connection, and PostgreSQL's generic plan for an array of ids, made while the tables are
+/// small, scans both tables whole; that plan outlived the tables' growth (every login read
+/// every user) until the statistics were next analysed.
+async fn load_users(
     conn: &mut PgConnection,
-    ids: &[i64],
+    id: i64,
 ) -> Result<HashMap<i64, UserRecord>, StoreError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
     let rows: Vec<UserIdentityRow> = sqlx::query_as(
         "SELECT u.id, u.unionid, u.phone_number, u.pure_phone_number, u.country_code, \
          u.profile::text AS profile, u.created_at, u.updated_at, i.appid, i.openid \
-         FROM users u LEFT JOIN identities i ON i.user_id = u.id WHERE u.id = ANY($1)",
+         FROM users u LEFT JOIN identities i ON i.user_id = u.id WHERE u.id = $1",
     )
-    .bind(ids)
+    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     let mut users: HashMap<i64, (UserIdentityRow, Vec<(AppId, OpenId)>)> = HashMap::new();
@@ -132,7 +134,7 @@ pub(super) async fn load_user(
     conn: &mut PgConnection,
     id: i64,
 ) -> Result<Option<UserRecord>, StoreError> {
-    Ok(load_users(conn, &[id]).await?.remove(&id))
+    Ok(load_users(conn, id).await?.remove(&id))
 }
 
 /// Like [`load_user`], for a user the running transaction just wrote: missing is an error.

@@ -18,8 +18,10 @@ use sqlx::{Connection, Executor, PgConnection};
 use crate::store::StoreError;
 
 /// The migrations, oldest first; migration `i` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] =
-    &[include_str!("../../../migrations/postgres/0001_init.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_shared_state.sql"),
+];
 
 /// The first key of the advisory lock migrations take (the second is the schema's name,
 /// hashed): "lc" and "sc" in ASCII.
@@ -106,7 +108,10 @@ mod tests {
             .collect();
         assert_eq!(
             digests,
-            ["d7f5a03ab81ca87e82d728dab304ce201873f51c83ead6b97bb95703df1db033"]
+            [
+                "d7f5a03ab81ca87e82d728dab304ce201873f51c83ead6b97bb95703df1db033",
+                "c1ca2ca6b9b267075a01fbb02a597027bb06ed812b8dcfbf53050f023b586c96",
+            ]
         );
     }
 }

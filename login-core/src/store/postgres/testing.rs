@@ -68,9 +68,19 @@ impl TestDatabase {
     /// When the server cannot be reached or the schema cannot be created: a test failure.
     pub async fn create(test: &str) -> Option<TestDatabase> {
         let server = server_url(test)?;
-        let mut conn = PgConnection::connect(&server)
+        Some(
+            Self::create_on(&server)
+                .await
+                .unwrap_or_else(|e| panic!("{ENV}: {e}")),
+        )
+    }
+
+    /// Creates a new schema on the server at `server` (a PostgreSQL URL): for tools that run
+    /// login-core on a database of their own for a while (the harness's clusters).
+    pub async fn create_on(server: &str) -> Result<TestDatabase, String> {
+        let mut conn = PgConnection::connect(server)
             .await
-            .unwrap_or_else(|e| panic!("{ENV}: cannot connect to the test server: {e}"));
+            .map_err(|e| format!("cannot connect to the PostgreSQL server: {e}"))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -80,9 +90,12 @@ impl TestDatabase {
         let schema = format!("{PREFIX}{}_{:08x}", now.as_secs(), rand::random::<u32>());
         conn.execute(format!("CREATE SCHEMA {schema}").as_str())
             .await
-            .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
+            .map_err(|e| format!("cannot create schema {schema}: {e}"))?;
         let _ = conn.close().await;
-        Some(TestDatabase { server, schema })
+        Ok(TestDatabase {
+            server: server.to_owned(),
+            schema,
+        })
     }
 
     /// The schema's name (also the `application_name` of the store's connections).

@@ -1,0 +1,198 @@
+//! login-core on PostgreSQL, one and two instances (group `cluster`): durable logins
+//! (`POST /api/login`, each a new person with a fresh code) against a new schema of the server
+//! `LOGIN_CORE_TEST_POSTGRES` names, next to SQLite in the same run, so the figures compare
+//! like with like on whatever else the machine is doing.
+//!
+//! Four runs: SQLite (file, `synchronous=FULL`) straight to login-core; PostgreSQL with one
+//! instance straight, then through the harness's round-robin proxy (what the proxy itself
+//! costs), then two instances through the proxy. Every login comes from its own client address
+//! (`X-Forwarded-For`, trusted), as in the `login-core` group.
+
+use hyper::Method;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use login_core::LoginCoreHandle;
+use login_core::store::postgres::testing::TestDatabase;
+use serde_json::{Value, json};
+
+use super::load::{Expect, Item, Report, Settings, Workload};
+use super::login_core::{client_addr, config};
+use super::machine::cores;
+use super::mock::{mint_codes, spawn_mock};
+use super::report::{Results, Target, summary};
+use super::runs::{FreshRun, fresh_json, fresh_run};
+use crate::cluster::proxy::Proxy;
+
+/// Where one run's logins are stored, and how they reach login-core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    Sqlite,
+    Postgres { instances: u32, proxied: bool },
+}
+
+impl Setup {
+    fn key(self) -> String {
+        match self {
+            Setup::Sqlite => "cluster.sqlite".into(),
+            Setup::Postgres { instances, proxied } => format!(
+                "cluster.pg{instances}{}",
+                if proxied { "_proxy" } else { "" }
+            ),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Setup::Sqlite => "durable logins, SQLite file, 1 instance".into(),
+            Setup::Postgres { instances, proxied } => format!(
+                "durable logins, PostgreSQL, {instances} instance{}{}",
+                if instances == 1 { "" } else { "s" },
+                if proxied { " behind the proxy" } else { "" }
+            ),
+        }
+    }
+}
+
+/// The group: the four runs, or a skip naming what is missing.
+pub async fn run(settings: &Settings, bare: Option<&Report>, res: &mut Results) {
+    let server = match crate::cluster::test_server() {
+        Ok(Some(server)) => server,
+        Ok(None) => {
+            res.skip(
+                "cluster (login-core on PostgreSQL)",
+                &crate::cluster::skip_reason(),
+            );
+            return;
+        }
+        Err(e) => {
+            res.skip("cluster (login-core on PostgreSQL)", &e);
+            return;
+        }
+    };
+    let setups = [
+        Setup::Sqlite,
+        Setup::Postgres {
+            instances: 1,
+            proxied: false,
+        },
+        Setup::Postgres {
+            instances: 1,
+            proxied: true,
+        },
+        Setup::Postgres {
+            instances: 2,
+            proxied: true,
+        },
+    ];
+    for setup in setups {
+        if let Err(e) = one(setup, &server, settings, bare, res).await {
+            res.skip(&setup.label(), &e);
+        }
+    }
+    res.target("cluster.pg2_proxy.rate", Target::AtLeast(5000.0));
+    res.target("cluster.pg2_proxy.p99", Target::Below(25.0));
+}
+
+/// One run: a new mock, the instances, the load.
+async fn one(
+    setup: Setup,
+    server: &str,
+    settings: &Settings,
+    bare: Option<&Report>,
+    res: &mut Results,
+) -> Result<(), String> {
+    eprintln!("bench: {} …", setup.label());
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let mock = spawn_mock().await?;
+    let schema = match setup {
+        Setup::Sqlite => None,
+        Setup::Postgres { .. } => Some(TestDatabase::create_on(server).await?),
+    };
+    let instances = match setup {
+        Setup::Sqlite => 1,
+        Setup::Postgres { instances, .. } => instances,
+    };
+    let mut instances_up: Vec<LoginCoreHandle> = Vec::new();
+    for i in 0..instances {
+        let mut c = config(&mock, dir.path(), "login-core.db");
+        if let Some(schema) = &schema {
+            c.database_url = schema.url();
+            c.instance_id = Some(format!("core-{i}"));
+        }
+        instances_up.push(
+            login_core::spawn_with(c, login_core::Deps::default())
+                .await
+                .map_err(|e| format!("login-core: {e}"))?,
+        );
+    }
+    let proxy = match setup {
+        Setup::Postgres { proxied: true, .. } => Some(
+            Proxy::start(instances_up.iter().map(LoginCoreHandle::base_url).collect())
+                .await
+                .map_err(|e| format!("proxy: {e}"))?,
+        ),
+        _ => None,
+    };
+    let addr = match &proxy {
+        Some(p) => p.addr(),
+        None => instances_up[0].addr(),
+    };
+    let mut next_user = 0u64;
+    let forwarded = HeaderName::from_static("x-forwarded-for");
+    let f = fresh_run(
+        addr,
+        settings,
+        (settings.warmup.as_secs_f64() * 5_000.0) as usize + 500,
+        |items| {
+            Workload::single_use(Method::POST, items, Expect::ok_containing("\"token\""))
+                .with_header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        },
+        |n| {
+            let first = next_user;
+            let codes = mint_codes(&mock, "person", 1, &mut next_user, n)?;
+            codes
+                .iter()
+                .zip(first..)
+                .map(|(c, k)| {
+                    let item = Item::new("/api/login", format!(r#"{{"code":"{c}"}}"#))
+                        .map_err(|e| e.to_string())?;
+                    let value = HeaderValue::try_from(client_addr(k)).map_err(|e| e.to_string())?;
+                    Ok(item.with_header(forwarded.clone(), value))
+                })
+                .collect()
+        },
+    )
+    .await?;
+    eprintln!("bench:   {}", summary(&f.report, f.busy));
+    let key = setup.key();
+    res.load_rows(
+        &key,
+        &format!("login-core {}", setup.label()),
+        &f.report,
+        bare,
+    );
+    res.run(&key, details(&f, &proxy));
+    res.note(format!(
+        "{}: {:.0} logins/s, p99 {:.2} ms, {:.2} of {} cores busy (load generator, mock, login-core{}; the PostgreSQL server's own CPU is not counted)",
+        setup.label(),
+        f.report.rate(),
+        f.report.p99().as_secs_f64() * 1000.0,
+        f.busy,
+        cores(),
+        if proxy.is_some() { ", proxy" } else { "" }
+    ));
+    drop(proxy);
+    for core in instances_up {
+        core.shutdown().await;
+    }
+    mock.shutdown().await;
+    drop(schema);
+    Ok(())
+}
+
+fn details(f: &FreshRun, proxy: &Option<Proxy>) -> Value {
+    let mut j = fresh_json(f);
+    if let (Value::Object(m), Some(p)) = (&mut j, proxy) {
+        m.insert("served_per_instance".into(), json!(p.served()));
+    }
+    j
+}

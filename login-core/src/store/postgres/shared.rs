@@ -1,0 +1,230 @@
+//! The state the instances on one database share, in PostgreSQL: each app's access token
+//! (`access_tokens`) and the rate limits' windows (`rate_limits`, unlogged).
+//!
+//! A token refresh runs in one transaction that first takes
+//! `pg_advisory_xact_lock(class, hashtext(schema/appid))`: N instances that find the token stale
+//! at once queue on the lock, the first asks WeChat, and each of the others, once it has the
+//! lock, reads the row again and finds the new token (no WeChat call). The lock ends with the
+//! transaction: on commit, on rollback, and when the instance holding it dies (its connection
+//! closes). The wait is bounded (`lock_timeout`), so an instance stuck behind a slow WeChat
+//! answers an error instead of hanging. The save compares the generation it read under the
+//! lock, so a write can never replace a newer token.
+//!
+//! A rate-limit hit is one `INSERT ... ON CONFLICT DO UPDATE` on the (limit, key) row: the row
+//! lock serializes the instances' hits, and the statement starts a new window when the stored
+//! one ended.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
+
+use super::PostgresStore;
+use crate::clock::UnixMs;
+use crate::ids::AppId;
+use crate::store::StoreError;
+use crate::store::shared::{
+    Count, Counters, Hit, NewToken, StoredToken, TokenLock, TokenRows, next_generation,
+};
+
+/// The first key of the token locks (the second is the schema and appid, hashed): "lctk".
+const TOKEN_LOCK_CLASS: i32 = 0x6c63_746b;
+
+type TokenRow = (Vec<u8>, i64, i64, i64, bool);
+
+const TOKEN_COLUMNS: &str = "sealed_token, generation, expires_at, refresh_at, rejected";
+
+fn stored((sealed, generation, expires_at, refresh_at, rejected): TokenRow) -> StoredToken {
+    StoredToken {
+        sealed,
+        generation,
+        expires_at: UnixMs(expires_at),
+        refresh_at: UnixMs(refresh_at),
+        rejected,
+    }
+}
+
+#[async_trait]
+impl TokenRows for PostgresStore {
+    async fn read(&self, appid: &AppId) -> Result<Option<StoredToken>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE appid = $1");
+        let row: Option<TokenRow> = sqlx::query_as(&sql)
+            .bind(appid.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(stored))
+    }
+
+    async fn lock(&self, appid: &AppId, wait: Duration) -> Result<Box<dyn TokenLock>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // At least 1 ms: 0 would mean "wait for ever".
+        let wait_ms = wait.as_millis().clamp(1, u128::from(u32::MAX));
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(format!("{wait_ms}ms"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || '/' || $2))")
+            .bind(TOKEN_LOCK_CLASS)
+            .bind(appid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE appid = $1");
+        let row: Option<TokenRow> = sqlx::query_as(&sql)
+            .bind(appid.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(Box::new(PgTokenLock {
+            tx,
+            appid: appid.as_str().to_owned(),
+            stored: row.map(stored),
+        }))
+    }
+}
+
+/// A token lock: the transaction holding the advisory lock, and the row it read.
+struct PgTokenLock {
+    tx: Transaction<'static, Postgres>,
+    appid: String,
+    stored: Option<StoredToken>,
+}
+
+#[async_trait]
+impl TokenLock for PgTokenLock {
+    fn stored(&self) -> Option<&StoredToken> {
+        self.stored.as_ref()
+    }
+
+    async fn save(self: Box<Self>, token: NewToken) -> Result<StoredToken, StoreError> {
+        let PgTokenLock {
+            mut tx,
+            appid,
+            stored: read,
+        } = *self;
+        let generation = next_generation(read.as_ref(), token.changed);
+        // The update applies only over the generation read under the lock: were the lock ever
+        // not held, a late write still could not replace a newer token.
+        let sql = format!(
+            "INSERT INTO access_tokens (appid, {TOKEN_COLUMNS}, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, FALSE, $6) \
+             ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, \
+             generation = excluded.generation, expires_at = excluded.expires_at, \
+             refresh_at = excluded.refresh_at, rejected = FALSE, updated_at = excluded.updated_at \
+             WHERE access_tokens.generation = $7 \
+             RETURNING {TOKEN_COLUMNS}"
+        );
+        let row: Option<TokenRow> = sqlx::query_as(&sql)
+            .bind(&appid)
+            .bind(&token.sealed)
+            .bind(generation)
+            .bind(token.expires_at.0)
+            .bind(token.refresh_at.0)
+            .bind(token.now.0)
+            .bind(read.as_ref().map_or(0, |r| r.generation))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Contention(
+                "the app's access token changed under its lock",
+            ));
+        };
+        tx.commit().await?;
+        Ok(stored(row))
+    }
+
+    async fn reject(self: Box<Self>) -> Result<(), StoreError> {
+        let PgTokenLock {
+            mut tx,
+            appid,
+            stored: read,
+        } = *self;
+        if let Some(read) = read {
+            sqlx::query(
+                "UPDATE access_tokens SET rejected = TRUE WHERE appid = $1 AND generation = $2",
+            )
+            .bind(&appid)
+            .bind(read.generation)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Counters for PostgresStore {
+    async fn hit(&self, hit: Hit<'_>) -> Result<Count, StoreError> {
+        let (hits, window_end): (i32, i64) = sqlx::query_as(
+            "INSERT INTO rate_limits AS r (name, key, window_end, hits) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (name, key) DO UPDATE SET \
+             hits = CASE WHEN r.window_end <= $4 THEN 1 ELSE LEAST(r.hits, 2147483646) + 1 END, \
+             window_end = CASE WHEN r.window_end <= $4 THEN excluded.window_end \
+                          ELSE r.window_end END \
+             RETURNING hits, window_end",
+        )
+        .bind(hit.limit)
+        .bind(hit.key)
+        .bind(hit.window_end.0)
+        .bind(hit.now.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Count {
+            hits: u32::try_from(hits).unwrap_or(0),
+            window_end: UnixMs(window_end),
+        })
+    }
+
+    /// One statement for all the hits (a login counts two limits): one round trip.
+    async fn hit_all(&self, hits: &[Hit<'_>]) -> Result<Vec<Count>, StoreError> {
+        let pairs: std::collections::HashSet<(&str, &str)> =
+            hits.iter().map(|h| (h.limit, h.key)).collect();
+        let now = hits.first().map(|h| h.now);
+        if pairs.len() != hits.len() || hits.iter().any(|h| Some(h.now) != now) {
+            // One statement cannot update a row twice: count such hits one by one.
+            let mut counts = Vec::with_capacity(hits.len());
+            for hit in hits {
+                counts.push(Counters::hit(self, *hit).await?);
+            }
+            return Ok(counts);
+        }
+        let Some(now) = now else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
+            "INSERT INTO rate_limits AS r (name, key, window_end, hits) \
+             SELECT n, k, e, 1 FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(n, k, e) \
+             ON CONFLICT (name, key) DO UPDATE SET \
+             hits = CASE WHEN r.window_end <= $4 THEN 1 ELSE LEAST(r.hits, 2147483646) + 1 END, \
+             window_end = CASE WHEN r.window_end <= $4 THEN excluded.window_end \
+                          ELSE r.window_end END \
+             RETURNING name, key, hits, window_end",
+        )
+        .bind(hits.iter().map(|h| h.limit).collect::<Vec<_>>())
+        .bind(hits.iter().map(|h| h.key).collect::<Vec<_>>())
+        .bind(hits.iter().map(|h| h.window_end.0).collect::<Vec<_>>())
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        hits.iter()
+            .map(|h| {
+                rows.iter()
+                    .find(|(n, k, _, _)| n == h.limit && k == h.key)
+                    .map(|(_, _, hits, end)| Count {
+                        hits: u32::try_from(*hits).unwrap_or(0),
+                        window_end: UnixMs(*end),
+                    })
+                    .ok_or(StoreError::Corrupt(
+                        "a rate limit's count went missing".into(),
+                    ))
+            })
+            .collect()
+    }
+
+    async fn purge(&self, now: UnixMs) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE window_end <= $1")
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
