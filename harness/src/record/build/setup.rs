@@ -40,6 +40,7 @@ pub(super) fn finish(b: &mut Builder<'_>) -> Setup {
         apps: apps(b, &draft),
         users: users(b, draft),
         backend: None,
+        instances: None,
     }
 }
 
