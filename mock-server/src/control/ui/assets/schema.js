@@ -21,10 +21,22 @@ function resolve(schema) {
   return s ?? {};
 }
 
+/**
+ * The values a schema allows when it lists them: an `enum`, or a `oneOf`/`anyOf` whose every
+ * branch is a `const` (how the generated schemas give each value its own description); else null.
+ */
+function listed(s) {
+  if (Array.isArray(s?.enum)) return s.enum.filter((v) => v !== null);
+  const branches = s?.oneOf ?? s?.anyOf;
+  if (Array.isArray(branches) && branches.length > 0 && branches.every((b) => "const" in b)) {
+    return branches.map((b) => b.const).filter((v) => v !== null);
+  }
+  return null;
+}
+
 /** The values of the component schema `name` (`EndpointName`, `Transport`, ...), or []. */
 export function values(name) {
-  const s = doc?.components?.schemas?.[name];
-  return Array.isArray(s?.enum) ? s.enum.filter((v) => v !== null) : [];
+  return listed(doc?.components?.schemas?.[name]) ?? [];
 }
 
 /**
@@ -49,7 +61,8 @@ export function field(prop) {
     type = type.find((t) => t !== "null");
   }
   const out = { nullable, minimum: r.minimum, ref };
-  if (Array.isArray(r.enum)) return { ...out, kind: "enum", values: r.enum.filter((v) => v !== null) };
+  const allowed = listed(r);
+  if (allowed) return { ...out, kind: "enum", values: allowed };
   if (ref === "Duration") return { ...out, kind: "duration" };
   if (type === "boolean" || type === "integer" || type === "number" || type === "string") return { ...out, kind: type };
   return { ...out, kind: "json" };
