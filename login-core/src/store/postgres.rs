@@ -8,16 +8,16 @@
 //!
 //! - The schema's unique keys are the invariants: one identity per (appid, openid), one openid
 //!   per user and app, one user per unionid, one owner per phone number.
-//! - Logins (`record_login`, `login_registered`), the hot path, run in READ COMMITTED and
-//!   create users and identities with `INSERT ... ON CONFLICT DO NOTHING` (see
-//!   `postgres/login.rs`): N racing first logins of one person create one user, the others
-//!   wait for it and find it.
+//! - Logins (`record_login`, `login_registered`), the hot path, are one statement (a function
+//!   the migrations create, one round trip) in READ COMMITTED, and create users and
+//!   identities with `INSERT ... ON CONFLICT DO NOTHING` (see `postgres/login.rs`): N racing
+//!   first logins of one person create one user, the others wait for it and find it.
 //! - Phone bindings and phone logins, which decide on several reads, run in SERIALIZABLE:
 //!   PostgreSQL fails a transaction whose reads another one changed (SQLSTATE 40001).
-//! - A transaction that fails with a serialization failure (40001), a deadlock (40P01), a
-//!   unique or foreign key a racing write took or removed first (23505, 23503), or that lost
-//!   an `ON CONFLICT` race, is rolled back and run again, at most 5 times in all (`ATTEMPTS`).
-//!   It wrote nothing; the next attempt sees what the winner committed.
+//! - A transaction (or a lone statement) that fails with a serialization failure (40001), a
+//!   deadlock (40P01), a unique or foreign key a racing write took or removed first (23505,
+//!   23503), or that lost an `ON CONFLICT` race, is rolled back and run again, at most 5 times
+//!   in all (`ATTEMPTS`). It wrote nothing; the next attempt sees what the winner committed.
 //!
 //! # Connections
 //!
@@ -120,28 +120,14 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(1 << attempt.min(6))
 }
 
-/// Runs `$body` (an expression of type `Result<(T, Finish), StoreError>` that uses the
-/// transaction `$tx`, a `&mut PgConnection`) in a transaction of `$isolation` on `$store`'s
-/// pool: commits or rolls back as the body says, and runs it again (from `BEGIN`) when it
-/// failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times.
-macro_rules! transaction {
-    ($store:expr, $isolation:expr, |$tx:ident| $body:expr) => {{
+/// Awaits `$run` (an expression that makes a new future of `Result<T, StoreError>` each
+/// time it is evaluated) and runs it again when it failed in a way [`is_retryable`] accepts,
+/// at most [`ATTEMPTS`] times, with a growing pause between attempts.
+macro_rules! retrying {
+    ($run:expr) => {{
         let mut attempt = 1;
         loop {
-            let result: Result<_, StoreError> = async {
-                let mut tx = $store.begin($isolation).await?;
-                let (value, finish) = {
-                    let $tx: &mut PgConnection = &mut tx;
-                    let body: Result<(_, Finish), StoreError> = $body;
-                    body?
-                };
-                match finish {
-                    Finish::Commit => tx.commit().await?,
-                    Finish::Rollback => tx.rollback().await?,
-                }
-                Ok(value)
-            }
-            .await;
+            let result: Result<_, StoreError> = $run.await;
             match result {
                 Err(e) if is_retryable(&e) && attempt < ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "transaction lost a race; running it again");
@@ -153,6 +139,42 @@ macro_rules! transaction {
             }
         }
     }};
+}
+
+/// Runs `$body` (an expression of type `Result<(T, Finish), StoreError>` that uses the
+/// transaction `$tx`, a `&mut PgConnection`) in a transaction of `$isolation` on `$store`'s
+/// pool: commits or rolls back as the body says, and runs it again (from `BEGIN`) when it
+/// failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times.
+macro_rules! transaction {
+    ($store:expr, $isolation:expr, |$tx:ident| $body:expr) => {
+        retrying!(async {
+            let mut tx = $store.begin($isolation).await?;
+            let (value, finish) = {
+                let $tx: &mut PgConnection = &mut tx;
+                let body: Result<(_, Finish), StoreError> = $body;
+                body?
+            };
+            match finish {
+                Finish::Commit => tx.commit().await?,
+                Finish::Rollback => tx.rollback().await?,
+            }
+            Ok(value)
+        })
+    };
+}
+
+/// Runs `$body` (an expression of type `Result<T, StoreError>` that uses `$conn`, a
+/// `&mut PgConnection` outside any transaction) on a connection of `$store`'s pool, again
+/// when it failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times. For one
+/// statement, which is a transaction of its own: no `BEGIN` and `COMMIT` round trips.
+macro_rules! statement {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        retrying!(async {
+            let mut conn = $store.pool.acquire().await?;
+            let $conn: &mut PgConnection = &mut conn;
+            $body
+        })
+    };
 }
 
 /// What a transaction does at its end.
@@ -228,13 +250,15 @@ fn target(options: &PgConnectOptions) -> String {
 
 #[async_trait]
 impl Store for PostgresStore {
-    /// READ COMMITTED, run again after a lost race; see `postgres/login.rs`.
+    /// One statement in READ COMMITTED, run again after a lost race; see
+    /// `postgres/login.rs`.
     async fn record_login(&self, write: LoginWrite) -> Result<LoginOutcome, StoreError> {
-        transaction!(self, Isolation::ReadCommitted, |tx| {
-            let outcome = login::login(tx, &write, Create::Allowed).await?;
-            commit(outcome.ok_or(StoreError::Corrupt(
-                "a login that may create a user created none".into(),
-            ))?)
+        statement!(self, |conn| {
+            login::login(conn, &write, Create::Allowed)
+                .await?
+                .ok_or(StoreError::Corrupt(
+                    "a login that may create a user created none".into(),
+                ))
         })
     }
 
@@ -355,20 +379,13 @@ impl Store for PostgresStore {
         })
     }
 
-    /// READ COMMITTED, as `record_login`, but never creating a user.
+    /// One statement, as `record_login`, but never creating a user (then writing nothing).
     async fn login_registered(
         &self,
         write: LoginWrite,
     ) -> Result<Option<LoginOutcome>, StoreError> {
-        transaction!(self, Isolation::ReadCommitted, |tx| {
-            let outcome = login::login(tx, &write, Create::Refused).await?;
-            let finish = if outcome.is_some() {
-                Finish::Commit
-            } else {
-                Finish::Rollback
-            };
-            Ok((outcome, finish))
-        })
+        statement!(self, |conn| login::login(conn, &write, Create::Refused)
+            .await)
     }
 
     async fn create_ticket(&self, ticket: NewTicket) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use crate::wechat::PhoneInfo;
 
 /// A user joined with one of its identities (NULLs for a user without any).
 #[derive(sqlx::FromRow)]
-struct UserIdentityRow {
+pub(super) struct UserIdentityRow {
     id: i64,
     unionid: Option<String>,
     phone_number: Option<String>,
@@ -98,6 +98,13 @@ async fn load_users(
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    users_of_rows(rows)
+}
+
+/// The users in `rows` (one row per identity), keyed by id, their identities sorted.
+pub(super) fn users_of_rows(
+    rows: Vec<UserIdentityRow>,
+) -> Result<HashMap<i64, UserRecord>, StoreError> {
     let mut users: HashMap<i64, (UserIdentityRow, Vec<(AppId, OpenId)>)> = HashMap::new();
     for mut row in rows {
         let identity = row.appid.take().zip(row.openid.take());
