@@ -23,10 +23,15 @@
 //!
 //! Opening connects once, directly, and migrates on that connection, so a server that cannot
 //! be reached is an error at once (not after the pool's acquire timeout). The pool then
-//! connects on demand and pings an idle connection before handing it out: connections the
-//! server closed (a restart, `pg_terminate_backend`) are replaced without a restart of
-//! login-core. A request whose connection breaks mid-way fails with an error that
-//! [`StoreError::is_unavailable`] recognizes (HTTP 503); its transaction was not committed.
+//! connects on demand. A connection in steady use goes straight to the next request: a ping
+//! before each use was a round trip per request. One idle for a second or more is pinged
+//! first (what closes connections silently happens while they sit unused), and when a
+//! statement finds its connection broken (a server restart, `pg_terminate_backend`), the
+//! next connections taken from the pool are pinged too: the broken ones are replaced, and a
+//! restart of the database fails at most the requests that were using it, without a
+//! restart of login-core. Such a request fails with an error that
+//! [`StoreError::is_unavailable`] recognizes (HTTP 503); it is not run again, as it may have
+//! reached the server. Each method is one transaction: all of it is stored, or none.
 //!
 //! The URL may choose the schema with `?options[search_path]=NAME` (the tests give each test
 //! one of its own) and name the application with `application_name=NAME`.
@@ -45,6 +50,7 @@ mod tests;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -120,14 +126,31 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(1 << attempt.min(6))
 }
 
+/// Whether `e` says the connection broke (closed by the server, reset, cut): the pool's other
+/// idle connections may be broken too.
+fn is_lost_connection(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+        StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
 /// Awaits `$run` (an expression that makes a new future of `Result<T, StoreError>` each
-/// time it is evaluated) and runs it again when it failed in a way [`is_retryable`] accepts,
-/// at most [`ATTEMPTS`] times, with a growing pause between attempts.
+/// time it is evaluated) on `$store`, and runs it again when it failed in a way
+/// [`is_retryable`] accepts, at most [`ATTEMPTS`] times, with a growing pause between
+/// attempts. A broken connection is not retried (the request may have reached the server):
+/// it is the answer, and the pool tests its other connections before their next use.
 macro_rules! retrying {
-    ($run:expr) => {{
+    ($store:expr, $run:expr) => {{
         let mut attempt = 1;
         loop {
             let result: Result<_, StoreError> = $run.await;
+            if let Err(e) = &result {
+                $store.saw(e);
+            }
             match result {
                 Err(e) if is_retryable(&e) && attempt < ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "transaction lost a race; running it again");
@@ -147,7 +170,7 @@ macro_rules! retrying {
 /// failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times.
 macro_rules! transaction {
     ($store:expr, $isolation:expr, |$tx:ident| $body:expr) => {
-        retrying!(async {
+        retrying!($store, async {
             let mut tx = $store.begin($isolation).await?;
             let (value, finish) = {
                 let $tx: &mut PgConnection = &mut tx;
@@ -169,13 +192,16 @@ macro_rules! transaction {
 /// statement, which is a transaction of its own: no `BEGIN` and `COMMIT` round trips.
 macro_rules! statement {
     ($store:expr, |$conn:ident| $body:expr) => {
-        retrying!(async {
+        retrying!($store, async {
             let mut conn = $store.pool.acquire().await?;
             let $conn: &mut PgConnection = &mut conn;
             $body
         })
     };
 }
+
+// By path, for the submodules (declared above the definitions).
+use {retrying, statement};
 
 /// What a transaction does at its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,10 +215,23 @@ fn commit<T>(value: T) -> Result<(T, Finish), StoreError> {
     Ok((value, Finish::Commit))
 }
 
+/// A connection idle at least this long is pinged before it is handed out: what closes
+/// connections silently (a firewall or load balancer dropping idle flows, a server restart)
+/// happens while they sit unused. A connection in steady use is not pinged: a ping per
+/// request was a round trip of its own, on both sides' CPUs.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The PostgreSQL store. Cheap to clone; the pool is shared.
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// How many of the next connections taken from the pool are pinged first whatever their
+    /// idle time: set to the pool's size when a statement finds its connection broken (the
+    /// server was restarted, or an administrator ended its connections), so that the idle
+    /// connections broken with it are replaced instead of failing one request each.
+    suspect: Arc<AtomicU32>,
+    /// The pool's size.
+    max_connections: u32,
 }
 
 impl PostgresStore {
@@ -221,13 +260,40 @@ impl PostgresStore {
             })?;
         schema::migrate(&mut conn).await?;
         let _ = conn.close().await;
+        let max_connections = pool.max_connections.max(1);
+        let suspect = Arc::new(AtomicU32::new(0));
+        let hook = Arc::clone(&suspect);
         let pool = PgPoolOptions::new()
-            .max_connections(pool.max_connections.max(1))
+            .max_connections(max_connections)
             .min_connections(0)
             .acquire_timeout(pool.acquire_timeout)
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                let suspected = hook
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok();
+                Box::pin(async move {
+                    if suspected || meta.idle_for >= PING_AFTER_IDLE {
+                        // A failed ping makes the pool close this connection and try another.
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            suspect,
+            max_connections,
+        })
+    }
+
+    /// Notes what the error of a statement says about the pool's connections.
+    fn saw(&self, e: &StoreError) {
+        if is_lost_connection(e) {
+            tracing::info!(error = %e, "a database connection broke; testing the others before use");
+            self.suspect.store(self.max_connections, Ordering::Relaxed);
+        }
     }
 
     /// Starts a transaction of `isolation`.
@@ -264,25 +330,29 @@ impl Store for PostgresStore {
 
     async fn session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
-        let row: Option<SessionRow> = sqlx::query_as(&sql)
-            .bind(hash.0.as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<SessionRow> = statement!(self, |conn| {
+            Ok(sqlx::query_as(&sql)
+                .bind(hash.0.as_slice())
+                .fetch_optional(&mut *conn)
+                .await?)
+        })?;
         Ok(row.map(session_record))
     }
 
     /// Sets `expires_at` of a session that is not revoked, clamped to its
     /// `absolute_expires_at`.
     async fn renew_session(&self, hash: &TokenHash, expires_at: UnixMs) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE sessions SET expires_at = LEAST($1, absolute_expires_at) \
-             WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(expires_at.0)
-        .bind(hash.0.as_slice())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        statement!(self, |conn| {
+            sqlx::query(
+                "UPDATE sessions SET expires_at = LEAST($1, absolute_expires_at) \
+                 WHERE token_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(expires_at.0)
+            .bind(hash.0.as_slice())
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 
     /// The update locks the old session's row: of two racing rotations the second waits,
@@ -314,15 +384,17 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_session(&self, hash: &TokenHash, now: UnixMs) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
-             AND expires_at > $1 AND absolute_expires_at > $1",
-        )
-        .bind(now.0)
-        .bind(hash.0.as_slice())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        statement!(self, |conn| {
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 \
+                 AND revoked_at IS NULL AND expires_at > $1 AND absolute_expires_at > $1",
+            )
+            .bind(now.0)
+            .bind(hash.0.as_slice())
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     async fn sealed_session_key(
@@ -330,19 +402,20 @@ impl Store for PostgresStore {
         appid: &AppId,
         openid: &OpenId,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT session_key FROM identities WHERE appid = $1 AND openid = $2",
-        )
-        .bind(appid.as_str())
-        .bind(openid.as_str())
-        .fetch_optional(&self.pool)
-        .await?)
+        statement!(self, |conn| {
+            Ok(sqlx::query_scalar(
+                "SELECT session_key FROM identities WHERE appid = $1 AND openid = $2",
+            )
+            .bind(appid.as_str())
+            .bind(openid.as_str())
+            .fetch_optional(&mut *conn)
+            .await?)
+        })
     }
 
     /// One statement: one snapshot.
     async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        load_user(&mut conn, id.0).await
+        statement!(self, |conn| load_user(conn, id.0).await)
     }
 
     async fn set_profile(
@@ -417,8 +490,7 @@ impl Store for PostgresStore {
 
     /// One statement: one snapshot.
     async fn password_of(&self, phone: &PhoneNumber) -> Result<PasswordLookup, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        phone_login::password_of(&mut conn, phone).await
+        statement!(self, |conn| phone_login::password_of(conn, phone).await)
     }
 
     /// SERIALIZABLE, committed when the login succeeds or a wrong SMS code was counted,
@@ -444,14 +516,16 @@ impl Store for PostgresStore {
     /// and `absolute_expires_at`) is before `before`; returns how many.
     async fn purge_sessions(&self, before: UnixMs) -> Result<u64, StoreError> {
         // `LEAST(expires_at, absolute_expires_at)` matches the `sessions_end` index.
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE revoked_at < $1 \
-             OR LEAST(expires_at, absolute_expires_at) < $1",
-        )
-        .bind(before.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        statement!(self, |conn| {
+            let done = sqlx::query(
+                "DELETE FROM sessions WHERE revoked_at < $1 \
+                 OR LEAST(expires_at, absolute_expires_at) < $1",
+            )
+            .bind(before.0)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     /// Row counts, in one statement (one snapshot); also proves the database answers.
@@ -463,13 +537,15 @@ impl Store for PostgresStore {
             i64,
             i64,
             i64,
-        ) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM identities), \
-             (SELECT count(*) FROM sessions), (SELECT count(*) FROM registration_tickets), \
-             (SELECT count(*) FROM sms_codes), (SELECT count(*) FROM passwords)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        ) = statement!(self, |conn| {
+            Ok(sqlx::query_as(
+                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM identities), \
+                 (SELECT count(*) FROM sessions), (SELECT count(*) FROM registration_tickets), \
+                 (SELECT count(*) FROM sms_codes), (SELECT count(*) FROM passwords)",
+            )
+            .fetch_one(&mut *conn)
+            .await?)
+        })?;
         Ok(StoreStats {
             users: count(users)?,
             identities: count(identities)?,
@@ -481,8 +557,10 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        statement!(self, |conn| {
+            sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            Ok(())
+        })
     }
 
     /// In the table `access_tokens`, refreshed under an advisory lock per app; see

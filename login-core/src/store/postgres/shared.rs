@@ -17,9 +17,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 
-use super::PostgresStore;
+use super::{ATTEMPTS, PostgresStore, backoff, is_retryable, last_attempt, retrying, statement};
 use crate::clock::UnixMs;
 use crate::ids::AppId;
 use crate::store::StoreError;
@@ -48,15 +48,21 @@ fn stored((sealed, generation, expires_at, refresh_at, rejected): TokenRow) -> S
 impl TokenRows for PostgresStore {
     async fn read(&self, appid: &AppId) -> Result<Option<StoredToken>, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE appid = $1");
-        let row: Option<TokenRow> = sqlx::query_as(&sql)
-            .bind(appid.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<TokenRow> = statement!(self, |conn| {
+            Ok(sqlx::query_as(&sql)
+                .bind(appid.as_str())
+                .fetch_optional(&mut *conn)
+                .await?)
+        })?;
         Ok(row.map(stored))
     }
 
     async fn lock(&self, appid: &AppId, wait: Duration) -> Result<Box<dyn TokenLock>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(|e| {
+            let e = StoreError::from(e);
+            self.saw(&e);
+            e
+        })?;
         // At least 1 ms: 0 would mean "wait for ever".
         let wait_ms = wait.as_millis().clamp(1, u128::from(u32::MAX));
         sqlx::query("SELECT set_config('lock_timeout', $1, true)")
@@ -154,20 +160,22 @@ impl TokenLock for PgTokenLock {
 #[async_trait]
 impl Counters for PostgresStore {
     async fn hit(&self, hit: Hit<'_>) -> Result<Count, StoreError> {
-        let (hits, window_end): (i32, i64) = sqlx::query_as(
-            "INSERT INTO rate_limits AS r (name, key, window_end, hits) VALUES ($1, $2, $3, 1) \
+        let (hits, window_end): (i32, i64) = statement!(self, |conn| {
+            Ok(sqlx::query_as(
+                "INSERT INTO rate_limits AS r (name, key, window_end, hits) VALUES ($1, $2, $3, 1) \
              ON CONFLICT (name, key) DO UPDATE SET \
              hits = CASE WHEN r.window_end <= $4 THEN 1 ELSE LEAST(r.hits, 2147483646) + 1 END, \
              window_end = CASE WHEN r.window_end <= $4 THEN excluded.window_end \
                           ELSE r.window_end END \
              RETURNING hits, window_end",
-        )
-        .bind(hit.limit)
-        .bind(hit.key)
-        .bind(hit.window_end.0)
-        .bind(hit.now.0)
-        .fetch_one(&self.pool)
-        .await?;
+            )
+            .bind(hit.limit)
+            .bind(hit.key)
+            .bind(hit.window_end.0)
+            .bind(hit.now.0)
+            .fetch_one(&mut *conn)
+            .await?)
+        })?;
         Ok(Count {
             hits: u32::try_from(hits).unwrap_or(0),
             window_end: UnixMs(window_end),
@@ -190,21 +198,23 @@ impl Counters for PostgresStore {
         let Some(now) = now else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
-            "INSERT INTO rate_limits AS r (name, key, window_end, hits) \
+        let rows: Vec<(String, String, i32, i64)> = statement!(self, |conn| {
+            Ok(sqlx::query_as(
+                "INSERT INTO rate_limits AS r (name, key, window_end, hits) \
              SELECT n, k, e, 1 FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS t(n, k, e) \
              ON CONFLICT (name, key) DO UPDATE SET \
              hits = CASE WHEN r.window_end <= $4 THEN 1 ELSE LEAST(r.hits, 2147483646) + 1 END, \
              window_end = CASE WHEN r.window_end <= $4 THEN excluded.window_end \
                           ELSE r.window_end END \
              RETURNING name, key, hits, window_end",
-        )
-        .bind(hits.iter().map(|h| h.limit).collect::<Vec<_>>())
-        .bind(hits.iter().map(|h| h.key).collect::<Vec<_>>())
-        .bind(hits.iter().map(|h| h.window_end.0).collect::<Vec<_>>())
-        .bind(now.0)
-        .fetch_all(&self.pool)
-        .await?;
+            )
+            .bind(hits.iter().map(|h| h.limit).collect::<Vec<_>>())
+            .bind(hits.iter().map(|h| h.key).collect::<Vec<_>>())
+            .bind(hits.iter().map(|h| h.window_end.0).collect::<Vec<_>>())
+            .bind(now.0)
+            .fetch_all(&mut *conn)
+            .await?)
+        })?;
         hits.iter()
             .map(|h| {
                 rows.iter()
@@ -221,10 +231,12 @@ impl Counters for PostgresStore {
     }
 
     async fn purge(&self, now: UnixMs) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM rate_limits WHERE window_end <= $1")
-            .bind(now.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        statement!(self, |conn| {
+            let done = sqlx::query("DELETE FROM rate_limits WHERE window_end <= $1")
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected())
+        })
     }
 }

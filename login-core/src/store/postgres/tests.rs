@@ -230,3 +230,46 @@ async fn a_connection_broken_mid_transaction_writes_nothing_and_the_next_call_re
         .expect("the next login works");
     assert!(again.is_new);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_closed_while_idle_fail_at_most_one_request() {
+    let Some(db) = database("closed_idle").await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::open(&db.url()).await.expect("opens"));
+    // Several connections at once, all idle afterwards.
+    let logins = (0..8).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .record_login(login("wxa", &format!("o{i}"), None, i, T0))
+                .await
+        })
+    });
+    for login in logins {
+        login.await.expect("task").expect("login");
+    }
+    let closed = db.terminate_connections().await;
+    assert!(closed >= 2, "several idle connections: {closed}");
+
+    // The first statement meets a closed connection and fails (its request is answered 503,
+    // and may be retried); the pool then tests the others before use, so every later one
+    // gets a live connection.
+    let mut failures = 0;
+    for i in 0..2 * closed {
+        match store.stats().await {
+            Ok(stats) => assert_eq!(stats.users, 8),
+            Err(e) => {
+                assert!(e.is_unavailable(), "{e:?}");
+                assert_eq!(i, 0, "only the first request fails: {e}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures <= 1);
+    let again = store
+        .record_login(login("wxa", "o9", None, 9, T0))
+        .await
+        .expect("the next login works");
+    assert!(again.is_new);
+}
