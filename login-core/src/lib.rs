@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod metrics;

@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
-use crate::store::{Profile, UserRecord};
-use crate::wechat::PhoneInfo;
+use crate::domain::{PhoneInfo, Profile, User};
 
 /// `POST /api/login`: the `wx.login` code and, optionally, the user's number from WeChat (a
 /// getPhoneNumber `phone_code`, or the legacy `encryptedData` and `iv`).
@@ -172,30 +171,85 @@ pub struct UserView {
     /// Whether a phone number is bound.
     pub phone_bound: bool,
     /// The bound phone number.
-    pub phone: Option<PhoneInfo>,
+    pub phone: Option<PhoneNumberView>,
     /// The profile, once set.
-    pub profile: Option<Profile>,
+    pub profile: Option<UserProfileView>,
     /// Appids the user has logged in to.
     pub apps: Vec<String>,
 }
 
 impl UserView {
-    /// The view of a stored user.
-    pub fn of(user: &UserRecord, is_new: Option<bool>) -> Self {
-        let mut apps: Vec<String> = user
-            .identities
-            .iter()
-            .map(|(a, _)| a.as_str().to_owned())
-            .collect();
-        apps.sort();
-        apps.dedup();
+    /// The view of a user; `is_new` for login answers.
+    pub fn of(user: &User, is_new: Option<bool>) -> Self {
         Self {
             id: user.id.0,
             is_new,
             phone_bound: user.phone.is_some(),
-            phone: user.phone.clone(),
-            profile: user.profile.clone(),
-            apps,
+            phone: user.phone.as_ref().map(PhoneNumberView::from),
+            profile: user.profile.as_ref().map(UserProfileView::from),
+            apps: user
+                .apps()
+                .into_iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Phone")]
+pub struct PhoneNumberView {
+    /// The number with the country prefix for non-mainland numbers.
+    pub phone_number: String,
+    /// The number without any prefix.
+    pub pure_phone_number: String,
+    /// The country code, as text (`"86"`).
+    pub country_code: String,
+}
+
+impl From<&PhoneInfo> for PhoneNumberView {
+    fn from(p: &PhoneInfo) -> Self {
+        Self {
+            phone_number: p.phone_number.clone(),
+            pure_phone_number: p.pure_phone_number.clone(),
+            country_code: p.country_code.clone(),
+        }
+    }
+}
+
+/// A user's profile: nickname and avatar, plus what older user-info APIs gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Profile")]
+pub struct UserProfileView {
+    /// Nickname.
+    pub nick_name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// 0 unknown, 1 male, 2 female.
+    pub gender: Option<i64>,
+    /// Language (`zh_CN`).
+    pub language: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+impl From<&Profile> for UserProfileView {
+    fn from(p: &Profile) -> Self {
+        Self {
+            nick_name: p.nick_name.clone(),
+            avatar_url: p.avatar_url.clone(),
+            gender: p.gender,
+            language: p.language.clone(),
+            city: p.city.clone(),
+            province: p.province.clone(),
+            country: p.country.clone(),
         }
     }
 }

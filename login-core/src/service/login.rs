@@ -10,16 +10,16 @@
 
 use crate::clock::UnixMs;
 use crate::crypto::check_open_data_shape;
+use crate::domain::{PhoneInfo, User};
 use crate::ids::{JsCode, LoginToken, PhoneCode, Ticket};
 use crate::random::bytes;
 use crate::store::{
-    AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, UserRecord, WeChatIdentity,
-    WeChatSource,
+    AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, WeChatIdentity, WeChatSource,
 };
-use crate::wechat::{AppCredentials, CodeSession, Endpoint, PhoneInfo, WeChatError};
+use crate::wechat::{AppCredentials, CodeSession, Endpoint, WeChatError};
 
 use super::opendata::Forwarded;
-use super::phone::{PHONE_DATA, phone_of_open_data, plausible};
+use super::phone::{PHONE_DATA, phone_of_open_data};
 use super::ratelimit::admit_all;
 use super::{Error, Services};
 use crate::config::Registration;
@@ -65,7 +65,7 @@ pub struct LoginOutput {
     /// When the session ends unless used.
     pub expires_at: UnixMs,
     /// The user.
-    pub user: UserRecord,
+    pub user: User,
     /// Whether this login created the user.
     pub is_new: bool,
 }
@@ -208,17 +208,16 @@ impl Services {
                     iv: &iv,
                     signed: None,
                 };
-                let data = self.open_fresh(
+                phone_of_open_data(self.open_fresh(
                     &app.appid,
                     &session.openid,
                     &session.session_key,
                     sent,
                     PHONE_DATA,
-                )?;
-                phone_of_open_data(&data)?
+                )?)?
             }
         };
-        if !plausible(&info) {
+        if !info.is_plausible() {
             tracing::warn!(appid = %app.appid, "WeChat gave an implausible phone number");
             return Err(Error::UpstreamFailed);
         }

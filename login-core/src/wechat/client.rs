@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::tokens::{AccessTokens, Token, TokenMode, TokenVault};
 use super::{
-    AppCredentials, CodeSession, Endpoint, IssuedToken, MISCONFIGURATION, PhoneInfo, TokenRequest,
+    AppCredentials, CodeSession, Endpoint, IssuedToken, MISCONFIGURATION, TokenRequest,
     UpstreamObserver, WeChatApi, WeChatError,
 };
 use crate::clock::SharedClock;
 use crate::crypto::login_signature;
+use crate::domain::PhoneInfo;
 use crate::ids::{AccessToken, AppId, JsCode, OpenId, PhoneCode, SessionKey};
 
 /// "code been used": what a code exchange answers when a failed earlier try consumed the code.

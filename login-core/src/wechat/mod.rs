@@ -7,6 +7,9 @@
 pub mod client;
 /// The reqwest adapter of the port: [`http::HttpWeChat`].
 pub mod http;
+/// Decrypted open data's layouts ([`opendata::UserInfoData`], [`opendata::PhoneData`]) and
+/// their mapping to the domain.
+pub mod opendata;
 /// The apps' access tokens (shared rows, one refresh at a time) and the [`TokenMode`]
 /// choosing the token API.
 pub mod tokens;
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::PhoneInfo;
 use crate::ids::{AccessToken, AppId, AppSecret, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
 
 pub use client::{RetryPolicy, WeChat};
@@ -47,21 +51,6 @@ pub struct IssuedToken {
     pub token: AccessToken,
     /// Seconds it stays valid, as WeChat said.
     pub expires_in: u64,
-}
-
-/// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "Phone")]
-pub struct PhoneInfo {
-    /// The number with the country prefix for non-mainland numbers.
-    pub phone_number: String,
-    /// The number without any prefix.
-    pub pure_phone_number: String,
-    /// The country code, as text (`"86"`).
-    pub country_code: String,
 }
 
 /// Which access-token API to call.
