@@ -1,10 +1,15 @@
 //! What goes over the wire: request bodies (strict: unknown fields are refused, except the
-//! extras a mini-program forwards from WeChat's callbacks) and response bodies.
+//! extras a mini-program forwards from WeChat's callbacks), their shape rules as conversions
+//! into the services' requests, and response bodies built from the domain's types.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
 use crate::domain::{PhoneInfo, Profile, User};
+use crate::service::{
+    Error, LoginPhone, LoginRequest, PasswordLoginRequest, PhoneRequest, ProfileRequest,
+    SmsLoginRequest, SmsSendRequest,
+};
 
 /// `POST /api/login`: the `wx.login` code and, optionally, the user's number from WeChat (a
 /// getPhoneNumber `phone_code`, or the legacy `encryptedData` and `iv`).
@@ -157,6 +162,133 @@ pub struct PhoneBody {
     #[serde(default, rename = "errMsg")]
     #[schemars(with = "Option<serde_json::Value>")]
     pub _err_msg: Option<serde::de::IgnoredAny>,
+}
+
+impl TryFrom<LoginBody> for LoginRequest {
+    type Error = Error;
+
+    /// A phone number comes as `phone_code`, or as `encryptedData` with `iv`, never both.
+    fn try_from(body: LoginBody) -> Result<Self, Error> {
+        let phone = match (body.phone_code, body.encrypted_data, body.iv) {
+            (None, None, None) => None,
+            (Some(code), None, None) => Some(LoginPhone::Code(code)),
+            (None, Some(encrypted_data), Some(iv)) => {
+                Some(LoginPhone::Encrypted { encrypted_data, iv })
+            }
+            (Some(_), _, _) => {
+                return Err(Error::field(
+                    "phone_code",
+                    "give either phone_code, or encryptedData and iv, not both",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(Error::field("iv", "is required with encryptedData"));
+            }
+            (None, None, Some(_)) => {
+                return Err(Error::field("encryptedData", "is required with iv"));
+            }
+        };
+        Ok(LoginRequest {
+            code: body.code,
+            appid: body.appid,
+            phone,
+        })
+    }
+}
+
+impl From<SmsSendBody> for SmsSendRequest {
+    fn from(body: SmsSendBody) -> Self {
+        SmsSendRequest {
+            phone: body.phone,
+            purpose: body.purpose,
+        }
+    }
+}
+
+impl From<SmsLoginBody> for SmsLoginRequest {
+    fn from(body: SmsLoginBody) -> Self {
+        SmsLoginRequest {
+            phone: body.phone,
+            code: body.code,
+            ticket: body.ticket,
+            appid: body.appid,
+        }
+    }
+}
+
+impl From<PasswordLoginBody> for PasswordLoginRequest {
+    fn from(body: PasswordLoginBody) -> Self {
+        PasswordLoginRequest {
+            phone: body.phone,
+            password: body.password,
+            ticket: body.ticket,
+            appid: body.appid,
+        }
+    }
+}
+
+impl TryFrom<ProfileBody> for ProfileRequest {
+    type Error = Error;
+
+    /// Either `encryptedData` with `iv` (and `rawData` with `signature`, when signed), or plain
+    /// `nickName`/`avatarUrl`.
+    fn try_from(body: ProfileBody) -> Result<Self, Error> {
+        match (body.encrypted_data, body.iv) {
+            (Some(encrypted_data), Some(iv)) => {
+                if body.nick_name.is_some() || body.avatar_url.is_some() {
+                    return Err(Error::field(
+                        "nickName",
+                        "give either encryptedData and iv, or nickName/avatarUrl, not both",
+                    ));
+                }
+                let signed = match (body.raw_data, body.signature) {
+                    (Some(r), Some(sig)) => Some((r, sig)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(Error::field("signature", "is required with rawData"));
+                    }
+                    (None, Some(_)) => {
+                        return Err(Error::field("rawData", "is required with signature"));
+                    }
+                };
+                Ok(ProfileRequest::Encrypted {
+                    encrypted_data,
+                    iv,
+                    signed,
+                })
+            }
+            (Some(_), None) => Err(Error::field("iv", "is required with encryptedData")),
+            (None, Some(_)) => Err(Error::field("encryptedData", "is required with iv")),
+            (None, None) => Ok(ProfileRequest::Plain {
+                nick_name: body.nick_name,
+                avatar_url: body.avatar_url,
+            }),
+        }
+    }
+}
+
+impl TryFrom<PhoneBody> for PhoneRequest {
+    type Error = Error;
+
+    /// A `code`, or `encryptedData` with `iv`: exactly one of them.
+    fn try_from(body: PhoneBody) -> Result<Self, Error> {
+        match (body.code, body.encrypted_data, body.iv) {
+            (Some(code), None, None) => Ok(PhoneRequest::Code(code)),
+            (None, Some(encrypted_data), Some(iv)) => {
+                Ok(PhoneRequest::Encrypted { encrypted_data, iv })
+            }
+            (Some(_), _, _) => Err(Error::field(
+                "code",
+                "give either code, or encryptedData and iv, not both",
+            )),
+            (None, Some(_), None) => Err(Error::field("iv", "is required with encryptedData")),
+            (None, None, Some(_)) => Err(Error::field("encryptedData", "is required with iv")),
+            (None, None, None) => Err(Error::field(
+                "code",
+                "is required (or encryptedData and iv from the legacy button)",
+            )),
+        }
+    }
 }
 
 /// A user as clients see it.

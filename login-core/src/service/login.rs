@@ -24,15 +24,13 @@ use super::ratelimit::admit_all;
 use super::{Error, Services};
 use crate::config::Registration;
 
-/// A login request, already parsed from JSON.
+/// A login request, parsed from JSON and checked for shape.
 #[derive(Debug)]
 pub struct LoginRequest {
     /// The code as the client sent it.
     pub code: String,
     /// The app, when the server serves several.
     pub appid: Option<String>,
-    /// The client's address, for rate limiting.
-    pub client: String,
     /// The user's phone number from WeChat, sent with the code.
     pub phone: Option<LoginPhone>,
 }
@@ -71,14 +69,15 @@ pub struct LoginOutput {
 }
 
 impl Services {
-    /// Logs a user in with a `wx.login` code.
-    pub async fn login(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
-        let result = self.login_inner(req).await;
+    /// Logs a user in with a `wx.login` code; `client` is the requester's address, for rate
+    /// limiting.
+    pub async fn login(&self, client: &str, req: LoginRequest) -> Result<LoginOutput, Error> {
+        let result = self.login_inner(client, req).await;
         self.count_login(&result);
         result
     }
 
-    async fn login_inner(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
+    async fn login_inner(&self, client: &str, req: LoginRequest) -> Result<LoginOutput, Error> {
         let code = JsCode::parse(&req.code).map_err(|e| Error::field("code", e.to_string()))?;
         let phone = match req.phone {
             None => None,
@@ -96,7 +95,7 @@ impl Services {
         let fingerprint = code.fingerprint();
         admit_all(
             &[
-                (&self.per_address, &req.client, "logins from this address"),
+                (&self.per_address, client, "logins from this address"),
                 (&self.per_code, &fingerprint, "attempts with this code"),
             ],
             now,
