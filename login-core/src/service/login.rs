@@ -16,7 +16,7 @@ use crate::random::bytes;
 use crate::store::{
     AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, WeChatIdentity, WeChatSource,
 };
-use crate::wechat::{AppCredentials, CodeSession, Endpoint, WeChatError};
+use crate::wechat::{AppCredentials, CodeSession, Endpoint, WeChatError, errcode};
 
 use super::opendata::Forwarded;
 use super::phone::{PHONE_DATA, phone_of_open_data};
@@ -107,9 +107,18 @@ impl Services {
             .code2session(&app, &code)
             .await
             .map_err(|e| match e {
-                WeChatError::Api { errcode: 40029, .. } => Error::CodeInvalid,
-                WeChatError::Api { errcode: 40163, .. } => Error::CodeUsed,
-                WeChatError::Api { errcode: 40226, .. } => Error::UserBlocked,
+                WeChatError::Api {
+                    errcode: errcode::CODE_INVALID,
+                    ..
+                } => Error::CodeInvalid,
+                WeChatError::Api {
+                    errcode: errcode::CODE_BEEN_USED,
+                    ..
+                } => Error::CodeUsed,
+                WeChatError::Api {
+                    errcode: errcode::USER_BLOCKED,
+                    ..
+                } => Error::UserBlocked,
                 e => self.upstream(Endpoint::Code2Session, &app.appid, e),
             })?;
         if session.session_key.aes_key().is_none() || session.openid.as_str().is_empty() {
@@ -198,7 +207,10 @@ impl Services {
                 .phone_number(app, &code, Some(&session.openid))
                 .await
                 .map_err(|e| match e {
-                    WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                    WeChatError::Api {
+                        errcode: errcode::CODE_INVALID,
+                        ..
+                    } => Error::PhoneCodeInvalid,
                     e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
                 })?,
             CheckedPhone::Encrypted { encrypted_data, iv } => {

@@ -5,7 +5,7 @@ use crate::domain::{PhoneInfo, User};
 use crate::ids::{PhoneCode, UserId};
 use crate::store::{PhoneOutcome, PhoneWrite};
 use crate::wechat::opendata::PhoneData;
-use crate::wechat::{Endpoint, WeChatError};
+use crate::wechat::{Endpoint, WeChatError, errcode};
 
 use super::opendata::Forwarded;
 use super::{Authenticated, Error, Services};
@@ -50,7 +50,10 @@ impl Services {
                     .phone_number(&app, &code, Some(&openid))
                     .await
                     .map_err(|e| match e {
-                        WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                        WeChatError::Api {
+                            errcode: errcode::CODE_INVALID,
+                            ..
+                        } => Error::PhoneCodeInvalid,
                         e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
                     })?
             }

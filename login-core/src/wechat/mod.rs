@@ -5,6 +5,8 @@
 
 /// The calling policy over the port: [`WeChat`] and its [`RetryPolicy`].
 pub mod client;
+/// The errcodes login-core acts on, by name.
+pub mod errcode;
 /// The reqwest adapter of the port: [`http::HttpWeChat`].
 pub mod http;
 /// Decrypted open data's layouts ([`opendata::UserInfoData`], [`opendata::PhoneData`]) and
@@ -181,12 +183,15 @@ impl WeChatError {
 
     /// `-1 system error`: transient, worth retrying.
     pub fn is_system_busy(&self) -> bool {
-        self.errcode() == Some(-1)
+        self.errcode() == Some(errcode::SYSTEM_BUSY)
     }
 
     /// 40001, 40014 or 42001: the access token is no longer good.
     pub fn is_token_rejected(&self) -> bool {
-        matches!(self.errcode(), Some(40001 | 40014 | 42001))
+        matches!(
+            self.errcode(),
+            Some(errcode::TOKEN_INVALID | errcode::TOKEN_MALFORMED | errcode::TOKEN_EXPIRED)
+        )
     }
 }
 
@@ -203,9 +208,3 @@ pub struct NoObserver;
 impl UpstreamObserver for NoObserver {
     fn observe(&self, _: Endpoint, _: Result<(), &WeChatError>, _: Duration) {}
 }
-
-/// Errcodes that mean our own configuration is wrong (appid, secret, IP whitelist, frozen
-/// secret or account, API forbidden): an operator must act, the client cannot.
-pub const MISCONFIGURATION: &[i64] = &[
-    40002, 40013, 40125, 40164, 40243, 41002, 41004, 41008, 50004, 50007, 89503, 89506, 89507,
-];
