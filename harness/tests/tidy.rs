@@ -195,8 +195,8 @@ fn rules() -> Vec<Rule> {
             keeps: "login-core: `domain` imports nothing of `store`, `http`, `service` or `wechat`",
             allowed: &[],
             check: |src| {
-                let domain = src.path == "login-core/src/domain.rs"
-                    || src.under("login-core/src/domain/");
+                let domain =
+                    src.path == "login-core/src/domain.rs" || src.under("login-core/src/domain/");
                 if !domain {
                     return vec![];
                 }
