@@ -3,6 +3,7 @@
 //! `--instances N`, N login-core processes on one PostgreSQL schema behind a round-robin proxy;
 //! with `--mock URL`, login-core alone, on a mock that is already running.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -124,21 +125,27 @@ async fn up_on_running_mock(args: &UpArgs, url: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The signal handlers go in before the banner says login-core is up: a SIGTERM right
+    // after it must drain, not kill.
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(stop.as_mut().poll(cx).is_ready())).await;
     let c = local_url(core.addr());
-    println!(
-        "mock (WeChat API)  {}    (running already)",
-        config.wechat_base_url
+    let banner = format!(
+        "mock (WeChat API)  {wechat}    (running already)\n\
+         login-core         {c}    (OpenAPI: {c}/openapi.json; data in {data})\n\
+         apps               {apps}\n\n\
+         Ctrl-C stops login-core; the mock keeps running.\n",
+        wechat = config.wechat_base_url,
+        data = args.data.display(),
     );
-    println!(
-        "login-core         {c}    (OpenAPI: {c}/openapi.json; data in {})",
-        args.data.display()
-    );
-    println!("apps               {apps}");
-    println!();
-    println!("Ctrl-C stops login-core; the mock keeps running.");
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    shutdown_signal().await;
+    {
+        // A reader that went away (a closed pipe) is no reason to stop serving.
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
+    stop.await;
     eprintln!("harness: stopping (finishing requests in flight)");
     core.shutdown().await;
     ExitCode::SUCCESS
