@@ -6,6 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use login_core::http::dto::{LoginBody, PhoneBody, ProfileBody};
+use login_core::http::error::HttpError;
 use login_core::http::extract::parse_json;
 use login_core::ids::{JsCode, PhoneCode};
 use login_core::service::Error;
@@ -20,12 +21,12 @@ fn check<T: DeserializeOwned>(data: &[u8]) -> Option<T> {
                 .expect("an accepted body is one JSON value with nothing after it");
             Some(body)
         }
-        Err(Error::InvalidField { field, reason }) => {
+        Err(HttpError::Service(Error::InvalidField { field, reason })) => {
             // The field may be the empty string: `{"": 1}` names the unknown field ``.
             assert!(!reason.is_empty(), "{field:?}: {reason:?}");
             None
         }
-        Err(Error::InvalidJson(message)) => {
+        Err(HttpError::InvalidJson(message)) => {
             assert!(!message.is_empty());
             None
         }

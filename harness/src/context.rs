@@ -155,9 +155,42 @@ pub async fn spawn_core(
 /// Every app the mock knows now, as login-core's configuration lists them: the mock's default
 /// app first, so logins without an appid go to it.
 pub fn mock_apps(mock: &MockHandle) -> Vec<login_core::config::AppConfig> {
-    let default = mock.default_app().appid;
-    let mut apps = mock.engine().state_view().apps;
-    apps.sort_by_key(|a| a.appid.as_str() != default.as_str());
+    apps_of(mock.engine().state_view().apps)
+}
+
+/// login-core's configuration against the mock running at `url` (with its control token, if it
+/// has one): WeChat at the mock, every app the mock knows now (its default app first) and SMS
+/// through the mock's gateway. The rest is login-core's defaults.
+pub async fn running_mock_config(
+    url: &str,
+    control_token: Option<&str>,
+) -> Result<login_core::Config, String> {
+    let url = url.trim_end_matches('/');
+    let control = mock_server::ControlClient::new(url, control_token);
+    let state = control
+        .state()
+        .await
+        .map_err(|e| format!("cannot read the apps of the mock at {url}: {e}"))?;
+    let gateway = control
+        .sms_config()
+        .await
+        .map_err(|e| format!("cannot read the mock's SMS gateway: {e}"))?;
+    let mut config = login_core::Config {
+        wechat_base_url: url.to_owned(),
+        apps: apps_of(state.apps),
+        ..login_core::Config::default()
+    };
+    sms_through_gateway(
+        &mut config,
+        &gateway,
+        &format!("{url}{}", mock_server::tencent::SMS_PATH),
+    );
+    Ok(config)
+}
+
+/// The mock's apps as login-core's configuration lists them, the mock's default app first.
+fn apps_of(mut apps: Vec<mock_server::engine::AppView>) -> Vec<login_core::config::AppConfig> {
+    apps.sort_by_key(|a| !a.default);
     apps.into_iter()
         .map(|a| login_core::config::AppConfig {
             appid: login_core::ids::AppId::new(a.appid.as_str()),

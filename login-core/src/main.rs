@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use clap::Parser;
 use login_core::config::{
-    AppConfig, Config, Registration, ServerKeyText, SmsProvider, TencentSecretKey, apps_from_mock,
+    AppConfig, Config, Registration, ServerKeyText, SmsProvider, TencentSecretKey,
 };
 use login_core::ids::{AppId, AppSecret, PlatformId};
 use login_core::server::Drained;
 
 /// A reference login service for WeChat mini-programs.
 ///
-/// Against the offline mock: `login-core --mock http://127.0.0.1:9100` (the apps are read from
-/// the mock). Against WeChat: `login-core --appid wx... --secret ...` or a config file.
+/// Against WeChat: `login-core --appid wx... --secret ...` or a config file. Against the offline
+/// mock: the same, with --wechat-base-url at the mock (or `harness up --mock URL`, which reads
+/// the mock's apps).
 #[derive(Debug, Parser)]
 #[command(name = "login-core", version)]
 struct Args {
@@ -34,13 +35,6 @@ struct Args {
     /// WeChat's base URL [default: https://api.weixin.qq.com].
     #[arg(long, env = "LOGIN_CORE_WECHAT_BASE_URL")]
     wechat_base_url: Option<String>,
-    /// Use a running mock-server: its URL becomes the WeChat base URL, and its apps are ours
-    /// when none are configured.
-    #[arg(long, env = "LOGIN_CORE_MOCK")]
-    mock: Option<String>,
-    /// The mock's control-plane token, if it has one.
-    #[arg(long, env = "LOGIN_CORE_MOCK_CONTROL_TOKEN")]
-    mock_control_token: Option<String>,
     /// An app to serve (with --secret); added before the file's apps, so it is the default.
     #[arg(long, env = "LOGIN_CORE_APPID", requires = "secret")]
     appid: Option<String>,
@@ -111,7 +105,7 @@ fn default_instance_id() -> String {
     id
 }
 
-async fn load(args: &Args) -> Result<Config, String> {
+fn load(args: &Args) -> Result<Config, String> {
     let mut config = match &args.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
@@ -155,14 +149,6 @@ async fn load(args: &Args) -> Result<Config, String> {
             },
         );
     }
-    if let Some(mock) = &args.mock {
-        config.wechat_base_url = mock.trim_end_matches('/').to_owned();
-        if config.apps.is_empty() {
-            config.apps = apps_from_mock(mock, args.mock_control_token.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
     if let Some(policy) = args.registration {
         for app in &mut config.apps {
             app.registration = policy;
@@ -182,7 +168,7 @@ async fn load(args: &Args) -> Result<Config, String> {
     }
     if config.apps.is_empty() {
         return Err(
-            "no apps configured: pass --appid and --secret, a --config file with [[apps]], or --mock URL"
+            "no apps configured: pass --appid and --secret, or a --config file with [[apps]] (against a running mock-server, `harness up --mock URL` reads its apps)"
                 .into(),
         );
     }
@@ -200,7 +186,7 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let config = match load(&args).await {
+    let config = match load(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("login-core: {e}");

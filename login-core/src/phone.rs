@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::wechat::PhoneInfo;
+use crate::domain::PhoneInfo;
 
 /// The 2-digit country calling codes (every other code beginning with these digits' first
 /// digit, except `1` and `7`, has three digits).

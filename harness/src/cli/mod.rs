@@ -52,6 +52,9 @@ enum Command {
     ///
     /// With --instances N (and --database-url postgres://...), N login-core processes share a
     /// new schema of that database (dropped at the end) behind a round-robin proxy at --listen.
+    ///
+    /// With --mock URL, no mock is started: login-core alone, on the mock running at URL (its
+    /// apps, its SMS gateway).
     Up(up::UpArgs),
     /// One login-core instance of a cluster, as `harness up --instances` starts them.
     #[command(hide = true)]

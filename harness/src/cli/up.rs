@@ -1,7 +1,9 @@
 //! `harness up`: the mock (system clock) and login-core (SQLite file) for manual use: the way a
 //! developer points a mini-program's backend, or a mini-program, at an offline WeChat. With
-//! `--instances N`, N login-core processes on one PostgreSQL schema behind a round-robin proxy.
+//! `--instances N`, N login-core processes on one PostgreSQL schema behind a round-robin proxy;
+//! with `--mock URL`, login-core alone, on a mock that is already running.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,8 +30,18 @@ pub struct UpArgs {
     /// The mock's seed: the same seed gives the same appids, secrets and openids.
     #[arg(long, default_value = "0")]
     seed: String,
+    /// Use the mock already running at URL instead of starting one: login-core calls it as
+    /// WeChat, serves the apps it has now (its default app first) and sends SMS through its
+    /// gateway.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["listen_mock", "seed", "open_control_plane", "instances", "database_url"]
+    )]
+    mock: Option<String>,
     /// Require `Authorization: Bearer <token>` on the mock's control plane; needed for a
-    /// --listen-mock other than loopback (a phone on the LAN).
+    /// --listen-mock other than loopback (a phone on the LAN). With --mock: the running mock's
+    /// token.
     #[arg(long, env = "MOCK_CONTROL_TOKEN")]
     control_token: Option<String>,
     /// Serve the mock's control plane without a token on a non-loopback address.
@@ -52,6 +64,9 @@ pub fn up(args: UpArgs) -> ExitCode {
         Err(code) => return code,
     };
     rt.block_on(async {
+        if let Some(url) = &args.mock {
+            return up_on_running_mock(&args, url).await;
+        }
         let mock = match mock_server::spawn(mock_server::Config {
             listen: args.listen_mock,
             seed: args.seed.clone(),
@@ -84,6 +99,56 @@ pub fn up(args: UpArgs) -> ExitCode {
         mock.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// `harness up --mock URL`: login-core on the running mock, until a signal.
+async fn up_on_running_mock(args: &UpArgs, url: &str) -> ExitCode {
+    let config =
+        match harness::context::running_mock_config(url, args.control_token.as_deref()).await {
+            Ok(config) => login_core::Config {
+                listen: args.listen,
+                database_url: format!("sqlite://{}", args.data.join("login-core.db").display()),
+                server_key_file: args.data.join("server.key"),
+                ..config
+            },
+            Err(e) => {
+                eprintln!("harness: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let apps: Vec<&str> = config.apps.iter().map(|a| a.appid.as_str()).collect();
+    let apps = apps.join(", ");
+    let core = match login_core::spawn(config.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("harness: login-core: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The signal handlers go in before the banner says login-core is up: a SIGTERM right
+    // after it must drain, not kill.
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(stop.as_mut().poll(cx).is_ready())).await;
+    let c = local_url(core.addr());
+    let banner = format!(
+        "mock (WeChat API)  {wechat}    (running already)\n\
+         login-core         {c}    (OpenAPI: {c}/openapi.json; data in {data})\n\
+         apps               {apps}\n\n\
+         Ctrl-C stops login-core; the mock keeps running.\n",
+        wechat = config.wechat_base_url,
+        data = args.data.display(),
+    );
+    {
+        // A reader that went away (a closed pipe) is no reason to stop serving.
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
+    stop.await;
+    eprintln!("harness: stopping (finishing requests in flight)");
+    core.shutdown().await;
+    ExitCode::SUCCESS
 }
 
 /// `harness up --instances N`: the processes, their proxy, until a signal; then each drains.

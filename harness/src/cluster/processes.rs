@@ -54,32 +54,18 @@ pub async fn serve(spec: InstanceSpec) -> ExitCode {
             "{SERVER_KEY_ENV} is not set: every instance needs the cluster's server key"
         ));
     };
-    let apps = match login_core::config::apps_from_mock(&spec.mock, None).await {
-        Ok(apps) => apps,
-        Err(e) => return fail(e.to_string()),
+    let base = match crate::context::running_mock_config(&spec.mock, None).await {
+        Ok(config) => config,
+        Err(e) => return fail(e),
     };
-    let mut config = login_core::Config {
+    let config = login_core::Config {
         listen: spec.listen,
         database_url: spec.database_url.clone(),
-        wechat_base_url: spec.mock.trim_end_matches('/').to_owned(),
         server_key: Some(login_core::config::ServerKeyText(key)),
         instance_id: Some(spec.instance_id.clone()),
         drain_timeout: spec.drain_timeout,
-        apps,
-        ..login_core::Config::default()
+        ..base
     };
-    match gateway(&spec.mock).await {
-        Ok(view) => crate::context::sms_through_gateway(
-            &mut config,
-            &view,
-            &format!(
-                "{}{}",
-                spec.mock.trim_end_matches('/'),
-                mock_server::tencent::SMS_PATH
-            ),
-        ),
-        Err(e) => return fail(format!("cannot read the mock's SMS gateway: {e}")),
-    }
     let handle = match login_core::spawn(config).await {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
@@ -97,16 +83,6 @@ pub async fn serve(spec: InstanceSpec) -> ExitCode {
         Drained::Cut => fail("requests were still running at the drain deadline".into()),
         Drained::Failed(e) => fail(e),
     }
-}
-
-/// The mock's SMS gateway, as its control plane shows it.
-async fn gateway(mock: &str) -> Result<mock_server::tencent::SmsConfigView, String> {
-    let url = format!("{}/__mock__/sms/config", mock.trim_end_matches('/'));
-    let resp = reqwest::get(&url).await.map_err(|e| e.to_string())?;
-    if !resp.status().is_success() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
-    }
-    resp.json().await.map_err(|e| e.to_string())
 }
 
 /// One instance process.

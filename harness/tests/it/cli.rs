@@ -373,3 +373,92 @@ fn up_serves_the_mock_and_login_core_until_sigterm() {
     assert!(data.path().join("login-core.db").exists());
     assert!(data.path().join("server.key").exists());
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_mock_serves_login_core_alone_on_the_running_mock() {
+    let mock = crate::target::mock().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "up",
+            "--mock",
+            &mock.base_url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            s(data.path()),
+        ])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut banner = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("a line");
+            let done = line.starts_with("apps");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .expect("joined");
+    let field = |prefix: &str| -> String {
+        banner
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{prefix} in {banner:?}"))
+            .to_owned()
+    };
+    let core = field("login-core");
+    let appid = mock.default_app().appid.as_str().to_owned();
+    assert_eq!(
+        field("apps").trim_end_matches(','),
+        appid,
+        "the mock's default app first: {banner:?}"
+    );
+
+    let http = reqwest::Client::new();
+    let wx: serde_json::Value = http
+        .post(format!("{}/__mock__/wx/login", mock.base_url()))
+        .json(&serde_json::json!({"user": "alice"}))
+        .send()
+        .await
+        .expect("wx.login")
+        .json()
+        .await
+        .expect("JSON");
+    let login = http
+        .post(format!("{core}/api/login"))
+        .json(&serde_json::json!({"code": wx["code"]}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let body: serde_json::Value = login.json().await.expect("JSON");
+    assert_eq!(body["user"]["apps"], serde_json::json!([appid]));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("exits"))
+        .await
+        .expect("joined");
+    assert!(status.success(), "graceful exit: {status:?}");
+    assert!(data.path().join("login-core.db").exists());
+    let state = http
+        .get(format!("{}/__mock__/state", mock.base_url()))
+        .send()
+        .await
+        .expect("the mock still runs");
+    assert_eq!(state.status(), 200);
+}

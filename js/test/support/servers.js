@@ -70,15 +70,17 @@ async function startServers() {
       binary('MOCK_SERVER_BIN', 'mock-server'),
       ['--listen', '127.0.0.1:0', '--control-token', token],
       {},
-      [/^mock-server listening on (http:\/\/\S+)$/, /^default app: appid=(\S+) secret=/],
+      [/^mock-server listening on (http:\/\/\S+)$/, /^default app: appid=(\S+) secret=(\S+)$/],
     );
     processes.push(mock);
-    const [[, mockUrl], [, appid]] = await mock.ready;
+    const [[, mockUrl], [, appid, secret]] = await mock.ready;
     const core = start(
       'login-core',
       binary('LOGIN_CORE_BIN', 'login-core'),
-      ['--mock', mockUrl, '--mock-control-token', token, '--listen', '127.0.0.1:0'],
+      ['--wechat-base-url', mockUrl, '--appid', appid, '--listen', '127.0.0.1:0'],
       {
+        // The secret by the environment, where `ps` does not show it.
+        LOGIN_CORE_SECRET: secret,
         LOGIN_CORE_SERVER_KEY: crypto.randomBytes(32).toString('base64'),
         LOGIN_CORE_DATABASE_URL: `sqlite://${path.join(dir, 'login-core.db')}`,
         RUST_LOG: 'warn',

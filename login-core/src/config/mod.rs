@@ -301,14 +301,6 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    /// The mock's app list could not be fetched.
-    #[error("cannot read the apps of the mock at {url}: {message}")]
-    Mock {
-        /// The mock's base URL.
-        url: String,
-        /// What failed.
-        message: String,
-    },
 }
 
 impl Config {
@@ -381,52 +373,6 @@ impl Config {
     pub fn default_app(&self) -> Option<&AppConfig> {
         self.apps.first()
     }
-}
-
-/// Reads the apps a running mock-server knows (`GET /__mock__/state`), so that
-/// `login-core --mock URL` needs nothing else.
-pub async fn apps_from_mock(
-    url: &str,
-    control_token: Option<&str>,
-) -> Result<Vec<AppConfig>, ConfigError> {
-    #[derive(Deserialize)]
-    struct State {
-        apps: Vec<MockApp>,
-    }
-    #[derive(Deserialize)]
-    struct MockApp {
-        appid: AppId,
-        secret: AppSecret,
-        open_platform: Option<PlatformId>,
-        #[serde(default)]
-        default: bool,
-    }
-    let fail = |message: String| ConfigError::Mock {
-        url: url.to_owned(),
-        message,
-    };
-    let mut req =
-        reqwest::Client::new().get(format!("{}/__mock__/state", url.trim_end_matches('/')));
-    if let Some(t) = control_token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(fail(format!("HTTP {}", resp.status())));
-    }
-    let state: State = resp.json().await.map_err(|e| fail(e.to_string()))?;
-    let mut apps: Vec<MockApp> = state.apps;
-    // The mock's default app first: it becomes ours.
-    apps.sort_by_key(|a| !a.default);
-    Ok(apps
-        .into_iter()
-        .map(|a| AppConfig {
-            appid: a.appid,
-            secret: a.secret,
-            open_platform: a.open_platform,
-            registration: Registration::default(),
-        })
-        .collect())
 }
 
 #[cfg(test)]

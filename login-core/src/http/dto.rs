@@ -1,11 +1,15 @@
 //! What goes over the wire: request bodies (strict: unknown fields are refused, except the
-//! extras a mini-program forwards from WeChat's callbacks) and response bodies.
+//! extras a mini-program forwards from WeChat's callbacks), their shape rules as conversions
+//! into the services' requests, and response bodies built from the domain's types.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
-use crate::store::{Profile, UserRecord};
-use crate::wechat::PhoneInfo;
+use crate::domain::{PhoneInfo, Profile, User};
+use crate::service::{
+    Error, LoginPhone, LoginRequest, PasswordLoginRequest, PhoneRequest, ProfileRequest,
+    SmsLoginRequest, SmsSendRequest,
+};
 
 /// `POST /api/login`: the `wx.login` code and, optionally, the user's number from WeChat (a
 /// getPhoneNumber `phone_code`, or the legacy `encryptedData` and `iv`).
@@ -160,6 +164,133 @@ pub struct PhoneBody {
     pub _err_msg: Option<serde::de::IgnoredAny>,
 }
 
+impl TryFrom<LoginBody> for LoginRequest {
+    type Error = Error;
+
+    /// A phone number comes as `phone_code`, or as `encryptedData` with `iv`, never both.
+    fn try_from(body: LoginBody) -> Result<Self, Error> {
+        let phone = match (body.phone_code, body.encrypted_data, body.iv) {
+            (None, None, None) => None,
+            (Some(code), None, None) => Some(LoginPhone::Code(code)),
+            (None, Some(encrypted_data), Some(iv)) => {
+                Some(LoginPhone::Encrypted { encrypted_data, iv })
+            }
+            (Some(_), _, _) => {
+                return Err(Error::field(
+                    "phone_code",
+                    "give either phone_code, or encryptedData and iv, not both",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(Error::field("iv", "is required with encryptedData"));
+            }
+            (None, None, Some(_)) => {
+                return Err(Error::field("encryptedData", "is required with iv"));
+            }
+        };
+        Ok(LoginRequest {
+            code: body.code,
+            appid: body.appid,
+            phone,
+        })
+    }
+}
+
+impl From<SmsSendBody> for SmsSendRequest {
+    fn from(body: SmsSendBody) -> Self {
+        SmsSendRequest {
+            phone: body.phone,
+            purpose: body.purpose,
+        }
+    }
+}
+
+impl From<SmsLoginBody> for SmsLoginRequest {
+    fn from(body: SmsLoginBody) -> Self {
+        SmsLoginRequest {
+            phone: body.phone,
+            code: body.code,
+            ticket: body.ticket,
+            appid: body.appid,
+        }
+    }
+}
+
+impl From<PasswordLoginBody> for PasswordLoginRequest {
+    fn from(body: PasswordLoginBody) -> Self {
+        PasswordLoginRequest {
+            phone: body.phone,
+            password: body.password,
+            ticket: body.ticket,
+            appid: body.appid,
+        }
+    }
+}
+
+impl TryFrom<ProfileBody> for ProfileRequest {
+    type Error = Error;
+
+    /// Either `encryptedData` with `iv` (and `rawData` with `signature`, when signed), or plain
+    /// `nickName`/`avatarUrl`.
+    fn try_from(body: ProfileBody) -> Result<Self, Error> {
+        match (body.encrypted_data, body.iv) {
+            (Some(encrypted_data), Some(iv)) => {
+                if body.nick_name.is_some() || body.avatar_url.is_some() {
+                    return Err(Error::field(
+                        "nickName",
+                        "give either encryptedData and iv, or nickName/avatarUrl, not both",
+                    ));
+                }
+                let signed = match (body.raw_data, body.signature) {
+                    (Some(r), Some(sig)) => Some((r, sig)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(Error::field("signature", "is required with rawData"));
+                    }
+                    (None, Some(_)) => {
+                        return Err(Error::field("rawData", "is required with signature"));
+                    }
+                };
+                Ok(ProfileRequest::Encrypted {
+                    encrypted_data,
+                    iv,
+                    signed,
+                })
+            }
+            (Some(_), None) => Err(Error::field("iv", "is required with encryptedData")),
+            (None, Some(_)) => Err(Error::field("encryptedData", "is required with iv")),
+            (None, None) => Ok(ProfileRequest::Plain {
+                nick_name: body.nick_name,
+                avatar_url: body.avatar_url,
+            }),
+        }
+    }
+}
+
+impl TryFrom<PhoneBody> for PhoneRequest {
+    type Error = Error;
+
+    /// A `code`, or `encryptedData` with `iv`: exactly one of them.
+    fn try_from(body: PhoneBody) -> Result<Self, Error> {
+        match (body.code, body.encrypted_data, body.iv) {
+            (Some(code), None, None) => Ok(PhoneRequest::Code(code)),
+            (None, Some(encrypted_data), Some(iv)) => {
+                Ok(PhoneRequest::Encrypted { encrypted_data, iv })
+            }
+            (Some(_), _, _) => Err(Error::field(
+                "code",
+                "give either code, or encryptedData and iv, not both",
+            )),
+            (None, Some(_), None) => Err(Error::field("iv", "is required with encryptedData")),
+            (None, None, Some(_)) => Err(Error::field("encryptedData", "is required with iv")),
+            (None, None, None) => Err(Error::field(
+                "code",
+                "is required (or encryptedData and iv from the legacy button)",
+            )),
+        }
+    }
+}
+
 /// A user as clients see it.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "User")]
@@ -172,30 +303,85 @@ pub struct UserView {
     /// Whether a phone number is bound.
     pub phone_bound: bool,
     /// The bound phone number.
-    pub phone: Option<PhoneInfo>,
+    pub phone: Option<PhoneNumberView>,
     /// The profile, once set.
-    pub profile: Option<Profile>,
+    pub profile: Option<UserProfileView>,
     /// Appids the user has logged in to.
     pub apps: Vec<String>,
 }
 
 impl UserView {
-    /// The view of a stored user.
-    pub fn of(user: &UserRecord, is_new: Option<bool>) -> Self {
-        let mut apps: Vec<String> = user
-            .identities
-            .iter()
-            .map(|(a, _)| a.as_str().to_owned())
-            .collect();
-        apps.sort();
-        apps.dedup();
+    /// The view of a user; `is_new` for login answers.
+    pub fn of(user: &User, is_new: Option<bool>) -> Self {
         Self {
             id: user.id.0,
             is_new,
             phone_bound: user.phone.is_some(),
-            phone: user.phone.clone(),
-            profile: user.profile.clone(),
-            apps,
+            phone: user.phone.as_ref().map(PhoneNumberView::from),
+            profile: user.profile.as_ref().map(UserProfileView::from),
+            apps: user
+                .apps()
+                .into_iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Phone")]
+pub struct PhoneNumberView {
+    /// The number with the country prefix for non-mainland numbers.
+    pub phone_number: String,
+    /// The number without any prefix.
+    pub pure_phone_number: String,
+    /// The country code, as text (`"86"`).
+    pub country_code: String,
+}
+
+impl From<&PhoneInfo> for PhoneNumberView {
+    fn from(p: &PhoneInfo) -> Self {
+        Self {
+            phone_number: p.phone_number.clone(),
+            pure_phone_number: p.pure_phone_number.clone(),
+            country_code: p.country_code.clone(),
+        }
+    }
+}
+
+/// A user's profile: nickname and avatar, plus what older user-info APIs gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Profile")]
+pub struct UserProfileView {
+    /// Nickname.
+    pub nick_name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// 0 unknown, 1 male, 2 female.
+    pub gender: Option<i64>,
+    /// Language (`zh_CN`).
+    pub language: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+impl From<&Profile> for UserProfileView {
+    fn from(p: &Profile) -> Self {
+        Self {
+            nick_name: p.nick_name.clone(),
+            avatar_url: p.avatar_url.clone(),
+            gender: p.gender,
+            language: p.language.clone(),
+            city: p.city.clone(),
+            province: p.province.clone(),
+            country: p.country.clone(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The one place errors become HTTP: status, headers and the JSON shape
-//! `{"error":{"code","message"}}`.
+//! The one place errors become HTTP: the HTTP layer's error (the service's, or a request that
+//! never reached a service: not JSON, wrong media type, too large, no such route or method)
+//! with its status, headers and the JSON shape `{"error":{"code","message"}}`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -7,6 +8,56 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::service::Error;
+
+/// What an HTTP request failed with.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A use case refused or failed.
+    #[error(transparent)]
+    Service(#[from] Error),
+    /// The body is not JSON (or not UTF-8).
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The body is not `application/json`.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The body is larger than the limit.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// No such route.
+    #[error("no route {method} {path}")]
+    NotFound {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// The route exists with another method.
+    #[error("{path} does not accept {method}")]
+    MethodNotAllowed {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+}
+
+impl HttpError {
+    /// The stable machine code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Service(e) => e.code(),
+            Self::InvalidJson(_) => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::NotFound { .. } => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+        }
+    }
+}
 
 /// Every error: a stable machine `code` and a message for humans; a `registration_required` answer
 /// adds the registration ticket.
@@ -43,11 +94,21 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-fn status(e: &Error) -> StatusCode {
+fn status(e: &HttpError) -> StatusCode {
+    match e {
+        HttpError::Service(e) => service_status(e),
+        HttpError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+        HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        HttpError::NotFound { .. } => StatusCode::NOT_FOUND,
+        HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+    }
+}
+
+fn service_status(e: &Error) -> StatusCode {
     use crate::crypto::OpenDataError;
     match e {
-        Error::InvalidJson(_)
-        | Error::InvalidField { .. }
+        Error::InvalidField { .. }
         | Error::UnknownApp(_)
         | Error::CodeInvalid
         | Error::CodeUsed
@@ -65,10 +126,6 @@ fn status(e: &Error) -> StatusCode {
             Error::OpenData(OpenDataError::BadSessionKey) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         },
-        Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::NotFound { .. } => StatusCode::NOT_FOUND,
-        Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         Error::RateLimited { .. }
         | Error::UpstreamRateLimited { .. }
         | Error::SmsRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -92,15 +149,15 @@ fn status(e: &Error) -> StatusCode {
     }
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = status(&self);
         let registration = match &self {
-            Error::RegistrationRequired {
+            HttpError::Service(Error::RegistrationRequired {
                 ticket,
                 expires_at,
                 expires_in,
-            } => Some(RegistrationDetail {
+            }) => Some(RegistrationDetail {
                 ticket: ticket.expose().to_owned(),
                 expires_at: expires_at.secs(),
                 expires_in: *expires_in,
@@ -117,11 +174,13 @@ impl IntoResponse for Error {
         let mut resp = (status, Json(body)).into_response();
         let headers = resp.headers_mut();
         let retry_after = match &self {
-            Error::RateLimited { retry_after, .. }
-            | Error::UpstreamRateLimited { retry_after }
-            | Error::SmsRateLimited { retry_after } => Some(*retry_after),
-            Error::UpstreamBusy | Error::StoreUnavailable => Some(1),
-            Error::SmsUnavailable { retry_after, .. } => *retry_after,
+            HttpError::Service(
+                Error::RateLimited { retry_after, .. }
+                | Error::UpstreamRateLimited { retry_after }
+                | Error::SmsRateLimited { retry_after },
+            ) => Some(*retry_after),
+            HttpError::Service(Error::UpstreamBusy | Error::StoreUnavailable) => Some(1),
+            HttpError::Service(Error::SmsUnavailable { retry_after, .. }) => *retry_after,
             _ => None,
         };
         if let Some(secs) = retry_after {

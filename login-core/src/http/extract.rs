@@ -1,6 +1,6 @@
 //! Extractors: JSON bodies whose errors name the field, the bearer session, the client address.
-//! Every rejection is a [`crate::service::Error`], so malformed input gets the same error shape
-//! as everything else.
+//! Every rejection is an [`HttpError`], so malformed input gets the same error shape as
+//! everything else.
 
 use std::net::SocketAddr;
 
@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::service::{Authenticated, Error};
 
+use super::error::HttpError;
+
 use super::AppState;
 
 /// A JSON body: `Content-Type: application/json`, at most the configured size, every field
@@ -21,7 +23,7 @@ use super::AppState;
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let is_json = req
@@ -31,15 +33,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(Error::UnsupportedMediaType);
+            return Err(HttpError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge {
+                HttpError::PayloadTooLarge {
                     limit: state.body_limit,
                 }
             } else {
-                Error::InvalidJson("the body could not be read".into())
+                HttpError::InvalidJson("the body could not be read".into())
             }
         })?;
         parse_json(&bytes).map(JsonBody)
@@ -47,12 +49,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 }
 
 /// Parses a JSON body into `T`, naming the offending field on failure.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     // serde reads a struct from an array of its fields too; bodies must be objects.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            Ok(_) => Err(Error::field("body", "must be a JSON object")),
-            Err(e) => Err(Error::InvalidJson(e.to_string())),
+            Ok(_) => Err(Error::field("body", "must be a JSON object").into()),
+            Err(e) => Err(HttpError::InvalidJson(e.to_string())),
         };
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -65,17 +67,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             return field_error(&path, "is a number out of range");
         }
         if !inner.is_data() {
-            return Error::InvalidJson(message);
+            return HttpError::InvalidJson(message);
         }
         // A field error is found before the end of the text is read: text that is not JSON
         // further on (`{"phone":"1"} x`) is the first thing to fix.
         if let Some(syntax) = syntax_error(bytes) {
-            return Error::InvalidJson(syntax);
+            return HttpError::InvalidJson(syntax);
         }
         field_error(&path, &strip_position(&message))
     })?;
     // Nothing but whitespace may follow the value.
-    de.end().map_err(|e| Error::InvalidJson(e.to_string()))?;
+    de.end()
+        .map_err(|e| HttpError::InvalidJson(e.to_string()))?;
     Ok(value)
 }
 
@@ -98,8 +101,9 @@ fn strip_position(msg: &str) -> String {
 }
 
 /// Builds a field error from serde's message: `missing field `x``, `unknown field `x``, ...
-fn field_error(path: &str, msg: &str) -> Error {
+fn field_error(path: &str, msg: &str) -> HttpError {
     let quoted = msg.split('`').nth(1).map(str::to_owned).unwrap_or_default();
+    let field = |name: String, reason: String| HttpError::Service(Error::field(name, reason));
     let join = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_owned()
@@ -111,22 +115,25 @@ fn field_error(path: &str, msg: &str) -> Error {
         }
     };
     if msg.starts_with("missing field") {
-        Error::field(join(&quoted), "is required")
+        field(join(&quoted), "is required".into())
     } else if msg.starts_with("unknown field") {
         let expected = msg
             .split_once(", expected")
             .map(|(_, e)| e.trim())
             .unwrap_or("");
-        Error::field(
+        field(
             join(&quoted),
             format!("is not accepted (expected {expected})"),
         )
     } else if msg.starts_with("duplicate field") {
-        Error::field(join(&quoted), "is given more than once")
+        field(join(&quoted), "is given more than once".into())
     } else if path == "." || path.is_empty() {
-        Error::field("body", format!("{msg} (the body must be a JSON object)"))
+        field(
+            "body".into(),
+            format!("{msg} (the body must be a JSON object)"),
+        )
     } else {
-        Error::field(path, msg)
+        field(path.to_owned(), msg.to_owned())
     }
 }
 
@@ -135,9 +142,9 @@ fn field_error(path: &str, msg: &str) -> Error {
 pub struct Session(pub Authenticated);
 
 impl FromRequestParts<AppState> for Session {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -146,7 +153,7 @@ impl FromRequestParts<AppState> for Session {
                 let (scheme, token) = v.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             });
-        state.services.authenticate(bearer).await.map(Session)
+        Ok(Session(state.services.authenticate(bearer).await?))
     }
 }
 
@@ -155,9 +162,9 @@ impl FromRequestParts<AppState> for Session {
 pub struct ClientAddr(pub String);
 
 impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
         if state.trust_forwarded_for {
             if let Some(first) = parts
                 .headers
@@ -193,8 +200,8 @@ mod tests {
 
     fn err(json: &str) -> (String, String) {
         match parse_json::<Body>(json.as_bytes()) {
-            Err(Error::InvalidField { field, reason }) => (field, reason),
-            Err(Error::InvalidJson(m)) => ("<json>".into(), m),
+            Err(HttpError::Service(Error::InvalidField { field, reason })) => (field, reason),
+            Err(HttpError::InvalidJson(m)) => ("<json>".into(), m),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -223,7 +230,7 @@ mod tests {
         assert_eq!(err("\u{feff}{}").0, "<json>");
         assert!(parse_json::<Body>(br#" {"code":"a"} "#).is_ok());
         let (_, invalid_utf8) = match parse_json::<Body>(b"{\"code\":\"\xff\"}") {
-            Err(Error::InvalidJson(m)) => ("", m),
+            Err(HttpError::InvalidJson(m)) => ("", m),
             other => panic!("unexpected {other:?}"),
         };
         assert!(

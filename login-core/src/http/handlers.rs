@@ -6,49 +6,24 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::service::{
-    Error, LoginOutput, LoginPhone, LoginRequest, PasswordLoginRequest, PhoneRequest,
-    ProfileRequest, SmsLoginRequest, SmsSendRequest,
-};
+use crate::service::LoginOutput;
 
 use super::AppState;
 use super::dto::{
     CheckView, LoginBody, LoginView, PasswordLoginBody, PhoneBody, PhoneView, ProfileBody,
     ProfileView, SmsLoginBody, SmsSendBody, SmsSentView, TokenView, UserView,
 };
+use super::error::HttpError;
 use super::extract::{ClientAddr, JsonBody, Session};
 
-type Res<T> = Result<Json<T>, Error>;
+type Res<T> = Result<Json<T>, HttpError>;
 
 pub async fn login(
     State(s): State<AppState>,
     ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Res<LoginView> {
-    let phone = match (body.phone_code, body.encrypted_data, body.iv) {
-        (None, None, None) => None,
-        (Some(code), None, None) => Some(LoginPhone::Code(code)),
-        (None, Some(encrypted_data), Some(iv)) => {
-            Some(LoginPhone::Encrypted { encrypted_data, iv })
-        }
-        (Some(_), _, _) => {
-            return Err(Error::field(
-                "phone_code",
-                "give either phone_code, or encryptedData and iv, not both",
-            ));
-        }
-        (None, Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
-        (None, None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
-    };
-    let out = s
-        .services
-        .login(LoginRequest {
-            code: body.code,
-            appid: body.appid,
-            client,
-            phone,
-        })
-        .await?;
+    let out = s.services.login(&client, body.try_into()?).await?;
     Ok(login_view(&s, &out))
 }
 
@@ -64,14 +39,7 @@ pub async fn sms_send(
     ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<SmsSendBody>,
 ) -> Res<SmsSentView> {
-    let sent = s
-        .services
-        .send_sms_code(SmsSendRequest {
-            phone: body.phone,
-            purpose: body.purpose,
-            client,
-        })
-        .await?;
+    let sent = s.services.send_sms_code(&client, body.into()).await?;
     Ok(Json(SmsSentView {
         sent: true,
         expires_in: sent.expires_in,
@@ -84,16 +52,7 @@ pub async fn sms_login(
     ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<SmsLoginBody>,
 ) -> Res<LoginView> {
-    let out = s
-        .services
-        .sms_login(SmsLoginRequest {
-            phone: body.phone,
-            code: body.code,
-            ticket: body.ticket,
-            appid: body.appid,
-            client,
-        })
-        .await?;
+    let out = s.services.sms_login(&client, body.into()).await?;
     Ok(login_view(&s, &out))
 }
 
@@ -102,16 +61,7 @@ pub async fn password_login(
     ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<PasswordLoginBody>,
 ) -> Res<LoginView> {
-    let out = s
-        .services
-        .password_login(PasswordLoginRequest {
-            phone: body.phone,
-            password: body.password,
-            ticket: body.ticket,
-            appid: body.appid,
-            client,
-        })
-        .await?;
+    let out = s.services.password_login(&client, body.into()).await?;
     Ok(login_view(&s, &out))
 }
 
@@ -127,7 +77,7 @@ pub async fn refresh(State(s): State<AppState>, Session(auth): Session) -> Res<T
 pub async fn logout(
     State(s): State<AppState>,
     Session(auth): Session,
-) -> Result<StatusCode, Error> {
+) -> Result<StatusCode, HttpError> {
     s.services.logout(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -150,37 +100,7 @@ pub async fn profile(
     Session(auth): Session,
     JsonBody(body): JsonBody<ProfileBody>,
 ) -> Res<ProfileView> {
-    let req = match (body.encrypted_data, body.iv) {
-        (Some(encrypted_data), Some(iv)) => {
-            if body.nick_name.is_some() || body.avatar_url.is_some() {
-                return Err(Error::field(
-                    "nickName",
-                    "give either encryptedData and iv, or nickName/avatarUrl, not both",
-                ));
-            }
-            let signed = match (body.raw_data, body.signature) {
-                (Some(r), Some(sig)) => Some((r, sig)),
-                (None, None) => None,
-                (Some(_), None) => {
-                    return Err(Error::field("signature", "is required with rawData"));
-                }
-                (None, Some(_)) => {
-                    return Err(Error::field("rawData", "is required with signature"));
-                }
-            };
-            ProfileRequest::Encrypted {
-                encrypted_data,
-                iv,
-                signed,
-            }
-        }
-        (Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
-        (None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
-        (None, None) => ProfileRequest::Plain {
-            nick_name: body.nick_name,
-            avatar_url: body.avatar_url,
-        },
-    };
+    let req = body.try_into()?;
     let out = s.services.update_profile(&auth, req).await?;
     Ok(Json(ProfileView {
         updated: out.updated,
@@ -193,24 +113,7 @@ pub async fn phone(
     Session(auth): Session,
     JsonBody(body): JsonBody<PhoneBody>,
 ) -> Res<PhoneView> {
-    let req = match (body.code, body.encrypted_data, body.iv) {
-        (Some(code), None, None) => PhoneRequest::Code(code),
-        (None, Some(encrypted_data), Some(iv)) => PhoneRequest::Encrypted { encrypted_data, iv },
-        (Some(_), _, _) => {
-            return Err(Error::field(
-                "code",
-                "give either code, or encryptedData and iv, not both",
-            ));
-        }
-        (None, Some(_), None) => return Err(Error::field("iv", "is required with encryptedData")),
-        (None, None, Some(_)) => return Err(Error::field("encryptedData", "is required with iv")),
-        (None, None, None) => {
-            return Err(Error::field(
-                "code",
-                "is required (or encryptedData and iv from the legacy button)",
-            ));
-        }
-    };
+    let req = body.try_into()?;
     let out = s.services.bind_phone(&auth, req).await?;
     Ok(Json(PhoneView {
         user: UserView::of(&out.user, None),
@@ -249,15 +152,15 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], super::OPENAPI).into_response()
 }
 
-pub async fn not_found(method: Method, uri: Uri) -> Error {
-    Error::NotFound {
+pub async fn not_found(method: Method, uri: Uri) -> HttpError {
+    HttpError::NotFound {
         method: method.to_string(),
         path: uri.path().to_owned(),
     }
 }
 
-pub async fn wrong_method(method: Method, uri: Uri) -> Error {
-    Error::MethodNotAllowed {
+pub async fn wrong_method(method: Method, uri: Uri) -> HttpError {
+    HttpError::MethodNotAllowed {
         method: method.to_string(),
         path: uri.path().to_owned(),
     }

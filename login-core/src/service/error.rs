@@ -1,5 +1,6 @@
-//! The service's one error enum. Every failure a client can see is a variant here, with a
-//! stable machine code; `crate::http::error` turns it into HTTP in one place.
+//! The service's one error enum. Every failure of a use case is a variant here, with a stable
+//! machine code; `crate::http::error` wraps it, beside the failures of HTTP itself (bodies,
+//! routes), and turns both into HTTP in one place.
 
 use crate::clock::UnixMs;
 use crate::crypto::OpenDataError;
@@ -8,9 +9,6 @@ use crate::ids::Ticket;
 /// What went wrong, as the client is told.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The body is not JSON (or not UTF-8).
-    #[error("the request body is not valid JSON: {0}")]
-    InvalidJson(String),
     /// A field is missing, has the wrong type or an unacceptable value.
     #[error("field `{field}`: {reason}")]
     InvalidField {
@@ -18,31 +16,6 @@ pub enum Error {
         field: String,
         /// What is wrong with it.
         reason: String,
-    },
-    /// The body is not `application/json`.
-    #[error("the request body must be JSON (Content-Type: application/json)")]
-    UnsupportedMediaType,
-    /// The body is larger than the limit.
-    #[error("the request body is larger than {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit.
-        limit: usize,
-    },
-    /// No such route.
-    #[error("no route {method} {path}")]
-    NotFound {
-        /// The method.
-        method: String,
-        /// The path.
-        path: String,
-    },
-    /// The route exists with another method.
-    #[error("{path} does not accept {method}")]
-    MethodNotAllowed {
-        /// The method.
-        method: String,
-        /// The path.
-        path: String,
     },
     /// The appid is not one this server serves.
     #[error("field `appid`: {0} is not an app of this server")]
@@ -203,12 +176,7 @@ impl Error {
     /// The stable machine code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField { .. } => "invalid_field",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::NotFound { .. } => "not_found",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnknownApp(_) => "unknown_app",
             Self::RateLimited { .. } => "rate_limited",
             Self::CodeInvalid => "code_invalid",

@@ -10,29 +10,27 @@
 
 use crate::clock::UnixMs;
 use crate::crypto::check_open_data_shape;
+use crate::domain::{PhoneInfo, User};
 use crate::ids::{JsCode, LoginToken, PhoneCode, Ticket};
 use crate::random::bytes;
 use crate::store::{
-    AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, UserRecord, WeChatIdentity,
-    WeChatSource,
+    AppChoice, LoginWrite, NewTicket, PhoneLoginWrite, PhoneProof, WeChatIdentity, WeChatSource,
 };
-use crate::wechat::{AppCredentials, CodeSession, Endpoint, PhoneInfo, WeChatError};
+use crate::wechat::{AppCredentials, CodeSession, Endpoint, WeChatError, errcode};
 
 use super::opendata::Forwarded;
-use super::phone::{PHONE_DATA, phone_of_open_data, plausible};
+use super::phone::{PHONE_DATA, phone_of_open_data};
 use super::ratelimit::admit_all;
 use super::{Error, Services};
 use crate::config::Registration;
 
-/// A login request, already parsed from JSON.
+/// A login request, parsed from JSON and checked for shape.
 #[derive(Debug)]
 pub struct LoginRequest {
     /// The code as the client sent it.
     pub code: String,
     /// The app, when the server serves several.
     pub appid: Option<String>,
-    /// The client's address, for rate limiting.
-    pub client: String,
     /// The user's phone number from WeChat, sent with the code.
     pub phone: Option<LoginPhone>,
 }
@@ -65,20 +63,21 @@ pub struct LoginOutput {
     /// When the session ends unless used.
     pub expires_at: UnixMs,
     /// The user.
-    pub user: UserRecord,
+    pub user: User,
     /// Whether this login created the user.
     pub is_new: bool,
 }
 
 impl Services {
-    /// Logs a user in with a `wx.login` code.
-    pub async fn login(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
-        let result = self.login_inner(req).await;
+    /// Logs a user in with a `wx.login` code; `client` is the requester's address, for rate
+    /// limiting.
+    pub async fn login(&self, client: &str, req: LoginRequest) -> Result<LoginOutput, Error> {
+        let result = self.login_inner(client, req).await;
         self.count_login(&result);
         result
     }
 
-    async fn login_inner(&self, req: LoginRequest) -> Result<LoginOutput, Error> {
+    async fn login_inner(&self, client: &str, req: LoginRequest) -> Result<LoginOutput, Error> {
         let code = JsCode::parse(&req.code).map_err(|e| Error::field("code", e.to_string()))?;
         let phone = match req.phone {
             None => None,
@@ -96,7 +95,7 @@ impl Services {
         let fingerprint = code.fingerprint();
         admit_all(
             &[
-                (&self.per_address, &req.client, "logins from this address"),
+                (&self.per_address, client, "logins from this address"),
                 (&self.per_code, &fingerprint, "attempts with this code"),
             ],
             now,
@@ -108,9 +107,18 @@ impl Services {
             .code2session(&app, &code)
             .await
             .map_err(|e| match e {
-                WeChatError::Api { errcode: 40029, .. } => Error::CodeInvalid,
-                WeChatError::Api { errcode: 40163, .. } => Error::CodeUsed,
-                WeChatError::Api { errcode: 40226, .. } => Error::UserBlocked,
+                WeChatError::Api {
+                    errcode: errcode::CODE_INVALID,
+                    ..
+                } => Error::CodeInvalid,
+                WeChatError::Api {
+                    errcode: errcode::CODE_BEEN_USED,
+                    ..
+                } => Error::CodeUsed,
+                WeChatError::Api {
+                    errcode: errcode::USER_BLOCKED,
+                    ..
+                } => Error::UserBlocked,
                 e => self.upstream(Endpoint::Code2Session, &app.appid, e),
             })?;
         if session.session_key.aes_key().is_none() || session.openid.as_str().is_empty() {
@@ -199,7 +207,10 @@ impl Services {
                 .phone_number(app, &code, Some(&session.openid))
                 .await
                 .map_err(|e| match e {
-                    WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                    WeChatError::Api {
+                        errcode: errcode::CODE_INVALID,
+                        ..
+                    } => Error::PhoneCodeInvalid,
                     e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
                 })?,
             CheckedPhone::Encrypted { encrypted_data, iv } => {
@@ -208,17 +219,16 @@ impl Services {
                     iv: &iv,
                     signed: None,
                 };
-                let data = self.open_fresh(
+                phone_of_open_data(self.open_fresh(
                     &app.appid,
                     &session.openid,
                     &session.session_key,
                     sent,
                     PHONE_DATA,
-                )?;
-                phone_of_open_data(&data)?
+                )?)?
             }
         };
-        if !plausible(&info) {
+        if !info.is_plausible() {
             tracing::warn!(appid = %app.appid, "WeChat gave an implausible phone number");
             return Err(Error::UpstreamFailed);
         }

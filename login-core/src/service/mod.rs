@@ -34,7 +34,8 @@ use crate::random::SharedRandom;
 use crate::sms::SmsSender;
 use crate::store::Store;
 use crate::store::shared::{Counters, MemoryCounters};
-use crate::wechat::{AppCredentials, Endpoint, MISCONFIGURATION, WeChat, WeChatError};
+use crate::wechat::errcode::{self, MISCONFIGURATION};
+use crate::wechat::{AppCredentials, Endpoint, WeChat, WeChatError};
 use ratelimit::RateLimiter;
 
 /// The service: everything a request needs.
@@ -294,11 +295,20 @@ impl Services {
     /// Maps a WeChat failure that the caller did not handle itself.
     fn upstream(&self, endpoint: Endpoint, app: &AppId, e: WeChatError) -> Error {
         match &e {
-            WeChatError::Api { errcode: -1, .. } => Error::UpstreamBusy,
-            WeChatError::Api { errcode: 45011, .. } => Error::UpstreamRateLimited {
+            WeChatError::Api {
+                errcode: errcode::SYSTEM_BUSY,
+                ..
+            } => Error::UpstreamBusy,
+            WeChatError::Api {
+                errcode: errcode::RATE_LIMITED,
+                ..
+            } => Error::UpstreamRateLimited {
                 retry_after: seconds_to_next(self.now(), 60),
             },
-            WeChatError::Api { errcode: 45009, .. } => Error::UpstreamRateLimited {
+            WeChatError::Api {
+                errcode: errcode::DAILY_QUOTA,
+                ..
+            } => Error::UpstreamRateLimited {
                 // The daily quota resets at midnight, China time (UTC+8).
                 retry_after: seconds_to_next(UnixMs(self.now().0 + 8 * 3_600_000), 86_400),
             },

@@ -1,9 +1,11 @@
 //! Turning a client's `encryptedData` + `iv` (and `rawData` + `signature`, when sent) into
 //! trusted JSON: check the signature and decrypt with the session's stored key, then check the
-//! watermark (this app, recent enough) before anything is used. When the data does not open,
+//! watermark (this app, recent enough) before anything is used, then read as the payload's
+//! layout (`wechat::opendata`). When the data does not open,
 //! WeChat is asked whether the stored key is still current: a `wx.login` the backend never saw
 //! rotates the key at WeChat, and every later payload is sealed with a key this server lacks.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::crypto::{OpenDataError, constant_time_eq, decrypt_open_data, raw_data_signature};
@@ -28,36 +30,40 @@ pub(super) struct Forwarded<'a> {
 }
 
 impl Services {
-    /// Checks and decrypts open data with the session's stored key, then its watermark; `what`
-    /// names the expected payload in errors. Refused data that a rotated key would explain is
-    /// [`Error::SessionKeyStale`] when WeChat says the stored key is no longer current.
-    pub(super) async fn open_data(
+    /// Checks and decrypts open data with the session's stored key, then its watermark, and
+    /// reads it as `T`; `what` names the expected payload in errors. Refused data that a
+    /// rotated key would explain is [`Error::SessionKeyStale`] when WeChat says the stored key
+    /// is no longer current.
+    pub(super) async fn open_data<T: DeserializeOwned>(
         &self,
         auth: &Authenticated,
         sent: Forwarded<'_>,
         what: &'static str,
-    ) -> Result<Map<String, Value>, Error> {
+    ) -> Result<T, Error> {
         let openid = auth.wechat()?;
         let key = self.session_key(&auth.appid, openid).await?;
         let data = match unseal(&key, sent, what) {
             Ok(data) => data,
             Err(refusal) => return Err(self.explain(auth, openid, &key, refusal).await),
         };
-        self.check_watermark(&auth.appid, openid, data, what)
+        let data = self.check_watermark(&auth.appid, openid, data, what)?;
+        read(data, what)
     }
 
     /// Checks and decrypts open data with a session_key fresh from a code exchange of the same
-    /// request (nothing stored to judge: a refusal stands), then its watermark.
-    pub(super) fn open_fresh(
+    /// request (nothing stored to judge: a refusal stands), then its watermark, and reads it as
+    /// `T`.
+    pub(super) fn open_fresh<T: DeserializeOwned>(
         &self,
         appid: &AppId,
         openid: &OpenId,
         key: &SessionKey,
         sent: Forwarded<'_>,
         what: &'static str,
-    ) -> Result<Map<String, Value>, Error> {
+    ) -> Result<T, Error> {
         let data = unseal(key, sent, what)?;
-        self.check_watermark(appid, openid, data, what)
+        let data = self.check_watermark(appid, openid, data, what)?;
+        read(data, what)
     }
 
     /// The answer to data that did not open. A bad signature, bad padding or bytes that are
@@ -134,6 +140,11 @@ impl Services {
         }
         Ok(data)
     }
+}
+
+/// Checked open data as its payload's layout.
+fn read<T: DeserializeOwned>(data: Map<String, Value>, what: &'static str) -> Result<T, Error> {
+    serde_json::from_value(Value::Object(data)).map_err(|_| Error::OpenDataShape(what))
 }
 
 /// The signature (when sent) and the decryption under `key`: the JSON object inside.

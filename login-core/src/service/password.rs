@@ -41,19 +41,26 @@ pub struct PasswordLoginRequest {
     pub ticket: Option<String>,
     /// The app of the session (default: the first configured; with a ticket, the ticket's).
     pub appid: Option<String>,
-    /// The client's address, for rate limiting.
-    pub client: String,
 }
 
 impl Services {
-    /// Logs in with a number and password, or registers the number with it.
-    pub async fn password_login(&self, req: PasswordLoginRequest) -> Result<LoginOutput, Error> {
-        let result = self.password_login_inner(req).await;
+    /// Logs in with a number and password, or registers the number with it; `client` is the
+    /// requester's address, for rate limiting.
+    pub async fn password_login(
+        &self,
+        client: &str,
+        req: PasswordLoginRequest,
+    ) -> Result<LoginOutput, Error> {
+        let result = self.password_login_inner(client, req).await;
         self.count_login(&result);
         result
     }
 
-    async fn password_login_inner(&self, req: PasswordLoginRequest) -> Result<LoginOutput, Error> {
+    async fn password_login_inner(
+        &self,
+        client: &str,
+        req: PasswordLoginRequest,
+    ) -> Result<LoginOutput, Error> {
         let phone = parse_phone(&req.phone)?;
         // Any stored password is at least one character; the policy applies to new ones.
         let password =
@@ -61,9 +68,9 @@ impl Services {
         let wechat = parse_ticket(req.ticket.as_deref())?;
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
-        self.admit_login_from(&req.client, now).await?;
+        self.admit_login_from(client, now).await?;
         self.password_per_address
-            .admit(&req.client, now, "password attempts from this address")
+            .admit(client, now, "password attempts from this address")
             .await?;
         self.password_per_number
             .admit(&phone.e164(), now, "password attempts for this number")

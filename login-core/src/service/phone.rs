@@ -1,11 +1,11 @@
 //! `POST /api/me/phone`: bind a phone number from a phone-number code (getuserphonenumber) or
 //! from the legacy encryptedData, with the conflict and join rules decided by the store.
 
-use serde_json::{Map, Value};
-
+use crate::domain::{PhoneInfo, User};
 use crate::ids::{PhoneCode, UserId};
-use crate::store::{PhoneOutcome, PhoneWrite, UserRecord};
-use crate::wechat::{Endpoint, PhoneInfo, WeChatError};
+use crate::store::{PhoneOutcome, PhoneWrite};
+use crate::wechat::opendata::PhoneData;
+use crate::wechat::{Endpoint, WeChatError, errcode};
 
 use super::opendata::Forwarded;
 use super::{Authenticated, Error, Services};
@@ -28,7 +28,7 @@ pub enum PhoneRequest {
 #[derive(Debug)]
 pub struct PhoneOutput {
     /// The account the number is bound to (after a join: the account joined).
-    pub user: UserRecord,
+    pub user: User,
     /// The account that was merged into `user`, when the number's owner was joined.
     pub merged_from: Option<UserId>,
 }
@@ -50,7 +50,10 @@ impl Services {
                     .phone_number(&app, &code, Some(&openid))
                     .await
                     .map_err(|e| match e {
-                        WeChatError::Api { errcode: 40029, .. } => Error::PhoneCodeInvalid,
+                        WeChatError::Api {
+                            errcode: errcode::CODE_INVALID,
+                            ..
+                        } => Error::PhoneCodeInvalid,
                         e => self.upstream(Endpoint::PhoneNumber, &app.appid, e),
                     })?
             }
@@ -60,11 +63,10 @@ impl Services {
                     iv: &iv,
                     signed: None,
                 };
-                let data = self.open_data(auth, sent, PHONE_DATA).await?;
-                phone_of_open_data(&data)?
+                phone_of_open_data(self.open_data(auth, sent, PHONE_DATA).await?)?
             }
         };
-        if !plausible(&phone) {
+        if !phone.is_plausible() {
             tracing::warn!(appid = %app.appid, "WeChat gave an implausible phone number");
             return Err(Error::UpstreamFailed);
         }
@@ -105,33 +107,6 @@ impl Services {
 pub(super) const PHONE_DATA: &str = "a phone number";
 
 /// The number in decrypted phone-number open data.
-pub(super) fn phone_of_open_data(data: &Map<String, Value>) -> Result<PhoneInfo, Error> {
-    let text = |k: &str| match data.get(k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    match (
-        text("phoneNumber"),
-        text("purePhoneNumber"),
-        text("countryCode"),
-    ) {
-        (Some(phone_number), Some(pure_phone_number), Some(country_code)) => Ok(PhoneInfo {
-            phone_number,
-            pure_phone_number,
-            country_code,
-        }),
-        _ => Err(Error::OpenDataShape(PHONE_DATA)),
-    }
-}
-
-/// Whether WeChat's number looks like one: digits of sane lengths.
-pub(super) fn plausible(p: &PhoneInfo) -> bool {
-    let digits = |s: &str, max: usize| {
-        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    digits(&p.pure_phone_number, 20)
-        && digits(&p.country_code, 4)
-        && !p.phone_number.is_empty()
-        && p.phone_number.len() <= 24
+pub(super) fn phone_of_open_data(data: PhoneData) -> Result<PhoneInfo, Error> {
+    PhoneInfo::try_from(data).map_err(|_| Error::OpenDataShape(PHONE_DATA))
 }

@@ -1,15 +1,16 @@
 //! `GET /api/me` and `POST /api/me/profile`: the profile from encrypted user info (signature
 //! and watermark checked) or from the avatar-and-nickname fill-in.
 
-use serde_json::{Map, Value};
-
-use crate::store::{Profile, UserRecord};
+use crate::domain::{Profile, User};
+use crate::wechat::opendata::UserInfoData;
 
 use super::opendata::Forwarded;
 use super::{Authenticated, Error, Services};
 
 /// The nickname WeChat gives when it hides the real one (anonymous user info).
 const ANONYMOUS_NICKNAME: &str = "微信用户";
+/// What user-info open data is called in errors.
+const USER_INFO: &str = "user info";
 /// Longest nickname accepted.
 const MAX_NICKNAME_CHARS: usize = 64;
 /// Longest avatar URL accepted.
@@ -40,7 +41,7 @@ pub enum ProfileRequest {
 #[derive(Debug)]
 pub struct ProfileOutput {
     /// The user after the update.
-    pub user: UserRecord,
+    pub user: User,
     /// False when WeChat gave anonymous data ("微信用户", grey avatar) and the stored
     /// profile was kept.
     pub updated: bool,
@@ -48,7 +49,7 @@ pub struct ProfileOutput {
 
 impl Services {
     /// The logged-in user.
-    pub async fn me(&self, auth: &Authenticated) -> Result<UserRecord, Error> {
+    pub async fn me(&self, auth: &Authenticated) -> Result<User, Error> {
         const GONE: Error = Error::LoginRequired("the account no longer exists: log in again");
         if let Some(user) = self.store.user(auth.user_id).await? {
             return Ok(user);
@@ -80,8 +81,8 @@ impl Services {
                     iv: &iv,
                     signed: signed.as_ref().map(|(r, s)| (r.as_str(), s.as_str())),
                 };
-                let data = self.open_data(auth, sent, "user info").await?;
-                let got = profile_from(&data)?;
+                let data: UserInfoData = self.open_data(auth, sent, USER_INFO).await?;
+                let got = Profile::try_from(data).map_err(|_| Error::OpenDataShape(USER_INFO))?;
                 if got.nick_name.as_deref() == Some(ANONYMOUS_NICKNAME) {
                     return Ok(ProfileOutput {
                         user,
@@ -115,20 +116,6 @@ impl Services {
             updated: true,
         })
     }
-}
-
-fn profile_from(data: &Map<String, Value>) -> Result<Profile, Error> {
-    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
-    let nick_name = text("nickName").ok_or(Error::OpenDataShape("user info"))?;
-    Ok(Profile {
-        nick_name: Some(nick_name),
-        avatar_url: text("avatarUrl"),
-        gender: data.get("gender").and_then(Value::as_i64),
-        language: text("language"),
-        city: text("city"),
-        province: text("province"),
-        country: text("country"),
-    })
 }
 
 fn check_nickname(n: &str) -> Result<String, Error> {

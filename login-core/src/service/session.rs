@@ -5,7 +5,7 @@ use crate::clock::UnixMs;
 use crate::ids::{AppId, LoginToken, OpenId, SessionKey, TokenHash, UserId};
 use crate::random::bytes;
 use crate::store::NewSession;
-use crate::wechat::{AppCredentials, Endpoint, WeChatError};
+use crate::wechat::{AppCredentials, Endpoint, WeChatError, errcode};
 
 use super::{Error, Services};
 
@@ -156,9 +156,9 @@ impl Services {
     ) -> Result<KeyVerdict, WeChatError> {
         match self.wechat.check_session(app, openid, key).await {
             Ok(()) => Ok(KeyVerdict::Current),
-            // 87009: the signature does not match the current key; 87007: the key expired.
+            // The signature does not match the current key, or the key expired.
             Err(WeChatError::Api {
-                errcode: 87009 | 87007,
+                errcode: errcode::INVALID_SIGNATURE | errcode::SESSION_KEY_EXPIRED,
                 ..
             }) => Ok(KeyVerdict::Stale),
             Err(e) => Err(e),

@@ -31,8 +31,6 @@ pub struct SmsSendRequest {
     pub phone: String,
     /// What the code is for: `login`.
     pub purpose: String,
-    /// The client's address, for rate limiting.
-    pub client: String,
 }
 
 /// A code on its way.
@@ -55,8 +53,6 @@ pub struct SmsLoginRequest {
     pub ticket: Option<String>,
     /// The app of the session (default: the first configured; with a ticket, the ticket's).
     pub appid: Option<String>,
-    /// The client's address, for rate limiting.
-    pub client: String,
 }
 
 fn parse_purpose(text: &str) -> Result<&'static str, Error> {
@@ -95,13 +91,13 @@ impl Services {
         self.code_key.hash(&[purpose, &phone.e164(), code.expose()])
     }
 
-    /// Sends a code to a number.
-    pub async fn send_sms_code(&self, req: SmsSendRequest) -> Result<SmsSent, Error> {
+    /// Sends a code to a number; `client` is the requester's address, for rate limiting.
+    pub async fn send_sms_code(&self, client: &str, req: SmsSendRequest) -> Result<SmsSent, Error> {
         let phone = parse_phone(&req.phone)?;
         let purpose = parse_purpose(&req.purpose)?;
         let now = self.now();
         self.sms_per_address
-            .admit(&req.client, now, "codes requested from this address")
+            .admit(client, now, "codes requested from this address")
             .await?;
         let key = phone.e164();
         self.sms_interval
@@ -197,20 +193,29 @@ impl Services {
         }
     }
 
-    /// Logs in (or registers) with a number and the code sent to it.
-    pub async fn sms_login(&self, req: SmsLoginRequest) -> Result<LoginOutput, Error> {
-        let result = self.sms_login_inner(req).await;
+    /// Logs in (or registers) with a number and the code sent to it; `client` is the
+    /// requester's address, for rate limiting.
+    pub async fn sms_login(
+        &self,
+        client: &str,
+        req: SmsLoginRequest,
+    ) -> Result<LoginOutput, Error> {
+        let result = self.sms_login_inner(client, req).await;
         self.count_login(&result);
         result
     }
 
-    async fn sms_login_inner(&self, req: SmsLoginRequest) -> Result<LoginOutput, Error> {
+    async fn sms_login_inner(
+        &self,
+        client: &str,
+        req: SmsLoginRequest,
+    ) -> Result<LoginOutput, Error> {
         let phone = parse_phone(&req.phone)?;
         let code = parse_code(&req.code)?;
         let wechat = parse_ticket(req.ticket.as_deref())?;
         let app = self.app_choice(req.appid.as_deref())?;
         let now = self.now();
-        self.admit_login_from(&req.client, now).await?;
+        self.admit_login_from(client, now).await?;
         let purpose = PURPOSES[0];
         let (token, session) = self.new_session();
         let write = PhoneLoginWrite {

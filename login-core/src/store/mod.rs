@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
+use crate::domain::PhoneInfo;
 use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
 use crate::phone::PhoneNumber;
-use crate::wechat::PhoneInfo;
 
 pub use open::{DatabaseUrl, PoolConfig, open, open_with};
 pub use phone_first::{
@@ -30,43 +30,57 @@ pub use phone_first::{
 };
 pub use shared::{Counters, TokenRows};
 
-/// A user's profile: nickname and avatar, plus what older user-info APIs gave.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// The store's records of users are the domain's: a user with its identities, phone number
+/// and profile, as read in one snapshot.
+pub use crate::domain::{Profile, User as UserRecord};
+
+/// A profile as the database keeps it: JSON with these keys (existing rows are read with it,
+/// so its shape only ever grows optional keys).
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Profile {
+struct StoredProfile {
     /// Nickname.
-    pub nick_name: Option<String>,
+    nick_name: Option<String>,
     /// Avatar URL.
-    pub avatar_url: Option<String>,
+    avatar_url: Option<String>,
     /// 0 unknown, 1 male, 2 female.
-    pub gender: Option<i64>,
-    /// Language (`zh_CN`).
-    pub language: Option<String>,
+    gender: Option<i64>,
+    /// Language.
+    language: Option<String>,
     /// City.
-    pub city: Option<String>,
+    city: Option<String>,
     /// Province.
-    pub province: Option<String>,
+    province: Option<String>,
     /// Country.
-    pub country: Option<String>,
+    country: Option<String>,
 }
 
-/// A user as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserRecord {
-    /// The id.
-    pub id: UserId,
-    /// The unionid, once WeChat has told us one.
-    pub unionid: Option<UnionId>,
-    /// The bound phone number.
-    pub phone: Option<PhoneInfo>,
-    /// The profile, once set.
-    pub profile: Option<Profile>,
-    /// The user's WeChat identities: (appid, openid) pairs.
-    pub identities: Vec<(AppId, OpenId)>,
-    /// Created.
-    pub created_at: UnixMs,
-    /// Last changed.
-    pub updated_at: UnixMs,
+impl From<Profile> for StoredProfile {
+    fn from(p: Profile) -> Self {
+        Self {
+            nick_name: p.nick_name,
+            avatar_url: p.avatar_url,
+            gender: p.gender,
+            language: p.language,
+            city: p.city,
+            province: p.province,
+            country: p.country,
+        }
+    }
+}
+
+impl From<StoredProfile> for Profile {
+    fn from(p: StoredProfile) -> Self {
+        Self {
+            nick_name: p.nick_name,
+            avatar_url: p.avatar_url,
+            gender: p.gender,
+            language: p.language,
+            city: p.city,
+            province: p.province,
+            country: p.country,
+        }
+    }
 }
 
 /// A session to create.

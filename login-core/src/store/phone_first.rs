@@ -2,10 +2,10 @@
 //! the one write that logs in (or registers) by a verified phone number.
 
 use crate::clock::UnixMs;
+use crate::domain::PhoneInfo;
 use crate::ids::{AppId, OpenId, TicketHash, UnionId, UserId};
 use crate::password::PasswordHashText;
 use crate::phone::PhoneNumber;
-use crate::wechat::PhoneInfo;
 
 use super::{NewSession, UserRecord};
 

@@ -10,8 +10,8 @@ use super::postgres::PostgresStore;
 use super::postgres::testing::TestDatabase;
 use super::sqlite::SqliteStore;
 use super::*;
+use crate::domain::{Identity, PhoneInfo};
 use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
-use crate::wechat::PhoneInfo;
 
 mod concurrency;
 mod login;
@@ -155,8 +155,11 @@ pub(super) fn phone_write(user: &UserRecord, appid: &str, openid: &str, pure: &s
     }
 }
 
-pub(super) fn ident(appid: &str, openid: &str) -> (AppId, OpenId) {
-    (AppId::new(appid), OpenId::new(openid))
+pub(super) fn ident(appid: &str, openid: &str) -> Identity {
+    Identity {
+        appid: AppId::new(appid),
+        openid: OpenId::new(openid),
+    }
 }
 
 pub(super) async fn stats(store: &dyn Store) -> (u64, u64, u64) {

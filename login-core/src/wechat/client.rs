@@ -8,15 +8,13 @@ use std::time::{Duration, Instant};
 
 use super::tokens::{AccessTokens, Token, TokenMode, TokenVault};
 use super::{
-    AppCredentials, CodeSession, Endpoint, IssuedToken, MISCONFIGURATION, PhoneInfo, TokenRequest,
-    UpstreamObserver, WeChatApi, WeChatError,
+    AppCredentials, CodeSession, Endpoint, IssuedToken, TokenRequest, UpstreamObserver, WeChatApi,
+    WeChatError, errcode,
 };
 use crate::clock::SharedClock;
 use crate::crypto::login_signature;
+use crate::domain::PhoneInfo;
 use crate::ids::{AccessToken, AppId, JsCode, OpenId, PhoneCode, SessionKey};
-
-/// "code been used": what a code exchange answers when a failed earlier try consumed the code.
-const CODE_BEEN_USED: i64 = 40163;
 
 /// How `-1 system error` is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -110,7 +108,7 @@ impl WeChat {
             .retrying(endpoint, &app.appid, || self.api.code2session(app, code))
             .await;
         let result = match (tries.result, tries.retried) {
-            (Err(e), Some(busy)) if e.errcode() == Some(CODE_BEEN_USED) => {
+            (Err(e), Some(busy)) if e.errcode() == Some(errcode::CODE_BEEN_USED) => {
                 tracing::warn!(
                     appid = %app.appid,
                     code = %code.fingerprint(),
@@ -269,7 +267,7 @@ impl WeChat {
 fn log_failure(endpoint: Endpoint, appid: &AppId, e: &WeChatError) {
     let endpoint = endpoint.as_str();
     match e.errcode() {
-        Some(errcode) if MISCONFIGURATION.contains(&errcode) => tracing::error!(
+        Some(errcode) if errcode::MISCONFIGURATION.contains(&errcode) => tracing::error!(
             appid = %appid,
             endpoint,
             errcode,
@@ -278,7 +276,13 @@ fn log_failure(endpoint: Endpoint, appid: &AppId, e: &WeChatError) {
              state); an operator must fix it"
         ),
         // Bad, used, blocked or foreign codes, and stale session keys: users' doing.
-        Some(40029 | 40163 | 40226 | 87007 | 87009) => tracing::debug!(
+        Some(
+            errcode::CODE_INVALID
+            | errcode::CODE_BEEN_USED
+            | errcode::USER_BLOCKED
+            | errcode::SESSION_KEY_EXPIRED
+            | errcode::INVALID_SIGNATURE,
+        ) => tracing::debug!(
             appid = %appid,
             endpoint,
             error = %e,

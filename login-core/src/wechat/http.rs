@@ -7,9 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{
-    AppCredentials, CodeSession, IssuedToken, PhoneInfo, TokenRequest, WeChatApi, WeChatError,
-};
+use super::{AppCredentials, CodeSession, IssuedToken, TokenRequest, WeChatApi, WeChatError};
+use crate::domain::PhoneInfo;
 use crate::ids::{AccessToken, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
 
 /// Largest response body read. WeChat's answers are a few hundred bytes; anything this big is a

@@ -5,8 +5,13 @@
 
 /// The calling policy over the port: [`WeChat`] and its [`RetryPolicy`].
 pub mod client;
+/// The errcodes login-core acts on, by name.
+pub mod errcode;
 /// The reqwest adapter of the port: [`http::HttpWeChat`].
 pub mod http;
+/// Decrypted open data's layouts ([`opendata::UserInfoData`], [`opendata::PhoneData`]) and
+/// their mapping to the domain.
+pub mod opendata;
 /// The apps' access tokens (shared rows, one refresh at a time) and the [`TokenMode`]
 /// choosing the token API.
 pub mod tokens;
@@ -15,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::PhoneInfo;
 use crate::ids::{AccessToken, AppId, AppSecret, JsCode, OpenId, PhoneCode, SessionKey, UnionId};
 
 pub use client::{RetryPolicy, WeChat};
@@ -47,21 +53,6 @@ pub struct IssuedToken {
     pub token: AccessToken,
     /// Seconds it stays valid, as WeChat said.
     pub expires_in: u64,
-}
-
-/// A phone number, as getuserphonenumber or the legacy encryptedData carries it.
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "Phone")]
-pub struct PhoneInfo {
-    /// The number with the country prefix for non-mainland numbers.
-    pub phone_number: String,
-    /// The number without any prefix.
-    pub pure_phone_number: String,
-    /// The country code, as text (`"86"`).
-    pub country_code: String,
 }
 
 /// Which access-token API to call.
@@ -192,12 +183,15 @@ impl WeChatError {
 
     /// `-1 system error`: transient, worth retrying.
     pub fn is_system_busy(&self) -> bool {
-        self.errcode() == Some(-1)
+        self.errcode() == Some(errcode::SYSTEM_BUSY)
     }
 
     /// 40001, 40014 or 42001: the access token is no longer good.
     pub fn is_token_rejected(&self) -> bool {
-        matches!(self.errcode(), Some(40001 | 40014 | 42001))
+        matches!(
+            self.errcode(),
+            Some(errcode::TOKEN_INVALID | errcode::TOKEN_MALFORMED | errcode::TOKEN_EXPIRED)
+        )
     }
 }
 
@@ -214,9 +208,3 @@ pub struct NoObserver;
 impl UpstreamObserver for NoObserver {
     fn observe(&self, _: Endpoint, _: Result<(), &WeChatError>, _: Duration) {}
 }
-
-/// Errcodes that mean our own configuration is wrong (appid, secret, IP whitelist, frozen
-/// secret or account, API forbidden): an operator must act, the client cannot.
-pub const MISCONFIGURATION: &[i64] = &[
-    40002, 40013, 40125, 40164, 40243, 41002, 41004, 41008, 50004, 50007, 89503, 89506, 89507,
-];

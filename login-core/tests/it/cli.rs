@@ -22,12 +22,13 @@ impl Drop for Child {
 
 // Reading the child's stdout blocks a thread: the in-process mock must run on another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_flag_runs_it_against_the_mock() {
+async fn flags_run_it_against_the_mock() {
     let app = TestApp::new().await;
     let dir = tempfile::tempdir().expect("dir");
     let mut child = Child(
         Command::new(BIN)
-            .args(["--mock", &app.mock.base_url(), "--listen", "127.0.0.1:0"])
+            .args(mock_flags(&app.mock))
+            .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir.path())
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
@@ -158,7 +159,8 @@ async fn its_logs_carry_no_secret_even_at_trace_level() {
     let dir = tempfile::tempdir().expect("dir");
     let mut child = Child(
         Command::new(BIN)
-            .args(["--mock", &app.mock.base_url(), "--listen", "127.0.0.1:0"])
+            .args(mock_flags(&app.mock))
+            .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir.path())
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())

@@ -20,7 +20,7 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use tokio::task::JoinSet;
 
-use crate::helpers::START;
+use crate::helpers::{START, mock_flags};
 
 const BIN: &str = env!("CARGO_BIN_EXE_login-core");
 /// A fixed server key (base64 of 32 bytes), so a restarted process opens the sealed keys.
@@ -52,8 +52,7 @@ impl Core {
         let config = dir.join("core.toml");
         std::fs::write(&config, "[limits]\nlogins_per_address_per_minute = 0\n").expect("config");
         let mut child = Command::new(BIN)
-            .arg("--mock")
-            .arg(mock.base_url())
+            .args(mock_flags(mock))
             .args(["--listen", "127.0.0.1:0"])
             .arg("--database-url")
             .arg(format!("sqlite://{}", dir.join("core.db").display()))

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use login_core::clock::{Clock, UnixMs};
-use login_core::config::{Config, apps_from_mock};
+use login_core::config::{AppConfig, Config, Registration};
 use login_core::random::SeededRandom;
 use login_core::sms::{SmsError, SmsMessage, SmsReceipt, SmsSender};
 use login_core::store::StoreStats;
@@ -388,6 +388,37 @@ impl TestApp {
     }
 }
 
+/// Every app the mock knows, as login-core's configuration lists them: the mock's default app
+/// first, so logins without an appid go to it.
+fn mock_apps(mock: &MockHandle) -> Vec<AppConfig> {
+    let mut apps = mock.engine().state_view().apps;
+    apps.sort_by_key(|a| !a.default);
+    apps.into_iter()
+        .map(|a| AppConfig {
+            appid: login_core::ids::AppId::new(a.appid.as_str()),
+            secret: login_core::ids::AppSecret::new(a.secret.as_str()),
+            open_platform: a
+                .open_platform
+                .map(|p| login_core::ids::PlatformId::new(p.as_str())),
+            registration: Registration::default(),
+        })
+        .collect()
+}
+
+/// The flags that run the login-core binary against `mock`: WeChat at the mock, serving the
+/// mock's default app.
+pub fn mock_flags(mock: &MockHandle) -> Vec<String> {
+    let app = mock.default_app();
+    vec![
+        "--wechat-base-url".into(),
+        mock.base_url(),
+        "--appid".into(),
+        app.appid.as_str().to_owned(),
+        "--secret".into(),
+        app.secret,
+    ]
+}
+
 /// Starts a login-core on `database_url` and `dir/server.key`, serving the mock's apps, on the
 /// mock's clock, with random numbers seeded by `seed`, sending SMS to `outbox`, hashing
 /// passwords with little work.
@@ -404,9 +435,7 @@ pub async fn start_core(
         database_url: database_url.to_owned(),
         server_key_file: dir.join("server.key"),
         wechat_base_url: mock.base_url(),
-        apps: apps_from_mock(&mock.base_url(), None)
-            .await
-            .expect("apps from the mock"),
+        apps: mock_apps(mock),
         ..Config::default()
     };
     config.upstream.backoff = Duration::from_millis(1);

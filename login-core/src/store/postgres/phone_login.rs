@@ -33,6 +33,7 @@ use sqlx::PgConnection;
 use super::login::insert_session;
 use super::rows::reload_user;
 use crate::clock::UnixMs;
+use crate::domain::PhoneInfo;
 use crate::ids::{AppId, UserId};
 use crate::password::PasswordHashText;
 use crate::phone::PhoneNumber;
@@ -40,7 +41,6 @@ use crate::store::{
     AppChoice, NewSmsCode, NewTicket, PasswordLookup, PasswordProof, PhoneLoginOutcome,
     PhoneLoginWrite, PhoneProof, PhoneRefusal, StoreError, WeChatIdentity, WeChatSource,
 };
-use crate::wechat::PhoneInfo;
 
 /// Whether the caller commits what a phone login did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::PgConnection;
 
 use crate::clock::UnixMs;
+use crate::domain::{Identity, PhoneInfo};
 use crate::ids::{AppId, OpenId, UnionId, UserId};
-use crate::store::{Profile, SessionRecord, StoreError, UserRecord};
-use crate::wechat::PhoneInfo;
+use crate::store::{Profile, SessionRecord, StoreError, StoredProfile, UserRecord};
 
 /// A user joined with one of its identities (NULLs for a user without any).
 #[derive(sqlx::FromRow)]
@@ -48,13 +48,14 @@ pub(super) fn session_record(row: SessionRow) -> SessionRecord {
 
 /// The profile as stored: JSON text, bound as `$n::jsonb`.
 pub(super) fn profile_json(profile: &Profile) -> Result<String, StoreError> {
-    serde_json::to_string(profile)
+    serde_json::to_string(&StoredProfile::from(profile.clone()))
         .map_err(|e| StoreError::Corrupt(format!("profile does not serialize: {e}")))
 }
 
 fn profile_from_json(id: i64, json: Option<String>) -> Result<Option<Profile>, StoreError> {
     json.map(|text| {
-        serde_json::from_str(&text)
+        serde_json::from_str::<StoredProfile>(&text)
+            .map(Profile::from)
             .map_err(|e| StoreError::Corrupt(format!("user {id}: bad profile JSON: {e}")))
     })
     .transpose()
@@ -105,12 +106,15 @@ async fn load_users(
 pub(super) fn users_of_rows(
     rows: Vec<UserIdentityRow>,
 ) -> Result<HashMap<i64, UserRecord>, StoreError> {
-    let mut users: HashMap<i64, (UserIdentityRow, Vec<(AppId, OpenId)>)> = HashMap::new();
+    let mut users: HashMap<i64, (UserIdentityRow, Vec<Identity>)> = HashMap::new();
     for mut row in rows {
         let identity = row.appid.take().zip(row.openid.take());
         let user = users.entry(row.id).or_insert((row, Vec::new()));
         if let Some((appid, openid)) = identity {
-            user.1.push((AppId::new(appid), OpenId::new(openid)));
+            user.1.push(Identity {
+                appid: AppId::new(appid),
+                openid: OpenId::new(openid),
+            });
         }
     }
     users

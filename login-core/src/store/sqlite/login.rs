@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
+use crate::domain::Identity;
 use crate::ids::{UnionId, UserId};
 use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError, UserRecord};
 
@@ -228,7 +229,7 @@ impl<'w> Plan<'w> {
 
         if let Some(holder) = unionid.and_then(|u| self.holders.get(u).copied()) {
             let user = self.user(holder)?;
-            if !user.identities.iter().any(|(a, _)| a.as_str() == appid) {
+            if !user.identities.iter().any(|i| i.appid.as_str() == appid) {
                 add_identity(user, write);
                 user.updated_at = now;
                 self.identities.insert((appid, openid), holder);
@@ -312,7 +313,10 @@ async fn write(
 
 /// Adds the identity of `write` to `user`, keeping identities sorted.
 fn add_identity(user: &mut UserRecord, write: &LoginWrite) {
-    let identity = (write.appid.clone(), write.openid.clone());
+    let identity = Identity {
+        appid: write.appid.clone(),
+        openid: write.openid.clone(),
+    };
     if let Err(at) = user.identities.binary_search(&identity) {
         user.identities.insert(at, identity);
     }

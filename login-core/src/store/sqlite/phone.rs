@@ -5,9 +5,9 @@ use sqlx::SqliteConnection;
 
 use super::rows::reload_user;
 use crate::clock::UnixMs;
+use crate::domain::PhoneInfo;
 use crate::ids::UserId;
 use crate::store::{PhoneOutcome, PhoneWrite, StoreError};
-use crate::wechat::PhoneInfo;
 
 /// Writes `phone` as user `user`'s number (the caller has made sure nobody else owns it).
 pub(super) async fn set_number(

@@ -28,6 +28,7 @@ use sqlx::SqliteConnection;
 use super::login::{insert_session, record_logins};
 use super::rows::reload_user;
 use crate::clock::UnixMs;
+use crate::domain::PhoneInfo;
 use crate::ids::{AppId, UserId};
 use crate::password::PasswordHashText;
 use crate::phone::PhoneNumber;
@@ -36,7 +37,6 @@ use crate::store::{
     PhoneLoginOutcome, PhoneLoginWrite, PhoneProof, PhoneRefusal, StoreError, WeChatIdentity,
     WeChatSource,
 };
-use crate::wechat::PhoneInfo;
 
 /// Whether the caller commits what a phone login did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

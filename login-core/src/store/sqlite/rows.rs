@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
+use crate::domain::{Identity, PhoneInfo};
 use crate::ids::{AppId, OpenId, UnionId, UserId};
-use crate::store::{Profile, SessionRecord, StoreError, UserRecord};
-use crate::wechat::PhoneInfo;
+use crate::store::{Profile, SessionRecord, StoreError, StoredProfile, UserRecord};
 
 /// A user joined with one of its identities (NULLs for a user without any).
 #[derive(sqlx::FromRow)]
@@ -49,13 +49,14 @@ pub(super) fn session_record(row: SessionRow) -> SessionRecord {
 /// The profile as stored: JSON text.
 pub(super) fn profile_json(profile: &Profile) -> Result<String, StoreError> {
     // Cannot fail for a struct of strings and integers; mapped rather than unwrapped anyway.
-    serde_json::to_string(profile)
+    serde_json::to_string(&StoredProfile::from(profile.clone()))
         .map_err(|e| StoreError::Corrupt(format!("profile does not serialize: {e}")))
 }
 
 fn profile_from_json(id: i64, json: Option<String>) -> Result<Option<Profile>, StoreError> {
     json.map(|text| {
-        serde_json::from_str(&text)
+        serde_json::from_str::<StoredProfile>(&text)
+            .map(Profile::from)
             .map_err(|e| StoreError::Corrupt(format!("user {id}: bad profile JSON: {e}")))
     })
     .transpose()
@@ -83,7 +84,7 @@ fn phone_from_columns(
 /// A user's row and identities as a record (identities sorted by appid, then openid).
 fn user_record(
     row: UserIdentityRow,
-    mut identities: Vec<(AppId, OpenId)>,
+    mut identities: Vec<Identity>,
 ) -> Result<UserRecord, StoreError> {
     let id = row.id;
     identities.sort();
@@ -130,12 +131,15 @@ pub(super) async fn load_users(
     .build_query_as()
     .fetch_all(&mut *conn)
     .await?;
-    let mut users: HashMap<i64, (UserIdentityRow, Vec<(AppId, OpenId)>)> = HashMap::new();
+    let mut users: HashMap<i64, (UserIdentityRow, Vec<Identity>)> = HashMap::new();
     for mut row in rows {
         let identity = row.appid.take().zip(row.openid.take());
         let user = users.entry(row.id).or_insert((row, Vec::new()));
         if let Some((appid, openid)) = identity {
-            user.1.push((AppId::new(appid), OpenId::new(openid)));
+            user.1.push(Identity {
+                appid: AppId::new(appid),
+                openid: OpenId::new(openid),
+            });
         }
     }
     users
@@ -201,7 +205,19 @@ mod tests {
             ..Profile::default()
         };
         let json = profile_json(&p).expect("serializes");
-        assert!(json.contains("\"nickName\""));
+        // The database's JSON, as every stored profile has it.
+        assert_eq!(
+            json,
+            r#"{"nickName":"n","avatarUrl":null,"gender":null,"language":null,"city":null,"province":null,"country":null}"#
+        );
+        let older = r#"{"nickName":"o","gender":1}"#;
+        let read = profile_from_json(1, Some(older.into()))
+            .expect("reads")
+            .expect("some");
+        assert_eq!(
+            (read.nick_name.as_deref(), read.gender),
+            (Some("o"), Some(1))
+        );
         assert_eq!(profile_from_json(1, Some(json)).ok(), Some(Some(p)));
         assert!(matches!(count(-1), Err(StoreError::Corrupt(_))));
     }
