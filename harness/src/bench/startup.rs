@@ -34,12 +34,21 @@ pub fn sibling(name: &str) -> Result<PathBuf, String> {
 pub struct Started {
     child: Child,
     /// Kept open: the server prints more lines after its first one.
-    _stdout: BufReader<ChildStdout>,
+    stdout: BufReader<ChildStdout>,
     addr: String,
     elapsed: Duration,
 }
 
 impl Started {
+    /// The next line the server printed, without its line end.
+    fn next_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(n) if n > 0 => Some(line.trim_end().to_owned()),
+            _ => None,
+        }
+    }
+
     /// The address from its first stdout line (`127.0.0.1:PORT`).
     pub fn addr(&self) -> &str {
         &self.addr
@@ -88,7 +97,7 @@ pub fn start_timed(cmd: &mut Command, probe: &str) -> Result<Started, String> {
         .unwrap_or_default();
     let mut started = Started {
         child,
-        _stdout: stdout,
+        stdout,
         addr,
         elapsed: Duration::ZERO,
     };
@@ -223,7 +232,19 @@ fn measure_startup(starts: u32) -> StartupFigures {
         }
     }
     figs.mock = Ok(times);
-    let Some(mock) = last else {
+    let Some(mut mock) = last else {
+        return figs;
+    };
+    // Its second line: `default app: appid=APPID secret=SECRET`.
+    let default_app = mock.next_line().and_then(|line| {
+        let rest = line.strip_prefix("default app: appid=")?;
+        let (appid, secret) = rest.split_once(" secret=")?;
+        Some((appid.to_owned(), secret.to_owned()))
+    });
+    let Some((appid, secret)) = default_app else {
+        figs.core = Err(Skip::Failed(
+            "the mock did not print its default app".into(),
+        ));
         return figs;
     };
     std::thread::sleep(SETTLE);
@@ -252,8 +273,9 @@ fn measure_startup(starts: u32) -> StartupFigures {
         );
         let started = start_timed(
             Command::new(&core_bin)
-                .args(["--mock", &mock_url, "--listen", "127.0.0.1:0"])
-                .args(["--database-url", &db])
+                .args(["--wechat-base-url", &mock_url, "--appid", &appid])
+                .args(["--listen", "127.0.0.1:0", "--database-url", &db])
+                .env("LOGIN_CORE_SECRET", &secret)
                 .current_dir(dir.path()),
             CORE_PROBE,
         );
