@@ -341,27 +341,8 @@ fn up_serves_the_mock_and_login_core_until_sigterm() {
     );
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let wx: serde_json::Value = http
-            .post(format!("{mock}/__mock__/wx/login"))
-            .json(&serde_json::json!({"user": "alice"}))
-            .send()
-            .await
-            .expect("wx.login")
-            .json()
-            .await
-            .expect("JSON");
-        let login = http
-            .post(format!("{core}/api/login"))
-            .json(&serde_json::json!({"code": wx["code"]}))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(login.status(), 200);
-        let body: serde_json::Value = login.json().await.expect("JSON");
-        assert_eq!(body["user"]["apps"], serde_json::json!([appid]));
-    });
+    let apps = rt.block_on(alice_logs_in(&mock, &core));
+    assert_eq!(apps, serde_json::json!([appid]));
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -372,6 +353,29 @@ fn up_serves_the_mock_and_login_core_until_sigterm() {
     assert!(status.success(), "graceful exit: {status:?}");
     assert!(data.path().join("login-core.db").exists());
     assert!(data.path().join("server.key").exists());
+}
+
+/// alice's `wx.login` at the mock, then her login at login-core (200): the apps of her user.
+async fn alice_logs_in(mock: &str, core: &str) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let wx: serde_json::Value = http
+        .post(format!("{mock}/__mock__/wx/login"))
+        .json(&serde_json::json!({"user": "alice"}))
+        .send()
+        .await
+        .expect("wx.login")
+        .json()
+        .await
+        .expect("JSON");
+    let login = http
+        .post(format!("{core}/api/login"))
+        .json(&serde_json::json!({"code": wx["code"]}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let body: serde_json::Value = login.json().await.expect("JSON");
+    body["user"]["apps"].clone()
 }
 
 #[cfg(unix)]
@@ -425,25 +429,9 @@ async fn up_with_mock_serves_login_core_alone_on_the_running_mock() {
         "the mock's default app first: {banner:?}"
     );
 
+    let apps = alice_logs_in(&mock.base_url(), &core).await;
+    assert_eq!(apps, serde_json::json!([appid]));
     let http = reqwest::Client::new();
-    let wx: serde_json::Value = http
-        .post(format!("{}/__mock__/wx/login", mock.base_url()))
-        .json(&serde_json::json!({"user": "alice"}))
-        .send()
-        .await
-        .expect("wx.login")
-        .json()
-        .await
-        .expect("JSON");
-    let login = http
-        .post(format!("{core}/api/login"))
-        .json(&serde_json::json!({"code": wx["code"]}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(login.status(), 200);
-    let body: serde_json::Value = login.json().await.expect("JSON");
-    assert_eq!(body["user"]["apps"], serde_json::json!([appid]));
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
-use crate::domain::PhoneInfo;
+use crate::domain::{PhoneInfo, Profile, User};
 use crate::ids::{AppId, OpenId, TokenHash, UnionId, UserId};
 use crate::phone::PhoneNumber;
 
@@ -29,10 +29,6 @@ pub use phone_first::{
     PhoneLoginWrite, PhoneProof, PhoneRefusal, WeChatIdentity, WeChatSource,
 };
 pub use shared::{Counters, TokenRows};
-
-/// The store's records of users are the domain's: a user with its identities, phone number
-/// and profile, as read in one snapshot.
-pub use crate::domain::{Profile, User as UserRecord};
 
 /// A profile as the database keeps it: JSON with these keys (existing rows are read with it,
 /// so its shape only ever grows optional keys).
@@ -135,7 +131,7 @@ pub struct LoginWrite {
 #[derive(Clone, Debug)]
 pub struct LoginOutcome {
     /// The user (after the write).
-    pub user: UserRecord,
+    pub user: User,
     /// Whether this login created the user.
     pub is_new: bool,
 }
@@ -160,12 +156,12 @@ pub struct PhoneWrite {
 #[derive(Clone, Debug)]
 pub enum PhoneOutcome {
     /// The number is now the user's (it was free, or already theirs).
-    Bound(UserRecord),
+    Bound(User),
     /// The number belonged to another user without an identity in this app: the session's
     /// identity (and its sessions) moved to that user, and the now empty user was removed.
     Joined {
         /// The account the identity joined.
-        user: UserRecord,
+        user: User,
         /// The user that was merged away.
         merged_from: UserId,
     },
@@ -297,7 +293,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// A user.
-    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
     /// Replaces the user's profile.
     async fn set_profile(
@@ -305,7 +301,7 @@ pub trait Store: Send + Sync + 'static {
         id: UserId,
         profile: Profile,
         now: UnixMs,
-    ) -> Result<UserRecord, StoreError>;
+    ) -> Result<User, StoreError>;
 
     /// Binds a phone number, joining accounts when the rules allow. One transaction.
     async fn bind_phone(&self, write: PhoneWrite) -> Result<PhoneOutcome, StoreError>;

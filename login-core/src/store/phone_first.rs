@@ -2,12 +2,12 @@
 //! the one write that logs in (or registers) by a verified phone number.
 
 use crate::clock::UnixMs;
-use crate::domain::PhoneInfo;
+use crate::domain::{PhoneInfo, User};
 use crate::ids::{AppId, OpenId, TicketHash, UnionId, UserId};
 use crate::password::PasswordHashText;
 use crate::phone::PhoneNumber;
 
-use super::{NewSession, UserRecord};
+use super::NewSession;
 
 /// A WeChat identity from a successful code exchange, not yet stored.
 #[derive(Clone, Debug)]
@@ -178,7 +178,7 @@ pub enum PhoneLoginOutcome {
     /// Logged in; the session is written.
     LoggedIn {
         /// The user after the write.
-        user: Box<UserRecord>,
+        user: Box<User>,
         /// Whether the login created the user.
         is_new: bool,
         /// The session's app.

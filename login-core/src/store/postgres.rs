@@ -58,13 +58,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::clock::UnixMs;
+use crate::domain::{Profile, User};
 use crate::ids::{AppId, OpenId, TokenHash, UserId};
 use crate::phone::PhoneNumber;
 use crate::store::shared::{Counters, TokenRows};
 use crate::store::{
     LoginOutcome, LoginWrite, NewSession, NewSmsCode, NewTicket, PasswordLookup, PhoneLoginOutcome,
-    PhoneLoginWrite, PhoneOutcome, PhoneWrite, PoolConfig, Profile, SessionRecord, Store,
-    StoreError, StoreStats, UserRecord,
+    PhoneLoginWrite, PhoneOutcome, PhoneWrite, PoolConfig, SessionRecord, Store, StoreError,
+    StoreStats,
 };
 use login::{Create, insert_session};
 use rows::{
@@ -414,7 +415,7 @@ impl Store for PostgresStore {
     }
 
     /// One statement: one snapshot.
-    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         statement!(self, |conn| load_user(conn, id.0).await)
     }
 
@@ -423,7 +424,7 @@ impl Store for PostgresStore {
         id: UserId,
         profile: Profile,
         now: UnixMs,
-    ) -> Result<UserRecord, StoreError> {
+    ) -> Result<User, StoreError> {
         let json = profile_json(&profile)?;
         transaction!(self, Isolation::ReadCommitted, |tx| {
             let done =

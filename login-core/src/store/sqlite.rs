@@ -53,12 +53,12 @@ use sqlx::sqlite::{
 };
 
 use crate::clock::UnixMs;
+use crate::domain::{Profile, User};
 use crate::ids::{AppId, OpenId, TokenHash, UserId};
 use crate::phone::PhoneNumber;
 use crate::store::{
     LoginOutcome, LoginWrite, NewSession, NewSmsCode, NewTicket, PasswordLookup, PhoneLoginOutcome,
-    PhoneLoginWrite, PhoneOutcome, PhoneWrite, Profile, SessionRecord, Store, StoreError,
-    StoreStats, UserRecord,
+    PhoneLoginWrite, PhoneOutcome, PhoneWrite, SessionRecord, Store, StoreError, StoreStats,
 };
 use batch::LoginQueue;
 use checkpoint::WRITER_AUTOCHECKPOINT;
@@ -324,7 +324,7 @@ impl Store for SqliteStore {
     }
 
     /// The user with its identities (sorted by appid), read from one snapshot.
-    async fn user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let mut tx = self.reader.begin().await?;
         let user = load_user(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -337,7 +337,7 @@ impl Store for SqliteStore {
         id: UserId,
         profile: Profile,
         now: UnixMs,
-    ) -> Result<UserRecord, StoreError> {
+    ) -> Result<User, StoreError> {
         let json = profile_json(&profile)?;
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE users SET profile = ?, updated_at = ? WHERE id = ?")

@@ -145,7 +145,7 @@ pub(super) fn phone(pure: &str) -> PhoneInfo {
     }
 }
 
-pub(super) fn phone_write(user: &UserRecord, appid: &str, openid: &str, pure: &str) -> PhoneWrite {
+pub(super) fn phone_write(user: &User, appid: &str, openid: &str, pure: &str) -> PhoneWrite {
     PhoneWrite {
         user_id: user.id,
         appid: AppId::new(appid),
@@ -195,7 +195,7 @@ pub(super) async fn login_user(
     openid: &str,
     unionid: Option<&str>,
     token: u8,
-) -> UserRecord {
+) -> User {
     log_in(store, appid, openid, unionid, token).await.user
 }
 
@@ -222,7 +222,7 @@ pub(super) fn nickname(name: &str) -> Profile {
 }
 
 /// Sets `user`'s profile at [`T0`].
-pub(super) async fn set_profile(store: &dyn Store, user: UserId, profile: Profile) -> UserRecord {
+pub(super) async fn set_profile(store: &dyn Store, user: UserId, profile: Profile) -> User {
     store
         .set_profile(user, profile, T0)
         .await
@@ -232,7 +232,7 @@ pub(super) async fn set_profile(store: &dyn Store, user: UserId, profile: Profil
 /// `user` asks, in a session of (`appid`, `openid`), to bind the number `pure`.
 pub(super) async fn bind(
     store: &dyn Store,
-    user: &UserRecord,
+    user: &User,
     appid: &str,
     openid: &str,
     pure: &str,
@@ -244,7 +244,7 @@ pub(super) async fn bind(
 }
 
 /// The user a bind left the number with; panics unless the number was simply bound.
-pub(super) fn bound(outcome: PhoneOutcome) -> UserRecord {
+pub(super) fn bound(outcome: PhoneOutcome) -> User {
     let PhoneOutcome::Bound(user) = outcome else {
         panic!("expected Bound, got {outcome:?}");
     };
@@ -257,7 +257,7 @@ pub(super) async fn owner_of(
     (appid, openid, unionid): (&str, &str, Option<&str>),
     token: u8,
     pure: &str,
-) -> UserRecord {
+) -> User {
     let owner = login_user(store, appid, openid, unionid, token).await;
     bind(store, &owner, appid, openid, pure).await;
     owner
@@ -267,7 +267,7 @@ pub(super) async fn owner_of(
 /// nothing.
 pub(super) async fn assert_bind_conflicts(
     store: &dyn Store,
-    user: &UserRecord,
+    user: &User,
     appid: &str,
     openid: &str,
     pure: &str,

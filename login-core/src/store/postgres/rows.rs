@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::PgConnection;
 
 use crate::clock::UnixMs;
-use crate::domain::{Identity, PhoneInfo};
+use crate::domain::{Identity, PhoneInfo, Profile, User};
 use crate::ids::{AppId, OpenId, UnionId, UserId};
-use crate::store::{Profile, SessionRecord, StoreError, StoredProfile, UserRecord};
+use crate::store::{SessionRecord, StoreError, StoredProfile};
 
 /// A user joined with one of its identities (NULLs for a user without any).
 #[derive(sqlx::FromRow)]
@@ -87,10 +87,7 @@ fn phone_from_columns(
 /// connection, and PostgreSQL's generic plan for an array of ids, made while the tables are
 /// small, scans both tables whole; that plan outlived the tables' growth (every login read
 /// every user) until the statistics were next analysed.
-async fn load_users(
-    conn: &mut PgConnection,
-    id: i64,
-) -> Result<HashMap<i64, UserRecord>, StoreError> {
+async fn load_users(conn: &mut PgConnection, id: i64) -> Result<HashMap<i64, User>, StoreError> {
     let rows: Vec<UserIdentityRow> = sqlx::query_as(
         "SELECT u.id, u.unionid, u.phone_number, u.pure_phone_number, u.country_code, \
          u.profile::text AS profile, u.created_at, u.updated_at, i.appid, i.openid \
@@ -103,9 +100,7 @@ async fn load_users(
 }
 
 /// The users in `rows` (one row per identity), keyed by id, their identities sorted.
-pub(super) fn users_of_rows(
-    rows: Vec<UserIdentityRow>,
-) -> Result<HashMap<i64, UserRecord>, StoreError> {
+pub(super) fn users_of_rows(rows: Vec<UserIdentityRow>) -> Result<HashMap<i64, User>, StoreError> {
     let mut users: HashMap<i64, (UserIdentityRow, Vec<Identity>)> = HashMap::new();
     for mut row in rows {
         let identity = row.appid.take().zip(row.openid.take());
@@ -121,7 +116,7 @@ pub(super) fn users_of_rows(
         .into_iter()
         .map(|(id, (row, mut identities))| {
             identities.sort();
-            let user = UserRecord {
+            let user = User {
                 id: UserId(id),
                 unionid: row.unionid.map(UnionId::new),
                 phone: phone_from_columns(
@@ -144,15 +139,12 @@ pub(super) fn users_of_rows(
 pub(super) async fn load_user(
     conn: &mut PgConnection,
     id: i64,
-) -> Result<Option<UserRecord>, StoreError> {
+) -> Result<Option<User>, StoreError> {
     Ok(load_users(conn, id).await?.remove(&id))
 }
 
 /// Like [`load_user`], for a user the running transaction just wrote: missing is an error.
-pub(super) async fn reload_user(
-    conn: &mut PgConnection,
-    id: i64,
-) -> Result<UserRecord, StoreError> {
+pub(super) async fn reload_user(conn: &mut PgConnection, id: i64) -> Result<User, StoreError> {
     load_user(conn, id)
         .await?
         .ok_or(StoreError::NotFound("user"))

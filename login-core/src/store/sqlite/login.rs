@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
-use crate::domain::Identity;
+use crate::domain::{Identity, User};
 use crate::ids::{UnionId, UserId};
-use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError, UserRecord};
+use crate::store::{LoginOutcome, LoginWrite, NewSession, StoreError};
 
 use super::rows::{load_users, push_list};
 
@@ -74,7 +74,7 @@ struct Step {
 
 /// The batch's view of the database: what was read, plus what the logins so far wrote.
 struct Plan<'w> {
-    users: HashMap<i64, UserRecord>,
+    users: HashMap<i64, User>,
     /// (appid, openid) → user, for the identities of the batch that exist so far.
     identities: HashMap<(&'w str, &'w str), i64>,
     /// unionid → user, for the unionids of the batch that someone holds so far.
@@ -176,7 +176,7 @@ impl<'w> Plan<'w> {
     }
 
     /// The user `id` read or created; a missing one means a dangling identity or holder.
-    fn user(&mut self, id: i64) -> Result<&mut UserRecord, StoreError> {
+    fn user(&mut self, id: i64) -> Result<&mut User, StoreError> {
         self.users
             .get_mut(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("identity or unionid of missing user {id}")))
@@ -252,7 +252,7 @@ impl<'w> Plan<'w> {
     fn create(&mut self, write: &'w LoginWrite, unionid: Option<&'w str>) -> Step {
         let id = self.next_id;
         self.next_id += 1;
-        let mut user = UserRecord {
+        let mut user = User {
             id: UserId(id),
             unionid: unionid.map(UnionId::new),
             phone: None,
@@ -312,7 +312,7 @@ async fn write(
 }
 
 /// Adds the identity of `write` to `user`, keeping identities sorted.
-fn add_identity(user: &mut UserRecord, write: &LoginWrite) {
+fn add_identity(user: &mut User, write: &LoginWrite) {
     let identity = Identity {
         appid: write.appid.clone(),
         openid: write.openid.clone(),

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::clock::UnixMs;
-use crate::domain::{Identity, PhoneInfo};
+use crate::domain::{Identity, PhoneInfo, Profile, User};
 use crate::ids::{AppId, OpenId, UnionId, UserId};
-use crate::store::{Profile, SessionRecord, StoreError, StoredProfile, UserRecord};
+use crate::store::{SessionRecord, StoreError, StoredProfile};
 
 /// A user joined with one of its identities (NULLs for a user without any).
 #[derive(sqlx::FromRow)]
@@ -82,13 +82,10 @@ fn phone_from_columns(
 }
 
 /// A user's row and identities as a record (identities sorted by appid, then openid).
-fn user_record(
-    row: UserIdentityRow,
-    mut identities: Vec<Identity>,
-) -> Result<UserRecord, StoreError> {
+fn user_record(row: UserIdentityRow, mut identities: Vec<Identity>) -> Result<User, StoreError> {
     let id = row.id;
     identities.sort();
-    Ok(UserRecord {
+    Ok(User {
         id: UserId(id),
         unionid: row.unionid.map(UnionId::new),
         phone: phone_from_columns(
@@ -108,7 +105,7 @@ fn user_record(
 pub(super) async fn load_user(
     conn: &mut SqliteConnection,
     id: i64,
-) -> Result<Option<UserRecord>, StoreError> {
+) -> Result<Option<User>, StoreError> {
     Ok(load_users(conn, &[id]).await?.remove(&id))
 }
 
@@ -117,7 +114,7 @@ pub(super) async fn load_user(
 pub(super) async fn load_users(
     conn: &mut SqliteConnection,
     ids: &[i64],
-) -> Result<HashMap<i64, UserRecord>, StoreError> {
+) -> Result<HashMap<i64, User>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -171,10 +168,7 @@ pub(super) fn push_list<'a, T>(
 }
 
 /// Like [`load_user`], for a user the running transaction just wrote: missing is an error.
-pub(super) async fn reload_user(
-    conn: &mut SqliteConnection,
-    id: i64,
-) -> Result<UserRecord, StoreError> {
+pub(super) async fn reload_user(conn: &mut SqliteConnection, id: i64) -> Result<User, StoreError> {
     load_user(conn, id)
         .await?
         .ok_or(StoreError::NotFound("user"))

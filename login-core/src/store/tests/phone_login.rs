@@ -84,7 +84,7 @@ async fn ticket(store: &dyn Store, n: u8, w: WeChatIdentity, now: UnixMs) -> Tic
     hash
 }
 
-async fn login_ok(store: &dyn Store, w: PhoneLoginWrite) -> (UserRecord, bool) {
+async fn login_ok(store: &dyn Store, w: PhoneLoginWrite) -> (User, bool) {
     match store.phone_login(w).await.expect("phone login") {
         PhoneLoginOutcome::LoggedIn { user, is_new, .. } => (*user, is_new),
         PhoneLoginOutcome::Refused(r) => panic!("refused: {r:?}"),
@@ -99,7 +99,7 @@ async fn refused(store: &dyn Store, w: PhoneLoginWrite) -> PhoneRefusal {
 }
 
 /// A number registered by SMS alone (phone-only user).
-async fn phone_only(store: &dyn Store, pure: &str, token: u8) -> UserRecord {
+async fn phone_only(store: &dyn Store, pure: &str, token: u8) -> User {
     send_code(store, pure, 1, T0).await;
     login_ok(store, write(pure, WeChatSource::None, sms(1), token, T0))
         .await
