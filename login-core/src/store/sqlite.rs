@@ -70,6 +70,11 @@ use rows::{
 /// How long a connection waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often opening tries again when the file is busy switching to WAL, and the pause
+/// between tries: 5 s in all, as `BUSY_TIMEOUT`.
+const OPEN_BUSY_TRIES: u32 = 250;
+const OPEN_BUSY_PAUSE: Duration = Duration::from_millis(20);
+
 /// Read-only connections for a file database.
 const READERS: u32 = 4;
 
@@ -167,19 +172,33 @@ impl SqliteStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT.to_string());
         }
-        let writer = SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(1)
-            // Keep the single connection for the life of the store: reconnecting costs, and
-            // an in-memory database would be lost.
-            .idle_timeout(None)
-            .max_lifetime(None)
-            // A local file needs no ping before every write; it would cost a round trip to
-            // the connection's thread per transaction (per batch of logins).
-            .test_before_acquire(false)
-            .after_connect(on_connect(connect_script.into()))
-            .connect_with(writer_options)
-            .await?;
+        // Two processes opening a new file at once may meet in the switch to WAL, which
+        // answers SQLITE_BUSY without waiting on `busy_timeout`: the loser tries again.
+        let mut busy = 0;
+        let writer = loop {
+            let opened = SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                // Keep the single connection for the life of the store: reconnecting costs,
+                // and an in-memory database would be lost.
+                .idle_timeout(None)
+                .max_lifetime(None)
+                // A local file needs no ping before every write; it would cost a round trip
+                // to the connection's thread per transaction (per batch of logins).
+                .test_before_acquire(false)
+                .after_connect(on_connect(connect_script.clone().into()))
+                .connect_with(writer_options.clone())
+                .await;
+            match opened {
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("5") && busy < OPEN_BUSY_TRIES =>
+                {
+                    busy += 1;
+                    tokio::time::sleep(OPEN_BUSY_PAUSE).await;
+                }
+                opened => break opened?,
+            }
+        };
         if !private {
             schema::migrate(&mut *writer.acquire().await?).await?;
         }
