@@ -32,6 +32,11 @@ struct Args {
     /// [default: sqlite://data/login-core.db].
     #[arg(long, env = "LOGIN_CORE_DATABASE_URL")]
     database_url: Option<String>,
+    /// Where the rate limits' counters live, shared by the instances:
+    /// redis://[USER:PASSWORD@]HOST[:PORT][/DB] [default: the database when PostgreSQL, else
+    /// memory].
+    #[arg(long, env = "LOGIN_CORE_COUNTERS_URL", hide_env_values = true)]
+    counters_url: Option<String>,
     /// WeChat's base URL [default: https://api.weixin.qq.com].
     #[arg(long, env = "LOGIN_CORE_WECHAT_BASE_URL")]
     wechat_base_url: Option<String>,
@@ -115,6 +120,9 @@ fn load(args: &Args) -> Result<Config, String> {
     }
     if let Some(u) = &args.database_url {
         config.database_url.clone_from(u);
+    }
+    if let Some(u) = &args.counters_url {
+        config.limits.counters_url = Some(u.clone());
     }
     if let Some(u) = &args.wechat_base_url {
         config.wechat_base_url.clone_from(u);

@@ -24,7 +24,8 @@ use crate::service::{Parts, Services};
 use crate::sms::log::LogSms;
 use crate::sms::tencent::TencentSms;
 use crate::sms::{NoSms, SmsSender};
-use crate::store::{Store, StoreError};
+use crate::store::redis::RedisCounters;
+use crate::store::{Counters, Store, StoreError};
 use crate::wechat::http::HttpWeChat;
 use crate::wechat::tokens::lock_wait;
 use crate::wechat::{RetryPolicy, TokenVault, WeChat, WeChatApi};
@@ -64,6 +65,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    /// The rate limits' counters (`limits.counters_url`) could not be reached.
+    #[error("cannot reach the rate limits' counters: {0}")]
+    Counters(StoreError),
     /// The server key is unusable.
     #[error("server key: {0}")]
     ServerKey(String),
@@ -82,6 +86,14 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
     config.validate()?;
     let store: Arc<dyn Store> =
         crate::store::open_with(&config.database_url, config.database.pool()).await?;
+    let counters: Option<Arc<dyn Counters>> = match &config.limits.counters_url {
+        Some(url) => Some(Arc::new(
+            RedisCounters::connect(url, &config.limits.counters_prefix)
+                .await
+                .map_err(StartError::Counters)?,
+        )),
+        None => None,
+    };
     let key = server_key(config, &deps)?;
     let sms: Arc<dyn SmsSender> = match (deps.sms.clone(), config.sms.provider) {
         (Some(sms), _) => sms,
@@ -143,6 +155,7 @@ pub async fn build(config: &Config, deps: Deps) -> Result<Arc<Services>, StartEr
         config,
         Parts {
             store,
+            counters,
             wechat,
             seal,
             clock: deps.clock,

@@ -233,6 +233,13 @@ pub struct LimitConfig {
     /// Oldest encrypted data accepted, by its watermark.
     #[serde(with = "humantime_serde")]
     pub open_data_max_age: Duration,
+    /// Where the limits' counters live: `redis://[USER:PASSWORD@]HOST[:PORT][/DB]`, shared by
+    /// every instance and far cheaper per request than the database. Left out: in the
+    /// database when it is PostgreSQL (shared too), in memory with SQLite (one process).
+    pub counters_url: Option<String>,
+    /// The start of every counter's key in Redis (`PREFIX:LIMIT:KEY`): deployments sharing
+    /// one Redis database keep apart by it.
+    pub counters_prefix: String,
 }
 
 impl Default for LimitConfig {
@@ -243,6 +250,8 @@ impl Default for LimitConfig {
             attempts_per_code: 3,
             trust_forwarded_for: false,
             open_data_max_age: Duration::from_secs(600),
+            counters_url: None,
+            counters_prefix: "login-core:limits".into(),
         }
     }
 }
@@ -344,6 +353,17 @@ impl Config {
         }
         if self.limits.body_bytes < 256 {
             return bad("limits.body_bytes must be at least 256");
+        }
+        if let Some(url) = &self.limits.counters_url {
+            crate::store::redis::parse_url(url).map_err(ConfigError::Invalid)?;
+        }
+        if self.limits.counters_prefix.is_empty()
+            || self.limits.counters_prefix.len() > 200
+            || self.limits.counters_prefix.chars().any(char::is_control)
+        {
+            return bad(
+                "limits.counters_prefix must be 1 to 200 characters, none of them control                  characters (e.g. \"login-core:limits\")",
+            );
         }
         if self.upstream.attempts == 0 || self.upstream.timeout.is_zero() {
             return bad("upstream.attempts and upstream.timeout must be positive");

@@ -126,15 +126,20 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    if s.services.ready().await {
-        Json(serde_json::json!({"status": "ready"})).into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-        )
-            .into_response()
+    let readiness = s.services.ready().await;
+    if readiness.is_ready() {
+        return Json(serde_json::json!({"status": "ready"})).into_response();
     }
+    let state = |ok: bool| if ok { "ok" } else { "unreachable" };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({
+            "status": "unavailable",
+            "database": state(readiness.database),
+            "counters": state(readiness.counters),
+        })),
+    )
+        .into_response()
 }
 
 pub async fn metrics(State(s): State<AppState>) -> Response {

@@ -78,10 +78,29 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// What `/readyz` reports: whether each shared dependency answered its ping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// The database.
+    pub database: bool,
+    /// The rate limits' counters (always true when the database keeps them, or memory does).
+    pub counters: bool,
+}
+
+impl Readiness {
+    /// Whether the instance can serve.
+    pub fn is_ready(self) -> bool {
+        self.database && self.counters
+    }
+}
+
 /// What [`Services::new`] is built from.
 pub struct Parts {
     /// Storage.
     pub store: Arc<dyn Store>,
+    /// The rate limits' counters when they live apart from the store (Redis); `None`: where
+    /// the store keeps them, or in memory.
+    pub counters: Option<Arc<dyn Counters>>,
     /// WeChat, with its policy.
     pub wechat: WeChat,
     /// The key sealing session_keys.
@@ -121,8 +140,8 @@ impl Services {
             })
             .collect();
         let counters = parts
-            .store
-            .shared_counters()
+            .counters
+            .or_else(|| parts.store.shared_counters())
             .unwrap_or_else(|| Arc::new(MemoryCounters::default()));
         let c = || counters.clone();
         Ok(Self {
@@ -204,19 +223,32 @@ impl Services {
         &self.metrics
     }
 
-    /// Whether the database answers a ping within `database.ping_timeout`.
-    pub async fn ready(&self) -> bool {
+    /// Whether the database, and the counters when they live apart from it, answer a ping
+    /// within `database.ping_timeout` each.
+    pub async fn ready(&self) -> Readiness {
+        let (database, counters) = tokio::join!(
+            self.answers("the database", self.store.ping()),
+            self.answers("the rate limits' counters", self.counters.ping()),
+        );
+        Readiness { database, counters }
+    }
+
+    async fn answers(
+        &self,
+        what: &'static str,
+        ping: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
+    ) -> bool {
         let timeout = self.ping_timeout;
-        match tokio::time::timeout(timeout, self.store.ping()).await {
+        match tokio::time::timeout(timeout, ping).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "not ready: the database failed the ping");
+                tracing::warn!(error = %e, "not ready: {what} failed the ping");
                 false
             }
             Err(_) => {
                 tracing::warn!(
                     ?timeout,
-                    "not ready: the database did not answer the ping in time"
+                    "not ready: {what} did not answer the ping in time"
                 );
                 false
             }

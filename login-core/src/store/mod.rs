@@ -1,5 +1,7 @@
 //! Storage: the port ([`Store`]) and its adapters, SQLite ([`sqlite::SqliteStore`]) and
-//! PostgreSQL ([`postgres::PostgresStore`]), one chosen by the database URL ([`open`]).
+//! PostgreSQL ([`postgres::PostgresStore`]), one chosen by the database URL ([`open`]); and
+//! the rate limits' counters, kept by the store or, shared by instances, in Redis
+//! ([`redis::RedisCounters`]).
 //!
 //! Each method is one unit of work: it commits everything or nothing. Rules that must hold
 //! under concurrency (one user per person, one owner per phone number) are decided inside the
@@ -8,6 +10,7 @@
 mod open;
 mod phone_first;
 pub mod postgres;
+pub mod redis;
 pub mod shared;
 pub mod sqlite;
 #[cfg(test)]
@@ -216,6 +219,17 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The rate limits' counters, kept apart from the database (Redis), failed.
+    #[error("rate-limit counters, {target}: {reason}")]
+    Counters {
+        /// Where: host, port and database, never the password.
+        target: String,
+        /// Why.
+        reason: String,
+        /// Whether it may work later (the server cannot be reached, the connection broke or
+        /// timed out) rather than a fault of its own.
+        transient: bool,
+    },
 }
 
 impl StoreError {
@@ -227,6 +241,7 @@ impl StoreError {
         match self {
             StoreError::Contention(_) | StoreError::Unreachable { .. } => true,
             StoreError::Database(e) => is_unavailable(e),
+            StoreError::Counters { transient, .. } => *transient,
             StoreError::Schema(_)
             | StoreError::Corrupt(_)
             | StoreError::NotFound(_)

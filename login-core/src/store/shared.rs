@@ -220,6 +220,12 @@ pub trait Counters: Send + Sync + 'static {
 
     /// Forgets the windows that ended before `now`; returns how many.
     async fn purge(&self, now: UnixMs) -> Result<u64, StoreError>;
+
+    /// Whether the counters can be reached, when they live apart from the store (the store's
+    /// own ping covers counters it keeps).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Counters in memory, for a store used by one process (SQLite). Windows that ended are
