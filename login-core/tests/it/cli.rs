@@ -153,6 +153,62 @@ fn a_postgres_server_that_cannot_be_reached_stops_the_start() {
     );
 }
 
+/// Runs the binary in an empty folder on an in-memory database with `--counters-url url`.
+fn run_with_counters(dir: &tempfile::TempDir, url: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--appid", "wx1234567890abcdef", "--secret", "s3cr3t"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite::memory:",
+        ])
+        .args(["--counters-url", url])
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn a_counters_url_of_no_supported_form_is_refused_naming_the_form() {
+    for url in [
+        "rediss://u:secret@127.0.0.1:6379",
+        "memcached://127.0.0.1:11211",
+        "127.0.0.1:6379",
+        "redis://u:secret@127.0.0.1:6379/db",
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = run_with_counters(&dir, url);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(
+            err.contains("limits.counters_url")
+                && err.contains("redis://[USER:PASSWORD@]HOST[:PORT][/DB]"),
+            "{url}: {err}"
+        );
+        assert!(!err.contains("secret"), "{url}: {err}");
+    }
+}
+
+#[test]
+fn a_redis_server_that_cannot_be_reached_stops_the_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("dir");
+    let out = run_with_counters(&dir, &format!("redis://:secret@127.0.0.1:{port}/2"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach the rate limits' counters")
+            && err.contains(&format!("Redis at 127.0.0.1:{port}/2")),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn its_logs_carry_no_secret_even_at_trace_level() {
     let app = TestApp::new().await;

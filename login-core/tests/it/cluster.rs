@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use login_core::LoginCoreHandle;
 use login_core::config::Config;
+use login_core::store::redis::testing::TestCounters;
 use login_core::wechat::TokenMode;
 use serde_json::{Value, json};
 
@@ -275,10 +276,45 @@ async fn instances_needing_a_token_at_once_make_one_token_call() {
     assert!(!sealed.windows(16).any(|w| w == &used.as_bytes()[..16]));
 }
 
+/// Where a cluster's test keeps the limits' counters: in the database, or in Redis under a
+/// prefix of the test's own (deleted afterwards).
+async fn counters_for(test: &str, in_redis: bool) -> Option<Option<TestCounters>> {
+    if !in_redis {
+        return Some(None);
+    }
+    Some(Some(TestCounters::create(test).await?))
+}
+
+/// `configure`, with the counters in Redis when `counters` says so.
+fn with_counters(
+    counters: &Option<TestCounters>,
+    configure: impl Fn(&mut Config) + Clone + Send + 'static,
+) -> impl Fn(&mut Config) + Clone + Send + 'static {
+    let redis = counters.as_ref().map(|t| (t.url.clone(), t.prefix.clone()));
+    move |c: &mut Config| {
+        if let Some((url, prefix)) = &redis {
+            c.limits.counters_url = Some(url.clone());
+            c.limits.counters_prefix.clone_from(prefix);
+        }
+        configure(c);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_code_raced_across_instances_logs_in_once_and_its_attempts_are_counted_once() {
-    let test = "cluster::one_code_raced_across_instances";
-    let Some(c) = Cluster::start(test, 3, |_| {}).await else {
+    one_code_raced_across_instances("cluster::one_code_raced_across_instances", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_raced_across_instances_is_counted_once_with_the_counters_in_redis() {
+    one_code_raced_across_instances("cluster::one_code_raced_across_instances_redis", true).await;
+}
+
+async fn one_code_raced_across_instances(test: &str, in_redis: bool) {
+    let Some(counters) = counters_for(test, in_redis).await else {
+        return;
+    };
+    let Some(c) = Cluster::start(test, 3, with_counters(&counters, |_| {})).await else {
         return;
     };
     let code = c.app.wx_login("alice").await;
@@ -308,13 +344,32 @@ async fn one_code_raced_across_instances_logs_in_once_and_its_attempts_are_count
     assert_eq!(codes, want);
     assert_eq!(c.app.calls("jscode2session").await, 3);
     assert_eq!(c.app.stats().await.users, 1);
+    if let Some(t) = &counters {
+        // The per-address and the per-code windows: in Redis, not in the database.
+        assert_eq!(t.counters.delete_all().await.expect("deletes"), 2);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_per_address_limit_is_one_limit_for_all_instances() {
-    let test = "cluster::the_per_address_limit_is_one_limit_for_all_instances";
-    let Some(c) = Cluster::start(test, 3, |c| c.limits.logins_per_address_per_minute = 4).await
-    else {
+    per_address_limit(
+        "cluster::the_per_address_limit_is_one_limit_for_all_instances",
+        false,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_per_address_limit_is_one_limit_for_all_instances_with_the_counters_in_redis() {
+    per_address_limit("cluster::the_per_address_limit_redis", true).await;
+}
+
+async fn per_address_limit(test: &str, in_redis: bool) {
+    let Some(counters) = counters_for(test, in_redis).await else {
+        return;
+    };
+    let configure = with_counters(&counters, |c| c.limits.logins_per_address_per_minute = 4);
+    let Some(c) = Cluster::start(test, 3, configure).await else {
         return;
     };
     // Start at the top of a minute, so that the window does not end midway.
