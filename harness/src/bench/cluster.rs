@@ -3,15 +3,19 @@
 //! `LOGIN_CORE_TEST_POSTGRES` names, next to SQLite in the same run, so the figures compare
 //! like with like on whatever else the machine is doing.
 //!
-//! Four runs: SQLite (file, `synchronous=FULL`) straight to login-core; PostgreSQL with one
+//! Runs: SQLite (file, `synchronous=FULL`) straight to login-core; PostgreSQL with one
 //! instance straight, then through the harness's round-robin proxy (what the proxy itself
-//! costs), then two instances through the proxy. Every login comes from its own client address
-//! (`X-Forwarded-For`, trusted), as in the `login-core` group.
+//! costs), then two instances through the proxy; then, when `LOGIN_CORE_TEST_REDIS` names a
+//! Redis server, one instance and two behind the proxy again with the limits' counters in
+//! Redis (`limits.counters_url`) instead of the database. Every login comes from its own
+//! client address (`X-Forwarded-For`, trusted), as in the `login-core` group.
 
 use hyper::Method;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use login_core::LoginCoreHandle;
 use login_core::store::postgres::testing::TestDatabase;
+use login_core::store::redis::RedisCounters;
+use login_core::store::redis::testing::{ENV as REDIS_ENV, fresh_prefix};
 use serde_json::{Value, json};
 
 use super::load::{Expect, Item, Report, Settings, Workload};
@@ -26,16 +30,26 @@ use crate::cluster::proxy::Proxy;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Setup {
     Sqlite,
-    Postgres { instances: u32, proxied: bool },
+    Postgres {
+        instances: u32,
+        proxied: bool,
+        /// The limits' counters in Redis rather than in the database.
+        redis: bool,
+    },
 }
 
 impl Setup {
     fn key(self) -> String {
         match self {
             Setup::Sqlite => "cluster.sqlite".into(),
-            Setup::Postgres { instances, proxied } => format!(
-                "cluster.pg{instances}{}",
-                if proxied { "_proxy" } else { "" }
+            Setup::Postgres {
+                instances,
+                proxied,
+                redis,
+            } => format!(
+                "cluster.pg{instances}{}{}",
+                if proxied { "_proxy" } else { "" },
+                if redis { "_redis" } else { "" }
             ),
         }
     }
@@ -43,10 +57,15 @@ impl Setup {
     fn label(self) -> String {
         match self {
             Setup::Sqlite => "durable logins, SQLite file, 1 instance".into(),
-            Setup::Postgres { instances, proxied } => format!(
-                "durable logins, PostgreSQL, {instances} instance{}{}",
+            Setup::Postgres {
+                instances,
+                proxied,
+                redis,
+            } => format!(
+                "durable logins, PostgreSQL, {instances} instance{}{}{}",
                 if instances == 1 { "" } else { "s" },
-                if proxied { " behind the proxy" } else { "" }
+                if proxied { " behind the proxy" } else { "" },
+                if redis { ", counters in Redis" } else { "" }
             ),
         }
     }
@@ -73,29 +92,59 @@ pub async fn run(settings: &Settings, bare: Option<&Report>, res: &mut Results) 
         Setup::Postgres {
             instances: 1,
             proxied: false,
+            redis: false,
         },
         Setup::Postgres {
             instances: 1,
             proxied: true,
+            redis: false,
         },
         Setup::Postgres {
             instances: 2,
             proxied: true,
+            redis: false,
+        },
+        Setup::Postgres {
+            instances: 1,
+            proxied: false,
+            redis: true,
+        },
+        Setup::Postgres {
+            instances: 2,
+            proxied: true,
+            redis: true,
         },
     ];
+    let redis = std::env::var(REDIS_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty());
     for setup in setups {
-        if let Err(e) = one(setup, &server, settings, bare, res).await {
+        let counters = match (setup, &redis) {
+            (Setup::Postgres { redis: true, .. }, None) => {
+                res.skip(
+                    &setup.label(),
+                    &format!("{REDIS_ENV} is not set (e.g. {REDIS_ENV}=redis://127.0.0.1:6379/0)"),
+                );
+                continue;
+            }
+            (Setup::Postgres { redis: true, .. }, Some(url)) => Some(url.as_str()),
+            _ => None,
+        };
+        if let Err(e) = one(setup, &server, counters, settings, bare, res).await {
             res.skip(&setup.label(), &e);
         }
     }
-    res.target("cluster.pg2_proxy.rate", Target::AtLeast(5000.0));
-    res.target("cluster.pg2_proxy.p99", Target::Below(25.0));
+    for key in ["cluster.pg2_proxy", "cluster.pg2_proxy_redis"] {
+        res.target(&format!("{key}.rate"), Target::AtLeast(5000.0));
+        res.target(&format!("{key}.p99"), Target::Below(25.0));
+    }
 }
 
 /// One run: a new mock, the instances, the load.
 async fn one(
     setup: Setup,
     server: &str,
+    counters: Option<&str>,
     settings: &Settings,
     bare: Option<&Report>,
     res: &mut Results,
@@ -111,12 +160,27 @@ async fn one(
         Setup::Sqlite => 1,
         Setup::Postgres { instances, .. } => instances,
     };
+    // A prefix of this run's own, its keys deleted after the run.
+    let redis = match counters {
+        Some(url) => {
+            let prefix = fresh_prefix();
+            let c = RedisCounters::connect(url, &prefix)
+                .await
+                .map_err(|e| format!("{REDIS_ENV}: {e}"))?;
+            Some((url, prefix, c))
+        }
+        None => None,
+    };
     let mut instances_up: Vec<LoginCoreHandle> = Vec::new();
     for i in 0..instances {
         let mut c = config(&mock, dir.path(), "login-core.db");
         if let Some(schema) = &schema {
             c.database_url = schema.url();
             c.instance_id = Some(format!("core-{i}"));
+        }
+        if let Some((url, prefix, _)) = &redis {
+            c.limits.counters_url = Some((*url).to_owned());
+            c.limits.counters_prefix.clone_from(prefix);
         }
         instances_up.push(
             login_core::spawn_with(c, login_core::Deps::default())
@@ -186,6 +250,11 @@ async fn one(
     }
     mock.shutdown().await;
     drop(schema);
+    if let Some((_, _, c)) = redis {
+        c.delete_all()
+            .await
+            .map_err(|e| format!("deleting the run's counters: {e}"))?;
+    }
     Ok(())
 }
 
