@@ -19,6 +19,12 @@ pub struct InstanceArgs {
     /// The PostgreSQL database the cluster shares.
     #[arg(long, value_name = "URL")]
     database_url: String,
+    /// Where the limits are counted (redis://HOST:PORT/DB) instead of the database.
+    #[arg(long, value_name = "URL", requires = "counters_prefix")]
+    counters_url: Option<String>,
+    /// The keys' prefix in Redis, the same for every instance of the cluster.
+    #[arg(long, value_name = "PREFIX", requires = "counters_url")]
+    counters_prefix: Option<String>,
     /// This instance's name in metrics.
     #[arg(long, value_name = "NAME")]
     instance_id: String,
@@ -39,6 +45,7 @@ pub fn instance(args: InstanceArgs) -> ExitCode {
     rt.block_on(serve(InstanceSpec {
         mock: args.mock,
         database_url: args.database_url,
+        counters: args.counters_url.zip(args.counters_prefix),
         instance_id: args.instance_id,
         listen: args.listen,
         drain_timeout: args.drain_timeout,

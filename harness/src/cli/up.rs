@@ -55,6 +55,16 @@ pub struct UpArgs {
     /// work in a new schema of it, dropped when `harness up` ends. Needed with --instances.
     #[arg(long, value_name = "URL", env = "HARNESS_DATABASE_URL")]
     database_url: Option<String>,
+    /// With --instances: the instances count the limits in this Redis
+    /// (redis://HOST:PORT/DB, login-core's limits.counters_url) rather than in the database,
+    /// under a key prefix of this run's own.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HARNESS_COUNTERS_URL",
+        requires = "database_url"
+    )]
+    counters_url: Option<String>,
 }
 
 /// `harness up`.
@@ -177,6 +187,7 @@ async fn up_cluster(args: &UpArgs, mock: MockHandle) -> ExitCode {
         &exe,
         &mock_url,
         server,
+        args.counters_url.as_deref(),
         args.instances,
         args.listen,
     )

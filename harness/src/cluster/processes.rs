@@ -33,6 +33,9 @@ pub struct InstanceSpec {
     pub mock: String,
     /// The PostgreSQL URL (its schema chosen in `options[search_path]`).
     pub database_url: String,
+    /// Where the limits are counted when not in the database: a Redis URL, and the keys'
+    /// prefix, the same for every instance of the cluster.
+    pub counters: Option<(String, String)>,
     /// Its name in metrics.
     pub instance_id: String,
     /// Where to listen (port 0: any).
@@ -58,7 +61,13 @@ pub async fn serve(spec: InstanceSpec) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
+    let mut limits = base.limits.clone();
+    if let Some((url, prefix)) = &spec.counters {
+        limits.counters_url = Some(url.clone());
+        limits.counters_prefix.clone_from(prefix);
+    }
     let config = login_core::Config {
+        limits,
         listen: spec.listen,
         database_url: spec.database_url.clone(),
         server_key: Some(login_core::config::ServerKeyText(key)),
@@ -120,11 +129,13 @@ pub struct Processes {
 impl Processes {
     /// Starts `n` instances of `exe instance` (the harness binary) against the mock at
     /// `mock`, on a new schema of the PostgreSQL server `server`, with a server key of their
-    /// own, and a proxy on `listen` in front of them.
+    /// own, and a proxy on `listen` in front of them. With `counters` (a Redis URL) they count
+    /// the limits there, under a key prefix of this cluster's own.
     pub async fn start(
         exe: &Path,
         mock: &str,
         server: &str,
+        counters: Option<&str>,
         n: u32,
         listen: SocketAddr,
     ) -> Result<Processes, String> {
@@ -138,10 +149,17 @@ impl Processes {
         );
         let mut instances = Vec::new();
         for i in 0..n {
-            let mut child = Command::new(exe)
+            let mut command = Command::new(exe);
+            command
                 .args(["instance", "--mock", mock, "--listen", "127.0.0.1:0"])
                 .args(["--database-url", &schema.url()])
-                .args(["--instance-id", &format!("core-{i}")])
+                .args(["--instance-id", &format!("core-{i}")]);
+            if let Some(url) = counters {
+                command
+                    .args(["--counters-url", url])
+                    .args(["--counters-prefix", &format!("harness:{}", schema.schema())]);
+            }
+            let mut child = command
                 .env(SERVER_KEY_ENV, &key)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

@@ -18,6 +18,15 @@ const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 /// A mock and `n` instances behind a proxy; `None` (after saying so) when the tests are
 /// skipped.
 async fn cluster(test: &str, n: u32) -> Option<(MockHandle, Processes)> {
+    cluster_counting_in(test, n, None).await
+}
+
+/// As [`cluster`], the limits counted in the Redis at `counters` when given.
+async fn cluster_counting_in(
+    test: &str,
+    n: u32,
+    counters: Option<&str>,
+) -> Option<(MockHandle, Processes)> {
     let server = match harness::cluster::test_server() {
         Ok(Some(server)) => server,
         Ok(None) => {
@@ -36,6 +45,7 @@ async fn cluster(test: &str, n: u32) -> Option<(MockHandle, Processes)> {
         std::path::Path::new(HARNESS),
         &mock.base_url(),
         &server,
+        counters,
         n,
         "127.0.0.1:0".parse().expect("addr"),
     )
@@ -196,8 +206,40 @@ async fn one_code_raced_across_all_processes_logs_in_exactly_once() {
     let Some((mock, c)) = cluster("cluster::code_raced_across_processes", 3).await else {
         return;
     };
+    code_raced_across_all(&mock, &c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_raced_across_all_processes_is_counted_once_with_the_counters_in_redis() {
+    let test = "cluster::code_raced_across_processes_redis";
+    let Some(redis) = login_core::store::redis::testing::server_url(test) else {
+        return;
+    };
+    let Some((mock, c)) = cluster_counting_in(test, 3, Some(&redis)).await else {
+        return;
+    };
+    code_raced_across_all(&mock, &c).await;
+    let mut db = c.schema().connect().await;
+    let in_db: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_limits")
+        .fetch_one(&mut db)
+        .await
+        .expect("count");
+    assert_eq!(
+        in_db, 0,
+        "the limits are counted in Redis, not in the database"
+    );
+    let prefix = format!("harness:{}", c.schema().schema());
+    let counters = login_core::store::redis::RedisCounters::connect(&redis, &prefix)
+        .await
+        .expect("Redis");
+    // The per-address and per-code windows, deleted.
+    assert_eq!(counters.delete_all().await.expect("deletes"), 2);
+}
+
+/// 30 logins with one code, spread over 3 instances: one succeeds, WeChat sees three.
+async fn code_raced_across_all(mock: &MockHandle, c: &Processes) {
     let (http, base) = (reqwest::Client::new(), c.proxy.base_url());
-    let code = wx_login(&mock, "alice").await;
+    let code = wx_login(mock, "alice").await;
     let answers = join_all((0..30).map(|k| login(&http, &base, &code, Some(k % 3)))).await;
     let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
     for a in &answers {
@@ -215,7 +257,7 @@ async fn one_code_raced_across_all_processes_logs_in_exactly_once() {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     assert_eq!(by_code, want);
-    assert_eq!(journal(&mock, "endpoint=jscode2session").await.len(), 3);
+    assert_eq!(journal(mock, "endpoint=jscode2session").await.len(), 3);
     let mut db = c.schema().connect().await;
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&mut db)
