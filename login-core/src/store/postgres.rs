@@ -218,6 +218,8 @@ macro_rules! statement {
 }
 
 // By path, for the submodules (declared above the definitions).
+#[cfg(test)]
+use transaction;
 use {retrying, statement};
 
 /// What a transaction does at its end.

@@ -181,6 +181,12 @@ impl Pool {
         }
     }
 
+    /// How many connections the pool holds, in use or idle.
+    #[cfg(test)]
+    pub(super) fn size(&self) -> usize {
+        self.inner.status().size
+    }
+
     /// How many connections sit idle in the pool.
     #[cfg(test)]
     pub(super) fn idle(&self) -> usize {
