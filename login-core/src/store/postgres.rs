@@ -22,16 +22,23 @@
 //! # Connections
 //!
 //! Opening connects once, directly, and migrates on that connection, so a server that cannot
-//! be reached is an error at once (not after the pool's acquire timeout). The pool then
-//! connects on demand. A connection in steady use goes straight to the next request: a ping
-//! before each use was a round trip per request. One idle for a second or more is pinged
-//! first (what closes connections silently happens while they sit unused), and when a
+//! be reached is an error at once (not after the pool's acquire timeout). The pool
+//! (`postgres/pool.rs`) then connects on demand, at most [`PoolConfig::max_connections`]
+//! connections; a request waits at most [`PoolConfig::acquire_timeout`] for one (its making
+//! included), then fails with an error that [`StoreError::is_unavailable`] recognizes (HTTP
+//! 503). A connection goes back to the pool as it is, with no ping, and one in steady use
+//! goes straight to the next request: a ping on each release or use was a round trip per
+//! request. One idle for a second or more is pinged before it is handed out (what closes
+//! connections silently happens while they sit unused), and so is one whose last user did
+//! not finish (its request was dropped mid-statement, or its statement failed). When a
 //! statement finds its connection broken (a server restart, `pg_terminate_backend`), the
 //! next connections taken from the pool are pinged too: the broken ones are replaced, and a
 //! restart of the database fails at most the requests that were using it, without a
 //! restart of login-core. Such a request fails with an error that
 //! [`StoreError::is_unavailable`] recognizes (HTTP 503); it is not run again, as it may have
-//! reached the server. Each method is one transaction: all of it is stored, or none.
+//! reached the server. Each method is one transaction: all of it is stored, or none. A
+//! transaction whose request is dropped before it ends closes its connection, so PostgreSQL
+//! rolls it back at once and no connection goes back to the pool with a transaction open.
 //!
 //! The URL may choose the schema with `?options[search_path]=NAME` (the tests give each test
 //! one of its own) and name the application with `application_name=NAME`.
@@ -39,6 +46,7 @@
 mod login;
 mod phone;
 mod phone_login;
+mod pool;
 mod rows;
 mod schema;
 mod shared;
@@ -54,8 +62,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 
 use crate::clock::UnixMs;
 use crate::domain::{Profile, User};
@@ -68,6 +76,7 @@ use crate::store::{
     StoreStats,
 };
 use login::{Create, insert_session};
+use pool::{OpenTransaction, Pool};
 use rows::{
     SESSION_COLUMNS, SessionRow, count, load_user, profile_json, reload_user, session_record,
 };
@@ -167,22 +176,22 @@ macro_rules! retrying {
 
 /// Runs `$body` (an expression of type `Result<(T, Finish), StoreError>` that uses the
 /// transaction `$tx`, a `&mut PgConnection`) in a transaction of `$isolation` on `$store`'s
-/// pool: commits or rolls back as the body says, and runs it again (from `BEGIN`) when it
-/// failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times.
+/// pool: commits or rolls back as the body says (an error rolls back), and runs it again
+/// (from `BEGIN`) when it failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`]
+/// times. Dropped before the transaction ended, it closes the connection (see
+/// [`OpenTransaction`]).
 macro_rules! transaction {
     ($store:expr, $isolation:expr, |$tx:ident| $body:expr) => {
         retrying!($store, async {
-            let mut tx = $store.begin($isolation).await?;
-            let (value, finish) = {
-                let $tx: &mut PgConnection = &mut tx;
+            let mut tx =
+                OpenTransaction::begin($store.pool.acquire().await?, $isolation.begin()).await?;
+            let result = async {
+                let $tx: &mut PgConnection = tx.connection()?;
                 let body: Result<(_, Finish), StoreError> = $body;
-                body?
-            };
-            match finish {
-                Finish::Commit => tx.commit().await?,
-                Finish::Rollback => tx.rollback().await?,
+                body
             }
-            Ok(value)
+            .await;
+            tx.finish(result).await
         })
     };
 }
@@ -190,18 +199,27 @@ macro_rules! transaction {
 /// Runs `$body` (an expression of type `Result<T, StoreError>` that uses `$conn`, a
 /// `&mut PgConnection` outside any transaction) on a connection of `$store`'s pool, again
 /// when it failed in a way [`is_retryable`] accepts, at most [`ATTEMPTS`] times. For one
-/// statement, which is a transaction of its own: no `BEGIN` and `COMMIT` round trips.
+/// statement, which is a transaction of its own: no `BEGIN` and `COMMIT` round trips. The
+/// connection is marked done only when the body succeeded: dropped midway or failed, it is
+/// pinged before its next use.
 macro_rules! statement {
     ($store:expr, |$conn:ident| $body:expr) => {
         retrying!($store, async {
-            let mut conn = $store.pool.acquire().await?;
-            let $conn: &mut PgConnection = &mut conn;
-            $body
+            let mut pooled = $store.pool.acquire().await?;
+            let result: Result<_, StoreError> = {
+                let $conn: &mut PgConnection = pooled.connection();
+                $body
+            };
+            let value = result?;
+            pooled.done();
+            Ok(value)
         })
     };
 }
 
 // By path, for the submodules (declared above the definitions).
+#[cfg(test)]
+use transaction;
 use {retrying, statement};
 
 /// What a transaction does at its end.
@@ -216,16 +234,10 @@ fn commit<T>(value: T) -> Result<(T, Finish), StoreError> {
     Ok((value, Finish::Commit))
 }
 
-/// A connection idle at least this long is pinged before it is handed out: what closes
-/// connections silently (a firewall or load balancer dropping idle flows, a server restart)
-/// happens while they sit unused. A connection in steady use is not pinged: a ping per
-/// request was a round trip of its own, on both sides' CPUs.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
-
 /// The PostgreSQL store. Cheap to clone; the pool is shared.
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pool: Pool,
     /// How many of the next connections taken from the pool are pinged first whatever their
     /// idle time: set to the pool's size when a statement finds its connection broken (the
     /// server was restarted, or an administrator ended its connections), so that the idle
@@ -263,25 +275,12 @@ impl PostgresStore {
         let _ = conn.close().await;
         let max_connections = pool.max_connections.max(1);
         let suspect = Arc::new(AtomicU32::new(0));
-        let hook = Arc::clone(&suspect);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .min_connections(0)
-            .acquire_timeout(pool.acquire_timeout)
-            .test_before_acquire(false)
-            .before_acquire(move |conn, meta| {
-                let suspected = hook
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                    .is_ok();
-                Box::pin(async move {
-                    if suspected || meta.idle_for >= PING_AFTER_IDLE {
-                        // A failed ping makes the pool close this connection and try another.
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_lazy_with(options);
+        let pool = Pool::new(
+            options,
+            max_connections,
+            pool.acquire_timeout,
+            Arc::clone(&suspect),
+        )?;
         Ok(PostgresStore {
             pool,
             suspect,
@@ -295,14 +294,6 @@ impl PostgresStore {
             tracing::info!(error = %e, "a database connection broke; testing the others before use");
             self.suspect.store(self.max_connections, Ordering::Relaxed);
         }
-    }
-
-    /// Starts a transaction of `isolation`.
-    async fn begin(
-        &self,
-        isolation: Isolation,
-    ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(self.pool.begin_with(isolation.begin()).await?)
     }
 }
 
@@ -575,7 +566,8 @@ impl Store for PostgresStore {
         Some(Arc::new(self.clone()))
     }
 
-    /// Closes every connection, waiting for those in use to come back.
+    /// Hands out no more connections and closes the idle ones; those in use are closed as
+    /// they come back.
     async fn close(&self) {
         self.pool.close().await;
     }

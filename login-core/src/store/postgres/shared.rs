@@ -6,9 +6,11 @@
 //! at once queue on the lock, the first asks WeChat, and each of the others, once it has the
 //! lock, reads the row again and finds the new token (no WeChat call). The lock ends with the
 //! transaction: on commit, on rollback, and when the instance holding it dies (its connection
-//! closes). The wait is bounded (`lock_timeout`), so an instance stuck behind a slow WeChat
-//! answers an error instead of hanging. The save compares the generation it read under the
-//! lock, so a write can never replace a newer token.
+//! closes). A lock dropped without a save or a rejection (its request was dropped) closes its
+//! connection, so the transaction and the lock end at once, and the connection never goes
+//! back to the pool with the transaction open. The wait is bounded (`lock_timeout`), so an
+//! instance stuck behind a slow WeChat answers an error instead of hanging. The save compares
+//! the generation it read under the lock, so a write can never replace a newer token.
 //!
 //! A rate-limit hit is one `INSERT ... ON CONFLICT DO UPDATE` on the (limit, key) row: the row
 //! lock serializes the instances' hits, and the statement starts a new window when the stored
@@ -17,9 +19,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
-use super::{ATTEMPTS, PostgresStore, backoff, is_retryable, last_attempt, retrying, statement};
+use super::pool::OpenTransaction;
+use super::{
+    ATTEMPTS, Finish, PostgresStore, backoff, is_retryable, last_attempt, retrying, statement,
+};
 use crate::clock::UnixMs;
 use crate::ids::AppId;
 use crate::store::StoreError;
@@ -58,38 +63,56 @@ impl TokenRows for PostgresStore {
     }
 
     async fn lock(&self, appid: &AppId, wait: Duration) -> Result<Box<dyn TokenLock>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| {
-            let e = StoreError::from(e);
-            self.saw(&e);
-            e
-        })?;
-        // At least 1 ms: 0 would mean "wait for ever".
-        let wait_ms = wait.as_millis().clamp(1, u128::from(u32::MAX));
-        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-            .bind(format!("{wait_ms}ms"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || '/' || $2))")
-            .bind(TOKEN_LOCK_CLASS)
-            .bind(appid.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE appid = $1");
-        let row: Option<TokenRow> = sqlx::query_as(&sql)
-            .bind(appid.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        Ok(Box::new(PgTokenLock {
-            tx,
-            appid: appid.as_str().to_owned(),
-            stored: row.map(stored),
-        }))
+        let conn = self.pool.acquire().await.inspect_err(|e| self.saw(e))?;
+        let mut tx = OpenTransaction::begin(conn, "BEGIN")
+            .await
+            .inspect_err(|e| self.saw(e))?;
+        match lock_and_read(&mut tx, appid, wait).await {
+            Ok(row) => Ok(Box::new(PgTokenLock {
+                tx,
+                appid: appid.as_str().to_owned(),
+                stored: row.map(stored),
+            })),
+            Err(e) => {
+                // A wait that ran out (or any other failure) rolls back; a connection that
+                // cannot is closed.
+                let _ = tx.end("ROLLBACK").await;
+                Err(e)
+            }
+        }
     }
 }
 
-/// A token lock: the transaction holding the advisory lock, and the row it read.
+/// Takes the app's advisory lock in `tx`, waiting at most `wait`, and reads its row.
+async fn lock_and_read(
+    tx: &mut OpenTransaction,
+    appid: &AppId,
+    wait: Duration,
+) -> Result<Option<TokenRow>, StoreError> {
+    let conn = tx.connection()?;
+    // At least 1 ms: 0 would mean "wait for ever".
+    let wait_ms = wait.as_millis().clamp(1, u128::from(u32::MAX));
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{wait_ms}ms"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || '/' || $2))")
+        .bind(TOKEN_LOCK_CLASS)
+        .bind(appid.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE appid = $1");
+    Ok(sqlx::query_as(&sql)
+        .bind(appid.as_str())
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+/// A token lock: the transaction holding the advisory lock, and the row it read. Dropped
+/// without [`TokenLock::save`] or [`TokenLock::reject`], it closes its connection (see
+/// [`OpenTransaction`]): the transaction and the lock end with it.
 struct PgTokenLock {
-    tx: Transaction<'static, Postgres>,
+    tx: OpenTransaction,
     appid: String,
     stored: Option<StoredToken>,
 }
@@ -107,34 +130,8 @@ impl TokenLock for PgTokenLock {
             stored: read,
         } = *self;
         let generation = next_generation(read.as_ref(), token.changed);
-        // The update applies only over the generation read under the lock: were the lock ever
-        // not held, a late write still could not replace a newer token.
-        let sql = format!(
-            "INSERT INTO access_tokens (appid, {TOKEN_COLUMNS}, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, FALSE, $6) \
-             ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, \
-             generation = excluded.generation, expires_at = excluded.expires_at, \
-             refresh_at = excluded.refresh_at, rejected = FALSE, updated_at = excluded.updated_at \
-             WHERE access_tokens.generation = $7 \
-             RETURNING {TOKEN_COLUMNS}"
-        );
-        let row: Option<TokenRow> = sqlx::query_as(&sql)
-            .bind(&appid)
-            .bind(&token.sealed)
-            .bind(generation)
-            .bind(token.expires_at.0)
-            .bind(token.refresh_at.0)
-            .bind(token.now.0)
-            .bind(read.as_ref().map_or(0, |r| r.generation))
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Err(StoreError::Contention(
-                "the app's access token changed under its lock",
-            ));
-        };
-        tx.commit().await?;
-        Ok(stored(row))
+        let saved = save_row(&mut tx, &appid, &token, generation, read.as_ref()).await;
+        tx.finish(saved).await
     }
 
     async fn reject(self: Box<Self>) -> Result<(), StoreError> {
@@ -143,18 +140,64 @@ impl TokenLock for PgTokenLock {
             appid,
             stored: read,
         } = *self;
-        if let Some(read) = read {
-            sqlx::query(
-                "UPDATE access_tokens SET rejected = TRUE WHERE appid = $1 AND generation = $2",
-            )
-            .bind(&appid)
-            .bind(read.generation)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let marked = match read {
+            Some(read) => mark_rejected(&mut tx, &appid, read.generation).await,
+            None => Ok(()),
+        };
+        tx.finish(marked.map(|()| ((), Finish::Commit))).await
     }
+}
+
+/// Writes `token` as `generation` in `tx`, over the row `read` under the lock; commits when
+/// it was written.
+async fn save_row(
+    tx: &mut OpenTransaction,
+    appid: &str,
+    token: &NewToken,
+    generation: i64,
+    read: Option<&StoredToken>,
+) -> Result<(StoredToken, Finish), StoreError> {
+    // The update applies only over the generation read under the lock: were the lock ever
+    // not held, a late write still could not replace a newer token.
+    let sql = format!(
+        "INSERT INTO access_tokens (appid, {TOKEN_COLUMNS}, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, FALSE, $6) \
+         ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, \
+         generation = excluded.generation, expires_at = excluded.expires_at, \
+         refresh_at = excluded.refresh_at, rejected = FALSE, updated_at = excluded.updated_at \
+         WHERE access_tokens.generation = $7 \
+         RETURNING {TOKEN_COLUMNS}"
+    );
+    let row: Option<TokenRow> = sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(&token.sealed)
+        .bind(generation)
+        .bind(token.expires_at.0)
+        .bind(token.refresh_at.0)
+        .bind(token.now.0)
+        .bind(read.map_or(0, |r| r.generation))
+        .fetch_optional(tx.connection()?)
+        .await?;
+    match row {
+        Some(row) => Ok((stored(row), Finish::Commit)),
+        None => Err(StoreError::Contention(
+            "the app's access token changed under its lock",
+        )),
+    }
+}
+
+/// Marks the token of `generation` rejected, in `tx`.
+async fn mark_rejected(
+    tx: &mut OpenTransaction,
+    appid: &str,
+    generation: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE access_tokens SET rejected = TRUE WHERE appid = $1 AND generation = $2")
+        .bind(appid)
+        .bind(generation)
+        .execute(tx.connection()?)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]

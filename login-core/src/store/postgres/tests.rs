@@ -1,5 +1,6 @@
 //! Tests of the PostgreSQL store's own machinery: schema versions, several stores on one
-//! database, a server that cannot be reached, and connections that break. What every store
+//! database, a server that cannot be reached, connections that break, and the pool (a
+//! statement, a transaction or a token lock dropped midway, a full pool). What every store
 //! must do is tested for each backend in `store/tests/`.
 
 use std::sync::Arc;
@@ -8,11 +9,88 @@ use std::time::Duration;
 use super::schema::{MIGRATIONS, apply};
 use super::testing::TestDatabase;
 use super::*;
+use crate::store::shared::NewToken;
 use crate::store::tests::{T0, login, stats};
 
 /// A schema of its own for `test`, or `None` (skipped).
 async fn database(test: &str) -> Option<TestDatabase> {
     TestDatabase::create(&format!("store::postgres::tests::{test}")).await
+}
+
+/// A store on `db` with a pool of `max_connections`, waiting `acquire_timeout` for one.
+async fn store_with(
+    db: &TestDatabase,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> PostgresStore {
+    let pool = PoolConfig {
+        max_connections,
+        acquire_timeout,
+    };
+    PostgresStore::open_with(&db.url(), pool)
+        .await
+        .expect("opens")
+}
+
+/// The server process of the connection a statement of `store` runs on.
+async fn backend_pid(store: &PostgresStore) -> i32 {
+    let pid: Result<i32, StoreError> = statement!(store, |conn| {
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await?)
+    });
+    pid.expect("a connection answers")
+}
+
+/// The server process of the store's connection (of `db`'s schema) that runs a statement
+/// starting with `start`, once one does (within 5 s; asked again as soon as each answer
+/// arrives, as [`TestDatabase::waits_for_a_lock`] does).
+async fn running(db: &TestDatabase, observer: &mut PgConnection, start: &str) -> i32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let pid: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+             AND state = 'active' AND starts_with(query, $2)",
+        )
+        .bind(db.schema())
+        .bind(start)
+        .fetch_optional(&mut *observer)
+        .await
+        .expect("activity");
+        if let Some(pid) = pid {
+            return pid;
+        }
+    }
+    panic!("no connection of the store runs `{start}`");
+}
+
+/// Whether the server process `pid` is gone (within 10 s; asked again as each answer arrives).
+async fn ends(observer: &mut PgConnection, pid: i32) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let alive: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+                .bind(pid)
+                .fetch_one(&mut *observer)
+                .await
+                .expect("activity");
+        if !alive {
+            return true;
+        }
+    }
+    false
+}
+
+/// How many connections of `db`'s schema are in a transaction and waiting for their client.
+async fn idle_in_transaction(db: &TestDatabase, observer: &mut PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .bind(db.schema())
+    .fetch_one(&mut *observer)
+    .await
+    .expect("activity")
 }
 
 /// The version the schema records, read on a connection of its own.
@@ -241,20 +319,18 @@ async fn connections_closed_while_idle_fail_at_most_one_request() {
         .record_login(login("wxa", "o0", None, 0, T0))
         .await
         .expect("login");
-    // Four connections at once (each held while the next is taken), all idle afterwards.
+    // Four connections at once (each held while the next is taken), each then done as after
+    // a statement, so none of them is pinged when next handed out (it has not been idle for a
+    // second), all idle afterwards: back in the pool as they are dropped.
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(store.pool.acquire().await.expect("a connection"));
     }
+    for conn in &mut held {
+        conn.done();
+    }
     drop(held);
-    // Back in the pool once their release (a ping) is done.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while store.pool.num_idle() < 4 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("four idle connections");
+    assert_eq!(store.pool.idle(), 4, "four idle connections");
     let closed = db.terminate_connections().await;
     assert!(closed >= 4, "four idle connections: {closed}");
 
@@ -278,4 +354,177 @@ async fn connections_closed_while_idle_fail_at_most_one_request() {
         .await
         .expect("the next login works");
     assert!(again.is_new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_dropped_midway_leaves_its_connection_working() {
+    let Some(db) = database("dropped_statement").await else {
+        return;
+    };
+    // One connection: whatever runs next runs on the connection the dropped statement had.
+    let store = Arc::new(store_with(&db, 1, Duration::from_secs(10)).await);
+    store
+        .record_login(login("wxa", "o1", None, 1, T0))
+        .await
+        .expect("login");
+    let pid = backend_pid(&store).await;
+
+    let sleeping = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            statement!(store, |conn| {
+                sqlx::query("SELECT pg_sleep(1)")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+    };
+    let mut observer = db.connect().await;
+    assert_eq!(running(&db, &mut observer, "SELECT pg_sleep").await, pid);
+    // Dropped while the server runs it: its answer is still to come on the connection.
+    sleeping.abort();
+    assert!(sleeping.await.expect_err("dropped").is_cancelled());
+
+    // The connection is pinged before its next use, which reads that answer first.
+    assert_eq!(stats(store.as_ref()).await, (1, 1, 1));
+    assert_eq!(backend_pid(&store).await, pid, "the same connection");
+    let again = store
+        .record_login(login("wxa", "o2", None, 2, T0))
+        .await
+        .expect("the next login works");
+    assert!(again.is_new);
+    assert_eq!(stats(store.as_ref()).await, (2, 2, 2));
+    assert_eq!(store.pool.size(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_dropped_midway_closes_its_connection_and_writes_nothing() {
+    let Some(db) = database("dropped_transaction").await else {
+        return;
+    };
+    let store = Arc::new(store_with(&db, 1, Duration::from_secs(10)).await);
+    let first = store
+        .record_login(login("wxa", "o1", None, 1, T0))
+        .await
+        .expect("login");
+    let id = first.user.id;
+
+    // A transaction that changes the user, then sleeps before it commits.
+    let sleeping = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            transaction!(store, Isolation::ReadCommitted, |tx| {
+                sqlx::query("UPDATE users SET updated_at = 42 WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_sleep(3)").execute(&mut *tx).await?;
+                commit(())
+            })
+        })
+    };
+    let mut observer = db.connect().await;
+    let pid = running(&db, &mut observer, "SELECT pg_sleep").await;
+    sleeping.abort();
+    assert!(sleeping.await.expect_err("dropped").is_cancelled());
+
+    // The pool's one place is free at once, for a new connection: had the old one come back,
+    // this would wait for its sleep and then run inside its transaction.
+    let started = std::time::Instant::now();
+    let again = store
+        .record_login(login("wxa", "o2", None, 2, T0))
+        .await
+        .expect("the next login works");
+    assert!(again.is_new);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not behind the sleep: {:?}",
+        started.elapsed()
+    );
+    assert_ne!(backend_pid(&store).await, pid, "a new connection");
+    // Committed: another connection sees it.
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut observer)
+        .await
+        .expect("count");
+    assert_eq!(users, 2);
+    // The old connection's server process ends once its sleep does, and rolls back.
+    assert!(
+        ends(&mut observer, pid).await,
+        "the dropped connection's process ends"
+    );
+    let updated_at: i64 = sqlx::query_scalar("SELECT updated_at FROM users WHERE id = $1")
+        .bind(id.0)
+        .fetch_one(&mut observer)
+        .await
+        .expect("the user");
+    assert_ne!(updated_at, 42, "the dropped transaction wrote nothing");
+    assert_eq!(idle_in_transaction(&db, &mut observer).await, 0);
+    assert_eq!(store.pool.size(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_lock_dropped_unfinished_ends_its_transaction_and_its_lock() {
+    let Some(db) = database("dropped_lock").await else {
+        return;
+    };
+    let (a, b) = (
+        store_with(&db, 1, Duration::from_secs(5)).await,
+        PostgresStore::open(&db.url()).await.expect("b"),
+    );
+    let app = AppId::new("wx1");
+    let held = TokenRows::lock(&a, &app, Duration::from_secs(5))
+        .await
+        .expect("a locks");
+    drop(held);
+
+    // Had the connection gone back to a's pool, its transaction would hold the lock still:
+    // b would wait its whole second and fail.
+    let lock = TokenRows::lock(&b, &app, Duration::from_secs(1))
+        .await
+        .expect("b gets the lock the dropped one held");
+    lock.reject().await.expect("ends its transaction");
+    let mut observer = db.connect().await;
+    assert_eq!(idle_in_transaction(&db, &mut observer).await, 0);
+
+    // a's one place in its pool is free for a new connection.
+    let lock = TokenRows::lock(&a, &app, Duration::from_secs(1))
+        .await
+        .expect("a locks again");
+    let token = NewToken {
+        sealed: b"t1".to_vec(),
+        changed: true,
+        expires_at: UnixMs(T0.0 + 7_200_000),
+        refresh_at: UnixMs(T0.0 + 6_900_000),
+        now: T0,
+    };
+    let saved = lock.save(token).await.expect("saves");
+    assert_eq!(saved.generation, 1);
+    assert_eq!(a.pool.size(), 1);
+    assert_eq!(idle_in_transaction(&db, &mut observer).await, 0);
+}
+
+#[tokio::test]
+async fn a_request_that_finds_the_pool_full_fails_after_the_acquire_timeout() {
+    let Some(db) = database("pool_full").await else {
+        return;
+    };
+    let wait = Duration::from_millis(300);
+    let store = store_with(&db, 1, wait).await;
+    let held = store.pool.acquire().await.expect("the one connection");
+
+    let started = std::time::Instant::now();
+    let err = store.stats().await.expect_err("no connection to be had");
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, StoreError::Database(sqlx::Error::PoolTimedOut)),
+        "{err:?}"
+    );
+    assert!(err.is_unavailable(), "HTTP 503: {err}");
+    assert!(waited >= wait, "waited the acquire timeout: {waited:?}");
+    assert!(waited < Duration::from_secs(5), "and no longer: {waited:?}");
+
+    drop(held);
+    assert_eq!(stats(&store).await, (0, 0, 0), "the connection is back");
 }
