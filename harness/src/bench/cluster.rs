@@ -26,6 +26,13 @@ use super::report::{Results, Target, summary};
 use super::runs::{FreshRun, fresh_json, fresh_run};
 use crate::cluster::proxy::Proxy;
 
+/// The PostgreSQL connections of a run, all instances together: each instance's pool holds
+/// its share. A server runs best with a few busy backends per core (more only take turns and
+/// switch): on the 2-core machine the figures were measured on, 8 in all beat 16 per
+/// instance by a fifth or more with two instances (BENCHMARKS.md). Size a deployment's pools
+/// the same way, from the server's cores, not per instance.
+const SERVER_CONNECTIONS: u32 = 8;
+
 /// Where one run's logins are stored, and how they reach login-core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Setup {
@@ -177,6 +184,7 @@ async fn one(
         if let Some(schema) = &schema {
             c.database_url = schema.url();
             c.instance_id = Some(format!("core-{i}"));
+            c.database.max_connections = Some(SERVER_CONNECTIONS / instances);
         }
         if let Some((url, prefix, _)) = &redis {
             c.limits.counters_url = Some((*url).to_owned());
