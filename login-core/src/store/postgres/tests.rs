@@ -528,3 +528,38 @@ async fn a_request_that_finds_the_pool_full_fails_after_the_acquire_timeout() {
     drop(held);
     assert_eq!(stats(&store).await, (0, 0, 0), "the connection is back");
 }
+
+/// A first login returns its new user without reading it back (migration 0004): what it
+/// returns must be what a read finds, in each way a user is created.
+#[tokio::test]
+async fn a_new_user_is_returned_as_it_is_stored() {
+    let Some(db) = database("a_new_user_is_returned_as_it_is_stored").await else {
+        return;
+    };
+    let store = store_with(&db, 2, Duration::from_secs(5)).await;
+    let cases = [
+        login("wxapp1", "o-plain", None, 1, T0),
+        login("wxapp1", "o-union", Some("u-1"), 2, T0),
+        // The unionid's holder already has an openid in this app: a user of its own, without
+        // the unionid (WeChat broke its own rule).
+        login("wxapp1", "o-union-2", Some("u-1"), 3, UnixMs(T0.0 + 5)),
+    ];
+    for write in cases {
+        let outcome = store.record_login(write.clone()).await.expect("logs in");
+        assert!(outcome.is_new, "{write:?}");
+        let stored = store
+            .user(outcome.user.id)
+            .await
+            .expect("reads")
+            .expect("the user exists");
+        assert_eq!(outcome.user, stored, "{write:?}");
+        assert_eq!(outcome.user.created_at, write.now);
+    }
+    // The known user's path still reads it back: a second app's identity joins by unionid.
+    let joined = store
+        .record_login(login("wxapp2", "o-other-app", Some("u-1"), 4, T0))
+        .await
+        .expect("logs in");
+    assert!(!joined.is_new);
+    assert_eq!(joined.user.identities.len(), 2);
+}
