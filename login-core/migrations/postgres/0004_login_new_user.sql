@@ -1,7 +1,9 @@
 -- 0004_login_new_user: a login that creates its user no longer reads it back: the function
 -- returns the row it has just written (one identity, no phone, no profile, created and
--- updated now), one statement fewer for every first login, the commonest write. Otherwise
--- the function is 0003's, unchanged.
+-- updated now), one statement fewer for every first login, the commonest write. And the new
+-- identity is inserted in one place for both ways a login adds one (a new user, or the
+-- unionid's user joining this app). Otherwise the function is 0003's: the same statements in
+-- the same order, the same rules and races.
 CREATE OR REPLACE FUNCTION login_core_login(
     p_appid               TEXT,
     p_openid              TEXT,
@@ -70,15 +72,8 @@ BEGIN
               FROM users u WHERE u.unionid = p_unionid;
         END IF;
         IF v_holder IS NOT NULL AND NOT v_in_app THEN
+            -- The unionid's user joins this app.
             v_user := v_holder;
-            INSERT INTO identities AS i (appid, openid, user_id, session_key, created_at, updated_at)
-            VALUES (p_appid, p_openid, v_user, p_session_key, p_now, p_now)
-            ON CONFLICT (appid, openid) DO NOTHING;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION 'a racing login created the identity'
-                      USING ERRCODE = 'serialization_failure';
-            END IF;
-            UPDATE users u SET updated_at = p_now WHERE u.id = v_user;
         ELSIF NOT p_may_create THEN
             RETURN;
         ELSE
@@ -97,14 +92,17 @@ BEGIN
                 RAISE EXCEPTION 'a racing login created the unionid''s user'
                       USING ERRCODE = 'serialization_failure';
             END IF;
-            INSERT INTO identities AS i (appid, openid, user_id, session_key, created_at, updated_at)
-            VALUES (p_appid, p_openid, v_user, p_session_key, p_now, p_now)
-            ON CONFLICT (appid, openid) DO NOTHING;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION 'a racing login created the identity'
-                      USING ERRCODE = 'serialization_failure';
-            END IF;
             v_new := TRUE;
+        END IF;
+        INSERT INTO identities AS i (appid, openid, user_id, session_key, created_at, updated_at)
+        VALUES (p_appid, p_openid, v_user, p_session_key, p_now, p_now)
+        ON CONFLICT (appid, openid) DO NOTHING;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'a racing login created the identity'
+                  USING ERRCODE = 'serialization_failure';
+        END IF;
+        IF NOT v_new THEN
+            UPDATE users u SET updated_at = p_now WHERE u.id = v_user;
         END IF;
     END IF;
 

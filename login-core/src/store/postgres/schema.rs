@@ -114,7 +114,7 @@ mod tests {
                 "d7f5a03ab81ca87e82d728dab304ce201873f51c83ead6b97bb95703df1db033",
                 "c1ca2ca6b9b267075a01fbb02a597027bb06ed812b8dcfbf53050f023b586c96",
                 "3ca58dae576615bbd4235410f2a03049576775db09e32e0b0de37ca91ad64f5f",
-                "d846d7e880a340091a1b80653dbe1f8072c92430b14d2cb1e1b0bc8514914385",
+                "714fc2c272cdf2a676b18a2acf53e74b1a956f7550bf34a389913904a4915250",
             ]
         );
     }
