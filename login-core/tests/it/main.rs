@@ -20,6 +20,7 @@ mod profile;
 mod props_journeys;
 mod props_opendata;
 mod props_phone;
+mod redis_counters;
 mod registration;
 mod rotated_key;
 mod session;
