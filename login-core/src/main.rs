@@ -208,6 +208,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Listening for SIGTERM before saying the server is up: a signal right after drains.
+    let stop = login_core::server::shutdown_signal();
     // stdout carries the facts a script needs; logs go to stderr. A reader that went away
     // (a closed pipe) is no reason to stop serving.
     let facts = format!(
@@ -227,7 +229,7 @@ async fn main() -> ExitCode {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(facts.as_bytes()).and_then(|()| out.flush());
     }
-    login_core::server::shutdown_signal().await;
+    stop.await;
     match handle.drain(config.drain_timeout).await {
         Drained::Done => {
             tracing::info!("drained: every request in flight finished");

@@ -87,26 +87,40 @@ fn load(args: &Args) -> Result<Config, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, before the start
+/// lines are printed, so that a signal sent right after them stops the mock cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = signals;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term.take()) => {},
+                () = wait(int.take()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 #[tokio::main]
@@ -154,6 +168,7 @@ async fn main() -> ExitCode {
     };
     let addr = listener.local_addr().map_or(config.listen, |a| a);
     let app = shared.engine.default_app();
+    let stop = shutdown_signal();
     // stdout carries the facts a script needs; logs go to stderr.
     println!("mock-server listening on http://{addr}");
     println!("default app: appid={} secret={}", app.appid, app.secret);
@@ -175,7 +190,7 @@ async fn main() -> ExitCode {
             .join(",")
     );
     tracing::info!(%addr, appid = %app.appid, "mock-server started");
-    match serve(listener, shared, shutdown_signal()).await {
+    match serve(listener, shared, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mock-server: {e}");

@@ -3,7 +3,6 @@
 //! `--instances N`, N login-core processes on one PostgreSQL schema behind a round-robin proxy;
 //! with `--mock URL`, login-core alone, on a mock that is already running.
 
-use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,8 +101,11 @@ pub fn up(args: UpArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The signal handlers go in before the banner says login-core is up: a SIGTERM right
+        // after it must drain, not kill.
+        let stop = shutdown_signal();
         print_banner(&mock, &core, &args.data);
-        shutdown_signal().await;
+        stop.await;
         eprintln!("harness: stopping (finishing requests in flight)");
         core.shutdown().await;
         mock.shutdown().await;
@@ -138,8 +140,6 @@ async fn up_on_running_mock(args: &UpArgs, url: &str) -> ExitCode {
     // The signal handlers go in before the banner says login-core is up: a SIGTERM right
     // after it must drain, not kill.
     let stop = shutdown_signal();
-    tokio::pin!(stop);
-    std::future::poll_fn(|cx| std::task::Poll::Ready(stop.as_mut().poll(cx).is_ready())).await;
     let c = local_url(core.addr());
     let banner = format!(
         "mock (WeChat API)  {wechat}    (running already)\n\
@@ -199,6 +199,8 @@ async fn up_cluster(args: &UpArgs, mock: MockHandle) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the banner: a signal right after it drains the instances.
+    let stop = shutdown_signal();
     let app = mock.default_app();
     let proxy = local_url(cluster.proxy.addr());
     println!("mock (WeChat API)  {mock_url}    use it in place of https://api.weixin.qq.com");
@@ -227,7 +229,7 @@ async fn up_cluster(args: &UpArgs, mock: MockHandle) -> ExitCode {
     println!("Ctrl-C stops everything: each instance finishes its requests in flight.");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
+    stop.await;
     eprintln!("harness: stopping the instances (each drains), then the mock");
     let mut code = ExitCode::SUCCESS;
     for (i, status) in cluster.stop().await.into_iter().enumerate() {

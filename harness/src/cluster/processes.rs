@@ -79,6 +79,8 @@ pub async fn serve(spec: InstanceSpec) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
     };
+    // Before saying it listens: a SIGTERM right after that drains, not kills.
+    let stop = login_core::server::shutdown_signal();
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -86,7 +88,7 @@ pub async fn serve(spec: InstanceSpec) -> ExitCode {
             .and_then(|()| writeln!(out, "instance: {}", spec.instance_id))
             .and_then(|()| out.flush());
     }
-    login_core::server::shutdown_signal().await;
+    stop.await;
     match handle.drain(spec.drain_timeout).await {
         Drained::Done => ExitCode::SUCCESS,
         Drained::Cut => fail("requests were still running at the drain deadline".into()),
