@@ -29,7 +29,7 @@ use crate::cluster::proxy::Proxy;
 /// The PostgreSQL connections of a run, all instances together: each instance's pool holds
 /// its share. A server runs best with a few busy backends per core (more only take turns and
 /// switch): on the 2-core machine the figures were measured on, 8 in all beat 16 per
-/// instance by a fifth or more with two instances (BENCHMARKS.md). Size a deployment's pools
+/// instance by about 40% in the median with two instances (BENCHMARKS.md). Size a deployment's pools
 /// the same way, from the server's cores, not per instance.
 const SERVER_CONNECTIONS: u32 = 8;
 

@@ -58,7 +58,6 @@ mod tests;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -238,13 +237,6 @@ fn commit<T>(value: T) -> Result<(T, Finish), StoreError> {
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: Pool,
-    /// How many of the next connections taken from the pool are pinged first whatever their
-    /// idle time: set to the pool's size when a statement finds its connection broken (the
-    /// server was restarted, or an administrator ended its connections), so that the idle
-    /// connections broken with it are replaced instead of failing one request each.
-    suspect: Arc<AtomicU32>,
-    /// The pool's size.
-    max_connections: u32,
 }
 
 impl PostgresStore {
@@ -273,26 +265,15 @@ impl PostgresStore {
             })?;
         schema::migrate(&mut conn).await?;
         let _ = conn.close().await;
-        let max_connections = pool.max_connections.max(1);
-        let suspect = Arc::new(AtomicU32::new(0));
-        let pool = Pool::new(
-            options,
-            max_connections,
-            pool.acquire_timeout,
-            Arc::clone(&suspect),
-        )?;
-        Ok(PostgresStore {
-            pool,
-            suspect,
-            max_connections,
-        })
+        let pool = Pool::new(options, pool.max_connections.max(1), pool.acquire_timeout)?;
+        Ok(PostgresStore { pool })
     }
 
     /// Notes what the error of a statement says about the pool's connections.
     fn saw(&self, e: &StoreError) {
         if is_lost_connection(e) {
             tracing::info!(error = %e, "a database connection broke; testing the others before use");
-            self.suspect.store(self.max_connections, Ordering::Relaxed);
+            self.pool.suspect_all();
         }
     }
 }

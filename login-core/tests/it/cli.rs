@@ -90,15 +90,21 @@ fn a_bad_config_file_is_named_with_the_key() {
     assert!(err.contains("core.toml") && err.contains("ttl"), "{err}");
 }
 
-/// Runs the binary in an empty folder with the apps given and `--database-url url`.
-fn run_with_database(dir: &tempfile::TempDir, url: &str) -> std::process::Output {
+/// Runs the binary in an empty folder with the apps given, on `database_url`, with `flags`.
+fn run_with(dir: &tempfile::TempDir, database_url: &str, flags: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(["--appid", "wx1234567890abcdef", "--secret", "s3cr3t"])
-        .args(["--listen", "127.0.0.1:0", "--database-url", url])
+        .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
+        .args(flags)
         .current_dir(dir.path())
         .env_clear()
         .output()
         .expect("binary runs")
+}
+
+/// Runs the binary in an empty folder with the apps given and `--database-url url`.
+fn run_with_database(dir: &tempfile::TempDir, url: &str) -> std::process::Output {
+    run_with(dir, url, &[])
 }
 
 #[test]
@@ -155,19 +161,7 @@ fn a_postgres_server_that_cannot_be_reached_stops_the_start() {
 
 /// Runs the binary in an empty folder on an in-memory database with `--counters-url url`.
 fn run_with_counters(dir: &tempfile::TempDir, url: &str) -> std::process::Output {
-    Command::new(BIN)
-        .args(["--appid", "wx1234567890abcdef", "--secret", "s3cr3t"])
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            "sqlite::memory:",
-        ])
-        .args(["--counters-url", url])
-        .current_dir(dir.path())
-        .env_clear()
-        .output()
-        .expect("binary runs")
+    run_with(dir, "sqlite::memory:", &["--counters-url", url])
 }
 
 #[test]

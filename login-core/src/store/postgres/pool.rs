@@ -87,7 +87,7 @@ impl Conn {
 pub(super) struct Connector {
     options: PgConnectOptions,
     /// How many of the next connections handed out again are pinged whatever their idle
-    /// time; see `PostgresStore::saw`.
+    /// time; see [`Pool::suspect_all`].
     suspect: Arc<AtomicU32>,
 }
 
@@ -134,6 +134,10 @@ impl managed::Manager for Connector {
 pub(super) struct Pool {
     inner: managed::Pool<Connector>,
     acquire_timeout: Duration,
+    /// The connector's count of connections to ping whatever their idle time.
+    suspect: Arc<AtomicU32>,
+    /// The most connections the pool holds.
+    max_connections: u32,
 }
 
 impl Pool {
@@ -144,9 +148,13 @@ impl Pool {
         options: PgConnectOptions,
         max_connections: u32,
         acquire_timeout: Duration,
-        suspect: Arc<AtomicU32>,
     ) -> Result<Pool, StoreError> {
-        let inner = managed::Pool::builder(Connector { options, suspect })
+        let suspect = Arc::new(AtomicU32::new(0));
+        let connector = Connector {
+            options,
+            suspect: Arc::clone(&suspect),
+        };
+        let inner = managed::Pool::builder(connector)
             .max_size(usize::try_from(max_connections).unwrap_or(usize::MAX))
             .queue_mode(QueueMode::Lifo)
             .build()
@@ -157,7 +165,17 @@ impl Pool {
         Ok(Pool {
             inner,
             acquire_timeout,
+            suspect,
+            max_connections,
         })
+    }
+
+    /// Has every connection handed out next pinged first, whatever its idle time, until as
+    /// many as the pool holds were: a statement found its connection broken (the server was
+    /// restarted, or an administrator ended its connections), so the idle ones broken with
+    /// it are replaced instead of failing one request each.
+    pub(super) fn suspect_all(&self) {
+        self.suspect.store(self.max_connections, Ordering::Relaxed);
     }
 
     /// A connection, for one statement or transaction; waits at most the acquire timeout.
