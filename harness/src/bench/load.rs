@@ -276,7 +276,13 @@ impl WorkerOut {
 /// Drives `work` against `addr` as `settings` say and reports the window (`work` can be looked
 /// at afterwards: [`Workload::unused`]). Needs a Tokio runtime.
 pub async fn run(addr: SocketAddr, work: Arc<Workload>, settings: &Settings) -> Report {
-    let host = HeaderValue::try_from(addr.to_string()).ok();
+    run_spread(&[addr], work, settings).await
+}
+
+/// Like [`run`], with the workers' connections spread over `addrs` in turn (worker `i` talks
+/// to `addrs[i % addrs.len()]`), as a connection-level (L4) balancer spreads them: each
+/// request stays on its connection's server. No address: every worker reports the error.
+pub async fn run_spread(addrs: &[SocketAddr], work: Arc<Workload>, settings: &Settings) -> Report {
     let base = Instant::now();
     let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let window = Arc::new(Window {
@@ -288,8 +294,18 @@ pub async fn run(addr: SocketAddr, work: Arc<Workload>, settings: &Settings) -> 
     let expected = (settings.duration.as_secs_f64() * 50_000.0 / settings.connections as f64)
         .clamp(1024.0, 1_000_000.0) as usize;
     let mut tasks = Vec::with_capacity(settings.connections);
-    for _ in 0..settings.connections.max(1) {
-        let (work, window, host) = (work.clone(), window.clone(), host.clone());
+    for i in 0..settings.connections.max(1) {
+        let Some(&addr) = addrs.get(i % addrs.len().max(1)) else {
+            tasks.push(tokio::spawn(async {
+                WorkerOut {
+                    first_error: Some("no address to send the load to".into()),
+                    ..WorkerOut::default()
+                }
+            }));
+            continue;
+        };
+        let host = HeaderValue::try_from(addr.to_string()).ok();
+        let (work, window) = (work.clone(), window.clone());
         tasks.push(tokio::spawn(worker(addr, work, window, host, expected)));
     }
     let mut outs = Vec::with_capacity(tasks.len());
@@ -474,6 +490,36 @@ mod tests {
         assert!(r.window < Duration::from_millis(2_000));
         assert!(r.requests() <= 20);
         assert_eq!(work.unused(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spread_connections_meet_every_address() {
+        let server = bare::spawn().await.expect("bare server");
+        // A port nobody listens on: bound, then closed.
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+            l.local_addr().expect("addr")
+        };
+        let ok = Arc::new(Workload::fixed(
+            Method::GET,
+            "/",
+            Expect::ok_containing("openid"),
+        ));
+        let r = run_spread(&[server.addr(), dead], ok.clone(), &settings(100)).await;
+        assert!(r.requests() > 0, "half the workers reach the server: {r:?}");
+        assert!(r.errors > 0, "the other half meet the dead address: {r:?}");
+        assert!(
+            r.first_error
+                .as_deref()
+                .is_some_and(|e| e.contains(&dead.to_string())),
+            "{r:?}"
+        );
+        let r = run_spread(&[], ok, &settings(50)).await;
+        assert_eq!(r.requests(), 0);
+        assert_eq!(
+            r.first_error.as_deref(),
+            Some("no address to send the load to")
+        );
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub async fn run(
     let mut next_user = 0u64;
     let forwarded = HeaderName::from_static("x-forwarded-for");
     let f = fresh_run(
-        core.addr(),
+        &[core.addr()],
         settings,
         (settings.warmup.as_secs_f64() * 5_000.0) as usize + 500,
         |items| {

@@ -89,7 +89,7 @@ async fn exchange(
     let mut next_user = 0;
     // The quota is 100 exchanges per user and minute: 20 codes per user stay well under it.
     let f = fresh_run(
-        mock.addr(),
+        &[mock.addr()],
         settings,
         (settings.warmup.as_secs_f64() * 40_000.0) as usize + 1000,
         |items| Workload::single_use(Method::GET, items, Expect::ok_containing("\"openid\"")),

@@ -17,8 +17,17 @@ use super::report::{Results, Unit, ms, report_json, show, summary, thousands};
 /// A load run, with the cores the whole process (servers and load generator) kept busy
 /// meanwhile.
 pub async fn measured(addr: SocketAddr, work: Arc<Workload>, settings: &Settings) -> (Report, f64) {
+    measured_spread(&[addr], work, settings).await
+}
+
+/// [`measured`] with the connections spread over `addrs` ([`load::run_spread`]).
+pub async fn measured_spread(
+    addrs: &[SocketAddr],
+    work: Arc<Workload>,
+    settings: &Settings,
+) -> (Report, f64) {
     let (cpu, t) = (cpu_seconds(), Instant::now());
-    let r = load::run(addr, work, settings).await;
+    let r = load::run_spread(addrs, work, settings).await;
     let busy = (cpu_seconds() - cpu) / t.elapsed().as_secs_f64().max(1e-9);
     (r, busy)
 }
@@ -74,12 +83,12 @@ pub struct FreshRun {
     pub busy: f64,
 }
 
-/// Runs a single-use workload in two parts: a calibration run over `settings.warmup` (the
+/// Runs a single-use workload (its connections spread over `addrs`) in two parts: a calibration run over `settings.warmup` (the
 /// warm-up) with `first` items, then the measured window with enough items for 1.5 times the
 /// rate the calibration saw (and a 100 ms warm-up of its own, for the connections). Items are
 /// made by `mint` before each part, outside the timings.
 pub async fn fresh_run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     settings: &Settings,
     first: usize,
     workload: impl Fn(Vec<Item>) -> Workload,
@@ -89,8 +98,8 @@ pub async fn fresh_run(
     let items = mint(first)?;
     let mut mint_time = t.elapsed();
     let mut minted = items.len();
-    let calibration = load::run(
-        addr,
+    let calibration = load::run_spread(
+        addrs,
         Arc::new(workload(items)),
         &Settings {
             warmup: Duration::ZERO,
@@ -107,8 +116,8 @@ pub async fn fresh_run(
     mint_time += t.elapsed();
     minted += items.len();
     let work = Arc::new(workload(items));
-    let (report, busy) = measured(
-        addr,
+    let (report, busy) = measured_spread(
+        addrs,
         work.clone(),
         &Settings {
             warmup: Duration::from_millis(100),

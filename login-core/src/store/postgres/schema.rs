@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_shared_state.sql"),
     include_str!("../../../migrations/postgres/0003_login_function.sql"),
     include_str!("../../../migrations/postgres/0004_login_new_user.sql"),
+    include_str!("../../../migrations/postgres/0005_users_phone_partial.sql"),
 ];
 
 /// The first key of the advisory lock migrations take (the second is the schema's name,
@@ -115,6 +116,7 @@ mod tests {
                 "c1ca2ca6b9b267075a01fbb02a597027bb06ed812b8dcfbf53050f023b586c96",
                 "3ca58dae576615bbd4235410f2a03049576775db09e32e0b0de37ca91ad64f5f",
                 "714fc2c272cdf2a676b18a2acf53e74b1a956f7550bf34a389913904a4915250",
+                "7176b306a2b3ef1a28ebca2304ed214b574d6fa0f91ece59c88630c8779fa336",
             ]
         );
     }

@@ -563,3 +563,67 @@ async fn a_new_user_is_returned_as_it_is_stored() {
     assert!(!joined.is_new);
     assert_eq!(joined.user.identities.len(), 2);
 }
+
+/// Migration 0005 turns the one-owner-per-number key into a unique index over numbered rows:
+/// on a database that has users (numbered and not), the rule holds afterwards as before, a
+/// clash is still a violation of `users_phone`, and numberless users still never clash.
+#[tokio::test]
+async fn the_phone_key_keeps_one_owner_per_number_across_migration_5() {
+    let Some(db) = database("phone_key_migration_5").await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    apply(&mut conn, &MIGRATIONS[..4]).await.expect("up to 4");
+    let insert = "INSERT INTO users (phone_number, pure_phone_number, country_code, created_at, \
+                  updated_at) VALUES ($1, $2, $3, 0, 0)";
+    for number in [None, None, Some("13800000001")] {
+        sqlx::query(insert)
+            .bind(number.map(|n| format!("+86{n}")))
+            .bind(number)
+            .bind(number.map(|_| "86"))
+            .execute(&mut conn)
+            .await
+            .expect("a user under 0004");
+    }
+    apply(&mut conn, MIGRATIONS).await.expect("up to the latest");
+    let (unique, partial): (bool, bool) = sqlx::query_as(
+        "SELECT i.indisunique, i.indpred IS NOT NULL FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 'users_phone' AND c.relnamespace = current_schema()::regnamespace",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("the key exists");
+    assert!(unique && partial, "unique {unique}, partial {partial}");
+
+    let clash = sqlx::query(insert)
+        .bind("+8613800000001")
+        .bind("13800000001")
+        .bind("86")
+        .execute(&mut conn)
+        .await
+        .expect_err("the number has an owner");
+    let db_err = clash.as_database_error().expect("a database error");
+    assert_eq!(db_err.code().as_deref(), Some("23505"), "{clash}");
+    assert_eq!(db_err.constraint(), Some("users_phone"), "{clash}");
+    // The same number under another country code is another number.
+    sqlx::query(insert)
+        .bind("+85213800000001")
+        .bind("13800000001")
+        .bind("852")
+        .execute(&mut conn)
+        .await
+        .expect("another country's number");
+    sqlx::query(insert)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .execute(&mut conn)
+        .await
+        .expect("numberless users never clash");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(users, 5);
+}
