@@ -585,7 +585,9 @@ async fn the_phone_key_keeps_one_owner_per_number_across_migration_5() {
             .await
             .expect("a user under 0004");
     }
-    apply(&mut conn, MIGRATIONS).await.expect("up to the latest");
+    apply(&mut conn, MIGRATIONS)
+        .await
+        .expect("up to the latest");
     let (unique, partial): (bool, bool) = sqlx::query_as(
         "SELECT i.indisunique, i.indpred IS NOT NULL FROM pg_index i \
          JOIN pg_class c ON c.oid = i.indexrelid \
