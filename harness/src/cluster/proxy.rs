@@ -9,6 +9,8 @@
 //!   answered 502, not sent again: the instance may have done it.
 //! - Bodies are read whole (at most [`MAX_BODY`]); hop-by-hop headers are dropped and the
 //!   client's address is appended to `X-Forwarded-For`.
+//! - Requests go out on hyper's pooled client (keep-alive, `TCP_NODELAY`): the proxy shares
+//!   the machine with what it measures, so it does no more per request than forwarding needs.
 
 use std::convert::Infallible;
 use std::io;
@@ -20,9 +22,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -51,9 +56,11 @@ const HOP_BY_HOP: &[&str] = &[
 
 struct Shared {
     backends: Vec<String>,
+    /// Each backend's `host:port`, parsed once.
+    authorities: Vec<Authority>,
     next: AtomicUsize,
     served: Vec<AtomicU64>,
-    http: reqwest::Client,
+    http: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// A running proxy; dropping it stops it and every connection it holds.
@@ -93,18 +100,23 @@ impl Proxy {
                 "a proxy needs at least one instance",
             ));
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(io::Error::other)?;
+        let authorities = backends
+            .iter()
+            .map(|b| authority_of(b))
+            .collect::<io::Result<Vec<_>>>()?;
+        let backends: Vec<String> = backends
+            .into_iter()
+            .map(|b| b.trim_end_matches('/').to_owned())
+            .collect();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).build(connector);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             served: backends.iter().map(|_| AtomicU64::new(0)).collect(),
-            backends: backends
-                .into_iter()
-                .map(|b| b.trim_end_matches('/').to_owned())
-                .collect(),
+            backends,
+            authorities,
             next: AtomicUsize::new(0),
             http,
         });
@@ -160,6 +172,24 @@ impl Proxy {
     }
 }
 
+/// The `host:port` of a base URL `http://HOST:PORT` (no path: the proxy keeps the client's).
+fn authority_of(base: &str) -> io::Result<Authority> {
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("instance {base:?}: {why}; give it as http://HOST:PORT"),
+        )
+    };
+    let uri: Uri = base.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return Err(bad("the proxy speaks plain HTTP to instances"));
+    }
+    if uri.path_and_query().is_some_and(|pq| pq.as_str() != "/") {
+        return Err(bad("a base URL has no path or query"));
+    }
+    uri.authority().cloned().ok_or_else(|| bad("no host"))
+}
+
 fn error(status: StatusCode, code: &str, message: String) -> Response<Full<Bytes>> {
     let body = json!({"error": {"code": code, "message": message}}).to_string();
     let mut res = Response::new(Full::new(Bytes::from(body)));
@@ -205,9 +235,9 @@ async fn forward(
     let target = parts
         .uri
         .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    let mut headers = reqwest::header::HeaderMap::new();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let mut headers = hyper::HeaderMap::with_capacity(parts.headers.len() + 1);
     for (name, value) in &parts.headers {
         let lower = name.as_str();
         if HOP_BY_HOP.contains(&lower) || lower == INSTANCE_HEADER {
@@ -232,39 +262,46 @@ async fn forward(
     let mut refused = Vec::new();
     for k in 0..tries {
         let i = (first + k) % n;
-        let sent = shared
-            .http
-            .request(
-                parts.method.clone(),
-                format!("{}{target}", shared.backends[i]),
-            )
-            .headers(headers.clone())
-            .body(body.clone())
-            .send()
-            .await;
-        let answer = match sent {
+        let uri = Uri::from_parts({
+            let mut u = hyper::http::uri::Parts::default();
+            u.scheme = Some(Scheme::HTTP);
+            u.authority = Some(shared.authorities[i].clone());
+            u.path_and_query = Some(target.clone());
+            u
+        });
+        let Ok(uri) = uri else {
+            // Scheme, authority and path were each valid: they always make a URI.
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                format!("no URI for instance {i} and {target}"),
+            );
+        };
+        let mut out = Request::new(Full::new(body.clone()));
+        *out.method_mut() = parts.method.clone();
+        *out.uri_mut() = uri;
+        *out.headers_mut() = headers.clone();
+        let answer = match shared.http.request(out).await {
             Err(e) if e.is_connect() => {
                 refused.push(format!("instance {i}: {e}"));
                 continue;
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
             Ok(resp) => {
-                let status = resp.status();
-                let resp_headers = resp.headers().clone();
-                resp.bytes().await.map(|b| (status, resp_headers, b))
+                let (head, body) = resp.into_parts();
+                match body.collect().await {
+                    Ok(b) => Ok((head, b.to_bytes())),
+                    Err(e) => Err(e.to_string()),
+                }
             }
         };
         shared.served[i].fetch_add(1, Ordering::Relaxed);
         let mut res = match answer {
-            Ok((status, resp_headers, bytes)) => {
-                let mut res = Response::new(Full::new(bytes));
-                *res.status_mut() = status;
-                for (name, value) in &resp_headers {
-                    if !HOP_BY_HOP.contains(&name.as_str()) {
-                        res.headers_mut().append(name.clone(), value.clone());
-                    }
+            Ok((mut head, bytes)) => {
+                for name in HOP_BY_HOP {
+                    head.headers.remove(*name);
                 }
-                res
+                Response::from_parts(head, Full::new(bytes))
             }
             Err(e) => error(
                 StatusCode::BAD_GATEWAY,
@@ -410,5 +447,27 @@ mod tests {
         let v: serde_json::Value = r.json().await.expect("json");
         assert_eq!(v["error"]["code"], "no_instance");
         assert!(Proxy::start(Vec::new()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_instance_url_the_proxy_cannot_forward_to_is_refused_at_start() {
+        for (base, says) in [
+            ("https://127.0.0.1:1", "plain HTTP"),
+            ("127.0.0.1:1", "plain HTTP"),
+            ("http://127.0.0.1:1/api", "no path"),
+            ("http://127.0.0.1:1/?x=1", "no path"),
+            ("http://", "not a URL"),
+            ("not a url", "not a URL"),
+        ] {
+            let err = Proxy::start(vec![base.to_owned()]).await.expect_err(base);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{base}");
+            let text = err.to_string();
+            assert!(
+                text.contains(says) && text.contains("http://HOST:PORT"),
+                "{base}: {text}"
+            );
+        }
+        let ok = Proxy::start(vec!["http://127.0.0.1:1/".to_owned()]).await;
+        assert!(ok.is_ok(), "a trailing slash is a base URL");
     }
 }
