@@ -29,7 +29,7 @@ struct Args {
     strict: bool,
     /// Require `Authorization: Bearer <token>` on the control plane. Needed to listen on an
     /// address other than loopback.
-    #[arg(long, env = "MOCK_CONTROL_TOKEN")]
+    #[arg(long, env = "MOCK_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
     /// Serve the control plane (every user's session_key, reset, faults, the clock) without a
     /// token on a non-loopback address: anyone on the network can use it.

@@ -308,3 +308,16 @@ fn an_open_control_plane_on_the_network_is_refused_at_start() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("the control token is empty"), "{err}");
 }
+
+#[test]
+fn help_names_the_control_token_variable_but_never_shows_its_value() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .arg("--help")
+        .env("MOCK_CONTROL_TOKEN", "s3cret-token-value")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("MOCK_CONTROL_TOKEN"), "{help}");
+    assert!(!help.contains("s3cret-token-value"), "{help}");
+}
