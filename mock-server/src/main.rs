@@ -172,7 +172,9 @@ async fn main() -> ExitCode {
     // stdout carries the facts a script needs; logs go to stderr.
     println!("mock-server listening on http://{addr}");
     println!("default app: appid={} secret={}", app.appid, app.secret);
-    println!("control plane: http://{addr}/__mock__/ (OpenAPI at /__mock__/openapi.json)");
+    println!(
+        "control plane: http://{addr}/__mock__/ (OpenAPI at /__mock__/openapi.json) dashboard: http://{addr}/__mock__/ui/"
+    );
     let sms = shared.engine.sms_config();
     // Written, not printed: a reader that stopped after the lines above must not stop the mock.
     let _ = writeln!(

@@ -77,6 +77,15 @@ async fn zero_configuration_start_login_and_graceful_stop() {
         .await
         .unwrap();
     assert_eq!(session["openid"], login["mock"]["openid"]);
+    let (_, dashboard) = run.lines[2]
+        .split_once("dashboard: ")
+        .expect("the third line names the dashboard");
+    let page = http.get(dashboard).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{dashboard}");
+    assert!(
+        page.text().await.unwrap().contains("<html"),
+        "the dashboard's page"
+    );
 
     let pid = run.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
