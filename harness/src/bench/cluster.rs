@@ -12,6 +12,10 @@
 //! (`limits.counters_url`) instead of the database. Every login comes from its own client
 //! address (`X-Forwarded-For`, trusted), as in the `login-core` group.
 //!
+//! Last, the recommended shape once more with people who logged in before (their identity
+//! updated, a session added: the commonest login in production), each login still with a
+//! fresh code and an address of its own; the other runs are all first logins.
+//!
 //! The targets (5,000 logins/s, p99 under 25 ms) are on two instances with the counters in
 //! Redis and the connections spread, the shape README recommends: the proxy is a test tool in
 //! the same process, on the same two cores, and what it costs is measured by its own rows
@@ -23,6 +27,7 @@ use login_core::LoginCoreHandle;
 use login_core::store::postgres::testing::TestDatabase;
 use login_core::store::redis::RedisCounters;
 use login_core::store::redis::testing::{ENV as REDIS_ENV, fresh_prefix};
+use mock_server::ids::UserHandle;
 use serde_json::{Value, json};
 
 use super::load::{Expect, Item, Report, Settings, Workload};
@@ -60,6 +65,8 @@ enum Setup {
         front: Front,
         /// The limits' counters in Redis rather than in the database.
         redis: bool,
+        /// People who logged in before (the others: first logins).
+        again: bool,
     },
 }
 
@@ -71,14 +78,16 @@ impl Setup {
                 instances,
                 front,
                 redis,
+                again,
             } => format!(
-                "cluster.pg{instances}{}{}",
+                "cluster.pg{instances}{}{}{}",
                 match front {
                     Front::Direct => "",
                     Front::Proxy => "_proxy",
                     Front::Spread => "_spread",
                 },
-                if redis { "_redis" } else { "" }
+                if redis { "_redis" } else { "" },
+                if again { "_again" } else { "" }
             ),
         }
     }
@@ -90,8 +99,14 @@ impl Setup {
                 instances,
                 front,
                 redis,
+                again,
             } => format!(
-                "durable logins, PostgreSQL, {instances} instance{}{}{}",
+                "durable logins{}, PostgreSQL, {instances} instance{}{}{}",
+                if again {
+                    " of people logging in again"
+                } else {
+                    ""
+                },
                 if instances == 1 { "" } else { "s" },
                 match front {
                     Front::Direct => "",
@@ -104,7 +119,7 @@ impl Setup {
     }
 }
 
-/// The group: the four runs, or a skip naming what is missing.
+/// The group: its runs, or a skip naming what is missing.
 pub async fn run(settings: &Settings, bare: Option<&Report>, res: &mut Results) {
     let server = match crate::cluster::test_server() {
         Ok(Some(server)) => server,
@@ -124,6 +139,7 @@ pub async fn run(settings: &Settings, bare: Option<&Report>, res: &mut Results) 
         instances,
         front,
         redis,
+        again: false,
     };
     let setups = [
         Setup::Sqlite,
@@ -134,6 +150,12 @@ pub async fn run(settings: &Settings, bare: Option<&Report>, res: &mut Results) 
         pg(1, Front::Direct, true),
         pg(2, Front::Proxy, true),
         pg(2, Front::Spread, true),
+        Setup::Postgres {
+            instances: 2,
+            front: Front::Spread,
+            redis: true,
+            again: true,
+        },
     ];
     let redis = std::env::var(REDIS_ENV)
         .ok()
@@ -225,29 +247,57 @@ async fn one(
         Some(p) => vec![p.addr()],
         None => instances_up.iter().map(LoginCoreHandle::addr).collect(),
     };
-    let mut next_user = 0u64;
+    let again = matches!(setup, Setup::Postgres { again: true, .. });
     let forwarded = HeaderName::from_static("x-forwarded-for");
+    // Every login from an address of its own: the k-th login's.
+    let mut next_addr = 0u64;
+    let mut item = |code: &str| -> Result<Item, String> {
+        let item = Item::new("/api/login", format!(r#"{{"code":"{code}"}}"#))
+            .map_err(|e| e.to_string())?;
+        let value = HeaderValue::try_from(client_addr(next_addr)).map_err(|e| e.to_string())?;
+        next_addr += 1;
+        Ok(item.with_header(forwarded.clone(), value))
+    };
+    let workload = |items, expect: &str| {
+        Workload::single_use(Method::POST, items, Expect::ok_containing(expect))
+            .with_header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+    };
+    let mut next_user = 0u64;
+    let people = if again {
+        let people = people_again(settings);
+        let codes = mint_codes(&mock, "person", 1, &mut next_user, people)?;
+        let items = codes.iter().map(|c| item(c)).collect::<Result<_, _>>()?;
+        first_logins(&addrs, workload(items, r#""is_new":true"#), settings).await?;
+        Some(people as u64)
+    } else {
+        None
+    };
+    let appid = mock.default_app().appid;
     let f = fresh_run(
         &addrs,
         settings,
         (settings.warmup.as_secs_f64() * 5_000.0) as usize + 500,
-        |items| {
-            Workload::single_use(Method::POST, items, Expect::ok_containing("\"token\""))
-                .with_header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        |items| match people {
+            Some(_) => workload(items, r#""is_new":false"#),
+            None => workload(items, r#""is_new":true"#),
         },
-        |n| {
-            let first = next_user;
-            let codes = mint_codes(&mock, "person", 1, &mut next_user, n)?;
-            codes
-                .iter()
-                .zip(first..)
-                .map(|(c, k)| {
-                    let item = Item::new("/api/login", format!(r#"{{"code":"{c}"}}"#))
-                        .map_err(|e| e.to_string())?;
-                    let value = HeaderValue::try_from(client_addr(k)).map_err(|e| e.to_string())?;
-                    Ok(item.with_header(forwarded.clone(), value))
+        |n| match people {
+            // The same people in turn, each login with a fresh code.
+            Some(people) => (0..n)
+                .map(|_| {
+                    let user = UserHandle::new(format!("person{}", next_user % people));
+                    next_user += 1;
+                    let grant = mock
+                        .engine()
+                        .wx_login(&appid, &user)
+                        .map_err(|e| format!("wx.login: {e}"))?;
+                    item(&grant.code)
                 })
-                .collect()
+                .collect(),
+            None => mint_codes(&mock, "person", 1, &mut next_user, n)?
+                .iter()
+                .map(|c| item(c))
+                .collect(),
         },
     )
     .await?;
@@ -283,6 +333,43 @@ async fn one(
     Ok(())
 }
 
+/// How many people a run of people logging in again cycles through: many more than the
+/// connections (no two workers log one person in at once), and enough that none reaches the
+/// mock's quota of 100 exchanges a minute even at 20,000 logins a second over the whole run
+/// (calibration and window): at most 50 each.
+fn people_again(settings: &Settings) -> usize {
+    let secs = (settings.warmup + settings.duration).as_secs_f64() + 0.2;
+    let for_quota = (20_000.0 * secs.min(60.0) / 50.0).ceil() as usize;
+    for_quota.max(settings.connections * 16)
+}
+
+/// The first logins of the people a run logs in again, not measured: every one must be a new
+/// user.
+async fn first_logins(
+    addrs: &[std::net::SocketAddr],
+    work: Workload,
+    settings: &Settings,
+) -> Result<(), String> {
+    let r = super::load::run_spread(
+        addrs,
+        std::sync::Arc::new(work),
+        &Settings {
+            warmup: std::time::Duration::ZERO,
+            // Until the people run out.
+            duration: std::time::Duration::from_secs(600),
+            ..settings.clone()
+        },
+    )
+    .await;
+    match (r.errors, r.first_error, r.ran_dry) {
+        (0, None, Some(_)) => Ok(()),
+        (errors, first, _) => Err(format!(
+            "the first logins of the people to log in again: {errors} errors, the first: {}",
+            first.unwrap_or_else(|| "none, but they did not all run".into())
+        )),
+    }
+}
+
 fn details(f: &FreshRun, proxy: &Option<Proxy>) -> Value {
     let mut j = fresh_json(f);
     if let (Value::Object(m), Some(p)) = (&mut j, proxy) {
@@ -298,8 +385,10 @@ mod tests {
     use super::*;
 
     /// Every run of the group measures logins without an error (with the counters in Redis
-    /// too when `LOGIN_CORE_TEST_REDIS` is set), the spread runs reach both instances, and the
-    /// targets sit on the recommended shape only. Skipped without `LOGIN_CORE_TEST_POSTGRES`.
+    /// too when `LOGIN_CORE_TEST_REDIS` is set), each of the kind it says (a run's answers
+    /// must all say `is_new` true, or false for people logging in again, or they count as
+    /// errors), the proxied instances both serve, and the targets sit on the recommended
+    /// shape only. Skipped without `LOGIN_CORE_TEST_POSTGRES`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_run_logs_in_and_the_targets_sit_on_the_recommended_shape() {
         if !matches!(crate::cluster::test_server(), Ok(Some(_))) {
@@ -319,7 +408,7 @@ mod tests {
             assert!(skipped.is_empty() && !res.failed, "{skipped:#?}");
         } else {
             // Only the Redis runs, each naming the variable to set.
-            assert_eq!(skipped.len(), 3, "{skipped:#?}");
+            assert_eq!(skipped.len(), 4, "{skipped:#?}");
             assert!(
                 skipped.iter().all(|n| n.contains(REDIS_ENV)),
                 "{skipped:#?}"
@@ -338,6 +427,7 @@ mod tests {
                 "cluster.pg1_redis",
                 "cluster.pg2_proxy_redis",
                 "cluster.pg2_spread_redis",
+                "cluster.pg2_spread_redis_again",
             ]);
         }
         let rows = serde_json::to_value(&res.rows).expect("rows serialize");
@@ -380,5 +470,20 @@ mod tests {
             Vec::new()
         };
         assert_eq!(targeted, want);
+    }
+
+    #[test]
+    fn people_logging_in_again_stay_under_the_mocks_quota_and_outnumber_the_workers() {
+        let settings = |connections, secs| Settings {
+            connections,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(secs),
+        };
+        // 6.2 s at 20,000/s: 124,000 logins over 2,480 people, 50 each.
+        assert_eq!(people_again(&settings(64, 5)), 2_480);
+        // Long runs: a minute's worth at most per person.
+        assert_eq!(people_again(&settings(64, 600)), 24_000);
+        // Many workers: 16 people each.
+        assert_eq!(people_again(&settings(1_000, 1)), 16_000);
     }
 }
