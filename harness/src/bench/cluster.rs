@@ -27,13 +27,12 @@ use login_core::LoginCoreHandle;
 use login_core::store::postgres::testing::TestDatabase;
 use login_core::store::redis::RedisCounters;
 use login_core::store::redis::testing::{ENV as REDIS_ENV, fresh_prefix};
-use mock_server::ids::UserHandle;
 use serde_json::{Value, json};
 
 use super::load::{Expect, Item, Report, Settings, Workload};
 use super::login_core::{client_addr, config};
 use super::machine::cores;
-use super::mock::{mint_codes, spawn_mock};
+use super::mock::{mint_codes, mint_codes_cycling, spawn_mock};
 use super::report::{Results, Target, summary};
 use super::runs::{FreshRun, fresh_json, fresh_run};
 use crate::cluster::proxy::Proxy;
@@ -54,6 +53,26 @@ enum Front {
     Proxy,
     /// The load generator's connections spread over the instances (an L4 balancer).
     Spread,
+}
+
+impl Front {
+    /// Its part of a run's key.
+    fn key(self) -> &'static str {
+        match self {
+            Front::Direct => "",
+            Front::Proxy => "_proxy",
+            Front::Spread => "_spread",
+        }
+    }
+
+    /// Its part of a run's label.
+    fn label(self) -> &'static str {
+        match self {
+            Front::Direct => "",
+            Front::Proxy => " behind the proxy",
+            Front::Spread => ", connections spread over them",
+        }
+    }
 }
 
 /// Where one run's logins are stored, and how they reach login-core.
@@ -81,11 +100,7 @@ impl Setup {
                 again,
             } => format!(
                 "cluster.pg{instances}{}{}{}",
-                match front {
-                    Front::Direct => "",
-                    Front::Proxy => "_proxy",
-                    Front::Spread => "_spread",
-                },
+                front.key(),
                 if redis { "_redis" } else { "" },
                 if again { "_again" } else { "" }
             ),
@@ -108,11 +123,7 @@ impl Setup {
                     ""
                 },
                 if instances == 1 { "" } else { "s" },
-                match front {
-                    Front::Direct => "",
-                    Front::Proxy => " behind the proxy",
-                    Front::Spread => ", connections spread over them",
-                },
+                front.label(),
                 if redis { ", counters in Redis" } else { "" }
             ),
         }
@@ -272,32 +283,22 @@ async fn one(
     } else {
         None
     };
-    let appid = mock.default_app().appid;
+    let answer = match people {
+        Some(_) => r#""is_new":false"#,
+        None => r#""is_new":true"#,
+    };
     let f = fresh_run(
         &addrs,
         settings,
         (settings.warmup.as_secs_f64() * 5_000.0) as usize + 500,
-        |items| match people {
-            Some(_) => workload(items, r#""is_new":false"#),
-            None => workload(items, r#""is_new":true"#),
-        },
-        |n| match people {
-            // The same people in turn, each login with a fresh code.
-            Some(people) => (0..n)
-                .map(|_| {
-                    let user = UserHandle::new(format!("person{}", next_user % people));
-                    next_user += 1;
-                    let grant = mock
-                        .engine()
-                        .wx_login(&appid, &user)
-                        .map_err(|e| format!("wx.login: {e}"))?;
-                    item(&grant.code)
-                })
-                .collect(),
-            None => mint_codes(&mock, "person", 1, &mut next_user, n)?
-                .iter()
-                .map(|c| item(c))
-                .collect(),
+        |items| workload(items, answer),
+        |n| {
+            let codes = match people {
+                // The same people in turn, each login with a fresh code.
+                Some(people) => mint_codes_cycling(&mock, "person", people, &mut next_user, n)?,
+                None => mint_codes(&mock, "person", 1, &mut next_user, n)?,
+            };
+            codes.iter().map(|c| item(c)).collect()
         },
     )
     .await?;

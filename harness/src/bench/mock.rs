@@ -36,14 +36,40 @@ pub fn mint_codes(
         let user = mock_server::ids::UserHandle::new(format!("{prefix}{next_user}"));
         *next_user += 1;
         for _ in 0..per_user.min(n - codes.len()) {
-            let grant = mock
-                .engine()
-                .wx_login(&appid, &user)
-                .map_err(|e| format!("wx.login: {e}"))?;
-            codes.push(grant.code);
+            codes.push(mint_one(mock, &appid, &user)?);
         }
     }
     Ok(codes)
+}
+
+/// Mints `n` codes, one per user, for the `people` users `{prefix}0` to `{prefix}{people - 1}`
+/// in turn, the k-th code for user `k % people`, with `k` counting on from `next`.
+pub fn mint_codes_cycling(
+    mock: &MockHandle,
+    prefix: &str,
+    people: u64,
+    next: &mut u64,
+    n: usize,
+) -> Result<Vec<String>, String> {
+    let appid = mock.default_app().appid;
+    (0..n)
+        .map(|_| {
+            let user = mock_server::ids::UserHandle::new(format!("{prefix}{}", *next % people));
+            *next += 1;
+            mint_one(mock, &appid, &user)
+        })
+        .collect()
+}
+
+fn mint_one(
+    mock: &MockHandle,
+    appid: &mock_server::ids::AppId,
+    user: &mock_server::ids::UserHandle,
+) -> Result<String, String> {
+    mock.engine()
+        .wx_login(appid, user)
+        .map(|grant| grant.code)
+        .map_err(|e| format!("wx.login: {e}"))
 }
 
 /// The path (and query) of a jscode2session call exchanging `code` for `app`, as a backend
